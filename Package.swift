@@ -1,0 +1,65 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// Settings every Triad target shares: Swift 6 mode with strict concurrency, plus the upcoming features that keep
+/// existentials and imports explicit.
+let triadSwiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "triad",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Triad", targets: ["Triad"]),
+        .library(name: "TriadCore", targets: ["TriadCore"]),
+        .library(name: "TriadThreads", targets: ["TriadThreads"]),
+        .library(name: "TriadProcesses", targets: ["TriadProcesses"]),
+        .library(name: "TriadAsync", targets: ["TriadAsync"]),
+        .executable(name: "triad", targets: ["triad"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // The platform-free core: jobs, executors, handles, errors and the wire codec.
+        .target(name: "TriadCore", swiftSettings: triadSwiftSettings),
+        // C helpers; every symbol starts with `triad_`.
+        .target(name: "CTriadShims"),
+        .target(name: "TriadThreads", dependencies: ["TriadCore", "CTriadShims"], swiftSettings: triadSwiftSettings),
+        .target(name: "TriadProcesses", dependencies: ["TriadCore", "CTriadShims"], swiftSettings: triadSwiftSettings),
+        .target(name: "TriadAsync", dependencies: ["TriadCore"], swiftSettings: triadSwiftSettings),
+        // The umbrella: re-exports only.
+        .target(
+            name: "Triad",
+            dependencies: ["TriadCore", "TriadThreads", "TriadProcesses", "TriadAsync"],
+            swiftSettings: triadSwiftSettings
+        ),
+        .executableTarget(
+            name: "triad",
+            dependencies: [
+                "Triad",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: triadSwiftSettings
+        ),
+        .testTarget(name: "TriadCoreTests", dependencies: ["TriadCore"], swiftSettings: triadSwiftSettings),
+        .testTarget(
+            name: "TriadThreadsTests",
+            dependencies: ["TriadThreads", "TriadCore"],
+            swiftSettings: triadSwiftSettings
+        ),
+        .testTarget(
+            name: "TriadProcessesTests",
+            dependencies: ["TriadProcesses", "TriadCore"],
+            swiftSettings: triadSwiftSettings
+        ),
+        .testTarget(
+            name: "TriadAsyncTests",
+            dependencies: ["TriadAsync", "TriadCore"],
+            swiftSettings: triadSwiftSettings
+        ),
+    ]
+)

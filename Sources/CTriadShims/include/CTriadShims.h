@@ -1,0 +1,4 @@
+#ifndef C_TRIAD_SHIMS_H
+#define C_TRIAD_SHIMS_H
+// C helpers for Triad. Every symbol starts with `triad_`.
+#endif

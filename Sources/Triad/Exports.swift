@@ -1,0 +1,4 @@
+@_exported import TriadAsync
+@_exported import TriadCore
+@_exported import TriadProcesses
+@_exported import TriadThreads

@@ -1,0 +1,119 @@
+/// The jobs and error types a program can send to other processes, by their stable names.
+///
+/// Both sides of a process boundary hold the same registry, because both run the same binary. A parent refuses to
+/// submit a job whose name is not registered, and a worker decodes only registered types: bytes from the wire
+/// select one of the registered types and nothing else, so a payload can never execute arbitrary code. That is
+/// the contrast with Python's pickle, which runs whatever code the bytes name.
+///
+/// ```swift
+/// var registry = JobRegistry()
+/// registry.register(CountPrimes.self)
+/// registry.registerError(ParseError.self)
+/// ```
+public struct JobRegistry: Sendable {
+    private var jobs: [String: JobEntry] = [:]
+    private var errors: [String: ErrorEntry] = [:]
+
+    /// Makes an empty registry.
+    public init() {}
+
+    /// Makes a registry holding `jobs`.
+    public init(_ jobs: [any Job.Type]) {
+        for job in jobs { register(job) }
+    }
+
+    /// Registers a job type under its ``Job/jobName``. Registering the same type twice is not an error.
+    public mutating func register<J: Job>(_ type: J.Type) {
+        jobs[J.jobName] = JobEntry(J.self)
+    }
+
+    /// Registers an error type, so that a job that throws it in a worker rethrows the original in the parent
+    /// instead of a ``RemoteJobError``.
+    public mutating func registerError<E: Error & Codable>(_ type: E.Type) {
+        errors[String(reflecting: E.self)] = ErrorEntry(E.self)
+    }
+
+    /// Whether a job of that name is registered.
+    public func contains(jobName: String) -> Bool { jobs[jobName] != nil }
+
+    /// Every registered job name, sorted.
+    public var jobNames: [String] { jobs.keys.sorted() }
+
+    /// Decodes a job of the named type from `input`, runs it, and encodes its output. Never throws: every failure
+    /// comes back as an encoded error, so a worker always has an answer to send.
+    package func run(jobName: String, input: [UInt8]) async -> Result<[UInt8], WireJobError> {
+        guard let entry = jobs[jobName] else {
+            return .failure(
+                WireJobError(
+                    typeName: String(reflecting: ExecutorError.self),
+                    description: "no job named \(jobName) is registered in the worker",
+                    payload: nil
+                )
+            )
+        }
+        return await entry.run(input, self)
+    }
+
+    /// Turns an error thrown by a job into its wire form, with its encoding when its type is registered.
+    package func wireError(_ error: any Error) -> WireJobError {
+        let typeName = String(reflecting: type(of: error))
+        let payload = errors[typeName].flatMap { try? $0.encode(error) }
+        return WireJobError(typeName: typeName, description: String(describing: error), payload: payload)
+    }
+
+    /// Turns a wire error back into the original error when its type is registered, or a ``RemoteJobError``.
+    package func error(from wire: WireJobError, jobName: String) -> any Error {
+        if let payload = wire.payload, let entry = errors[wire.typeName], let error = try? entry.decode(payload) {
+            return error
+        }
+        return RemoteJobError(jobName: jobName, typeName: wire.typeName, errorDescription: wire.description)
+    }
+
+    private struct JobEntry: Sendable {
+        let run: @Sendable ([UInt8], JobRegistry) async -> Result<[UInt8], WireJobError>
+
+        init<J: Job>(_ type: J.Type) {
+            run = { (input: [UInt8], registry: JobRegistry) async -> Result<[UInt8], WireJobError> in
+                let job: J
+                do {
+                    job = try WireDecoder().decode(J.self, from: input)
+                } catch {
+                    return .failure(
+                        WireJobError(
+                            typeName: String(reflecting: WireError.self),
+                            description: "the worker could not decode job \(J.jobName): \(error)",
+                            payload: nil
+                        )
+                    )
+                }
+                let output: J.Output
+                do {
+                    output = try await job.run()
+                } catch {
+                    return .failure(registry.wireError(error))
+                }
+                do {
+                    return .success(try WireEncoder().encode(output))
+                } catch {
+                    return .failure(
+                        WireJobError(
+                            typeName: String(reflecting: WireError.self),
+                            description: "the worker could not encode the output of job \(J.jobName): \(error)",
+                            payload: nil
+                        )
+                    )
+                }
+            }
+        }
+    }
+
+    private struct ErrorEntry: Sendable {
+        let encode: @Sendable (any Error) throws -> [UInt8]?
+        let decode: @Sendable ([UInt8]) throws -> any Error
+
+        init<E: Error & Codable>(_ type: E.Type) {
+            encode = { error in try (error as? E).map { try WireEncoder().encode($0) } }
+            decode = { bytes in try WireDecoder().decode(E.self, from: bytes) }
+        }
+    }
+}

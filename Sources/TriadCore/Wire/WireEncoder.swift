@@ -1,0 +1,278 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Encodes `Codable` values into Triad's compact binary format, the format of every job, result and error that
+/// crosses a process boundary.
+///
+/// The format is positional, like Rust's bincode: a struct is its fields in order, without keys, so it is small
+/// and fast (arrays of numbers, `[UInt8]` and `Data` are copied in bulk). Synthesized `Codable` conformances
+/// always work. A hand-written conformance must decode its keys in the order it encoded them, and must not rely
+/// on `allKeys` or `contains` to find out which keys are present; use `encodeIfPresent` and `decodeIfPresent` for
+/// optional fields. Dictionaries, sets and optionals of any `Codable` types work.
+///
+/// The encoder never runs code named by the bytes: a decoder builds only the type its caller names. That is the
+/// contrast with Python's pickle.
+public struct WireEncoder: Sendable {
+    /// Makes an encoder.
+    public init() {}
+
+    /// Encodes a value.
+    ///
+    /// - Throws: ``WireError`` with ``WireError/Code/encodingFailed`` if the value's conformance throws.
+    public func encode<T: Encodable>(_ value: T) throws(WireError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        try encode(value, appendingTo: &bytes)
+        return bytes
+    }
+
+    /// Encodes a value at the end of `bytes`, for callers that build a frame around it.
+    ///
+    /// - Throws: ``WireError`` with ``WireError/Code/encodingFailed`` if the value's conformance throws.
+    public func encode<T: Encodable>(_ value: T, appendingTo bytes: inout [UInt8]) throws(WireError) {
+        let sink = WireSink(bytes: bytes)
+        bytes = []
+        defer { swap(&bytes, &sink.bytes) }
+        do {
+            try sink.encodeValue(value)
+        } catch let error as WireError {
+            throw error
+        } catch {
+            throw WireError(.encodingFailed, "encoding \(T.self) failed: \(error)")
+        }
+    }
+}
+
+/// The output buffer and the encoding of single values, shared by every container of one encoding.
+final class WireSink {
+    var bytes: [UInt8]
+
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    @inline(__always)
+    func write<T: FixedWidthInteger>(_ value: T) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    @inline(__always)
+    func write(_ value: Bool) { bytes.append(value ? 1 : 0) }
+
+    @inline(__always)
+    func write(_ value: Double) { write(value.bitPattern) }
+
+    @inline(__always)
+    func write(_ value: Float) { write(value.bitPattern) }
+
+    func write(_ value: String) throws(WireError) {
+        var value = value
+        try writeLength(value.utf8.count)
+        value.withUTF8 { bytes.append(contentsOf: $0) }
+    }
+
+    func writeLength(_ count: Int) throws(WireError) {
+        guard count <= Int(UInt32.max) else {
+            throw WireError(.encodingFailed, "a string or collection of \(count) elements is too long to encode")
+        }
+        write(UInt32(truncatingIfNeeded: count))
+    }
+
+    /// Reserves a 4-byte element count and returns its position, for containers that learn their size as they go.
+    func reserveCount() -> Int {
+        let position = bytes.count
+        write(UInt32(0))
+        return position
+    }
+
+    func incrementCount(at position: Int) {
+        let current = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: position, as: UInt32.self) }
+        let next = UInt32(littleEndian: current) + 1
+        bytes.withUnsafeMutableBytes { $0.storeBytes(of: next.littleEndian, toByteOffset: position, as: UInt32.self) }
+    }
+
+    /// Encodes any value, taking the bulk and optional paths before falling back to its conformance.
+    func encodeValue<T: Encodable>(_ value: T) throws {
+        if let bulk = value as? any WireBulkEncodable {
+            try bulk.wireEncode(into: self)
+        } else if let special = value as? any WireSpecialEncodable {
+            try special.wireEncode(into: self)
+        } else {
+            try value.encode(to: WireEncoderImpl(sink: self))
+        }
+    }
+}
+
+struct WireEncoderImpl: Encoder {
+    let sink: WireSink
+    var codingPath: [any CodingKey] { [] }
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        KeyedEncodingContainer(WireKeyedEncoder<Key>(sink: sink))
+    }
+
+    func unkeyedContainer() -> any UnkeyedEncodingContainer {
+        WireUnkeyedEncoder(sink: sink, countPosition: sink.reserveCount())
+    }
+
+    func singleValueContainer() -> any SingleValueEncodingContainer {
+        WireSingleEncoder(sink: sink)
+    }
+}
+
+struct WireSingleEncoder: SingleValueEncodingContainer {
+    let sink: WireSink
+    var codingPath: [any CodingKey] { [] }
+
+    mutating func encodeNil() throws { sink.bytes.append(0) }
+    mutating func encode(_ value: Bool) throws { sink.write(value) }
+    mutating func encode(_ value: String) throws { try sink.write(value) }
+    mutating func encode(_ value: Double) throws { sink.write(value) }
+    mutating func encode(_ value: Float) throws { sink.write(value) }
+    mutating func encode(_ value: Int) throws { sink.write(value) }
+    mutating func encode(_ value: Int8) throws { sink.write(value) }
+    mutating func encode(_ value: Int16) throws { sink.write(value) }
+    mutating func encode(_ value: Int32) throws { sink.write(value) }
+    mutating func encode(_ value: Int64) throws { sink.write(value) }
+    mutating func encode(_ value: UInt) throws { sink.write(value) }
+    mutating func encode(_ value: UInt8) throws { sink.write(value) }
+    mutating func encode(_ value: UInt16) throws { sink.write(value) }
+    mutating func encode(_ value: UInt32) throws { sink.write(value) }
+    mutating func encode(_ value: UInt64) throws { sink.write(value) }
+    mutating func encode<T: Encodable>(_ value: T) throws { try sink.encodeValue(value) }
+}
+
+struct WireUnkeyedEncoder: UnkeyedEncodingContainer {
+    let sink: WireSink
+    let countPosition: Int
+    var count = 0
+    var codingPath: [any CodingKey] { [] }
+
+    private mutating func added() {
+        count += 1
+        sink.incrementCount(at: countPosition)
+    }
+
+    mutating func encodeNil() throws { sink.bytes.append(0); added() }
+    mutating func encode(_ value: Bool) throws { sink.write(value); added() }
+    mutating func encode(_ value: String) throws { try sink.write(value); added() }
+    mutating func encode(_ value: Double) throws { sink.write(value); added() }
+    mutating func encode(_ value: Float) throws { sink.write(value); added() }
+    mutating func encode(_ value: Int) throws { sink.write(value); added() }
+    mutating func encode(_ value: Int8) throws { sink.write(value); added() }
+    mutating func encode(_ value: Int16) throws { sink.write(value); added() }
+    mutating func encode(_ value: Int32) throws { sink.write(value); added() }
+    mutating func encode(_ value: Int64) throws { sink.write(value); added() }
+    mutating func encode(_ value: UInt) throws { sink.write(value); added() }
+    mutating func encode(_ value: UInt8) throws { sink.write(value); added() }
+    mutating func encode(_ value: UInt16) throws { sink.write(value); added() }
+    mutating func encode(_ value: UInt32) throws { sink.write(value); added() }
+    mutating func encode(_ value: UInt64) throws { sink.write(value); added() }
+    mutating func encode<T: Encodable>(_ value: T) throws { try sink.encodeValue(value); added() }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(
+        keyedBy keyType: NestedKey.Type
+    ) -> KeyedEncodingContainer<NestedKey> {
+        added()
+        return KeyedEncodingContainer(WireKeyedEncoder<NestedKey>(sink: sink))
+    }
+
+    mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
+        added()
+        return WireUnkeyedEncoder(sink: sink, countPosition: sink.reserveCount())
+    }
+
+    mutating func superEncoder() -> any Encoder {
+        added()
+        return WireEncoderImpl(sink: sink)
+    }
+}
+
+struct WireKeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
+    let sink: WireSink
+    var codingPath: [any CodingKey] { [] }
+
+    mutating func encodeNil(forKey key: Key) throws { sink.bytes.append(0) }
+    mutating func encode(_ value: Bool, forKey key: Key) throws { sink.write(value) }
+    mutating func encode(_ value: String, forKey key: Key) throws { try sink.write(value) }
+    mutating func encode(_ value: Double, forKey key: Key) throws { sink.write(value) }
+    mutating func encode(_ value: Float, forKey key: Key) throws { sink.write(value) }
+    mutating func encode(_ value: Int, forKey key: Key) throws { sink.write(value) }
+    mutating func encode(_ value: Int8, forKey key: Key) throws { sink.write(value) }
+    mutating func encode(_ value: Int16, forKey key: Key) throws { sink.write(value) }
+    mutating func encode(_ value: Int32, forKey key: Key) throws { sink.write(value) }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { sink.write(value) }
+    mutating func encode(_ value: UInt, forKey key: Key) throws { sink.write(value) }
+    mutating func encode(_ value: UInt8, forKey key: Key) throws { sink.write(value) }
+    mutating func encode(_ value: UInt16, forKey key: Key) throws { sink.write(value) }
+    mutating func encode(_ value: UInt32, forKey key: Key) throws { sink.write(value) }
+    mutating func encode(_ value: UInt64, forKey key: Key) throws { sink.write(value) }
+    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws { try sink.encodeValue(value) }
+
+    // Optional fields carry a presence byte, so that a positional decoder knows whether a value follows.
+    private func present(_ value: (some Any)?) -> Bool {
+        sink.bytes.append(value == nil ? 0 : 1)
+        return value != nil
+    }
+
+    mutating func encodeIfPresent(_ value: Bool?, forKey key: Key) throws {
+        if present(value) { sink.write(value!) }
+    }
+    mutating func encodeIfPresent(_ value: String?, forKey key: Key) throws {
+        if present(value) { try sink.write(value!) }
+    }
+    mutating func encodeIfPresent(_ value: Double?, forKey key: Key) throws {
+        if present(value) { sink.write(value!) }
+    }
+    mutating func encodeIfPresent(_ value: Float?, forKey key: Key) throws {
+        if present(value) { sink.write(value!) }
+    }
+    mutating func encodeIfPresent(_ value: Int?, forKey key: Key) throws {
+        if present(value) { sink.write(value!) }
+    }
+    mutating func encodeIfPresent(_ value: Int8?, forKey key: Key) throws {
+        if present(value) { sink.write(value!) }
+    }
+    mutating func encodeIfPresent(_ value: Int16?, forKey key: Key) throws {
+        if present(value) { sink.write(value!) }
+    }
+    mutating func encodeIfPresent(_ value: Int32?, forKey key: Key) throws {
+        if present(value) { sink.write(value!) }
+    }
+    mutating func encodeIfPresent(_ value: Int64?, forKey key: Key) throws {
+        if present(value) { sink.write(value!) }
+    }
+    mutating func encodeIfPresent(_ value: UInt?, forKey key: Key) throws {
+        if present(value) { sink.write(value!) }
+    }
+    mutating func encodeIfPresent(_ value: UInt8?, forKey key: Key) throws {
+        if present(value) { sink.write(value!) }
+    }
+    mutating func encodeIfPresent(_ value: UInt16?, forKey key: Key) throws {
+        if present(value) { sink.write(value!) }
+    }
+    mutating func encodeIfPresent(_ value: UInt32?, forKey key: Key) throws {
+        if present(value) { sink.write(value!) }
+    }
+    mutating func encodeIfPresent(_ value: UInt64?, forKey key: Key) throws {
+        if present(value) { sink.write(value!) }
+    }
+    mutating func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws {
+        if present(value) { try sink.encodeValue(value!) }
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(
+        keyedBy keyType: NestedKey.Type,
+        forKey key: Key
+    ) -> KeyedEncodingContainer<NestedKey> {
+        KeyedEncodingContainer(WireKeyedEncoder<NestedKey>(sink: sink))
+    }
+
+    mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
+        WireUnkeyedEncoder(sink: sink, countPosition: sink.reserveCount())
+    }
+
+    mutating func superEncoder() -> any Encoder { WireEncoderImpl(sink: sink) }
+    mutating func superEncoder(forKey key: Key) -> any Encoder { WireEncoderImpl(sink: sink) }
+}

@@ -1,0 +1,2 @@
+import Triad
+print("triad")
