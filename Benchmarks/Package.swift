@@ -1,0 +1,28 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+// Triad's benchmarks, on ordo-one/benchmark. Run them with `swift package benchmark` from this folder; the Python
+// peers of the same workloads live in peers/.
+let benchmarkSettings: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+func benchmarkTarget(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
+    .executableTarget(
+        name: name,
+        dependencies: [.product(name: "Benchmark", package: "benchmark")] + dependencies,
+        path: "Benchmarks/\(name)",
+        swiftSettings: benchmarkSettings,
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+    )
+}
+
+let package = Package(
+    name: "TriadBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: "triad"),  // a link to the repository root, so the identity is "triad" wherever it is cloned
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        benchmarkTarget("CodecBenchmarks", [.product(name: "TriadCore", package: "triad")]),
+    ]
+)
