@@ -78,6 +78,8 @@ package enum SlidingWindowMap {
         private struct State {
             var next = 0
             var inFlight: [Int: JobHandle<Output>] = [:]
+            /// Jobs taken from the sequence and not yet completed; counts a job before its handle exists.
+            var active = 0
             var completed = 0
             var values: [Output?]
             var finished = false
@@ -128,7 +130,8 @@ package enum SlidingWindowMap {
         private func pump() {
             while true {
                 let index: Int? = state.withLock { state in
-                    guard !state.finished, state.next < count, state.inFlight.count < window else { return nil }
+                    guard !state.finished, state.next < count, state.active < window else { return nil }
+                    state.active += 1
                     defer { state.next += 1 }
                     return state.next
                 }
@@ -168,6 +171,7 @@ package enum SlidingWindowMap {
             let (action, ordered, unordered) = state.withLock { state -> (Action, UnsafeContinuation<[Output], any Error>?, AsyncStream<JobCompletion<Output>>.Continuation?) in
                 guard !state.finished else { return (.none, nil, nil) }
                 state.inFlight[index] = nil
+                state.active -= 1
                 state.completed += 1
                 let report = MapProgress(completed: state.completed, total: count)
                 if let unordered = state.unordered {

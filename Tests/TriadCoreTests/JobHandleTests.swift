@@ -1,0 +1,90 @@
+import Synchronization
+import Testing
+import TriadCore
+
+@Suite("JobHandle")
+struct JobHandleTests {
+    @Test("a handle resolves once, and later outcomes are ignored")
+    func resolvesOnce() async throws {
+        let handle = JobHandle<Int>(jobName: "demo")
+        #expect(handle.state == .pending)
+        #expect(handle.markRunning())
+        #expect(handle.state == .running)
+        #expect(handle.succeed(7))
+        #expect(!handle.fail(ExecutorError.cancelled(jobName: "demo")))
+        #expect(handle.state == .succeeded)
+        #expect(try await handle.value == 7)
+    }
+
+    @Test("cancelling a pending job resolves it and tells the executor it was not running")
+    func cancelPending() async {
+        let handle = JobHandle<Int>(jobName: "demo")
+        let sawRunning = Mutex<Bool?>(nil)
+        handle.setCancelHandler { wasRunning in sawRunning.withLock { $0 = wasRunning } }
+        #expect(handle.cancel())
+        #expect(!handle.cancel())
+        #expect(handle.state == .cancelled)
+        #expect(!handle.markRunning())
+        #expect(sawRunning.withLock { $0 } == false)
+        await #expect { try await handle.value } throws: { ($0 as? ExecutorError)?.code == .cancelled }
+    }
+
+    @Test("cancelling a running job tells the executor it was running")
+    func cancelRunning() {
+        let handle = JobHandle<Int>(jobName: "demo")
+        let sawRunning = Mutex<Bool?>(nil)
+        handle.setCancelHandler { wasRunning in sawRunning.withLock { $0 = wasRunning } }
+        #expect(handle.markRunning())
+        #expect(handle.cancel())
+        #expect(sawRunning.withLock { $0 } == true)
+        #expect(!handle.succeed(1))
+    }
+
+    @Test("cancelling the awaiting task cancels the job")
+    func taskCancellation() async {
+        let handle = JobHandle<Int>(jobName: "demo")
+        let waiter = Task { await handle.result }
+        while handle.state == .pending && !waiter.isCancelled {
+            waiter.cancel()
+            await Task.yield()
+        }
+        let outcome = await waiter.value
+        #expect(handle.state == .cancelled)
+        #expect(throws: ExecutorError.self) { try outcome.get() }
+    }
+
+    @Test("many waiters and callbacks all see the outcome")
+    func manyWaiters() async throws {
+        let handle = JobHandle<String>(jobName: "demo")
+        let calls = Atomic<Int>(0)
+        for _ in 0..<5 { handle.whenComplete { _ in calls.add(1, ordering: .relaxed) } }
+        async let a = handle.value
+        async let b = handle.value
+        try await Task.sleep(for: .milliseconds(10))
+        handle.succeed("done")
+        #expect(try await [a, b] == ["done", "done"])
+        #expect(calls.load(ordering: .relaxed) == 5)
+        handle.whenComplete { _ in calls.add(1, ordering: .relaxed) }
+        #expect(calls.load(ordering: .relaxed) == 6)
+    }
+
+    @Test("retrying puts a running job back to pending")
+    func retry() {
+        let handle = JobHandle<Int>(jobName: "demo")
+        #expect(!handle.markPending())
+        #expect(handle.markRunning())
+        #expect(handle.markPending())
+        #expect(handle.state == .pending)
+    }
+
+    @Test("states and errors describe themselves")
+    func descriptions() {
+        #expect(JobState.running.description == "running")
+        #expect(JobState.cancelled.isFinished && !JobState.pending.isFinished)
+        let error = ExecutorError.timedOut(jobName: "Slow", after: .seconds(1), killedWorker: true)
+        #expect(error.code == .timedOut)
+        #expect(error.description.contains("job Slow"))
+        #expect(error.description.contains("killed and replaced"))
+        #expect(error == ExecutorError.timedOut(jobName: "Slow", after: .seconds(1), killedWorker: true))
+    }
+}
