@@ -1,2 +1,3 @@
 import Triad
-print("triad")
+
+await TriadCommand.main()

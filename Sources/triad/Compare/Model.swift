@@ -1,0 +1,31 @@
+import TriadCore
+import TriadThreads
+
+/// One of the ways `triad compare` can run a workload's jobs.
+///
+/// Adding a model means adding a case here and an executor factory; every workload then gets a row for it.
+enum Model: String, CaseIterable, Codable, Sendable {
+    /// One job after another on one dedicated thread: the baseline every speedup is measured against.
+    case sequential
+    /// Triad's `ThreadPoolExecutor`: preemptive OS threads in one process, no GIL.
+    case threads
+
+    /// What the model is, for `--help` and the report.
+    var summary: String {
+        switch self {
+        case .sequential: "one job at a time on one thread"
+        case .threads: "ThreadPoolExecutor: OS threads in one process"
+        }
+    }
+
+    /// Makes the model's executor with `workers` workers. The caller shuts it down.
+    func makeExecutor(workers: Int) -> any Executor {
+        switch self {
+        case .sequential: ThreadPoolExecutor(workers: 1)
+        case .threads: ThreadPoolExecutor(workers: workers)
+        }
+    }
+
+    /// Whether jobs go to the executor one at a time rather than all at once.
+    var isSequential: Bool { self == .sequential }
+}

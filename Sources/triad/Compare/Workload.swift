@@ -1,0 +1,69 @@
+import TriadCore
+
+/// A workload `triad compare` can run under several models.
+///
+/// A workload makes its jobs and checks their results; the runner creates each model's executor, measures it and
+/// shuts it down. Adding a workload means adding a type here and listing it in ``Workloads/all``.
+protocol Workload: Sendable {
+    /// The short name used on the command line and in the report, such as `cpu`.
+    var name: String { get }
+    /// What the workload does, in a phrase.
+    var summary: String { get }
+    /// The models this workload has rows for.
+    var models: [Model] { get }
+    /// The worker count to use for `model` on a machine with `cores` cores when the user names none.
+    func defaultWorkers(for model: Model, cores: Int) -> Int
+    /// Runs the workload on `model` with `workers` workers, calling `progress` as jobs finish.
+    func run(model: Model, workers: Int, progress: @escaping @Sendable (MapProgress) -> Void) async throws
+        -> WorkloadOutcome
+}
+
+/// What a workload run produced, beside the runner's own measurements.
+struct WorkloadOutcome: Sendable {
+    /// Jobs run.
+    var jobs: Int
+    /// Time spent inside the jobs' `run()`, summed over jobs.
+    var busyNanoseconds: Int64
+    /// A value every model must agree on, such as the number of primes found.
+    var checksum: Int
+}
+
+/// Every workload, in report order.
+enum Workloads {
+    static func all(scale: Double) -> [any Workload] {
+        [
+            PrimeCountWorkload(scale: scale),
+            BlockingIOWorkload(scale: scale),
+        ]
+    }
+}
+
+/// Runs `jobs` on `model` and returns their outputs in order. The executor is created and shut down inside, so
+/// its start-up and shutdown count in the measurement, as they would in a program.
+func runJobs<J: Job>(
+    _ jobs: [J],
+    on model: Model,
+    workers: Int,
+    progress: @escaping @Sendable (MapProgress) -> Void
+) async throws -> [J.Output] {
+    let executor = model.makeExecutor(workers: workers)
+    do {
+        let outputs: [J.Output]
+        if model.isSequential {
+            var collected: [J.Output] = []
+            collected.reserveCapacity(jobs.count)
+            for job in jobs {
+                collected.append(try await executor.submit(job).value)
+                progress(MapProgress(completed: collected.count, total: jobs.count))
+            }
+            outputs = collected
+        } else {
+            outputs = try await executor.map(jobs, options: MapOptions(progress: progress))
+        }
+        await executor.shutdown(wait: true, cancelPending: false)
+        return outputs
+    } catch {
+        await executor.shutdown(wait: true, cancelPending: true)
+        throw error
+    }
+}

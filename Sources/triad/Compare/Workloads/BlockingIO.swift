@@ -1,0 +1,122 @@
+import TriadCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Waits on simulated latency with a blocking call, then writes a file and reads it back: the shape of a blocking
+/// API call followed by local file I/O.
+struct BlockingIOJob: Job {
+    static var jobName: String { "triad.compare.blocking-io" }
+
+    var index: Int
+    var latencyMicroseconds: Int
+    var bytes: Int
+    var directory: String
+
+    func run() async throws -> Timed<Int> {
+        try Timed.measure {
+            // A blocking wait, as a blocking client would do; it holds the worker for its whole length.
+            var remaining = timespec(tv_sec: latencyMicroseconds / 1_000_000, tv_nsec: (latencyMicroseconds % 1_000_000) * 1000)
+            while nanosleep(&remaining, &remaining) != 0 && errno == EINTR {}
+            let path = "\(directory)/job-\(index).bin"
+            let payload = [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: bytes)
+            try FileIO.write(payload, to: path)
+            let back = try FileIO.read(path)
+            unlink(path)
+            guard back == payload else { throw FileIO.Failure(message: "\(path) read back different bytes") }
+            return back.count
+        }
+    }
+}
+
+/// The I/O-bound workload: many jobs that mostly wait.
+///
+/// Threads help here in Python and in Swift alike: a waiting thread holds no lock and no core.
+struct BlockingIOWorkload: Workload {
+    let name = "io"
+    let summary = "blocking 20 ms waits plus 64 KiB file writes and reads"
+    let models: [Model] = Model.allCases
+    let jobCount: Int
+
+    init(scale: Double) {
+        jobCount = max(8, Int(128 * scale))
+    }
+
+    func defaultWorkers(for model: Model, cores: Int) -> Int { model.isSequential ? 1 : 16 }
+
+    func run(model: Model, workers: Int, progress: @escaping @Sendable (MapProgress) -> Void) async throws
+        -> WorkloadOutcome
+    {
+        let directory = try FileIO.makeTemporaryDirectory()
+        defer { FileIO.removeDirectory(directory) }
+        let jobs = (0..<jobCount).map {
+            BlockingIOJob(index: $0, latencyMicroseconds: 20_000, bytes: 64 * 1024, directory: directory)
+        }
+        let outputs = try await runJobs(jobs, on: model, workers: workers, progress: progress)
+        return WorkloadOutcome(
+            jobs: jobs.count,
+            busyNanoseconds: outputs.reduce(0) { $0 + $1.nanoseconds },
+            checksum: outputs.reduce(0) { $0 + $1.value }
+        )
+    }
+}
+
+/// Small blocking file helpers for the I/O workload.
+enum FileIO {
+    struct Failure: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
+
+    static func write(_ bytes: [UInt8], to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Failure(message: "cannot create \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw Failure(message: "cannot write \(path): \(String(cString: strerror(errno)))")
+            }
+            offset += written
+        }
+    }
+
+    static func read(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(message: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw Failure(message: "cannot read \(path): \(String(cString: strerror(errno)))")
+            }
+            if count == 0 { return result }
+            result.append(contentsOf: chunk[0..<count])
+        }
+    }
+
+    static func makeTemporaryDirectory() throws -> String {
+        let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        var template = Array("\(base)/triad-compare-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw Failure(message: "cannot create a temporary folder in \(base): \(String(cString: strerror(errno)))")
+        }
+        return String(cString: made)
+    }
+
+    static func removeDirectory(_ path: String) {
+        guard let dir = opendir(path) else { return }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { unlink("\(path)/\(name)") }
+        }
+        closedir(dir)
+        rmdir(path)
+    }
+}

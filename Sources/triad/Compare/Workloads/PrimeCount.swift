@@ -1,0 +1,57 @@
+import TriadCore
+
+/// Counts the primes in `lower..<upper` by trial division: pure CPU work with no shared state.
+struct CountPrimesJob: Job {
+    static var jobName: String { "triad.compare.count-primes" }
+
+    var lower: Int
+    var upper: Int
+
+    func run() async throws -> Timed<Int> {
+        Timed.measure { (lower..<upper).reduce(0) { $0 + (Self.isPrime($1) ? 1 : 0) } }
+    }
+
+    static func isPrime(_ n: Int) -> Bool {
+        if n < 2 { return false }
+        if n < 4 { return true }
+        if n % 2 == 0 { return false }
+        var divisor = 3
+        while divisor * divisor <= n {
+            if n % divisor == 0 { return false }
+            divisor += 2
+        }
+        return true
+    }
+}
+
+/// The CPU-bound workload: counting primes below a bound, in chunks.
+///
+/// Python's threads cannot speed this up because of the GIL; Swift's threads can, and the report shows it.
+struct PrimeCountWorkload: Workload {
+    let name = "cpu"
+    let summary = "count primes by trial division, in chunks"
+    let models: [Model] = Model.allCases
+    let upperBound: Int
+    let chunks = 64
+
+    init(scale: Double) {
+        upperBound = max(10_000, Int(3_000_000 * scale))
+    }
+
+    func defaultWorkers(for model: Model, cores: Int) -> Int { model.isSequential ? 1 : cores }
+
+    func run(model: Model, workers: Int, progress: @escaping @Sendable (MapProgress) -> Void) async throws
+        -> WorkloadOutcome
+    {
+        let step = (upperBound + chunks - 1) / chunks
+        let jobs = stride(from: 0, to: upperBound, by: step).map {
+            CountPrimesJob(lower: $0, upper: min($0 + step, upperBound))
+        }
+        let outputs = try await runJobs(jobs, on: model, workers: workers, progress: progress)
+        return WorkloadOutcome(
+            jobs: jobs.count,
+            busyNanoseconds: outputs.reduce(0) { $0 + $1.nanoseconds },
+            checksum: outputs.reduce(0) { $0 + $1.value }
+        )
+    }
+}

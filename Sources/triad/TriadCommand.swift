@@ -1,0 +1,16 @@
+import ArgumentParser
+
+/// `triad`: runs the same workloads under Triad's concurrency models and shows the measured differences.
+struct TriadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "triad",
+        abstract: "Runs the same workloads under Triad's concurrency models and shows the differences measured.",
+        discussion: """
+            Triad gives Swift Python's three concurrency models behind one executor API: an asyncio-style event \
+            loop, threads, and worker processes. `triad compare` runs CPU-bound and I/O-bound workloads under each \
+            model and prints wall time, CPU time, speedup, peak memory and overhead per job.
+            """,
+        subcommands: [CompareCommand.self],
+        defaultSubcommand: CompareCommand.self
+    )
+}
