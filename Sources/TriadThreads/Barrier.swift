@@ -54,6 +54,7 @@ public final class Barrier: Sendable {
     /// - Parameter timeout: How long to wait; `nil` uses ``defaultTimeout``. When it passes, the barrier breaks.
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/brokenBarrier`` if the barrier is or becomes broken
     ///   (the message says why), or the error ``action`` threw, on the thread that ran it.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     @discardableResult
     public func wait(timeout: Duration? = nil) throws -> Int {
         let timeout = timeout ?? defaultTimeout

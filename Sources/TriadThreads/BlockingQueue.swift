@@ -79,6 +79,7 @@ public final class BlockingQueue<Element: Sendable>: Sendable {
     /// This blocks an OS thread: do not call it from async code; the async variant is `put(_:)` with `await`.
     ///
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/closed`` if the queue is closed, also while waiting.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func put(_ element: Element) throws(ThreadingError) {
         try putResult(storage.wait(until: nil, wakesOthers: true) { $0.put(element) }, timeout: nil)
     }
@@ -89,6 +90,7 @@ public final class BlockingQueue<Element: Sendable>: Sendable {
     ///
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/timedOut`` if the queue stayed full (the item is not
     ///   added), or ``ThreadingError/Code/closed``.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func put(_ element: Element, timeout: Duration) throws(ThreadingError) {
         try putResult(storage.wait(until: .after(timeout), wakesOthers: true) { $0.put(element) }, timeout: timeout)
     }
@@ -131,6 +133,7 @@ public final class BlockingQueue<Element: Sendable>: Sendable {
     /// This blocks an OS thread: do not call it from async code; the async variant is `get()` with `await`.
     ///
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/closed`` once the queue is closed and empty.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func get() throws(ThreadingError) -> Element {
         try getResult(storage.wait(until: nil, wakesOthers: true) { $0.get() }, timeout: nil)
     }
@@ -141,6 +144,7 @@ public final class BlockingQueue<Element: Sendable>: Sendable {
     ///
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/timedOut`` if no item came, or
     ///   ``ThreadingError/Code/closed``.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func get(timeout: Duration) throws(ThreadingError) -> Element {
         try getResult(storage.wait(until: .after(timeout), wakesOthers: true) { $0.get() }, timeout: timeout)
     }
@@ -186,6 +190,7 @@ public final class BlockingQueue<Element: Sendable>: Sendable {
     /// Blocks the calling OS thread until every item put so far has been marked done with ``taskDone()``.
     ///
     /// This blocks an OS thread; the async variant is `join()` with `await`.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func join() {
         _ = storage.wait(until: nil, wakesOthers: false) { $0.unfinished == 0 ? () : nil }
     }
@@ -193,6 +198,7 @@ public final class BlockingQueue<Element: Sendable>: Sendable {
     /// Blocks the calling OS thread until every item has been marked done, at most for `timeout`.
     ///
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/timedOut`` if tasks were still unfinished.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func join(timeout: Duration) throws(ThreadingError) {
         guard storage.wait(until: .after(timeout), wakesOthers: false, { $0.unfinished == 0 ? () : nil }) != nil else {
             throw ThreadingError.timedOut(after: timeout, waitingFor: "the queue's tasks to be marked done")

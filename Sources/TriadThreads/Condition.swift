@@ -38,6 +38,7 @@ public final class Condition: Sendable {
     }
 
     /// Blocks the calling OS thread until the condition's lock can be taken, and takes it.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func acquire() {
         switch underlying {
         case .lock(let lock): lock.acquire()
@@ -48,6 +49,7 @@ public final class Condition: Sendable {
     /// Blocks the calling OS thread until the condition's lock can be taken or `timeout` passes.
     ///
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/timedOut``.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func acquire(timeout: Duration) throws(ThreadingError) {
         switch underlying {
         case .lock(let lock): try lock.acquire(timeout: timeout)
@@ -67,6 +69,7 @@ public final class Condition: Sendable {
     }
 
     /// Takes the lock, runs `body`, and releases the lock, also when `body` throws. Blocks an OS thread.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         acquire()
         defer { try? release() }
@@ -79,6 +82,7 @@ public final class Condition: Sendable {
     /// may have changed again by the time the lock is back, so prefer ``wait(for:timeout:)``.
     ///
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/notOwner`` if the caller does not hold the lock.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func wait() throws(ThreadingError) {
         try wait(deadline: nil, timeout: nil)
     }
@@ -89,6 +93,7 @@ public final class Condition: Sendable {
     ///
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/timedOut`` if no notification came in time (the lock
     ///   is held again all the same), or ``ThreadingError/Code/notOwner``.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func wait(timeout: Duration) throws(ThreadingError) {
         try wait(deadline: .after(timeout), timeout: timeout)
     }
@@ -102,6 +107,7 @@ public final class Condition: Sendable {
     ///   - timeout: The longest total wait; `nil` for none.
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/timedOut`` if the predicate still does not hold at the
     ///   timeout (the lock is held again all the same), or ``ThreadingError/Code/notOwner``.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func wait(for predicate: () -> Bool, timeout: Duration? = nil) throws(ThreadingError) {
         let deadline = Deadline.after(timeout)
         while !predicate() {

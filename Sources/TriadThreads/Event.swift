@@ -30,6 +30,7 @@ public final class Event: Sendable {
     /// Blocks the calling OS thread until the flag is raised. Returns at once if it is raised already.
     ///
     /// This blocks an OS thread: do not call it from async code; the async variant is `wait()` with `await`.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func wait() {
         _ = storage.wait(until: nil, wakesOthers: false) { $0 ? () : nil }
     }
@@ -40,6 +41,7 @@ public final class Event: Sendable {
     ///
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/timedOut`` if the flag was still lowered at the
     ///   timeout. (Python returns `False` there.)
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func wait(timeout: Duration) throws(ThreadingError) {
         guard storage.wait(until: .after(timeout), wakesOthers: false, { $0 ? () : nil }) != nil else {
             throw ThreadingError.timedOut(after: timeout, waitingFor: "an event to be set")

@@ -11,6 +11,7 @@ extension JobHandle {
     /// - Parameter timeout: How long to wait; `nil` waits as long as it takes. Timing out does not cancel the job.
     /// - Throws: The job's own error, an ``TriadCore/ExecutorError`` (cancelled, timed out, shut down), or
     ///   ``ThreadingError`` with ``ThreadingError/Code/timedOut`` if the job had not finished at `timeout`.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func wait(timeout: Duration? = nil) throws -> Output {
         let outcome = Guarded<Result<Output, any Error>?>(nil)
         whenComplete { result in outcome.change { $0 = result } }

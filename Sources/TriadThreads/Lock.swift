@@ -21,6 +21,7 @@ public final class Lock: Sendable {
     /// Blocks the calling OS thread until the lock is free, then takes it.
     ///
     /// This blocks an OS thread: do not call it from async code; the async variant is `acquire()` with `await`.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func acquire() {
         _ = storage.wait(until: nil, wakesOthers: false, Self.take)
     }
@@ -30,6 +31,7 @@ public final class Lock: Sendable {
     /// This blocks an OS thread; the async variant is `acquire(timeout:)` with `await`.
     ///
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/timedOut`` if the lock was still held at the timeout.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func acquire(timeout: Duration) throws(ThreadingError) {
         guard storage.wait(until: .after(timeout), wakesOthers: false, Self.take) != nil else {
             throw ThreadingError.timedOut(after: timeout, waitingFor: "a lock")
@@ -75,13 +77,26 @@ public final class Lock: Sendable {
     /// Blocks until the lock is free, runs `body` with it held, and releases it, also when `body` throws.
     ///
     /// This blocks an OS thread; from async code use the async `withLock`.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         acquire()
         defer { try? release() }
         return try body()
     }
 
-    /// Suspends until the lock is free, runs `body` with it held, and releases it, also when `body` throws.
+    /// Suspends until the lock is free, runs `body` with it held, and releases it, also when `body` throws. This is
+    /// what `withLock` means in async code.
+    ///
+    /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/cancelled`` if cancelled before the lock was taken,
+    ///   or what `body` throws.
+    public func withLock<R>(_ body: () throws -> sending R) async throws -> sending R {
+        try await acquire()
+        defer { try? release() }
+        return try body()
+    }
+
+    /// Suspends until the lock is free, runs the async `body` with it held (across its suspensions), and releases
+    /// it, also when `body` throws.
     ///
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/cancelled`` if cancelled before the lock was taken,
     ///   or what `body` throws.

@@ -23,6 +23,7 @@ public final class RLock: Sendable {
     /// Blocks the calling OS thread until the lock is free or already its own, then takes it (once more).
     ///
     /// This blocks an OS thread: do not call it from async code.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func acquire() {
         let me = triad_thread_id()
         _ = storage.wait(until: nil, wakesOthers: false) { Self.take(&$0, for: me, depth: 1) }
@@ -33,6 +34,7 @@ public final class RLock: Sendable {
     /// This blocks an OS thread: do not call it from async code.
     ///
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/timedOut`` if another thread still held it.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func acquire(timeout: Duration) throws(ThreadingError) {
         let me = triad_thread_id()
         guard storage.wait(until: .after(timeout), wakesOthers: false, { Self.take(&$0, for: me, depth: 1) }) != nil
@@ -70,6 +72,7 @@ public final class RLock: Sendable {
     }
 
     /// Takes the lock, runs `body`, and releases it, also when `body` throws. Blocks an OS thread.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         acquire()
         defer { try? release() }

@@ -25,6 +25,7 @@ public final class Semaphore: Sendable {
     /// Blocks the calling OS thread until a permit is free, and takes it.
     ///
     /// This blocks an OS thread: do not call it from async code; the async variant is `acquire()` with `await`.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func acquire() { core.acquire() }
 
     /// Blocks the calling OS thread until a permit is free or `timeout` passes.
@@ -32,6 +33,7 @@ public final class Semaphore: Sendable {
     /// This blocks an OS thread; the async variant is `acquire(timeout:)` with `await`.
     ///
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/timedOut`` if no permit came free in time.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func acquire(timeout: Duration) throws(ThreadingError) { try core.acquire(timeout: timeout) }
 
     /// Takes a permit if one is free, without waiting. Returns whether it did.
@@ -78,6 +80,7 @@ public final class BoundedSemaphore: Sendable {
     /// Blocks the calling OS thread until a permit is free, and takes it.
     ///
     /// This blocks an OS thread: do not call it from async code; the async variant is `acquire()` with `await`.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func acquire() { core.acquire() }
 
     /// Blocks the calling OS thread until a permit is free or `timeout` passes.
@@ -85,6 +88,7 @@ public final class BoundedSemaphore: Sendable {
     /// This blocks an OS thread; the async variant is `acquire(timeout:)` with `await`.
     ///
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/timedOut`` if no permit came free in time.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func acquire(timeout: Duration) throws(ThreadingError) { try core.acquire(timeout: timeout) }
 
     /// Takes a permit if one is free, without waiting. Returns whether it did.

@@ -96,6 +96,7 @@ public final class Thread<Value: Sendable>: Sendable {
     ///
     /// - Precondition: The thread was started, and the caller is not the thread itself.
     /// - Throws: The error the body threw.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func join() throws -> Value {
         try join(deadline: nil, timeout: nil)
     }
@@ -107,6 +108,7 @@ public final class Thread<Value: Sendable>: Sendable {
     /// - Precondition: The thread was started, and the caller is not the thread itself.
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/timedOut`` if the thread is still running at the
     ///   timeout (it keeps running; join again later), or the error the body threw.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func join(timeout: Duration) throws -> Value {
         try join(deadline: .after(timeout), timeout: timeout)
     }

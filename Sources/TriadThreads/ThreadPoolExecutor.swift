@@ -159,6 +159,7 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
     /// ``shutdown(wait:cancelPending:)``.
     ///
     /// - Parameter cancelPending: Whether to cancel the jobs that have not started.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func shutdownBlocking(cancelPending: Bool = false) {
         for cancel in core.beginShutdown(cancelPending: cancelPending) { cancel() }
         core.waitForExitBlocking()

@@ -13,10 +13,11 @@ public enum Threading {
     ///
     /// This is what Python does at interpreter exit. Daemon threads are not waited for. Called from a non-daemon
     /// thread, it does not wait for that thread itself. This blocks an OS thread: from async code use the async
-    /// the `joinNonDaemonThreads(timeout:)`.
+    /// `joinNonDaemonThreads(timeout:)`.
     ///
     /// - Parameter timeout: How long to wait at most; `nil` waits as long as it takes.
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/timedOut`` if some are still running at the timeout.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public static func joinNonDaemonThreads(timeout: Duration? = nil) throws(ThreadingError) {
         let me = triad_thread_tag()
         let done = NonDaemonRegistry.shared.storage.wait(until: .after(timeout), wakesOthers: false) { live in

@@ -67,6 +67,7 @@ public final class Timer: Sendable {
     /// This blocks an OS thread; from async code use the async `join()`.
     ///
     /// - Precondition: The timer was started.
+    @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func join() {
         try? thread.join()
     }
