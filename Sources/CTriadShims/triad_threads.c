@@ -1,0 +1,115 @@
+#define _GNU_SOURCE
+#include "triad_threads.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+int triad_monitor_init(triad_monitor_t *monitor) {
+    int rc = pthread_mutex_init(&monitor->mutex, NULL);
+    if (rc != 0) return rc;
+    pthread_condattr_t attr;
+    rc = pthread_condattr_init(&attr);
+    if (rc != 0) return rc;
+    rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    if (rc == 0) rc = pthread_cond_init(&monitor->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    return rc;
+}
+
+void triad_monitor_destroy(triad_monitor_t *monitor) {
+    pthread_cond_destroy(&monitor->cond);
+    pthread_mutex_destroy(&monitor->mutex);
+}
+
+void triad_monitor_lock(triad_monitor_t *monitor) { pthread_mutex_lock(&monitor->mutex); }
+
+int triad_monitor_trylock(triad_monitor_t *monitor) { return pthread_mutex_trylock(&monitor->mutex) == 0; }
+
+void triad_monitor_unlock(triad_monitor_t *monitor) { pthread_mutex_unlock(&monitor->mutex); }
+
+void triad_monitor_wait(triad_monitor_t *monitor) { pthread_cond_wait(&monitor->cond, &monitor->mutex); }
+
+int triad_monitor_wait_until(triad_monitor_t *monitor, uint64_t deadline_ns) {
+    struct timespec deadline;
+    deadline.tv_sec = (time_t)(deadline_ns / 1000000000ull);
+    deadline.tv_nsec = (long)(deadline_ns % 1000000000ull);
+    int rc = pthread_cond_timedwait(&monitor->cond, &monitor->mutex, &deadline);
+    return rc == ETIMEDOUT ? 1 : 0;
+}
+
+void triad_monitor_signal(triad_monitor_t *monitor) { pthread_cond_signal(&monitor->cond); }
+
+void triad_monitor_broadcast(triad_monitor_t *monitor) { pthread_cond_broadcast(&monitor->cond); }
+
+uint64_t triad_monotonic_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+}
+
+static __thread int32_t triad_cached_tid = 0;
+
+int32_t triad_thread_id(void) {
+    if (triad_cached_tid == 0) triad_cached_tid = (int32_t)syscall(SYS_gettid);
+    return triad_cached_tid;
+}
+
+static __thread uint64_t triad_tag = 0;
+
+uint64_t triad_thread_tag(void) { return triad_tag; }
+
+void triad_thread_set_tag(uint64_t tag) { triad_tag = tag; }
+
+struct triad_spawn_context {
+    void (*body)(void *);
+    void *context;
+};
+
+static void *triad_spawn_trampoline(void *raw) {
+    struct triad_spawn_context spawn = *(struct triad_spawn_context *)raw;
+    free(raw);
+    spawn.body(spawn.context);
+    return NULL;
+}
+
+int triad_thread_spawn(void (*body)(void *), void *context, size_t stack_size) {
+    struct triad_spawn_context *spawn = malloc(sizeof *spawn);
+    if (spawn == NULL) return ENOMEM;
+    spawn->body = body;
+    spawn->context = context;
+    pthread_attr_t attr;
+    int rc = pthread_attr_init(&attr);
+    if (rc != 0) {
+        free(spawn);
+        return rc;
+    }
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (stack_size > 0) rc = pthread_attr_setstacksize(&attr, stack_size);
+    pthread_t thread;
+    if (rc == 0) rc = pthread_create(&thread, &attr, triad_spawn_trampoline, spawn);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) free(spawn);
+    return rc;
+}
+
+void triad_thread_set_name(const char *name) {
+    char short_name[16];
+    strncpy(short_name, name, sizeof short_name - 1);
+    short_name[sizeof short_name - 1] = '\0';
+    pthread_setname_np(pthread_self(), short_name);
+}
+
+void triad_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+void triad_thread_yield(void) { sched_yield(); }

@@ -1,0 +1,131 @@
+import Testing
+import TriadThreads
+
+@Suite("Condition")
+struct ConditionTests {
+    @Test("a notified waiter wakes with the lock held")
+    func notifyWakes() async throws {
+        let condition = Condition()
+        let box = UnsafeCounterBox()
+        let consumer = Thread { () -> Int in
+            try condition.withLock { () throws(ThreadingError) -> Int in
+                try condition.wait(for: { box.value > 0 }, timeout: .seconds(30))
+                return box.value
+            }
+        }
+        try consumer.start()
+        try await onThread {
+            sleepOnThread(.milliseconds(20))
+            try condition.withLock { () throws(ThreadingError) in
+                box.value = 7
+                try condition.notify()
+            }
+        }
+        #expect(try await consumer.join() == 7)
+    }
+
+    @Test("wait with a timeout throws timedOut and holds the lock again")
+    func waitTimeout() async throws {
+        let condition = Condition()
+        let outcome = try await onThread { () -> ThreadingError.Code? in
+            condition.acquire()
+            defer { try? condition.release() }
+            do {
+                try condition.wait(timeout: .milliseconds(50))
+                return nil
+            } catch let error as ThreadingError {
+                #expect(RLockProbe.owns(condition))
+                return error.code
+            }
+        }
+        #expect(outcome == .timedOut)
+    }
+
+    @Test("wait(for:) returns at once when the predicate holds, and times out when it never does")
+    func predicate() async throws {
+        let condition = Condition(lock: Lock())
+        let codes = try await onThread { () -> [ThreadingError.Code?] in
+            condition.acquire()
+            defer { try? condition.release() }
+            var codes: [ThreadingError.Code?] = []
+            do {
+                try condition.wait(for: { true }, timeout: .milliseconds(1))
+                codes.append(nil)
+                try condition.wait(for: { false }, timeout: .milliseconds(50))
+                codes.append(nil)
+            } catch let error as ThreadingError {
+                codes.append(error.code)
+            }
+            return codes
+        }
+        #expect(codes == [nil, .timedOut])
+    }
+
+    @Test("notify(n) wakes n waiters and notifyAll wakes the rest")
+    func notifyCount() async throws {
+        let condition = Condition()
+        let waiting = Counter()
+        let woken = Counter()
+        let waiters = try startThreads(4) { _ in
+            try condition.withLock { () throws(ThreadingError) in
+                waiting.increment()
+                try condition.wait(timeout: .seconds(60))
+                woken.increment()
+            }
+        }
+        try await onThread {
+            while condition.withLock({ waiting.count }) < 4 { sleepOnThread(.milliseconds(5)) }
+            try condition.withLock { () throws(ThreadingError) in try condition.notify(2) }
+            sleepOnThread(.milliseconds(200))
+        }
+        #expect(woken.count == 2)
+        try await onThread { try condition.withLock { () throws(ThreadingError) in try condition.notifyAll() } }
+        for waiter in waiters { try await waiter.join() }
+        #expect(woken.count == 4)
+    }
+
+    @Test("waiting or notifying without the lock throws notOwner")
+    func notOwner() async throws {
+        let condition = Condition()
+        let codes = try await onThread { () -> [ThreadingError.Code?] in
+            var codes: [ThreadingError.Code?] = []
+            do { try condition.wait(timeout: .milliseconds(1)) } catch let error as ThreadingError { codes.append(error.code) }
+            do { try condition.notify() } catch let error as ThreadingError { codes.append(error.code) }
+            do { try condition.notifyAll() } catch let error as ThreadingError { codes.append(error.code) }
+            return codes
+        }
+        #expect(codes == [.notOwner, .notOwner, .notOwner])
+        let plain = Condition(lock: Lock())
+        #expect(throws: ThreadingError.self) { try plain.notify() }
+        try await onThread {
+            plain.acquire()
+            try plain.notify()
+            try plain.release()
+            try plain.acquire(timeout: .seconds(1))
+            try plain.release()
+        }
+    }
+
+    @Test("a condition over a re-entrant lock held twice restores both levels after a wait")
+    func reentrantWait() async throws {
+        let lock = RLock()
+        let condition = Condition(lock: lock)
+        let depth = try await onThread { () -> Int in
+            lock.acquire()
+            lock.acquire()
+            try? condition.wait(timeout: .milliseconds(20))
+            let depth = lock.recursionDepth
+            try lock.release()
+            try lock.release()
+            return depth
+        }
+        #expect(depth == 2)
+    }
+}
+
+enum RLockProbe {
+    /// Whether the calling thread holds the condition's lock: a notify succeeds only then.
+    static func owns(_ condition: Condition) -> Bool {
+        (try? condition.notify(0)) != nil
+    }
+}
