@@ -1,6 +1,7 @@
 import ArgumentParser
 
 /// `triad`: runs the same workloads under Triad's concurrency models and shows the measured differences.
+@main
 struct TriadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "triad",
@@ -13,4 +14,9 @@ struct TriadCommand: AsyncParsableCommand {
         subcommands: [CompareCommand.self],
         defaultSubcommand: CompareCommand.self
     )
+
+    /// The entry point.
+    static func main() async {
+        await main(nil)
+    }
 }

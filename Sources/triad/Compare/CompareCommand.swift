@@ -6,8 +6,6 @@ import TriadCore
 import Glibc
 #endif
 
-extension MapProgress: MapProgressLike {}
-
 /// `triad compare`: the same workloads under every model, measured side by side.
 struct CompareCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

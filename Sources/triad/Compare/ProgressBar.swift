@@ -1,4 +1,5 @@
 import Synchronization
+import TriadCore
 
 #if canImport(Glibc)
 import Glibc
@@ -20,7 +21,7 @@ final class ProgressBar: Sendable {
     /// Whether standard error is a terminal, where a bar makes sense.
     static var isTerminal: Bool { isatty(STDERR_FILENO) == 1 }
 
-    func update(_ progress: MapProgressLike) {
+    func update(_ progress: MapProgress) {
         guard enabled else { return }
         let filled = Int(progress.fraction * Double(Self.width))
         let changed = lastDrawn.withLock { last in
@@ -42,11 +43,4 @@ final class ProgressBar: Sendable {
         var text = text
         text.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
-}
-
-/// The part of a progress report the bar needs.
-protocol MapProgressLike {
-    var completed: Int { get }
-    var total: Int { get }
-    var fraction: Double { get }
 }

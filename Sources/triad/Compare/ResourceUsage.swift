@@ -20,19 +20,19 @@ struct ResourceUsage {
         )
     }
 
-    private static func usage(_ who: Int32) -> rusage {
+    private static func usage(_ who: __rusage_who) -> rusage {
         var usage = rusage()
-        getrusage(__rusage_who_t(rawValue: who), &usage)
+        getrusage(__rusage_who_t(who.rawValue), &usage)
         return usage
     }
 
-    private static func cpuSeconds(_ who: Int32) -> Double {
+    private static func cpuSeconds(_ who: __rusage_who) -> Double {
         let usage = usage(who)
         func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
-    private static func peakKilobytes(_ who: Int32) -> Int { Int(usage(who).ru_maxrss) }
+    private static func peakKilobytes(_ who: __rusage_who) -> Int { Int(usage(who).ru_maxrss) }
 
     /// Resets this process's peak resident set to its current size, so the next reading covers one measurement.
     /// Linux allows this through `/proc/self/clear_refs`; where it is refused the peak stays process-wide.

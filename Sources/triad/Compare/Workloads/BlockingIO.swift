@@ -17,8 +17,12 @@ struct BlockingIOJob: Job {
     func run() async throws -> Timed<Int> {
         try Timed.measure {
             // A blocking wait, as a blocking client would do; it holds the worker for its whole length.
-            var remaining = timespec(tv_sec: latencyMicroseconds / 1_000_000, tv_nsec: (latencyMicroseconds % 1_000_000) * 1000)
-            while nanosleep(&remaining, &remaining) != 0 && errno == EINTR {}
+            var request = timespec(
+                tv_sec: latencyMicroseconds / 1_000_000,
+                tv_nsec: (latencyMicroseconds % 1_000_000) * 1000
+            )
+            var remaining = timespec()
+            while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
             let path = "\(directory)/job-\(index).bin"
             let payload = [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: bytes)
             try FileIO.write(payload, to: path)

@@ -35,7 +35,7 @@ struct PrimeCountWorkload: Workload {
     let chunks = 64
 
     init(scale: Double) {
-        upperBound = max(10_000, Int(3_000_000 * scale))
+        upperBound = max(10_000, Int(8_000_000 * scale))
     }
 
     func defaultWorkers(for model: Model, cores: Int) -> Int { model.isSequential ? 1 : cores }

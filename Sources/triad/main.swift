@@ -1,3 +1,0 @@
-import Triad
-
-await TriadCommand.main()
