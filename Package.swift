@@ -45,6 +45,7 @@ let package = Package(
             ],
             swiftSettings: triadSwiftSettings
         ),
+        .testTarget(name: "TriadCLITests", dependencies: ["triad"], swiftSettings: triadSwiftSettings),
         .testTarget(name: "TriadCoreTests", dependencies: ["TriadCore"], swiftSettings: triadSwiftSettings),
         .testTarget(
             name: "TriadThreadsTests",
