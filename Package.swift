@@ -45,6 +45,13 @@ let package = Package(
             ],
             swiftSettings: triadSwiftSettings
         ),
+        // Examples: one small program per model, built with the package so that they stay true.
+        .executableTarget(
+            name: "ThreadsExample",
+            dependencies: ["Triad"],
+            path: "Examples/ThreadsExample",
+            swiftSettings: triadSwiftSettings
+        ),
         .testTarget(name: "TriadCLITests", dependencies: ["triad"], swiftSettings: triadSwiftSettings),
         .testTarget(name: "TriadCoreTests", dependencies: ["TriadCore"], swiftSettings: triadSwiftSettings),
         .testTarget(
