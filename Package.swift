@@ -61,12 +61,25 @@ let package = Package(
         ),
         .testTarget(
             name: "TriadProcessesTests",
-            dependencies: ["TriadProcesses", "TriadCore"],
+            dependencies: ["TriadProcesses", "TriadCore", "TriadProcessesTestSupport", "TriadTestWorker"],
             swiftSettings: triadSwiftSettings
         ),
         .testTarget(
             name: "TriadAsyncTests",
             dependencies: ["TriadAsync", "TriadCore"],
+            swiftSettings: triadSwiftSettings
+        ),
+        // Jobs for the process pool tests, and the worker program that runs them in its own binary.
+        .target(
+            name: "TriadProcessesTestSupport",
+            dependencies: ["TriadCore"],
+            path: "Tests/TriadProcessesTestSupport",
+            swiftSettings: triadSwiftSettings
+        ),
+        .executableTarget(
+            name: "TriadTestWorker",
+            dependencies: ["TriadProcesses", "TriadCore", "TriadProcessesTestSupport"],
+            path: "Tests/TriadTestWorker",
             swiftSettings: triadSwiftSettings
         ),
     ]

@@ -33,6 +33,13 @@ public struct JobRegistry: Sendable {
         errors[String(reflecting: E.self)] = ErrorEntry(E.self)
     }
 
+    /// Adds every job and error type of `other`; where both hold a name, `other`'s entry wins. Merging the same
+    /// registry twice is not an error.
+    public mutating func merge(_ other: JobRegistry) {
+        jobs.merge(other.jobs) { _, new in new }
+        errors.merge(other.errors) { _, new in new }
+    }
+
     /// Whether a job of that name is registered.
     public func contains(jobName: String) -> Bool { jobs[jobName] != nil }
 

@@ -2,4 +2,5 @@
 #define C_TRIAD_SHIMS_H
 // C helpers for Triad. Every symbol starts with `triad_`.
 #include "triad_threads.h"
+#include "triad_process.h"
 #endif

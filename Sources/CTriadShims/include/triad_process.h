@@ -1,0 +1,59 @@
+#ifndef TRIAD_PROCESS_H
+#define TRIAD_PROCESS_H
+// Process helpers for TriadProcesses: spawning workers, wait-status macros, signals and socket writes that never
+// raise SIGPIPE. Every symbol starts with `triad_`.
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <pthread.h>
+
+/// Spawns `path` with posix_spawn (never fork). In the child, `channel_fd` becomes fd 3 and `lifeline_fd` fd 4;
+/// every other descriptor from 5 up is closed. SIGINT and SIGPIPE get their default dispositions and the signal
+/// mask is cleared. Returns 0 and stores the pid, or an errno value.
+int triad_spawn(const char *path, char *const argv[], char *const envp[], int channel_fd, int lifeline_fd,
+                pid_t *pid_out);
+
+/// Sets PR_SET_PDEATHSIG for the calling thread's process. Returns 0 or an errno value.
+int triad_set_parent_death_signal(int signal);
+
+/// Sends up to `count` buffers on a socket without blocking and without SIGPIPE. Returns bytes sent or -1 (errno).
+ssize_t triad_send_nonblocking(int fd, const struct iovec *iov, int count);
+
+/// Sends buffers on a socket, blocking, without SIGPIPE. Returns bytes sent or -1 (errno).
+ssize_t triad_send_blocking(int fd, const struct iovec *iov, int count);
+
+/// Receives without blocking. Returns bytes received, 0 at end of stream, or -1 (errno, EAGAIN when empty).
+ssize_t triad_recv_nonblocking(int fd, void *buffer, size_t length);
+
+/// Makes a connected pair of Unix stream sockets, both close-on-exec. Returns 0 or an errno value.
+int triad_socketpair(int fds[2]);
+
+/// Wait-status macros as functions.
+int triad_wifexited(int status);
+int triad_wexitstatus(int status);
+int triad_wifsignaled(int status);
+int triad_wtermsig(int status);
+
+/// Sets a signal to be ignored in this process. Returns 0 or an errno value.
+int triad_ignore_signal(int signal);
+
+/// Installs `handler` for `signal` with SA_RESTART. Returns 0 or an errno value.
+int triad_install_signal_handler(int signal, void (*handler)(int));
+
+/// Restores the default action of `signal` and raises it again in this process.
+void triad_reraise_default(int signal);
+
+/// Makes a pipe whose both ends are close-on-exec. Returns 0 or an errno value.
+int triad_pipe_cloexec(int fds[2]);
+
+/// Names a thread (at most 15 characters). Returns 0 or an errno value.
+int triad_set_thread_name(pthread_t thread, const char *name);
+
+/// Makes a non-blocking, close-on-exec eventfd. Returns it, or -1 (errno).
+int triad_eventfd(void);
+
+/// A brief CPU pause for spin loops.
+void triad_cpu_relax(void);
+
+#endif

@@ -1,0 +1,138 @@
+#define _GNU_SOURCE
+#include "include/triad_process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int triad_spawn(const char *path, char *const argv[], char *const envp[], int channel_fd, int lifeline_fd,
+                pid_t *pid_out) {
+    // Move both descriptors above the fixed child slots first, so that dup2 into 3 and 4 cannot clobber one of them.
+    int channel = fcntl(channel_fd, F_DUPFD_CLOEXEC, 10);
+    if (channel < 0) return errno;
+    int lifeline = fcntl(lifeline_fd, F_DUPFD_CLOEXEC, 10);
+    if (lifeline < 0) {
+        int saved = errno;
+        close(channel);
+        return saved;
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    int result = posix_spawn_file_actions_init(&actions);
+    if (result != 0) goto close_fds;
+    result = posix_spawnattr_init(&attributes);
+    if (result != 0) goto destroy_actions;
+    if ((result = posix_spawn_file_actions_adddup2(&actions, channel, 3)) != 0) goto destroy_all;
+    if ((result = posix_spawn_file_actions_adddup2(&actions, lifeline, 4)) != 0) goto destroy_all;
+    if ((result = posix_spawn_file_actions_addclosefrom_np(&actions, 5)) != 0) goto destroy_all;
+    sigset_t defaults, empty;
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGTERM);
+    sigaddset(&defaults, SIGPIPE);
+    sigaddset(&defaults, SIGCHLD);
+    sigemptyset(&empty);
+    if ((result = posix_spawnattr_setsigdefault(&attributes, &defaults)) != 0) goto destroy_all;
+    if ((result = posix_spawnattr_setsigmask(&attributes, &empty)) != 0) goto destroy_all;
+    if ((result = posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK)) != 0)
+        goto destroy_all;
+    result = posix_spawn(pid_out, path, &actions, &attributes, argv, envp);
+destroy_all:
+    posix_spawnattr_destroy(&attributes);
+destroy_actions:
+    posix_spawn_file_actions_destroy(&actions);
+close_fds:
+    close(channel);
+    close(lifeline);
+    return result;
+}
+
+int triad_set_parent_death_signal(int signal) {
+    return prctl(PR_SET_PDEATHSIG, (unsigned long)signal, 0, 0, 0) == 0 ? 0 : errno;
+}
+
+static ssize_t send_iov(int fd, const struct iovec *iov, int count, int flags) {
+    struct msghdr message;
+    memset(&message, 0, sizeof(message));
+    message.msg_iov = (struct iovec *)iov;
+    message.msg_iovlen = (size_t)count;
+    ssize_t sent;
+    do {
+        sent = sendmsg(fd, &message, flags | MSG_NOSIGNAL);
+    } while (sent < 0 && errno == EINTR);
+    return sent;
+}
+
+ssize_t triad_send_nonblocking(int fd, const struct iovec *iov, int count) {
+    return send_iov(fd, iov, count, MSG_DONTWAIT);
+}
+
+ssize_t triad_send_blocking(int fd, const struct iovec *iov, int count) { return send_iov(fd, iov, count, 0); }
+
+ssize_t triad_recv_nonblocking(int fd, void *buffer, size_t length) {
+    ssize_t received;
+    do {
+        received = recv(fd, buffer, length, MSG_DONTWAIT);
+    } while (received < 0 && errno == EINTR);
+    return received;
+}
+
+int triad_socketpair(int fds[2]) {
+    return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0 ? 0 : errno;
+}
+
+int triad_wifexited(int status) { return WIFEXITED(status); }
+int triad_wexitstatus(int status) { return WEXITSTATUS(status); }
+int triad_wifsignaled(int status) { return WIFSIGNALED(status); }
+int triad_wtermsig(int status) { return WTERMSIG(status); }
+
+int triad_ignore_signal(int signal) {
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = SIG_IGN;
+    sigemptyset(&action.sa_mask);
+    return sigaction(signal, &action, NULL) == 0 ? 0 : errno;
+}
+
+int triad_install_signal_handler(int signal, void (*handler)(int)) {
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = handler;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    return sigaction(signal, &action, NULL) == 0 ? 0 : errno;
+}
+
+void triad_reraise_default(int signal) {
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = SIG_DFL;
+    sigemptyset(&action.sa_mask);
+    sigaction(signal, &action, NULL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signal);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    raise(signal);
+}
+
+void triad_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+int triad_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC) == 0 ? 0 : errno; }
+
+int triad_set_thread_name(pthread_t thread, const char *name) { return pthread_setname_np(thread, name); }
+
+int triad_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }

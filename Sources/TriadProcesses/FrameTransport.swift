@@ -1,0 +1,110 @@
+import TriadCore
+
+// The small abstraction the worker loop runs over. A transport delivers whole frames in order and sends messages
+// made of byte segments. Pipes and socketpairs implement it here; an MPI backend or a shared-memory ring can
+// implement it without touching the worker loop.
+
+/// Where a worker gets its frames from.
+protocol FrameSource {
+    /// Waits for the next frame. Returns `nil` when the stream ended cleanly between frames.
+    ///
+    /// - Throws: ``WireError`` for a corrupt, oversized or truncated frame, or ``TransportError`` when the
+    ///   transport itself failed.
+    mutating func receive() throws -> Frame?
+}
+
+/// Where a worker sends its frames to.
+protocol FrameSink {
+    /// Sends a message, all or nothing from the caller's view: it returns once every byte is handed over.
+    mutating func send(_ message: OutgoingMessage) throws
+}
+
+/// A transport failure below the frames: a system call that failed.
+struct TransportError: Error, CustomStringConvertible {
+    var operation: String
+    var errno: Errno
+
+    var description: String { "\(operation) failed: \(errno)" }
+}
+
+/// A message as a list of byte segments, written in order. Small frames are packed together in one segment; large
+/// payloads keep their own segment, so they are written from where they are without a copy.
+struct OutgoingMessage: Sendable {
+    /// Payloads up to this size are copied into the packed segment; larger ones travel as their own segment.
+    static let copyLimit = 4096
+
+    private(set) var segments: [[UInt8]] = []
+    private(set) var byteCount = 0
+
+    init() {}
+
+    /// Appends a frame whose payload is `payload`.
+    mutating func appendFrame(kind: UInt8, flags: UInt8 = 0, payload: [UInt8]) {
+        var header = takePacked(reserving: Frame.headerSize + min(payload.count, OutgoingMessage.copyLimit))
+        Frame.appendHeader(kind: kind, flags: flags, length: payload.count, to: &header)
+        if payload.count <= OutgoingMessage.copyLimit {
+            header.append(contentsOf: payload)
+            putPacked(header)
+        } else {
+            putPacked(header)
+            segments.append(payload)
+            packedIsOpen = false
+        }
+        byteCount += Frame.headerSize + payload.count
+    }
+
+    /// Appends bytes that already hold whole frames.
+    mutating func appendEncodedFrames(_ bytes: [UInt8]) {
+        var packed = takePacked(reserving: bytes.count)
+        packed.append(contentsOf: bytes)
+        putPacked(packed)
+        byteCount += bytes.count
+    }
+
+    /// Appends another message's segments after this one's.
+    mutating func append(_ other: OutgoingMessage) {
+        for segment in other.segments { segments.append(segment) }
+        byteCount += other.byteCount
+        packedIsOpen = false
+    }
+
+    var isEmpty: Bool { byteCount == 0 }
+
+    // The last segment is the packed one when it is small enough to grow; otherwise a new one starts.
+    private var packedIsOpen = false
+
+    private mutating func takePacked(reserving: Int) -> [UInt8] {
+        if packedIsOpen, var last = segments.popLast() {
+            packedIsOpen = false
+            last.reserveCapacity(last.count + reserving)
+            return last
+        }
+        var fresh: [UInt8] = []
+        fresh.reserveCapacity(max(256, reserving))
+        return fresh
+    }
+
+    private mutating func putPacked(_ bytes: [UInt8]) {
+        segments.append(bytes)
+        packedIsOpen = true
+    }
+
+    /// Drops the first `count` bytes, after a partial write.
+    mutating func dropFirst(_ count: Int) {
+        var remaining = count
+        byteCount -= count
+        var index = 0
+        while remaining > 0, index < segments.count {
+            let size = segments[index].count
+            if size <= remaining {
+                remaining -= size
+                index += 1
+            } else {
+                segments[index].removeFirst(remaining)
+                remaining = 0
+            }
+        }
+        segments.removeFirst(index)
+        if segments.isEmpty { packedIsOpen = false }
+    }
+}

@@ -1,0 +1,175 @@
+import TriadCore
+
+/// One message of jobs waiting for, or travelling to, a worker: a single job, a chunk of a map, or a worker's
+/// initializer. Its mutable fields belong to the pool's lock.
+final class PoolEntry: @unchecked Sendable {
+    // Guarded by the pool's state lock: `attempts` and `workerID`. Everything else is immutable.
+    let sequence: UInt64
+    let jobName: String
+    let message: OutgoingMessage
+    let itemCount: Int
+    let timeout: Duration?
+    let isInitializer: Bool
+    /// Decodes the worker's items and resolves the handle. Runs on a driver thread, outside the pool's lock.
+    let deliver: @Sendable ([Frame]) -> Void
+    /// Resolves the handle with an error. Runs outside the pool's lock.
+    let fail: @Sendable (any Error) -> Void
+    /// Marks the handle running; false if it was resolved meanwhile.
+    let markRunning: @Sendable () -> Bool
+    /// Whether the handle has resolved already (for example cancelled), so the job need not run.
+    let isFinished: @Sendable () -> Bool
+
+    var attempts = 0
+    var workerID: Int?
+
+    init(
+        sequence: UInt64,
+        jobName: String,
+        message: OutgoingMessage,
+        itemCount: Int,
+        timeout: Duration?,
+        isInitializer: Bool = false,
+        deliver: @escaping @Sendable ([Frame]) -> Void,
+        fail: @escaping @Sendable (any Error) -> Void,
+        markRunning: @escaping @Sendable () -> Bool,
+        isFinished: @escaping @Sendable () -> Bool
+    ) {
+        self.sequence = sequence
+        self.jobName = jobName
+        self.message = message
+        self.itemCount = itemCount
+        self.timeout = timeout
+        self.isInitializer = isInitializer
+        self.deliver = deliver
+        self.fail = fail
+        self.markRunning = markRunning
+        self.isFinished = isFinished
+    }
+
+    /// Builds the job message for `jobs` (one job, or a chunk), or fails with a coding error.
+    static func message<J: Job>(
+        for jobs: some Collection<J>,
+        sequence: UInt64,
+        maxFrameSize: Int
+    ) throws(ExecutorError) -> OutgoingMessage {
+        var message = OutgoingMessage()
+        var header: [UInt8] = []
+        JobHeader(sequence: sequence, count: UInt32(jobs.count), jobName: J.jobName)
+            .append(kind: jobs.count == 1 ? WorkerFrameKind.job : WorkerFrameKind.chunk, to: &header)
+        message.appendEncodedFrames(header)
+        for job in jobs {
+            let bytes: [UInt8]
+            do {
+                bytes = try WireEncoder().encode(job)
+            } catch {
+                throw ExecutorError(
+                    .codingFailed,
+                    jobName: J.jobName,
+                    message: "the job could not be encoded to send it to a worker",
+                    underlying: error
+                )
+            }
+            guard bytes.count <= maxFrameSize else {
+                throw ExecutorError(
+                    .codingFailed,
+                    jobName: J.jobName,
+                    message: "the job encodes to \(bytes.count) bytes, above the pool's frame limit of "
+                        + "\(maxFrameSize) bytes; raise ProcessPoolConfiguration.maxFrameSize or send less"
+                )
+            }
+            message.appendFrame(kind: WorkerFrameKind.data, payload: bytes)
+        }
+        return message
+    }
+
+    /// Turns one result item from a worker into the job's output or error.
+    static func decode<Output: Decodable>(
+        _ item: Frame,
+        as type: Output.Type,
+        jobName: String,
+        registry: JobRegistry
+    ) -> Result<Output, any Error> {
+        if item.flags == ResultFlag.success {
+            do {
+                return .success(try WireDecoder().decode(Output.self, from: item.payload))
+            } catch {
+                return .failure(
+                    ExecutorError(
+                        .codingFailed,
+                        jobName: jobName,
+                        message: "the job's output from the worker could not be decoded",
+                        underlying: error
+                    )
+                )
+            }
+        }
+        guard let wire = try? WireDecoder().decode(WireJobError.self, from: item.payload) else {
+            return .failure(
+                ExecutorError(.protocolViolation, jobName: jobName, message: "the worker sent an unreadable error")
+            )
+        }
+        let remote = RemoteJobError(jobName: jobName, typeName: wire.typeName, errorDescription: wire.description)
+        switch wire.typeName {
+        case String(reflecting: WireError.self):
+            return .failure(
+                ExecutorError(
+                    .codingFailed,
+                    jobName: jobName,
+                    message: "the worker could not decode or encode the job: \(wire.description)",
+                    underlying: remote
+                )
+            )
+        case String(reflecting: ExecutorError.self):
+            return .failure(
+                ExecutorError(
+                    .unknownJob,
+                    jobName: jobName,
+                    message: "the worker program does not register this job (\(wire.description)); register it "
+                        + "in the worker's ProcessPool.bootstrap call too",
+                    underlying: remote
+                )
+            )
+        default:
+            return .failure(registry.error(from: wire, jobName: jobName))
+        }
+    }
+}
+
+/// A first-in, first-out queue of entries that can also take entries back at its front.
+struct EntryQueue: Sendable {
+    private var items: [PoolEntry] = []
+    private var head = 0
+
+    var count: Int { items.count - head }
+    var isEmpty: Bool { head == items.count }
+
+    mutating func append(_ entry: PoolEntry) { items.append(entry) }
+
+    mutating func prepend(_ entries: [PoolEntry]) {
+        guard !entries.isEmpty else { return }
+        items.replaceSubrange(0..<head, with: entries)
+        head = 0
+    }
+
+    mutating func popFirst() -> PoolEntry? {
+        guard head < items.count else { return nil }
+        let entry = items[head]
+        head += 1
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head > 1024 && head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        return entry
+    }
+
+    mutating func removeAll() -> [PoolEntry] {
+        defer {
+            items.removeAll()
+            head = 0
+        }
+        return Array(items[head...])
+    }
+}

@@ -1,0 +1,463 @@
+import TriadCore
+
+/// Why the pool killed a worker; decides what happens to the job it was running.
+enum KillReason: Sendable {
+    case cancelled
+    case timedOut(Duration)
+    case memory(limit: Int, resident: Int)
+    case initializerFailed(RemoteJobError)
+    case protocolViolation(String)
+    case terminated
+}
+
+/// What the pool knows about one started worker.
+struct WorkerSlot: Sendable {
+    enum Phase: Sendable { case initializing, ready, retiring }
+
+    let worker: WorkerProcess
+    var phase: Phase
+    /// Entries sent to the worker and not answered yet, in order; the first is the one running.
+    var inFlight: [PoolEntry] = []
+    /// When the first entry in flight started, as far as the pool can tell: when it was sent to an idle worker,
+    /// or when the result before it arrived.
+    var headStart: UInt64 = 0
+    var jobsSent = 0
+    /// An average of how long a message takes, in nanoseconds, to choose how many to send ahead.
+    var averageNanos: Double = 0
+    var lastActivity: UInt64
+    var lastMemoryCheck: UInt64 = 0
+    var killReason: KillReason?
+    var killDeadline: UInt64?
+    var closeRequested = false
+}
+
+/// The side effects of a state change, run by the storage after it releases the lock.
+struct PoolEffects {
+    var deliveries: [(PoolEntry, [Frame])] = []
+    var failures: [(PoolEntry, any Error)] = []
+    var sends: [(WorkerProcess, OutgoingMessage)] = []
+    var spawns: [Duration] = []
+    var signals: [(WorkerProcess, Int32)] = []
+    var closes: [WorkerProcess] = []
+    var wakes: [WorkerProcess] = []
+    var resumes: [UnsafeContinuation<Void, Never>] = []
+}
+
+/// The pool's state machine: the queue, the workers and what happens on each event. A pure value type, driven by
+/// the storage under its lock; every effect it asks for runs after the lock is released.
+struct PoolState: Sendable {
+    let workers: Int
+    let pipelineDepth: Int
+    let crashRetries: Int
+    let maxJobsPerWorker: Int?
+    let idleTimeout: UInt64?
+    let memoryLimit: Int?
+    let defaultTimeout: Duration?
+    let grace: UInt64
+    let initializer: (@Sendable () -> PoolEntry)?
+
+    var queue = EntryQueue()
+    var slots: [Int: WorkerSlot] = [:]
+    var starting = 0
+    var nextWorkerID = 1
+    var nextSequence: UInt64 = 1
+    var shuttingDown = false
+    var terminating = false
+    var consecutiveCrashes = 0
+    var consecutiveStartFailures = 0
+    var shutdownWaiters: [UnsafeContinuation<Void, Never>] = []
+
+    /// Workers running or starting, not counting those on their way out.
+    var liveCount: Int { starting + slots.values.count { $0.phase != .retiring && $0.killReason == nil } }
+
+    var isStopped: Bool { shuttingDown && slots.isEmpty && starting == 0 }
+
+    // MARK: - Jobs
+
+    mutating func submit(_ entry: PoolEntry, now: UInt64, effects: inout PoolEffects) {
+        queue.append(entry)
+        dispatchToIdle(now: now, effects: &effects)
+        if !queue.isEmpty { ensureWorkers(effects: &effects) }
+    }
+
+    /// Starts workers until the pool has its number, with backoff after repeated crashes.
+    mutating func ensureWorkers(effects: inout PoolEffects) {
+        while liveCount < workers {
+            starting += 1
+            let delay: Duration =
+                consecutiveCrashes >= 3
+                ? .milliseconds(min(1000, 10 << min(consecutiveCrashes - 3, 7)))
+                : consecutiveStartFailures > 0 ? .milliseconds(50 * consecutiveStartFailures) : .zero
+            effects.spawns.append(delay)
+        }
+    }
+
+    /// Sends one entry to each ready worker that has nothing in flight.
+    mutating func dispatchToIdle(now: UInt64, effects: inout PoolEffects) {
+        guard !queue.isEmpty else { return }
+        for id in slots.keys.sorted() where slots[id]!.phase == .ready && slots[id]!.inFlight.isEmpty {
+            guard slots[id]!.killReason == nil else { continue }
+            var message = OutgoingMessage()
+            if let entry = takeEntry() {
+                assign(entry, to: id, now: now, message: &message)
+                effects.sends.append((slots[id]!.worker, message))
+            }
+            if queue.isEmpty { break }
+        }
+    }
+
+    /// Tops up one worker's pipeline from the queue.
+    mutating func refill(_ id: Int, now: UInt64, effects: inout PoolEffects) {
+        guard let slot = slots[id], slot.phase == .ready, slot.killReason == nil else { return }
+        let depth: Int
+        if slot.averageNanos > 0 {
+            depth = max(2, min(pipelineDepth, Int(1_000_000 / slot.averageNanos)))
+        } else {
+            depth = 2
+        }
+        let readyCount = max(1, slots.values.count { $0.phase == .ready })
+        let fairShare = (queue.count + readyCount - 1) / readyCount
+        var room = min(depth - slot.inFlight.count, max(1, fairShare))
+        var message = OutgoingMessage()
+        while room > 0, slots[id]!.phase == .ready, let entry = takeEntry() {
+            assign(entry, to: id, now: now, message: &message)
+            room -= 1
+        }
+        if !message.isEmpty { effects.sends.append((slot.worker, message)) }
+    }
+
+    private mutating func takeEntry() -> PoolEntry? {
+        while let entry = queue.popFirst() {
+            if !entry.isFinished() { return entry }
+        }
+        return nil
+    }
+
+    private mutating func assign(_ entry: PoolEntry, to id: Int, now: UInt64, message: inout OutgoingMessage) {
+        message.append(entry.message)
+        entry.workerID = id
+        slots[id]!.inFlight.append(entry)
+        if slots[id]!.inFlight.count == 1 {
+            slots[id]!.headStart = now
+            _ = entry.markRunning()
+        }
+        slots[id]!.jobsSent += 1
+        if let maxJobs = maxJobsPerWorker, slots[id]!.jobsSent >= maxJobs {
+            slots[id]!.phase = .retiring
+        }
+    }
+
+    mutating func cancel(_ entry: PoolEntry, effects: inout PoolEffects) {
+        // A queued entry is skipped when its turn comes; one in flight behind another runs and its result is
+        // dropped. Only the running one needs its worker killed.
+        guard let id = entry.workerID, let slot = slots[id], slot.inFlight.first === entry,
+            slot.killReason == nil
+        else { return }
+        slots[id]!.killReason = .cancelled
+        effects.signals.append((slot.worker, SIGKILL_VALUE))
+    }
+
+    // MARK: - Worker events
+
+    mutating func workerStarted(_ worker: WorkerProcess, now: UInt64, effects: inout PoolEffects) {
+        starting -= 1
+        consecutiveStartFailures = 0
+        var slot = WorkerSlot(worker: worker, phase: .ready, lastActivity: now)
+        if let initializer {
+            let entry = initializer()
+            entry.workerID = worker.id
+            slot.phase = .initializing
+            slot.inFlight = [entry]
+            slot.headStart = now
+            effects.sends.append((worker, entry.message))
+        }
+        if terminating {
+            slot.killReason = .terminated
+            slot.inFlight = []
+            effects.signals.append((worker, SIGKILL_VALUE))
+        }
+        slots[worker.id] = slot
+        if slot.phase == .ready && !terminating { afterProgress(worker.id, now: now, effects: &effects) }
+    }
+
+    mutating func workerFailedToStart(error: ExecutorError, permanent: Bool, effects: inout PoolEffects) {
+        starting -= 1
+        consecutiveStartFailures += 1
+        let hasWorkers = slots.values.contains { $0.phase == .ready }
+        if !permanent && consecutiveStartFailures < 3 && !(shuttingDown && queue.isEmpty) {
+            ensureWorkers(effects: &effects)
+        } else if !hasWorkers && starting == 0 {
+            for entry in queue.removeAll() { effects.failures.append((entry, error)) }
+        }
+        finishShutdownIfDone(effects: &effects)
+    }
+
+    mutating func results(_ id: Int, _ results: [IncomingResult], now: UInt64, effects: inout PoolEffects) {
+        guard slots[id] != nil else { return }
+        for result in results {
+            guard let head = slots[id]!.inFlight.first, head.sequence == result.sequence,
+                head.itemCount == result.items.count
+            else {
+                if slots[id]!.killReason == nil {
+                    slots[id]!.killReason = .protocolViolation(
+                        "worker process \(slots[id]!.worker.pid) answered message \(result.sequence) with "
+                            + "\(result.items.count) items out of turn; it was killed and replaced"
+                    )
+                    effects.signals.append((slots[id]!.worker, SIGKILL_VALUE))
+                }
+                return
+            }
+            slots[id]!.inFlight.removeFirst()
+            let elapsed = Double(now - min(now, slots[id]!.headStart))
+            let average = slots[id]!.averageNanos
+            slots[id]!.averageNanos = average == 0 ? elapsed : average * 0.8 + elapsed * 0.2
+            slots[id]!.headStart = now
+            slots[id]!.lastActivity = now
+            if head.isInitializer {
+                if let item = result.items.first, item.flags == ResultFlag.failure {
+                    let wire = try? WireDecoder().decode(WireJobError.self, from: item.payload)
+                    let remote = RemoteJobError(
+                        jobName: head.jobName,
+                        typeName: wire?.typeName ?? "unknown",
+                        errorDescription: wire?.description ?? "an unreadable error"
+                    )
+                    slots[id]!.killReason = .initializerFailed(remote)
+                    if let error = initializerError(slot: slots[id]!) {
+                        for entry in queue.removeAll() { effects.failures.append((entry, error)) }
+                    }
+                    effects.signals.append((slots[id]!.worker, SIGKILL_VALUE))
+                    return
+                }
+                slots[id]!.phase = .ready
+                continue
+            }
+            consecutiveCrashes = 0
+            effects.deliveries.append((head, result.items))
+            if let next = slots[id]!.inFlight.first { _ = next.markRunning() }
+        }
+        afterProgress(id, now: now, effects: &effects)
+    }
+
+    /// Refills a worker, or lets it go when it is retiring or the pool is shutting down and it has nothing left.
+    private mutating func afterProgress(_ id: Int, now: UInt64, effects: inout PoolEffects) {
+        refill(id, now: now, effects: &effects)
+        dispatchToIdle(now: now, effects: &effects)
+        guard let slot = slots[id], slot.inFlight.isEmpty, !slot.closeRequested else { return }
+        if slot.phase == .retiring || (shuttingDown && queue.isEmpty) {
+            slots[id]!.phase = .retiring
+            slots[id]!.closeRequested = true
+            effects.closes.append(slot.worker)
+        }
+        if slot.phase == .retiring { ensureWorkersIfDemand(effects: &effects) }
+    }
+
+    private mutating func ensureWorkersIfDemand(effects: inout PoolEffects) {
+        if !queue.isEmpty || (!shuttingDown && idleTimeout == nil) { ensureWorkers(effects: &effects) }
+    }
+
+    /// Checks a worker's running job against its timeout and the memory limit, and the worker against the idle
+    /// timeout. Returns when to check again.
+    mutating func tick(_ id: Int, now: UInt64, resident: Int?, effects: inout PoolEffects) -> UInt64? {
+        guard let slot = slots[id] else { return nil }
+        var next: UInt64?
+        func soonest(_ time: UInt64) { next = min(next ?? time, time) }
+        if let deadline = slot.killDeadline {
+            if now >= deadline {
+                effects.signals.append((slot.worker, SIGKILL_VALUE))
+                slots[id]!.killDeadline = nil
+            } else {
+                soonest(deadline)
+            }
+        }
+        guard slot.killReason == nil else { return next }
+        if let head = slot.inFlight.first {
+            if let timeout = head.timeout ?? (head.isInitializer ? nil : defaultTimeout) {
+                let scaled = timeout * head.itemCount
+                let deadline = slot.headStart + scaled.nanoseconds
+                if now >= deadline {
+                    slots[id]!.killReason = .timedOut(scaled)
+                    effects.signals.append((slot.worker, SIGKILL_VALUE))
+                    return next
+                }
+                soonest(deadline)
+            }
+            if let memoryLimit {
+                if let resident, resident > memoryLimit {
+                    slots[id]!.killReason = .memory(limit: memoryLimit, resident: resident)
+                    effects.signals.append((slot.worker, SIGKILL_VALUE))
+                    return next
+                }
+                soonest(now + 20_000_000)
+            }
+        } else if let idleTimeout, slot.phase == .ready, !slot.closeRequested, queue.isEmpty {
+            if now >= slot.lastActivity + idleTimeout {
+                slots[id]!.phase = .retiring
+                slots[id]!.closeRequested = true
+                effects.closes.append(slot.worker)
+            } else {
+                soonest(slot.lastActivity + idleTimeout)
+            }
+        }
+        return next
+    }
+
+    mutating func workerExited(
+        _ id: Int,
+        exit: WorkerExit,
+        violation: ExecutorError?,
+        effects: inout PoolEffects
+    ) {
+        guard let slot = slots.removeValue(forKey: id) else { return }
+        var lost = slot.inFlight
+        var crashed = false
+        if let head = lost.first {
+            let rest = Array(lost.dropFirst())
+            lost = rest
+            if let error = failure(for: head, slot: slot, exit: exit, violation: violation) {
+                effects.failures.append((head, error))
+                crashed = violation == nil && slot.killReason == nil
+            } else if !head.isFinished() {
+                // A crash with retries left: the job runs again first.
+                head.attempts += 1
+                lost.insert(head, at: 0)
+                crashed = true
+            }
+        } else if slot.phase != .retiring && slot.killReason == nil && !shuttingDown {
+            crashed = true
+        }
+        if crashed { consecutiveCrashes += 1 }
+        if case .terminated = slot.killReason {
+            for entry in lost { effects.failures.append((entry, Self.terminatedError(entry))) }
+        } else {
+            for entry in lost { entry.workerID = nil }
+            queue.prepend(lost.filter { !$0.isInitializer })
+        }
+        let demand = !queue.isEmpty
+        switch slot.killReason {
+        case .terminated?, .initializerFailed?:
+            break
+        default:
+            let retiredIdle = slot.phase == .retiring && slot.jobsSent < (maxJobsPerWorker ?? .max)
+            if demand || (!shuttingDown && !retiredIdle) { ensureWorkers(effects: &effects) }
+        }
+        let now = Syscall.now()
+        dispatchToIdle(now: now, effects: &effects)
+        finishShutdownIfDone(effects: &effects)
+    }
+
+    private func failure(
+        for head: PoolEntry,
+        slot: WorkerSlot,
+        exit: WorkerExit,
+        violation: ExecutorError?
+    ) -> (any Error)? {
+        let pid = slot.worker.pid
+        switch slot.killReason {
+        case .cancelled?:
+            return ExecutorError.cancelled(jobName: head.jobName)
+        case .timedOut(let timeout)?:
+            return ExecutorError.timedOut(jobName: head.jobName, after: timeout, killedWorker: true)
+        case .memory(let limit, let resident)?:
+            return ExecutorError(
+                .memoryLimitExceeded,
+                jobName: head.jobName,
+                message: "worker process \(pid) used \(resident) bytes of memory, above the limit of \(limit); it "
+                    + "was killed and replaced",
+                underlying: exit
+            )
+        case .initializerFailed?, .terminated?:
+            return Self.terminatedError(head)
+        case .protocolViolation(let message)?:
+            return ExecutorError(.protocolViolation, jobName: head.jobName, message: message)
+        case nil:
+            break
+        }
+        if var violation {
+            violation.jobName = head.jobName
+            return violation
+        }
+        guard head.attempts >= crashRetries else { return nil }
+        let tries = head.attempts > 0 ? " after \(head.attempts + 1) attempts" : ""
+        return ExecutorError(
+            .workerCrashed,
+            jobName: head.jobName,
+            message: "worker process \(pid) running the job \(exit)\(tries); the job failed, the other jobs go on "
+                + "and the worker was replaced",
+            underlying: exit
+        )
+    }
+
+    private func initializerError(slot: WorkerSlot) -> ExecutorError? {
+        guard case .initializerFailed(let error)? = slot.killReason else { return nil }
+        return ExecutorError(
+            .workerStartFailed,
+            message: "the pool's initializer failed in worker process \(slot.worker.pid); no worker can start",
+            underlying: error
+        )
+    }
+
+    static func terminatedError(_ entry: PoolEntry) -> ExecutorError {
+        ExecutorError(
+            .cancelled,
+            jobName: entry.jobName,
+            message: "the pool was terminated before the job finished"
+        )
+    }
+
+    // MARK: - Shutdown
+
+    mutating func shutdown(cancelPending: Bool, effects: inout PoolEffects) {
+        shuttingDown = true
+        if cancelPending {
+            for entry in queue.removeAll() {
+                effects.failures.append((entry, ExecutorError.cancelled(jobName: entry.jobName)))
+            }
+            // Entries sent ahead but not started are pending too: their results will be dropped.
+            for slot in slots.values {
+                for entry in slot.inFlight.dropFirst() where !entry.isInitializer {
+                    effects.failures.append((entry, ExecutorError.cancelled(jobName: entry.jobName)))
+                }
+            }
+        }
+        guard queue.isEmpty else { return }
+        for (id, slot) in slots where slot.inFlight.isEmpty && !slot.closeRequested {
+            slots[id]!.phase = .retiring
+            slots[id]!.closeRequested = true
+            effects.closes.append(slot.worker)
+        }
+        finishShutdownIfDone(effects: &effects)
+    }
+
+    mutating func terminate(signal: Int32, now: UInt64, effects: inout PoolEffects) {
+        shuttingDown = true
+        terminating = true
+        for entry in queue.removeAll() { effects.failures.append((entry, Self.terminatedError(entry))) }
+        for (id, slot) in slots {
+            if case .terminated? = slot.killReason { continue }
+            for entry in slot.inFlight where !entry.isInitializer {
+                effects.failures.append((entry, Self.terminatedError(entry)))
+            }
+            slots[id]!.inFlight = []
+            slots[id]!.killReason = .terminated
+            effects.signals.append((slot.worker, signal))
+            if signal != SIGKILL_VALUE {
+                slots[id]!.killDeadline = now + grace
+                effects.wakes.append(slot.worker)
+            }
+        }
+        finishShutdownIfDone(effects: &effects)
+    }
+
+    mutating func finishShutdownIfDone(effects: inout PoolEffects) {
+        guard isStopped else { return }
+        effects.resumes += shutdownWaiters
+        shutdownWaiters = []
+    }
+}
+
+#if os(Linux)
+import Glibc
+let SIGKILL_VALUE: Int32 = SIGKILL
+#else
+let SIGKILL_VALUE: Int32 = 9
+#endif

@@ -1,0 +1,215 @@
+#if os(Linux)
+import Glibc
+import Synchronization
+import TriadCore
+
+/// The pool's storage: its state machine behind one lock, the launch settings, and the supervisor callbacks of its
+/// workers. Effects of a state change (sends, signals, deliveries, spawns) run after the lock is released.
+final class PoolStorage: WorkerSupervisor {
+    let registry: JobRegistry
+    let configuration: ProcessPoolConfiguration
+    private let launch: WorkerLaunch
+    private let state: Mutex<PoolState>
+
+    init(configuration: ProcessPoolConfiguration, registry: JobRegistry) {
+        self.configuration = configuration
+        self.registry = registry
+        var environment = ProcessEnvironment.current()
+        if !configuration.workerBacktraces { environment["SWIFT_BACKTRACE"] = "enable=no" }
+        for (key, value) in configuration.environment { environment[key] = value }
+        environment[WorkerEnvironment.parentPIDKey] = String(getpid())
+        environment[WorkerEnvironment.maxFrameKey] = String(configuration.maxFrameSize)
+        launch = WorkerLaunch(
+            path: configuration.executable.path,
+            arguments: configuration.executable.arguments,
+            environment: environment.map { "\($0.key)=\($0.value)" },
+            maxPayload: configuration.maxFrameSize,
+            handshakeTimeout: configuration.handshakeTimeout
+        )
+        var initializer: (@Sendable () -> PoolEntry)?
+        if let job = configuration.initializer {
+            initializer = PoolStorage.initializerEntry(job, maxFrameSize: configuration.maxFrameSize)
+        }
+        state = Mutex(
+            PoolState(
+                workers: configuration.workers,
+                pipelineDepth: max(2, configuration.pipelineDepth),
+                crashRetries: max(0, configuration.crashRetries),
+                maxJobsPerWorker: configuration.maxJobsPerWorker.map { max(1, $0) },
+                idleTimeout: configuration.idleTimeout?.nanoseconds,
+                memoryLimit: configuration.memoryLimitPerWorker,
+                defaultTimeout: configuration.defaultTimeout,
+                grace: configuration.terminationGracePeriod.nanoseconds,
+                initializer: initializer
+            )
+        )
+    }
+
+    private static func initializerEntry<J: Job>(_ job: J, maxFrameSize: Int) -> (@Sendable () -> PoolEntry)? {
+        guard let message = try? PoolEntry.message(for: CollectionOfOne(job), sequence: 0, maxFrameSize: maxFrameSize)
+        else { return nil }
+        return {
+            PoolEntry(
+                sequence: 0,
+                jobName: J.jobName,
+                message: message,
+                itemCount: 1,
+                timeout: nil,
+                isInitializer: true,
+                deliver: { _ in },
+                fail: { _ in },
+                markRunning: { true },
+                isFinished: { false }
+            )
+        }
+    }
+
+    // MARK: - Front-type operations
+
+    func start() {
+        mutate { state, effects, _ in state.ensureWorkers(effects: &effects) }
+    }
+
+    func nextSequence() -> UInt64 {
+        state.withLock { state in
+            defer { state.nextSequence += 1 }
+            return state.nextSequence
+        }
+    }
+
+    func enqueue(_ entry: PoolEntry) throws(ExecutorError) {
+        let accepted = mutate { state, effects, now in
+            guard !state.shuttingDown else { return false }
+            state.submit(entry, now: now, effects: &effects)
+            return true
+        }
+        guard accepted else { throw ExecutorError.shutDown(jobName: entry.jobName) }
+    }
+
+    func cancel(_ entry: PoolEntry) {
+        mutate { state, effects, _ in state.cancel(entry, effects: &effects) }
+    }
+
+    func shutdown(wait: Bool, cancelPending: Bool) async {
+        mutate { state, effects, _ in state.shutdown(cancelPending: cancelPending, effects: &effects) }
+        if wait { await waitUntilStopped() }
+    }
+
+    func terminate(signal: Int32) async {
+        mutate { state, effects, now in state.terminate(signal: signal, now: now, effects: &effects) }
+        await waitUntilStopped()
+    }
+
+    /// Kills every worker without waiting, for a pool dropped without a shutdown or a process about to exit.
+    func killNow() {
+        mutate { state, effects, now in state.terminate(signal: SIGKILL, now: now, effects: &effects) }
+    }
+
+    private func waitUntilStopped() async {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            let stopped = state.withLock { state in
+                if state.isStopped { return true }
+                state.shutdownWaiters.append(continuation)
+                return false
+            }
+            if stopped { continuation.resume() }
+        }
+    }
+
+    var workerPIDs: [Int32] {
+        state.withLock { state in state.slots.values.map { $0.worker.pid }.sorted() }
+    }
+
+    var isShutDown: Bool { state.withLock { $0.shuttingDown } }
+
+    // MARK: - WorkerSupervisor
+
+    func workerDidStart(_ worker: WorkerProcess) {
+        debugLog("worker \(worker.id) pid \(worker.pid) started")
+        mutate { state, effects, now in state.workerStarted(worker, now: now, effects: &effects) }
+    }
+
+    func workerDidFailToStart(id: Int, error: ExecutorError, permanent: Bool) {
+        debugLog("worker \(id) failed to start: \(error) permanent \(permanent)")
+        mutate { state, effects, _ in state.workerFailedToStart(error: error, permanent: permanent, effects: &effects) }
+    }
+
+    func worker(_ worker: WorkerProcess, didReceive results: [IncomingResult]) {
+        mutate { state, effects, now in state.results(worker.id, results, now: now, effects: &effects) }
+    }
+
+    func workerExpectsResults(_ worker: WorkerProcess) -> Bool {
+        state.withLock { state in !(state.slots[worker.id]?.inFlight.isEmpty ?? true) }
+    }
+
+    func workerTick(_ worker: WorkerProcess, now: UInt64) -> UInt64? {
+        let busy = state.withLock { state in !(state.slots[worker.id]?.inFlight.isEmpty ?? true) }
+        let resident = configuration.memoryLimitPerWorker != nil && busy ? Syscall.residentBytes(of: worker.pid) : nil
+        return mutate { state, effects, now in
+            state.tick(worker.id, now: now, resident: resident, effects: &effects)
+        }
+    }
+
+    func worker(_ worker: WorkerProcess, didExit exit: WorkerExit, violation: ExecutorError?) {
+        debugLog("worker \(worker.id) \(exit) violation \(String(describing: violation))")
+        mutate { state, effects, _ in
+            state.workerExited(worker.id, exit: exit, violation: violation, effects: &effects)
+        }
+    }
+
+    // MARK: - Effects
+
+    @discardableResult
+    private func mutate<R>(_ body: (inout PoolState, inout PoolEffects, UInt64) -> R) -> R {
+        var effects = PoolEffects()
+        let now = Syscall.now()
+        let result = state.withLock { state in body(&state, &effects, now) }
+        perform(effects)
+        return result
+    }
+
+    private func perform(_ effects: PoolEffects) {
+        for (worker, signal) in effects.signals { worker.signal(signal) }
+        for (worker, message) in effects.sends { worker.send(message) }
+        for worker in effects.closes { worker.closeWhenFlushed() }
+        for worker in effects.wakes { worker.wake() }
+        for delay in effects.spawns {
+            let id = state.withLock { state in
+                defer { state.nextWorkerID += 1 }
+                return state.nextWorkerID
+            }
+            let launch = self.launch
+            SpawnThread.shared.run(after: delay) { [self] in
+                WorkerProcess.spawn(id: id, launch: launch, supervisor: self)
+            }
+        }
+        for (entry, items) in effects.deliveries { entry.deliver(items) }
+        for (entry, error) in effects.failures { entry.fail(error) }
+        for continuation in effects.resumes { continuation.resume() }
+    }
+}
+
+private let debugging = getenv("TRIAD_POOL_DEBUG") != nil
+
+func debugLog(_ message: @autoclosure () -> String) {
+    guard debugging else { return }
+    let text = "triad pool \(getpid()): \(message())\n"
+    _ = text.withCString { write(2, $0, strlen($0)) }
+}
+
+/// The parent's environment, read once per pool.
+enum ProcessEnvironment {
+    static func current() -> [String: String] {
+        var result: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return result
+    }
+}
+#endif

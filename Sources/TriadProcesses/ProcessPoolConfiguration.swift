@@ -1,0 +1,150 @@
+#if os(Linux)
+import Glibc
+#endif
+import TriadCore
+
+/// How a ``ProcessPoolExecutor`` starts, feeds, watches and replaces its worker processes.
+///
+/// Every field has a default that suits most programs; change what you need:
+///
+/// ```swift
+/// var configuration = ProcessPoolConfiguration(workers: 8)
+/// configuration.defaultTimeout = .seconds(30)
+/// configuration.maxJobsPerWorker = 1_000
+/// configuration.memoryLimitPerWorker = 512 << 20
+/// let pool = ProcessPoolExecutor(configuration: configuration)
+/// ```
+public struct ProcessPoolConfiguration: Sendable {
+    /// How many worker processes run at once. Defaults to the number of CPUs.
+    public var workers: Int
+    /// The program the workers run. Defaults to ``WorkerExecutable/currentProgram``.
+    public var executable: WorkerExecutable
+    /// The jobs and errors the pool may run. `nil` (the default) means the process-wide registry that
+    /// ``ProcessPool/bootstrap(jobs:errors:)`` filled.
+    public var registry: JobRegistry?
+    /// How long a job may run once started when its ``JobOptions/timeout`` is `nil`; `nil` means no limit.
+    public var defaultTimeout: Duration?
+    /// How many times a job whose worker crashed runs again before its handle fails. 0 (the default) fails it at
+    /// the first crash. A job that timed out, was cancelled or exceeded the memory limit never runs again.
+    public var crashRetries: Int
+    /// After this many jobs a worker is replaced by a fresh one, like Python's `max_tasks_per_child`; `nil` (the
+    /// default) keeps workers for the pool's life.
+    public var maxJobsPerWorker: Int?
+    /// A worker that has had nothing to do for this long exits; a new one starts when jobs come. `nil` (the
+    /// default) keeps idle workers warm.
+    public var idleTimeout: Duration?
+    /// The most resident memory, in bytes, a worker may use while it runs a job. A worker above it is killed and
+    /// its job fails with ``ExecutorError/Code/memoryLimitExceeded``. `nil` (the default) means no limit. The pool
+    /// samples the worker's resident set every 20 ms, so a job that allocates very fast can overshoot briefly.
+    public var memoryLimitPerWorker: Int?
+    /// A job every new worker runs once before any other job, like Python's `initializer`. If it fails, the
+    /// worker is discarded and the jobs waiting for workers fail with ``ExecutorError/Code/workerStartFailed``.
+    public var initializer: (any Job)?
+    /// How long a new worker has to answer the pool's handshake. A program that does not call
+    /// ``ProcessPool/bootstrap(jobs:errors:)`` first in `main` never answers, and the jobs waiting for it fail with
+    /// ``ExecutorError/Code/workerStartFailed`` after this long. Defaults to 10 seconds.
+    public var handshakeTimeout: Duration
+    /// The largest frame, in bytes, either side accepts. A worker that sends a larger one is treated as broken
+    /// (``ExecutorError/Code/protocolViolation``); a job whose encoding is larger fails at submit with
+    /// ``ExecutorError/Code/codingFailed``. Defaults to 1 GiB.
+    public var maxFrameSize: Int
+    /// The most jobs sent ahead to one worker. Jobs are pipelined so a worker never waits for the next one; the
+    /// pool sends fewer ahead when jobs take long, so a slow job does not hold many others behind it.
+    public var pipelineDepth: Int
+    /// How long ``ProcessPoolExecutor/terminate()`` waits after SIGTERM before it sends SIGKILL.
+    public var terminationGracePeriod: Duration
+    /// Whether workers print Swift's crash backtraces. Off by default: a crash is reported to the parent, and a
+    /// backtrace per crashed worker slows replacement. Turn it on to debug a crashing job.
+    public var workerBacktraces: Bool
+    /// Extra environment variables for the workers, on top of the parent's environment.
+    public var environment: [String: String]
+
+    /// Makes a configuration.
+    ///
+    /// - Parameter workers: How many worker processes run at once; `nil` for the number of CPUs. Must be at
+    ///   least 1.
+    public init(workers: Int? = nil) {
+        let count = workers ?? ProcessPoolConfiguration.cpuCount
+        precondition(count >= 1, "a process pool needs at least one worker")
+        self.workers = count
+        self.executable = .currentProgram
+        self.registry = nil
+        self.defaultTimeout = nil
+        self.crashRetries = 0
+        self.maxJobsPerWorker = nil
+        self.idleTimeout = nil
+        self.memoryLimitPerWorker = nil
+        self.initializer = nil
+        self.handshakeTimeout = .seconds(10)
+        self.maxFrameSize = Frame.defaultMaxPayload
+        self.pipelineDepth = 64
+        self.terminationGracePeriod = .seconds(1)
+        self.workerBacktraces = false
+        self.environment = [:]
+    }
+
+    static var cpuCount: Int {
+        #if os(Linux)
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        #else
+        return 1
+        #endif
+    }
+}
+
+/// The program a pool's workers run.
+public struct WorkerExecutable: Sendable, Hashable {
+    /// The executable's path.
+    public var path: String
+    /// Arguments after the program name.
+    public var arguments: [String]
+
+    /// The running program itself, started again through `/proc/self/exe`. Its `main` must call
+    /// ``ProcessPool/bootstrap(jobs:errors:)`` first.
+    public static var currentProgram: WorkerExecutable { WorkerExecutable(path: "/proc/self/exe") }
+
+    /// A separate worker program, for tests and for programs whose `main` cannot host the bootstrap call. Its
+    /// `main` must call ``ProcessPool/bootstrap(jobs:errors:)`` first with the same jobs.
+    ///
+    /// - Parameters:
+    ///   - path: The executable's path.
+    ///   - arguments: Arguments after the program name.
+    public init(path: String, arguments: [String] = []) {
+        self.path = path
+        self.arguments = arguments
+    }
+}
+
+/// How a worker process ended: its exit status or the signal that killed it. It is the
+/// ``ExecutorError/underlying`` cause of a ``ExecutorError/Code/workerCrashed`` error.
+public struct WorkerExit: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The worker's process id.
+    public var pid: Int32
+    /// The signal that killed it, if a signal did.
+    public var signal: Int32?
+    /// Its exit status, if it exited.
+    public var exitStatus: Int32?
+
+    /// Makes an exit description.
+    public init(pid: Int32, signal: Int32?, exitStatus: Int32?) {
+        self.pid = pid
+        self.signal = signal
+        self.exitStatus = exitStatus
+    }
+
+    /// For example `killed by signal 11 (SIGSEGV)` or `exited with status 3`.
+    public var description: String {
+        if let signal { return "killed by signal \(signal) (\(WorkerExit.signalName(signal)))" }
+        if let exitStatus { return "exited with status \(exitStatus)" }
+        return "ended"
+    }
+
+    static func signalName(_ signal: Int32) -> String {
+        let names: [Int32: String] = [
+            1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT", 7: "SIGBUS",
+            8: "SIGFPE", 9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 12: "SIGUSR2", 13: "SIGPIPE", 14: "SIGALRM",
+            15: "SIGTERM",
+        ]
+        return names[signal] ?? "signal \(signal)"
+    }
+}

@@ -1,0 +1,154 @@
+#if os(Linux)
+import Glibc
+import Synchronization
+import TriadCore
+
+/// A pool of worker processes that runs registered ``Job``s, like Python's `ProcessPoolExecutor`, but one that a
+/// crash cannot break.
+///
+/// Each worker is the program's own binary started again (see ``ProcessPool/bootstrap(jobs:errors:)``), so a job
+/// runs with its own memory: a crash, a leak or a runaway loop stays in its worker.
+///
+/// ```swift
+/// let pool = ProcessPoolExecutor(workers: 4)
+/// let count = try await pool.submit(CountPrimes(range: 0..<1_000_000)).value
+/// let counts = try await pool.map((0..<100).map { CountPrimes(range: $0 * 10_000..<($0 + 1) * 10_000) })
+/// await pool.shutdown()
+/// ```
+///
+/// What it guarantees:
+/// - **A crash fails one job.** A worker that dies (a `fatalError`, a segmentation fault, an outside SIGKILL, an
+///   `exit`) fails only the job it was running, with ``ExecutorError/Code/workerCrashed`` naming the job and the
+///   signal or exit status (see ``WorkerExit``). Jobs queued behind it run on the replacement worker. With
+///   ``ProcessPoolConfiguration/crashRetries`` the crashed job runs again instead.
+/// - **Timeouts and cancellation reach running jobs.** The pool kills the worker and replaces it.
+/// - **Every handle resolves**, whatever happens to the workers.
+/// - **No orphans.** Workers exit when the parent dies, even by SIGKILL.
+/// - **Bad bytes never hurt the parent.** A worker that sends garbage, a truncated or an oversized frame is killed
+///   and replaced; its job fails with ``ExecutorError/Code/protocolViolation``.
+///
+/// Jobs are pipelined (several travel to a worker at once) and ``map(_:options:)`` sends them in chunks, so tiny
+/// jobs cost microseconds, not milliseconds.
+public final class ProcessPoolExecutor: Executor {
+    let storage: PoolStorage
+
+    /// The number of worker processes.
+    public var workerCount: Int { storage.configuration.workers }
+
+    /// Starts a pool with `workers` worker processes, running the current program.
+    ///
+    /// The workers start in the background at once; jobs submitted before they are ready wait for them.
+    ///
+    /// - Parameter workers: How many workers; `nil` for the number of CPUs.
+    public convenience init(workers: Int? = nil) {
+        self.init(configuration: ProcessPoolConfiguration(workers: workers))
+    }
+
+    /// Starts a pool configured by `configuration`.
+    ///
+    /// - Parameter configuration: Workers, executable, timeouts, limits and the rest.
+    public init(configuration: ProcessPoolConfiguration) {
+        storage = PoolStorage(configuration: configuration, registry: configuration.registry ?? ProcessPool.registry)
+        storage.start()
+        SignalShutdown.track(storage)
+    }
+
+    deinit {
+        // A pool dropped without a shutdown leaves no workers behind.
+        storage.killNow()
+    }
+
+    /// Queues a job and returns its handle at once.
+    ///
+    /// - Parameters:
+    ///   - job: The job; its type must be registered.
+    ///   - options: Per-job options; a `timeout` kills and replaces the worker when the job runs past it.
+    /// - Returns: The job's handle. Cancelling it removes a queued job, or kills and replaces the worker of a
+    ///   running one.
+    /// - Throws: ``ExecutorError`` with ``ExecutorError/Code/unknownJob`` when the job's type is not registered,
+    ///   ``ExecutorError/Code/codingFailed`` when it cannot be encoded or is larger than the frame limit, and
+    ///   ``ExecutorError/Code/shutDown`` after shutdown. A job that fails in its worker does not make `submit`
+    ///   throw: its handle carries the error.
+    public func submit<J: Job>(_ job: J, options: JobOptions) throws(ExecutorError) -> JobHandle<J.Output> {
+        let handle = JobHandle<J.Output>(jobName: J.jobName)
+        let registry = storage.registry
+        let entry = try makeEntry(CollectionOfOne(job), timeout: options.timeout) { items in
+            guard let item = items.first else { return }
+            handle.complete(PoolEntry.decode(item, as: J.Output.self, jobName: J.jobName, registry: registry))
+        } fail: { error in
+            handle.fail(error)
+        } markRunning: {
+            handle.markRunning()
+        } isFinished: {
+            handle.isFinished
+        }
+        handle.setCancelHandler { [weak storage] _ in storage?.cancel(entry) }
+        try storage.enqueue(entry)
+        return handle
+    }
+
+    /// Makes the entry for a single job or a chunk, checking the registry first.
+    func makeEntry<J: Job>(
+        _ jobs: some Collection<J>,
+        timeout: Duration?,
+        deliver: @escaping @Sendable ([Frame]) -> Void,
+        fail: @escaping @Sendable (any Error) -> Void,
+        markRunning: @escaping @Sendable () -> Bool,
+        isFinished: @escaping @Sendable () -> Bool
+    ) throws(ExecutorError) -> PoolEntry {
+        guard storage.registry.contains(jobName: J.jobName) else {
+            throw ExecutorError(
+                .unknownJob,
+                jobName: J.jobName,
+                message: "the job is not registered, so no worker could run it; add \(J.self).self to the jobs of "
+                    + "ProcessPool.bootstrap(jobs:errors:), the first statement of main"
+            )
+        }
+        guard !storage.isShutDown else { throw ExecutorError.shutDown(jobName: J.jobName) }
+        let sequence = storage.nextSequence()
+        let message = try PoolEntry.message(
+            for: jobs,
+            sequence: sequence,
+            maxFrameSize: storage.configuration.maxFrameSize
+        )
+        return PoolEntry(
+            sequence: sequence,
+            jobName: J.jobName,
+            message: message,
+            itemCount: jobs.count,
+            timeout: timeout,
+            deliver: deliver,
+            fail: fail,
+            markRunning: markRunning,
+            isFinished: isFinished
+        )
+    }
+
+    /// Stops accepting jobs and, optionally, waits for the queued ones and for the workers to exit.
+    ///
+    /// - Parameters:
+    ///   - wait: Whether to return only once every remaining job has finished and every worker has exited.
+    ///   - cancelPending: Whether to cancel the jobs that have not been sent to a worker yet.
+    ///
+    /// Shutting down twice is not an error.
+    public func shutdown(wait: Bool, cancelPending: Bool) async {
+        await storage.shutdown(wait: wait, cancelPending: cancelPending)
+    }
+
+    /// Stops the pool now: fails every unfinished job with ``ExecutorError/Code/cancelled``, sends SIGTERM to the
+    /// workers, and SIGKILL to those still alive after ``ProcessPoolConfiguration/terminationGracePeriod``.
+    /// Returns once every worker is reaped.
+    public func terminate() async {
+        await storage.terminate(signal: SIGTERM)
+    }
+
+    /// Stops the pool at once with SIGKILL; every unfinished job fails with ``ExecutorError/Code/cancelled``.
+    /// Returns once every worker is reaped.
+    public func kill() async {
+        await storage.terminate(signal: SIGKILL)
+    }
+
+    /// The process ids of the workers that have started, for monitoring and tests.
+    public var workerPIDs: [Int32] { storage.workerPIDs }
+}
+#endif

@@ -1,0 +1,141 @@
+#if os(Linux)
+import Synchronization
+import TriadCore
+
+extension ProcessPoolExecutor {
+    /// Runs every job in worker processes and returns their values in the order of `jobs`.
+    ///
+    /// Jobs travel in chunks, one message per chunk, like Python's `Pool.map`: by default a chunk holds
+    /// `ceil(count / (4 × workers))` jobs, and ``MapOptions/chunkSize`` overrides that. Chunks are pipelined to the
+    /// workers through a sliding window of ``MapOptions/maxInFlight`` jobs. ``MapOptions/timeout`` applies to
+    /// each job, so a chunk may run for its size times the timeout. Progress is reported per job.
+    ///
+    /// - Throws: The first failing job's error, after which the chunks still in flight are cancelled; an
+    ///   ``ExecutorError`` for a shut-down pool or an unregistered job; ``ExecutorError/Code/cancelled`` when the
+    ///   calling task is cancelled.
+    public func map<S: Sequence>(_ jobs: S, options: MapOptions) async throws -> [S.Element.Output]
+    where S.Element: Job {
+        let all = Array(jobs)
+        let plan = ChunkPlan(count: all.count, workers: workerCount, options: options)
+        let tracker = ProgressTracker(total: all.count, progress: options.progress)
+        let chunks = try await SlidingWindowMap.ordered(count: plan.chunkCount, window: plan.window, progress: nil) {
+            index throws(ExecutorError) in
+            try self.submitChunk(all[plan.range(of: index)], timeout: options.timeout, failFast: true, tracker: tracker)
+        }
+        var values: [S.Element.Output] = []
+        values.reserveCapacity(all.count)
+        for chunk in chunks {
+            for item in chunk { values.append(try item.get()) }
+        }
+        return values
+    }
+
+    /// Runs every job in worker processes and yields each outcome, tagged with its index, as its chunk completes.
+    ///
+    /// Chunking works as in ``map(_:options:)``. A failing job does not end the stream. Stopping the iteration
+    /// early cancels the chunks still in flight.
+    public func mapUnordered<S: Sequence>(
+        _ jobs: S,
+        options: MapOptions
+    ) -> AsyncStream<JobCompletion<S.Element.Output>> where S.Element: Job {
+        let all = Array(jobs)
+        let plan = ChunkPlan(count: all.count, workers: workerCount, options: options)
+        let tracker = ProgressTracker(total: all.count, progress: options.progress)
+        let chunks = SlidingWindowMap.unordered(count: plan.chunkCount, window: plan.window, progress: nil) {
+            index throws(ExecutorError) in
+            try self.submitChunk(all[plan.range(of: index)], timeout: options.timeout, failFast: false, tracker: tracker)
+        }
+        let (stream, continuation) = AsyncStream.makeStream(of: JobCompletion<S.Element.Output>.self)
+        let forwarder = Task {
+            for await chunk in chunks {
+                let range = plan.range(of: chunk.index)
+                switch chunk.result {
+                case .success(let items):
+                    for (offset, item) in items.enumerated() {
+                        continuation.yield(JobCompletion(index: range.lowerBound + offset, result: item))
+                    }
+                case .failure(let error):
+                    for index in range { continuation.yield(JobCompletion(index: index, result: .failure(error))) }
+                }
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in forwarder.cancel() }
+        return stream
+    }
+
+    /// Submits a chunk of jobs as one message. With `failFast`, the handle fails with the first job's error.
+    func submitChunk<J: Job>(
+        _ jobs: ArraySlice<J>,
+        timeout: Duration?,
+        failFast: Bool,
+        tracker: ProgressTracker
+    ) throws(ExecutorError) -> JobHandle<[Result<J.Output, any Error>]> {
+        let handle = JobHandle<[Result<J.Output, any Error>]>(jobName: J.jobName)
+        let registry = storage.registry
+        let count = jobs.count
+        let entry = try makeEntry(jobs, timeout: timeout) { items in
+            let results = items.map {
+                PoolEntry.decode($0, as: J.Output.self, jobName: J.jobName, registry: registry)
+            }
+            tracker.add(count)
+            if failFast, let failure = results.first(where: { if case .failure = $0 { true } else { false } }),
+                case .failure(let error) = failure
+            {
+                handle.fail(error)
+            } else {
+                handle.succeed(results)
+            }
+        } fail: { error in
+            tracker.add(count)
+            handle.fail(error)
+        } markRunning: {
+            handle.markRunning()
+        } isFinished: {
+            handle.isFinished
+        }
+        handle.setCancelHandler { [weak storage] _ in storage?.cancel(entry) }
+        try storage.enqueue(entry)
+        return handle
+    }
+}
+
+/// How a map is cut into chunks.
+struct ChunkPlan: Sendable {
+    let count: Int
+    let chunkSize: Int
+    let window: Int
+
+    init(count: Int, workers: Int, options: MapOptions) {
+        self.count = count
+        // Python's Pool.map heuristic: about four chunks per worker.
+        let automatic = max(1, (count + 4 * workers - 1) / (4 * workers))
+        chunkSize = max(1, options.chunkSize ?? automatic)
+        let jobsInFlight = options.maxInFlight ?? max(SlidingWindowMap.defaultWindow(workers: workers) * chunkSize, 1)
+        window = max(1, jobsInFlight / chunkSize)
+    }
+
+    var chunkCount: Int { (count + chunkSize - 1) / chunkSize }
+
+    func range(of chunk: Int) -> Range<Int> {
+        chunk * chunkSize..<min(count, (chunk + 1) * chunkSize)
+    }
+}
+
+/// Counts finished jobs across chunks and reports progress per job.
+final class ProgressTracker: Sendable {
+    private let completed = Atomic<Int>(0)
+    private let total: Int
+    private let progress: (@Sendable (MapProgress) -> Void)?
+
+    init(total: Int, progress: (@Sendable (MapProgress) -> Void)?) {
+        self.total = total
+        self.progress = progress
+    }
+
+    func add(_ count: Int) {
+        let now = completed.add(count, ordering: .relaxed).newValue
+        progress?(MapProgress(completed: now, total: total))
+    }
+}
+#endif

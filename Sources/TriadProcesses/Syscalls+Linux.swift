@@ -1,0 +1,135 @@
+#if os(Linux)
+import CTriadShims
+import Glibc
+
+// Every raw system call of TriadProcesses goes through these thin wrappers: each retries on EINTR and returns
+// `Result<_, Errno>`, so callers handle failures in one typed way.
+
+/// An `errno` value.
+struct Errno: Error, Hashable, CustomStringConvertible {
+    var rawValue: Int32
+
+    static var current: Errno { Errno(rawValue: errno) }
+
+    static let again = Errno(rawValue: EAGAIN)
+    static let interrupted = Errno(rawValue: EINTR)
+
+    var description: String { "\(String(cString: strerror(rawValue))) (errno \(rawValue))" }
+}
+
+enum Syscall {
+    /// Runs `body` until it does not fail with EINTR, mapping -1 to the current errno.
+    @inline(__always)
+    static func retrying<T: BinaryInteger>(_ body: () -> T) -> Result<T, Errno> {
+        while true {
+            let value = body()
+            if value != -1 { return .success(value) }
+            if errno != EINTR { return .failure(.current) }
+        }
+    }
+
+    static func socketPair() -> Result<(Int32, Int32), Errno> {
+        var fds: [Int32] = [-1, -1]
+        let result = triad_socketpair(&fds)
+        return result == 0 ? .success((fds[0], fds[1])) : .failure(Errno(rawValue: result))
+    }
+
+    static func pipe() -> Result<(read: Int32, write: Int32), Errno> {
+        var fds: [Int32] = [-1, -1]
+        let result = triad_pipe_cloexec(&fds)
+        return result == 0 ? .success((fds[0], fds[1])) : .failure(Errno(rawValue: result))
+    }
+
+    static func eventFD() -> Result<Int32, Errno> {
+        let fd = triad_eventfd()
+        return fd >= 0 ? .success(fd) : .failure(.current)
+    }
+
+    static func signalEventFD(_ fd: Int32) {
+        var one: UInt64 = 1
+        _ = retrying { Glibc.write(fd, &one, 8) }
+    }
+
+    static func drainEventFD(_ fd: Int32) {
+        var value: UInt64 = 0
+        _ = retrying { Glibc.read(fd, &value, 8) }
+    }
+
+    static func close(_ fd: Int32) {
+        // Never retry close on Linux: the descriptor is released even when close reports EINTR.
+        _ = Glibc.close(fd)
+    }
+
+    static func setNonBlocking(_ fd: Int32) -> Result<Void, Errno> {
+        retrying { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }.map { _ in () }
+    }
+
+    static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
+        retrying { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    static func recvNonBlocking(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
+        let count = triad_recv_nonblocking(fd, buffer.baseAddress, buffer.count)
+        return count >= 0 ? .success(count) : .failure(.current)
+    }
+
+    static func sendNonBlocking(_ fd: Int32, _ iov: UnsafePointer<iovec>, count: Int) -> Result<Int, Errno> {
+        let sent = triad_send_nonblocking(fd, iov, Int32(count))
+        return sent >= 0 ? .success(sent) : .failure(.current)
+    }
+
+    static func sendBlocking(_ fd: Int32, _ iov: UnsafePointer<iovec>, count: Int) -> Result<Int, Errno> {
+        let sent = triad_send_blocking(fd, iov, Int32(count))
+        return sent >= 0 ? .success(sent) : .failure(.current)
+    }
+
+    /// Waits for events on `fds`; `timeout` in milliseconds, -1 for none. Returns the number of ready descriptors.
+    static func poll(_ fds: inout [pollfd], timeout: Int32) -> Result<Int32, Errno> {
+        let count = fds.count
+        return fds.withUnsafeMutableBufferPointer { buffer in
+            let value = Glibc.poll(buffer.baseAddress, nfds_t(count), timeout)
+            return value >= 0 ? .success(value) : .failure(.current)
+        }
+    }
+
+    static func kill(_ pid: pid_t, _ signal: Int32) {
+        _ = Glibc.kill(pid, signal)
+    }
+
+    /// Reaps `pid` without blocking. Returns its wait status, or nil while it still runs.
+    static func reapNonBlocking(_ pid: pid_t) -> Result<Int32?, Errno> {
+        var status: Int32 = 0
+        return retrying { waitpid(pid, &status, WNOHANG) }.map { $0 == 0 ? nil : status }
+    }
+
+    /// Reaps `pid`, blocking until it ends.
+    static func reap(_ pid: pid_t) -> Result<Int32, Errno> {
+        var status: Int32 = 0
+        return retrying { waitpid(pid, &status, 0) }.map { _ in status }
+    }
+
+    static func shutdownWrite(_ fd: Int32) {
+        _ = Glibc.shutdown(fd, Int32(SHUT_WR))
+    }
+
+    /// Monotonic time in nanoseconds.
+    static func now() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+    }
+
+    /// The resident set size of `pid` in bytes, from /proc; nil if it cannot be read.
+    static func residentBytes(of pid: pid_t) -> Int? {
+        let fd = open("/proc/\(pid)/statm", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 128)
+        let count = buffer.withUnsafeMutableBytes { (try? read(fd, into: $0).get()) ?? 0 }
+        guard count > 0 else { return nil }
+        let fields = String(decoding: buffer[..<count], as: UTF8.self).split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}
+#endif

@@ -1,0 +1,53 @@
+import TriadCore
+
+/// The transport-agnostic heart of a worker: receive job messages, run them through the registry, send results.
+///
+/// It knows frames and the registry, nothing about pipes or processes, so any transport that moves frames (the
+/// socketpair of a pool worker, an MPI rank, a shared-memory ring) runs jobs the same way. Jobs run one after
+/// another, in the order they arrive; each result is sent before the next job starts, so a parent that loses the
+/// worker knows exactly which job was running.
+struct WorkerLoop: Sendable {
+    /// Why the loop stopped before its source ended.
+    struct ProtocolError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    let registry: JobRegistry
+
+    /// Runs jobs until the source ends. Returns normally at a clean end of stream.
+    ///
+    /// - Throws: ``ProtocolError`` or the source's error when the parent sent something that is not a job, or
+    ///   ``TransportError`` when the transport failed.
+    func run<Source: FrameSource, Sink: FrameSink>(source: inout Source, sink: inout Sink) async throws {
+        while let frame = try source.receive() {
+            guard frame.kind == WorkerFrameKind.job || frame.kind == WorkerFrameKind.chunk else {
+                throw ProtocolError(description: "expected a job frame, got a frame of kind \(frame.kind)")
+            }
+            guard let header = JobHeader(payload: frame.payload) else {
+                throw ProtocolError(description: "a job header of \(frame.payload.count) bytes is malformed")
+            }
+            var message = OutgoingMessage()
+            var resultHeader: [UInt8] = []
+            ResultHeader(sequence: header.sequence, count: header.count).append(to: &resultHeader)
+            message.appendEncodedFrames(resultHeader)
+            for _ in 0..<header.count {
+                guard let data = try source.receive(), data.kind == WorkerFrameKind.data else {
+                    throw ProtocolError(description: "job \(header.jobName) came without its data frame")
+                }
+                switch await registry.run(jobName: header.jobName, input: data.payload) {
+                case .success(let output):
+                    message.appendFrame(kind: WorkerFrameKind.data, flags: ResultFlag.success, payload: output)
+                case .failure(let error):
+                    message.appendFrame(kind: WorkerFrameKind.data, flags: ResultFlag.failure, payload: encode(error))
+                }
+            }
+            try sink.send(message)
+        }
+    }
+
+    private func encode(_ error: WireJobError) -> [UInt8] {
+        if let bytes = try? WireEncoder().encode(error) { return bytes }
+        let fallback = WireJobError(typeName: error.typeName, description: error.description, payload: nil)
+        return (try? WireEncoder().encode(fallback)) ?? []
+    }
+}

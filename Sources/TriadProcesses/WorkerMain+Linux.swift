@@ -1,0 +1,96 @@
+#if os(Linux)
+import CTriadShims
+import Glibc
+import TriadCore
+
+/// The frame source of a worker: the socket to its parent. Between jobs it spins briefly before it parks in
+/// `poll`, because waking an idle CPU costs more than the spin on these machines.
+struct SocketFrameSource: FrameSource {
+    private let reader: SocketFrameReader
+    private let spinNanos: UInt64
+
+    init(fd: Int32, maxPayload: Int, spinNanos: UInt64 = 50_000) {
+        reader = SocketFrameReader(fd: fd, maxPayload: maxPayload)
+        self.spinNanos = spinNanos
+    }
+
+    mutating func receive() throws -> Frame? {
+        var spinUntil: UInt64 = 0
+        while true {
+            if let frame = try reader.nextBuffered() { return frame }
+            switch reader.fill() {
+            case .success(0):
+                if let error = reader.endOfStreamError() { throw error }
+                return nil
+            case .success:
+                spinUntil = 0
+                continue
+            case .failure(let error) where error == .again:
+                let now = Syscall.now()
+                if spinUntil == 0 { spinUntil = now + spinNanos }
+                if now < spinUntil {
+                    triad_cpu_relax()
+                    continue
+                }
+                var fds = [pollfd(fd: reader.fd, events: Int16(POLLIN), revents: 0)]
+                // The worker process has nothing else to run while it waits for work, so this thread may park.
+                _ = Syscall.poll(&fds, timeout: -1)
+                spinUntil = 0
+            case .failure(let error):
+                throw TransportError(operation: "recv", errno: error)
+            }
+        }
+    }
+}
+
+/// The frame sink of a worker: blocking writes to the socket.
+struct SocketFrameSink: FrameSink {
+    let fd: Int32
+
+    func send(_ message: OutgoingMessage) throws {
+        if case .failure(let error) = SocketWriter.writeAll(fd, message) {
+            throw TransportError(operation: "send", errno: error)
+        }
+    }
+}
+
+/// What a child started as a worker does instead of the program's `main`.
+enum WorkerMain {
+    /// Runs the worker and exits the process; never returns.
+    static func run(registry: JobRegistry, parentPID: pid_t) -> Never {
+        // The parent decides what Ctrl-C means; a terminal's SIGINT reaches the whole process group.
+        _ = triad_ignore_signal(SIGINT)
+        _ = triad_ignore_signal(SIGPIPE)
+        // Die with the parent: the signal for a parent that dies from now on, then a check for one already gone.
+        _ = triad_set_parent_death_signal(SIGKILL)
+        if getppid() != parentPID { _exit(0) }
+        DedicatedThread.start(name: "triad-lifeline") {
+            var byte: UInt8 = 0
+            // End of file on the lifeline means the parent is gone, even while a job is running.
+            while true {
+                let count = Glibc.read(WorkerEnvironment.lifelineFD, &byte, 1)
+                if count == 0 || (count < 0 && errno != EINTR) { _exit(0) }
+            }
+        }
+        let maxPayload = getenv(WorkerEnvironment.maxFrameKey).flatMap { Int(String(cString: $0)) }
+            ?? Frame.defaultMaxPayload
+        let identity = WorkerEnvironment.identity(ofExecutableAt: WorkerEnvironment.currentExecutable) ?? 0
+        var hello = OutgoingMessage()
+        hello.appendEncodedFrames(WorkerHello(identity: identity, pid: getpid()).frameBytes)
+        guard case .success = SocketWriter.writeAll(WorkerEnvironment.channelFD, hello) else { _exit(0) }
+        Task.detached {
+            var source = SocketFrameSource(fd: WorkerEnvironment.channelFD, maxPayload: maxPayload)
+            var sink = SocketFrameSink(fd: WorkerEnvironment.channelFD)
+            do {
+                try await WorkerLoop(registry: registry).run(source: &source, sink: &sink)
+            } catch {
+                let text = "triad worker \(getpid()): stopping: \(error)\n"
+                _ = text.withCString { Glibc.write(2, $0, strlen($0)) }
+                exit(70)
+            }
+            exit(0)
+        }
+        while true { pause() }
+    }
+}
+#endif

@@ -1,0 +1,112 @@
+import TriadCore
+
+// The messages between a pool and its workers. Every message is a header frame followed by its data frames, whose
+// payloads are exactly the encoded values, so a large input or output travels without being sliced or copied out
+// of a bigger buffer. The same messages serve any transport that carries frames: pipes now, MPI or a shared-memory
+// ring later.
+
+/// The kinds of frames the worker protocol uses.
+enum WorkerFrameKind {
+    /// Worker to parent, first: protocol version, binary identity and pid.
+    static let hello: UInt8 = 1
+    /// Parent to worker: sequence number and job name, followed by one data frame with the encoded job.
+    static let job: UInt8 = 2
+    /// Parent to worker: sequence number, job name and count, followed by that many data frames.
+    static let chunk: UInt8 = 3
+    /// Worker to parent: sequence number and count, followed by that many data frames.
+    static let result: UInt8 = 4
+    /// The payload of a message; for results, flags say whether it is an output or an error.
+    static let data: UInt8 = 5
+}
+
+/// The flags of a result's data frame.
+enum ResultFlag {
+    static let success: UInt8 = 0
+    static let failure: UInt8 = 1
+}
+
+/// What a worker says first, so the parent can refuse a worker built from another binary or protocol.
+package struct WorkerHello: Codable, Sendable, Hashable {
+    /// The worker protocol's version. It changes whenever the meaning of a message changes.
+    package static let currentVersion: UInt32 = 1
+
+    package var version: UInt32
+    package var identity: UInt64
+    package var pid: Int32
+
+    package init(version: UInt32 = WorkerHello.currentVersion, identity: UInt64, pid: Int32) {
+        self.version = version
+        self.identity = identity
+        self.pid = pid
+    }
+
+    /// The whole hello frame, ready to write.
+    package var frameBytes: [UInt8] {
+        // Encoding three integers cannot fail.
+        // swiftlint:disable:next force_try
+        Frame(kind: WorkerFrameKind.hello, payload: try! WireEncoder().encode(self)).encoded
+    }
+}
+
+/// The header of a job or chunk message: which job, and which sequence number its result must carry.
+struct JobHeader: Equatable {
+    var sequence: UInt64
+    var count: UInt32
+    var jobName: String
+
+    /// The header frame's payload: sequence (8 bytes), count (4 bytes), then the job name in UTF-8.
+    func append(kind: UInt8, to bytes: inout [UInt8]) {
+        var name = jobName
+        let nameBytes = name.withUTF8 { Array($0) }
+        Frame.appendHeader(kind: kind, length: 12 + nameBytes.count, to: &bytes)
+        appendInteger(sequence, to: &bytes)
+        appendInteger(count, to: &bytes)
+        bytes.append(contentsOf: nameBytes)
+    }
+
+    init(sequence: UInt64, count: UInt32, jobName: String) {
+        self.sequence = sequence
+        self.count = count
+        self.jobName = jobName
+    }
+
+    init?(payload: [UInt8]) {
+        guard payload.count >= 12 else { return nil }
+        sequence = readInteger(payload, at: 0)
+        count = readInteger(payload, at: 8)
+        jobName = String(decoding: payload[12...], as: UTF8.self)
+    }
+}
+
+/// The header of a result message.
+struct ResultHeader: Equatable {
+    var sequence: UInt64
+    var count: UInt32
+
+    func append(to bytes: inout [UInt8]) {
+        Frame.appendHeader(kind: WorkerFrameKind.result, length: 12, to: &bytes)
+        appendInteger(sequence, to: &bytes)
+        appendInteger(count, to: &bytes)
+    }
+
+    init(sequence: UInt64, count: UInt32) {
+        self.sequence = sequence
+        self.count = count
+    }
+
+    init?(payload: [UInt8]) {
+        guard payload.count == 12 else { return nil }
+        sequence = readInteger(payload, at: 0)
+        count = readInteger(payload, at: 8)
+    }
+}
+
+@inline(__always)
+func appendInteger<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
+    withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+}
+
+@inline(__always)
+func readInteger<T: FixedWidthInteger>(_ bytes: [UInt8], at offset: Int) -> T {
+    bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+}

@@ -1,0 +1,424 @@
+#if os(Linux)
+import CTriadShims
+import Glibc
+import Synchronization
+import TriadCore
+
+/// One result message from a worker: the sequence number of its job and one item per job of the message.
+struct IncomingResult {
+    var sequence: UInt64
+    var items: [Frame]
+}
+
+/// What one worker reports to whoever supervises it. Every call comes from the worker's own driver thread.
+protocol WorkerSupervisor: AnyObject, Sendable {
+    func workerDidStart(_ worker: WorkerProcess)
+    func workerDidFailToStart(id: Int, error: ExecutorError, permanent: Bool)
+    func worker(_ worker: WorkerProcess, didReceive results: [IncomingResult])
+    /// Whether results are expected soon, so the driver spins briefly before it parks.
+    func workerExpectsResults(_ worker: WorkerProcess) -> Bool
+    /// Checks timeouts, memory and idleness; returns when to check again (monotonic nanoseconds), or nil.
+    func workerTick(_ worker: WorkerProcess, now: UInt64) -> UInt64?
+    func worker(_ worker: WorkerProcess, didExit exit: WorkerExit, violation: ExecutorError?)
+}
+
+/// How to start a worker.
+struct WorkerLaunch: Sendable {
+    var path: String
+    var arguments: [String]
+    var environment: [String]
+    var maxPayload: Int
+    var handshakeTimeout: Duration
+}
+
+/// One worker process and the dedicated thread that drives it: spawns it, checks its handshake, writes what is
+/// queued for it, reads its results, runs its supervisor's timers and reaps it. This is the reusable unit of
+/// process supervision: a pool owns many, a single-job process would own one.
+final class WorkerProcess: Sendable {
+    let id: Int
+    let pid: pid_t
+    private let channel: Int32
+    private let lifeline: Int32
+    private let wakeFD: Int32
+    private let output = Mutex(Output())
+    // Guards the pid against reuse: a signal is sent only while the child has not been reaped.
+    private let alive = Mutex(true)
+
+    private struct Output {
+        var pending = OutgoingMessage()
+        var flushing = false
+        var closeRequested = false
+    }
+
+    private init(id: Int, pid: pid_t, channel: Int32, lifeline: Int32, wakeFD: Int32) {
+        self.id = id
+        self.pid = pid
+        self.channel = channel
+        self.lifeline = lifeline
+        self.wakeFD = wakeFD
+    }
+
+    /// Spawns a worker and starts its driver thread. Call it on the spawn thread only.
+    static func spawn(id: Int, launch: WorkerLaunch, supervisor: any WorkerSupervisor) {
+        func fail(_ what: String, _ error: Errno) {
+            supervisor.workerDidFailToStart(
+                id: id,
+                error: ExecutorError(
+                    .workerStartFailed,
+                    message: "could not start a worker process from \(launch.path): \(what) failed: \(error)"
+                ),
+                permanent: true
+            )
+        }
+        guard case .success(let (parentEnd, childEnd)) = Syscall.socketPair() else {
+            return fail("socketpair", .current)
+        }
+        guard case .success(let life) = Syscall.pipe() else {
+            Syscall.close(parentEnd)
+            Syscall.close(childEnd)
+            return fail("pipe", .current)
+        }
+        guard case .success(let wakeFD) = Syscall.eventFD() else {
+            for fd in [parentEnd, childEnd, life.read, life.write] { Syscall.close(fd) }
+            return fail("eventfd", .current)
+        }
+        var pid: pid_t = 0
+        let argv = [launch.path] + launch.arguments
+        let result = withCStrings(argv) { argv in
+            withCStrings(launch.environment) { envp in
+                triad_spawn(launch.path, argv, envp, childEnd, life.read, &pid)
+            }
+        }
+        Syscall.close(childEnd)
+        Syscall.close(life.read)
+        guard result == 0 else {
+            for fd in [parentEnd, life.write, wakeFD] { Syscall.close(fd) }
+            return fail("posix_spawn", Errno(rawValue: result))
+        }
+        _ = Syscall.setNonBlocking(parentEnd)
+        let worker = WorkerProcess(id: id, pid: pid, channel: parentEnd, lifeline: life.write, wakeFD: wakeFD)
+        DedicatedThread.start(name: "triad-worker") {
+            worker.drive(launch: launch, supervisor: supervisor)
+        }
+    }
+
+    // MARK: - Used by the supervisor, from any thread
+
+    /// Queues `message` and writes as much as the socket takes now; the driver writes the rest.
+    func send(_ message: OutgoingMessage) {
+        var batch = output.withLock { output -> OutgoingMessage? in
+            output.pending.append(message)
+            guard !output.flushing else { return nil }
+            output.flushing = true
+            defer { output.pending = OutgoingMessage() }
+            return output.pending
+        }
+        guard var rest = batch.take() else { return }
+        if case .success(let count) = SocketWriter.writeSome(channel, rest) { rest.dropFirst(count) }
+        let needsDriver = output.withLock { output -> Bool in
+            if !rest.isEmpty {
+                rest.append(output.pending)
+                output.pending = rest
+            }
+            output.flushing = false
+            return !output.pending.isEmpty
+        }
+        if needsDriver { wake() }
+    }
+
+    /// Closes the parent's writing side once everything queued is written, so the worker ends at end of stream.
+    func closeWhenFlushed() {
+        output.withLock { $0.closeRequested = true }
+        wake()
+    }
+
+    /// Sends `signal` to the worker unless it has already been reaped.
+    func signal(_ signal: Int32) {
+        alive.withLock { alive in
+            if alive { Syscall.kill(pid, signal) }
+        }
+    }
+
+    /// Wakes the driver thread, so it runs its supervisor's timers and writes what is queued.
+    func wake() {
+        Syscall.signalEventFD(wakeFD)
+    }
+
+    // MARK: - The driver thread
+
+    private func drive(launch: WorkerLaunch, supervisor: any WorkerSupervisor) {
+        let reader = SocketFrameReader(fd: channel, maxPayload: launch.maxPayload)
+        switch handshake(reader: reader, launch: launch) {
+        case .success:
+            supervisor.workerDidStart(self)
+            let violation = serve(reader: reader, supervisor: supervisor)
+            let exit = finish()
+            supervisor.worker(self, didExit: exit, violation: violation)
+        case .failure(let failure):
+            signal(SIGKILL)
+            let exit = finish()
+            var error = failure.error
+            if failure.exitedEarly { error.message += " (the worker \(exit))" }
+            supervisor.workerDidFailToStart(id: id, error: error, permanent: failure.permanent)
+        }
+    }
+
+    private struct StartFailure: Error {
+        var error: ExecutorError
+        var permanent: Bool
+        var exitedEarly = false
+    }
+
+    private func handshake(reader: SocketFrameReader, launch: WorkerLaunch) -> Result<Void, StartFailure> {
+        let deadline = Syscall.now() + launch.handshakeTimeout.nanoseconds
+        let advice = "make ProcessPool.bootstrap(jobs:errors:) the first statement of the worker program's main"
+        while true {
+            do {
+                if let frame = try reader.nextBuffered() {
+                    return check(hello: frame, launch: launch)
+                }
+            } catch {
+                return .failure(
+                    StartFailure(
+                        error: ExecutorError(
+                            .protocolViolation,
+                            message: "worker process \(pid) did not start with a Triad handshake; \(advice)",
+                            underlying: error
+                        ),
+                        permanent: true
+                    )
+                )
+            }
+            let now = Syscall.now()
+            guard now < deadline else {
+                return .failure(
+                    StartFailure(
+                        error: ExecutorError(
+                            .workerStartFailed,
+                            message: "worker process \(pid) (\(launch.path)) did not answer the handshake within "
+                                + "\(launch.handshakeTimeout); \(advice)"
+                        ),
+                        permanent: true
+                    )
+                )
+            }
+            var fds = [pollfd(fd: channel, events: Int16(POLLIN), revents: 0)]
+            _ = Syscall.poll(&fds, timeout: Int32(clamping: (deadline - now) / 1_000_000 + 1))
+            switch reader.fill() {
+            case .success(0):
+                return .failure(
+                    StartFailure(
+                        error: ExecutorError(
+                            .workerStartFailed,
+                            message: "worker process \(pid) (\(launch.path)) ended before the handshake; \(advice)"
+                        ),
+                        permanent: false,
+                        exitedEarly: true
+                    )
+                )
+            default:
+                continue
+            }
+        }
+    }
+
+    private func check(hello frame: Frame, launch: WorkerLaunch) -> Result<Void, StartFailure> {
+        func refuse(_ message: String) -> Result<Void, StartFailure> {
+            .failure(StartFailure(error: ExecutorError(.protocolViolation, message: message), permanent: true))
+        }
+        guard frame.kind == WorkerFrameKind.hello,
+            let hello = try? WireDecoder().decode(WorkerHello.self, from: frame.payload)
+        else {
+            return refuse("worker process \(pid) sent a frame of kind \(frame.kind) instead of its hello")
+        }
+        guard hello.version == WorkerHello.currentVersion else {
+            return refuse(
+                "worker process \(pid) speaks worker protocol version \(hello.version), this pool speaks "
+                    + "\(WorkerHello.currentVersion); rebuild the worker program from the same sources"
+            )
+        }
+        let expected = WorkerEnvironment.identity(ofExecutableAt: launch.path)
+        guard hello.identity == expected else {
+            return refuse(
+                "worker process \(pid) runs a different binary than \(launch.path) (identity "
+                    + "\(String(hello.identity, radix: 16)) instead of \(String(expected ?? 0, radix: 16))); "
+                    + "the program was probably rebuilt while the pool ran: start the pool again"
+            )
+        }
+        return .success(())
+    }
+
+    /// Reads, writes and ticks until the worker's stream ends. Returns the protocol violation that ended it, if any.
+    private func serve(reader: SocketFrameReader, supervisor: any WorkerSupervisor) -> ExecutorError? {
+        var assembling: (header: ResultHeader, items: [Frame])?
+        var results: [IncomingResult] = []
+        var nextTick: UInt64? = 0
+        var spinUntil: UInt64 = 0
+        var closed = false
+        while true {
+            // Read everything the socket holds and hand complete results over in one batch.
+            var endOfStream = false
+            readLoop: while true {
+                do {
+                    while let frame = try reader.nextBuffered() {
+                        if var current = assembling {
+                            guard frame.kind == WorkerFrameKind.data else {
+                                throw WorkerLoop.ProtocolError(description: "a result item is not a data frame")
+                            }
+                            current.items.append(frame)
+                            assembling = current
+                        } else {
+                            guard frame.kind == WorkerFrameKind.result, let header = ResultHeader(payload: frame.payload)
+                            else {
+                                throw WorkerLoop.ProtocolError(
+                                    description: "expected a result header, got a frame of kind \(frame.kind)"
+                                )
+                            }
+                            assembling = (header, [])
+                        }
+                        if let current = assembling, current.items.count == Int(current.header.count) {
+                            results.append(IncomingResult(sequence: current.header.sequence, items: current.items))
+                            assembling = nil
+                        }
+                    }
+                } catch {
+                    signal(SIGKILL)
+                    return ExecutorError(
+                        .protocolViolation,
+                        message: "worker process \(pid) sent bytes that break the worker protocol; it was killed "
+                            + "and replaced",
+                        underlying: error
+                    )
+                }
+                switch reader.fill() {
+                case .success(0):
+                    endOfStream = true
+                    break readLoop
+                case .success:
+                    continue
+                case .failure:
+                    break readLoop
+                }
+            }
+            if !results.isEmpty {
+                supervisor.worker(self, didReceive: results)
+                results.removeAll(keepingCapacity: true)
+                spinUntil = 0
+            }
+            if endOfStream {
+                if let error = reader.endOfStreamError() {
+                    return ExecutorError(
+                        .protocolViolation,
+                        message: "worker process \(pid) broke off in the middle of a message",
+                        underlying: error
+                    )
+                }
+                return nil
+            }
+            // Write what is queued, and close the writing side when asked and everything is out.
+            let wantsWrite = flushPending(closed: &closed)
+            let now = Syscall.now()
+            if let tick = nextTick, tick <= now {
+                nextTick = supervisor.workerTick(self, now: now)
+            }
+            // Spin briefly while a result is due: waking a parked CPU costs more than the spin.
+            if supervisor.workerExpectsResults(self) && !wantsWrite {
+                if spinUntil == 0 { spinUntil = now + 50_000 }
+                if now < spinUntil {
+                    triad_cpu_relax()
+                    continue
+                }
+            }
+            var fds = [
+                pollfd(fd: channel, events: Int16(POLLIN) | (wantsWrite ? Int16(POLLOUT) : 0), revents: 0),
+                pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0),
+            ]
+            let timeout = nextTick.map { Int32(clamping: ($0 - min($0, now)) / 1_000_000 + 1) } ?? -1
+            _ = Syscall.poll(&fds, timeout: timeout)
+            if fds[1].revents != 0 {
+                Syscall.drainEventFD(wakeFD)
+                nextTick = 0
+            }
+            spinUntil = 0
+        }
+    }
+
+    /// Writes pending output without blocking. Returns whether some remains.
+    private func flushPending(closed: inout Bool) -> Bool {
+        let (batch, closeRequested) = output.withLock { output -> (OutgoingMessage?, Bool) in
+            guard !output.flushing, !output.pending.isEmpty else { return (nil, output.closeRequested) }
+            output.flushing = true
+            defer { output.pending = OutgoingMessage() }
+            return (output.pending, output.closeRequested)
+        }
+        guard var rest = batch else {
+            if closeRequested && !closed {
+                Syscall.shutdownWrite(channel)
+                closed = true
+            }
+            return false
+        }
+        if case .success(let count) = SocketWriter.writeSome(channel, rest) { rest.dropFirst(count) }
+        return output.withLock { output in
+            if !rest.isEmpty {
+                rest.append(output.pending)
+                output.pending = rest
+            }
+            output.flushing = false
+            return !output.pending.isEmpty
+        }
+    }
+
+    /// Closes the socket, reaps the child (killing it if it lingers) and releases every descriptor.
+    private func finish() -> WorkerExit {
+        Syscall.close(channel)
+        var status: Int32?
+        let deadline = Syscall.now() + 2_000_000_000
+        while status == nil {
+            let reaped = alive.withLock { alive -> Int32?? in
+                switch Syscall.reapNonBlocking(pid) {
+                case .success(let value?):
+                    alive = false
+                    return .some(value)
+                case .success(nil):
+                    return .some(nil)
+                case .failure:
+                    alive = false
+                    return .none
+                }
+            }
+            guard let reaped else { break }
+            if let reaped {
+                status = reaped
+                break
+            }
+            if Syscall.now() > deadline {
+                signal(SIGKILL)
+            }
+            usleep(Syscall.now() + 1_900_000_000 > deadline ? 200 : 2_000)
+        }
+        Syscall.close(lifeline)
+        Syscall.close(wakeFD)
+        guard let status else { return WorkerExit(pid: pid, signal: nil, exitStatus: nil) }
+        if triad_wifsignaled(status) != 0 {
+            return WorkerExit(pid: pid, signal: triad_wtermsig(status), exitStatus: nil)
+        }
+        return WorkerExit(pid: pid, signal: nil, exitStatus: triad_wexitstatus(status))
+    }
+}
+
+extension Duration {
+    var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        guard seconds >= 0 else { return 0 }
+        return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+    }
+}
+
+/// Calls `body` with a NULL-terminated array of C strings.
+private func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+    let pointers = strings.map { strdup($0) } + [nil]
+    defer { for pointer in pointers { free(pointer) } }
+    return body(pointers)
+}
+#endif

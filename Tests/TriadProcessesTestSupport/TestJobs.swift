@@ -1,0 +1,166 @@
+import Glibc
+import Synchronization
+import TriadCore
+
+// Jobs the process pool tests run in real worker processes. Both the test runner and the test worker executable
+// register them, so their names agree on both sides.
+
+/// Returns the square of its input.
+public struct Square: Job {
+    public var value: Int
+    public init(_ value: Int) { self.value = value }
+    public func run() async throws -> Int { value * value }
+}
+
+/// Returns its bytes unchanged: the raw-bytes path.
+public struct Echo: Job {
+    public var bytes: [UInt8]
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public func run() async throws -> [UInt8] { bytes }
+}
+
+/// Returns the worker's process id.
+public struct WhoAmI: Job {
+    public init() {}
+    public func run() async throws -> Int32 { getpid() }
+}
+
+/// Sleeps, then returns the worker's process id.
+public struct Nap: Job {
+    public var milliseconds: Int
+    public init(milliseconds: Int) { self.milliseconds = milliseconds }
+    public func run() async throws -> Int32 {
+        usleep(UInt32(milliseconds) * 1000)
+        return getpid()
+    }
+}
+
+/// Spins forever.
+public struct Runaway: Job {
+    public init() {}
+    public func run() async throws -> Int {
+        let counter = Atomic<Int>(0)
+        while true { counter.add(1, ordering: .relaxed) }
+    }
+}
+
+/// Ends its worker in one of several ways.
+public struct Crash: Job {
+    public enum Kind: String, Codable, Sendable { case fatalError, segmentationFault, exit3, abort }
+    public var kind: Kind
+    public init(_ kind: Kind) { self.kind = kind }
+    public func run() async throws -> Int {
+        switch kind {
+        case .fatalError:
+            fatalError("a test job asked for a crash")
+        case .segmentationFault:
+            let pointer = UnsafeMutablePointer<Int>(bitPattern: 0x10)!
+            pointer.pointee = 42
+            return pointer.pointee
+        case .exit3:
+            exit(3)
+        case .abort:
+            abort()
+        }
+    }
+}
+
+/// An error type registered on both sides, so it comes back as itself.
+public struct TestFailure: Error, Codable, Hashable, Sendable {
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+}
+
+/// An error type that is not registered, so it comes back as a remote error.
+public struct UnregisteredFailure: Error, Codable, Sendable {
+    public var code: Int
+}
+
+/// Throws one of the two test errors.
+public struct Throw: Job {
+    public var registered: Bool
+    public init(registered: Bool) { self.registered = registered }
+    public func run() async throws -> Int {
+        if registered { throw TestFailure(reason: "as asked") }
+        throw UnregisteredFailure(code: 7)
+    }
+}
+
+/// Encodes fine, but its decoding always fails in the worker.
+public struct Undecodable: Job {
+    public var value: Int
+    public init(value: Int) { self.value = value }
+    public init(from decoder: any Decoder) throws {
+        throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "this job never decodes"))
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(value)
+    }
+    public func run() async throws -> Int { value }
+}
+
+/// Writes bytes straight into the worker's channel to its parent, breaking the protocol.
+public struct Sabotage: Job {
+    public enum Kind: String, Codable, Sendable { case garbage, oversizedFrame, truncatedFrame }
+    public var kind: Kind
+    public init(_ kind: Kind) { self.kind = kind }
+    public func run() async throws -> Int {
+        var bytes: [UInt8]
+        switch kind {
+        case .garbage:
+            bytes = Array("this is not a Triad frame at all".utf8)
+        case .oversizedFrame:
+            // A valid header that announces a payload of almost 4 GiB.
+            bytes = [0x54, 0x52, 0x44, 1, 4, 0, 0, 0, 0xF0, 0xFF, 0xFF, 0xFF]
+        case .truncatedFrame:
+            bytes = [0x54, 0x52, 0x44, 1, 4, 0, 0, 0, 12, 0, 0, 0, 1, 2]
+        }
+        _ = write(3, &bytes, bytes.count)
+        if kind == .truncatedFrame { exit(0) }
+        sleep(10)
+        return 0
+    }
+}
+
+/// Allocates and touches `megabytes` of memory, holds it for a while, and returns.
+public struct Hog: Job {
+    public var megabytes: Int
+    public init(megabytes: Int) { self.megabytes = megabytes }
+    public func run() async throws -> Int {
+        let count = megabytes << 20
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 4096)
+        defer { memory.deallocate() }
+        memset(memory, 1, count)
+        usleep(500_000)
+        return count
+    }
+}
+
+private let marker = Mutex<String?>(nil)
+
+/// A worker initializer: remembers a value in the worker.
+public struct SetMarker: Job {
+    public var value: String
+    public init(_ value: String) { self.value = value }
+    public func run() async throws -> Bool {
+        if value == "fail" { throw TestFailure(reason: "the initializer was asked to fail") }
+        marker.withLock { $0 = value }
+        return true
+    }
+}
+
+/// Returns the value the initializer remembered.
+public struct ReadMarker: Job {
+    public init() {}
+    public func run() async throws -> String? { marker.withLock { $0 } }
+}
+
+/// Every job and error type of the tests.
+public enum TestJobs {
+    public static let all: [any Job.Type] = [
+        Square.self, Echo.self, WhoAmI.self, Nap.self, Runaway.self, Crash.self, Throw.self, Undecodable.self,
+        Sabotage.self, Hog.self, SetMarker.self, ReadMarker.self,
+    ]
+    public static let errors: [any (Error & Codable).Type] = [TestFailure.self]
+}
