@@ -123,14 +123,6 @@ void triad_reraise_default(int signal) {
     raise(signal);
 }
 
-void triad_cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 int triad_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC) == 0 ? 0 : errno; }
 
 int triad_set_thread_name(pthread_t thread, const char *name) { return pthread_setname_np(thread, name); }

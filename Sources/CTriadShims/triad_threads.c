@@ -104,12 +104,4 @@ void triad_thread_set_name(const char *name) {
     pthread_setname_np(pthread_self(), short_name);
 }
 
-void triad_cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 void triad_thread_yield(void) { sched_yield(); }

@@ -1,6 +1,7 @@
 #ifndef C_TRIAD_SHIMS_H
 #define C_TRIAD_SHIMS_H
 // C helpers for Triad. Every symbol starts with `triad_`.
+#include "triad_common.h"
 #include "triad_threads.h"
 #include "triad_process.h"
 #endif

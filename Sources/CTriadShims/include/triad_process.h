@@ -53,7 +53,5 @@ int triad_set_thread_name(pthread_t thread, const char *name);
 /// Makes a non-blocking, close-on-exec eventfd. Returns it, or -1 (errno).
 int triad_eventfd(void);
 
-/// A brief CPU pause for spin loops.
-void triad_cpu_relax(void);
 
 #endif

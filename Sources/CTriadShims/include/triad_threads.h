@@ -45,8 +45,6 @@ int triad_thread_spawn(void (*body)(void *), void *context, size_t stack_size);
 /// Sets the calling thread's name as tools show it (at most 15 bytes are kept).
 void triad_thread_set_name(const char *name);
 
-/// A hint to the CPU that the caller is spinning.
-void triad_cpu_relax(void);
 
 /// Gives up the CPU to another runnable thread.
 void triad_thread_yield(void);
