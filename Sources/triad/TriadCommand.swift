@@ -1,4 +1,5 @@
 import ArgumentParser
+import TriadProcesses
 
 /// `triad`: runs the same workloads under Triad's concurrency models and shows the measured differences.
 @main
@@ -15,8 +16,10 @@ struct TriadCommand: AsyncParsableCommand {
         defaultSubcommand: CompareCommand.self
     )
 
-    /// The entry point.
+    /// The entry point. Registering the jobs comes first: in a worker process started by a pool, the call runs
+    /// the worker and never returns.
     static func main() async {
+        ProcessPool.bootstrap(jobs: compareJobs)
         await main(nil)
     }
 }

@@ -46,8 +46,8 @@ struct CompareCommandTests {
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let report = try JSONDecoder().decode(ReportShape.self, from: Data(result.stdout.utf8))
         let cells = Set(report.rows.map { "\($0.workload)/\($0.model)" })
-        for workload in ["cpu", "io"] {
-            for model in ["sequential", "threads"] {
+        for workload in ["cpu", "io", "tiny"] {
+            for model in ["sequential", "threads", "processes"] {
                 #expect(cells.contains("\(workload)/\(model)"))
             }
         }
@@ -56,6 +56,10 @@ struct CompareCommandTests {
             #expect(row.jobs > 0)
             #expect(row.wallSeconds > 0)
             #expect(row.peakRSSBytes > 1_000_000)
+            if row.model == "processes" {
+                // The workers' own memory counts too: more than the parent alone.
+                #expect(row.peakRSSBytes > 2 * 1_000_000 * row.workers)
+            }
             #expect((row.speedup ?? 0) > 0)
             #expect(row.model == "sequential" ? row.workers == 1 : row.workers >= 1)
         }
@@ -82,7 +86,7 @@ struct CompareCommandTests {
         let workload = try runTriad(["compare", "--workloads", "gpu"])
         #expect(workload.status != 0)
         #expect(workload.stderr.contains("unknown workload 'gpu'"))
-        #expect(workload.stderr.contains("cpu, io"))
+        #expect(workload.stderr.contains("cpu, io, tiny"))
         let model = try runTriad(["compare", "--models", "fibers"])
         #expect(model.status != 0)
         #expect(model.stderr.contains("unknown model 'fibers'"))

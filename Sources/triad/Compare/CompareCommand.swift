@@ -12,17 +12,18 @@ struct CompareCommand: AsyncParsableCommand {
         commandName: "compare",
         abstract: "Run CPU-bound and I/O-bound workloads under each model and compare them.",
         discussion: """
-            Each row runs one workload under one model: sequential (one job at a time), threads \
-            (ThreadPoolExecutor). Speedup is against the sequential row of the same workload. Overhead per job is \
-            worker time not spent inside jobs (start-up, hand-off, waiting, shutdown) divided by the jobs. \
-            Set NO_COLOR to turn colour off.
+            Each row runs one workload under one model: sequential (one job at a time on one thread), threads \
+            (ThreadPoolExecutor), processes (ProcessPoolExecutor). Speedup is against the sequential row of the \
+            same workload. CPU time includes worker processes. Peak RSS is the process's peak during the row plus \
+            the summed peaks of its worker processes. Overhead per job is worker time not spent inside jobs \
+            (start-up, hand-off, waiting, shutdown) divided by the jobs. Set NO_COLOR to turn colour off.
             """
     )
 
-    @Option(name: .long, help: "Workloads to run, comma-separated (cpu, io). Default: all.")
+    @Option(name: .long, help: "Workloads to run, comma-separated (cpu, io, tiny). Default: all.")
     var workloads: String?
 
-    @Option(name: .long, help: "Models to run, comma-separated (sequential, threads). Default: all.")
+    @Option(name: .long, help: "Models to run, comma-separated (sequential, threads, processes). Default: all.")
     var models: String?
 
     @Option(name: .long, help: "Workers for the parallel models. Default: the cores for cpu, 16 for io.")
@@ -92,6 +93,7 @@ struct CompareCommand: AsyncParsableCommand {
         let wall = (ContinuousClock.now - start).seconds
         let after = ResourceUsage.now()
         let childCPU = after.childrenCPU - before.childrenCPU
+        let parentPeak = ResourceUsage.peakRSS()
         let parallelism = Double(min(workers, max(1, outcome.jobs)))
         let idle = max(0, wall * parallelism - Double(outcome.busyNanoseconds) / 1e9)
         return Row(
@@ -102,8 +104,8 @@ struct CompareCommand: AsyncParsableCommand {
             wallSeconds: wall,
             cpuSeconds: after.selfCPU - before.selfCPU + childCPU,
             speedup: nil,
-            peakRSSBytes: ResourceUsage.peakRSS(),
-            workerPeakRSSBytes: childCPU > 0 ? after.childrenPeakRSS : nil,
+            peakRSSBytes: parentPeak + (outcome.workerPeakRSS ?? 0),
+            workerPeakRSSBytes: outcome.workerPeakRSS,
             overheadPerJobMicroseconds: idle / Double(max(1, outcome.jobs)) * 1e6,
             checksum: outcome.checksum,
             agrees: true

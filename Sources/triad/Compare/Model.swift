@@ -1,4 +1,5 @@
 import TriadCore
+import TriadProcesses
 import TriadThreads
 
 /// One of the ways `triad compare` can run a workload's jobs.
@@ -9,12 +10,15 @@ enum Model: String, CaseIterable, Codable, Sendable {
     case sequential
     /// Triad's `ThreadPoolExecutor`: preemptive OS threads in one process, no GIL.
     case threads
+    /// Triad's `ProcessPoolExecutor`: worker processes with isolated memory.
+    case processes
 
     /// What the model is, for `--help` and the report.
     var summary: String {
         switch self {
         case .sequential: "one job at a time on one thread"
         case .threads: "ThreadPoolExecutor: OS threads in one process"
+        case .processes: "ProcessPoolExecutor: worker processes running registered jobs"
         }
     }
 
@@ -23,9 +27,14 @@ enum Model: String, CaseIterable, Codable, Sendable {
         switch self {
         case .sequential: ThreadPoolExecutor(workers: 1)
         case .threads: ThreadPoolExecutor(workers: workers)
+        case .processes: ProcessPoolExecutor(workers: workers)
         }
     }
 
     /// Whether jobs go to the executor one at a time rather than all at once.
     var isSequential: Bool { self == .sequential }
 }
+
+/// Every job `triad compare` may send to a worker process. `triad`'s `main` registers them before anything else,
+/// so that a copy of `triad` started as a worker can run them.
+let compareJobs: [any Job.Type] = [CountPrimesJob.self, BlockingIOJob.self, TinyJob.self]

@@ -35,8 +35,7 @@ struct TableRenderer {
         let header = ["workload", "model", "workers", "jobs", "wall", "cpu", "speedup", "peak RSS", "overhead/job", "check"]
         var cells: [[String]] = [header]
         for row in report.rows {
-            var rss = formatBytes(row.peakRSSBytes)
-            if let worker = row.workerPeakRSSBytes { rss += " + \(row.workers)×\(formatBytes(worker))" }
+            let rss = formatBytes(row.peakRSSBytes)
             cells.append([
                 row.workload,
                 row.model,

@@ -2,21 +2,18 @@
 import Glibc
 #endif
 
-/// CPU time and peak memory of this process and its finished children, read from the kernel.
+/// CPU time of this process and its finished children, and peak memory of processes, read from the kernel.
 struct ResourceUsage {
     /// User plus system CPU time of this process, in seconds.
     var selfCPU: Double
     /// User plus system CPU time of children that have exited and been reaped, in seconds.
     var childrenCPU: Double
-    /// The largest resident set of any reaped child, in bytes.
-    var childrenPeakRSS: Int
 
     /// Reads the current figures.
     static func now() -> ResourceUsage {
         ResourceUsage(
             selfCPU: cpuSeconds(RUSAGE_SELF),
-            childrenCPU: cpuSeconds(RUSAGE_CHILDREN),
-            childrenPeakRSS: peakKilobytes(RUSAGE_CHILDREN) * 1024
+            childrenCPU: cpuSeconds(RUSAGE_CHILDREN)
         )
     }
 
@@ -32,8 +29,6 @@ struct ResourceUsage {
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
-    private static func peakKilobytes(_ who: __rusage_who) -> Int { Int(usage(who).ru_maxrss) }
-
     /// Resets this process's peak resident set to its current size, so the next reading covers one measurement.
     /// Linux allows this through `/proc/self/clear_refs`; where it is refused the peak stays process-wide.
     static func resetPeakRSS() {
@@ -43,9 +38,11 @@ struct ResourceUsage {
         close(fd)
     }
 
-    /// This process's peak resident set since the last reset, in bytes (`VmHWM` in `/proc/self/status`).
-    static func peakRSS() -> Int {
-        guard let file = fopen("/proc/self/status", "r") else { return 0 }
+    /// A process's peak resident set, in bytes (`VmHWM` in `/proc/<pid>/status`); this process's since the last
+    /// reset when `pid` is `nil`. A process that has gone counts as 0.
+    static func peakRSS(pid: Int32? = nil) -> Int {
+        let path = pid.map { "/proc/\($0)/status" } ?? "/proc/self/status"
+        guard let file = fopen(path, "r") else { return 0 }
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 256)
         while fgets(&line, Int32(line.count), file) != nil {

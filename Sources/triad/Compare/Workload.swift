@@ -1,4 +1,6 @@
 import TriadCore
+import TriadProcesses
+import TriadThreads
 
 /// A workload `triad compare` can run under several models.
 ///
@@ -26,6 +28,8 @@ struct WorkloadOutcome: Sendable {
     var busyNanoseconds: Int64
     /// A value every model must agree on, such as the number of primes found.
     var checksum: Int
+    /// The summed peak resident sets of the worker processes, for models that have them.
+    var workerPeakRSS: Int?
 }
 
 /// Every workload, in report order.
@@ -34,8 +38,15 @@ enum Workloads {
         [
             PrimeCountWorkload(scale: scale),
             BlockingIOWorkload(scale: scale),
+            TinyJobWorkload(scale: scale),
         ]
     }
+}
+
+/// The outputs of a run, and the worker processes' summed peak memory where there were any.
+struct JobRun<Output> {
+    var outputs: [Output]
+    var workerPeakRSS: Int?
 }
 
 /// Runs `jobs` on `model` and returns their outputs in order. The executor is created and shut down inside, so
@@ -45,23 +56,31 @@ func runJobs<J: Job>(
     on model: Model,
     workers: Int,
     progress: @escaping @Sendable (MapProgress) -> Void
-) async throws -> [J.Output] {
+) async throws -> JobRun<J.Output> {
     let executor = model.makeExecutor(workers: workers)
     do {
         let outputs: [J.Output]
-        if model.isSequential {
-            var collected: [J.Output] = []
-            collected.reserveCapacity(jobs.count)
-            for job in jobs {
-                collected.append(try await executor.submit(job).value)
-                progress(MapProgress(completed: collected.count, total: jobs.count))
+        if model.isSequential, let thread = executor as? ThreadPoolExecutor {
+            // A plain loop in one task on one dedicated thread, as a Python script's for loop: no hand-off
+            // between jobs, so it is the true baseline.
+            outputs = try await withTaskExecutorPreference(thread) {
+                var collected: [J.Output] = []
+                collected.reserveCapacity(jobs.count)
+                for job in jobs {
+                    collected.append(try await job.run())
+                    progress(MapProgress(completed: collected.count, total: jobs.count))
+                }
+                return collected
             }
-            outputs = collected
         } else {
             outputs = try await executor.map(jobs, options: MapOptions(progress: progress))
         }
+        // Worker processes are read before shutdown, while their peaks are still in /proc.
+        let workerPeakRSS = (executor as? ProcessPoolExecutor).map {
+            $0.workerPIDs.reduce(0) { $0 + ResourceUsage.peakRSS(pid: $1) }
+        }
         await executor.shutdown(wait: true, cancelPending: false)
-        return outputs
+        return JobRun(outputs: outputs, workerPeakRSS: workerPeakRSS)
     } catch {
         await executor.shutdown(wait: true, cancelPending: true)
         throw error

@@ -47,7 +47,13 @@ struct BlockingIOWorkload: Workload {
         jobCount = max(8, Int(128 * scale))
     }
 
-    func defaultWorkers(for model: Model, cores: Int) -> Int { model.isSequential ? 1 : 16 }
+    func defaultWorkers(for model: Model, cores: Int) -> Int {
+        switch model {
+        case .sequential: 1
+        // Waiting jobs need no core, so an I/O pool is sized for the waits, as Python's default of 32 is.
+        case .threads, .processes: 16
+        }
+    }
 
     func run(model: Model, workers: Int, progress: @escaping @Sendable (MapProgress) -> Void) async throws
         -> WorkloadOutcome
@@ -57,11 +63,12 @@ struct BlockingIOWorkload: Workload {
         let jobs = (0..<jobCount).map {
             BlockingIOJob(index: $0, latencyMicroseconds: 20_000, bytes: 64 * 1024, directory: directory)
         }
-        let outputs = try await runJobs(jobs, on: model, workers: workers, progress: progress)
+        let run = try await runJobs(jobs, on: model, workers: workers, progress: progress)
         return WorkloadOutcome(
             jobs: jobs.count,
-            busyNanoseconds: outputs.reduce(0) { $0 + $1.nanoseconds },
-            checksum: outputs.reduce(0) { $0 + $1.value }
+            busyNanoseconds: run.outputs.reduce(0) { $0 + $1.nanoseconds },
+            checksum: run.outputs.reduce(0) { $0 + $1.value },
+            workerPeakRSS: run.workerPeakRSS
         )
     }
 }

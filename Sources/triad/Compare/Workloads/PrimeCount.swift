@@ -47,11 +47,12 @@ struct PrimeCountWorkload: Workload {
         let jobs = stride(from: 0, to: upperBound, by: step).map {
             CountPrimesJob(lower: $0, upper: min($0 + step, upperBound))
         }
-        let outputs = try await runJobs(jobs, on: model, workers: workers, progress: progress)
+        let run = try await runJobs(jobs, on: model, workers: workers, progress: progress)
         return WorkloadOutcome(
             jobs: jobs.count,
-            busyNanoseconds: outputs.reduce(0) { $0 + $1.nanoseconds },
-            checksum: outputs.reduce(0) { $0 + $1.value }
+            busyNanoseconds: run.outputs.reduce(0) { $0 + $1.nanoseconds },
+            checksum: run.outputs.reduce(0) { $0 + $1.value },
+            workerPeakRSS: run.workerPeakRSS
         )
     }
 }
