@@ -1,4 +1,5 @@
 #ifndef C_TRIAD_SHIMS_H
 #define C_TRIAD_SHIMS_H
 // C helpers for Triad. Every symbol starts with `triad_`.
+#include "triad_ipc.h"
 #endif
