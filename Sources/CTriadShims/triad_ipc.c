@@ -168,6 +168,8 @@ int triad_ipc_mutex_init(pthread_mutex_t *mutex) {
 
 int triad_ipc_mutex_lock(pthread_mutex_t *mutex) { return pthread_mutex_lock(mutex); }
 
+int triad_ipc_mutex_trylock(pthread_mutex_t *mutex) { return pthread_mutex_trylock(mutex); }
+
 int triad_ipc_mutex_consistent(pthread_mutex_t *mutex) { return pthread_mutex_consistent(mutex); }
 
 int triad_ipc_mutex_unlock(pthread_mutex_t *mutex) { return pthread_mutex_unlock(mutex); }

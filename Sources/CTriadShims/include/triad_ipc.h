@@ -53,6 +53,8 @@ int triad_ipc_mutex_init(pthread_mutex_t *mutex);
 // or another errno (ENOTRECOVERABLE).
 int triad_ipc_mutex_lock(pthread_mutex_t *mutex);
 // Marks a mutex whose previous owner died as consistent again. Call with the lock held after EOWNERDEAD.
+// Like triad_ipc_mutex_lock, but returns EBUSY at once if another thread holds the lock.
+int triad_ipc_mutex_trylock(pthread_mutex_t *mutex);
 int triad_ipc_mutex_consistent(pthread_mutex_t *mutex);
 int triad_ipc_mutex_unlock(pthread_mutex_t *mutex);
 
