@@ -53,12 +53,19 @@ let package = Package(
         ),
         .testTarget(
             name: "TriadProcessesTests",
-            dependencies: ["TriadProcesses", "TriadCore"],
+            dependencies: ["TriadProcesses", "TriadCore", "TriadIPCTestPeer"],
             swiftSettings: triadSwiftSettings
         ),
         .testTarget(
             name: "TriadAsyncTests",
             dependencies: ["TriadAsync", "TriadCore"],
+            swiftSettings: triadSwiftSettings
+        ),
+        // The other process in TriadProcessesTests' IPC tests: pipe, queue and shared-memory peers.
+        .executableTarget(
+            name: "TriadIPCTestPeer",
+            dependencies: ["TriadProcesses", "TriadCore"],
+            path: "Tests/TriadIPCTestPeer",
             swiftSettings: triadSwiftSettings
         ),
     ]

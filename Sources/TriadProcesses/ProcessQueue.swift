@@ -216,3 +216,14 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
     }
 }
 #endif
+
+#if os(Linux)
+extension ProcessQueue {
+    /// Test hook: runs `body` with the queue's lock held, so a test can kill a process that holds it.
+    package func withLockHeldForTesting(_ body: () -> Void) throws(IPCError) {
+        try storage.lock()
+        body()
+        storage.unlock()
+    }
+}
+#endif
