@@ -54,6 +54,7 @@ extension ProcessQueue {
     /// Takes if the lock is free and a value is waiting; `nil` otherwise.
     private func takeWithoutWaiting(lease: Bool) throws(IPCError) -> ProcessQueueStorage.Taken? {
         guard storage.readyCount > 0, try storage.tryLock() else { return nil }
+        _ = storage.sweep(force: false)
         let (taken, wake) = storage.take(lease: lease)
         storage.unlock()
         if wake { storage.wakeProducers() }

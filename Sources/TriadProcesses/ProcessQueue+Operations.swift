@@ -177,15 +177,13 @@ extension ProcessQueue {
         if wait { storage.spinForValue(nanoseconds: spinNanoseconds) }
         while true {
             try storage.lock()
+            // Values of dead consumers go back to the front before anything else is taken.
+            _ = storage.sweep(force: false)
             let (taken, wake) = storage.take(lease: lease)
             if let taken {
                 storage.unlock()
                 if wake { storage.wakeProducers() }
                 return taken
-            }
-            if storage.sweep(force: false) > 0 {
-                storage.unlock()
-                continue
             }
             if storage.isClosed && storage.leasedCount == 0 {
                 storage.unlock()

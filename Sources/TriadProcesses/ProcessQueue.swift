@@ -26,8 +26,9 @@ import TriadCore
 /// - ``Delivery/acknowledge()`` removes it for good: each value is acknowledged at most once.
 /// - If the consumer process dies in any way (crash, `SIGKILL`) before acknowledging, the value goes back to the
 ///   **front** of the queue and is delivered again, to another consumer or a later one, with
-///   ``Delivery/deliveryCount`` one higher. Waiting consumers and producers notice dead consumers within about
-///   100 ms; ``recoverAbandoned()`` does it at once.
+///   ``Delivery/deliveryCount`` one higher. Consumers look for dead consumers' leases before they take a value,
+///   at most every 100 ms, and waiting consumers and producers look every 100 ms; ``recoverAbandoned()`` looks at
+///   once.
 /// - ``Delivery/requeue()``, or dropping a delivery without acknowledging it, puts the value back at the front.
 ///
 /// So no value is ever lost, and a value is never handled twice **if the consumer acknowledges before it commits
