@@ -61,7 +61,9 @@ let package = Package(
         ),
         .testTarget(
             name: "TriadProcessesTests",
-            dependencies: ["TriadProcesses", "TriadCore", "TriadProcessesTestSupport", "TriadTestWorker"],
+            dependencies: [
+                "TriadProcesses", "TriadCore", "TriadProcessesTestSupport", "TriadTestWorker", "TriadIPCTestPeer",
+            ],
             swiftSettings: triadSwiftSettings
         ),
         .testTarget(
@@ -80,6 +82,13 @@ let package = Package(
             name: "TriadTestWorker",
             dependencies: ["TriadProcesses", "TriadCore", "TriadProcessesTestSupport"],
             path: "Tests/TriadTestWorker",
+            swiftSettings: triadSwiftSettings
+        ),
+        // The other process in TriadProcessesTests' IPC tests: pipe, queue and shared-memory peers.
+        .executableTarget(
+            name: "TriadIPCTestPeer",
+            dependencies: ["TriadProcesses", "TriadCore"],
+            path: "Tests/TriadIPCTestPeer",
             swiftSettings: triadSwiftSettings
         ),
     ]

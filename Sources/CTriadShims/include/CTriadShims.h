@@ -4,4 +4,5 @@
 #include "triad_common.h"
 #include "triad_threads.h"
 #include "triad_process.h"
+#include "triad_ipc.h"
 #endif

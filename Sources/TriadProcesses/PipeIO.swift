@@ -1,0 +1,291 @@
+#if os(Linux)
+import CTriadShims
+import Glibc
+import Synchronization
+import TriadCore
+
+/// The descriptor and buffers behind a ``Pipe``: framing, non-blocking reads and writes with deadlines, and the
+/// descriptors that arrive on a Unix socket.
+final class PipeIO: Sendable {
+    /// Frame kinds on a pipe.
+    enum Kind {
+        static let value: UInt8 = 1
+        static let bytes: UInt8 = 2
+        static let descriptor: UInt8 = 3
+    }
+
+    /// A frame as received: a descriptor frame also carries the descriptor that arrived with it.
+    struct Received: Sendable {
+        var kind: UInt8
+        var payload: [UInt8]
+        var descriptor: Int32?
+        var tag: UInt64
+    }
+
+    struct ReceiveState: ~Copyable {
+        var reader: FrameReader
+        var endOfStream = false
+        var pendingDescriptors: [Int32] = []
+        var peeked: Received?
+    }
+
+    let fd: Int32
+    let isSocket: Bool
+    let maxFrameSize: Int
+    /// Blocking loops wait at most this long at a time, then check for close and cancellation.
+    static let slice: Int64 = 100_000_000
+    private static let chunkSize = 256 << 10
+
+    private let closing = Atomic<Bool>(false)
+    private let closed = Atomic<Bool>(false)
+    /// Whether a timed-out send left part of a frame in the pipe.
+    private let sendBroken = Mutex<Bool>(false)
+    private let receiveState: Mutex<ReceiveState>
+
+    init(fd: Int32, isSocket: Bool, maxFrameSize: Int) {
+        self.fd = fd
+        self.isSocket = isSocket
+        self.maxFrameSize = maxFrameSize
+        self.receiveState = Mutex(ReceiveState(reader: FrameReader(maxPayload: maxFrameSize)))
+    }
+
+    var isClosed: Bool { closing.load(ordering: .acquiring) }
+
+    func close() {
+        guard !closing.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        // Wait for calls in flight on other threads; they notice `closing` within one slice.
+        sendBroken.withLock { _ in
+            receiveState.withLock { state in
+                for pending in state.pendingDescriptors { IPCSyscall.close(pending) }
+                state.pendingDescriptors = []
+                if let descriptor = state.peeked?.descriptor { IPCSyscall.close(descriptor) }
+                state.peeked = nil
+                closed.store(true, ordering: .releasing)
+                IPCSyscall.close(fd)
+            }
+        }
+    }
+
+    private func checkOpen(_ stop: IPCStopFlag?) throws(IPCError) {
+        if closing.load(ordering: .acquiring) {
+            throw IPCError(.closed, "this pipe end was closed")
+        }
+        if let stop, stop.isStopped {
+            throw IPCError(.cancelled, "the waiting task was cancelled; nothing was consumed")
+        }
+    }
+
+    // MARK: Sending
+
+    func send(_ frame: [UInt8], attaching descriptor: Int32? = nil, deadline: IPCDeadline, stop: IPCStopFlag?)
+        throws(IPCError)
+    {
+        try sendBroken.withLock { broken throws(IPCError) in
+            try checkOpen(stop)
+            guard !broken else {
+                throw IPCError(
+                    .corruptStream,
+                    "an earlier send timed out in the middle of a message, so this pipe can no longer be used"
+                )
+            }
+            let outcome = frame.withUnsafeBytes { bytes in Result { () throws(IPCError) in
+                var offset = 0
+                while offset < bytes.count {
+                    let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+                    let result: Result<Int, SystemErrno>
+                    if offset == 0, let descriptor {
+                        result = IPCSyscall.negated(
+                            triad_ipc_send_with_fd(fd, rest.baseAddress, rest.count, descriptor)
+                        )
+                    } else {
+                        result = IPCSyscall.write(fd, rest, isSocket: isSocket)
+                    }
+                    switch result {
+                    case .success(let written):
+                        offset += written
+                    case .failure(let error) where error.rawValue == EAGAIN:
+                        do throws(IPCError) {
+                            try wait(for: Int16(POLLOUT), deadline: deadline, stop: stop)
+                        } catch {
+                            if offset > 0 && error.code == .timedOut { broken = true }
+                            throw error
+                        }
+                    case .failure(let error) where error.rawValue == EPIPE || error.rawValue == ECONNRESET:
+                        throw IPCError(
+                            .peerClosed,
+                            "the other end of the pipe is closed (its process may have exited); nothing more can "
+                                + "be sent",
+                            errno: error.rawValue
+                        )
+                    case .failure(let error):
+                        throw IPCError("writing to a pipe", error)
+                    }
+                }
+            } }
+            try outcome.get()
+        }
+    }
+
+    /// Waits until the descriptor is ready for `events`, in slices, checking close and cancellation.
+    private func wait(for events: Int16, deadline: IPCDeadline, stop: IPCStopFlag?) throws(IPCError) {
+        while true {
+            try checkOpen(stop)
+            if deadline.hasPassed {
+                throw IPCError(.timedOut, "the pipe was not ready within the timeout; nothing was consumed")
+            }
+            let wait = deadline.remaining(atMost: Self.slice)
+            let milliseconds = Int32((wait + 999_999) / 1_000_000)
+            switch IPCSyscall.poll(fd, events: events, timeoutMilliseconds: milliseconds) {
+            case .success(let ready) where ready != 0:
+                return
+            case .success:
+                continue
+            case .failure(let error):
+                throw IPCError("poll on a pipe", error)
+            }
+        }
+    }
+
+    // MARK: Receiving
+
+    func receive(deadline: IPCDeadline, stop: IPCStopFlag?) throws(IPCError) -> Received {
+        try receiveState.withLock { state throws(IPCError) -> Received in
+            try checkOpen(stop)
+            if let peeked = state.peeked {
+                state.peeked = nil
+                return peeked
+            }
+            return try fill(&state, deadline: deadline, stop: stop)
+        }
+    }
+
+    /// Receives without waiting, and without waiting for the lock: `nil` if that would block.
+    func receiveIfReady() throws(IPCError) -> Received? {
+        let result: Result<Received, IPCError>? = receiveState.withLockIfAvailable { state in
+            if let peeked = state.peeked {
+                state.peeked = nil
+                return .success(peeked)
+            }
+            return Result { () throws(IPCError) in try fill(&state, deadline: IPCDeadline(timeout: .zero), stop: nil) }
+        }
+        switch result {
+        case .none, .some(.failure(IPCError.timedOutPattern)):
+            return nil
+        case .some(let result):
+            return try result.get()
+        }
+    }
+
+    func poll(deadline: IPCDeadline, stop: IPCStopFlag?) throws(IPCError) -> Bool {
+        try receiveState.withLock { state throws(IPCError) -> Bool in
+            try checkOpen(stop)
+            if state.peeked != nil { return true }
+            do throws(IPCError) {
+                state.peeked = try fill(&state, deadline: deadline, stop: stop)
+                return true
+            } catch where error.code == .timedOut {
+                return false
+            } catch where error.code == .closed || error.code == .cancelled {
+                throw error
+            } catch {
+                return true  // the next receive reports it
+            }
+        }
+    }
+
+    private func fill(_ state: inout ReceiveState, deadline: IPCDeadline, stop: IPCStopFlag?) throws(IPCError)
+        -> Received
+    {
+        while true {
+            let frame: Frame?
+            do throws(WireError) {
+                frame = try state.reader.next()
+            } catch {
+                throw error.code == .frameTooLarge
+                    ? IPCError(.tooLarge, "the peer sent a message above this end's limit: \(error.message)")
+                    : IPCError(.corruptStream, error.message)
+            }
+            if let frame { return try received(frame, &state) }
+            if state.endOfStream {
+                if state.reader.bufferedCount > 0 {
+                    throw IPCError(
+                        .corruptStream,
+                        "the other end closed in the middle of a message (\(state.reader.bufferedCount) bytes of it "
+                            + "arrived)"
+                    )
+                }
+                throw IPCError(
+                    .endOfStream,
+                    "the other end of the pipe was closed, or its process exited, and everything it sent was received"
+                )
+            }
+            if try !readOnce(&state) {
+                try wait(for: Int16(POLLIN), deadline: deadline, stop: stop)
+            }
+        }
+    }
+
+    /// Reads what is there; `false` if nothing was (the read would block).
+    private func readOnce(_ state: inout ReceiveState) throws(IPCError) -> Bool {
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 16)
+        defer { chunk.deallocate() }
+        let result: Result<Int, SystemErrno>
+        if isSocket {
+            var fds: (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) = (0, 0, 0, 0, 0, 0, 0, 0)
+            var count: Int32 = 0
+            result = withUnsafeMutableBytes(of: &fds) { raw in
+                IPCSyscall.negated(
+                    triad_ipc_recv_with_fds(
+                        fd, chunk.baseAddress, chunk.count, raw.baseAddress!.assumingMemoryBound(to: Int32.self), 8,
+                        &count
+                    )
+                )
+            }
+            withUnsafeBytes(of: fds) { raw in
+                for index in 0..<Int(count) {
+                    state.pendingDescriptors.append(raw.load(fromByteOffset: index * 4, as: Int32.self))
+                }
+            }
+        } else {
+            result = IPCSyscall.read(fd, chunk)
+        }
+        switch result {
+        case .success(0):
+            state.endOfStream = true
+            return true
+        case .success(let count):
+            state.reader.append(UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
+            return true
+        case .failure(let error) where error.rawValue == EAGAIN:
+            return false
+        case .failure(let error) where error.rawValue == ECONNRESET:
+            state.endOfStream = true
+            return true
+        case .failure(let error):
+            throw IPCError("reading from a pipe", error)
+        }
+    }
+
+    private func received(_ frame: Frame, _ state: inout ReceiveState) throws(IPCError) -> Received {
+        guard frame.kind == Kind.descriptor else {
+            return Received(kind: frame.kind, payload: frame.payload, descriptor: nil, tag: 0)
+        }
+        guard frame.payload.count == 8, !state.pendingDescriptors.isEmpty else {
+            throw IPCError(.corruptStream, "a descriptor message arrived without its descriptor")
+        }
+        let tag = frame.payload.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        let descriptor = state.pendingDescriptors.removeFirst()
+        return Received(kind: frame.kind, payload: [], descriptor: descriptor, tag: tag)
+    }
+}
+
+extension IPCError {
+    /// Matches any ``IPCError/Code/timedOut`` error in a pattern.
+    static let timedOutPattern = IPCError(.timedOut, "")
+
+    /// Errors match the pattern ``timedOutPattern`` by code alone.
+    static func ~= (pattern: IPCError, value: IPCError) -> Bool {
+        pattern.code == value.code
+    }
+}
+#endif
