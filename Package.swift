@@ -52,6 +52,12 @@ let package = Package(
             path: "Examples/ThreadsExample",
             swiftSettings: triadSwiftSettings
         ),
+        .executableTarget(
+            name: "ProcessesExample",
+            dependencies: ["Triad"],
+            path: "Examples/ProcessesExample",
+            swiftSettings: triadSwiftSettings
+        ),
         .testTarget(name: "TriadCLITests", dependencies: ["triad"], swiftSettings: triadSwiftSettings),
         .testTarget(name: "TriadCoreTests", dependencies: ["TriadCore"], swiftSettings: triadSwiftSettings),
         .testTarget(
