@@ -1,12 +1,16 @@
 import NIOCore
 import Synchronization
 
-/// The bridge between Swift concurrency and one NIO event loop: a task executor and a serial executor at once.
+/// The bridge between Swift concurrency and one NIO event loop: a task executor (SE-0417).
 ///
-/// `enqueue` runs each job on the loop with `runSynchronously(isolatedTo:taskExecutor:)`, so a task that prefers
-/// this executor, and every child it spawns, resumes on the loop thread after each suspension (SE-0417).
+/// `enqueue` runs each job on the loop with `runSynchronously(on:)` for this task executor, so a task that
+/// prefers it, and every child it spawns, resumes on the loop thread after each suspension. The job runs on the
+/// *generic* serial context with this task executor, not isolated to a serial executor: then a call into a
+/// nonisolated async function is no executor switch and costs no extra trip through the loop's queue (with
+/// `runSynchronously(isolatedTo:taskExecutor:)` every such call re-enqueued the task, which broke asyncio's
+/// order: a task lost its turn at each `await` of a function that did not even suspend).
 /// Each step is timed for the watchdog: two clock reads and two relaxed atomic stores per job.
-final class LoopExecutor: TaskExecutor, SerialExecutor {
+final class LoopExecutor: TaskExecutor {
     let loop: any EventLoop
     let steps: StepMonitor
 
@@ -19,21 +23,13 @@ final class LoopExecutor: TaskExecutor, SerialExecutor {
         let job = UnownedJob(job)
         loop.execute { [self] in
             steps.begin(job: unsafeBitCast(job, to: UInt.self))
-            job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
+            job.runSynchronously(on: asUnownedTaskExecutor())
             steps.end()
         }
     }
 
-    func asUnownedSerialExecutor() -> UnownedSerialExecutor {
-        UnownedSerialExecutor(ordinary: self)
-    }
-
     func asUnownedTaskExecutor() -> UnownedTaskExecutor {
         UnownedTaskExecutor(ordinary: self)
-    }
-
-    func checkIsolated() {
-        precondition(loop.inEventLoop, "expected to run on the Triad loop thread")
     }
 }
 

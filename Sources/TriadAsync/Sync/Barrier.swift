@@ -36,30 +36,36 @@ public final class AsyncBarrier: Sendable {
     /// - Throws: ``AsyncLoopError/Code/brokenBarrier`` if the barrier is or becomes broken; `CancellationError`
     ///   if the caller is cancelled while waiting (which breaks the barrier for the others).
     public func wait() async throws -> Int {
+        // `decide` may run twice (see WaitCore.wait); the first call arrives, a second one only rechecks.
+        var hasArrived = false
+        var generation = 0
         var index = 0
-        var complete = false
         var broken = false
-        core.wake { state, _ in
-            if state.broken {
-                broken = true
-                return 0
-            }
-            index = state.arrived
-            state.arrived += 1
-            guard state.arrived == state.parties else { return 0 }
-            state.arrived = 0
-            state.generation += 1
-            complete = true
-            return Int.max
-        }
-        if broken { throw Self.brokenError }
-        if complete { return index }
         do {
-            try await core.wait(proceedIf: { _ in false }, onCancel: { $0.broken = true })
+            try await core.wait { state, _ in
+                if hasArrived {
+                    return state.generation != generation ? .proceed(waking: 0) : .wait
+                }
+                hasArrived = true
+                if state.broken {
+                    broken = true
+                    return .proceed(waking: 0)
+                }
+                generation = state.generation
+                index = state.arrived
+                state.arrived += 1
+                guard state.arrived == state.parties else { return .wait }
+                state.arrived = 0
+                state.generation += 1
+                return .proceed(waking: Int.max)
+            } onCancel: { state in
+                state.broken = true
+            }
         } catch is CancellationError {
             core.fail(Self.brokenError) { $0.broken = true }
             throw CancellationError()
         }
+        if broken { throw Self.brokenError }
         return index
     }
 

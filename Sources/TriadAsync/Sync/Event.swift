@@ -27,7 +27,7 @@ public final class AsyncEvent: Sendable {
     ///
     /// - Throws: `CancellationError` if the caller is cancelled while waiting.
     public func wait() async throws {
-        try await core.wait(proceedIf: { $0 })
+        try await core.wait { flag, _ in flag ? .proceed(waking: 0) : .wait }
     }
 }
 
@@ -65,10 +65,10 @@ public final class AsyncCondition: Sendable {
     ///
     /// - Throws: `CancellationError` if cancelled while waiting; the lock is held again even then, as in asyncio.
     public func wait() async throws {
-        lock.unlock()
         var waitError: (any Error)?
         do {
-            try await core.wait(proceedIf: { _ in false })
+            // The lock is released only once this waiter is registered, so no notify between the two is lost.
+            try await core.wait({ _, _ in .wait }, whenRegistered: { lock.unlock() })
         } catch {
             waitError = error
         }

@@ -38,11 +38,11 @@ public final class AsyncSemaphore: Sendable {
     ///
     /// - Throws: `CancellationError` if the caller is cancelled while waiting; it then holds no permit.
     public func acquire() async throws {
-        try await core.wait(proceedIf: { state in
-            guard state.permits > 0 else { return false }
+        try await core.wait { state, _ in
+            guard state.permits > 0 else { return .wait }
             state.permits -= 1
-            return true
-        })
+            return .proceed(waking: 0)
+        }
     }
 
     /// Takes a permit if one is free, without waiting.

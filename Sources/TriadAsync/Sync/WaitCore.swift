@@ -15,6 +15,16 @@ final class WaitCore<State: Sendable>: Sendable {
         var state: State
         var waiters = CircularBuffer<Waiter>()
         var nextID: UInt64 = 0
+
+        /// Removes up to `count` waiters from the front.
+        mutating func takeFirst(_ count: Int) -> [Waiter] {
+            let count = min(count, waiters.count)
+            guard count > 0 else { return [] }
+            var woken: [Waiter] = []
+            woken.reserveCapacity(count)
+            for _ in 0..<count { woken.append(waiters.removeFirst()) }
+            return woken
+        }
     }
 
     private let inner: Mutex<Inner>
@@ -31,37 +41,63 @@ final class WaitCore<State: Sendable>: Sendable {
     /// The number of suspended waiters.
     var waiterCount: Int { inner.withLock { $0.waiters.count } }
 
-    /// Returns at once if `proceed` says so (it may take what it needs from the state); otherwise suspends until
-    /// a ``wake(_:)`` hands this waiter its turn.
+    /// What a caller of ``wait(_:onCancel:whenRegistered:)`` does after looking at the state.
+    enum Decision {
+        /// Suspend until woken.
+        case wait
+        /// Go on at once, after waking this many waiters from the front (`Int.max` for all).
+        case proceed(waking: Int)
+    }
+
+    /// Looks at the state with `decide` and either goes on at once or suspends until a ``wake(_:)`` hands this
+    /// waiter its turn.
+    ///
+    /// `decide` runs under the lock, once or twice: first on a fast path, and again, if it said `.wait`, in the
+    /// same lock section that registers the waiter, so that no wake-up can slip in between. It must change the
+    /// state only when it decides to proceed, or guard its change against the second call.
     ///
     /// - Parameters:
-    ///   - proceed: Under the lock: whether to go on without waiting. Not called again after a wake-up.
+    ///   - decide: Under the lock: whether to go on, given the state and the number waiting.
     ///   - onCancel: Under the lock, when a waiting caller is cancelled and leaves the queue.
-    /// - Throws: `CancellationError` if the caller is cancelled while it waits (never after it was woken).
+    ///   - whenRegistered: Under the lock, once the waiter is in the queue (a condition releases its lock here).
+    /// - Throws: `CancellationError` if the caller is cancelled while it waits (never after it was woken), or the
+    ///   error of ``fail(_:_:)``.
     func wait(
-        proceedIf proceed: (inout State) -> Bool,
-        onCancel: @escaping @Sendable (inout State) -> Void = { _ in }
+        _ decide: (inout State, _ waiting: Int) -> Decision,
+        onCancel: @escaping @Sendable (inout State) -> Void = { _ in },
+        whenRegistered: () -> Void = {}
     ) async throws {
         var id: UInt64 = 0
-        let immediate = inner.withLock { inner -> Bool in
-            if proceed(&inner.state) { return true }
+        let fast = inner.withLock { inner -> [Waiter]? in
+            if case .proceed(let count) = decide(&inner.state, inner.waiters.count) {
+                return inner.takeFirst(count)
+            }
             inner.nextID += 1
             id = inner.nextID
-            return false
+            return nil
         }
-        if immediate { return }
+        if let fast {
+            for waiter in fast { waiter.continuation.resume() }
+            return
+        }
         let waiterID = id
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                let cancelled = inner.withLock { inner -> Bool in
+                let outcome = inner.withLock { inner -> (woken: [Waiter], proceed: Bool, cancelled: Bool) in
+                    if case .proceed(let count) = decide(&inner.state, inner.waiters.count) {
+                        return (inner.takeFirst(count), true, false)
+                    }
                     if Task.isCancelled {
                         onCancel(&inner.state)
-                        return true
+                        return ([], false, true)
                     }
                     inner.waiters.append(Waiter(id: waiterID, continuation: continuation))
-                    return false
+                    whenRegistered()
+                    return ([], false, false)
                 }
-                if cancelled { continuation.resume(throwing: CancellationError()) }
+                for waiter in outcome.woken { waiter.continuation.resume() }
+                if outcome.proceed { continuation.resume() }
+                if outcome.cancelled { continuation.resume(throwing: CancellationError()) }
             }
         } onCancel: {
             let waiter = inner.withLock { inner -> Waiter? in
@@ -77,11 +113,7 @@ final class WaitCore<State: Sendable>: Sendable {
     /// all). `body` gets the number waiting and must apply, to the state, what it hands to those it wakes.
     func wake(_ body: (inout State, _ waiting: Int) -> Int) {
         let woken = inner.withLock { inner -> [Waiter] in
-            let count = min(body(&inner.state, inner.waiters.count), inner.waiters.count)
-            var woken: [Waiter] = []
-            woken.reserveCapacity(count)
-            for _ in 0..<count { woken.append(inner.waiters.removeFirst()) }
-            return woken
+            inner.takeFirst(body(&inner.state, inner.waiters.count))
         }
         for waiter in woken { waiter.continuation.resume() }
     }
