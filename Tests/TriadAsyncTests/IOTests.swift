@@ -104,7 +104,7 @@ struct IOTests {
     @Test("subprocesses run concurrently and report output and exit status")
     func subprocesses() async throws {
         let outputs = try await AsyncLoop.run { loop in
-            let operations: [@Sendable () async throws -> ProcessOutput] = [
+            let operations: [@Sendable () async throws -> SubprocessOutput] = [
                 { try await loop.runProcess("echo", arguments: ["hello", "triad"]) },
                 { try await loop.runProcess("/bin/sh", arguments: ["-c", "echo oops >&2; exit 3"]) },
                 { try await loop.runProcess("cat", input: Array("piped".utf8)) },

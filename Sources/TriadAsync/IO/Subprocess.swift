@@ -7,7 +7,7 @@ import SystemPackage
 #endif
 
 /// What a finished subprocess left behind: its exit status and its collected output.
-public struct ProcessOutput: Sendable, Hashable {
+public struct SubprocessOutput: Sendable, Hashable {
     /// The exit code, or `nil` if a signal ended the process.
     public var exitCode: Int32?
     /// The signal that ended the process, or `nil` if it exited.
@@ -26,7 +26,7 @@ extension AsyncLoop {
     /// `asyncio.create_subprocess_exec` followed by `communicate()`.
     ///
     /// The program is found on `PATH` unless `executable` contains a `/`. A non-zero exit is not an error: read
-    /// ``ProcessOutput/exitCode``. Cancelling the caller terminates the subprocess.
+    /// ``SubprocessOutput/exitCode``. Cancelling the caller terminates the subprocess.
     ///
     /// - Parameters:
     ///   - executable: A program name (`"ls"`) or a path (`"/bin/ls"`).
@@ -41,7 +41,7 @@ extension AsyncLoop {
         arguments: [String] = [],
         input: [UInt8]? = nil,
         outputLimit: Int = 16 << 20
-    ) async throws -> ProcessOutput {
+    ) async throws -> SubprocessOutput {
         let program: Executable = executable.contains("/") ? .path(FilePath(executable)) : .name(executable)
         do {
             let result = try await withTaskExecutorPreference(executor) {
@@ -61,7 +61,7 @@ extension AsyncLoop {
                     error: .string(limit: outputLimit)
                 )
             }
-            var output = ProcessOutput(
+            var output = SubprocessOutput(
                 exitCode: nil,
                 signal: nil,
                 standardOutput: result.standardOutput,
