@@ -18,10 +18,16 @@ let package = Package(
         .library(name: "TriadThreads", targets: ["TriadThreads"]),
         .library(name: "TriadProcesses", targets: ["TriadProcesses"]),
         .library(name: "TriadAsync", targets: ["TriadAsync"]),
+        // The HTTP client on the loop lives apart: AsyncHTTPClient takes minutes to build.
+        .library(name: "TriadAsyncHTTP", targets: ["TriadAsyncHTTP"]),
         .executable(name: "triad", targets: ["triad"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // The platform-free core: jobs, executors, handles, errors and the wire codec.
@@ -30,7 +36,19 @@ let package = Package(
         .target(name: "CTriadShims"),
         .target(name: "TriadThreads", dependencies: ["TriadCore", "CTriadShims"], swiftSettings: triadSwiftSettings),
         .target(name: "TriadProcesses", dependencies: ["TriadCore", "CTriadShims"], swiftSettings: triadSwiftSettings),
-        .target(name: "TriadAsync", dependencies: ["TriadCore"], swiftSettings: triadSwiftSettings),
+        .target(
+            name: "TriadAsync",
+            dependencies: [
+                "TriadCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
+            swiftSettings: triadSwiftSettings
+        ),
         // The umbrella: re-exports only.
         .target(
             name: "Triad",
@@ -74,7 +92,29 @@ let package = Package(
         ),
         .testTarget(
             name: "TriadAsyncTests",
-            dependencies: ["TriadAsync", "TriadCore"],
+            dependencies: [
+                "TriadAsync",
+                "TriadCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: triadSwiftSettings
+        ),
+        // The HTTP client bound to the loop's event loop.
+        .target(
+            name: "TriadAsyncHTTP",
+            dependencies: [
+                "TriadAsync",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: triadSwiftSettings
+        ),
+        .testTarget(
+            name: "TriadAsyncHTTPTests",
+            dependencies: ["TriadAsyncHTTP", "TriadAsync"],
             swiftSettings: triadSwiftSettings
         ),
         // Jobs for the process pool tests, and the worker program that runs them in its own binary.

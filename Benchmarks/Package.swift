@@ -24,5 +24,6 @@ let package = Package(
     ],
     targets: [
         benchmarkTarget("CodecBenchmarks", [.product(name: "TriadCore", package: "triad")]),
+        benchmarkTarget("AsyncBenchmarks", [.product(name: "TriadAsync", package: "triad"), .product(name: "TriadAsyncHTTP", package: "triad")]),
     ]
 )

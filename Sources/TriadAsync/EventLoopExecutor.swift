@@ -1,0 +1,161 @@
+import NIOCore
+import Synchronization
+import TriadCore
+
+/// A Triad `Executor` that runs jobs as tasks on one ``AsyncLoop``: many jobs at once on one thread.
+///
+/// It suits I/O-bound jobs (network calls, file reads, subprocesses) that spend their time waiting. CPU-bound jobs
+/// run one after another, as on asyncio, since they never suspend. Moving a job here from a thread or process pool
+/// changes one line:
+///
+/// ```swift
+/// let executor = EventLoopExecutor(maxConcurrent: 200)   // was: ThreadPoolExecutor(workers: 8)
+/// let pages = try await executor.map(urls.map(FetchPage.init))
+/// await executor.shutdown()
+/// ```
+///
+/// At most ``workerCount`` jobs run at once; the rest wait in submission order. A timed-out or cancelled job's
+/// task is cancelled and its handle resolves at once.
+public final class EventLoopExecutor: TriadCore.Executor {
+    /// The loop the jobs run on.
+    public let loop: AsyncLoop
+    /// The most jobs running at once: the executor's concurrency limit, not a thread count.
+    public let workerCount: Int
+
+    private let ownsLoop: Bool
+    private let state = Mutex(ExecutorState())
+
+    /// Makes an executor with a loop of its own, which ``shutdown(wait:cancelPending:)`` stops.
+    ///
+    /// - Parameters:
+    ///   - maxConcurrent: The most jobs running at once (`workerCount`); at least 1.
+    ///   - options: The new loop's options.
+    public convenience init(maxConcurrent: Int = 1024, options: AsyncLoop.Options = AsyncLoop.Options()) {
+        self.init(loop: AsyncLoop(options: options), maxConcurrent: maxConcurrent, ownsLoop: true)
+    }
+
+    /// Makes an executor on an existing loop, which it leaves running at shutdown.
+    ///
+    /// - Parameters:
+    ///   - loop: The loop to run jobs on.
+    ///   - maxConcurrent: The most jobs running at once (`workerCount`); at least 1.
+    public convenience init(loop: AsyncLoop, maxConcurrent: Int = 1024) {
+        self.init(loop: loop, maxConcurrent: maxConcurrent, ownsLoop: false)
+    }
+
+    private init(loop: AsyncLoop, maxConcurrent: Int, ownsLoop: Bool) {
+        precondition(maxConcurrent >= 1, "maxConcurrent must be at least 1")
+        self.loop = loop
+        self.workerCount = maxConcurrent
+        self.ownsLoop = ownsLoop
+    }
+
+    /// Queues a job on the loop and returns its handle at once.
+    ///
+    /// - Parameters:
+    ///   - job: The job.
+    ///   - options: Its options; a timeout counts from the moment the job starts.
+    /// - Returns: The job's handle.
+    /// - Throws: ``ExecutorError`` with code `shutDown` after shutdown. A job that fails does not make `submit`
+    ///   throw; its handle carries the error.
+    public func submit<J: Job>(_ job: J, options: JobOptions) throws(ExecutorError) -> JobHandle<J.Output> {
+        let handle = JobHandle<J.Output>(jobName: J.jobName)
+        let start: @Sendable () -> Void = { [self] in self.start(job, handle: handle, timeout: options.timeout) }
+        let runNow = state.withLock { state -> Bool? in
+            if state.isShutDown { return nil }
+            if state.running < workerCount {
+                state.running += 1
+                return true
+            }
+            state.pending.append(PendingJob(start: start, cancel: { handle.cancel() }))
+            return false
+        }
+        guard let runNow else { throw ExecutorError.shutDown(jobName: J.jobName) }
+        if runNow { start() }
+        return handle
+    }
+
+    private func start<J: Job>(_ job: J, handle: JobHandle<J.Output>, timeout: Duration?) {
+        guard handle.markRunning() else {
+            finishOne()
+            return
+        }
+        let task = Task(executorPreference: loop.taskExecutor) {
+            do {
+                handle.succeed(try await job.run())
+            } catch {
+                handle.fail(error)
+            }
+        }
+        var timer: Scheduled<Void>?
+        if let timeout {
+            timer = loop.eventLoop.scheduleTask(in: timeout.timeAmount) {
+                if handle.fail(ExecutorError.timedOut(jobName: J.jobName, after: timeout, killedWorker: false)) {
+                    task.cancel()
+                }
+            }
+        }
+        handle.setCancelHandler { _ in task.cancel() }
+        handle.whenComplete { [timer] _ in
+            timer?.cancel()
+        }
+        Task(executorPreference: loop.taskExecutor) { [self] in
+            await task.value
+            finishOne()
+        }
+    }
+
+    /// Counts a job as finished and starts the next pending one.
+    private func finishOne() {
+        let next = state.withLock { state -> (@Sendable () -> Void)? in
+            if let next = state.pending.popFirst() { return next.start }
+            state.running -= 1
+            if state.running == 0 {
+                for waiter in state.idleWaiters { waiter.resume() }
+                state.idleWaiters = []
+            }
+            return nil
+        }
+        next?()
+    }
+
+    /// Stops accepting jobs and, optionally, waits for the queued ones. If the executor made its own loop, the
+    /// loop stops once the jobs have finished (with `wait`).
+    ///
+    /// - Parameters:
+    ///   - wait: Whether to return only once every job allowed to run has finished.
+    ///   - cancelPending: Whether to cancel jobs that have not started; their handles resolve as cancelled.
+    ///
+    /// Shutting down twice is not an error.
+    public func shutdown(wait: Bool, cancelPending: Bool) async {
+        let pending = state.withLock { state -> [PendingJob] in
+            state.isShutDown = true
+            guard cancelPending else { return [] }
+            defer { state.pending.removeAll() }
+            return Array(state.pending)
+        }
+        for job in pending { job.cancel() }
+        guard wait else { return }
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            let idle = state.withLock { state -> Bool in
+                if state.running == 0 && state.pending.isEmpty { return true }
+                state.idleWaiters.append(continuation)
+                return false
+            }
+            if idle { continuation.resume() }
+        }
+        if ownsLoop { await loop.shutdown() }
+    }
+}
+
+private struct ExecutorState {
+    var isShutDown = false
+    var running = 0
+    var pending = CircularBuffer<PendingJob>()
+    var idleWaiters: [UnsafeContinuation<Void, Never>] = []
+}
+
+private struct PendingJob {
+    let start: @Sendable () -> Void
+    let cancel: @Sendable () -> Void
+}

@@ -1,0 +1,181 @@
+import NIOCore
+import Synchronization
+import TriadCore
+
+extension AsyncLoop {
+    /// Suspends the caller for `duration` on the loop's clock (a NIO timer), letting other tasks run:
+    /// the analogue of `asyncio.sleep`.
+    ///
+    /// - Parameter duration: How long to sleep. Zero or less yields once.
+    /// - Throws: `CancellationError` if the caller is cancelled while sleeping.
+    public func sleep(for duration: Duration) async throws {
+        if duration <= .zero {
+            await Task.yield()
+            try Task.checkCancellation()
+            return
+        }
+        let scheduled = eventLoop.scheduleTask(in: duration.timeAmount) {}
+        try await withTaskCancellationHandler {
+            do {
+                try await scheduled.futureResult.get()
+            } catch {
+                throw CancellationError()
+            }
+        } onCancel: {
+            scheduled.cancel()
+        }
+    }
+
+    /// Gives the other ready tasks a turn, then resumes: the analogue of `await asyncio.sleep(0)`.
+    public func yield() async {
+        await Task.yield()
+    }
+
+    /// Runs every operation concurrently on the loop and returns their values in order: the analogue of
+    /// `asyncio.gather`.
+    ///
+    /// The first operation to throw cancels the others; once they have finished, its error is thrown.
+    /// Cancelling the caller cancels every operation.
+    ///
+    /// - Parameter operations: The work, one closure per task.
+    /// - Returns: The values, in the order of `operations`.
+    /// - Throws: The first error an operation throws.
+    public func gather<T: Sendable>(_ operations: [@Sendable () async throws -> T]) async throws -> [T] {
+        try await withTaskExecutorPreference(executor) {
+            try await withThrowingTaskGroup(of: (Int, T).self) { group in
+                for (index, operation) in operations.enumerated() {
+                    group.addTask { (index, try await operation()) }
+                }
+                var values = [T?](repeating: nil, count: operations.count)
+                while let (index, value) = try await group.next() {
+                    values[index] = value
+                }
+                return values.map { $0! }
+            }
+        }
+    }
+
+    /// Waits for every task and returns their values in order; the first to fail cancels the others and its
+    /// error is thrown. Cancelling the caller cancels every task.
+    ///
+    /// - Parameter tasks: Tasks from ``createTask(name:_:)``.
+    /// - Returns: The values, in the order of `tasks`.
+    /// - Throws: The first error a task throws.
+    public func gather<T: Sendable>(_ tasks: [LoopTask<T>]) async throws -> [T] {
+        do {
+            return try await gather(tasks.map { task in { try await task.value } })
+        } catch {
+            for task in tasks { task.cancel() }
+            throw error
+        }
+    }
+
+    /// Runs every operation concurrently and returns every outcome in order, errors included: the analogue of
+    /// `asyncio.gather(..., return_exceptions=True)`. One failure cancels nothing.
+    ///
+    /// - Parameter operations: The work, one closure per task.
+    /// - Returns: Each operation's value or error, in the order of `operations`.
+    public func gatherResults<T: Sendable>(
+        _ operations: [@Sendable () async throws -> T]
+    ) async -> [Result<T, any Error>] {
+        await withTaskExecutorPreference(executor) {
+            await withTaskGroup(of: (Int, Result<T, any Error>).self) { group in
+                for (index, operation) in operations.enumerated() {
+                    group.addTask {
+                        do { return (index, .success(try await operation())) } catch { return (index, .failure(error)) }
+                    }
+                }
+                var results = [Result<T, any Error>?](repeating: nil, count: operations.count)
+                for await (index, result) in group { results[index] = result }
+                return results.map { $0! }
+            }
+        }
+    }
+
+    /// Runs every operation concurrently and yields each outcome as soon as it completes, tagged with its index:
+    /// the analogue of `asyncio.as_completed`.
+    ///
+    /// A failing operation does not end the stream; its outcome carries the error. Ending the iteration early
+    /// cancels the operations still running.
+    ///
+    /// - Parameter operations: The work, one closure per task.
+    /// - Returns: The outcomes in completion order.
+    public func asCompleted<T: Sendable>(
+        _ operations: [@Sendable () async throws -> T]
+    ) -> AsyncStream<JobCompletion<T>> {
+        let (stream, continuation) = AsyncStream.makeStream(of: JobCompletion<T>.self)
+        let task = Task(executorPreference: executor) {
+            await withTaskGroup(of: JobCompletion<T>.self) { group in
+                for (index, operation) in operations.enumerated() {
+                    group.addTask {
+                        do {
+                            return JobCompletion(index: index, result: .success(try await operation()))
+                        } catch {
+                            return JobCompletion(index: index, result: .failure(error))
+                        }
+                    }
+                }
+                for await completion in group { continuation.yield(completion) }
+                continuation.finish()
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    /// Yields each task's outcome as soon as it completes, tagged with its index in `tasks`.
+    ///
+    /// - Parameter tasks: Tasks from ``createTask(name:_:)``.
+    /// - Returns: The outcomes in completion order.
+    public func asCompleted<T: Sendable>(_ tasks: [LoopTask<T>]) -> AsyncStream<JobCompletion<T>> {
+        let (stream, continuation) = AsyncStream.makeStream(of: JobCompletion<T>.self)
+        if tasks.isEmpty { continuation.finish() }
+        let remaining = AtomicCounter(tasks.count)
+        for (index, task) in tasks.enumerated() {
+            task.whenDone { result in
+                continuation.yield(JobCompletion(index: index, result: result))
+                if remaining.decrement() == 0 { continuation.finish() }
+            }
+        }
+        return stream
+    }
+
+    /// Runs `body` with a deadline: the analogue of `async with asyncio.timeout(...)`.
+    ///
+    /// When the deadline passes first, `body` is cancelled, and once it has stopped this throws
+    /// ``AsyncLoopError/Code/timedOut``. A body that ignores cancellation delays the throw until it returns.
+    ///
+    /// - Parameters:
+    ///   - duration: The time allowed, on the loop's clock.
+    ///   - body: The work.
+    /// - Returns: What `body` returns, if it finishes in time.
+    /// - Throws: ``AsyncLoopError/Code/timedOut`` on timeout; otherwise what `body` throws.
+    public func timeout<T: Sendable>(
+        _ duration: Duration,
+        _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withTaskExecutorPreference(executor) {
+            try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask { try await body() }
+                group.addTask {
+                    try await self.sleep(for: duration)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next() else { throw AsyncLoopError.timedOut(after: duration) }
+                guard let value = first else { throw AsyncLoopError.timedOut(after: duration) }
+                return value
+            }
+        }
+    }
+}
+
+/// A shared countdown, for callbacks that finish a stream when the last one runs.
+final class AtomicCounter: Sendable {
+    private let value: Atomic<Int>
+
+    init(_ value: Int) { self.value = Atomic(value) }
+
+    /// Subtracts one and returns the new value.
+    func decrement() -> Int { value.subtract(1, ordering: .acquiringAndReleasing).newValue }
+}

@@ -1,0 +1,83 @@
+import NIOCore
+import Synchronization
+
+/// The bridge between Swift concurrency and one NIO event loop: a task executor (SE-0417).
+///
+/// `enqueue` runs each job on the loop with `runSynchronously(on:)` for this task executor, so a task that
+/// prefers it, and every child it spawns, resumes on the loop thread after each suspension. The job runs on the
+/// *generic* serial context with this task executor, not isolated to a serial executor: then a call into a
+/// nonisolated async function is no executor switch and costs no extra trip through the loop's queue (with
+/// `runSynchronously(isolatedTo:taskExecutor:)` every such call re-enqueued the task, which broke asyncio's
+/// order: a task lost its turn at each `await` of a function that did not even suspend).
+/// Each step is timed for the watchdog: two clock reads and two relaxed atomic stores per job.
+final class LoopExecutor: TaskExecutor {
+    let loop: any EventLoop
+    let steps: StepMonitor
+
+    init(loop: any EventLoop, steps: StepMonitor) {
+        self.loop = loop
+        self.steps = steps
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { [self] in
+            steps.begin(job: unsafeBitCast(job, to: UInt.self))
+            job.runSynchronously(on: asUnownedTaskExecutor())
+            steps.end()
+        }
+    }
+
+    func asUnownedTaskExecutor() -> UnownedTaskExecutor {
+        UnownedTaskExecutor(ordinary: self)
+    }
+}
+
+/// What the loop thread is doing now, written by the loop thread and read by the watchdog thread.
+final class StepMonitor: Sendable {
+    /// When the current step began, in uptime nanoseconds; 0 while the loop is idle.
+    let startedAt = Atomic<UInt64>(0)
+    /// The job (task) running the current step, as an address; the key of `names`.
+    let job = Atomic<UInt>(0)
+    /// Counts steps, so that the watchdog reports each long step once.
+    let sequence = Atomic<UInt64>(0)
+    /// Names of the tasks that `createTask` and `run` started, by task address.
+    let names = Mutex<[UInt: String]>([:])
+
+    @inline(__always)
+    func begin(job: UInt) {
+        self.job.store(job, ordering: .relaxed)
+        sequence.wrappingAdd(1, ordering: .relaxed)
+        startedAt.store(NIODeadline.now().uptimeNanoseconds, ordering: .releasing)
+    }
+
+    @inline(__always)
+    func end() {
+        startedAt.store(0, ordering: .releasing)
+    }
+
+    /// Records the name of the task that calls it, until `unregister` runs.
+    func registerCurrentTask(name: String) -> UInt? {
+        guard let key = currentTaskKey() else { return nil }
+        names.withLock { $0[key] = name }
+        return key
+    }
+
+    func unregister(_ key: UInt?) {
+        guard let key else { return }
+        _ = names.withLock { $0.removeValue(forKey: key) }
+    }
+
+    func name(ofJob key: UInt) -> String? {
+        names.withLock { $0[key] }
+    }
+}
+
+/// The address of the current task. A task is also the job that runs each of its steps, so this matches the
+/// address `LoopExecutor.enqueue` records for the step; that is how the watchdog names the task it caught.
+func currentTaskKey() -> UInt? {
+    withUnsafeCurrentTask { task in
+        guard let task else { return nil }
+        return unsafeBitCast(task, to: UInt.self)
+    }
+}
