@@ -92,6 +92,7 @@ package enum SlidingWindowMap {
         private let progress: (@Sendable (MapProgress) -> Void)?
         private let submit: @Sendable (Int) throws(ExecutorError) -> JobHandle<Output>
         private let state: Mutex<State>
+        private let yielded = Atomic<Int>(0)
 
         init(
             count: Int,
@@ -162,7 +163,7 @@ package enum SlidingWindowMap {
         private enum Action {
             case none
             case report(MapProgress)
-            case yield(JobCompletion<Output>, MapProgress, finish: Bool)
+            case yield(JobCompletion<Output>, MapProgress)
             case succeed([Output], MapProgress)
             case fail(any Error, [JobHandle<Output>], MapProgress)
         }
@@ -175,9 +176,8 @@ package enum SlidingWindowMap {
                 state.completed += 1
                 let report = MapProgress(completed: state.completed, total: count)
                 if let unordered = state.unordered {
-                    let done = state.completed == count
-                    if done { state.finished = true }
-                    return (.yield(JobCompletion(index: index, result: result), report, finish: done), nil, unordered)
+                    if state.completed == count { state.finished = true }
+                    return (.yield(JobCompletion(index: index, result: result), report), nil, unordered)
                 }
                 switch result {
                 case .success(let value):
@@ -197,10 +197,12 @@ package enum SlidingWindowMap {
                 return
             case .report(let report):
                 progress?(report)
-            case .yield(let completion, let report, let finish):
+            case .yield(let completion, let report):
                 progress?(report)
                 unordered?.yield(completion)
-                if finish { unordered?.finish() }
+                // The stream finishes after the last yield, not after the last completion: otherwise a finish on
+                // one thread could overtake another thread's yield and lose that outcome.
+                if yielded.add(1, ordering: .acquiringAndReleasing).newValue == count { unordered?.finish() }
             case .succeed(let values, let report):
                 progress?(report)
                 ordered?.resume(returning: values)
