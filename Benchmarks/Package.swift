@@ -24,5 +24,6 @@ let package = Package(
     ],
     targets: [
         benchmarkTarget("CodecBenchmarks", [.product(name: "TriadCore", package: "triad")]),
+        benchmarkTarget("ThreadsBenchmarks", [.product(name: "TriadThreads", package: "triad"), .product(name: "TriadCore", package: "triad")]),
     ]
 )
