@@ -79,4 +79,12 @@ struct BarrierTests {
         #expect(threadingCode(await outcomes([waiter])[0]) == .brokenBarrier)
         #expect(!barrier.isBroken)
     }
+
+    @Test("the barrier's default timeout applies to waits that give none")
+    func defaultTimeout() async throws {
+        let barrier = Barrier(parties: 2, timeout: .milliseconds(50))
+        #expect(barrier.defaultTimeout == .milliseconds(50))
+        let outcome = await attempt { try await onThread { try barrier.wait() } }
+        #expect(threadingCode(outcome) == .brokenBarrier)
+    }
 }

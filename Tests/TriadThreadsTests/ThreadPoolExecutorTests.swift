@@ -222,4 +222,34 @@ struct ThreadPoolExecutorTests {
         for handle in handles { _ = try await handle.value }
         await pool.shutdown()
     }
+
+    @Test("shutdownBlocking, called from an OS thread, waits for the queued jobs and the workers")
+    func blockingShutdown() async throws {
+        let pool = ThreadPoolExecutor(workers: 2, name: "blocking")
+        #expect(pool.name == "blocking")
+        let handles = try (1...10).map { n in try pool.submit { () -> Int in
+            sleepOnThread(.milliseconds(2))
+            return n
+        } }
+        try await onThread { pool.shutdownBlocking() }
+        #expect(pool.workerNativeIDs.isEmpty)
+        #expect(handles.allSatisfy { $0.state == .succeeded })
+        try await onThread { pool.shutdownBlocking(cancelPending: true) }
+    }
+
+    @Test("after every worker has exited, tasks that prefer the pool still run, on the global executor")
+    func afterShutdownFallback() async throws {
+        let pool = ThreadPoolExecutor(workers: 1)
+        await pool.shutdown()
+        let value = await Task(executorPreference: pool) { 42 }.value
+        #expect(value == 42)
+    }
+
+    @Test("a pool made without a worker count has one worker per CPU")
+    func defaultWorkers() async throws {
+        let pool = ThreadPoolExecutor()
+        #expect(pool.workerCount >= 1)
+        #expect(try await pool.submit(Square(n: 3)).value == 9)
+        await pool.shutdown()
+    }
 }

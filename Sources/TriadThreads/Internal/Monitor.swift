@@ -66,7 +66,7 @@ extension Duration {
 enum Spin {
     static let budgetNanoseconds: UInt64 = 40_000
     /// The first part of the budget is spent in CPU pause hints: enough for a thread on another CPU to answer.
-    static let pauseNanoseconds: UInt64 = 4_000
+    static let pauseNanoseconds: UInt64 = 1_000
 
     /// Spins until `changed` returns `true` or the budget is spent. Returns whether it saw the change.
     ///
