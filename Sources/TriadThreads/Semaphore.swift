@@ -1,4 +1,4 @@
-/// A counting semaphore, like Python's `threading.Semaphore`: ``acquire()`` takes one permit, waiting while there
+/// A counting semaphore, like Python's `threading.Semaphore`: `acquire()` takes one permit, waiting while there
 /// are none; ``release(_:)`` gives permits back.
 ///
 /// ```swift
