@@ -74,7 +74,8 @@ public final class Barrier: Sendable {
                 storage.change { $0.breakBarrier("the barrier's action threw \(error)") }
                 throw error
             }
-            storage.change { $0.release() }
+            // An abort() while the action ran breaks this round too.
+            guard storage.change({ $0.release() }) else { throw storage.withLock { $0.brokenError() } }
             return index
         case .waiting(let index, let generation):
             let passed = storage.wait(until: deadline, wakesOthers: false) { $0.hasPassed(generation) }
@@ -146,11 +147,13 @@ struct BarrierState {
         return !brokenGenerations.contains(waited)
     }
 
-    mutating func release() {
-        guard runningAction, brokenReason == nil else { return }
+    /// Ends the round after the action; `false` if the barrier broke meanwhile.
+    mutating func release() -> Bool {
+        guard runningAction, brokenReason == nil else { return false }
         runningAction = false
         arrived = 0
         generation += 1
+        return true
     }
 
     mutating func breakBarrier(_ reason: String) {

@@ -193,6 +193,9 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
         let timeout = timeout ?? defaultTimeout
         let core = self.core
         let taskBox = TaskBox()
+        handle.setCancelHandler { wasRunning in
+            if wasRunning { taskBox.cancel() }
+        }
         // The task is queued on the pool at once; it checks whether its job was cancelled before doing anything.
         // Accounting happens before the task exists, so shutdown cannot miss it.
         guard core.submit(nil, id: handle.id, cancel: { handle.cancel() }) else {
@@ -212,9 +215,6 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
             if let timer { DeadlineScheduler.shared.cancel(timer) }
         }
         taskBox.set(task)
-        handle.setCancelHandler { wasRunning in
-            if wasRunning { taskBox.cancel() }
-        }
         return handle
     }
 

@@ -87,4 +87,19 @@ struct BarrierTests {
         let outcome = await attempt { try await onThread { try barrier.wait() } }
         #expect(threadingCode(outcome) == .brokenBarrier)
     }
+
+    @Test("an abort while the action runs breaks the round for every party")
+    func abortDuringAction() async throws {
+        let inAction = Event()
+        let proceed = Event()
+        let barrier = Barrier(parties: 2, action: {
+            inAction.set()
+            proceed.wait()
+        })
+        let threads = try startThreads(2) { _ in try barrier.wait(timeout: .seconds(30)) }
+        try await inAction.wait(timeout: .seconds(30))
+        barrier.abort()
+        proceed.set()
+        for outcome in await outcomes(threads) { #expect(threadingCode(outcome) == .brokenBarrier) }
+    }
 }

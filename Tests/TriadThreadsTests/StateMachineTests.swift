@@ -49,7 +49,8 @@ struct StateMachineTests {
         guard case .last(1)? = state.arrive() else { Issue.record("last arrival"); return }
         let during = state.arrive()
         #expect(during == nil)  // the action is running
-        state.release()
+        let released = state.release()
+        #expect(released)
         #expect(state.hasPassed(generation) == true)
         guard case .waiting(0, let second)? = state.arrive() else { Issue.record("second round"); return }
         state.breakBarrier("test")
