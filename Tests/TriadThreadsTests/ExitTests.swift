@@ -13,6 +13,13 @@ struct ExitTests {
         }
     }
 
+    @Test("a blocking join of a thread that was never started is a precondition failure")
+    func blockingJoinBeforeStart() async {
+        await #expect(processExitsWith: .failure) {
+            _ = try? joinUnstarted()
+        }
+    }
+
     @Test("starting a thread twice is a precondition failure")
     func startTwice() async {
         await #expect(processExitsWith: .failure) {
@@ -54,4 +61,10 @@ struct ExitTests {
             BlockingQueue<Int>().taskDone()
         }
     }
+}
+
+/// Joins a thread that was never started, from synchronous code as a blocking caller would. It stops the process
+/// before it could block.
+private func joinUnstarted() throws -> Int {
+    try Thread { 1 }.join()
 }
