@@ -1,5 +1,6 @@
-/// A meeting point for a fixed number of threads, like Python's `threading.Barrier`: each thread calls ``wait(timeout:)``
-/// and blocks until all ``parties`` have arrived; then all go on together, and the barrier is ready for the next round.
+/// A meeting point for a fixed number of threads, like Python's `threading.Barrier`: each thread calls
+/// ``wait(timeout:)`` and blocks until all ``parties`` have arrived; then all go on together, and the barrier is ready
+/// for the next round.
 ///
 /// ```swift
 /// let barrier = Barrier(parties: 3, action: { print("all three arrived") })

@@ -174,7 +174,10 @@ public final class BlockingQueue<Element: Sendable>: Sendable {
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/timedOut``, ``ThreadingError/Code/closed`` or
     ///   ``ThreadingError/Code/cancelled``.
     public func get(timeout: Duration) async throws(ThreadingError) -> Element {
-        try getOutcome(await storage.waitAsync(until: .after(timeout), wakesOthers: true) { $0.get() }, timeout: timeout)
+        try getOutcome(
+            await storage.waitAsync(until: .after(timeout), wakesOthers: true) { $0.get() },
+            timeout: timeout
+        )
     }
 
     // MARK: - Tasks and closing

@@ -72,7 +72,10 @@ public final class Lock: Sendable {
     public func release() throws(ThreadingError) {
         switch state.exchange(0, ordering: .releasing) {
         case 0:
-            throw ThreadingError(.notLocked, message: "a lock that nobody holds was released; release only after acquire")
+            throw ThreadingError(
+                .notLocked,
+                message: "a lock that nobody holds was released; release only after acquire"
+            )
         case 1:
             return
         default:

@@ -85,8 +85,8 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
     ///   - options: Per-job options; `JobOptions.timeout` counts from the moment the job starts.
     /// - Returns: The job's handle; await `JobHandle.value`, or block an OS thread with
     ///   `JobHandle.wait(timeout:)`.
-    /// - Throws: `ExecutorError` with `ExecutorError.Code.shutDown` after
-    ///   ``shutdown(wait:cancelPending:)``. A job that fails does not make `submit` throw; its handle carries the error.
+    /// - Throws: `ExecutorError` with `ExecutorError.Code.shutDown` after ``shutdown(wait:cancelPending:)``. A job
+    ///   that fails does not make `submit` throw; its handle carries the error.
     public func submit<J: Job>(_ job: J, options: JobOptions) throws(ExecutorError) -> JobHandle<J.Output> {
         try submitAsync(jobName: J.jobName, timeout: options.timeout) { try await job.run() }
     }

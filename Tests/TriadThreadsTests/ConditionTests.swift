@@ -89,7 +89,11 @@ struct ConditionTests {
         let condition = Condition()
         let codes = try await onThread { () -> [ThreadingError.Code?] in
             var codes: [ThreadingError.Code?] = []
-            do { try condition.wait(timeout: .milliseconds(1)) } catch let error as ThreadingError { codes.append(error.code) }
+            do {
+                try condition.wait(timeout: .milliseconds(1))
+            } catch let error as ThreadingError {
+                codes.append(error.code)
+            }
             do { try condition.notify() } catch let error as ThreadingError { codes.append(error.code) }
             do { try condition.notifyAll() } catch let error as ThreadingError { codes.append(error.code) }
             return codes

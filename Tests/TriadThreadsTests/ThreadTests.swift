@@ -107,7 +107,9 @@ struct ThreadTests {
         await #expect(throws: ThreadingError.self) {
             try await Threading.joinNonDaemonThreads(timeout: .milliseconds(50))
         }
-        let blocking = await attempt { try await onThread { try Threading.joinNonDaemonThreads(timeout: .milliseconds(50)) } }
+        let blocking = await attempt {
+            try await onThread { try Threading.joinNonDaemonThreads(timeout: .milliseconds(50)) }
+        }
         #expect(threadingCode(blocking) == .timedOut)
         #expect(Threading.nonDaemonCount >= 1)
         release.set()

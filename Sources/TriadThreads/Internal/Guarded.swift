@@ -62,7 +62,12 @@ final class Guarded<State>: @unchecked Sendable {
     ///
     /// `attempt` runs under the lock. When it succeeds and `wakesOthers` is set (it freed room, took the last
     /// item, ...), every other waiter is woken. The thread spins for a few tens of microseconds before it parks.
-    func wait<R>(until deadline: Deadline?, spin: Bool = true, wakesOthers: Bool, _ attempt: (inout State) -> R?) -> R? {
+    func wait<R>(
+        until deadline: Deadline?,
+        spin: Bool = true,
+        wakesOthers: Bool,
+        _ attempt: (inout State) -> R?
+    ) -> R? {
         monitor.lock()
         var spun = !spin
         while true {
