@@ -76,7 +76,9 @@ struct ConditionTests {
         try await onThread {
             while condition.withLock({ waiting.count }) < 4 { sleepOnThread(.milliseconds(5)) }
             try condition.withLock { () throws(ThreadingError) in try condition.notify(2) }
-            sleepOnThread(.milliseconds(200))
+            // Give the two notified waiters time to run, then a little more to see that no third one wakes.
+            for _ in 0..<6_000 where woken.count < 2 { sleepOnThread(.milliseconds(5)) }
+            sleepOnThread(.milliseconds(50))
         }
         #expect(woken.count == 2)
         try await onThread { try condition.withLock { () throws(ThreadingError) in try condition.notifyAll() } }
