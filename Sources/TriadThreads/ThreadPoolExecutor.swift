@@ -19,6 +19,9 @@ import TriadCore
 /// `Task(executorPreference: pool)` or inside `withTaskExecutorPreference(pool)`. Such tasks must not outlive the
 /// pool's shutdown: once every worker has exited, work enqueued on the pool runs on Swift's global executor instead.
 ///
+/// The workers count as daemon threads: `Threading.joinNonDaemonThreads(timeout:)` does not wait for them, so shut
+/// the pool down (``shutdown(wait:cancelPending:)``) to let its queued jobs finish before the process exits.
+///
 /// An idle worker spins for a few tens of microseconds before it parks, which makes a job submitted right after
 /// another start in about a microsecond rather than the 20-25 µs of waking a parked thread.
 ///

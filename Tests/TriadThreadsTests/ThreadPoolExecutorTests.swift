@@ -82,6 +82,25 @@ struct ThreadPoolExecutorTests {
         await pool.shutdown()
     }
 
+    @Test("mapUnordered yields every outcome once, and map reports progress")
+    func mapUnordered() async throws {
+        let pool = ThreadPoolExecutor(workers: 2)
+        var seen: [Int: Int] = [:]
+        for await completion in pool.mapUnordered((0..<30).map { Square(n: $0) }) {
+            seen[completion.index] = try completion.result.get()
+        }
+        #expect(seen.count == 30)
+        #expect(seen.allSatisfy { $0.value == $0.key * $0.key })
+        let reports = Recorder<Int>()
+        let values = try await pool.map(
+            (0..<10).map { Square(n: $0) },
+            options: MapOptions(maxInFlight: 3, progress: { reports.append($0.completed) })
+        )
+        #expect(values.count == 10)
+        #expect(reports.all.sorted() == Array(1...10))
+        await pool.shutdown()
+    }
+
     @Test("the initializer runs once on each worker thread")
     func initializer() async throws {
         let calls = Recorder<Int>()
