@@ -112,6 +112,25 @@ struct ConditionTests {
         }
     }
 
+    @Test("acquiring a condition's lock times out while another thread holds it")
+    func acquireTimeout() async throws {
+        let condition = Condition()
+        let held = Event()
+        let release = Event()
+        let holder = Thread {
+            condition.acquire()
+            held.set()
+            release.wait()
+            try condition.release()
+        }
+        try holder.start()
+        try await held.wait(timeout: .seconds(30))
+        let outcome = await attempt { try await onThread { try condition.acquire(timeout: .milliseconds(50)) } }
+        #expect(threadingCode(outcome) == .timedOut)
+        release.set()
+        try await holder.join()
+    }
+
     @Test("a condition over a re-entrant lock held twice restores both levels after a wait")
     func reentrantWait() async throws {
         let lock = RLock()
