@@ -16,8 +16,9 @@ import TriadCore
 /// The workers are pthreads of their own, not threads of Swift's cooperative pool, so a job may block (on a file, a
 /// ``Lock``, a ``BlockingQueue``) without starving async code. The pool is also a `TaskExecutor`: a job's async
 /// `Job.run()` runs on the pool's threads, and so does any task created with
-/// `Task(executorPreference: pool)` or inside `withTaskExecutorPreference(pool)`. Such tasks must not outlive the
-/// pool's shutdown: once every worker has exited, work enqueued on the pool runs on Swift's global executor instead.
+/// `Task(executorPreference: pool)` or inside `withTaskExecutorPreference(pool)`. Keep the pool alive while such
+/// tasks run. Work that still prefers the pool after a shutdown has stopped every worker runs on Swift's global
+/// executor instead.
 ///
 /// The workers count as daemon threads: `Threading.joinNonDaemonThreads(timeout:)` does not wait for them, so shut
 /// the pool down (``shutdown(wait:cancelPending:)``) to let its queued jobs finish before the process exits.
