@@ -25,5 +25,6 @@ let package = Package(
     targets: [
         benchmarkTarget("CodecBenchmarks", [.product(name: "TriadCore", package: "triad")]),
         benchmarkTarget("AsyncBenchmarks", [.product(name: "TriadAsync", package: "triad"), .product(name: "TriadAsyncHTTP", package: "triad")]),
+        benchmarkTarget("ThreadsBenchmarks", [.product(name: "TriadThreads", package: "triad"), .product(name: "TriadCore", package: "triad")]),
     ]
 )

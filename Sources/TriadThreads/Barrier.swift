@@ -1,5 +1,6 @@
-/// A meeting point for a fixed number of threads, like Python's `threading.Barrier`: each thread calls ``wait(timeout:)``
-/// and blocks until all ``parties`` have arrived; then all go on together, and the barrier is ready for the next round.
+/// A meeting point for a fixed number of threads, like Python's `threading.Barrier`: each thread calls
+/// ``wait(timeout:)`` and blocks until all ``parties`` have arrived; then all go on together, and the barrier is ready
+/// for the next round.
 ///
 /// ```swift
 /// let barrier = Barrier(parties: 3, action: { print("all three arrived") })
@@ -74,7 +75,8 @@ public final class Barrier: Sendable {
                 storage.change { $0.breakBarrier("the barrier's action threw \(error)") }
                 throw error
             }
-            storage.change { $0.release() }
+            // An abort() while the action ran breaks this round too.
+            guard storage.change({ $0.release() }) else { throw storage.withLock { $0.brokenError() } }
             return index
         case .waiting(let index, let generation):
             let passed = storage.wait(until: deadline, wakesOthers: false) { $0.hasPassed(generation) }
@@ -146,11 +148,13 @@ struct BarrierState {
         return !brokenGenerations.contains(waited)
     }
 
-    mutating func release() {
-        guard runningAction, brokenReason == nil else { return }
+    /// Ends the round after the action; `false` if the barrier broke meanwhile.
+    mutating func release() -> Bool {
+        guard runningAction, brokenReason == nil else { return false }
         runningAction = false
         arrived = 0
         generation += 1
+        return true
     }
 
     mutating func breakBarrier(_ reason: String) {

@@ -16,8 +16,8 @@
 /// instead. Both kinds may be mixed on one queue.
 ///
 /// ## Closing
-/// ``close()`` stops new items: ``put(_:)`` throws ``ThreadingError/Code/closed``. Items already queued can still be
-/// taken; once none are left, ``get()`` throws ``ThreadingError/Code/closed`` too, which ends consumer loops.
+/// ``close()`` stops new items: `put(_:)` throws ``ThreadingError/Code/closed``. Items already queued can still be
+/// taken; once none are left, `get()` throws ``ThreadingError/Code/closed`` too, which ends consumer loops.
 public final class BlockingQueue<Element: Sendable>: Sendable {
     /// The order in which items leave the queue.
     public struct Order: Sendable {
@@ -49,7 +49,7 @@ public final class BlockingQueue<Element: Sendable>: Sendable {
     ///
     /// - Parameters:
     ///   - order: FIFO (the default), LIFO or priority.
-    ///   - maxSize: The most items held at once, after which ``put(_:)`` waits; `nil` (or a value below 1, as in
+    ///   - maxSize: The most items held at once, after which `put(_:)` waits; `nil` (or a value below 1, as in
     ///     Python) for no bound.
     public init(order: Order = .fifo, maxSize: Int? = nil) {
         let maxSize = maxSize.flatMap { $0 >= 1 ? $0 : nil }
@@ -174,7 +174,10 @@ public final class BlockingQueue<Element: Sendable>: Sendable {
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/timedOut``, ``ThreadingError/Code/closed`` or
     ///   ``ThreadingError/Code/cancelled``.
     public func get(timeout: Duration) async throws(ThreadingError) -> Element {
-        try getOutcome(await storage.waitAsync(until: .after(timeout), wakesOthers: true) { $0.get() }, timeout: timeout)
+        try getOutcome(
+            await storage.waitAsync(until: .after(timeout), wakesOthers: true) { $0.get() },
+            timeout: timeout
+        )
     }
 
     // MARK: - Tasks and closing

@@ -1,5 +1,5 @@
 /// A flag that threads and tasks wait on, like Python's `threading.Event`: ``set()`` raises it and wakes every
-/// waiter, ``clear()`` lowers it, ``wait()`` returns once it is raised.
+/// waiter, ``clear()`` lowers it, `wait()` returns once it is raised.
 ///
 /// ```swift
 /// let ready = Event()

@@ -4,13 +4,14 @@ extension JobHandle {
     /// Blocks the calling OS thread until the job finishes, then returns its value or throws its error: Python's
     /// `Future.result(timeout)`.
     ///
-    /// This blocks an OS thread: do not call it from async code; the async variant is ``TriadCore/JobHandle/value``.
-    /// It suits code running on a ``Thread`` or in a pool job, and synchronous programs. The thread spins for a few
-    /// tens of microseconds before it parks, so a short job's result arrives without the cost of a wake-up.
+    /// This blocks an OS thread: do not call it from async code; the async variant is `JobHandle.value`. It suits
+    /// code running on a ``TriadThreads/Thread`` or in a pool job, and synchronous programs. The thread spins for a
+    /// few tens of microseconds before it parks, so a short job's result arrives without the cost of a wake-up.
     ///
     /// - Parameter timeout: How long to wait; `nil` waits as long as it takes. Timing out does not cancel the job.
-    /// - Throws: The job's own error, an ``TriadCore/ExecutorError`` (cancelled, timed out, shut down), or
-    ///   ``ThreadingError`` with ``ThreadingError/Code/timedOut`` if the job had not finished at `timeout`.
+    /// - Throws: The job's own error, an `ExecutorError` (cancelled, timed out, shut down), or
+    ///   ``TriadThreads/ThreadingError`` with ``TriadThreads/ThreadingError/Code/timedOut`` if the job had not
+    ///   finished at `timeout`.
     @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func wait(timeout: Duration? = nil) throws -> Output {
         let outcome = Guarded<Result<Output, any Error>?>(nil)

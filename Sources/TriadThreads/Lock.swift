@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A mutual-exclusion lock, like Python's `threading.Lock`: one holder at a time, acquired with or without a
 /// timeout, from OS threads or from async code.
 ///
@@ -13,7 +15,10 @@
 /// Protecting plain data inside one process is cheaper with `Synchronization.Mutex`; `Lock` is for what `Mutex`
 /// cannot do: timeouts, async waiting, and holding the lock across calls.
 public final class Lock: Sendable {
-    private let storage = Guarded(false)
+    // 0: free; 1: held; 2: held, and threads or tasks may be waiting. Taking a free lock and releasing one that nobody
+    // waits for touch only this atomic; `waiters` parks and wakes the rest.
+    private let state = Atomic<Int>(0)
+    private let waiters = Guarded(())
 
     /// Makes an unlocked lock.
     public init() {}
@@ -23,7 +28,8 @@ public final class Lock: Sendable {
     /// This blocks an OS thread: do not call it from async code; the async variant is `acquire()` with `await`.
     @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func acquire() {
-        _ = storage.wait(until: nil, wakesOthers: false, Self.take)
+        if fastTake() { return }
+        _ = waiters.wait(until: nil, wakesOthers: false) { _ in contendedTake() }
     }
 
     /// Blocks the calling OS thread until the lock is free or `timeout` passes.
@@ -33,14 +39,15 @@ public final class Lock: Sendable {
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/timedOut`` if the lock was still held at the timeout.
     @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func acquire(timeout: Duration) throws(ThreadingError) {
-        guard storage.wait(until: .after(timeout), wakesOthers: false, Self.take) != nil else {
+        if fastTake() { return }
+        guard waiters.wait(until: .after(timeout), wakesOthers: false, { _ in contendedTake() }) != nil else {
             throw ThreadingError.timedOut(after: timeout, waitingFor: "a lock")
         }
     }
 
     /// Takes the lock if it is free, without waiting. Returns whether it did.
     public func tryAcquire() -> Bool {
-        storage.withLock { Self.take(&$0) } != nil
+        fastTake()
     }
 
     /// Suspends the calling task until the lock is free, then takes it. Never blocks a thread.
@@ -63,16 +70,21 @@ public final class Lock: Sendable {
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/notLocked`` if the lock was not held; nothing
     ///   changes then.
     public func release() throws(ThreadingError) {
-        try storage.change { (locked: inout Bool) throws(ThreadingError) in
-            guard locked else {
-                throw ThreadingError(.notLocked, message: "a lock that nobody holds was released; release only after acquire")
-            }
-            locked = false
+        switch state.exchange(0, ordering: .releasing) {
+        case 0:
+            throw ThreadingError(
+                .notLocked,
+                message: "a lock that nobody holds was released; release only after acquire"
+            )
+        case 1:
+            return
+        default:
+            waiters.change { _ in }
         }
     }
 
     /// Whether someone holds the lock now. The answer may be stale as soon as it returns.
-    public var isLocked: Bool { storage.withLock { $0 } }
+    public var isLocked: Bool { state.load(ordering: .relaxed) != 0 }
 
     /// Blocks until the lock is free, runs `body` with it held, and releases it, also when `body` throws.
     ///
@@ -107,16 +119,22 @@ public final class Lock: Sendable {
     }
 
     private func acquireAsync(deadline: Deadline?, timeout: Duration?) async throws(ThreadingError) {
-        switch await storage.waitAsync(until: deadline, wakesOthers: false, Self.take) {
+        if fastTake() { return }
+        switch await waiters.waitAsync(until: deadline, wakesOthers: false, { _ in contendedTake() }) {
         case .value: return
         case .timedOut: throw ThreadingError.timedOut(after: timeout, waitingFor: "a lock")
         case .cancelled: throw ThreadingError.cancelled(waitingFor: "a lock")
         }
     }
 
-    private static func take(_ locked: inout Bool) -> Void? {
-        if locked { return nil }
-        locked = true
-        return ()
+    @inline(__always)
+    private func fastTake() -> Bool {
+        state.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged
+    }
+
+    /// Takes the lock for a waiter, marking it contended either way, so the holder's release wakes the waiters.
+    @inline(__always)
+    private func contendedTake() -> Void? {
+        state.exchange(2, ordering: .acquiring) == 0 ? () : nil
     }
 }

@@ -1,4 +1,4 @@
-/// A counting semaphore, like Python's `threading.Semaphore`: ``acquire()`` takes one permit, waiting while there
+/// A counting semaphore, like Python's `threading.Semaphore`: `acquire()` takes one permit, waiting while there
 /// are none; ``release(_:)`` gives permits back.
 ///
 /// ```swift
@@ -47,7 +47,9 @@ public final class Semaphore: Sendable {
     /// Suspends the calling task until a permit is free or `timeout` passes. Never blocks a thread.
     ///
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/timedOut`` or ``ThreadingError/Code/cancelled``.
-    public func acquire(timeout: Duration) async throws(ThreadingError) { try await core.acquireAsync(timeout: timeout) }
+    public func acquire(timeout: Duration) async throws(ThreadingError) {
+        try await core.acquireAsync(timeout: timeout)
+    }
 
     /// Gives back `count` permits, waking as many waiters. Any thread or task may release.
     ///
@@ -102,7 +104,9 @@ public final class BoundedSemaphore: Sendable {
     /// Suspends the calling task until a permit is free or `timeout` passes. Never blocks a thread.
     ///
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/timedOut`` or ``ThreadingError/Code/cancelled``.
-    public func acquire(timeout: Duration) async throws(ThreadingError) { try await core.acquireAsync(timeout: timeout) }
+    public func acquire(timeout: Duration) async throws(ThreadingError) {
+        try await core.acquireAsync(timeout: timeout)
+    }
 
     /// Gives back `count` permits, waking as many waiters.
     ///

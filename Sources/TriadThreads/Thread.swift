@@ -15,14 +15,14 @@ import Synchronization
 /// Swift ends the process when `main` returns, whatever threads are still running, so a thread cannot keep the
 /// process alive by itself. Triad gives the daemon flag the meaning Python gives it at interpreter exit:
 /// - A **non-daemon** thread (the default) is one the program promises to wait for.
-///   ``Threading/joinNonDaemonThreads(timeout:)`` (or its async variant) waits for every non-daemon thread that
+///   `Threading.joinNonDaemonThreads(timeout:)` (or its async variant) waits for every non-daemon thread that
 ///   is running, and ``Threading/joinNonDaemonThreadsAtExit()`` installs an `atexit` hook that does so when the
 ///   process exits normally (returning from `main` or calling `exit`).
 /// - A **daemon** thread is never waited for: it is stopped wherever it is when the process exits.
 public final class Thread<Value: Sendable>: Sendable {
     /// The thread's name, shown by tools such as `top -H` and `gdb` (their limit is 15 bytes).
     public let name: String
-    /// Whether the thread is a daemon: one that ``Threading/joinNonDaemonThreads(timeout:)`` does not wait for.
+    /// Whether the thread is a daemon: one that `Threading.joinNonDaemonThreads(timeout:)` does not wait for.
     public let isDaemon: Bool
     /// A number unique to this thread object within the process, fixed when it is made, never reused.
     public let id: UInt64

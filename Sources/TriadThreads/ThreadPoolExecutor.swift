@@ -2,7 +2,7 @@ import CTriadShims
 import Glibc
 import TriadCore
 
-/// A pool of dedicated OS threads that runs ``TriadCore/Job``s and closures, like Python's
+/// A pool of dedicated OS threads that runs `Job`s and closures, like Python's
 /// `concurrent.futures.ThreadPoolExecutor`.
 ///
 /// ```swift
@@ -15,16 +15,20 @@ import TriadCore
 ///
 /// The workers are pthreads of their own, not threads of Swift's cooperative pool, so a job may block (on a file, a
 /// ``Lock``, a ``BlockingQueue``) without starving async code. The pool is also a `TaskExecutor`: a job's async
-/// ``TriadCore/Job/run()`` runs on the pool's threads, and so does any task created with
-/// `Task(executorPreference: pool)` or inside `withTaskExecutorPreference(pool)`. Such tasks must not outlive the
-/// pool's shutdown: once every worker has exited, work enqueued on the pool runs on Swift's global executor instead.
+/// `Job.run()` runs on the pool's threads, and so does any task created with
+/// `Task(executorPreference: pool)` or inside `withTaskExecutorPreference(pool)`. Keep the pool alive while such
+/// tasks run. Work that still prefers the pool after a shutdown has stopped every worker runs on Swift's global
+/// executor instead.
+///
+/// The workers count as daemon threads: `Threading.joinNonDaemonThreads(timeout:)` does not wait for them, so shut
+/// the pool down (``shutdown(wait:cancelPending:)``) to let its queued jobs finish before the process exits.
 ///
 /// An idle worker spins for a few tens of microseconds before it parks, which makes a job submitted right after
 /// another start in about a microsecond rather than the 20-25 µs of waking a parked thread.
 ///
 /// ## Timeouts and cancellation
-/// A thread cannot be killed. A job that runs past its ``TriadCore/JobOptions/timeout`` (or the pool's
-/// ``defaultTimeout``) has its handle resolved at once with ``TriadCore/ExecutorError/Code/timedOut`` and its task
+/// A thread cannot be killed. A job that runs past its `JobOptions.timeout` (or the pool's
+/// ``defaultTimeout``) has its handle resolved at once with `ExecutorError.Code.timedOut` and its task
 /// cancelled; its code stops at its next cancellation check, and its worker is busy until then. A closure job cannot
 /// be cancelled at all: its handle resolves, and the closure runs to its end.
 public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
@@ -32,7 +36,7 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
     public let workerCount: Int
     /// The prefix of the workers' thread names (`<name>-0`, `<name>-1`, ...).
     public let name: String
-    /// The timeout of every job that sets none in its ``TriadCore/JobOptions``; `nil` for none.
+    /// The timeout of every job that sets none in its `JobOptions`; `nil` for none.
     public let defaultTimeout: Duration?
 
     let core = PoolCore()
@@ -82,11 +86,11 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
     ///
     /// - Parameters:
     ///   - job: The job to run.
-    ///   - options: Per-job options; ``TriadCore/JobOptions/timeout`` counts from the moment the job starts.
-    /// - Returns: The job's handle; await ``TriadCore/JobHandle/value``, or block an OS thread with
-    ///   ``TriadCore/JobHandle/wait(timeout:)``.
-    /// - Throws: ``TriadCore/ExecutorError`` with ``TriadCore/ExecutorError/Code/shutDown`` after
-    ///   ``shutdown(wait:cancelPending:)``. A job that fails does not make `submit` throw; its handle carries the error.
+    ///   - options: Per-job options; `JobOptions.timeout` counts from the moment the job starts.
+    /// - Returns: The job's handle; await `JobHandle.value`, or block an OS thread with
+    ///   `JobHandle.wait(timeout:)`.
+    /// - Throws: `ExecutorError` with `ExecutorError.Code.shutDown` after ``shutdown(wait:cancelPending:)``. A job
+    ///   that fails does not make `submit` throw; its handle carries the error.
     public func submit<J: Job>(_ job: J, options: JobOptions) throws(ExecutorError) -> JobHandle<J.Output> {
         try submitAsync(jobName: J.jobName, timeout: options.timeout) { try await job.run() }
     }
@@ -94,13 +98,13 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
     /// Queues a closure and returns its handle at once: the in-process convenience that Python's `submit(fn)` is.
     ///
     /// The closure runs on one of the pool's threads and may block. Closures cannot run in other processes, so code
-    /// meant to move between Triad's models should submit a ``TriadCore/Job`` instead.
+    /// meant to move between Triad's models should submit a `Job` instead.
     ///
     /// - Parameters:
     ///   - timeout: How long the closure may run once started; `nil` for ``defaultTimeout``. At the timeout the
-    ///     handle resolves with ``TriadCore/ExecutorError/Code/timedOut``, but the closure runs on to its end.
+    ///     handle resolves with `ExecutorError.Code.timedOut`, but the closure runs on to its end.
     ///   - body: The code to run.
-    /// - Throws: ``TriadCore/ExecutorError`` with ``TriadCore/ExecutorError/Code/shutDown`` after shutdown.
+    /// - Throws: `ExecutorError` with `ExecutorError.Code.shutDown` after shutdown.
     public func submit<T: Sendable>(
         timeout: Duration? = nil,
         _ body: @escaping @Sendable () throws -> T
@@ -127,9 +131,9 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
     ///
     /// - Parameters:
     ///   - timeout: How long it may run once started; `nil` for ``defaultTimeout``. At the timeout the handle
-    ///     resolves with ``TriadCore/ExecutorError/Code/timedOut`` and the task is cancelled.
+    ///     resolves with `ExecutorError.Code.timedOut` and the task is cancelled.
     ///   - body: The code to run.
-    /// - Throws: ``TriadCore/ExecutorError`` with ``TriadCore/ExecutorError/Code/shutDown`` after shutdown.
+    /// - Throws: `ExecutorError` with `ExecutorError.Code.shutDown` after shutdown.
     public func submit<T: Sendable>(
         timeout: Duration? = nil,
         _ body: @escaping @Sendable () async throws -> T
@@ -145,9 +149,9 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
     ///   - wait: Whether to return only once every job still allowed to run has finished and every worker has
     ///     exited. Suspends; never blocks a thread.
     ///   - cancelPending: Whether to cancel the jobs that have not started; their handles resolve with
-    ///     ``TriadCore/ExecutorError/Code/cancelled``. Running jobs always finish.
+    ///     `ExecutorError.Code.cancelled`. Running jobs always finish.
     ///
-    /// Shutting down twice is not an error. ``submit(_:options:)`` throws ``TriadCore/ExecutorError/Code/shutDown``
+    /// Shutting down twice is not an error. ``submit(_:options:)`` throws `ExecutorError.Code.shutDown`
     /// from the first call on.
     public func shutdown(wait: Bool, cancelPending: Bool) async {
         for cancel in core.beginShutdown(cancelPending: cancelPending) { cancel() }
@@ -193,6 +197,9 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
         let timeout = timeout ?? defaultTimeout
         let core = self.core
         let taskBox = TaskBox()
+        handle.setCancelHandler { wasRunning in
+            if wasRunning { taskBox.cancel() }
+        }
         // The task is queued on the pool at once; it checks whether its job was cancelled before doing anything.
         // Accounting happens before the task exists, so shutdown cannot miss it.
         guard core.submit(nil, id: handle.id, cancel: { handle.cancel() }) else {
@@ -212,9 +219,6 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
             if let timer { DeadlineScheduler.shared.cancel(timer) }
         }
         taskBox.set(task)
-        handle.setCancelHandler { wasRunning in
-            if wasRunning { taskBox.cancel() }
-        }
         return handle
     }
 

@@ -21,7 +21,7 @@ public final class Timer: Sendable {
     ///   - interval: The delay between ``start()`` and the action.
     ///   - name: The name of the timer's thread.
     ///   - daemon: Whether the timer's thread is a daemon (see ``Thread``). Timers are daemons by default, so a
-    ///     pending timer does not hold up ``Threading/joinNonDaemonThreads(timeout:)``.
+    ///     pending timer does not hold up `Threading.joinNonDaemonThreads(timeout:)`.
     ///   - action: The code to run.
     public init(
         after interval: Duration,

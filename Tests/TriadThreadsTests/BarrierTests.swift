@@ -79,4 +79,27 @@ struct BarrierTests {
         #expect(threadingCode(await outcomes([waiter])[0]) == .brokenBarrier)
         #expect(!barrier.isBroken)
     }
+
+    @Test("the barrier's default timeout applies to waits that give none")
+    func defaultTimeout() async throws {
+        let barrier = Barrier(parties: 2, timeout: .milliseconds(50))
+        #expect(barrier.defaultTimeout == .milliseconds(50))
+        let outcome = await attempt { try await onThread { try barrier.wait() } }
+        #expect(threadingCode(outcome) == .brokenBarrier)
+    }
+
+    @Test("an abort while the action runs breaks the round for every party")
+    func abortDuringAction() async throws {
+        let inAction = Event()
+        let proceed = Event()
+        let barrier = Barrier(parties: 2, action: {
+            inAction.set()
+            proceed.wait()
+        })
+        let threads = try startThreads(2) { _ in try barrier.wait(timeout: .seconds(30)) }
+        try await inAction.wait(timeout: .seconds(30))
+        barrier.abort()
+        proceed.set()
+        for outcome in await outcomes(threads) { #expect(threadingCode(outcome) == .brokenBarrier) }
+    }
 }

@@ -160,11 +160,4 @@ struct BlockingQueueTests {
         }
         await #expect(throws: ThreadingError.self) { try await queue.get() }
     }
-
-    @Test("calling taskDone more often than items were put is a precondition failure")
-    func taskDoneTooOften() async {
-        await #expect(processExitsWith: .failure) {
-            BlockingQueue<Int>().taskDone()
-        }
-    }
 }

@@ -76,7 +76,9 @@ struct ConditionTests {
         try await onThread {
             while condition.withLock({ waiting.count }) < 4 { sleepOnThread(.milliseconds(5)) }
             try condition.withLock { () throws(ThreadingError) in try condition.notify(2) }
-            sleepOnThread(.milliseconds(200))
+            // Give the two notified waiters time to run, then a little more to see that no third one wakes.
+            for _ in 0..<6_000 where woken.count < 2 { sleepOnThread(.milliseconds(5)) }
+            sleepOnThread(.milliseconds(50))
         }
         #expect(woken.count == 2)
         try await onThread { try condition.withLock { () throws(ThreadingError) in try condition.notifyAll() } }
@@ -89,7 +91,11 @@ struct ConditionTests {
         let condition = Condition()
         let codes = try await onThread { () -> [ThreadingError.Code?] in
             var codes: [ThreadingError.Code?] = []
-            do { try condition.wait(timeout: .milliseconds(1)) } catch let error as ThreadingError { codes.append(error.code) }
+            do {
+                try condition.wait(timeout: .milliseconds(1))
+            } catch let error as ThreadingError {
+                codes.append(error.code)
+            }
             do { try condition.notify() } catch let error as ThreadingError { codes.append(error.code) }
             do { try condition.notifyAll() } catch let error as ThreadingError { codes.append(error.code) }
             return codes
@@ -104,6 +110,25 @@ struct ConditionTests {
             try plain.acquire(timeout: .seconds(1))
             try plain.release()
         }
+    }
+
+    @Test("acquiring a condition's lock times out while another thread holds it")
+    func acquireTimeout() async throws {
+        let condition = Condition()
+        let held = Event()
+        let release = Event()
+        let holder = Thread {
+            condition.acquire()
+            held.set()
+            release.wait()
+            try condition.release()
+        }
+        try holder.start()
+        try await held.wait(timeout: .seconds(30))
+        let outcome = await attempt { try await onThread { try condition.acquire(timeout: .milliseconds(50)) } }
+        #expect(threadingCode(outcome) == .timedOut)
+        release.set()
+        try await holder.join()
     }
 
     @Test("a condition over a re-entrant lock held twice restores both levels after a wait")

@@ -80,6 +80,12 @@ struct LockTests {
         #expect(try await waiter.value)
         let value = try await lock.withLock { 42 }
         #expect(value == 42)
+        let suspended = try await lock.withLock { () async throws -> Int in
+            try await Task.sleep(for: .milliseconds(1))
+            #expect(lock.isLocked)
+            return 7
+        }
+        #expect(suspended == 7)
         #expect(!lock.isLocked)
     }
 

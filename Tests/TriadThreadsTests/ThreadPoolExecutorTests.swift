@@ -82,6 +82,25 @@ struct ThreadPoolExecutorTests {
         await pool.shutdown()
     }
 
+    @Test("mapUnordered yields every outcome once, and map reports progress")
+    func mapUnordered() async throws {
+        let pool = ThreadPoolExecutor(workers: 2)
+        var seen: [Int: Int] = [:]
+        for await completion in pool.mapUnordered((0..<30).map { Square(n: $0) }) {
+            seen[completion.index] = try completion.result.get()
+        }
+        #expect(seen.count == 30)
+        #expect(seen.allSatisfy { $0.value == $0.key * $0.key })
+        let reports = Recorder<Int>()
+        let values = try await pool.map(
+            (0..<10).map { Square(n: $0) },
+            options: MapOptions(maxInFlight: 3, progress: { reports.append($0.completed) })
+        )
+        #expect(values.count == 10)
+        #expect(reports.all.sorted() == Array(1...10))
+        await pool.shutdown()
+    }
+
     @Test("the initializer runs once on each worker thread")
     func initializer() async throws {
         let calls = Recorder<Int>()
@@ -220,6 +239,36 @@ struct ThreadPoolExecutorTests {
         let barrier = Barrier(parties: 2, timeout: .seconds(30))
         let handles = try (0..<2).map { _ in try pool.submit { try barrier.wait() } }
         for handle in handles { _ = try await handle.value }
+        await pool.shutdown()
+    }
+
+    @Test("shutdownBlocking, called from an OS thread, waits for the queued jobs and the workers")
+    func blockingShutdown() async throws {
+        let pool = ThreadPoolExecutor(workers: 2, name: "blocking")
+        #expect(pool.name == "blocking")
+        let handles = try (1...10).map { n in try pool.submit { () -> Int in
+            sleepOnThread(.milliseconds(2))
+            return n
+        } }
+        try await onThread { pool.shutdownBlocking() }
+        #expect(pool.workerNativeIDs.isEmpty)
+        #expect(handles.allSatisfy { $0.state == .succeeded })
+        try await onThread { pool.shutdownBlocking(cancelPending: true) }
+    }
+
+    @Test("after every worker has exited, tasks that prefer the pool still run, on the global executor")
+    func afterShutdownFallback() async throws {
+        let pool = ThreadPoolExecutor(workers: 1)
+        await pool.shutdown()
+        let value = await Task(executorPreference: pool) { 42 }.value
+        #expect(value == 42)
+    }
+
+    @Test("a pool made without a worker count has one worker per CPU")
+    func defaultWorkers() async throws {
+        let pool = ThreadPoolExecutor()
+        #expect(pool.workerCount >= 1)
+        #expect(try await pool.submit(Square(n: 3)).value == 9)
         await pool.shutdown()
     }
 }

@@ -107,7 +107,9 @@ struct ThreadTests {
         await #expect(throws: ThreadingError.self) {
             try await Threading.joinNonDaemonThreads(timeout: .milliseconds(50))
         }
-        let blocking = await attempt { try await onThread { try Threading.joinNonDaemonThreads(timeout: .milliseconds(50)) } }
+        let blocking = await attempt {
+            try await onThread { try Threading.joinNonDaemonThreads(timeout: .milliseconds(50)) }
+        }
         #expect(threadingCode(blocking) == .timedOut)
         #expect(Threading.nonDaemonCount >= 1)
         release.set()
@@ -125,48 +127,5 @@ struct ThreadTests {
         #expect(threadingCode(outcome) == .cancelled)
         release.set()
         try await thread.join()
-    }
-
-    @Test("joining a thread that was never started is a precondition failure")
-    func joinBeforeStart() async {
-        await #expect(processExitsWith: .failure) {
-            let thread = Thread { 1 }
-            _ = try? await thread.join()
-        }
-    }
-
-    @Test("starting a thread twice is a precondition failure")
-    func startTwice() async {
-        await #expect(processExitsWith: .failure) {
-            let thread = Thread { 1 }
-            try? thread.start()
-            try? thread.start()
-        }
-    }
-
-    @Test("with the exit hook, exit waits for non-daemon threads")
-    func exitWaitsForNonDaemon() async {
-        await #expect(processExitsWith: .exitCode(7)) {
-            Threading.joinNonDaemonThreadsAtExit()
-            let thread = Thread(daemon: false) {
-                sleepOnThread(.milliseconds(200))
-                _exitForTest(7)
-            }
-            try? thread.start()
-            exitForTest(0)
-        }
-    }
-
-    @Test("with the exit hook, exit does not wait for daemon threads")
-    func exitSkipsDaemon() async {
-        await #expect(processExitsWith: .exitCode(0)) {
-            Threading.joinNonDaemonThreadsAtExit()
-            let thread = Thread(daemon: true) {
-                sleepOnThread(.seconds(5))
-                _exitForTest(7)
-            }
-            try? thread.start()
-            exitForTest(0)
-        }
     }
 }

@@ -47,7 +47,7 @@ final class DeadlineScheduler: @unchecked Sendable {
     }
 
     private func startThread() {
-        let rc = spawnThread(stackSize: 256 * 1024) { [self] in
+        let rc = spawnThread(stackSize: 0) { [self] in
             triad_thread_set_name("triad-deadlines")
             run()
         }

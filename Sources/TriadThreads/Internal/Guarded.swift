@@ -62,7 +62,12 @@ final class Guarded<State>: @unchecked Sendable {
     ///
     /// `attempt` runs under the lock. When it succeeds and `wakesOthers` is set (it freed room, took the last
     /// item, ...), every other waiter is woken. The thread spins for a few tens of microseconds before it parks.
-    func wait<R>(until deadline: Deadline?, spin: Bool = true, wakesOthers: Bool, _ attempt: (inout State) -> R?) -> R? {
+    func wait<R>(
+        until deadline: Deadline?,
+        spin: Bool = true,
+        wakesOthers: Bool,
+        _ attempt: (inout State) -> R?
+    ) -> R? {
         monitor.lock()
         var spun = !spin
         while true {
@@ -97,6 +102,16 @@ final class Guarded<State>: @unchecked Sendable {
         wakesOthers: Bool,
         _ attempt: (inout State) -> R?
     ) async -> Outcome<R> {
+        // The fast path: no continuation, no timer, when the condition already holds.
+        monitor.lock()
+        if let result = attempt(&state) {
+            let woken = wakesOthers ? wakeLocked() : []
+            monitor.unlock()
+            for waiter in woken { waiter.resume(returning: .retry) }
+            return .value(result)
+        }
+        monitor.unlock()
+        if Task.isCancelled { return .cancelled }
         let id = nextWaiterID.wrappingAdd(1, ordering: .relaxed).oldValue
         let timer = deadline.map { deadline in
             DeadlineScheduler.shared.schedule(at: deadline) { [self] in resumeWaiter(id, with: .timedOut) }

@@ -65,20 +65,26 @@ extension Duration {
 /// virtual CPU costs 20-25 µs here, so a short spin makes hand-offs between busy threads much cheaper.
 enum Spin {
     static let budgetNanoseconds: UInt64 = 40_000
+    /// The first part of the budget is spent in CPU pause hints: enough for a thread on another CPU to answer.
+    static let pauseNanoseconds: UInt64 = 1_000
 
     /// Spins until `changed` returns `true` or the budget is spent. Returns whether it saw the change.
+    ///
+    /// After a few microseconds of pausing the spinner yields the CPU on every round instead: if the thread it waits
+    /// for shares its CPU, that thread then runs at once rather than after the spinner's time slice.
     @inline(__always) static func until(budget: UInt64 = budgetNanoseconds, _ changed: () -> Bool) -> Bool {
         if budget == 0 { return false }
         let start = triad_monotonic_ns()
         var round = 0
         while true {
-            for _ in 0..<(1 << min(round, 4)) { triad_cpu_relax() }
             if changed() { return true }
-            round += 1
-            if round & 7 == 0 {
-                if triad_monotonic_ns() &- start >= budget { return false }
-                // Let a thread that shares this CPU run: it may be the one we wait for.
-                if round & 31 == 0 { triad_thread_yield() }
+            let elapsed = triad_monotonic_ns() &- start
+            if elapsed >= budget { return false }
+            if elapsed < pauseNanoseconds {
+                for _ in 0..<(1 << min(round, 5)) { triad_cpu_relax() }
+                round += 1
+            } else {
+                triad_thread_yield()
             }
         }
     }

@@ -7,7 +7,7 @@ struct QueueState<Element> {
         case priority(BinaryHeap<(element: Element, sequence: UInt64)>)
     }
 
-    enum Put {
+    enum Put: Equatable {
         case done, closed
     }
 

@@ -152,8 +152,9 @@ final class PoolCore: @unchecked Sendable {
                 continue
             }
             if isShutDown, activeJobs == 0 { break }
-            if !spun {
-                // Idle: spin a little before parking, since waking a parked thread costs far more than a spin.
+            if !spun, spinners == 0 {
+                // Idle: spin a little before parking, since waking a parked thread costs far more than a spin. One
+                // spinner is enough to catch the next job; more would only take CPU from the threads doing work.
                 spun = true
                 spinners += 1
                 monitor.unlock()

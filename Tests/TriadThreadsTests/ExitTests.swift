@@ -1,0 +1,70 @@
+import Testing
+import TriadThreads
+
+/// Programmer mistakes stop the process with a precondition failure; each test runs its body in a child process.
+/// Serialized, because every exit test spawns a process.
+@Suite("Preconditions and process exit", .serialized)
+struct ExitTests {
+    @Test("joining a thread that was never started is a precondition failure")
+    func joinBeforeStart() async {
+        await #expect(processExitsWith: .failure) {
+            let thread = Thread { 1 }
+            _ = try? await thread.join()
+        }
+    }
+
+    @Test("a blocking join of a thread that was never started is a precondition failure")
+    func blockingJoinBeforeStart() async {
+        await #expect(processExitsWith: .failure) {
+            _ = try? joinUnstarted()
+        }
+    }
+
+    @Test("starting a thread twice is a precondition failure")
+    func startTwice() async {
+        await #expect(processExitsWith: .failure) {
+            let thread = Thread { 1 }
+            try? thread.start()
+            try? thread.start()
+        }
+    }
+
+    @Test("with the exit hook, exit waits for non-daemon threads")
+    func exitWaitsForNonDaemon() async {
+        await #expect(processExitsWith: .exitCode(7)) {
+            Threading.joinNonDaemonThreadsAtExit()
+            let thread = Thread(daemon: false) {
+                sleepOnThread(.milliseconds(200))
+                _exitForTest(7)
+            }
+            try? thread.start()
+            exitForTest(0)
+        }
+    }
+
+    @Test("with the exit hook, exit does not wait for daemon threads")
+    func exitSkipsDaemon() async {
+        await #expect(processExitsWith: .exitCode(0)) {
+            Threading.joinNonDaemonThreadsAtExit()
+            let thread = Thread(daemon: true) {
+                sleepOnThread(.seconds(5))
+                _exitForTest(7)
+            }
+            try? thread.start()
+            exitForTest(0)
+        }
+    }
+
+    @Test("calling taskDone more often than items were put is a precondition failure")
+    func taskDoneTooOften() async {
+        await #expect(processExitsWith: .failure) {
+            BlockingQueue<Int>().taskDone()
+        }
+    }
+}
+
+/// Joins a thread that was never started, from synchronous code as a blocking caller would. It stops the process
+/// before it could block.
+private func joinUnstarted() throws -> Int {
+    try Thread { 1 }.join()
+}
