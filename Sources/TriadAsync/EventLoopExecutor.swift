@@ -80,9 +80,11 @@ public final class EventLoopExecutor: TriadCore.Executor {
             finishOne()
             return
         }
+        let loop = self.loop
         let task = Task(executorPreference: loop.taskExecutor) {
             do {
-                handle.succeed(try await job.run())
+                // Jobs find their loop through `AsyncLoop.current`, to sleep on its clock and use its I/O.
+                handle.succeed(try await AsyncLoop.$current.withValue(loop) { try await job.run() })
             } catch {
                 handle.fail(error)
             }

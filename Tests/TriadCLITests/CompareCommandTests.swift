@@ -46,8 +46,8 @@ struct CompareCommandTests {
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let report = try JSONDecoder().decode(ReportShape.self, from: Data(result.stdout.utf8))
         let cells = Set(report.rows.map { "\($0.workload)/\($0.model)" })
-        for workload in ["cpu", "io", "tiny"] {
-            for model in ["sequential", "threads", "processes"] {
+        for workload in ["cpu", "io", "http", "tiny"] {
+            for model in ["sequential", "threads", "processes", "async"] {
                 #expect(cells.contains("\(workload)/\(model)"))
             }
         }
@@ -62,6 +62,10 @@ struct CompareCommandTests {
             }
             #expect((row.speedup ?? 0) > 0)
             #expect(row.model == "sequential" ? row.workers == 1 : row.workers >= 1)
+        }
+        // Waiting jobs overlap on the thread pool and on the loop, so both beat the sequential row clearly.
+        for row in report.rows where row.workload == "http" && (row.model == "threads" || row.model == "async") {
+            #expect((row.speedup ?? 0) > 2, "\(row.model) fetched no faster than one request at a time")
         }
         // Progress goes to a terminal only; the test's stderr is a pipe.
         #expect(!result.stderr.contains("█"))
@@ -86,7 +90,7 @@ struct CompareCommandTests {
         let workload = try runTriad(["compare", "--workloads", "gpu"])
         #expect(workload.status != 0)
         #expect(workload.stderr.contains("unknown workload 'gpu'"))
-        #expect(workload.stderr.contains("cpu, io, tiny"))
+        #expect(workload.stderr.contains("cpu, io, http, tiny"))
         let model = try runTriad(["compare", "--models", "fibers"])
         #expect(model.status != 0)
         #expect(model.stderr.contains("unknown model 'fibers'"))

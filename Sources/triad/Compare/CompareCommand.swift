@@ -13,20 +13,22 @@ struct CompareCommand: AsyncParsableCommand {
         abstract: "Run CPU-bound and I/O-bound workloads under each model and compare them.",
         discussion: """
             Each row runs one workload under one model: sequential (one job at a time on one thread), threads \
-            (ThreadPoolExecutor), processes (ProcessPoolExecutor). Speedup is against the sequential row of the \
+            (ThreadPoolExecutor), processes (ProcessPoolExecutor), async (EventLoopExecutor: tasks on one \
+            event-loop thread, where the workers column is its concurrency limit). Speedup is against the sequential row of the \
             same workload. CPU time includes worker processes. Peak RSS is the process's peak during the row plus \
-            the summed peaks of its worker processes. Overhead per job is worker time not spent inside jobs \
-            (start-up, hand-off, waiting, shutdown) divided by the jobs. Set NO_COLOR to turn colour off.
+            the summed peaks of its worker processes. Overhead per job is the wall time the executor added per \
+            job: wall time minus the jobs' own time spread over the workers, divided by the jobs; it covers \
+            start-up, hand-off, waiting and shutdown. Set NO_COLOR to turn colour off.
             """
     )
 
-    @Option(name: .long, help: "Workloads to run, comma-separated (cpu, io, tiny). Default: all.")
+    @Option(name: .long, help: "Workloads to run, comma-separated (cpu, io, http, tiny). Default: all.")
     var workloads: String?
 
-    @Option(name: .long, help: "Models to run, comma-separated (sequential, threads, processes). Default: all.")
+    @Option(name: .long, help: "Models to run, comma-separated (sequential, threads, processes, async). Default: all.")
     var models: String?
 
-    @Option(name: .long, help: "Workers for the parallel models. Default: the cores for cpu, 16 for io.")
+    @Option(name: .long, help: "Workers (or, for async, the concurrency limit) of the parallel models. Default: per workload.")
     var workers: Int?
 
     @Option(name: .long, help: "Multiplies each workload's size; 0.1 gives a quick run.")
@@ -94,8 +96,9 @@ struct CompareCommand: AsyncParsableCommand {
         let after = ResourceUsage.now()
         let childCPU = after.childrenCPU - before.childrenCPU
         let parentPeak = ResourceUsage.peakRSS()
-        let parallelism = Double(min(workers, max(1, outcome.jobs)))
-        let idle = max(0, wall * parallelism - Double(outcome.busyNanoseconds) / 1e9)
+        // The ideal wall time is the jobs' own time spread over the slots; what is left is the executor's cost.
+        let slots = Double(min(workers, max(1, outcome.jobs)))
+        let lost = max(0, wall - Double(outcome.busyNanoseconds) / 1e9 / slots)
         return Row(
             workload: workload.name,
             model: model.rawValue,
@@ -106,7 +109,7 @@ struct CompareCommand: AsyncParsableCommand {
             speedup: nil,
             peakRSSBytes: parentPeak + (outcome.workerPeakRSS ?? 0),
             workerPeakRSSBytes: outcome.workerPeakRSS,
-            overheadPerJobMicroseconds: idle / Double(max(1, outcome.jobs)) * 1e6,
+            overheadPerJobMicroseconds: lost / Double(max(1, outcome.jobs)) * 1e6,
             checksum: outcome.checksum,
             agrees: true
         )

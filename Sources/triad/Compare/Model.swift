@@ -1,3 +1,4 @@
+import TriadAsync
 import TriadCore
 import TriadProcesses
 import TriadThreads
@@ -12,6 +13,8 @@ enum Model: String, CaseIterable, Codable, Sendable {
     case threads
     /// Triad's `ProcessPoolExecutor`: worker processes with isolated memory.
     case processes
+    /// Triad's `EventLoopExecutor`: many jobs at once as tasks on one event-loop thread, as asyncio runs them.
+    case async
 
     /// What the model is, for `--help` and the report.
     var summary: String {
@@ -19,6 +22,7 @@ enum Model: String, CaseIterable, Codable, Sendable {
         case .sequential: "one job at a time on one thread"
         case .threads: "ThreadPoolExecutor: OS threads in one process"
         case .processes: "ProcessPoolExecutor: worker processes running registered jobs"
+        case .async: "EventLoopExecutor: tasks on one event-loop thread"
         }
     }
 
@@ -28,6 +32,7 @@ enum Model: String, CaseIterable, Codable, Sendable {
         case .sequential: ThreadPoolExecutor(workers: 1)
         case .threads: ThreadPoolExecutor(workers: workers)
         case .processes: ProcessPoolExecutor(workers: workers)
+        case .async: EventLoopExecutor(maxConcurrent: workers)
         }
     }
 
@@ -37,4 +42,4 @@ enum Model: String, CaseIterable, Codable, Sendable {
 
 /// Every job `triad compare` may send to a worker process. `triad`'s `main` registers them before anything else,
 /// so that a copy of `triad` started as a worker can run them.
-let compareJobs: [any Job.Type] = [CountPrimesJob.self, BlockingIOJob.self, TinyJob.self]
+let compareJobs: [any Job.Type] = [CountPrimesJob.self, BlockingIOJob.self, TinyJob.self, FetchJob.self]

@@ -12,7 +12,8 @@ struct Row: Codable, Sendable {
     var peakRSSBytes: Int
     /// The largest resident set of a worker process, for models with workers in other processes.
     var workerPeakRSSBytes: Int?
-    /// Worker time not spent inside jobs, per job: start-up, hand-off, waiting and shutdown.
+    /// The wall time the executor added per job: wall time minus the jobs' own time spread over the workers,
+    /// divided by the jobs. It covers start-up, hand-off, waiting and shutdown.
     var overheadPerJobMicroseconds: Double
     /// The value every model must agree on.
     var checksum: Int

@@ -38,6 +38,7 @@ enum Workloads {
         [
             PrimeCountWorkload(scale: scale),
             BlockingIOWorkload(scale: scale),
+            HTTPFetchWorkload(scale: scale),
             TinyJobWorkload(scale: scale),
         ]
     }

@@ -6,10 +6,7 @@ import Glibc
 /// thread until the answer arrives. It speaks just enough HTTP for the latency server: `GET`, a status line,
 /// `Content-Length` and a body.
 enum BlockingHTTPClient {
-    struct Failure: Error, CustomStringConvertible {
-        var message: String
-        var description: String { message }
-    }
+    typealias Failure = HTTPResponse.Failure
 
     /// Fetches `path` from `127.0.0.1:port` on a new connection and returns the body's length.
     static func get(port: Int, path: String) throws -> Int {
@@ -29,7 +26,7 @@ enum BlockingHTTPClient {
         var noDelay: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
 
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n".utf8)
+        let request = Array(HTTPResponse.request(port: port, path: path).utf8)
         var sent = 0
         while sent < request.count {
             let count = request.withUnsafeBytes { send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
@@ -50,16 +47,33 @@ enum BlockingHTTPClient {
             }
             if count == 0 { break }
             response.append(contentsOf: buffer[0..<count])
-            if let length = try completeBodyLength(response) { return length }
+            if let length = try HTTPResponse.bodyLength(of: response) { return length }
         }
-        guard let length = try completeBodyLength(response) else {
+        guard let length = try HTTPResponse.bodyLength(of: response) else {
             throw Failure(message: "the server at 127.0.0.1:\(port) closed the connection mid-response")
         }
         return length
     }
 
+    private static func failure(_ what: String) -> Failure {
+        Failure(message: "\(what) failed: \(String(cString: strerror(errno)))")
+    }
+}
+
+/// Just enough HTTP/1.1 for the latency server: a `GET` request, and the body length of a complete 200 response.
+enum HTTPResponse {
+    struct Failure: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
+
+    /// A `GET` request that asks the server to close the connection after answering.
+    static func request(port: Int, path: String) -> String {
+        "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n"
+    }
+
     /// The body's length once the whole response has arrived; throws for a status other than 200.
-    private static func completeBodyLength(_ response: [UInt8]) throws -> Int? {
+    static func bodyLength(of response: [UInt8]) throws -> Int? {
         let separator: [UInt8] = [13, 10, 13, 10]
         guard let headerEnd = response.firstRange(of: separator)?.upperBound else { return nil }
         let header = String(decoding: response[..<headerEnd], as: UTF8.self).lowercased()
@@ -73,9 +87,5 @@ enum BlockingHTTPClient {
         let body = response.count - headerEnd
         guard let declared else { return nil }
         return body >= declared ? declared : nil
-    }
-
-    private static func failure(_ what: String) -> Failure {
-        Failure(message: "\(what) failed: \(String(cString: strerror(errno)))")
     }
 }

@@ -1,11 +1,16 @@
+import TriadAsync
 import TriadCore
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Waits on simulated latency with a blocking call, then writes a file and reads it back: the shape of a blocking
-/// API call followed by local file I/O.
+/// Waits on simulated latency, then writes a file and reads it back: the shape of an API call followed by local
+/// file I/O.
+///
+/// On a thread or in a process the job blocks, as a blocking client does. On the event loop it must not block the
+/// loop, so it waits on the loop's clock and does its file I/O through the loop's file API: the same job, written
+/// the way each model wants it.
 struct BlockingIOJob: Job {
     static var jobName: String { "triad.compare.blocking-io" }
 
@@ -15,7 +20,8 @@ struct BlockingIOJob: Job {
     var directory: String
 
     func run() async throws -> Timed<Int> {
-        try Timed.measure {
+        if let loop = AsyncLoop.current { return try await runOnLoop(loop) }
+        return try Timed.measure {
             // A blocking wait, as a blocking client would do; it holds the worker for its whole length.
             var request = timespec(
                 tv_sec: latencyMicroseconds / 1_000_000,
@@ -34,12 +40,27 @@ struct BlockingIOJob: Job {
     }
 }
 
+extension BlockingIOJob {
+    private func runOnLoop(_ loop: AsyncLoop) async throws -> Timed<Int> {
+        try await Timed.measure {
+            try await loop.sleep(for: .microseconds(latencyMicroseconds))
+            let path = "\(directory)/job-\(index).bin"
+            let payload = [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: bytes)
+            try await loop.writeFile(payload, to: path)
+            let back = try await loop.readFile(at: path)
+            unlink(path)
+            guard back == payload else { throw FileIO.Failure(message: "\(path) read back different bytes") }
+            return back.count
+        }
+    }
+}
+
 /// The I/O-bound workload: many jobs that mostly wait.
 ///
 /// Threads help here in Python and in Swift alike: a waiting thread holds no lock and no core.
 struct BlockingIOWorkload: Workload {
     let name = "io"
-    let summary = "blocking 20 ms waits plus 64 KiB file writes and reads"
+    let summary = "20 ms waits plus 64 KiB file writes and reads"
     let models: [Model] = Model.allCases
     let jobCount: Int
 
@@ -52,6 +73,7 @@ struct BlockingIOWorkload: Workload {
         case .sequential: 1
         // Waiting jobs need no core, so an I/O pool is sized for the waits, as Python's default of 32 is.
         case .threads, .processes: 16
+        case .async: 64
         }
     }
 

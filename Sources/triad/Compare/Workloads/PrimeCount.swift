@@ -26,7 +26,8 @@ struct CountPrimesJob: Job {
 
 /// The CPU-bound workload: counting primes below a bound, in chunks.
 ///
-/// Python's threads cannot speed this up because of the GIL; Swift's threads can, and the report shows it.
+/// Python's threads cannot speed this up because of the GIL; Swift's threads can, and the report shows it. The
+/// event loop cannot either: its jobs never suspend, so they run one after another on its one thread.
 struct PrimeCountWorkload: Workload {
     let name = "cpu"
     let summary = "count primes by trial division, in chunks"
@@ -38,7 +39,13 @@ struct PrimeCountWorkload: Workload {
         upperBound = max(10_000, Int(8_000_000 * scale))
     }
 
-    func defaultWorkers(for model: Model, cores: Int) -> Int { model.isSequential ? 1 : cores }
+    func defaultWorkers(for model: Model, cores: Int) -> Int {
+        switch model {
+        case .sequential: 1
+        // The loop runs CPU-bound jobs one after another whatever its limit, as asyncio does; the row shows it.
+        case .threads, .processes, .async: cores
+        }
+    }
 
     func run(model: Model, workers: Int, progress: @escaping @Sendable (MapProgress) -> Void) async throws
         -> WorkloadOutcome

@@ -23,7 +23,13 @@ struct TinyJobWorkload: Workload {
         jobCount = max(100, Int(50_000 * scale))
     }
 
-    func defaultWorkers(for model: Model, cores: Int) -> Int { model.isSequential ? 1 : cores }
+    func defaultWorkers(for model: Model, cores: Int) -> Int {
+        switch model {
+        case .sequential: 1
+        case .threads, .processes: cores
+        case .async: 64
+        }
+    }
 
     func run(model: Model, workers: Int, progress: @escaping @Sendable (MapProgress) -> Void) async throws
         -> WorkloadOutcome
