@@ -76,6 +76,12 @@ let package = Package(
             path: "Examples/ProcessesExample",
             swiftSettings: triadSwiftSettings
         ),
+        .executableTarget(
+            name: "AsyncExample",
+            dependencies: ["Triad"],
+            path: "Examples/AsyncExample",
+            swiftSettings: triadSwiftSettings
+        ),
         .testTarget(name: "TriadCLITests", dependencies: ["triad"], swiftSettings: triadSwiftSettings),
         .testTarget(name: "TriadCoreTests", dependencies: ["TriadCore"], swiftSettings: triadSwiftSettings),
         .testTarget(
