@@ -6,7 +6,9 @@ import TriadCore
 
 /// The descriptor and buffers behind a ``Pipe``: framing, non-blocking reads and writes with deadlines, and the
 /// descriptors that arrive on a Unix socket.
-final class PipeIO: Sendable {
+final class PipeIO: @unchecked Sendable {
+    // @unchecked: `scratch` is used only with `receiveState`'s lock held; everything else is immutable, atomic or
+    // behind a Mutex.
     /// Frame kinds on a pipe.
     enum Kind {
         static let value: UInt8 = 1
@@ -34,7 +36,9 @@ final class PipeIO: Sendable {
     let maxFrameSize: Int
     /// Blocking loops wait at most this long at a time, then check for close and cancellation.
     static let slice: Int64 = 100_000_000
-    private static let chunkSize = 256 << 10
+    private static let chunkSize = 128 << 10
+    /// The buffer each read lands in before the frame reader takes it.
+    private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
 
     private let closing = Atomic<Bool>(false)
     private let closed = Atomic<Bool>(false)
@@ -47,6 +51,10 @@ final class PipeIO: Sendable {
         self.isSocket = isSocket
         self.maxFrameSize = maxFrameSize
         self.receiveState = Mutex(ReceiveState(reader: FrameReader(maxPayload: maxFrameSize)))
+    }
+
+    deinit {
+        scratch.deallocate()
     }
 
     var isClosed: Bool { closing.load(ordering: .acquiring) }
@@ -227,8 +235,7 @@ final class PipeIO: Sendable {
 
     /// Reads what is there; `false` if nothing was (the read would block).
     private func readOnce(_ state: inout ReceiveState) throws(IPCError) -> Bool {
-        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 16)
-        defer { chunk.deallocate() }
+        let chunk = scratch
         let result: Result<Int, SystemErrno>
         if isSocket {
             var fds: (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) = (0, 0, 0, 0, 0, 0, 0, 0)

@@ -316,7 +316,11 @@ final class ProcessQueueStorage: @unchecked Sendable {
         while triad_ipc_atomic_load32(&header.pointee.readyCount) == 0 && !isClosed {
             triad_ipc_cpu_relax()
             round += 1
-            if round & 63 == 0 && IPCDeadline.now >= end { return }
+            if round & 7 == 0 {
+                if IPCDeadline.now >= end { return }
+                // The producer may be waiting for this very CPU (two processes, one core free): let it run.
+                sched_yield()
+            }
         }
     }
 }
