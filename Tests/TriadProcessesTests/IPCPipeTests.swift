@@ -62,6 +62,13 @@ extension IPCTests {
             expectIPCError(.peerClosed) { try pipe.send(bytes: [UInt8](repeating: 1, count: 1 << 20)) }
         }
 
+        @Test func writingToAOneWayPipeWhoseReaderIsGoneIsPeerClosedNotSIGPIPE() throws {
+            let (receiving, sending) = try Pipe.oneWay()
+            receiving.close()
+            expectIPCError(.peerClosed) { try sending.send("anyone there?") }
+            expectIPCError(.peerClosed) { try sending.send(bytes: [1]) }
+        }
+
         @Test func receiveTimesOutWithoutConsumingAndPollReportsNothing() throws {
             let (pipe, peer) = try peer("pipe-echo")
             let start = ContinuousClock.now

@@ -212,5 +212,47 @@ extension IPCTests {
             try delivery.acknowledge()
             await expectIPCError(.timedOut) { try await queue.get(timeout: .milliseconds(50)) }
         }
+
+        @Test func manyAsyncWaitersDoNotHoldTheCooperativePool() async throws {
+            // More waiters than the cooperative pool has threads: if any of them blocked a pool thread, the put
+            // below could never run and the test would hang.
+            let queue = try ProcessQueue<Int>.anonymous(maxSize: 16)
+            let waiters = 12
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<waiters {
+                    group.addTask { try await queue.get(timeout: .seconds(60)) }
+                }
+                try await Task.sleep(for: .milliseconds(200))
+                for value in 0..<waiters { try await queue.put(value) }
+                var got: [Int] = []
+                for try await value in group { got.append(value) }
+                #expect(got.sorted() == Array(0..<waiters))
+            }
+        }
+
+        @Test func anAsyncPutWaitsForRoomThatAnotherProcessMakes() async throws {
+            let queue = try ProcessQueue<Int>.anonymous(maxSize: 1)
+            try await queue.put(1)
+            let (report, theirs) = try Pipe.duplex()
+            let consumer = try IPCPeer(
+                "queue-consume-ack", descriptors: [queue.descriptor, theirs.descriptor], arguments: ["2"]
+            )
+            theirs.close()
+            try await queue.put(2, timeout: .seconds(30))  // waits until the consumer took 1
+            #expect(try await report.receive([Int].self, timeout: .seconds(30)) == [1, 1])
+            #expect(try await report.receive([Int].self, timeout: .seconds(30)) == [2, 1])
+            #expect(consumer.wait() == 0)
+            await expectIPCError(.timedOut) {
+                try await queue.put(3)
+                try await queue.put(4, timeout: .milliseconds(50))
+            }
+        }
+
+        @Test func errorsDescribeTheirCodeAndErrno() {
+            let error = IPCError(.systemCallFailed, "shm_open failed", errno: ENOENT)
+            #expect(error.description.hasPrefix("systemCallFailed: shm_open failed (errno 2: "))
+            #expect(IPCError(.closed, "x") == IPCError(.closed, "x"))
+            #expect(IPCError.Code.endOfStream.description == "endOfStream")
+        }
     }
 }
