@@ -265,7 +265,9 @@ public final class Pipe: Sendable {
     ///
     /// - Returns: The descriptor, open in this process, and the sender's tag.
     /// - Throws: As ``receive(_:timeout:)``; ``IPCError/Code/unexpectedMessage`` if a value or bytes came instead.
-    public func receiveDescriptor(timeout: Duration? = nil) throws(IPCError) -> (descriptor: IPCDescriptor, tag: UInt64) {
+    public func receiveDescriptor(
+        timeout: Duration? = nil
+    ) throws(IPCError) -> (descriptor: IPCDescriptor, tag: UInt64) {
         precondition(direction == .duplex, "only duplex pipes (Unix sockets) can carry descriptors")
         let frame = try io.receive(deadline: IPCDeadline(timeout: timeout), stop: nil)
         guard frame.kind == PipeIO.Kind.descriptor, let fd = frame.descriptor else {

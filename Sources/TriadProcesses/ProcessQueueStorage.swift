@@ -44,7 +44,10 @@ final class ProcessQueueStorage: @unchecked Sendable {
     /// How often waiting calls look for the leases of dead consumers.
     static let sweepInterval: Int64 = 100_000_000
 
-    private static func layout(capacity: Int, slotSize: Int) -> (ring: Int, free: Int, records: Int, data: Int, total: Int) {
+    private static func layout(
+        capacity: Int,
+        slotSize: Int
+    ) -> (ring: Int, free: Int, records: Int, data: Int, total: Int) {
         func align(_ value: Int) -> Int { (value + 63) & ~63 }
         let ring = align(MemoryLayout<triad_queue_header>.size)
         let free = align(ring + 4 * capacity)

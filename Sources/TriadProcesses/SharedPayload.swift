@@ -90,7 +90,8 @@ public final class SharedPayloadWriter {
     /// Starts writing again from the start of the current segment, and releases older segments. Call it only
     /// once the receiver has read every payload written so far.
     ///
-    /// - Returns: The numbers of the released segments, which the receiver may ``SharedPayloadReader/forget(segment:)``.
+    /// - Returns: The numbers of the released segments, which the receiver may
+    ///   ``SharedPayloadReader/forget(segment:)``.
     @discardableResult
     public func reset() -> [UInt64] {
         let ids = retired.map(\.id)
@@ -157,7 +158,10 @@ public final class SharedPayloadReader {
         array.withUnsafeMutableBytes { $0.copyMemory(from: source) }
     }
 
-    private func bytes(at reference: SharedPayloadReference, elementSize: Int) throws(IPCError) -> UnsafeRawBufferPointer {
+    private func bytes(
+        at reference: SharedPayloadReference,
+        elementSize: Int
+    ) throws(IPCError) -> UnsafeRawBufferPointer {
         guard let memory = segments[reference.segment] else {
             throw IPCError(
                 .invalidSegment,

@@ -95,7 +95,8 @@ extension IPCTests {
             expectIPCError(.tooLarge) { try small.send(bytes: [UInt8](repeating: 0, count: 2048)) }
             expectIPCError(.tooLarge) { try small.send([UInt8](repeating: 0, count: 2048)) }
             // The sender's limit is larger than the receiver's.
-            let sender = try Pipe(inheriting: IPCDescriptor(rawValue: dup(large.descriptor.rawValue)), maxFrameSize: 1 << 20)
+            let copy = IPCDescriptor(rawValue: dup(large.descriptor.rawValue))
+            let sender = try Pipe(inheriting: copy, maxFrameSize: 1 << 20)
             try sender.send(bytes: [UInt8](repeating: 7, count: 4096))
             expectIPCError(.tooLarge) { try small.receiveBytes(timeout: .seconds(5)) }
         }

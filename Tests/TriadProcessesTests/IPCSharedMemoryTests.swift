@@ -78,7 +78,8 @@ extension IPCTests {
             let fits = try SharedArray<UInt16>(creatingIn: raw, count: 32)
             #expect(fits.count == 32 && fits[31] == 0)
             raw.withUnsafeMutableBytes { #expect($0.count == 128) }
-            expectIPCError(.invalidSegment) { try ProcessQueue<Int>(inheriting: IPCDescriptor(rawValue: dup(raw.descriptor.rawValue))) }
+            let copy = IPCDescriptor(rawValue: dup(raw.descriptor.rawValue))
+            expectIPCError(.invalidSegment) { try ProcessQueue<Int>(inheriting: copy) }
         }
 
         @Test func largePayloadsTravelThroughReusedSegments() throws {

@@ -94,7 +94,9 @@ private func spawnPeer(_ role: String, _ descriptors: [Int32]) -> pid_t {
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
     for (index, fd) in descriptors.enumerated() { posix_spawn_file_actions_adddup2(&actions, fd, Int32(100 + index)) }
-    for index in descriptors.indices { posix_spawn_file_actions_adddup2(&actions, Int32(100 + index), Int32(3 + index)) }
+    for index in descriptors.indices {
+        posix_spawn_file_actions_adddup2(&actions, Int32(100 + index), Int32(3 + index))
+    }
     // Nothing else reaches the peer: in particular not the benchmark runner's pipes to its host.
     for fd in Int32(3)..<1024 where !descriptors.contains(fd) { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
     let arguments = [strdup("/proc/self/exe"), nil]
