@@ -121,6 +121,9 @@ extension IPCTests {
                 #expect(try await pipe.receive(Int.self, timeout: .seconds(30)) == value + 1)
             }
             try await pipe.send(bytes: [1])  // the echo peer skips raw bytes
+            let (first, second) = try Pipe.duplex()
+            try await first.send(bytes: [4, 5])
+            #expect(try await second.receiveBytes(timeout: .seconds(5)) == [4, 5])
             #expect(try await pipe.poll(timeout: .milliseconds(50)) == false)
             let waiting = Task { () async throws(IPCError) -> Int in try await pipe.receive(Int.self) }
             try await Task.sleep(for: .milliseconds(100))

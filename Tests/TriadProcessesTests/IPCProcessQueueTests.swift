@@ -248,6 +248,16 @@ extension IPCTests {
             }
         }
 
+        @Test func settlingADeliveryTwiceIsAProgrammerError() async {
+            await #expect(processExitsWith: .failure) {
+                let queue = try ProcessQueue<Int>.anonymous(maxSize: 1)
+                try queue.put(1)
+                let delivery = try queue.receive()
+                try delivery.acknowledge()
+                try delivery.acknowledge()
+            }
+        }
+
         @Test func errorsDescribeTheirCodeAndErrno() {
             let error = IPCError(.systemCallFailed, "shm_open failed", errno: ENOENT)
             #expect(error.description.hasPrefix("systemCallFailed: shm_open failed (errno 2: "))

@@ -112,11 +112,22 @@ extension IPCTests {
             }
             // 1 MiB first, then one 2.4 MB segment for 300k Doubles, reused after that.
             #expect(sentSegments == 2)
+            let current = try #require(writer.currentSegment)
+            #expect(current.id == 2 && current.memory.count >= 2_400_000)
+            #expect(writer.reset() == [])  // the 1 MiB segment was released at the first reset after it
+            reader.forget(segment: 1)
             expectIPCError(.invalidSegment) {
                 try reader.read([Double].self, at: SharedPayloadReference(segment: 99, offset: 0, byteCount: 8))
             }
             pipe.close()
             #expect(peer.wait() == 0)
+        }
+
+        @Test func outOfBoundsIndexingIsAProgrammerError() async {
+            await #expect(processExitsWith: .failure) {
+                let array = try SharedArray<Int>.anonymous(count: 2)
+                array[2] = 1
+            }
         }
 
         @Test func nothingOfOursIsLeftInDevShm() {
