@@ -2,6 +2,7 @@
 into a reused multiprocessing.shared_memory segment. Stdlib only. Prints medians.
 
     python3 Benchmarks/peers/ipc_peer.py
+    IPC_PARENT_CPU=0 IPC_PEER_CPU=1 python3 Benchmarks/peers/ipc_peer.py   # pinned across CPUs
 """
 
 import multiprocessing as mp
@@ -15,7 +16,14 @@ RUNS = 15
 MIB64 = 64 << 20
 
 
+def pin(variable):
+    cpu = os.environ.get(variable)
+    if cpu is not None:
+        os.sched_setaffinity(0, {int(cpu)})
+
+
 def queue_echo(requests, replies):
+    pin("IPC_PEER_CPU")
     while True:
         value = requests.get()
         if value is None:
@@ -43,6 +51,7 @@ def queue_ping_pong():
 
 
 def pipe_echo(read_fd, write_fd, unused):
+    pin("IPC_PEER_CPU")
     for fd in unused:  # the parent's ends, inherited by fork
         os.close(fd)
     while True:
@@ -101,6 +110,7 @@ def shared_memory_copy():
 
 if __name__ == "__main__":
     mp.set_start_method("spawn")
+    pin("IPC_PARENT_CPU")
     queue = queue_ping_pong()
     pipe = raw_pipe_round_trip()
     copy_in, copy_both = shared_memory_copy()

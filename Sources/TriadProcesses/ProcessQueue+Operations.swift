@@ -159,6 +159,10 @@ extension ProcessQueue {
                 storage.unlock()
                 throw IPCError(.timedOut, "the queue stayed full until the timeout; nothing was put")
             }
+            if let stop, stop.isStopped {
+                storage.unlock()
+                throw IPCError(.cancelled, "the waiting task was cancelled; nothing was put")
+            }
             let seen = storage.prepareToWaitForRoom()
             storage.unlock()
             storage.waitForRoom(seen: seen, nanoseconds: deadline.remaining(atMost: ProcessQueueStorage.sweepInterval))
@@ -196,6 +200,10 @@ extension ProcessQueue {
             if deadline.hasPassed {
                 storage.unlock()
                 throw IPCError(.timedOut, "no value arrived before the timeout; nothing was taken")
+            }
+            if let stop, stop.isStopped {
+                storage.unlock()
+                throw IPCError(.cancelled, "the waiting task was cancelled; nothing was taken")
             }
             let seen = storage.prepareToWaitForValue()
             storage.unlock()

@@ -5,6 +5,7 @@ import TriadProcesses
 // Triad's IPC against the raw limits of this machine: copying 64 MiB through a reused shared segment, a
 // ProcessQueue ping-pong between two processes, and a 1-byte raw pipe round trip for reference. The other process
 // is this same binary, started with TRIAD_IPC_BENCH_PEER set; it enters its role before any benchmark runs.
+// To measure across CPUs, pin the runner (taskset -c 0 ...) and set TRIAD_IPC_BENCH_PEER_CPU=1 for the peers.
 
 private let mebibytes64 = 64 << 20
 
@@ -121,7 +122,16 @@ private func spawnPeer(_ role: String, _ descriptors: [Int32]) -> pid_t {
     let arguments = [strdup("/proc/self/exe"), nil]
     let environment = [strdup("TRIAD_IPC_BENCH_PEER=\(role)"), strdup("SWIFT_BACKTRACE=enable=no"), nil]
     var pid: pid_t = 0
-    let result = posix_spawn(&pid, "/proc/self/exe", &actions, nil, arguments, environment)
+    let result: Int32
+    if let cpu = getenv("TRIAD_IPC_BENCH_PEER_CPU").map({ String(cString: $0) }) {
+        // Pinned with taskset, which runs this binary by its real path.
+        var path = [CChar](repeating: 0, count: 4096)
+        _ = readlink("/proc/self/exe", &path, path.count - 1)
+        let pinned = [strdup("/usr/bin/taskset"), strdup("-c"), strdup(cpu), strdup(path), nil]
+        result = posix_spawn(&pid, "/usr/bin/taskset", &actions, nil, pinned, environment)
+    } else {
+        result = posix_spawn(&pid, "/proc/self/exe", &actions, nil, arguments, environment)
+    }
     precondition(result == 0, "cannot spawn the benchmark peer: errno \(result)")
     return pid
 }
@@ -168,6 +178,7 @@ private final class RawPipePeer: Sendable {
 /// The peer's side: echo until the parent goes away.
 private func runPeer(_ role: String) -> Never {
     let parent = getppid()
+
     switch role {
     case "queue":
         let requests = try! ProcessQueue<Int>(inheriting: IPCDescriptor(rawValue: 3))
