@@ -126,6 +126,23 @@ func run() throws {
             try delivery.acknowledge()
             try pipe.send([delivery.value, delivery.deliveryCount])
         }
+    case "queue-consume-report":
+        // Handles values until the queue is closed: reports each (value, delivery count) to a report queue, then
+        // acknowledges it, with a short pause between the two so that a kill often lands there.
+        let queue = try ProcessQueue<Int>(inheriting: descriptor(2))
+        let reports = try ProcessQueue<[Int]>(inheriting: descriptor(3))
+        while true {
+            let delivery: ProcessQueue<Int>.Delivery
+            do {
+                delivery = try queue.receive(timeout: .seconds(30))
+            } catch {
+                if error.code == .closed { exit(0) }
+                throw error
+            }
+            try reports.put([delivery.value, delivery.deliveryCount], timeout: .seconds(30))
+            usleep(UInt32.random(in: 200...2000))
+            try delivery.acknowledge()
+        }
     case "queue-consume-hold":
         // Receives one value, reports it, and waits without acknowledging it, to be killed.
         let queue = try ProcessQueue<Int>(inheriting: descriptor(2))

@@ -122,6 +122,49 @@ extension IPCTests {
             #expect(try queue.recoverAbandoned() == 0)
         }
 
+        @Test func aKillStormOfConsumersLosesNothingAndFlagsEveryRedelivery() throws {
+            let total = 1000
+            let queue = try ProcessQueue<Int>.anonymous(maxSize: 8, slotSize: 64)
+            let reports = try ProcessQueue<[Int]>.anonymous(maxSize: 1024, slotSize: 64)
+            func consumer() throws -> IPCPeer {
+                try IPCPeer("queue-consume-report", descriptors: [queue.descriptor, reports.descriptor])
+            }
+            let producer = try IPCPeer("queue-produce", descriptors: [queue.descriptor], arguments: ["0", "\(total)"])
+            var consumers = try (0..<3).map { _ in try consumer() }
+            var kills = 0
+            var collected: [[Int]] = []
+            let end = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < end {
+                while let report = try? reports.tryGet() { collected.append(report) }
+                if (producer.isRunning || queue.count > 0) && kills < 20 {
+                    usleep(20_000)
+                    let victim = Int.random(in: 0..<consumers.count)
+                    consumers[victim].kill(SIGKILL)
+                    consumers[victim].wait()
+                    consumers[victim] = try consumer()
+                    kills += 1
+                    continue
+                }
+                producer.wait(timeout: .seconds(30))
+                if queue.count == 0, try queue.inFlightCount == 0 { break }
+                usleep(10_000)
+            }
+            try queue.close()
+            for process in consumers { #expect(process.wait() == 0) }
+            while let report = try? reports.tryGet() { collected.append(report) }
+            #expect(producer.exitCode == 0)
+            #expect(kills >= 5)
+            // Nothing lost: every value was handled.
+            #expect(Set(collected.map { $0[0] }) == Set(0..<total))
+            // A value handled twice was handled by a consumer killed before acknowledging, and the later handling
+            // knew it was a redelivery.
+            var firstSeen: Set<Int> = []
+            for report in collected where !firstSeen.insert(report[0]).inserted {
+                #expect(report[1] > 1, "value \(report[0]) was handled again without being flagged as redelivered")
+            }
+            #expect(collected.count - total <= kills, "more duplicates than killed consumers")
+        }
+
         @Test func recoverAbandonedReturnsADeadConsumersValuesAtOnce() throws {
             let queue = try ProcessQueue<Int>.anonymous(maxSize: 4)
             try queue.put(5)
