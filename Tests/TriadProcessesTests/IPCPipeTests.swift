@@ -83,6 +83,16 @@ extension IPCTests {
             #expect(peer.wait() == 0)
         }
 
+        @Test func closingAnEndEndsACallBlockedOnItInAnotherTask() async throws {
+            let (first, second) = try Pipe.duplex()
+            let waiting = Task { try await first.receive(Int.self, timeout: .seconds(60)) }
+            try await Task.sleep(for: .milliseconds(100))
+            first.close()
+            await expectIPCError(.closed) { try await waiting.value }
+            expectIPCError(.closed) { try first.poll() }
+            expectIPCError(.endOfStream) { try second.receive(Int.self, timeout: .seconds(5)) }
+        }
+
         @Test func garbageFromThePeerIsACorruptStream() throws {
             let (pipe, peer) = try peer("pipe-write-garbage")
             expectIPCError(.corruptStream) { try pipe.receive(Int.self, timeout: .seconds(30)) }
