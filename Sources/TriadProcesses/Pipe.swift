@@ -13,10 +13,10 @@ import TriadCore
 /// ```
 ///
 /// - A **duplex** pipe (``duplex(maxFrameSize:)``, a Unix socket pair) sends and receives at both ends, and can
-///   pass descriptors (``send(descriptor:tag:)``), for example of a ``SharedMemory`` segment.
+///   pass descriptors (``send(descriptor:tag:timeout:)``), for example of a ``SharedMemory`` segment.
 /// - A **one-way** pipe (``oneWay(maxFrameSize:)``, `pipe2`) has a reading end and a writing end.
 ///
-/// Values are encoded with Triad's binary ``WireEncoder`` and travel in length-prefixed frames; a frame above the
+/// Values are encoded with Triad's binary `WireEncoder` and travel in length-prefixed frames; a frame above the
 /// pipe's `maxFrameSize` is refused at both ends with ``IPCError/Code/tooLarge``. The receiving side decodes only
 /// the type its caller names, so bytes from a peer never run code.
 ///
@@ -164,7 +164,7 @@ public final class Pipe: Sendable {
     /// Sends a value.
     ///
     /// - Parameters:
-    ///   - value: The value, encoded with ``WireEncoder``.
+    ///   - value: The value, encoded with `WireEncoder`.
     ///   - timeout: How long to wait for room in the pipe; `nil` waits as long as it takes. Once part of a frame
     ///     is written, a timeout leaves the pipe unusable (the other end would see a cut frame).
     /// - Throws: ``IPCError/Code/tooLarge`` (nothing sent) if the encoding is above ``maxFrameSize``,
