@@ -233,6 +233,13 @@ uint32_t triad_ipc_atomic_sub32(uint32_t *word, uint32_t delta) {
     return __atomic_fetch_sub(word, delta, __ATOMIC_SEQ_CST);
 }
 
+void triad_ipc_advise_huge_pages(void *buffer, size_t length) {
+    const uintptr_t huge = 2u << 20;
+    uintptr_t start = ((uintptr_t)buffer + huge - 1) & ~(huge - 1);
+    uintptr_t end = ((uintptr_t)buffer + length) & ~(huge - 1);
+    if (end > start) (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
+}
+
 void triad_ipc_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();

@@ -312,6 +312,7 @@ public final class Pipe: Sendable {
             case PipeIO.Kind.value: "an encoded value"
             case PipeIO.Kind.bytes: "raw bytes"
             case PipeIO.Kind.descriptor: "a descriptor"
+            case PipeIO.Kind.sharedPayload: "a shared-memory payload"
             default: "a message of kind \(frame.kind)"
             }
         return IPCError(.unexpectedMessage, "expected \(expected) but received \(got); it was consumed")

@@ -14,6 +14,7 @@ final class PipeIO: @unchecked Sendable {
         static let value: UInt8 = 1
         static let bytes: UInt8 = 2
         static let descriptor: UInt8 = 3
+        static let sharedPayload: UInt8 = 4
     }
 
     /// A frame as received: a descriptor frame also carries the descriptor that arrived with it.

@@ -117,6 +117,22 @@ func run() throws {
             try pipe.send(UInt8(2))
             try pipe.send(back)
         }
+    case "payload-pipe-echo":
+        // Receives [Double] payloads and sends each back plus one, inline or through shared memory.
+        let pipe = try Pipe(inheriting: descriptor(2))
+        let reader = SharedPayloadReader()
+        let writer = SharedPayloadWriter()
+        while true {
+            let values: [Double]
+            do {
+                values = try pipe.receivePayload([Double].self, using: reader)
+            } catch {
+                if error.code == .endOfStream { exit(0) }
+                throw error
+            }
+            writer.reset()
+            try pipe.send(payload: values.map { $0 + 1 }, using: writer)
+        }
     case "queue-consume-ack":
         // Receives N values, acknowledging each, and reports them over the pipe.
         let queue = try ProcessQueue<Int>(inheriting: descriptor(2))

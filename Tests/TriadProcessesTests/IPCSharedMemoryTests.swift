@@ -123,6 +123,27 @@ extension IPCTests {
             #expect(peer.wait() == 0)
         }
 
+        @Test func pipePayloadsGoInlineWhenSmallAndThroughSharedMemoryWhenLarge() throws {
+            let (pipe, theirs) = try Pipe.duplex()
+            let peer = try IPCPeer("payload-pipe-echo", descriptors: [theirs.descriptor])
+            theirs.close()
+            let writer = SharedPayloadWriter()
+            let reader = SharedPayloadReader()
+            for size in [10, 100_000, 0, 1000, 300_000, 100_000] {
+                let values = (0..<size).map { Double($0) * 0.5 }
+                writer.reset()
+                try pipe.send(payload: values, using: writer)
+                let back = try pipe.receivePayload([Double].self, using: reader, timeout: .seconds(30))
+                #expect(back == values.map { $0 + 1 })
+            }
+            // Only the large payloads made segments: 1 MiB for 100k Doubles, then 2.4 MB for 300k.
+            #expect(writer.currentSegment?.id == 2)
+            try pipe.send(5)
+            pipe.close()
+            // The peer fails on the value it did not expect.
+            #expect(peer.wait() == 2)
+        }
+
         @Test func outOfBoundsIndexingIsAProgrammerError() async {
             await #expect(processExitsWith: .failure) {
                 let array = try SharedArray<Int>.anonymous(count: 2)

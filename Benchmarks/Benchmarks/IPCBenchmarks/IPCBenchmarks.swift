@@ -53,6 +53,29 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark(
+        "64 MiB to a peer and back, Pipe with shared-memory payloads",
+        configuration: .init(metrics: [.wallClock, .throughput], maxIterations: 100)
+    ) { benchmark in
+        let peer = PayloadPeer.shared
+        for _ in benchmark.scaledIterations {
+            peer.writer.reset()
+            try peer.pipe.send(payload: CopyState.shared.payload, using: peer.writer)
+            blackHole(try peer.pipe.receivePayload([UInt8].self, using: peer.reader))
+        }
+    }
+
+    Benchmark(
+        "64 MiB to a peer and back, Pipe raw bytes",
+        configuration: .init(metrics: [.wallClock, .throughput], maxIterations: 20)
+    ) { benchmark in
+        let peer = BytesPeer.shared
+        for _ in benchmark.scaledIterations {
+            try peer.pipe.send(bytes: CopyState.shared.payload)
+            blackHole(try peer.pipe.receiveBytes())
+        }
+    }
+
+    Benchmark(
         "ProcessQueue ping-pong round trip",
         configuration: .init(metrics: [.wallClock], scalingFactor: .kilo, maxDuration: .seconds(10))
     ) { benchmark in
@@ -158,6 +181,31 @@ private final class FramedPipePeer: Sendable {
     }
 }
 
+private final class PayloadPeer: @unchecked Sendable {
+    // @unchecked: the writer and reader are used by one benchmark, one sample at a time.
+    static let shared = PayloadPeer()
+    let pipe: Pipe
+    let writer = SharedPayloadWriter()
+    let reader = SharedPayloadReader()
+    init() {
+        let (mine, theirs) = try! Pipe.duplex()
+        _ = spawnPeer("payload", [theirs.descriptor.rawValue])
+        theirs.close()
+        pipe = mine
+    }
+}
+
+private final class BytesPeer: Sendable {
+    static let shared = BytesPeer()
+    let pipe: Pipe
+    init() {
+        let (mine, theirs) = try! Pipe.duplex(maxFrameSize: 2 * mebibytes64)
+        _ = spawnPeer("bytes", [theirs.descriptor.rawValue])
+        theirs.close()
+        pipe = mine
+    }
+}
+
 private final class RawPipePeer: Sendable {
     static let shared = RawPipePeer()
     let toPeer: Int32
@@ -186,6 +234,20 @@ private func runPeer(_ role: String) -> Never {
         while getppid() == parent {
             guard let value = try? requests.get(timeout: .seconds(1)) else { continue }
             try! replies.put(value + 1)
+        }
+    case "payload":
+        // Receives a payload, reads it out of shared memory, and sends it back the same way.
+        let pipe = try! Pipe(inheriting: IPCDescriptor(rawValue: 3))
+        let reader = SharedPayloadReader()
+        let writer = SharedPayloadWriter()
+        while let bytes = try? pipe.receivePayload([UInt8].self, using: reader) {
+            writer.reset()
+            try? pipe.send(payload: bytes, using: writer)
+        }
+    case "bytes":
+        let pipe = try! Pipe(inheriting: IPCDescriptor(rawValue: 3), maxFrameSize: 2 * mebibytes64)
+        while let bytes = try? pipe.receiveBytes() {
+            try? pipe.send(bytes: bytes)
         }
     case "pipe":
         let pipe = try! Pipe(inheriting: IPCDescriptor(rawValue: 3))
