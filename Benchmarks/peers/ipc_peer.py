@@ -1,5 +1,6 @@
-"""Python peers of IPCBenchmarks: multiprocessing.Queue ping-pong, a raw os.pipe round trip, and copying 64 MiB
-into a reused multiprocessing.shared_memory segment. Stdlib only. Prints medians.
+"""Python peers of IPCBenchmarks: multiprocessing.Queue ping-pong, a raw os.pipe round trip, copying 64 MiB into a
+reused multiprocessing.shared_memory segment, and 64 MiB to a ProcessPoolExecutor worker and back. Stdlib only.
+Prints medians.
 
     python3 Benchmarks/peers/ipc_peer.py
     IPC_PARENT_CPU=0 IPC_PEER_CPU=1 python3 Benchmarks/peers/ipc_peer.py   # pinned across CPUs
@@ -9,6 +10,7 @@ import multiprocessing as mp
 import os
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import shared_memory
 
 ROUND_TRIPS = 2000
@@ -108,15 +110,34 @@ def shared_memory_copy():
         segment.unlink()
 
 
+def identity(data):
+    return data
+
+
+def pool_round_trip():
+    data = bytes(range(256)) * (MIB64 // 256)
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        pool.submit(identity, b"warm").result()
+        samples = []
+        for _ in range(5):
+            start = time.perf_counter()
+            pool.submit(identity, data).result()
+            samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
 if __name__ == "__main__":
     mp.set_start_method("spawn")
     pin("IPC_PARENT_CPU")
     queue = queue_ping_pong()
     pipe = raw_pipe_round_trip()
     copy_in, copy_both = shared_memory_copy()
+    pool = pool_round_trip()
     print(f"multiprocessing.Queue ping-pong round trip: median {queue * 1e6:.1f} us")
     print(f"os.pipe 1-byte round trip: median {pipe * 1e6:.1f} us")
     print(f"shared_memory 64 MiB copy in, reused segment: median {copy_in * 1e3:.2f} ms "
           f"({MIB64 / copy_in / 1e9:.2f} GB/s)")
     print(f"shared_memory 64 MiB copy in and out: median {copy_both * 1e3:.2f} ms "
           f"({MIB64 / copy_both / 1e9:.2f} GB/s per round trip)")
+    print(f"ProcessPoolExecutor 64 MiB to a worker and back: median {pool * 1e3:.1f} ms "
+          f"({MIB64 / pool / 1e6:.0f} MB/s of payload)")
