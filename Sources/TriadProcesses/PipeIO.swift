@@ -171,6 +171,7 @@ final class PipeIO: @unchecked Sendable {
     /// Receives without waiting, and without waiting for the lock: `nil` if that would block.
     func receiveIfReady() throws(IPCError) -> Received? {
         let result: Result<Received, IPCError>? = receiveState.withLockIfAvailable { state in
+            if closing.load(ordering: .acquiring) { return .failure(IPCError(.closed, "this pipe end was closed")) }
             if let peeked = state.peeked {
                 state.peeked = nil
                 return .success(peeked)

@@ -56,9 +56,11 @@ extension ProcessQueue {
             } else {
                 held = storage.requeue(taken)
             }
+            let closed = storage.isClosed
             storage.unlock()
             if wake { storage.wakeProducers() }
-            if held && !acknowledging { storage.wakeConsumers(all: true) }
+            // A requeued value is for consumers; on a closed queue, the last acknowledgement ends their wait.
+            if held && (!acknowledging || closed) { storage.wakeConsumers(all: true) }
             guard held else {
                 throw IPCError(
                     .consumerDied,
