@@ -31,6 +31,24 @@ extension IPCTests {
             expectIPCError(.closed) { try queue.get(timeout: .seconds(5)) }
         }
 
+        @Test func aClosedQueueWaitsForOutstandingLeasesBeforeReportingClosed() async throws {
+            let queue = try ProcessQueue<Int>.anonymous(maxSize: 2)
+            try await queue.put(1)
+            try await queue.put(2)
+            let first = try await queue.receive()
+            let second = try await queue.receive()
+            try queue.close()
+            // Both values are leased: a consumer waits, since either may come back.
+            let waiting = Task { try await queue.get(timeout: .seconds(30)) }
+            try await Task.sleep(for: .milliseconds(100))
+            try first.requeue()
+            #expect(try await waiting.value == 1)
+            let last = Task { try await queue.get(timeout: .seconds(30)) }
+            try await Task.sleep(for: .milliseconds(100))
+            try second.acknowledge()
+            await expectIPCError(.closed) { try await last.value }
+        }
+
         @Test func oversizedValuesAreRefusedAndUndecodableValuesAreRemoved() throws {
             let queue = try ProcessQueue<[UInt8]>.anonymous(maxSize: 2, slotSize: 128)
             expectIPCError(.tooLarge) { try queue.put([UInt8](repeating: 1, count: 200)) }
