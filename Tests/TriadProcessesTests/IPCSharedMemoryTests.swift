@@ -144,6 +144,20 @@ extension IPCTests {
             #expect(peer.wait() == 2)
         }
 
+        @Test func sizesDefaultsAndDescriptionsAreWhatTheySay() throws {
+            #expect(SharedArray<Double>.segmentSize(count: 10) == 64 + 80)
+            let memory = try SharedMemory.anonymous(count: 100)
+            memory.baseAddress.storeBytes(of: 42, as: UInt8.self)
+            #expect(memory.withUnsafeMutableBytes { $0[0] } == 42)
+            #expect(memory.descriptor.description == String(memory.descriptor.rawValue))
+            let queue = try ProcessQueue<Int>.anonymous(maxSize: 1, spin: .zero)
+            #expect(queue.spin == .zero)
+            #expect(ProcessQueue<Int>.defaultSlotSize == 65536 && ProcessQueue<Int>.defaultSpin == .microseconds(50))
+            #expect(Pipe.defaultMaxFrameSize == 64 << 20 && Pipe.defaultSharedPayloadThreshold == 256 << 10)
+            let directions: [Pipe.Direction] = [.duplex, .receiving, .sending]
+            #expect(directions.map(\.description) == ["duplex", "receiving", "sending"])
+        }
+
         @Test func outOfBoundsIndexingIsAProgrammerError() async {
             await #expect(processExitsWith: .failure) {
                 let array = try SharedArray<Int>.anonymous(count: 2)
