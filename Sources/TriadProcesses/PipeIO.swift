@@ -101,7 +101,7 @@ final class PipeIO: @unchecked Sendable {
                 var offset = 0
                 while offset < bytes.count {
                     let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
-                    let result: Result<Int, SystemErrno>
+                    let result: Result<Int, IPCErrno>
                     if offset == 0, let descriptor {
                         result = IPCSyscall.negated(
                             triad_ipc_send_with_fd(fd, rest.baseAddress, rest.count, descriptor)
@@ -238,7 +238,7 @@ final class PipeIO: @unchecked Sendable {
     /// Reads what is there; `false` if nothing was (the read would block).
     private func readOnce(_ state: inout ReceiveState) throws(IPCError) -> Bool {
         let chunk = scratch
-        let result: Result<Int, SystemErrno>
+        let result: Result<Int, IPCErrno>
         if isSocket {
             var fds: (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) = (0, 0, 0, 0, 0, 0, 0, 0)
             var count: Int32 = 0

@@ -78,7 +78,7 @@ final class ProcessQueueStorage: @unchecked Sendable {
         let storage = ProcessQueueStorage(memory: memory, capacity: capacity, slotSize: slotSize)
         let header = storage.header
         let result = triad_ipc_mutex_init(&header.pointee.mutex)
-        guard result == 0 else { throw IPCError("pthread_mutex_init (process-shared, robust)", SystemErrno(result)) }
+        guard result == 0 else { throw IPCError("pthread_mutex_init (process-shared, robust)", IPCErrno(result)) }
         header.pointee.capacity = UInt32(capacity)
         header.pointee.slotSize = UInt32(slotSize)
         for index in 0..<capacity {
@@ -131,7 +131,7 @@ final class ProcessQueueStorage: @unchecked Sendable {
             repair()
             _ = triad_ipc_mutex_consistent(&header.pointee.mutex)
         default:
-            throw IPCError("locking the queue", SystemErrno(result), "the queue is unusable; create a new one")
+            throw IPCError("locking the queue", IPCErrno(result), "the queue is unusable; create a new one")
         }
     }
 
