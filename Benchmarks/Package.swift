@@ -26,5 +26,6 @@ let package = Package(
         benchmarkTarget("CodecBenchmarks", [.product(name: "TriadCore", package: "triad")]),
         benchmarkTarget("AsyncBenchmarks", [.product(name: "TriadAsync", package: "triad"), .product(name: "TriadAsyncHTTP", package: "triad")]),
         benchmarkTarget("ThreadsBenchmarks", [.product(name: "TriadThreads", package: "triad"), .product(name: "TriadCore", package: "triad")]),
+        benchmarkTarget("IPCBenchmarks", [.product(name: "TriadProcesses", package: "triad")]),
     ]
 )

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,11 +124,36 @@ ssize_t triad_ipc_recv_with_fds(int socket, void *bytes, size_t capacity, int *f
 }
 
 ssize_t triad_ipc_write(int fd, const void *bytes, size_t length, int isSocket) {
-    for (;;) {
-        ssize_t written = isSocket ? send(fd, bytes, length, MSG_NOSIGNAL) : write(fd, bytes, length);
-        if (written >= 0) return written;
-        if (errno != EINTR) return -errno;
+    if (isSocket) {
+        for (;;) {
+            ssize_t written = send(fd, bytes, length, MSG_NOSIGNAL);
+            if (written >= 0) return written;
+            if (errno != EINTR) return -errno;
+        }
     }
+    // A pipe has no MSG_NOSIGNAL: block SIGPIPE in this thread around the write, and consume the SIGPIPE that a
+    // closed reader raises, so that the process's signal disposition is never touched.
+    sigset_t pipeSignal, previousMask, pending;
+    sigemptyset(&pipeSignal);
+    sigaddset(&pipeSignal, SIGPIPE);
+    sigpending(&pending);
+    int wasPending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipeSignal, &previousMask);
+    ssize_t written;
+    int saved = 0;
+    for (;;) {
+        written = write(fd, bytes, length);
+        if (written >= 0) break;
+        saved = errno;
+        if (saved != EINTR) break;
+    }
+    if (written < 0 && saved == EPIPE && !wasPending) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipeSignal, NULL, &zero) == -1 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &previousMask, NULL);
+    return written >= 0 ? written : -saved;
 }
 
 int triad_ipc_process_start(pid_t pid, uint64_t *startTime, int *isZombie) {
@@ -205,6 +231,13 @@ uint32_t triad_ipc_atomic_add32(uint32_t *word, uint32_t delta) {
 
 uint32_t triad_ipc_atomic_sub32(uint32_t *word, uint32_t delta) {
     return __atomic_fetch_sub(word, delta, __ATOMIC_SEQ_CST);
+}
+
+void triad_ipc_advise_huge_pages(void *buffer, size_t length) {
+    const uintptr_t huge = 2u << 20;
+    uintptr_t start = ((uintptr_t)buffer + huge - 1) & ~(huge - 1);
+    uintptr_t end = ((uintptr_t)buffer + length) & ~(huge - 1);
+    if (end > start) (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
 }
 
 void triad_ipc_cpu_relax(void) {

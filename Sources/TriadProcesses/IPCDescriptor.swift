@@ -6,7 +6,7 @@ import Glibc
 /// A descriptor is only meaningful inside one process, and the object that owns it closes it, so this type is
 /// deliberately **not** `Sendable`: pass the owning ``Pipe`` or ``SharedMemory`` instead, and hand a descriptor to
 /// another process only by inheritance (`posix_spawn` file actions) or over a duplex ``Pipe``
-/// (``Pipe/send(descriptor:)``).
+/// (``Pipe/send(descriptor:tag:timeout:)``).
 ///
 /// An `IPCDescriptor` does not own the descriptor; it never closes it.
 public struct IPCDescriptor: Hashable, CustomStringConvertible {

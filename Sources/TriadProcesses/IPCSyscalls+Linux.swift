@@ -2,14 +2,14 @@
 import CTriadShims
 import Glibc
 
-// Thin wrappers over the system calls that Triad's IPC makes. Each returns `Result<_, SystemErrno>` and retries
+// Thin wrappers over the system calls that Triad's IPC makes. Each returns `Result<_, IPCErrno>` and retries
 // on EINTR, so callers decide once what an error means.
 
 /// A system error number.
-struct SystemErrno: Error, Equatable {
+struct IPCErrno: Error, Equatable {
     var rawValue: Int32
     init(_ rawValue: Int32) { self.rawValue = rawValue }
-    static var current: SystemErrno { SystemErrno(Glibc.errno) }
+    static var current: IPCErrno { IPCErrno(Glibc.errno) }
 }
 
 extension IPCError {
@@ -19,7 +19,7 @@ extension IPCError {
     }
 
     /// An error for a failed system call.
-    init(_ call: String, _ errno: SystemErrno, _ advice: String = "") {
+    init(_ call: String, _ errno: IPCErrno, _ advice: String = "") {
         let message = advice.isEmpty ? "\(call) failed" : "\(call) failed; \(advice)"
         self.init(.systemCallFailed, message, errno: errno.rawValue)
     }
@@ -28,19 +28,19 @@ extension IPCError {
 enum IPCSyscall {
     /// Retries `body` while it fails with EINTR; `body` returns -1 and sets errno on failure.
     @inline(__always)
-    static func retrying<T: FixedWidthInteger>(_ body: () -> T) -> Result<T, SystemErrno> {
+    static func retrying<T: FixedWidthInteger>(_ body: () -> T) -> Result<T, IPCErrno> {
         while true {
             let result = body()
             if result != -1 { return .success(result) }
-            let error = SystemErrno.current
+            let error = IPCErrno.current
             if error.rawValue != EINTR { return .failure(error) }
         }
     }
 
     /// Turns a `-errno`-or-value return of the C shim into a result.
     @inline(__always)
-    static func negated<T: FixedWidthInteger & SignedInteger>(_ value: T) -> Result<T, SystemErrno> {
-        value < 0 ? .failure(SystemErrno(Int32(truncatingIfNeeded: 0 - value))) : .success(value)
+    static func negated<T: FixedWidthInteger & SignedInteger>(_ value: T) -> Result<T, IPCErrno> {
+        value < 0 ? .failure(IPCErrno(Int32(truncatingIfNeeded: 0 - value))) : .success(value)
     }
 
     static func close(_ fd: Int32) {
@@ -48,38 +48,38 @@ enum IPCSyscall {
         _ = Glibc.close(fd)
     }
 
-    static func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> Result<Int, SystemErrno> {
+    static func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> Result<Int, IPCErrno> {
         retrying { Glibc.read(fd, buffer.baseAddress, buffer.count) }
     }
 
-    static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, isSocket: Bool) -> Result<Int, SystemErrno> {
+    static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, isSocket: Bool) -> Result<Int, IPCErrno> {
         negated(triad_ipc_write(fd, buffer.baseAddress, buffer.count, isSocket ? 1 : 0))
     }
 
-    static func poll(_ fd: Int32, events: Int16, timeoutMilliseconds: Int32) -> Result<Int16, SystemErrno> {
+    static func poll(_ fd: Int32, events: Int16, timeoutMilliseconds: Int32) -> Result<Int16, IPCErrno> {
         var entry = pollfd(fd: fd, events: events, revents: 0)
         return retrying { Glibc.poll(&entry, 1, timeoutMilliseconds) }.map { $0 == 0 ? 0 : entry.revents }
     }
 
-    static func pipe() -> Result<(read: Int32, write: Int32), SystemErrno> {
+    static func pipe() -> Result<(read: Int32, write: Int32), IPCErrno> {
         var fds: [Int32] = [-1, -1]
         let result = triad_ipc_pipe(&fds)
-        return result == 0 ? .success((fds[0], fds[1])) : .failure(SystemErrno(result))
+        return result == 0 ? .success((fds[0], fds[1])) : .failure(IPCErrno(result))
     }
 
-    static func socketPair() -> Result<(Int32, Int32), SystemErrno> {
+    static func socketPair() -> Result<(Int32, Int32), IPCErrno> {
         var fds: [Int32] = [-1, -1]
         let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
         return retrying { socketpair(AF_UNIX, type, 0, &fds) }.map { _ in (fds[0], fds[1]) }
     }
 
-    static func setNonBlocking(_ fd: Int32) -> Result<Void, SystemErrno> {
+    static func setNonBlocking(_ fd: Int32) -> Result<Void, IPCErrno> {
         retrying { fcntl(fd, F_GETFL) }.flatMap { flags in
             retrying { fcntl(fd, F_SETFL, flags | O_NONBLOCK) }.map { _ in () }
         }
     }
 
-    static func setCloseOnExec(_ fd: Int32) -> Result<Void, SystemErrno> {
+    static func setCloseOnExec(_ fd: Int32) -> Result<Void, IPCErrno> {
         retrying { fcntl(fd, F_SETFD, FD_CLOEXEC) }.map { _ in () }
     }
 
@@ -95,7 +95,7 @@ enum IPCSyscall {
     }
 
     /// Whether a pipe descriptor was opened for reading or for writing.
-    static func accessMode(_ fd: Int32) -> Result<Pipe.Direction, SystemErrno> {
+    static func accessMode(_ fd: Int32) -> Result<Pipe.Direction, IPCErrno> {
         retrying { fcntl(fd, F_GETFL) }.map { flags in
             switch flags & O_ACCMODE {
             case O_RDONLY: .receiving
@@ -105,32 +105,32 @@ enum IPCSyscall {
         }
     }
 
-    static func duplicate(_ fd: Int32) -> Result<Int32, SystemErrno> {
+    static func duplicate(_ fd: Int32) -> Result<Int32, IPCErrno> {
         retrying { fcntl(fd, F_DUPFD_CLOEXEC, 0) }
     }
 
-    static func memfd(name: String, size: Int) -> Result<Int32, SystemErrno> {
+    static func memfd(name: String, size: Int) -> Result<Int32, IPCErrno> {
         negated(triad_ipc_memfd_create(name, size))
     }
 
-    static func shmCreate(name: String, size: Int) -> Result<Int32, SystemErrno> {
+    static func shmCreate(name: String, size: Int) -> Result<Int32, IPCErrno> {
         negated(triad_ipc_shm_create(name, size))
     }
 
-    static func shmOpen(name: String) -> Result<Int32, SystemErrno> {
+    static func shmOpen(name: String) -> Result<Int32, IPCErrno> {
         negated(triad_ipc_shm_open(name))
     }
 
-    static func shmUnlink(name: String) -> Result<Void, SystemErrno> {
+    static func shmUnlink(name: String) -> Result<Void, IPCErrno> {
         let result = triad_ipc_shm_unlink(name)
-        return result == 0 ? .success(()) : .failure(SystemErrno(result))
+        return result == 0 ? .success(()) : .failure(IPCErrno(result))
     }
 
-    static func fileSize(_ fd: Int32) -> Result<Int, SystemErrno> {
+    static func fileSize(_ fd: Int32) -> Result<Int, IPCErrno> {
         negated(triad_ipc_file_size(fd)).map { Int($0) }
     }
 
-    static func map(_ fd: Int32, size: Int) -> Result<UnsafeMutableRawPointer, SystemErrno> {
+    static func map(_ fd: Int32, size: Int) -> Result<UnsafeMutableRawPointer, IPCErrno> {
         guard let address = triad_ipc_map(fd, size) else { return .failure(.current) }
         return .success(address)
     }

@@ -13,10 +13,10 @@ import TriadCore
 /// ```
 ///
 /// - A **duplex** pipe (``duplex(maxFrameSize:)``, a Unix socket pair) sends and receives at both ends, and can
-///   pass descriptors (``send(descriptor:tag:)``), for example of a ``SharedMemory`` segment.
+///   pass descriptors (``send(descriptor:tag:timeout:)``), for example of a ``SharedMemory`` segment.
 /// - A **one-way** pipe (``oneWay(maxFrameSize:)``, `pipe2`) has a reading end and a writing end.
 ///
-/// Values are encoded with Triad's binary ``WireEncoder`` and travel in length-prefixed frames; a frame above the
+/// Values are encoded with Triad's binary `WireEncoder` and travel in length-prefixed frames; a frame above the
 /// pipe's `maxFrameSize` is refused at both ends with ``IPCError/Code/tooLarge``. The receiving side decodes only
 /// the type its caller names, so bytes from a peer never run code.
 ///
@@ -164,7 +164,7 @@ public final class Pipe: Sendable {
     /// Sends a value.
     ///
     /// - Parameters:
-    ///   - value: The value, encoded with ``WireEncoder``.
+    ///   - value: The value, encoded with `WireEncoder`.
     ///   - timeout: How long to wait for room in the pipe; `nil` waits as long as it takes. Once part of a frame
     ///     is written, a timeout leaves the pipe unusable (the other end would see a cut frame).
     /// - Throws: ``IPCError/Code/tooLarge`` (nothing sent) if the encoding is above ``maxFrameSize``,
@@ -265,7 +265,9 @@ public final class Pipe: Sendable {
     ///
     /// - Returns: The descriptor, open in this process, and the sender's tag.
     /// - Throws: As ``receive(_:timeout:)``; ``IPCError/Code/unexpectedMessage`` if a value or bytes came instead.
-    public func receiveDescriptor(timeout: Duration? = nil) throws(IPCError) -> (descriptor: IPCDescriptor, tag: UInt64) {
+    public func receiveDescriptor(
+        timeout: Duration? = nil
+    ) throws(IPCError) -> (descriptor: IPCDescriptor, tag: UInt64) {
         precondition(direction == .duplex, "only duplex pipes (Unix sockets) can carry descriptors")
         let frame = try io.receive(deadline: IPCDeadline(timeout: timeout), stop: nil)
         guard frame.kind == PipeIO.Kind.descriptor, let fd = frame.descriptor else {
@@ -310,6 +312,7 @@ public final class Pipe: Sendable {
             case PipeIO.Kind.value: "an encoded value"
             case PipeIO.Kind.bytes: "raw bytes"
             case PipeIO.Kind.descriptor: "a descriptor"
+            case PipeIO.Kind.sharedPayload: "a shared-memory payload"
             default: "a message of kind \(frame.kind)"
             }
         return IPCError(.unexpectedMessage, "expected \(expected) but received \(got); it was consumed")

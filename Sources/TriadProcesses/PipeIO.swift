@@ -6,12 +6,15 @@ import TriadCore
 
 /// The descriptor and buffers behind a ``Pipe``: framing, non-blocking reads and writes with deadlines, and the
 /// descriptors that arrive on a Unix socket.
-final class PipeIO: Sendable {
+final class PipeIO: @unchecked Sendable {
+    // @unchecked: `scratch` is used only with `receiveState`'s lock held; everything else is immutable, atomic or
+    // behind a Mutex.
     /// Frame kinds on a pipe.
     enum Kind {
         static let value: UInt8 = 1
         static let bytes: UInt8 = 2
         static let descriptor: UInt8 = 3
+        static let sharedPayload: UInt8 = 4
     }
 
     /// A frame as received: a descriptor frame also carries the descriptor that arrived with it.
@@ -34,7 +37,9 @@ final class PipeIO: Sendable {
     let maxFrameSize: Int
     /// Blocking loops wait at most this long at a time, then check for close and cancellation.
     static let slice: Int64 = 100_000_000
-    private static let chunkSize = 256 << 10
+    private static let chunkSize = 128 << 10
+    /// The buffer each read lands in before the frame reader takes it.
+    private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
 
     private let closing = Atomic<Bool>(false)
     private let closed = Atomic<Bool>(false)
@@ -47,6 +52,10 @@ final class PipeIO: Sendable {
         self.isSocket = isSocket
         self.maxFrameSize = maxFrameSize
         self.receiveState = Mutex(ReceiveState(reader: FrameReader(maxPayload: maxFrameSize)))
+    }
+
+    deinit {
+        scratch.deallocate()
     }
 
     var isClosed: Bool { closing.load(ordering: .acquiring) }
@@ -92,7 +101,7 @@ final class PipeIO: Sendable {
                 var offset = 0
                 while offset < bytes.count {
                     let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
-                    let result: Result<Int, SystemErrno>
+                    let result: Result<Int, IPCErrno>
                     if offset == 0, let descriptor {
                         result = IPCSyscall.negated(
                             triad_ipc_send_with_fd(fd, rest.baseAddress, rest.count, descriptor)
@@ -162,6 +171,7 @@ final class PipeIO: Sendable {
     /// Receives without waiting, and without waiting for the lock: `nil` if that would block.
     func receiveIfReady() throws(IPCError) -> Received? {
         let result: Result<Received, IPCError>? = receiveState.withLockIfAvailable { state in
+            if closing.load(ordering: .acquiring) { return .failure(IPCError(.closed, "this pipe end was closed")) }
             if let peeked = state.peeked {
                 state.peeked = nil
                 return .success(peeked)
@@ -227,9 +237,8 @@ final class PipeIO: Sendable {
 
     /// Reads what is there; `false` if nothing was (the read would block).
     private func readOnce(_ state: inout ReceiveState) throws(IPCError) -> Bool {
-        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 16)
-        defer { chunk.deallocate() }
-        let result: Result<Int, SystemErrno>
+        let chunk = scratch
+        let result: Result<Int, IPCErrno>
         if isSocket {
             var fds: (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) = (0, 0, 0, 0, 0, 0, 0, 0)
             var count: Int32 = 0

@@ -56,9 +56,11 @@ extension ProcessQueue {
             } else {
                 held = storage.requeue(taken)
             }
+            let closed = storage.isClosed
             storage.unlock()
             if wake { storage.wakeProducers() }
-            if held && !acknowledging { storage.wakeConsumers(all: true) }
+            // A requeued value is for consumers; on a closed queue, the last acknowledgement ends their wait.
+            if held && (!acknowledging || closed) { storage.wakeConsumers(all: true) }
             guard held else {
                 throw IPCError(
                     .consumerDied,
@@ -159,6 +161,10 @@ extension ProcessQueue {
                 storage.unlock()
                 throw IPCError(.timedOut, "the queue stayed full until the timeout; nothing was put")
             }
+            if let stop, stop.isStopped {
+                storage.unlock()
+                throw IPCError(.cancelled, "the waiting task was cancelled; nothing was put")
+            }
             let seen = storage.prepareToWaitForRoom()
             storage.unlock()
             storage.waitForRoom(seen: seen, nanoseconds: deadline.remaining(atMost: ProcessQueueStorage.sweepInterval))
@@ -196,6 +202,10 @@ extension ProcessQueue {
             if deadline.hasPassed {
                 storage.unlock()
                 throw IPCError(.timedOut, "no value arrived before the timeout; nothing was taken")
+            }
+            if let stop, stop.isStopped {
+                storage.unlock()
+                throw IPCError(.cancelled, "the waiting task was cancelled; nothing was taken")
             }
             let seen = storage.prepareToWaitForValue()
             storage.unlock()

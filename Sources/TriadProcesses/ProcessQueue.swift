@@ -16,7 +16,7 @@ import TriadCore
 /// ```
 ///
 /// The queue lives in a ``SharedMemory`` segment: a ring of fixed-size slots guarded by a process-shared, robust
-/// mutex. Values are encoded with ``WireEncoder``; a value whose encoding is above ``slotSize`` is refused with
+/// mutex. Values are encoded with `WireEncoder`; a value whose encoding is above ``slotSize`` is refused with
 /// ``IPCError/Code/tooLarge`` (send large data through ``SharedMemory``).
 ///
 /// ## Delivery guarantee

@@ -44,7 +44,10 @@ final class ProcessQueueStorage: @unchecked Sendable {
     /// How often waiting calls look for the leases of dead consumers.
     static let sweepInterval: Int64 = 100_000_000
 
-    private static func layout(capacity: Int, slotSize: Int) -> (ring: Int, free: Int, records: Int, data: Int, total: Int) {
+    private static func layout(
+        capacity: Int,
+        slotSize: Int
+    ) -> (ring: Int, free: Int, records: Int, data: Int, total: Int) {
         func align(_ value: Int) -> Int { (value + 63) & ~63 }
         let ring = align(MemoryLayout<triad_queue_header>.size)
         let free = align(ring + 4 * capacity)
@@ -75,7 +78,7 @@ final class ProcessQueueStorage: @unchecked Sendable {
         let storage = ProcessQueueStorage(memory: memory, capacity: capacity, slotSize: slotSize)
         let header = storage.header
         let result = triad_ipc_mutex_init(&header.pointee.mutex)
-        guard result == 0 else { throw IPCError("pthread_mutex_init (process-shared, robust)", SystemErrno(result)) }
+        guard result == 0 else { throw IPCError("pthread_mutex_init (process-shared, robust)", IPCErrno(result)) }
         header.pointee.capacity = UInt32(capacity)
         header.pointee.slotSize = UInt32(slotSize)
         for index in 0..<capacity {
@@ -128,7 +131,7 @@ final class ProcessQueueStorage: @unchecked Sendable {
             repair()
             _ = triad_ipc_mutex_consistent(&header.pointee.mutex)
         default:
-            throw IPCError("locking the queue", SystemErrno(result), "the queue is unusable; create a new one")
+            throw IPCError("locking the queue", IPCErrno(result), "the queue is unusable; create a new one")
         }
     }
 
@@ -316,7 +319,11 @@ final class ProcessQueueStorage: @unchecked Sendable {
         while triad_ipc_atomic_load32(&header.pointee.readyCount) == 0 && !isClosed {
             triad_ipc_cpu_relax()
             round += 1
-            if round & 63 == 0 && IPCDeadline.now >= end { return }
+            if round & 7 == 0 {
+                if IPCDeadline.now >= end { return }
+                // The producer may be waiting for this very CPU (two processes, one core free): let it run.
+                sched_yield()
+            }
         }
     }
 }

@@ -81,7 +81,8 @@ public struct SharedArray<Element: BitwiseCopyable>: RandomAccessCollection, Mut
     private init(memory: SharedMemory, count: Int) {
         self.memory = memory
         self.count = count
-        self.elements = (memory.baseAddress + Self.headerSize).bindMemory(to: Element.self, capacity: Swift.max(count, 1))
+        self.elements = (memory.baseAddress + Self.headerSize)
+            .bindMemory(to: Element.self, capacity: Swift.max(count, 1))
     }
 
     /// Creates an array of `count` zeroed elements in a new anonymous segment.

@@ -7,8 +7,8 @@ import Synchronization
 /// There are two kinds:
 /// - **Anonymous** segments (``anonymous(count:)``, a Linux `memfd`) have no name. Another process gets one only
 ///   through its descriptor: by inheritance when it is spawned, or over a duplex ``Pipe``
-///   (``Pipe/send(descriptor:)``). The memory is freed when the last process closes it, however they end, so an
-///   anonymous segment can never leak.
+///   (``Pipe/send(descriptor:tag:timeout:)``). The memory is freed when the last process closes it, however they
+///   end, so an anonymous segment can never leak.
 /// - **Named** segments (``named(count:)``, POSIX `shm_open`, permissions 0600) appear in `/dev/shm` and any
 ///   process of the same user can ``open(name:)`` them. The creating process owns the name: it is unlinked when the
 ///   owner calls ``release()`` or the owner object is deinitialized. A name's text records its owner's pid and start

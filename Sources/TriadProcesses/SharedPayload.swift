@@ -1,4 +1,5 @@
 #if os(Linux)
+import CTriadShims
 /// Where a large payload lies in shared memory. It is small and `Codable`, so a message can carry it in place of
 /// the payload's bytes.
 public struct SharedPayloadReference: Codable, Sendable, Hashable {
@@ -90,7 +91,8 @@ public final class SharedPayloadWriter {
     /// Starts writing again from the start of the current segment, and releases older segments. Call it only
     /// once the receiver has read every payload written so far.
     ///
-    /// - Returns: The numbers of the released segments, which the receiver may ``SharedPayloadReader/forget(segment:)``.
+    /// - Returns: The numbers of the released segments, which the receiver may
+    ///   ``SharedPayloadReader/forget(segment:)``.
     @discardableResult
     public func reset() -> [UInt64] {
         let ids = retired.map(\.id)
@@ -105,6 +107,7 @@ public final class SharedPayloadWriter {
 /// and copies payloads out of them. Not `Sendable`: use it from one thread.
 public final class SharedPayloadReader {
     private var segments: [UInt64: SharedMemory] = [:]
+    private static let hugePageThreshold = 8 << 20
 
     /// Makes a reader with no segments.
     public init() {}
@@ -136,7 +139,10 @@ public final class SharedPayloadReader {
         let source = try bytes(at: reference, elementSize: MemoryLayout<Element>.stride)
         let count = reference.byteCount / MemoryLayout<Element>.stride
         return [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
-            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: source)
+            let target = UnsafeMutableRawBufferPointer(buffer)
+            // A fresh multi-megabyte array costs a page fault per 4 KiB when first written, more than the copy.
+            if target.count >= Self.hugePageThreshold { triad_ipc_advise_huge_pages(target.baseAddress, target.count) }
+            target.copyMemory(from: source)
             initialized = count
         }
     }
@@ -152,12 +158,21 @@ public final class SharedPayloadReader {
         let source = try bytes(at: reference, elementSize: MemoryLayout<Element>.stride)
         let count = reference.byteCount / MemoryLayout<Element>.stride
         if array.count != count {
-            array = [Element](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+            array = [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
+                let target = UnsafeMutableRawBufferPointer(buffer)
+                if target.count >= Self.hugePageThreshold {
+                    triad_ipc_advise_huge_pages(target.baseAddress, target.count)
+                }
+                initialized = count
+            }
         }
         array.withUnsafeMutableBytes { $0.copyMemory(from: source) }
     }
 
-    private func bytes(at reference: SharedPayloadReference, elementSize: Int) throws(IPCError) -> UnsafeRawBufferPointer {
+    private func bytes(
+        at reference: SharedPayloadReference,
+        elementSize: Int
+    ) throws(IPCError) -> UnsafeRawBufferPointer {
         guard let memory = segments[reference.segment] else {
             throw IPCError(
                 .invalidSegment,

@@ -117,6 +117,22 @@ func run() throws {
             try pipe.send(UInt8(2))
             try pipe.send(back)
         }
+    case "payload-pipe-echo":
+        // Receives [Double] payloads and sends each back plus one, inline or through shared memory.
+        let pipe = try Pipe(inheriting: descriptor(2))
+        let reader = SharedPayloadReader()
+        let writer = SharedPayloadWriter()
+        while true {
+            let values: [Double]
+            do {
+                values = try pipe.receivePayload([Double].self, using: reader)
+            } catch {
+                if error.code == .endOfStream { exit(0) }
+                throw error
+            }
+            writer.reset()
+            try pipe.send(payload: values.map { $0 + 1 }, using: writer)
+        }
     case "queue-consume-ack":
         // Receives N values, acknowledging each, and reports them over the pipe.
         let queue = try ProcessQueue<Int>(inheriting: descriptor(2))
@@ -125,6 +141,23 @@ func run() throws {
             let delivery = try queue.receive(timeout: .seconds(30))
             try delivery.acknowledge()
             try pipe.send([delivery.value, delivery.deliveryCount])
+        }
+    case "queue-consume-report":
+        // Handles values until the queue is closed: reports each (value, delivery count) to a report queue, then
+        // acknowledges it, with a short pause between the two so that a kill often lands there.
+        let queue = try ProcessQueue<Int>(inheriting: descriptor(2))
+        let reports = try ProcessQueue<[Int]>(inheriting: descriptor(3))
+        while true {
+            let delivery: ProcessQueue<Int>.Delivery
+            do {
+                delivery = try queue.receive(timeout: .seconds(30))
+            } catch {
+                if error.code == .closed { exit(0) }
+                throw error
+            }
+            try reports.put([delivery.value, delivery.deliveryCount], timeout: .seconds(30))
+            usleep(UInt32.random(in: 200...2000))
+            try delivery.acknowledge()
         }
     case "queue-consume-hold":
         // Receives one value, reports it, and waits without acknowledging it, to be killed.

@@ -62,6 +62,13 @@ extension IPCTests {
             expectIPCError(.peerClosed) { try pipe.send(bytes: [UInt8](repeating: 1, count: 1 << 20)) }
         }
 
+        @Test func writingToAOneWayPipeWhoseReaderIsGoneIsPeerClosedNotSIGPIPE() throws {
+            let (receiving, sending) = try Pipe.oneWay()
+            receiving.close()
+            expectIPCError(.peerClosed) { try sending.send("anyone there?") }
+            expectIPCError(.peerClosed) { try sending.send(bytes: [1]) }
+        }
+
         @Test func receiveTimesOutWithoutConsumingAndPollReportsNothing() throws {
             let (pipe, peer) = try peer("pipe-echo")
             let start = ContinuousClock.now
@@ -76,6 +83,16 @@ extension IPCTests {
             #expect(peer.wait() == 0)
         }
 
+        @Test func closingAnEndEndsACallBlockedOnItInAnotherTask() async throws {
+            let (first, second) = try Pipe.duplex()
+            let waiting = Task { try await first.receive(Int.self, timeout: .seconds(60)) }
+            try await Task.sleep(for: .milliseconds(100))
+            first.close()
+            await expectIPCError(.closed) { try await waiting.value }
+            expectIPCError(.closed) { try first.poll() }
+            expectIPCError(.endOfStream) { try second.receive(Int.self, timeout: .seconds(5)) }
+        }
+
         @Test func garbageFromThePeerIsACorruptStream() throws {
             let (pipe, peer) = try peer("pipe-write-garbage")
             expectIPCError(.corruptStream) { try pipe.receive(Int.self, timeout: .seconds(30)) }
@@ -88,7 +105,8 @@ extension IPCTests {
             expectIPCError(.tooLarge) { try small.send(bytes: [UInt8](repeating: 0, count: 2048)) }
             expectIPCError(.tooLarge) { try small.send([UInt8](repeating: 0, count: 2048)) }
             // The sender's limit is larger than the receiver's.
-            let sender = try Pipe(inheriting: IPCDescriptor(rawValue: dup(large.descriptor.rawValue)), maxFrameSize: 1 << 20)
+            let copy = IPCDescriptor(rawValue: dup(large.descriptor.rawValue))
+            let sender = try Pipe(inheriting: copy, maxFrameSize: 1 << 20)
             try sender.send(bytes: [UInt8](repeating: 7, count: 4096))
             expectIPCError(.tooLarge) { try small.receiveBytes(timeout: .seconds(5)) }
         }
@@ -113,6 +131,9 @@ extension IPCTests {
                 #expect(try await pipe.receive(Int.self, timeout: .seconds(30)) == value + 1)
             }
             try await pipe.send(bytes: [1])  // the echo peer skips raw bytes
+            let (first, second) = try Pipe.duplex()
+            try await first.send(bytes: [4, 5])
+            #expect(try await second.receiveBytes(timeout: .seconds(5)) == [4, 5])
             #expect(try await pipe.poll(timeout: .milliseconds(50)) == false)
             let waiting = Task { () async throws(IPCError) -> Int in try await pipe.receive(Int.self) }
             try await Task.sleep(for: .milliseconds(100))

@@ -31,6 +31,24 @@ extension IPCTests {
             expectIPCError(.closed) { try queue.get(timeout: .seconds(5)) }
         }
 
+        @Test func aClosedQueueWaitsForOutstandingLeasesBeforeReportingClosed() async throws {
+            let queue = try ProcessQueue<Int>.anonymous(maxSize: 2)
+            try await queue.put(1)
+            try await queue.put(2)
+            let first = try await queue.receive()
+            let second = try await queue.receive()
+            try queue.close()
+            // Both values are leased: a consumer waits, since either may come back.
+            let waiting = Task { try await queue.get(timeout: .seconds(30)) }
+            try await Task.sleep(for: .milliseconds(100))
+            try first.requeue()
+            #expect(try await waiting.value == 1)
+            let last = Task { try await queue.get(timeout: .seconds(30)) }
+            try await Task.sleep(for: .milliseconds(100))
+            try second.acknowledge()
+            await expectIPCError(.closed) { try await last.value }
+        }
+
         @Test func oversizedValuesAreRefusedAndUndecodableValuesAreRemoved() throws {
             let queue = try ProcessQueue<[UInt8]>.anonymous(maxSize: 2, slotSize: 128)
             expectIPCError(.tooLarge) { try queue.put([UInt8](repeating: 1, count: 200)) }
@@ -122,6 +140,49 @@ extension IPCTests {
             #expect(try queue.recoverAbandoned() == 0)
         }
 
+        @Test func aKillStormOfConsumersLosesNothingAndFlagsEveryRedelivery() throws {
+            let total = 1000
+            let queue = try ProcessQueue<Int>.anonymous(maxSize: 8, slotSize: 64)
+            let reports = try ProcessQueue<[Int]>.anonymous(maxSize: 1024, slotSize: 64)
+            func consumer() throws -> IPCPeer {
+                try IPCPeer("queue-consume-report", descriptors: [queue.descriptor, reports.descriptor])
+            }
+            let producer = try IPCPeer("queue-produce", descriptors: [queue.descriptor], arguments: ["0", "\(total)"])
+            var consumers = try (0..<3).map { _ in try consumer() }
+            var kills = 0
+            var collected: [[Int]] = []
+            let end = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < end {
+                while let report = try? reports.tryGet() { collected.append(report) }
+                if (producer.isRunning || queue.count > 0) && kills < 20 {
+                    usleep(20_000)
+                    let victim = Int.random(in: 0..<consumers.count)
+                    consumers[victim].kill(SIGKILL)
+                    consumers[victim].wait()
+                    consumers[victim] = try consumer()
+                    kills += 1
+                    continue
+                }
+                producer.wait(timeout: .seconds(30))
+                if queue.count == 0, try queue.inFlightCount == 0 { break }
+                usleep(10_000)
+            }
+            try queue.close()
+            for process in consumers { #expect(process.wait() == 0) }
+            while let report = try? reports.tryGet() { collected.append(report) }
+            #expect(producer.exitCode == 0)
+            #expect(kills >= 5)
+            // Nothing lost: every value was handled.
+            #expect(Set(collected.map { $0[0] }) == Set(0..<total))
+            // A value handled twice was handled by a consumer killed before acknowledging, and the later handling
+            // knew it was a redelivery.
+            var firstSeen: Set<Int> = []
+            for report in collected where !firstSeen.insert(report[0]).inserted {
+                #expect(report[1] > 1, "value \(report[0]) was handled again without being flagged as redelivered")
+            }
+            #expect(collected.count - total <= kills, "more duplicates than killed consumers")
+        }
+
         @Test func recoverAbandonedReturnsADeadConsumersValuesAtOnce() throws {
             let queue = try ProcessQueue<Int>.anonymous(maxSize: 4)
             try queue.put(5)
@@ -211,6 +272,58 @@ extension IPCTests {
             #expect(delivery.value == 8)
             try delivery.acknowledge()
             await expectIPCError(.timedOut) { try await queue.get(timeout: .milliseconds(50)) }
+        }
+
+        @Test func manyAsyncWaitersDoNotHoldTheCooperativePool() async throws {
+            // More waiters than the cooperative pool has threads: if any of them blocked a pool thread, the put
+            // below could never run and the test would hang.
+            let queue = try ProcessQueue<Int>.anonymous(maxSize: 16)
+            let waiters = 12
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<waiters {
+                    group.addTask { try await queue.get(timeout: .seconds(60)) }
+                }
+                try await Task.sleep(for: .milliseconds(200))
+                for value in 0..<waiters { try await queue.put(value) }
+                var got: [Int] = []
+                for try await value in group { got.append(value) }
+                #expect(got.sorted() == Array(0..<waiters))
+            }
+        }
+
+        @Test func anAsyncPutWaitsForRoomThatAnotherProcessMakes() async throws {
+            let queue = try ProcessQueue<Int>.anonymous(maxSize: 1)
+            try await queue.put(1)
+            let (report, theirs) = try Pipe.duplex()
+            let consumer = try IPCPeer(
+                "queue-consume-ack", descriptors: [queue.descriptor, theirs.descriptor], arguments: ["2"]
+            )
+            theirs.close()
+            try await queue.put(2, timeout: .seconds(30))  // waits until the consumer took 1
+            #expect(try await report.receive([Int].self, timeout: .seconds(30)) == [1, 1])
+            #expect(try await report.receive([Int].self, timeout: .seconds(30)) == [2, 1])
+            #expect(consumer.wait() == 0)
+            await expectIPCError(.timedOut) {
+                try await queue.put(3)
+                try await queue.put(4, timeout: .milliseconds(50))
+            }
+        }
+
+        @Test func settlingADeliveryTwiceIsAProgrammerError() async {
+            await #expect(processExitsWith: .failure) {
+                let queue = try ProcessQueue<Int>.anonymous(maxSize: 1)
+                try queue.put(1)
+                let delivery = try queue.receive()
+                try delivery.acknowledge()
+                try delivery.acknowledge()
+            }
+        }
+
+        @Test func errorsDescribeTheirCodeAndErrno() {
+            let error = IPCError(.systemCallFailed, "shm_open failed", errno: ENOENT)
+            #expect(error.description.hasPrefix("systemCallFailed: shm_open failed (errno 2: "))
+            #expect(IPCError(.closed, "x") == IPCError(.closed, "x"))
+            #expect(IPCError.Code.endOfStream.description == "endOfStream")
         }
     }
 }

@@ -78,7 +78,8 @@ extension IPCTests {
             let fits = try SharedArray<UInt16>(creatingIn: raw, count: 32)
             #expect(fits.count == 32 && fits[31] == 0)
             raw.withUnsafeMutableBytes { #expect($0.count == 128) }
-            expectIPCError(.invalidSegment) { try ProcessQueue<Int>(inheriting: IPCDescriptor(rawValue: dup(raw.descriptor.rawValue))) }
+            let copy = IPCDescriptor(rawValue: dup(raw.descriptor.rawValue))
+            expectIPCError(.invalidSegment) { try ProcessQueue<Int>(inheriting: copy) }
         }
 
         @Test func largePayloadsTravelThroughReusedSegments() throws {
@@ -111,11 +112,57 @@ extension IPCTests {
             }
             // 1 MiB first, then one 2.4 MB segment for 300k Doubles, reused after that.
             #expect(sentSegments == 2)
+            let current = try #require(writer.currentSegment)
+            #expect(current.id == 2 && current.memory.count >= 2_400_000)
+            #expect(writer.reset() == [])  // the 1 MiB segment was released at the first reset after it
+            reader.forget(segment: 1)
             expectIPCError(.invalidSegment) {
                 try reader.read([Double].self, at: SharedPayloadReference(segment: 99, offset: 0, byteCount: 8))
             }
             pipe.close()
             #expect(peer.wait() == 0)
+        }
+
+        @Test func pipePayloadsGoInlineWhenSmallAndThroughSharedMemoryWhenLarge() throws {
+            let (pipe, theirs) = try Pipe.duplex()
+            let peer = try IPCPeer("payload-pipe-echo", descriptors: [theirs.descriptor])
+            theirs.close()
+            let writer = SharedPayloadWriter()
+            let reader = SharedPayloadReader()
+            for size in [10, 100_000, 0, 1000, 300_000, 100_000] {
+                let values = (0..<size).map { Double($0) * 0.5 }
+                writer.reset()
+                try pipe.send(payload: values, using: writer)
+                let back = try pipe.receivePayload([Double].self, using: reader, timeout: .seconds(30))
+                #expect(back == values.map { $0 + 1 })
+            }
+            // Only the large payloads made segments: 1 MiB for 100k Doubles, then 2.4 MB for 300k.
+            #expect(writer.currentSegment?.id == 2)
+            try pipe.send(5)
+            pipe.close()
+            // The peer fails on the value it did not expect.
+            #expect(peer.wait() == 2)
+        }
+
+        @Test func sizesDefaultsAndDescriptionsAreWhatTheySay() throws {
+            #expect(SharedArray<Double>.segmentSize(count: 10) == 64 + 80)
+            let memory = try SharedMemory.anonymous(count: 100)
+            memory.baseAddress.storeBytes(of: 42, as: UInt8.self)
+            #expect(memory.withUnsafeMutableBytes { $0[0] } == 42)
+            #expect(memory.descriptor.description == String(memory.descriptor.rawValue))
+            let queue = try ProcessQueue<Int>.anonymous(maxSize: 1, spin: .zero)
+            #expect(queue.spin == .zero)
+            #expect(ProcessQueue<Int>.defaultSlotSize == 65536 && ProcessQueue<Int>.defaultSpin == .microseconds(50))
+            #expect(Pipe.defaultMaxFrameSize == 64 << 20 && Pipe.defaultSharedPayloadThreshold == 256 << 10)
+            let directions: [Pipe.Direction] = [.duplex, .receiving, .sending]
+            #expect(directions.map(\.description) == ["duplex", "receiving", "sending"])
+        }
+
+        @Test func outOfBoundsIndexingIsAProgrammerError() async {
+            await #expect(processExitsWith: .failure) {
+                let array = try SharedArray<Int>.anonymous(count: 2)
+                array[2] = 1
+            }
         }
 
         @Test func nothingOfOursIsLeftInDevShm() {

@@ -93,6 +93,16 @@ final class IPCPeer {
         return exitCode
     }
 
+    /// Whether the peer is still running; reaps it if it ended.
+    var isRunning: Bool {
+        guard !reaped else { return false }
+        var status: Int32 = 0
+        guard waitpid(pid, &status, WNOHANG) == pid else { return true }
+        reaped = true
+        self.status = status
+        return false
+    }
+
     var exitCode: Int32? { (status & 0x7f) == 0 ? (status >> 8) & 0xff : nil }
     var signal: Int32? { (status & 0x7f) != 0 ? status & 0x7f : nil }
 }

@@ -102,6 +102,10 @@ typedef struct {
     uint32_t deliveries;     // how many times the value was delivered
 } triad_queue_slot;
 
+// Asks for transparent huge pages on the whole 2 MiB pages inside a large, fresh buffer before it is first
+// written, so that filling it takes a few page faults instead of one per 4 KiB. Harmless where huge pages are off.
+void triad_ipc_advise_huge_pages(void *buffer, size_t length);
+
 // A CPU hint for spin loops.
 void triad_ipc_cpu_relax(void);
 
