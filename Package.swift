@@ -126,7 +126,7 @@ let package = Package(
         // Jobs for the process pool tests, and the worker program that runs them in its own binary.
         .target(
             name: "TriadProcessesTestSupport",
-            dependencies: ["TriadCore"],
+            dependencies: ["TriadCore", "TriadProcesses"],
             path: "Tests/TriadProcessesTestSupport",
             swiftSettings: triadSwiftSettings
         ),

@@ -14,24 +14,43 @@
 
 int triad_spawn(const char *path, char *const argv[], char *const envp[], int channel_fd, int lifeline_fd,
                 pid_t *pid_out) {
-    // Move both descriptors above the fixed child slots first, so that dup2 into 3 and 4 cannot clobber one of them.
-    int channel = fcntl(channel_fd, F_DUPFD_CLOEXEC, 10);
+    return triad_spawn_passing(path, argv, envp, channel_fd, lifeline_fd, NULL, 0, pid_out);
+}
+
+int triad_spawn_passing(const char *path, char *const argv[], char *const envp[], int channel_fd, int lifeline_fd,
+                        const int *passed_fds, int passed_count, pid_t *pid_out) {
+    // Move every descriptor above the fixed child slots first, so that no dup2 into 3, 4, 5... can clobber one.
+    int floor = 10 > 5 + passed_count ? 10 : 5 + passed_count;
+    int moved[passed_count > 0 ? passed_count : 1];
+    int moved_count = 0;
+    int result = 0;
+    int channel = fcntl(channel_fd, F_DUPFD_CLOEXEC, floor);
     if (channel < 0) return errno;
-    int lifeline = fcntl(lifeline_fd, F_DUPFD_CLOEXEC, 10);
+    int lifeline = fcntl(lifeline_fd, F_DUPFD_CLOEXEC, floor);
     if (lifeline < 0) {
         int saved = errno;
         close(channel);
         return saved;
     }
+    for (; moved_count < passed_count; moved_count++) {
+        moved[moved_count] = fcntl(passed_fds[moved_count], F_DUPFD_CLOEXEC, floor);
+        if (moved[moved_count] < 0) {
+            result = errno;
+            goto close_fds;
+        }
+    }
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attributes;
-    int result = posix_spawn_file_actions_init(&actions);
+    result = posix_spawn_file_actions_init(&actions);
     if (result != 0) goto close_fds;
     result = posix_spawnattr_init(&attributes);
     if (result != 0) goto destroy_actions;
     if ((result = posix_spawn_file_actions_adddup2(&actions, channel, 3)) != 0) goto destroy_all;
     if ((result = posix_spawn_file_actions_adddup2(&actions, lifeline, 4)) != 0) goto destroy_all;
-    if ((result = posix_spawn_file_actions_addclosefrom_np(&actions, 5)) != 0) goto destroy_all;
+    for (int index = 0; index < passed_count; index++) {
+        if ((result = posix_spawn_file_actions_adddup2(&actions, moved[index], 5 + index)) != 0) goto destroy_all;
+    }
+    if ((result = posix_spawn_file_actions_addclosefrom_np(&actions, 5 + passed_count)) != 0) goto destroy_all;
     sigset_t defaults, empty;
     sigemptyset(&defaults);
     sigaddset(&defaults, SIGINT);
@@ -49,6 +68,7 @@ destroy_all:
 destroy_actions:
     posix_spawn_file_actions_destroy(&actions);
 close_fds:
+    for (int index = 0; index < moved_count; index++) close(moved[index]);
     close(channel);
     close(lifeline);
     return result;

@@ -29,6 +29,8 @@ struct WorkerLaunch: Sendable {
     var environment: [String]
     var maxPayload: Int
     var handshakeTimeout: Duration
+    /// Descriptors the child inherits as fd 5, 6, ... (a `Process`'s passed pipes, queues and segments).
+    var passedDescriptors: [Int32] = []
 }
 
 /// One worker process and the dedicated thread that drives it: spawns it, checks its handshake, writes what is
@@ -86,7 +88,10 @@ final class WorkerProcess: Sendable {
         let argv = [launch.path] + launch.arguments
         let result = withCStrings(argv) { argv in
             withCStrings(launch.environment) { envp in
-                triad_spawn(launch.path, argv, envp, childEnd, life.read, &pid)
+                triad_spawn_passing(
+                    launch.path, argv, envp, childEnd, life.read, launch.passedDescriptors,
+                    Int32(launch.passedDescriptors.count), &pid
+                )
             }
         }
         Syscall.close(childEnd)

@@ -22,7 +22,7 @@ if arguments.contains("--wrong-version") {
     exit(0)
 }
 
-ProcessPool.bootstrap(jobs: TestJobs.all, errors: TestJobs.errors)
+ProcessPool.bootstrap(jobs: TestJobs.all + ProcessTestJobs.all, errors: TestJobs.errors)
 
 if arguments.contains("--parent") {
     // Start a pool of two, print its workers' pids, and wait to be killed.

@@ -14,6 +14,11 @@
 int triad_spawn(const char *path, char *const argv[], char *const envp[], int channel_fd, int lifeline_fd,
                 pid_t *pid_out);
 
+/// As `triad_spawn`, and also hands the child `passed_count` more descriptors: `passed_fds[i]` becomes fd 5 + i,
+/// and every descriptor from 5 + passed_count up is closed. Returns 0 and stores the pid, or an errno value.
+int triad_spawn_passing(const char *path, char *const argv[], char *const envp[], int channel_fd, int lifeline_fd,
+                        const int *passed_fds, int passed_count, pid_t *pid_out);
+
 /// Sets PR_SET_PDEATHSIG for the calling thread's process. Returns 0 or an errno value.
 int triad_set_parent_death_signal(int signal);
 

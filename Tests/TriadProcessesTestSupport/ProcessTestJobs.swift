@@ -1,0 +1,71 @@
+import Glibc
+import TriadCore
+import TriadProcesses
+
+// Jobs the Process tests run in a child process of their own. They talk to the parent through the descriptors it
+// passed: a Pipe end, a ProcessQueue, a SharedMemory segment.
+
+/// Receives an Int on the passed pipe, sends it back plus one, sends "goodbye", and returns the Int.
+public struct PipeTalk: Job {
+    public init() {}
+    public func run() async throws -> Int {
+        let pipe = try Pipe(inheriting: .passed(0))
+        let value = try await pipe.receive(Int.self, timeout: .seconds(30))
+        try await pipe.send(value + 1)
+        try await pipe.send("goodbye")
+        return value
+    }
+}
+
+/// Tells the parent over the passed pipe (descriptor 1) that it is about to block, then gets from the passed queue
+/// (descriptor 0) and returns the value.
+public struct QueueTake: Job {
+    public init() {}
+    public func run() async throws -> Int {
+        let queue = try ProcessQueue<Int>(inheriting: .passed(0))
+        let pipe = try Pipe(inheriting: .passed(1))
+        try await pipe.send(getpid())
+        return try await queue.get()
+    }
+}
+
+/// Doubles every element of the passed SharedArray<Double> segment and returns their sum.
+public struct DoubleShared: Job {
+    public init() {}
+    public func run() async throws -> Double {
+        let array = try SharedArray<Double>(openingIn: SharedMemory(adopting: .passed(0)))
+        var sum = 0.0
+        for index in array.indices {
+            array[index] *= 2
+            sum += array[index]
+        }
+        return sum
+    }
+}
+
+/// Returns how many descriptors the parent passed.
+public struct CountPassed: Job {
+    public init() {}
+    public func run() async throws -> Int { IPCDescriptor.passed.count }
+}
+
+/// Starts a grandchild Process that naps for a minute, reports its pid on the passed pipe, then waits forever: the
+/// middle of the no-orphan test.
+public struct StartGrandchild: Job {
+    public init() {}
+    public func run() async throws -> Int32 {
+        let pipe = try Pipe(inheriting: .passed(0))
+        let grandchild = Process(Nap(milliseconds: 60_000))
+        try grandchild.start()
+        while grandchild.pid == nil { usleep(2_000) }
+        try await pipe.send(grandchild.pid!)
+        while true { sleep(1000) }
+    }
+}
+
+/// The Process test jobs.
+public enum ProcessTestJobs {
+    public static let all: [any Job.Type] = [
+        PipeTalk.self, QueueTake.self, DoubleShared.self, CountPassed.self, StartGrandchild.self,
+    ]
+}
