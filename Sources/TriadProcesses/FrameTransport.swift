@@ -38,6 +38,12 @@ struct OutgoingMessage: Sendable {
 
     init() {}
 
+    /// Makes a message of these segments, for a transport that rewrites frames (see `SharedFrameLanes`).
+    init(segments: [[UInt8]]) {
+        self.segments = segments
+        byteCount = segments.reduce(0) { $0 + $1.count }
+    }
+
     /// Appends a frame whose payload is `payload`.
     mutating func appendFrame(kind: UInt8, flags: UInt8 = 0, payload: [UInt8]) {
         var header = takePacked(reserving: Frame.headerSize + min(payload.count, OutgoingMessage.copyLimit))

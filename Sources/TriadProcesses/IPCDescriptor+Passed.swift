@@ -7,7 +7,7 @@ extension IPCDescriptor {
 
     /// The number of the first passed descriptor in the child: the i-th descriptor given to
     /// ``Process/init(_:passing:configuration:)`` is number `firstPassed + i` there.
-    public static let firstPassed: Int32 = 5
+    public static let firstPassed: Int32 = SharedLaneEnvironment.firstFree
 
     /// The descriptors that the parent passed to this process when it started it as a ``Process``, in the order it
     /// gave them; empty in any other process.

@@ -24,7 +24,8 @@ final class PoolStorage: WorkerSupervisor {
             arguments: configuration.executable.arguments,
             environment: environment.map { "\($0.key)=\($0.value)" },
             maxPayload: configuration.maxFrameSize,
-            handshakeTimeout: configuration.handshakeTimeout
+            handshakeTimeout: configuration.handshakeTimeout,
+            sharedPayloadThreshold: configuration.sharedPayloadThreshold
         )
         var initializer: (@Sendable () -> PoolEntry)?
         if let job = configuration.initializer {

@@ -154,7 +154,8 @@ extension WorkerLaunch {
             environment: environment.map { "\($0.key)=\($0.value)" },
             maxPayload: configuration.maxFrameSize,
             handshakeTimeout: configuration.handshakeTimeout,
-            passedDescriptors: descriptors
+            passedDescriptors: descriptors,
+            sharedPayloadThreshold: configuration.sharedPayloadThreshold
         )
     }
 }

@@ -8,16 +8,18 @@ import TriadCore
 struct SocketFrameSource: FrameSource {
     private let reader: SocketFrameReader
     private let spinNanos: UInt64
+    private let lanes: SharedFrameLanes?
 
-    init(fd: Int32, maxPayload: Int, spinNanos: UInt64 = 50_000) {
+    init(fd: Int32, maxPayload: Int, spinNanos: UInt64 = 50_000, lanes: SharedFrameLanes? = nil) {
         reader = SocketFrameReader(fd: fd, maxPayload: maxPayload)
         self.spinNanos = spinNanos
+        self.lanes = lanes
     }
 
     mutating func receive() throws -> Frame? {
         var spinUntil: UInt64 = 0
         while true {
-            if let frame = try reader.nextBuffered() { return frame }
+            if let frame = try reader.nextBuffered() { return try lanes?.resolve(frame) ?? frame }
             switch reader.fill() {
             case .success(0):
                 if let error = reader.endOfStreamError() { throw error }
@@ -46,8 +48,10 @@ struct SocketFrameSource: FrameSource {
 /// The frame sink of a worker: blocking writes to the socket.
 struct SocketFrameSink: FrameSink {
     let fd: Int32
+    var lanes: SharedFrameLanes?
 
     func send(_ message: OutgoingMessage) throws {
+        let message = lanes?.externalize(message) ?? message
         if case .failure(let error) = SocketWriter.writeAll(fd, message) {
             throw TransportError(operation: "send", errno: error)
         }
@@ -79,8 +83,9 @@ enum WorkerMain {
         hello.appendEncodedFrames(WorkerHello(identity: identity, pid: getpid()).frameBytes)
         guard case .success = SocketWriter.writeAll(WorkerEnvironment.channelFD, hello) else { _exit(0) }
         Task.detached {
-            var source = SocketFrameSource(fd: WorkerEnvironment.channelFD, maxPayload: maxPayload)
-            var sink = SocketFrameSink(fd: WorkerEnvironment.channelFD)
+            let lanes = SharedFrameLanes.workerSide(maxPayload: maxPayload)
+            var source = SocketFrameSource(fd: WorkerEnvironment.channelFD, maxPayload: maxPayload, lanes: lanes)
+            var sink = SocketFrameSink(fd: WorkerEnvironment.channelFD, lanes: lanes)
             do {
                 try await WorkerLoop(registry: registry).run(source: &source, sink: &sink)
             } catch {

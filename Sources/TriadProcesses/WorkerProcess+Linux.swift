@@ -29,8 +29,10 @@ struct WorkerLaunch: Sendable {
     var environment: [String]
     var maxPayload: Int
     var handshakeTimeout: Duration
-    /// Descriptors the child inherits as fd 5, 6, ... (a `Process`'s passed pipes, queues and segments).
+    /// Descriptors the child inherits from fd 7 up (a `Process`'s passed pipes, queues and segments).
     var passedDescriptors: [Int32] = []
+    /// Payloads of at least this many bytes travel through the worker's shared lanes; nil: always inline.
+    var sharedPayloadThreshold: Int? = nil
 }
 
 /// One worker process and the dedicated thread that drives it: spawns it, checks its handshake, writes what is
@@ -42,6 +44,7 @@ final class WorkerProcess: Sendable {
     private let channel: Int32
     private let lifeline: Int32
     private let wakeFD: Int32
+    private let lanes: SharedFrameLanes
     private let output = Mutex(Output())
     // Guards the pid against reuse: a signal is sent only while the child has not been reaped.
     private let alive = Mutex(true)
@@ -52,7 +55,8 @@ final class WorkerProcess: Sendable {
         var closeRequested = false
     }
 
-    private init(id: Int, pid: pid_t, channel: Int32, lifeline: Int32, wakeFD: Int32) {
+    private init(id: Int, pid: pid_t, channel: Int32, lifeline: Int32, wakeFD: Int32, lanes: SharedFrameLanes) {
+        self.lanes = lanes
         self.id = id
         self.pid = pid
         self.channel = channel
@@ -84,13 +88,19 @@ final class WorkerProcess: Sendable {
             for fd in [parentEnd, childEnd, life.read, life.write] { Syscall.close(fd) }
             return fail("eventfd", .current)
         }
+        let laneResult = SharedFrameLanes.parentSide(threshold: launch.sharedPayloadThreshold, maxPayload: launch.maxPayload)
+        guard case .success(let (lanes, laneFDs)) = laneResult else {
+            for fd in [parentEnd, childEnd, life.read, life.write, wakeFD] { Syscall.close(fd) }
+            if case .failure(let error) = laneResult { return fail("memfd_create", error) }
+            return
+        }
         var pid: pid_t = 0
         let argv = [launch.path] + launch.arguments
         let result = withCStrings(argv) { argv in
-            withCStrings(launch.environment) { envp in
+            withCStrings(lanes.environment(launch.environment)) { envp in
                 triad_spawn_passing(
-                    launch.path, argv, envp, childEnd, life.read, launch.passedDescriptors,
-                    Int32(launch.passedDescriptors.count), &pid
+                    launch.path, argv, envp, childEnd, life.read, laneFDs + launch.passedDescriptors,
+                    Int32(laneFDs.count + launch.passedDescriptors.count), &pid
                 )
             }
         }
@@ -101,7 +111,9 @@ final class WorkerProcess: Sendable {
             return fail("posix_spawn", Errno(rawValue: result))
         }
         _ = Syscall.setNonBlocking(parentEnd)
-        let worker = WorkerProcess(id: id, pid: pid, channel: parentEnd, lifeline: life.write, wakeFD: wakeFD)
+        let worker = WorkerProcess(
+            id: id, pid: pid, channel: parentEnd, lifeline: life.write, wakeFD: wakeFD, lanes: lanes
+        )
         DedicatedThread.start(name: "triad-worker") {
             worker.drive(launch: launch, supervisor: supervisor)
         }
@@ -111,6 +123,7 @@ final class WorkerProcess: Sendable {
 
     /// Queues `message` and writes as much as the socket takes now; the driver writes the rest.
     func send(_ message: OutgoingMessage) {
+        let message = lanes.externalize(message)
         var batch = output.withLock { output -> OutgoingMessage? in
             output.pending.append(message)
             guard !output.flushing else { return nil }
@@ -265,7 +278,8 @@ final class WorkerProcess: Sendable {
             var endOfStream = false
             readLoop: while true {
                 do {
-                    while let frame = try reader.nextBuffered() {
+                    while let raw = try reader.nextBuffered() {
+                        let frame = try lanes.resolve(raw)
                         if var current = assembling {
                             guard frame.kind == WorkerFrameKind.data else {
                                 throw WorkerLoop.ProtocolError(description: "a result item is not a data frame")

@@ -63,9 +63,49 @@ public struct StartGrandchild: Job {
     }
 }
 
+/// Multiplies every value: a large array in, a large array out.
+public struct ScaleDoubles: Job {
+    public var values: [Double]
+    public var factor: Double
+    public init(_ values: [Double], by factor: Double) {
+        self.values = values
+        self.factor = factor
+    }
+    public func run() async throws -> [Double] { values.map { $0 * factor } }
+}
+
+/// Returns `count` bytes counting up from 0, after a pause: a small job with a large output.
+public struct MakeBytes: Job {
+    public var count: Int
+    public var milliseconds: Int
+    public init(count: Int, milliseconds: Int = 0) {
+        self.count = count
+        self.milliseconds = milliseconds
+    }
+    public func run() async throws -> [UInt8] {
+        if milliseconds > 0 { usleep(UInt32(milliseconds) * 1000) }
+        return (0..<count).map { UInt8(truncatingIfNeeded: $0) }
+    }
+}
+
+/// Holds a large input for a while, then returns its size: a worker to kill once its input has arrived.
+public struct HoldBytes: Job {
+    public var bytes: [UInt8]
+    public var milliseconds: Int
+    public init(_ bytes: [UInt8], milliseconds: Int) {
+        self.bytes = bytes
+        self.milliseconds = milliseconds
+    }
+    public func run() async throws -> Int {
+        usleep(UInt32(milliseconds) * 1000)
+        return bytes.count
+    }
+}
+
 /// The Process test jobs.
 public enum ProcessTestJobs {
     public static let all: [any Job.Type] = [
         PipeTalk.self, QueueTake.self, DoubleShared.self, CountPassed.self, StartGrandchild.self,
+        ScaleDoubles.self, MakeBytes.self, HoldBytes.self,
     ]
 }

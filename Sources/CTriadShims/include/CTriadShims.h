@@ -5,4 +5,6 @@
 #include "triad_threads.h"
 #include "triad_process.h"
 #include "triad_ipc.h"
+#include "triad_lanes.h"
 #endif
+

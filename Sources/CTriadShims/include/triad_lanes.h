@@ -1,0 +1,16 @@
+#ifndef TRIAD_LANES_H
+#define TRIAD_LANES_H
+// Shared-memory lanes of TriadProcesses: the growable segments through which large job and result frames travel
+// between a pool and its workers. Every symbol starts with `triad_`.
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// Makes an anonymous, close-on-exec memfd of `size` bytes that can grow but never shrink (F_SEAL_SHRINK), so a
+/// peer cannot truncate it under the other side's mapping. Returns the descriptor, or -errno.
+int triad_lane_memfd_create(size_t size);
+
+/// Grows a lane to `size` bytes. Returns 0 or an errno value.
+int triad_lane_grow(int fd, size_t size);
+
+#endif
