@@ -27,5 +27,6 @@ let package = Package(
         benchmarkTarget("AsyncBenchmarks", [.product(name: "TriadAsync", package: "triad"), .product(name: "TriadAsyncHTTP", package: "triad")]),
         benchmarkTarget("ThreadsBenchmarks", [.product(name: "TriadThreads", package: "triad"), .product(name: "TriadCore", package: "triad")]),
         benchmarkTarget("IPCBenchmarks", [.product(name: "TriadProcesses", package: "triad")]),
+        benchmarkTarget("DataMovementBenchmarks", [.product(name: "TriadProcesses", package: "triad"), .product(name: "TriadCore", package: "triad")]),
     ]
 )

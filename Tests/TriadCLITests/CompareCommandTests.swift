@@ -51,6 +51,12 @@ struct CompareCommandTests {
                 #expect(cells.contains("\(workload)/\(model)"))
             }
         }
+        // The data-movement workloads compare the pool with the raw limits, which their sequential rows measure.
+        for workload in ["data", "data-pipe"] {
+            for model in ["sequential", "processes"] {
+                #expect(cells.contains("\(workload)/\(model)"))
+            }
+        }
         for row in report.rows {
             #expect(row.agrees)
             #expect(row.jobs > 0)

@@ -40,6 +40,8 @@ enum Workloads {
             BlockingIOWorkload(scale: scale),
             HTTPFetchWorkload(scale: scale),
             TinyJobWorkload(scale: scale),
+            DataMovementWorkload(scale: scale, throughSharedMemory: true),
+            DataMovementWorkload(scale: scale, throughSharedMemory: false),
         ]
     }
 }
