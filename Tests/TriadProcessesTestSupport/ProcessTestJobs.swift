@@ -29,6 +29,19 @@ public struct QueueTake: Job {
     }
 }
 
+/// Receives one value from the passed queue (descriptor 0) without acknowledging it, reports it over the passed
+/// pipe (descriptor 1), and waits to be killed.
+public struct QueueHold: Job {
+    public init() {}
+    public func run() async throws -> Int {
+        let queue = try ProcessQueue<Int>(inheriting: .passed(0))
+        let pipe = try Pipe(inheriting: .passed(1))
+        let delivery = try await queue.receive(timeout: .seconds(30))
+        try await pipe.send(delivery.value)
+        while true { sleep(1000) }
+    }
+}
+
 /// Doubles every element of the passed SharedArray<Double> segment and returns their sum.
 public struct DoubleShared: Job {
     public init() {}
@@ -106,6 +119,6 @@ public struct HoldBytes: Job {
 public enum ProcessTestJobs {
     public static let all: [any Job.Type] = [
         PipeTalk.self, QueueTake.self, DoubleShared.self, CountPassed.self, StartGrandchild.self,
-        ScaleDoubles.self, MakeBytes.self, HoldBytes.self,
+        ScaleDoubles.self, MakeBytes.self, HoldBytes.self, QueueHold.self,
     ]
 }

@@ -63,6 +63,24 @@ struct ProcessIPCTests {
         #expect(try await next.value == 7)
     }
 
+    @Test("a Process killed while holding a leased value: the value is delivered again, flagged")
+    func killedHoldingALease() async throws {
+        let queue = try ProcessQueue<Int>.anonymous(maxSize: 4)
+        try await queue.put(42, timeout: .seconds(5))
+        let (parentEnd, childEnd) = try Pipe.duplex()
+        let process = TestProcesses.make(QueueHold(), passing: [queue.descriptor, childEnd.descriptor])
+        try process.start()
+        childEnd.close()
+        #expect(try await parentEnd.receive(Int.self, timeout: .seconds(30)) == 42)
+        #expect(queue.count == 0)
+        process.kill()
+        #expect(await process.join(timeout: .seconds(30)))
+        let delivery = try await queue.receive(timeout: .seconds(10))
+        #expect(delivery.value == 42)
+        #expect(delivery.isRedelivered)
+        try delivery.acknowledge()
+    }
+
     @Test("no orphans: when a Process's parent is SIGKILLed, its child is gone a second later")
     func noOrphans() async throws {
         let (parentEnd, childEnd) = try Pipe.duplex()

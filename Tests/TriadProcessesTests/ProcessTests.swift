@@ -179,3 +179,35 @@ struct ProcessTests {
         #expect(throws: IPCError.self) { try IPCDescriptor.passed(0) }
     }
 }
+
+@Suite("Process misuse and bad input", .serialized)
+struct ProcessMisuseTests {
+    @Test("a job that fails to decode in the child gives codingFailed")
+    func undecodable() async throws {
+        let process = TestProcesses.make(Undecodable(value: 3))
+        try process.start()
+        let error = await #expect(throws: ExecutorError.self) { try await process.value }
+        #expect(error?.code == .codingFailed)
+        #expect(process.exitCode == 0)
+    }
+
+    @Test("starting a Process twice is a precondition failure")
+    func startTwice() async {
+        await #expect(processExitsWith: .failure) {
+            let process = TriadProcesses.Process(Square(1), configuration: TestProcesses.configuration)
+            try? process.start()
+            try? process.start()
+        }
+    }
+
+    @Test("joining or signalling a Process that was never started is a precondition failure")
+    func joinBeforeStart() async {
+        await #expect(processExitsWith: .failure) {
+            let process = TriadProcesses.Process(Square(1), configuration: TestProcesses.configuration)
+            await process.join()
+        }
+        await #expect(processExitsWith: .failure) {
+            TriadProcesses.Process(Square(1), configuration: TestProcesses.configuration).terminate()
+        }
+    }
+}
