@@ -137,17 +137,14 @@ final class ProcessStorage: WorkerSupervisor {
 
 extension WorkerLaunch {
     /// The launch settings of a worker described by `configuration`: its program, and an environment that is the
-    /// parent's, plus the worker markers, plus `SWIFT_BACKTRACE=enable=no` unless backtraces are asked for.
+    /// parent's, plus the worker markers, plus `SWIFT_BACKTRACE=enable=no` unless backtraces are asked for. The
+    /// spawn adds the list of passed descriptors.
     init(configuration: ProcessPoolConfiguration, passing descriptors: [Int32] = []) {
         var environment = ProcessEnvironment.current()
         if !configuration.workerBacktraces { environment["SWIFT_BACKTRACE"] = "enable=no" }
         for (key, value) in configuration.environment { environment[key] = value }
         environment[WorkerEnvironment.parentPIDKey] = String(getpid())
         environment[WorkerEnvironment.maxFrameKey] = String(configuration.maxFrameSize)
-        if !descriptors.isEmpty {
-            environment[IPCDescriptor.passedKey] = descriptors.indices
-                .map { String(IPCDescriptor.firstPassed + Int32($0)) }.joined(separator: ",")
-        }
         self.init(
             path: configuration.executable.path,
             arguments: configuration.executable.arguments,

@@ -120,18 +120,27 @@ final class SharedFrameLanes: Sendable {
         )
     }
 
-    /// `environment` with the entry that tells the worker this threshold instead of any inherited one. With large
-    /// payloads on, a worker's malloc also backs its large blocks with transparent huge pages (glibc's
-    /// `glibc.malloc.hugetlb=1`), unless `GLIBC_TUNABLES` is set already: a fresh 64 MiB array then costs 32 page
-    /// faults instead of 16,384, which is most of the time of a large round trip.
-    func environment(_ environment: [String]) -> [String] {
-        let prefix = SharedLaneEnvironment.thresholdKey + "="
-        var result = environment.filter { !$0.hasPrefix(prefix) }
+    /// A child's environment: `environment` with the entry that tells the worker this threshold, and the list of
+    /// descriptors passed to a `Process`, replacing any inherited ones (a grandchild must not believe it was passed
+    /// its parent's descriptors). With large payloads on, a worker's malloc also backs its large blocks with
+    /// transparent huge pages (glibc's `glibc.malloc.hugetlb=1`), unless `GLIBC_TUNABLES` is set already: a fresh
+    /// 64 MiB array then costs 32 page faults instead of 16,384, which is most of the time of a large round trip.
+    func environment(_ environment: [String], passing passedCount: Int) -> [String] {
+        let thresholdPrefix = SharedLaneEnvironment.thresholdKey + "="
+        let passedPrefix = IPCDescriptor.passedKey + "="
+        var result = environment.filter { !$0.hasPrefix(thresholdPrefix) && !$0.hasPrefix(passedPrefix) }
         if let threshold {
-            result.append(prefix + String(threshold))
+            result.append(thresholdPrefix + String(threshold))
             if !result.contains(where: { $0.hasPrefix("GLIBC_TUNABLES=") }) {
                 result.append("GLIBC_TUNABLES=glibc.malloc.hugetlb=1")
             }
+        }
+        if passedCount > 0 {
+            result.append(
+                passedPrefix
+                    + (0..<passedCount).map { String(SharedLaneEnvironment.firstFree + Int32($0)) }
+                    .joined(separator: ",")
+            )
         }
         return result
     }

@@ -97,7 +97,7 @@ final class WorkerProcess: Sendable {
         var pid: pid_t = 0
         let argv = [launch.path] + launch.arguments
         let result = withCStrings(argv) { argv in
-            withCStrings(lanes.environment(launch.environment)) { envp in
+            withCStrings(lanes.environment(launch.environment, passing: launch.passedDescriptors.count)) { envp in
                 triad_spawn_passing(
                     launch.path, argv, envp, childEnd, life.read, laneFDs + launch.passedDescriptors,
                     Int32(laneFDs.count + launch.passedDescriptors.count), &pid

@@ -62,6 +62,16 @@ public struct CountPassed: Job {
     public func run() async throws -> Int { IPCDescriptor.passed.count }
 }
 
+/// Runs CountPassed in a grandchild Process that is passed nothing, and returns its count.
+public struct CountPassedInGrandchild: Job {
+    public init() {}
+    public func run() async throws -> Int {
+        let grandchild = Process(CountPassed())
+        try grandchild.start()
+        return try await grandchild.value
+    }
+}
+
 /// Starts a grandchild Process that naps for a minute, reports its pid on the passed pipe, then waits forever: the
 /// middle of the no-orphan test.
 public struct StartGrandchild: Job {
@@ -120,5 +130,6 @@ public enum ProcessTestJobs {
     public static let all: [any Job.Type] = [
         PipeTalk.self, QueueTake.self, DoubleShared.self, CountPassed.self, StartGrandchild.self,
         ScaleDoubles.self, MakeBytes.self, HoldBytes.self, QueueHold.self,
+        CountPassedInGrandchild.self,
     ]
 }

@@ -177,6 +177,10 @@ struct ProcessTests {
         try none.start()
         #expect(try await none.value == 0)
         #expect(throws: IPCError.self) { try IPCDescriptor.passed(0) }
+        // A grandchild passed nothing does not inherit its parent's list.
+        let nested = TestProcesses.make(CountPassedInGrandchild(), passing: [first.descriptor])
+        try nested.start()
+        #expect(try await nested.value == 0)
     }
 }
 
