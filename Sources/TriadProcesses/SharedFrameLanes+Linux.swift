@@ -102,7 +102,9 @@ final class SharedFrameLanes: Sendable {
             IPCSyscall.close(toWorker)
             return .failure(Errno(rawValue: -fromWorker))
         }
-        let lanes = SharedFrameLanes(writeFD: toWorker, readFD: fromWorker, threshold: threshold, maxPayload: maxPayload)
+        let lanes = SharedFrameLanes(
+            writeFD: toWorker, readFD: fromWorker, threshold: threshold, maxPayload: maxPayload
+        )
         return .success((lanes, [toWorker, fromWorker]))
     }
 

@@ -88,11 +88,13 @@ final class WorkerProcess: Sendable {
             for fd in [parentEnd, childEnd, life.read, life.write] { Syscall.close(fd) }
             return fail("eventfd", .current)
         }
-        let laneResult = SharedFrameLanes.parentSide(threshold: launch.sharedPayloadThreshold, maxPayload: launch.maxPayload)
-        guard case .success(let (lanes, laneFDs)) = laneResult else {
+        let lanes: SharedFrameLanes
+        let laneFDs: [Int32]
+        switch SharedFrameLanes.parentSide(threshold: launch.sharedPayloadThreshold, maxPayload: launch.maxPayload) {
+        case .success(let made): (lanes, laneFDs) = made
+        case .failure(let error):
             for fd in [parentEnd, childEnd, life.read, life.write, wakeFD] { Syscall.close(fd) }
-            if case .failure(let error) = laneResult { return fail("memfd_create", error) }
-            return
+            return fail("memfd_create", error)
         }
         var pid: pid_t = 0
         let argv = [launch.path] + launch.arguments

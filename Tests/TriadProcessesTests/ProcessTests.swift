@@ -123,7 +123,10 @@ struct ProcessTests {
 
     @Test("terminate sends SIGTERM and kill SIGKILL; the job is cancelled and the signal reported")
     func terminateAndKill() async throws {
-        for (signal, stop) in [(SIGTERM, { (p: TriadProcesses.Process<Nap>) in p.terminate() }), (SIGKILL, { $0.kill() })] {
+        let stops: [(Int32, (TriadProcesses.Process<Nap>) -> Void)] = [
+            (SIGTERM, { $0.terminate() }), (SIGKILL, { $0.kill() }),
+        ]
+        for (signal, stop) in stops {
             let process = TestProcesses.make(Nap(milliseconds: 60_000))
             try process.start()
             // Signal it while it may still be starting: the signal waits for the handshake.

@@ -135,7 +135,9 @@ struct DataMovementWorkload: Workload {
             let bytes = output.value
             return sum &+ bytes.count &+ Int(bytes.first ?? 0) &+ Int(bytes[bytes.count / 2]) &+ Int(bytes.last ?? 0)
         }
-        return WorkloadOutcome(jobs: jobs.count, busyNanoseconds: 0, checksum: checksum, workerPeakRSS: run.workerPeakRSS)
+        return WorkloadOutcome(
+            jobs: jobs.count, busyNanoseconds: 0, checksum: checksum, workerPeakRSS: run.workerPeakRSS
+        )
     }
 
     /// As ``runJobs(_:on:workers:progress:)`` for processes, with a pool that sends everything through its socket.
