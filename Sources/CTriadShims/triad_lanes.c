@@ -29,3 +29,11 @@ int triad_lane_grow(int fd, size_t size) {
     }
     return 0;
 }
+
+void triad_lane_populate(void *address, size_t length) {
+#ifdef MADV_POPULATE_WRITE
+    (void)madvise(address, length, MADV_POPULATE_WRITE);
+#else
+    (void)madvise(address, length, 23);  // MADV_POPULATE_WRITE, Linux 5.14
+#endif
+}

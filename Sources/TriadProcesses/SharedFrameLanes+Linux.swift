@@ -50,6 +50,8 @@ private struct LaneMapping {
             target = fileSize
         }
         guard case .success(let mapped) = IPCSyscall.map(fd, size: target) else { return false }
+        // New pages of a grown lane are about to be written: fault them in at once rather than one by one.
+        if grow { triad_lane_populate(mapped + size, target - size) }
         if let base { IPCSyscall.unmap(base, size: size) }
         base = mapped
         size = target
