@@ -65,6 +65,7 @@ public struct ProcessPoolConfiguration: Sendable {
     /// once read; they are freed when the worker exits, however it ends. While it is on, workers also run with
     /// `GLIBC_TUNABLES=glibc.malloc.hugetlb=1` (transparent huge pages for large blocks, which makes a fresh
     /// 64 MiB array cost 32 page faults instead of 16,384) unless the environment sets `GLIBC_TUNABLES` already.
+    /// A program that moves large payloads often gains as much again by starting itself with that variable set.
     public var sharedPayloadThreshold: Int?
 
     /// Makes a configuration.
