@@ -14,15 +14,18 @@ extension AsyncLoop {
             try Task.checkCancellation()
             return
         }
-        let scheduled = eventLoop.scheduleTask(in: duration.timeAmount) {}
+        let timer = SleepTimer()
         try await withTaskCancellationHandler {
-            do {
-                try await scheduled.futureResult.get()
-            } catch {
-                throw CancellationError()
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                guard timer.arm(continuation) else { return }
+                do {
+                    timer.armed(try eventLoop.scheduleCallback(in: duration.timeAmount, handler: timer))
+                } catch {
+                    timer.finish(throwing: AsyncLoopError.shutDownError)
+                }
             }
         } onCancel: {
-            scheduled.cancel()
+            timer.cancel()
         }
     }
 
@@ -178,4 +181,64 @@ final class AtomicCounter: Sendable {
 
     /// Subtracts one and returns the new value.
     func decrement() -> Int { value.subtract(1, ordering: .acquiringAndReleasing).newValue }
+}
+
+/// One sleep's timer: a NIO scheduled callback with no promise or closure, the cheapest timer NIO offers. The
+/// cancellation handler may run on any thread, before or after the timer is armed; the mutex sorts that out.
+final class SleepTimer: NIOScheduledCallbackHandler, Sendable {
+    private struct State {
+        var continuation: UnsafeContinuation<Void, any Error>?
+        var callback: NIOScheduledCallback?
+        var cancelled = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Stores the continuation; returns `false` (having resumed it) if the sleep was already cancelled.
+    func arm(_ continuation: UnsafeContinuation<Void, any Error>) -> Bool {
+        let cancelled = state.withLock { state -> Bool in
+            if state.cancelled { return true }
+            state.continuation = continuation
+            return false
+        }
+        if cancelled { continuation.resume(throwing: CancellationError()) }
+        return !cancelled
+    }
+
+    /// Records the scheduled callback, cancelling it at once if the sleep was cancelled meanwhile.
+    func armed(_ callback: NIOScheduledCallback) {
+        let cancelNow = state.withLock { state -> Bool in
+            state.callback = callback
+            return state.cancelled
+        }
+        if cancelNow { callback.cancel() }
+    }
+
+    /// Cancels the sleep. The continuation is resumed here, not from NIO's `didCancelScheduledCallback`: NIO
+    /// calls that under its task lock, and resuming enqueues the task on the loop, which takes the same lock.
+    func cancel() {
+        let (callback, continuation) = state.withLock { state in
+            state.cancelled = true
+            defer { state.continuation = nil }
+            return (state.callback, state.continuation)
+        }
+        callback?.cancel()
+        continuation?.resume(throwing: CancellationError())
+    }
+
+    func finish(throwing error: (any Error)?) {
+        let continuation = state.withLock { state -> UnsafeContinuation<Void, any Error>? in
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        if let error { continuation?.resume(throwing: error) } else { continuation?.resume() }
+    }
+
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        finish(throwing: nil)
+    }
+
+    func didCancelScheduledCallback(eventLoop: some EventLoop) {
+        finish(throwing: CancellationError())
+    }
 }
