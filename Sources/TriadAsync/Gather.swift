@@ -44,18 +44,17 @@ extension AsyncLoop {
     /// - Returns: The values, in the order of `operations`.
     /// - Throws: The first error an operation throws.
     public func gather<T: Sendable>(_ operations: [@Sendable () async throws -> T]) async throws -> [T] {
+        let slots = ResultSlots<T>(count: operations.count)
+        // A discarding group: the parent is not woken once per finished child, only at the end (or at the first
+        // error, which cancels the rest).
         try await withTaskExecutorPreference(executor) {
-            try await withThrowingTaskGroup(of: (Int, T).self) { group in
+            try await withThrowingDiscardingTaskGroup { group in
                 for (index, operation) in operations.enumerated() {
-                    group.addTask { (index, try await operation()) }
+                    group.addTask { slots.store(try await operation(), at: index) }
                 }
-                var values = [T?](repeating: nil, count: operations.count)
-                while let (index, value) = try await group.next() {
-                    values[index] = value
-                }
-                return values.map { $0! }
             }
         }
+        return slots.take()
     }
 
     /// Waits for every task and returns their values in order; the first to fail cancels the others and its
@@ -240,5 +239,30 @@ final class SleepTimer: NIOScheduledCallbackHandler, Sendable {
 
     func didCancelScheduledCallback(eventLoop: some EventLoop) {
         finish(throwing: CancellationError())
+    }
+}
+
+/// One slot per child task of a gather. Each child writes only its own slot, once, and the parent reads them all
+/// only after every child has finished, so no two threads ever touch the same memory at once.
+final class ResultSlots<T>: @unchecked Sendable {
+    private let slots: UnsafeMutableBufferPointer<T?>
+
+    init(count: Int) {
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: nil)
+    }
+
+    func store(_ value: T, at index: Int) {
+        slots[index] = value
+    }
+
+    /// The values, once every slot is filled.
+    func take() -> [T] {
+        slots.map { $0! }
+    }
+
+    deinit {
+        slots.deinitialize()
+        slots.deallocate()
     }
 }

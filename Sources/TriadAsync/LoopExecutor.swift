@@ -5,8 +5,8 @@ import Synchronization
 ///
 /// A task that prefers this executor, and every child it spawns, resumes on the loop thread after each
 /// suspension. Jobs wait in a FIFO of their own; one NIO task drains the jobs that are ready, then gives NIO a
-/// turn for I/O and timers before the next batch, which is how an asyncio loop iterates. That costs one lock and
-/// no allocation per job, instead of a closure and NIO's task-queue lock per job.
+/// turn for I/O, timers and its own tasks before the next batch, which is how an asyncio loop iterates. That
+/// costs one lock and no allocation per job, instead of a closure and NIO's task-queue lock per job.
 ///
 /// Jobs run on the *generic* serial context with this task executor (`runSynchronously(on:)`), not isolated to
 /// a serial executor: then calling a nonisolated async function is no executor switch. With
@@ -40,7 +40,9 @@ final class LoopExecutor: TaskExecutor {
     }
 
     /// Runs the jobs that were ready when it started; jobs they make ready run in the next batch, after NIO has
-    /// handled I/O and timers.
+    /// had its turn. One batch per turn, never more: NIO work that a job starts with `eventLoop.execute` (such as
+    /// a socket write from an async channel writer) must run before the job's next step, or a close that follows
+    /// could overtake the write.
     private func drain() {
         var batch: [UnownedJob] = []
         ready.withLock { swap(&batch, &$0.jobs) }
@@ -52,9 +54,9 @@ final class LoopExecutor: TaskExecutor {
         }
         batch.removeAll(keepingCapacity: true)
         let more = ready.withLock { ready -> Bool in
-            // Hand the emptied batch back, so its capacity serves the next one.
-            if ready.jobs.isEmpty { swap(&ready.jobs, &batch) }
             if ready.jobs.isEmpty {
+                // Hand the emptied batch back, so its capacity serves the next one.
+                swap(&ready.jobs, &batch)
                 ready.drainScheduled = false
                 return false
             }
