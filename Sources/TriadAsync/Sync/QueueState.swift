@@ -1,0 +1,117 @@
+import NIOCore
+
+struct Getter<Element: Sendable> {
+    let id: UInt64
+    let continuation: UnsafeContinuation<Element, any Error>
+}
+
+struct Putter<Element: Sendable> {
+    let id: UInt64
+    let item: Element
+    let continuation: UnsafeContinuation<Void, any Error>
+}
+
+/// The queue's state machine: the items, the suspended getters and putters, and the unfinished count.
+struct QueueState<Element: Sendable> {
+    var buffer: QueueBuffer<Element>
+    let maxSize: Int
+    var getters = CircularBuffer<Getter<Element>>()
+    var putters = CircularBuffer<Putter<Element>>()
+    var joiners: [UnsafeContinuation<Void, Never>] = []
+    var unfinished = 0
+    var nextID: UInt64 = 0
+
+    var isFull: Bool { maxSize > 0 && buffer.count >= maxSize }
+
+    enum PutOutcome {
+        case done
+        case handOff(Getter<Element>)
+        case mustWait(UInt64)
+    }
+
+    enum GetOutcome {
+        case item(Element, wokenPutter: Putter<Element>?)
+        case mustWait(UInt64)
+    }
+
+    mutating func put(_ item: Element) -> PutOutcome {
+        if let getter = getters.popFirst() {
+            unfinished += 1
+            return .handOff(getter)
+        }
+        if isFull {
+            nextID += 1
+            return .mustWait(nextID)
+        }
+        buffer.push(item)
+        unfinished += 1
+        return .done
+    }
+
+    mutating func get() -> GetOutcome {
+        guard buffer.count > 0 else {
+            nextID += 1
+            return .mustWait(nextID)
+        }
+        let item = buffer.pop()
+        let putter = putters.popFirst()
+        if let putter {
+            buffer.push(putter.item)
+            unfinished += 1
+        }
+        return .item(item, wokenPutter: putter)
+    }
+}
+
+/// Items in FIFO, LIFO or priority order.
+struct QueueBuffer<Element: Sendable> {
+    private let order: AsyncQueue<Element>.Order.Kind
+    private var ring = CircularBuffer<Element>()
+    private var heap: [Element] = []
+
+    init(order: AsyncQueue<Element>.Order.Kind) {
+        self.order = order
+    }
+
+    var count: Int {
+        if case .priority = order { return heap.count }
+        return ring.count
+    }
+
+    mutating func push(_ item: Element) {
+        switch order {
+        case .fifo, .lifo: ring.append(item)
+        case .priority(let less):
+            heap.append(item)
+            var child = heap.count - 1
+            while child > 0 {
+                let parent = (child - 1) / 2
+                guard less(heap[child], heap[parent]) else { break }
+                heap.swapAt(child, parent)
+                child = parent
+            }
+        }
+    }
+
+    mutating func pop() -> Element {
+        switch order {
+        case .fifo: return ring.removeFirst()
+        case .lifo: return ring.removeLast()
+        case .priority(let less):
+            heap.swapAt(0, heap.count - 1)
+            let top = heap.removeLast()
+            var parent = 0
+            while true {
+                let left = 2 * parent + 1
+                let right = left + 1
+                var smallest = parent
+                if left < heap.count && less(heap[left], heap[smallest]) { smallest = left }
+                if right < heap.count && less(heap[right], heap[smallest]) { smallest = right }
+                if smallest == parent { break }
+                heap.swapAt(parent, smallest)
+                parent = smallest
+            }
+            return top
+        }
+    }
+}
