@@ -1,39 +1,58 @@
 import NIOCore
 
+@usableFromInline
 struct Getter<Element: Sendable> {
-    let id: UInt64
-    let continuation: UnsafeContinuation<Element, any Error>
+    @usableFromInline let id: UInt64
+    @usableFromInline let continuation: UnsafeContinuation<Element, any Error>
+
+    @inlinable
+    init(id: UInt64, continuation: UnsafeContinuation<Element, any Error>) {
+        self.id = id
+        self.continuation = continuation
+    }
 }
 
+@usableFromInline
 struct Putter<Element: Sendable> {
-    let id: UInt64
-    let item: Element
-    let continuation: UnsafeContinuation<Void, any Error>
+    @usableFromInline let id: UInt64
+    @usableFromInline let item: Element
+    @usableFromInline let continuation: UnsafeContinuation<Void, any Error>
+
+    @inlinable
+    init(id: UInt64, item: Element, continuation: UnsafeContinuation<Void, any Error>) {
+        self.id = id
+        self.item = item
+        self.continuation = continuation
+    }
 }
 
 /// The queue's state machine: the items, the suspended getters and putters, and the unfinished count.
+@usableFromInline
 struct QueueState<Element: Sendable> {
-    var buffer: QueueBuffer<Element>
-    let maxSize: Int
-    var getters = CircularBuffer<Getter<Element>>()
-    var putters = CircularBuffer<Putter<Element>>()
-    var joiners: [UnsafeContinuation<Void, Never>] = []
-    var unfinished = 0
-    var nextID: UInt64 = 0
+    @usableFromInline var buffer: QueueBuffer<Element>
+    @usableFromInline let maxSize: Int
+    @usableFromInline var getters = CircularBuffer<Getter<Element>>()
+    @usableFromInline var putters = CircularBuffer<Putter<Element>>()
+    @usableFromInline var joiners: [UnsafeContinuation<Void, Never>] = []
+    @usableFromInline var unfinished = 0
+    @usableFromInline var nextID: UInt64 = 0
 
-    var isFull: Bool { maxSize > 0 && buffer.count >= maxSize }
+    @inlinable var isFull: Bool { maxSize > 0 && buffer.count >= maxSize }
 
+    @usableFromInline
     enum PutOutcome {
         case done
         case handOff(Getter<Element>)
         case mustWait(UInt64)
     }
 
+    @usableFromInline
     enum GetOutcome {
         case item(Element, wokenPutter: Putter<Element>?)
         case mustWait(UInt64)
     }
 
+    @inlinable
     mutating func put(_ item: Element) -> PutOutcome {
         if let getter = getters.popFirst() {
             unfinished += 1
@@ -48,6 +67,7 @@ struct QueueState<Element: Sendable> {
         return .done
     }
 
+    @inlinable
     mutating func get() -> GetOutcome {
         guard buffer.count > 0 else {
             nextID += 1
@@ -64,20 +84,22 @@ struct QueueState<Element: Sendable> {
 }
 
 /// Items in FIFO, LIFO or priority order.
+@usableFromInline
 struct QueueBuffer<Element: Sendable> {
-    private let order: AsyncQueue<Element>.Order.Kind
-    private var ring = CircularBuffer<Element>()
-    private var heap: [Element] = []
+    @usableFromInline let order: AsyncQueue<Element>.Order.Kind
+    @usableFromInline var ring = CircularBuffer<Element>()
+    @usableFromInline var heap: [Element] = []
 
     init(order: AsyncQueue<Element>.Order.Kind) {
         self.order = order
     }
 
-    var count: Int {
+    @inlinable var count: Int {
         if case .priority = order { return heap.count }
         return ring.count
     }
 
+    @inlinable
     mutating func push(_ item: Element) {
         switch order {
         case .fifo, .lifo: ring.append(item)
@@ -93,6 +115,7 @@ struct QueueBuffer<Element: Sendable> {
         }
     }
 
+    @inlinable
     mutating func pop() -> Element {
         switch order {
         case .fifo: return ring.removeFirst()
