@@ -56,6 +56,7 @@ public final class AsyncLoop: Sendable {
     public let options: Options
 
     let executor: LoopExecutor
+    let timers: LoopTimers
     let steps: StepMonitor
     let logger: Logger
     private let group: MultiThreadedEventLoopGroup?
@@ -83,6 +84,7 @@ public final class AsyncLoop: Sendable {
         let steps = StepMonitor()
         self.steps = steps
         self.executor = LoopExecutor(loop: eventLoop, steps: steps)
+        self.timers = LoopTimers(loop: eventLoop)
         self.watchdog = options.watchdogThreshold.map {
             Watchdog(steps: steps, threshold: $0, logger: options.logger)
         }

@@ -14,19 +14,7 @@ extension AsyncLoop {
             try Task.checkCancellation()
             return
         }
-        let timer = SleepTimer()
-        try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                guard timer.arm(continuation) else { return }
-                do {
-                    timer.armed(try eventLoop.scheduleCallback(in: duration.timeAmount, handler: timer))
-                } catch {
-                    timer.finish(throwing: AsyncLoopError.shutDownError)
-                }
-            }
-        } onCancel: {
-            timer.cancel()
-        }
+        try await timers.sleep(for: duration)
     }
 
     /// Gives the other ready tasks a turn, then resumes: the analogue of `await asyncio.sleep(0)`.
