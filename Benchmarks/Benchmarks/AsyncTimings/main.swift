@@ -11,7 +11,7 @@ import Darwin
 // as peers/async_peer.py. The benchmark harness hooks malloc to count allocations, which slows allocation-heavy
 // work such as creating 100k tasks; this program measures the loop without those hooks.
 //
-//     cd Benchmarks && swift run -c release AsyncTimings [runs]
+//     cd Benchmarks && swift run -c release AsyncTimings [runs]      (SERVER_THREADS=N sets the HTTP server's threads)
 
 let runs = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 9
 
@@ -71,7 +71,8 @@ let pingPong = try await median {
 }
 print("queue ping-pong 100k round trips: median \(milliseconds(pingPong)) ms, \(Int(100_000 / milliseconds(pingPong))) k round trips/s")
 
-let server = try await HTTPLatencyServer.start(latency: .milliseconds(20))
+let serverThreads = Int(getenv("SERVER_THREADS").map { String(cString: $0) } ?? "1") ?? 1
+let server = try await HTTPLatencyServer.start(latency: .milliseconds(20), threads: serverThreads)
 let client = try await loop.run { loop in LoopHTTPClient(loop: loop, maxConnectionsPerHost: 200) }
 try await loop.run { loop in
     _ = try await loop.map(0..<200, maxConcurrent: 200) { _ in try await client.get(server.url) }
