@@ -169,7 +169,8 @@ public final class AsyncLoop: Sendable {
     /// Cancels the tasks still running, waits for them, and stops the loop thread.
     ///
     /// Afterwards ``run(_:)`` throws ``AsyncLoopError/Code/shutDown``. Shutting down twice is not an error.
-    /// Do not call it from the loop thread itself.
+    /// Do not call it from the loop thread itself. A task that ignores cancellation delays the shutdown until it
+    /// returns, as in asyncio.
     public func shutdown() async {
         precondition(!eventLoop.inEventLoop, "AsyncLoop.shutdown() must not be called from the loop thread")
         let tasks = state.withLock { state -> [UInt64: @Sendable () async -> Void] in
