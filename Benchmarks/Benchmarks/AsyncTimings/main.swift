@@ -11,9 +11,12 @@ import Darwin
 // as peers/async_peer.py. The benchmark harness hooks malloc to count allocations, which slows allocation-heavy
 // work such as creating 100k tasks; this program measures the loop without those hooks.
 //
-//     cd Benchmarks && swift run -c release AsyncTimings [runs]      (SERVER_THREADS=N sets the HTTP server's threads)
+//     cd Benchmarks && swift run -c release AsyncTimings [runs] [sleeps|gather|pingpong|http]
+//     (SERVER_THREADS=N gives the HTTP server N threads; 1 by default)
 
 let runs = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 9
+let only = CommandLine.arguments.dropFirst(2).first  // sleeps, gather, pingpong or http; all by default
+func wanted(_ name: String) -> Bool { only == nil || only == name }
 
 func median(_ body: () async throws -> Void) async rethrows -> Duration {
     var times: [Duration] = []
@@ -42,6 +45,7 @@ func residentKilobytes() -> Int {
 let loop = AsyncLoop()
 print("Swift TriadAsync, median of \(runs) runs each")
 
+if wanted("sleeps") {
 let before = residentKilobytes()
 let sleeps = try await median {
     try await loop.run { loop in
@@ -50,13 +54,17 @@ let sleeps = try await median {
 }
 let sleepPeak = max(0, residentKilobytes() - before)
 print("10k concurrent 10 ms sleeps: median \(milliseconds(sleeps)) ms wall, peak RSS grew \(sleepPeak) kB (\(sleepPeak * 1024 / 10_000) bytes per task)")
+}
 
+if wanted("gather") {
 let operations: [@Sendable () async throws -> Int] = (0..<100_000).map { index in { index } }
 let gather = try await median {
     _ = try await loop.run { loop in try await loop.gather(operations) }
 }
 print("gather 100k trivial tasks: median \(milliseconds(gather)) ms, \(Int(100_000 / milliseconds(gather))) k tasks/s")
+}
 
+if wanted("pingpong") {
 let pingPong = try await median {
     try await loop.run { loop in
         let ping = AsyncQueue<Int>()
@@ -70,7 +78,9 @@ let pingPong = try await median {
     }
 }
 print("queue ping-pong 100k round trips: median \(milliseconds(pingPong)) ms, \(Int(100_000 / milliseconds(pingPong))) k round trips/s")
+}
 
+if wanted("http") {
 let serverThreads = Int(getenv("SERVER_THREADS").map { String(cString: $0) } ?? "1") ?? 1
 let server = try await HTTPLatencyServer.start(latency: .milliseconds(20), threads: serverThreads)
 let client = try await loop.run { loop in LoopHTTPClient(loop: loop, maxConnectionsPerHost: 200) }
@@ -85,4 +95,5 @@ let http = try await median {
 print("HTTP 2000 requests at concurrency 200, 20 ms server: median \(milliseconds(http)) ms, \(Int(2000 / (milliseconds(http) / 1000))) req/s")
 try await client.shutdown()
 await server.stop()
+}
 await loop.shutdown()
