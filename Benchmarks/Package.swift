@@ -25,7 +25,7 @@ let package = Package(
     targets: [
         benchmarkTarget("CodecBenchmarks", [.product(name: "TriadCore", package: "triad")]),
         benchmarkTarget("AsyncBenchmarks", [.product(name: "TriadAsync", package: "triad"), .product(name: "TriadAsyncHTTP", package: "triad")]),
-        // The same async workloads as a plain program, free of the harness's malloc hooks: `swift run -c release AsyncTimings`.
+        // The same async workloads as a plain program outside the harness: `swift run -c release AsyncTimings`.
         .executableTarget(name: "AsyncTimings", dependencies: [.product(name: "TriadAsync", package: "triad"), .product(name: "TriadAsyncHTTP", package: "triad")], path: "Benchmarks/AsyncTimings", swiftSettings: benchmarkSettings),
     ]
 )
