@@ -190,3 +190,15 @@ struct ExecutorTests {
         }
     }
 }
+
+@Suite("EventLoopExecutor shutdown without waiting")
+struct ExecutorShutdownTests {
+    @Test("shutdown(wait: false) returns at once and the running job still finishes")
+    func shutdownWithoutWaiting() async throws {
+        let executor = EventLoopExecutor(maxConcurrent: 2)
+        let handle = try executor.submit(SleepJob(milliseconds: 50, value: 3))
+        await executor.shutdown(wait: false, cancelPending: false)
+        #expect(try await handle.value == 3)
+        #expect(throws: ExecutorError.self) { try executor.submit(SleepJob(milliseconds: 1, value: 0)) }
+    }
+}
