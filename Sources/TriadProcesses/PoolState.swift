@@ -99,7 +99,7 @@ struct PoolState: Sendable {
             guard slots[id]!.killReason == nil else { continue }
             var message = OutgoingMessage()
             if let entry = takeEntry() {
-                assign(entry, to: id, now: now, message: &message)
+                assign(entry, to: id, now: now, message: &message, effects: &effects)
                 effects.sends.append((slots[id]!.worker, message))
             }
             if queue.isEmpty { break }
@@ -120,7 +120,7 @@ struct PoolState: Sendable {
         var room = min(depth - slot.inFlight.count, max(1, fairShare))
         var message = OutgoingMessage()
         while room > 0, slots[id]!.phase == .ready, let entry = takeEntry() {
-            assign(entry, to: id, now: now, message: &message)
+            assign(entry, to: id, now: now, message: &message, effects: &effects)
             room -= 1
         }
         if !message.isEmpty { effects.sends.append((slot.worker, message)) }
@@ -133,13 +133,23 @@ struct PoolState: Sendable {
         return nil
     }
 
-    private mutating func assign(_ entry: PoolEntry, to id: Int, now: UInt64, message: inout OutgoingMessage) {
+    private mutating func assign(
+        _ entry: PoolEntry,
+        to id: Int,
+        now: UInt64,
+        message: inout OutgoingMessage,
+        effects: inout PoolEffects
+    ) {
         message.append(entry.message)
         entry.workerID = id
         slots[id]!.inFlight.append(entry)
         if slots[id]!.inFlight.count == 1 {
             slots[id]!.headStart = now
             _ = entry.markRunning()
+            // The driver of an idle worker sleeps without a timer; it must start watching this job.
+            if entry.timeout != nil || defaultTimeout != nil || memoryLimit != nil {
+                effects.wakes.append(slots[id]!.worker)
+            }
         }
         slots[id]!.jobsSent += 1
         if let maxJobs = maxJobsPerWorker, slots[id]!.jobsSent >= maxJobs {

@@ -304,6 +304,7 @@ final class WorkerProcess: Sendable {
                 supervisor.worker(self, didReceive: results)
                 results.removeAll(keepingCapacity: true)
                 spinUntil = 0
+                nextTick = 0
             }
             if endOfStream {
                 if let error = reader.endOfStreamError() {
