@@ -24,5 +24,6 @@ let package = Package(
     ],
     targets: [
         benchmarkTarget("CodecBenchmarks", [.product(name: "TriadCore", package: "triad")]),
+        benchmarkTarget("ProcessesBenchmarks", [.product(name: "TriadProcesses", package: "triad")]),
     ]
 )

@@ -60,7 +60,6 @@ struct PoolState: Sendable {
     var slots: [Int: WorkerSlot] = [:]
     var starting = 0
     var nextWorkerID = 1
-    var nextSequence: UInt64 = 1
     var shuttingDown = false
     var terminating = false
     var consecutiveCrashes = 0

@@ -10,6 +10,7 @@ final class PoolStorage: WorkerSupervisor {
     let configuration: ProcessPoolConfiguration
     private let launch: WorkerLaunch
     private let state: Mutex<PoolState>
+    private let sequences = Atomic<UInt64>(0)
 
     init(configuration: ProcessPoolConfiguration, registry: JobRegistry) {
         self.configuration = configuration
@@ -71,10 +72,7 @@ final class PoolStorage: WorkerSupervisor {
     }
 
     func nextSequence() -> UInt64 {
-        state.withLock { state in
-            defer { state.nextSequence += 1 }
-            return state.nextSequence
-        }
+        sequences.add(1, ordering: .relaxed).newValue
     }
 
     func enqueue(_ entry: PoolEntry) throws(ExecutorError) {

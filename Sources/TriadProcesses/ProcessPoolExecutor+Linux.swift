@@ -104,7 +104,6 @@ public final class ProcessPoolExecutor: Executor {
                     + "ProcessPool.bootstrap(jobs:errors:), the first statement of main"
             )
         }
-        guard !storage.isShutDown else { throw ExecutorError.shutDown(jobName: J.jobName) }
         let sequence = storage.nextSequence()
         let message = try PoolEntry.message(
             for: jobs,

@@ -1,4 +1,5 @@
 #if os(Linux)
+import CTriadShims
 import Glibc
 
 /// How a parent tells a child that it is a worker, and what a worker needs to know. The descriptors have fixed

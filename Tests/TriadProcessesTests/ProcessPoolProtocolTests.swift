@@ -102,6 +102,24 @@ struct ProcessPoolProtocolTests {
         for pid in pids { #expect(TestPools.isDead(pid), "worker \(pid) outlived its parent") }
     }
 
+    @Test("SIGTERM to a parent with the signal handlers reaps its workers, then ends it by SIGTERM")
+    func signalShutdown() async throws {
+        let parent = Process()
+        parent.executableURL = URL(fileURLWithPath: TestPools.workerPath)
+        parent.arguments = ["--parent", "--signals"]
+        let output = Pipe()
+        parent.standardOutput = output
+        try parent.run()
+        let line = try #require(await readLine(from: output.fileHandleForReading))
+        let pids = line.split(separator: " ").compactMap { Int32($0) }
+        #expect(pids.count == 2)
+        kill(parent.processIdentifier, SIGTERM)
+        parent.waitUntilExit()
+        #expect(parent.terminationReason == .uncaughtSignal)
+        #expect(parent.terminationStatus == SIGTERM)
+        for pid in pids { #expect(TestPools.isDead(pid), "worker \(pid) outlived its parent") }
+    }
+
     @Test("leaks: over 100k jobs the fd count is flat and RSS bounded; shutdown releases everything")
     func leaks() async throws {
         let fdsBefore = TestPools.openFDCount()
