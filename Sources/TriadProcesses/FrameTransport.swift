@@ -74,9 +74,9 @@ struct OutgoingMessage: Sendable {
     private var packedIsOpen = false
 
     private mutating func takePacked(reserving: Int) -> [UInt8] {
-        if packedIsOpen, var last = segments.popLast() {
+        if packedIsOpen, let last = segments.popLast() {
+            // Appending grows the array geometrically; reserving an exact size here would copy it every time.
             packedIsOpen = false
-            last.reserveCapacity(last.count + reserving)
             return last
         }
         var fresh: [UInt8] = []

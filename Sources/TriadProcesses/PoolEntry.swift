@@ -10,6 +10,8 @@ final class PoolEntry: @unchecked Sendable {
     let itemCount: Int
     let timeout: Duration?
     let isInitializer: Bool
+    /// Whether the jobs travel as one batch, answered by one data frame.
+    let isBatch: Bool
     /// Decodes the worker's items and resolves the handle. Runs on a driver thread, outside the pool's lock.
     let deliver: @Sendable ([Frame]) -> Void
     /// Resolves the handle with an error. Runs outside the pool's lock.
@@ -18,6 +20,9 @@ final class PoolEntry: @unchecked Sendable {
     let markRunning: @Sendable () -> Bool
     /// Whether the handle has resolved already (for example cancelled), so the job need not run.
     let isFinished: @Sendable () -> Bool
+
+    /// How many data frames the worker's answer carries.
+    var resultFrameCount: Int { isBatch ? 1 : itemCount }
 
     var attempts = 0
     var workerID: Int?
@@ -29,6 +34,7 @@ final class PoolEntry: @unchecked Sendable {
         itemCount: Int,
         timeout: Duration?,
         isInitializer: Bool = false,
+        isBatch: Bool = false,
         deliver: @escaping @Sendable ([Frame]) -> Void,
         fail: @escaping @Sendable (any Error) -> Void,
         markRunning: @escaping @Sendable () -> Bool,
@@ -40,6 +46,7 @@ final class PoolEntry: @unchecked Sendable {
         self.itemCount = itemCount
         self.timeout = timeout
         self.isInitializer = isInitializer
+        self.isBatch = isBatch
         self.deliver = deliver
         self.fail = fail
         self.markRunning = markRunning
@@ -50,17 +57,21 @@ final class PoolEntry: @unchecked Sendable {
     static func message<J: Job>(
         for jobs: some Collection<J>,
         sequence: UInt64,
-        maxFrameSize: Int
+        maxFrameSize: Int,
+        batch: Bool = false
     ) throws(ExecutorError) -> OutgoingMessage {
         var message = OutgoingMessage()
         var header: [UInt8] = []
         JobHeader(sequence: sequence, count: UInt32(jobs.count), jobName: J.jobName)
-            .append(kind: jobs.count == 1 ? WorkerFrameKind.job : WorkerFrameKind.chunk, to: &header)
+            .append(kind: batch ? WorkerFrameKind.chunk : WorkerFrameKind.job, to: &header)
         message.appendEncodedFrames(header)
-        for job in jobs {
+        // A batch travels as one encoded array; single jobs as one data frame each.
+        let payloads: [() throws -> [UInt8]] =
+            batch ? [{ try WireEncoder().encode(Array(jobs)) }] : jobs.map { job in { try WireEncoder().encode(job) } }
+        for encode in payloads {
             let bytes: [UInt8]
             do {
-                bytes = try WireEncoder().encode(job)
+                bytes = try encode()
             } catch {
                 throw ExecutorError(
                     .codingFailed,

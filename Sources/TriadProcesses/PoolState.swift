@@ -94,8 +94,7 @@ struct PoolState: Sendable {
     /// Sends one entry to each ready worker that has nothing in flight.
     mutating func dispatchToIdle(now: UInt64, effects: inout PoolEffects) {
         guard !queue.isEmpty else { return }
-        for id in slots.keys.sorted() where slots[id]!.phase == .ready && slots[id]!.inFlight.isEmpty {
-            guard slots[id]!.killReason == nil else { continue }
+        for (id, slot) in slots where slot.phase == .ready && slot.inFlight.isEmpty && slot.killReason == nil {
             var message = OutgoingMessage()
             if let entry = takeEntry() {
                 assign(entry, to: id, now: now, message: &message, effects: &effects)
@@ -205,7 +204,7 @@ struct PoolState: Sendable {
         guard slots[id] != nil else { return }
         for result in results {
             guard let head = slots[id]!.inFlight.first, head.sequence == result.sequence,
-                head.itemCount == result.items.count
+                head.resultFrameCount == result.items.count
             else {
                 if slots[id]!.killReason == nil {
                     slots[id]!.killReason = .protocolViolation(

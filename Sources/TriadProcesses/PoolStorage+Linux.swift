@@ -137,7 +137,9 @@ final class PoolStorage: WorkerSupervisor {
     }
 
     func workerExpectsResults(_ worker: WorkerProcess) -> Bool {
-        state.withLock { state in !(state.slots[worker.id]?.inFlight.isEmpty ?? true) }
+        // Spin only for a lone job, where latency matters. With many in flight, results come in batches, and on a
+        // small machine a spinning driver would take the CPU from the workers that produce them.
+        state.withLock { state in state.slots[worker.id]?.inFlight.count == 1 }
     }
 
     func workerTick(_ worker: WorkerProcess, now: UInt64) -> UInt64? {

@@ -91,6 +91,7 @@ public final class ProcessPoolExecutor: Executor {
     func makeEntry<J: Job>(
         _ jobs: some Collection<J>,
         timeout: Duration?,
+        batch: Bool = false,
         deliver: @escaping @Sendable ([Frame]) -> Void,
         fail: @escaping @Sendable (any Error) -> Void,
         markRunning: @escaping @Sendable () -> Bool,
@@ -108,7 +109,8 @@ public final class ProcessPoolExecutor: Executor {
         let message = try PoolEntry.message(
             for: jobs,
             sequence: sequence,
-            maxFrameSize: storage.configuration.maxFrameSize
+            maxFrameSize: storage.configuration.maxFrameSize,
+            batch: batch
         )
         return PoolEntry(
             sequence: sequence,
@@ -116,6 +118,7 @@ public final class ProcessPoolExecutor: Executor {
             message: message,
             itemCount: jobs.count,
             timeout: timeout,
+            isBatch: batch,
             deliver: deliver,
             fail: fail,
             markRunning: markRunning,

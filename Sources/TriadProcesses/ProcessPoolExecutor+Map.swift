@@ -74,9 +74,15 @@ extension ProcessPoolExecutor {
         let handle = JobHandle<[Result<J.Output, any Error>]>(jobName: J.jobName)
         let registry = storage.registry
         let count = jobs.count
-        let entry = try makeEntry(jobs, timeout: timeout) { items in
-            let results = items.map {
-                PoolEntry.decode($0, as: J.Output.self, jobName: J.jobName, registry: registry)
+        let entry = try makeEntry(jobs, timeout: timeout, batch: true) { items in
+            let results: [Result<J.Output, any Error>]
+            switch items.first.map({ PoolEntry.decode($0, as: WireBatchOutcome<J.Output>.self, jobName: J.jobName, registry: registry) }) {
+            case .success(let outcome)?:
+                results = outcome.results(count: count, jobName: J.jobName, registry: registry)
+            case .failure(let error)?:
+                results = Array(repeating: .failure(error), count: count)
+            case nil:
+                results = []
             }
             tracker.add(count)
             if failFast, let failure = results.first(where: { if case .failure = $0 { true } else { false } }),

@@ -28,13 +28,18 @@ struct WorkerLoop: Sendable {
             }
             var message = OutgoingMessage()
             var resultHeader: [UInt8] = []
-            ResultHeader(sequence: header.sequence, count: header.count).append(to: &resultHeader)
+            ResultHeader(sequence: header.sequence, count: isBatchMessage(frame) ? 1 : header.count).append(to: &resultHeader)
             message.appendEncodedFrames(resultHeader)
-            for _ in 0..<header.count {
+            let isBatch = frame.kind == WorkerFrameKind.chunk
+            for _ in 0..<(isBatch ? 1 : header.count) {
                 guard let data = try source.receive(), data.kind == WorkerFrameKind.data else {
                     throw ProtocolError(description: "job \(header.jobName) came without its data frame")
                 }
-                switch await registry.run(jobName: header.jobName, input: data.payload) {
+                let outcome =
+                    isBatch
+                    ? await registry.runBatch(jobName: header.jobName, input: data.payload)
+                    : await registry.run(jobName: header.jobName, input: data.payload)
+                switch outcome {
                 case .success(let output):
                     message.appendFrame(kind: WorkerFrameKind.data, flags: ResultFlag.success, payload: output)
                 case .failure(let error):
@@ -44,6 +49,8 @@ struct WorkerLoop: Sendable {
             try sink.send(message)
         }
     }
+
+    private func isBatchMessage(_ frame: Frame) -> Bool { frame.kind == WorkerFrameKind.chunk }
 
     private func encode(_ error: WireJobError) -> [UInt8] {
         if let bytes = try? WireEncoder().encode(error) { return bytes }

@@ -250,7 +250,9 @@ final class WorkerProcess: Sendable {
 
     /// Reads, writes and ticks until the worker's stream ends. Returns the protocol violation that ended it, if any.
     private func serve(reader: SocketFrameReader, supervisor: any WorkerSupervisor) -> ExecutorError? {
-        var assembling: (header: ResultHeader, items: [Frame])?
+        // The result being assembled: its header and the items received so far.
+        var assemblingHeader: ResultHeader?
+        var assemblingItems: [Frame] = []
         var results: [IncomingResult] = []
         var nextTick: UInt64? = 0
         var spinUntil: UInt64 = 0
@@ -261,12 +263,16 @@ final class WorkerProcess: Sendable {
             readLoop: while true {
                 do {
                     while let frame = try reader.nextBuffered() {
-                        if var current = assembling {
+                        if let header = assemblingHeader {
                             guard frame.kind == WorkerFrameKind.data else {
                                 throw WorkerLoop.ProtocolError(description: "a result item is not a data frame")
                             }
-                            current.items.append(frame)
-                            assembling = current
+                            assemblingItems.append(frame)
+                            if assemblingItems.count == Int(header.count) {
+                                results.append(IncomingResult(sequence: header.sequence, items: assemblingItems))
+                                assemblingHeader = nil
+                                assemblingItems = []
+                            }
                         } else {
                             guard frame.kind == WorkerFrameKind.result, let header = ResultHeader(payload: frame.payload)
                             else {
@@ -274,11 +280,12 @@ final class WorkerProcess: Sendable {
                                     description: "expected a result header, got a frame of kind \(frame.kind)"
                                 )
                             }
-                            assembling = (header, [])
-                        }
-                        if let current = assembling, current.items.count == Int(current.header.count) {
-                            results.append(IncomingResult(sequence: current.header.sequence, items: current.items))
-                            assembling = nil
+                            if header.count == 0 {
+                                results.append(IncomingResult(sequence: header.sequence, items: []))
+                            } else {
+                                assemblingHeader = header
+                                assemblingItems.reserveCapacity(Int(min(header.count, 1 << 16)))
+                            }
                         }
                     }
                 } catch {

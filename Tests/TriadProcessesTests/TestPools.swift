@@ -1,4 +1,5 @@
 import Glibc
+import Testing
 import TriadCore
 import TriadProcesses
 import TriadProcessesTestSupport
@@ -88,3 +89,8 @@ func executorError<T>(_ result: Result<T, any Error>) -> ExecutorError? {
     if case .failure(let error) = result { return error as? ExecutorError }
     return nil
 }
+
+/// Every process pool suite runs inside this one, one test at a time: they spawn and signal processes, and the leak
+/// test counts this process's descriptors.
+@Suite("Process pools", .serialized)
+enum ProcessPoolTests {}

@@ -1,4 +1,5 @@
 import Benchmark
+import Synchronization
 import TriadCore
 import TriadProcesses
 
@@ -19,42 +20,45 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark(
         "Processes: 10k tiny jobs submitted and awaited (2 workers)",
         configuration: .init(metrics: metrics, maxDuration: .seconds(10), maxIterations: 30)
-    ) { benchmark, pool in
+    ) { benchmark in
+        let pool = current.pool!
         for _ in benchmark.scaledIterations {
             let handles = try (0..<10_000).map { try pool.submit(Tiny(value: $0)) }
             for handle in handles { blackHole(try await handle.value) }
         }
     } setup: {
-        await warmPool(workers: 2)
-    } teardown: { pool in
-        await pool.shutdown()
+        current.pool = await warmPool(workers: 2)
+    } teardown: {
+        await current.take()?.shutdown()
     }
 
     Benchmark(
         "Processes: map over 200k tiny items (2 workers)",
         configuration: .init(metrics: metrics, maxDuration: .seconds(10), maxIterations: 30)
-    ) { benchmark, pool in
+    ) { benchmark in
+        let pool = current.pool!
         let jobs = (0..<200_000).map { Tiny(value: $0) }
         for _ in benchmark.scaledIterations {
             blackHole(try await pool.map(jobs))
         }
     } setup: {
-        await warmPool(workers: 2)
-    } teardown: { pool in
-        await pool.shutdown()
+        current.pool = await warmPool(workers: 2)
+    } teardown: {
+        await current.take()?.shutdown()
     }
 
     Benchmark(
         "Processes: 1000 sequential round trips (1 worker)",
         configuration: .init(metrics: metrics, maxDuration: .seconds(10), maxIterations: 30)
-    ) { benchmark, pool in
+    ) { benchmark in
+        let pool = current.pool!
         for _ in benchmark.scaledIterations {
             for index in 0..<1000 { blackHole(try await pool.submit(Tiny(value: index)).value) }
         }
     } setup: {
-        await warmPool(workers: 1)
-    } teardown: { pool in
-        await pool.shutdown()
+        current.pool = await warmPool(workers: 1)
+    } teardown: {
+        await current.take()?.shutdown()
     }
 
     Benchmark(
@@ -75,3 +79,15 @@ func warmPool(workers: Int) async -> ProcessPoolExecutor {
     _ = try? await pool.map((0..<1000).map { Tiny(value: $0) })
     return pool
 }
+
+/// The pool of the benchmark that is running.
+final class CurrentPool: Sendable {
+    private let storage = Mutex<ProcessPoolExecutor?>(nil)
+    var pool: ProcessPoolExecutor? {
+        get { storage.withLock { $0 } }
+        set { storage.withLock { $0 = newValue } }
+    }
+    func take() -> ProcessPoolExecutor? { storage.withLock { $0.take() } }
+}
+
+let current = CurrentPool()

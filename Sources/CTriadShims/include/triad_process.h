@@ -41,6 +41,9 @@ int triad_ignore_signal(int signal);
 /// Installs `handler` for `signal` with SA_RESTART. Returns 0 or an errno value.
 int triad_install_signal_handler(int signal, void (*handler)(int));
 
+/// Unblocks `signal` for the calling thread. Returns 0 or an errno value.
+int triad_unblock_signal(int signal);
+
 /// Restores the default action of `signal` and raises it again in this process.
 void triad_reraise_default(int signal);
 
