@@ -112,9 +112,10 @@ public struct JobRegistry: Sendable {
                 }
                 var outcome = WireBatchOutcome<J.Output>(outputs: [], failures: [])
                 outcome.outputs.reserveCapacity(jobs.count)
-                for (index, job) in jobs.enumerated() {
+                // An index loop: `enumerated()` instantiates generic metadata on every step in this generic context.
+                for index in 0..<jobs.count {
                     do {
-                        outcome.outputs.append(try await job.run())
+                        outcome.outputs.append(try await jobs[index].run())
                     } catch {
                         outcome.failures.append(WireBatchFailure(index: index, error: registry.wireError(error)))
                     }
