@@ -58,6 +58,24 @@ extension ProcessPoolTests {
             await pool.shutdown()
         }
 
+        @Test("map throws the first failing job's error; mapUnordered reports it for that index only")
+        func mapFailures() async throws {
+            let pool = TestPools.pool()
+            let jobs = (0..<200).map { MaybeFail(fail: $0 == 150) }
+            await #expect(throws: TestFailure(reason: "as asked")) { try await pool.map(jobs) }
+            var failures: [Int] = []
+            for await completion in pool.mapUnordered(jobs, options: MapOptions(chunkSize: 16)) {
+                if case .failure(let error) = completion.result, error is TestFailure { failures.append(completion.index) }
+            }
+            #expect(failures == [150])
+            let crashed = await #expect(throws: ExecutorError.self) {
+                try await pool.map([Crash(.exit3)])
+            }
+            #expect(crashed?.code == .workerCrashed)
+            #expect(try await pool.map((0..<10).map(Square.init)) == (0..<10).map { $0 * $0 })
+            await pool.shutdown()
+        }
+
         @Test("map reports progress in items")
         func mapProgress() async throws {
             let pool = TestPools.pool()
