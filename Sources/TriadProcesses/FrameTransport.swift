@@ -11,12 +11,18 @@ protocol FrameSource {
     /// - Throws: ``WireError`` for a corrupt, oversized or truncated frame, or ``TransportError`` when the
     ///   transport itself failed.
     mutating func receive() throws -> Frame?
+
+    /// Whether a whole frame is already buffered, so ``receive()`` would not wait.
+    var hasBufferedFrame: Bool { get }
 }
 
 /// Where a worker sends its frames to.
 protocol FrameSink {
     /// Sends a message, all or nothing from the caller's view: it returns once every byte is handed over.
     mutating func send(_ message: OutgoingMessage) throws
+
+    /// Records, where the parent can read it even after a crash, that the job with `sequence` starts now.
+    func jobWillStart(sequence: UInt64)
 }
 
 /// A transport failure below the frames: a system call that failed.

@@ -109,7 +109,8 @@ struct PoolState: Sendable {
         guard let slot = slots[id], slot.phase == .ready, slot.killReason == nil else { return }
         let depth: Int
         if slot.averageNanos > 0 {
-            depth = max(2, min(pipelineDepth, Int(1_000_000 / slot.averageNanos)))
+            // Results of quick jobs arrive in batches, so the average can approach zero: clamp before converting.
+            depth = max(2, Int(min(Double(pipelineDepth), 2_000_000 / max(slot.averageNanos, 1))))
         } else {
             depth = 2
         }
@@ -313,14 +314,24 @@ struct PoolState: Sendable {
         _ id: Int,
         exit: WorkerExit,
         violation: ExecutorError?,
+        lastStarted: UInt64?,
+        tracksProgress: Bool,
         effects: inout PoolEffects
     ) {
         guard let slot = slots.removeValue(forKey: id) else { return }
         var lost = slot.inFlight
+        // Which job the loss hit: the one the pool killed the worker for, or the one the worker marked as started.
+        // Jobs before it finished but their results were lost with the worker, so they run again; jobs after it
+        // had not started.
+        let blamedIndex: Int?
+        if slot.killReason != nil || !tracksProgress {
+            blamedIndex = lost.isEmpty ? nil : 0
+        } else {
+            blamedIndex = lastStarted.flatMap { started in lost.firstIndex { $0.sequence == started } }
+        }
         var crashed = false
-        if let head = lost.first {
-            let rest = Array(lost.dropFirst())
-            lost = rest
+        if let blamedIndex {
+            let head = lost.remove(at: blamedIndex)
             if let error = failure(for: head, slot: slot, exit: exit, violation: violation) {
                 effects.failures.append((head, error))
                 crashed = violation == nil && slot.killReason == nil

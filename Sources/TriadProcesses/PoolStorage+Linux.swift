@@ -150,10 +150,17 @@ final class PoolStorage: WorkerSupervisor {
         }
     }
 
-    func worker(_ worker: WorkerProcess, didExit exit: WorkerExit, violation: ExecutorError?) {
+    func worker(_ worker: WorkerProcess, didExit exit: WorkerExit, violation: ExecutorError?, lastStarted: UInt64?) {
         debugLog("worker \(worker.id) \(exit) violation \(String(describing: violation))")
         mutate { state, effects, _ in
-            state.workerExited(worker.id, exit: exit, violation: violation, effects: &effects)
+            state.workerExited(
+                worker.id,
+                exit: exit,
+                violation: violation,
+                lastStarted: lastStarted,
+                tracksProgress: worker.tracksProgress,
+                effects: &effects
+            )
         }
     }
 

@@ -77,7 +77,7 @@ public struct ProcessPoolConfiguration: Sendable {
         self.initializer = nil
         self.handshakeTimeout = .seconds(10)
         self.maxFrameSize = Frame.defaultMaxPayload
-        self.pipelineDepth = 64
+        self.pipelineDepth = 512
         self.terminationGracePeriod = .seconds(1)
         self.workerBacktraces = false
         self.environment = [:]
