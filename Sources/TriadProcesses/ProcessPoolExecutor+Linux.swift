@@ -27,8 +27,12 @@ import TriadCore
 /// - **Bad bytes never hurt the parent.** A worker that sends garbage, a truncated or an oversized frame is killed
 ///   and replaced; its job fails with ``ExecutorError/Code/protocolViolation``.
 ///
-/// Jobs are pipelined (several travel to a worker at once) and ``map(_:options:)`` sends them in chunks, so tiny
-/// jobs cost microseconds, not milliseconds.
+/// Jobs are pipelined (several travel to a worker at once), a worker sends the results of quick jobs together, and
+/// ``map(_:options:)`` sends jobs in chunks, so tiny jobs cost microseconds, not milliseconds. A worker marks each
+/// job it starts in a page it shares with the pool, so a crash is pinned on the job that was running even when
+/// results travel in batches. Quick jobs that had finished just before the crash, but whose results had not been
+/// sent yet, run again on the replacement worker: jobs are delivered at least once, so keep their side effects
+/// idempotent.
 public final class ProcessPoolExecutor: Executor {
     let storage: PoolStorage
 
