@@ -62,7 +62,7 @@ final class PoolEntry: @unchecked Sendable {
     ) throws(ExecutorError) -> OutgoingMessage {
         var message = OutgoingMessage()
         var header: [UInt8] = []
-        JobHeader(sequence: sequence, count: UInt32(jobs.count), jobName: J.jobName)
+        JobHeader(sequence: sequence, count: UInt32(jobs.count), jobName: J.cachedJobName)
             .append(kind: batch ? WorkerFrameKind.chunk : WorkerFrameKind.job, to: &header)
         message.appendEncodedFrames(header)
         // A batch travels as one encoded array; single jobs as one data frame each.
@@ -75,7 +75,7 @@ final class PoolEntry: @unchecked Sendable {
             } catch {
                 throw ExecutorError(
                     .codingFailed,
-                    jobName: J.jobName,
+                    jobName: J.cachedJobName,
                     message: "the job could not be encoded to send it to a worker",
                     underlying: error
                 )
@@ -83,7 +83,7 @@ final class PoolEntry: @unchecked Sendable {
             guard bytes.count <= maxFrameSize else {
                 throw ExecutorError(
                     .codingFailed,
-                    jobName: J.jobName,
+                    jobName: J.cachedJobName,
                     message: "the job encodes to \(bytes.count) bytes, above the pool's frame limit of "
                         + "\(maxFrameSize) bytes; raise ProcessPoolConfiguration.maxFrameSize or send less"
                 )

@@ -52,7 +52,7 @@ final class PoolStorage: WorkerSupervisor {
         return {
             PoolEntry(
                 sequence: 0,
-                jobName: J.jobName,
+                jobName: J.cachedJobName,
                 message: message,
                 itemCount: 1,
                 timeout: nil,

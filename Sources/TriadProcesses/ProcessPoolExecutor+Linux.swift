@@ -74,11 +74,12 @@ public final class ProcessPoolExecutor: Executor {
     ///   ``ExecutorError/Code/shutDown`` after shutdown. A job that fails in its worker does not make `submit`
     ///   throw: its handle carries the error.
     public func submit<J: Job>(_ job: J, options: JobOptions) throws(ExecutorError) -> JobHandle<J.Output> {
-        let handle = JobHandle<J.Output>(jobName: J.jobName)
+        let name = J.cachedJobName
+        let handle = JobHandle<J.Output>(jobName: name)
         let registry = storage.registry
         let entry = try makeEntry(CollectionOfOne(job), timeout: options.timeout) { items in
             guard let item = items.first else { return }
-            handle.complete(PoolEntry.decode(item, as: J.Output.self, jobName: J.jobName, registry: registry))
+            handle.complete(PoolEntry.decode(item, as: J.Output.self, jobName: name, registry: registry))
         } fail: { error in
             handle.fail(error)
         } markRunning: {
@@ -101,10 +102,10 @@ public final class ProcessPoolExecutor: Executor {
         markRunning: @escaping @Sendable () -> Bool,
         isFinished: @escaping @Sendable () -> Bool
     ) throws(ExecutorError) -> PoolEntry {
-        guard storage.registry.contains(jobName: J.jobName) else {
+        guard storage.registry.contains(jobName: J.cachedJobName) else {
             throw ExecutorError(
                 .unknownJob,
-                jobName: J.jobName,
+                jobName: J.cachedJobName,
                 message: "the job is not registered, so no worker could run it; add \(J.self).self to the jobs of "
                     + "ProcessPool.bootstrap(jobs:errors:), the first statement of main"
             )
@@ -118,7 +119,7 @@ public final class ProcessPoolExecutor: Executor {
         )
         return PoolEntry(
             sequence: sequence,
-            jobName: J.jobName,
+            jobName: J.cachedJobName,
             message: message,
             itemCount: jobs.count,
             timeout: timeout,

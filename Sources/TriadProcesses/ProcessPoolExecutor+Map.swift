@@ -71,14 +71,14 @@ extension ProcessPoolExecutor {
         failFast: Bool,
         tracker: ProgressTracker
     ) throws(ExecutorError) -> JobHandle<[Result<J.Output, any Error>]> {
-        let handle = JobHandle<[Result<J.Output, any Error>]>(jobName: J.jobName)
+        let handle = JobHandle<[Result<J.Output, any Error>]>(jobName: J.cachedJobName)
         let registry = storage.registry
         let count = jobs.count
         let entry = try makeEntry(jobs, timeout: timeout, batch: true) { items in
             let results: [Result<J.Output, any Error>]
-            switch items.first.map({ PoolEntry.decode($0, as: WireBatchOutcome<J.Output>.self, jobName: J.jobName, registry: registry) }) {
+            switch items.first.map({ PoolEntry.decode($0, as: WireBatchOutcome<J.Output>.self, jobName: J.cachedJobName, registry: registry) }) {
             case .success(let outcome)?:
-                results = outcome.results(count: count, jobName: J.jobName, registry: registry)
+                results = outcome.results(count: count, jobName: J.cachedJobName, registry: registry)
             case .failure(let error)?:
                 results = Array(repeating: .failure(error), count: count)
             case nil:
