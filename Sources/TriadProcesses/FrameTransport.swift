@@ -67,6 +67,13 @@ struct OutgoingMessage: Sendable {
         byteCount += bytes.count
     }
 
+    /// Appends bytes that hold whole frames as a segment of their own, without copying them.
+    mutating func appendSegment(_ bytes: [UInt8]) {
+        segments.append(bytes)
+        byteCount += bytes.count
+        packedIsOpen = bytes.count < OutgoingMessage.copyLimit
+    }
+
     /// Appends another message's segments after this one's.
     mutating func append(_ other: OutgoingMessage) {
         for segment in other.segments { segments.append(segment) }

@@ -53,44 +53,69 @@ final class PoolEntry: @unchecked Sendable {
         self.isFinished = isFinished
     }
 
-    /// Builds the job message for `jobs` (one job, or a chunk), or fails with a coding error.
+    /// Builds the job message for `jobs` (one job, or a batch), or fails with a coding error.
+    ///
+    /// The jobs are encoded straight after their frame headers in one buffer, whose length fields are filled in
+    /// afterwards, so a job is encoded once and never copied.
     static func message<J: Job>(
         for jobs: some Collection<J>,
         sequence: UInt64,
         maxFrameSize: Int,
         batch: Bool = false
     ) throws(ExecutorError) -> OutgoingMessage {
-        var message = OutgoingMessage()
-        var header: [UInt8] = []
-        JobHeader(sequence: sequence, count: UInt32(jobs.count), jobName: J.cachedJobName)
-            .append(kind: batch ? WorkerFrameKind.chunk : WorkerFrameKind.job, to: &header)
-        message.appendEncodedFrames(header)
-        // A batch travels as one encoded array; single jobs as one data frame each.
-        let payloads: [() throws -> [UInt8]] =
-            batch ? [{ try WireEncoder().encode(Array(jobs)) }] : jobs.map { job in { try WireEncoder().encode(job) } }
-        for encode in payloads {
-            let bytes: [UInt8]
-            do {
-                bytes = try encode()
-            } catch {
-                throw ExecutorError(
-                    .codingFailed,
-                    jobName: J.cachedJobName,
-                    message: "the job could not be encoded to send it to a worker",
-                    underlying: error
-                )
+        let name = J.cachedJobName
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64)
+        JobHeader(sequence: sequence, count: UInt32(jobs.count), jobName: name)
+            .append(kind: batch ? WorkerFrameKind.chunk : WorkerFrameKind.job, to: &bytes)
+        if batch {
+            try appendDataFrame(to: &bytes, jobName: name, maxFrameSize: maxFrameSize) { bytes throws(WireError) in
+                try WireEncoder().encode(Array(jobs), appendingTo: &bytes)
             }
-            guard bytes.count <= maxFrameSize else {
-                throw ExecutorError(
-                    .codingFailed,
-                    jobName: J.cachedJobName,
-                    message: "the job encodes to \(bytes.count) bytes, above the pool's frame limit of "
-                        + "\(maxFrameSize) bytes; raise ProcessPoolConfiguration.maxFrameSize or send less"
-                )
+        } else {
+            for job in jobs {
+                try appendDataFrame(to: &bytes, jobName: name, maxFrameSize: maxFrameSize) { bytes throws(WireError) in
+                    try WireEncoder().encode(job, appendingTo: &bytes)
+                }
             }
-            message.appendFrame(kind: WorkerFrameKind.data, payload: bytes)
         }
+        var message = OutgoingMessage()
+        message.appendSegment(bytes)
         return message
+    }
+
+    /// Appends a data frame whose payload `encode` appends, then fills in the header's length.
+    private static func appendDataFrame(
+        to bytes: inout [UInt8],
+        jobName: String,
+        maxFrameSize: Int,
+        _ encode: (inout [UInt8]) throws(WireError) -> Void
+    ) throws(ExecutorError) {
+        let headerStart = bytes.count
+        Frame.appendHeader(kind: WorkerFrameKind.data, length: 0, to: &bytes)
+        do {
+            try encode(&bytes)
+        } catch {
+            throw ExecutorError(
+                .codingFailed,
+                jobName: jobName,
+                message: "the job could not be encoded to send it to a worker",
+                underlying: error
+            )
+        }
+        let length = bytes.count - headerStart - Frame.headerSize
+        guard length <= maxFrameSize else {
+            throw ExecutorError(
+                .codingFailed,
+                jobName: jobName,
+                message: "the job encodes to \(length) bytes, above the pool's frame limit of "
+                    + "\(maxFrameSize) bytes; raise ProcessPoolConfiguration.maxFrameSize or send less"
+            )
+        }
+        // The header keeps its little-endian payload length at offset 8.
+        withUnsafeBytes(of: UInt32(length).littleEndian) { field in
+            for (offset, byte) in field.enumerated() { bytes[headerStart + 8 + offset] = byte }
+        }
     }
 
     /// Turns one result item from a worker into the job's output or error.
