@@ -293,7 +293,8 @@ final class WorkerProcess: Sendable {
                                 assemblingItems = []
                             }
                         } else {
-                            guard frame.kind == WorkerFrameKind.result, let header = ResultHeader(payload: frame.payload)
+                            guard frame.kind == WorkerFrameKind.result,
+                                let header = ResultHeader(payload: frame.payload)
                             else {
                                 throw WorkerLoop.ProtocolError(
                                     description: "expected a result header, got a frame of kind \(frame.kind)"

@@ -65,7 +65,9 @@ extension ProcessPoolTests {
             await #expect(throws: TestFailure(reason: "as asked")) { try await pool.map(jobs) }
             var failures: [Int] = []
             for await completion in pool.mapUnordered(jobs, options: MapOptions(chunkSize: 16)) {
-                if case .failure(let error) = completion.result, error is TestFailure { failures.append(completion.index) }
+                if case .failure(let error) = completion.result, error is TestFailure {
+                    failures.append(completion.index)
+                }
             }
             #expect(failures == [150])
             let crashed = await #expect(throws: ExecutorError.self) {

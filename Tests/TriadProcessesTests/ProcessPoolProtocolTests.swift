@@ -60,7 +60,8 @@ extension ProcessPoolTests {
 
         @Test("a worker of another protocol version is refused with protocolViolation")
         func wrongVersion() async throws {
-            let pool = ProcessPoolExecutor(configuration: TestPools.configuration(workers: 1, arguments: ["--wrong-version"]))
+            let configuration = TestPools.configuration(workers: 1, arguments: ["--wrong-version"])
+            let pool = ProcessPoolExecutor(configuration: configuration)
             let error = executorError(await (try pool.submit(Square(1))).result)
             #expect(error?.code == .protocolViolation)
             #expect(error?.description.contains("version 99") == true)
@@ -79,7 +80,8 @@ extension ProcessPoolTests {
             #expect(ContinuousClock.now - start < .seconds(5))
             await pool.kill()
 
-            let early = ProcessPoolExecutor(configuration: TestPools.configuration(workers: 1, arguments: ["--exit-early"]))
+            let earlyConfiguration = TestPools.configuration(workers: 1, arguments: ["--exit-early"])
+            let early = ProcessPoolExecutor(configuration: earlyConfiguration)
             let earlyError = executorError(await (try early.submit(Square(1))).result)
             #expect(earlyError?.code == .workerStartFailed)
             await early.kill()
@@ -161,7 +163,8 @@ extension ProcessPoolTests {
                         if chunk.isEmpty { break }
                         data.append(chunk)
                     }
-                    continuation.resume(returning: String(decoding: data, as: UTF8.self).split(separator: "\n").first.map(String.init))
+                    let text = String(decoding: data, as: UTF8.self)
+                    continuation.resume(returning: text.split(separator: "\n").first.map(String.init))
                 }
             }
         }

@@ -18,7 +18,9 @@ enum TestPools {
         let path = String(decoding: buffer[..<max(0, count)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         var directory = path[..<(path.lastIndex(of: "/") ?? path.endIndex)]
         // The runner may sit inside an .xctest bundle directory.
-        if directory.hasSuffix(".xctest") { directory = directory[..<(directory.lastIndex(of: "/") ?? directory.endIndex)] }
+        if directory.hasSuffix(".xctest") {
+            directory = directory[..<(directory.lastIndex(of: "/") ?? directory.endIndex)]
+        }
         return directory + "/TriadTestWorker"
     }
 
