@@ -29,5 +29,6 @@ let package = Package(
         benchmarkTarget("IPCBenchmarks", [.product(name: "TriadProcesses", package: "triad")]),
         // The same async workloads as a plain program outside the harness: `swift run -c release AsyncTimings`.
         .executableTarget(name: "AsyncTimings", dependencies: [.product(name: "TriadAsync", package: "triad"), .product(name: "TriadAsyncHTTP", package: "triad")], path: "Benchmarks/AsyncTimings", swiftSettings: benchmarkSettings),
+        benchmarkTarget("ProcessesBenchmarks", [.product(name: "TriadProcesses", package: "triad")]),
     ]
 )

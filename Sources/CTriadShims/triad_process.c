@@ -7,13 +7,19 @@
 #include <spawn.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 int triad_spawn(const char *path, char *const argv[], char *const envp[], int channel_fd, int lifeline_fd,
-                pid_t *pid_out) {
+                int progress_fd, pid_t *pid_out) {
+    int progress = -1;
+    if (progress_fd >= 0) {
+        progress = fcntl(progress_fd, F_DUPFD_CLOEXEC, 10);
+        if (progress < 0) return errno;
+    }
     // Move both descriptors above the fixed child slots first, so that dup2 into 3 and 4 cannot clobber one of them.
     int channel = fcntl(channel_fd, F_DUPFD_CLOEXEC, 10);
     if (channel < 0) return errno;
@@ -31,7 +37,8 @@ int triad_spawn(const char *path, char *const argv[], char *const envp[], int ch
     if (result != 0) goto destroy_actions;
     if ((result = posix_spawn_file_actions_adddup2(&actions, channel, 3)) != 0) goto destroy_all;
     if ((result = posix_spawn_file_actions_adddup2(&actions, lifeline, 4)) != 0) goto destroy_all;
-    if ((result = posix_spawn_file_actions_addclosefrom_np(&actions, 5)) != 0) goto destroy_all;
+    if (progress >= 0 && (result = posix_spawn_file_actions_adddup2(&actions, progress, 5)) != 0) goto destroy_all;
+    if ((result = posix_spawn_file_actions_addclosefrom_np(&actions, progress >= 0 ? 6 : 5)) != 0) goto destroy_all;
     sigset_t defaults, empty;
     sigemptyset(&defaults);
     sigaddset(&defaults, SIGINT);
@@ -51,6 +58,7 @@ destroy_actions:
 close_fds:
     close(channel);
     close(lifeline);
+    if (progress >= 0) close(progress);
     return result;
 }
 
@@ -128,3 +136,45 @@ int triad_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC) == 0 ? 0 : err
 int triad_set_thread_name(pthread_t thread, const char *name) { return pthread_setname_np(thread, name); }
 
 int triad_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
+
+int triad_unblock_signal(int signal) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signal);
+    return pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+int triad_shared_page_create(size_t size, void **address) {
+    int fd = memfd_create("triad-progress", MFD_CLOEXEC);
+    if (fd < 0) return -1;
+    if (ftruncate(fd, (off_t)size) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    void *mapped = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (mapped == MAP_FAILED) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    *address = mapped;
+    return fd;
+}
+
+void *triad_shared_page_map(int fd, size_t size) {
+    void *mapped = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    return mapped == MAP_FAILED ? NULL : mapped;
+}
+
+void triad_shared_page_unmap(void *address, size_t size) { munmap(address, size); }
+
+void triad_store_release_u64(void *address, unsigned long long value) {
+    __atomic_store_n((unsigned long long *)address, value, __ATOMIC_RELEASE);
+}
+
+unsigned long long triad_load_acquire_u64(const void *address) {
+    return __atomic_load_n((const unsigned long long *)address, __ATOMIC_ACQUIRE);
+}
