@@ -27,6 +27,9 @@ let package = Package(
         benchmarkTarget("AsyncBenchmarks", [.product(name: "TriadAsync", package: "triad"), .product(name: "TriadAsyncHTTP", package: "triad")]),
         benchmarkTarget("ThreadsBenchmarks", [.product(name: "TriadThreads", package: "triad"), .product(name: "TriadCore", package: "triad")]),
         benchmarkTarget("IPCBenchmarks", [.product(name: "TriadProcesses", package: "triad")]),
+        // The same async workloads as a plain program outside the harness: `swift run -c release AsyncTimings`.
+        .executableTarget(name: "AsyncTimings", dependencies: [.product(name: "TriadAsync", package: "triad"), .product(name: "TriadAsyncHTTP", package: "triad")], path: "Benchmarks/AsyncTimings", swiftSettings: benchmarkSettings),
+        benchmarkTarget("ProcessesBenchmarks", [.product(name: "TriadProcesses", package: "triad")]),
         benchmarkTarget("DataMovementBenchmarks", [.product(name: "TriadProcesses", package: "triad"), .product(name: "TriadCore", package: "triad")]),
     ]
 )

@@ -7,30 +7,36 @@
 #include <spawn.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 int triad_spawn(const char *path, char *const argv[], char *const envp[], int channel_fd, int lifeline_fd,
-                pid_t *pid_out) {
-    return triad_spawn_passing(path, argv, envp, channel_fd, lifeline_fd, NULL, 0, pid_out);
+                int progress_fd, pid_t *pid_out) {
+    return triad_spawn_passing(path, argv, envp, channel_fd, lifeline_fd, progress_fd, NULL, 0, pid_out);
 }
 
 int triad_spawn_passing(const char *path, char *const argv[], char *const envp[], int channel_fd, int lifeline_fd,
-                        const int *passed_fds, int passed_count, pid_t *pid_out) {
+                        int progress_fd, const int *passed_fds, int passed_count, pid_t *pid_out) {
     // Move every descriptor above the fixed child slots first, so that no dup2 into 3, 4, 5... can clobber one.
-    int floor = 10 > 5 + passed_count ? 10 : 5 + passed_count;
+    int floor = 10 > 6 + passed_count ? 10 : 6 + passed_count;
     int moved[passed_count > 0 ? passed_count : 1];
     int moved_count = 0;
     int result = 0;
-    int channel = fcntl(channel_fd, F_DUPFD_CLOEXEC, floor);
-    if (channel < 0) return errno;
-    int lifeline = fcntl(lifeline_fd, F_DUPFD_CLOEXEC, floor);
-    if (lifeline < 0) {
-        int saved = errno;
-        close(channel);
-        return saved;
+    int progress = -1, channel = -1, lifeline = -1;
+    if (progress_fd >= 0 && (progress = fcntl(progress_fd, F_DUPFD_CLOEXEC, floor)) < 0) {
+        result = errno;
+        goto close_fds;
+    }
+    if ((channel = fcntl(channel_fd, F_DUPFD_CLOEXEC, floor)) < 0) {
+        result = errno;
+        goto close_fds;
+    }
+    if ((lifeline = fcntl(lifeline_fd, F_DUPFD_CLOEXEC, floor)) < 0) {
+        result = errno;
+        goto close_fds;
     }
     for (; moved_count < passed_count; moved_count++) {
         moved[moved_count] = fcntl(passed_fds[moved_count], F_DUPFD_CLOEXEC, floor);
@@ -47,10 +53,14 @@ int triad_spawn_passing(const char *path, char *const argv[], char *const envp[]
     if (result != 0) goto destroy_actions;
     if ((result = posix_spawn_file_actions_adddup2(&actions, channel, 3)) != 0) goto destroy_all;
     if ((result = posix_spawn_file_actions_adddup2(&actions, lifeline, 4)) != 0) goto destroy_all;
+    // Slot 5 is the progress page or nothing (glibc ignores closing a descriptor that is not open).
+    result = progress >= 0 ? posix_spawn_file_actions_adddup2(&actions, progress, 5)
+                           : posix_spawn_file_actions_addclose(&actions, 5);
+    if (result != 0) goto destroy_all;
     for (int index = 0; index < passed_count; index++) {
-        if ((result = posix_spawn_file_actions_adddup2(&actions, moved[index], 5 + index)) != 0) goto destroy_all;
+        if ((result = posix_spawn_file_actions_adddup2(&actions, moved[index], 6 + index)) != 0) goto destroy_all;
     }
-    if ((result = posix_spawn_file_actions_addclosefrom_np(&actions, 5 + passed_count)) != 0) goto destroy_all;
+    if ((result = posix_spawn_file_actions_addclosefrom_np(&actions, 6 + passed_count)) != 0) goto destroy_all;
     sigset_t defaults, empty;
     sigemptyset(&defaults);
     sigaddset(&defaults, SIGINT);
@@ -69,8 +79,9 @@ destroy_actions:
     posix_spawn_file_actions_destroy(&actions);
 close_fds:
     for (int index = 0; index < moved_count; index++) close(moved[index]);
-    close(channel);
-    close(lifeline);
+    if (channel >= 0) close(channel);
+    if (lifeline >= 0) close(lifeline);
+    if (progress >= 0) close(progress);
     return result;
 }
 
@@ -148,3 +159,45 @@ int triad_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC) == 0 ? 0 : err
 int triad_set_thread_name(pthread_t thread, const char *name) { return pthread_setname_np(thread, name); }
 
 int triad_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
+
+int triad_unblock_signal(int signal) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signal);
+    return pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+int triad_shared_page_create(size_t size, void **address) {
+    int fd = memfd_create("triad-progress", MFD_CLOEXEC);
+    if (fd < 0) return -1;
+    if (ftruncate(fd, (off_t)size) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    void *mapped = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (mapped == MAP_FAILED) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    *address = mapped;
+    return fd;
+}
+
+void *triad_shared_page_map(int fd, size_t size) {
+    void *mapped = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    return mapped == MAP_FAILED ? NULL : mapped;
+}
+
+void triad_shared_page_unmap(void *address, size_t size) { munmap(address, size); }
+
+void triad_store_release_u64(void *address, unsigned long long value) {
+    __atomic_store_n((unsigned long long *)address, value, __ATOMIC_RELEASE);
+}
+
+unsigned long long triad_load_acquire_u64(const void *address) {
+    return __atomic_load_n((const unsigned long long *)address, __ATOMIC_ACQUIRE);
+}

@@ -56,6 +56,7 @@ public final class AsyncLoop: Sendable {
     public let options: Options
 
     let executor: LoopExecutor
+    let timers: LoopTimers
     let steps: StepMonitor
     let logger: Logger
     private let group: MultiThreadedEventLoopGroup?
@@ -83,6 +84,7 @@ public final class AsyncLoop: Sendable {
         let steps = StepMonitor()
         self.steps = steps
         self.executor = LoopExecutor(loop: eventLoop, steps: steps)
+        self.timers = LoopTimers(loop: eventLoop)
         self.watchdog = options.watchdogThreshold.map {
             Watchdog(steps: steps, threshold: $0, logger: options.logger)
         }
@@ -167,7 +169,8 @@ public final class AsyncLoop: Sendable {
     /// Cancels the tasks still running, waits for them, and stops the loop thread.
     ///
     /// Afterwards ``run(_:)`` throws ``AsyncLoopError/Code/shutDown``. Shutting down twice is not an error.
-    /// Do not call it from the loop thread itself.
+    /// Do not call it from the loop thread itself. A task that ignores cancellation delays the shutdown until it
+    /// returns, as in asyncio.
     public func shutdown() async {
         precondition(!eventLoop.inEventLoop, "AsyncLoop.shutdown() must not be called from the loop thread")
         let tasks = state.withLock { state -> [UInt64: @Sendable () async -> Void] in

@@ -137,7 +137,11 @@ public final class EventLoopExecutor: TriadCore.Executor {
             return Array(state.pending)
         }
         for job in pending { job.cancel() }
-        guard wait else { return }
+        guard wait else {
+            // Still stop an owned loop, once the jobs allowed to run have finished.
+            if ownsLoop { Task { await self.shutdown(wait: true, cancelPending: false) } }
+            return
+        }
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
             let idle = state.withLock { state -> Bool in
                 if state.running == 0 && state.pending.isEmpty { return true }

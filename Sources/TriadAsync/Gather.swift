@@ -14,16 +14,7 @@ extension AsyncLoop {
             try Task.checkCancellation()
             return
         }
-        let scheduled = eventLoop.scheduleTask(in: duration.timeAmount) {}
-        try await withTaskCancellationHandler {
-            do {
-                try await scheduled.futureResult.get()
-            } catch {
-                throw CancellationError()
-            }
-        } onCancel: {
-            scheduled.cancel()
-        }
+        try await timers.sleep(for: duration)
     }
 
     /// Gives the other ready tasks a turn, then resumes: the analogue of `await asyncio.sleep(0)`.
@@ -41,18 +32,17 @@ extension AsyncLoop {
     /// - Returns: The values, in the order of `operations`.
     /// - Throws: The first error an operation throws.
     public func gather<T: Sendable>(_ operations: [@Sendable () async throws -> T]) async throws -> [T] {
+        let slots = ResultSlots<T>(count: operations.count)
+        // A discarding group: the parent is not woken once per finished child, only at the end (or at the first
+        // error, which cancels the rest).
         try await withTaskExecutorPreference(executor) {
-            try await withThrowingTaskGroup(of: (Int, T).self) { group in
+            try await withThrowingDiscardingTaskGroup { group in
                 for (index, operation) in operations.enumerated() {
-                    group.addTask { (index, try await operation()) }
+                    group.addTask { slots.store(try await operation(), at: index) }
                 }
-                var values = [T?](repeating: nil, count: operations.count)
-                while let (index, value) = try await group.next() {
-                    values[index] = value
-                }
-                return values.map { $0! }
             }
         }
+        return slots.take()
     }
 
     /// Waits for every task and returns their values in order; the first to fail cancels the others and its
@@ -168,14 +158,4 @@ extension AsyncLoop {
             }
         }
     }
-}
-
-/// A shared countdown, for callbacks that finish a stream when the last one runs.
-final class AtomicCounter: Sendable {
-    private let value: Atomic<Int>
-
-    init(_ value: Int) { self.value = Atomic(value) }
-
-    /// Subtracts one and returns the new value.
-    func decrement() -> Int { value.subtract(1, ordering: .acquiringAndReleasing).newValue }
 }

@@ -3,16 +3,25 @@ import Synchronization
 
 /// The bridge between Swift concurrency and one NIO event loop: a task executor (SE-0417).
 ///
-/// `enqueue` runs each job on the loop with `runSynchronously(on:)` for this task executor, so a task that
-/// prefers it, and every child it spawns, resumes on the loop thread after each suspension. The job runs on the
-/// *generic* serial context with this task executor, not isolated to a serial executor: then a call into a
-/// nonisolated async function is no executor switch and costs no extra trip through the loop's queue (with
-/// `runSynchronously(isolatedTo:taskExecutor:)` every such call re-enqueued the task, which broke asyncio's
-/// order: a task lost its turn at each `await` of a function that did not even suspend).
+/// A task that prefers this executor, and every child it spawns, resumes on the loop thread after each
+/// suspension. Jobs wait in a FIFO of their own; one NIO task drains the jobs that are ready, then gives NIO a
+/// turn for I/O, timers and its own tasks before the next batch, which is how an asyncio loop iterates. That
+/// costs one lock and no allocation per job, instead of a closure and NIO's task-queue lock per job.
+///
+/// Jobs run on the *generic* serial context with this task executor (`runSynchronously(on:)`), not isolated to
+/// a serial executor: then calling a nonisolated async function is no executor switch. With
+/// `runSynchronously(isolatedTo:taskExecutor:)` every such call sent the task to the back of the queue, which
+/// broke asyncio's order: a task lost its turn at each `await` of a function that did not even suspend.
 /// Each step is timed for the watchdog: two clock reads and two relaxed atomic stores per job.
 final class LoopExecutor: TaskExecutor {
     let loop: any EventLoop
     let steps: StepMonitor
+    private let ready = Mutex(ReadyJobs())
+
+    private struct ReadyJobs {
+        var jobs: [UnownedJob] = []
+        var drainScheduled = false
+    }
 
     init(loop: any EventLoop, steps: StepMonitor) {
         self.loop = loop
@@ -21,11 +30,39 @@ final class LoopExecutor: TaskExecutor {
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        loop.execute { [self] in
+        let mustSchedule = ready.withLock { ready -> Bool in
+            ready.jobs.append(job)
+            if ready.drainScheduled { return false }
+            ready.drainScheduled = true
+            return true
+        }
+        if mustSchedule { loop.execute { [self] in drain() } }
+    }
+
+    /// Runs the jobs that were ready when it started; jobs they make ready run in the next batch, after NIO has
+    /// had its turn. One batch per turn, never more: NIO work that a job starts with `eventLoop.execute` (such as
+    /// a socket write from an async channel writer) must run before the job's next step, or a close that follows
+    /// could overtake the write.
+    private func drain() {
+        var batch: [UnownedJob] = []
+        ready.withLock { swap(&batch, &$0.jobs) }
+        let executor = asUnownedTaskExecutor()
+        for job in batch {
             steps.begin(job: unsafeBitCast(job, to: UInt.self))
-            job.runSynchronously(on: asUnownedTaskExecutor())
+            job.runSynchronously(on: executor)
             steps.end()
         }
+        batch.removeAll(keepingCapacity: true)
+        let more = ready.withLock { ready -> Bool in
+            if ready.jobs.isEmpty {
+                // Hand the emptied batch back, so its capacity serves the next one.
+                swap(&ready.jobs, &batch)
+                ready.drainScheduled = false
+                return false
+            }
+            return true
+        }
+        if more { loop.execute { [self] in drain() } }
     }
 
     func asUnownedTaskExecutor() -> UnownedTaskExecutor {

@@ -61,6 +61,22 @@ public struct JobRegistry: Sendable {
         return await entry.run(input, self)
     }
 
+    /// Decodes an array of jobs of the named type from `input`, runs them in order, and encodes a
+    /// ``WireBatchOutcome`` of their outputs and failures. Never throws: a batch that cannot be decoded or encoded
+    /// as a whole comes back as one encoded error.
+    package func runBatch(jobName: String, input: [UInt8]) async -> Result<[UInt8], WireJobError> {
+        guard let entry = jobs[jobName] else {
+            return .failure(
+                WireJobError(
+                    typeName: String(reflecting: ExecutorError.self),
+                    description: "no job named \(jobName) is registered in the worker",
+                    payload: nil
+                )
+            )
+        }
+        return await entry.runBatch(input, self)
+    }
+
     /// Turns an error thrown by a job into its wire form, with its encoding when its type is registered.
     package func wireError(_ error: any Error) -> WireJobError {
         let typeName = String(reflecting: type(of: error))
@@ -78,8 +94,44 @@ public struct JobRegistry: Sendable {
 
     private struct JobEntry: Sendable {
         let run: @Sendable ([UInt8], JobRegistry) async -> Result<[UInt8], WireJobError>
+        let runBatch: @Sendable ([UInt8], JobRegistry) async -> Result<[UInt8], WireJobError>
 
         init<J: Job>(_ type: J.Type) {
+            runBatch = { (input: [UInt8], registry: JobRegistry) async -> Result<[UInt8], WireJobError> in
+                let jobs: [J]
+                do {
+                    jobs = try WireDecoder().decode([J].self, from: input)
+                } catch {
+                    return .failure(
+                        WireJobError(
+                            typeName: String(reflecting: WireError.self),
+                            description: "the worker could not decode a batch of job \(J.jobName): \(error)",
+                            payload: nil
+                        )
+                    )
+                }
+                var outcome = WireBatchOutcome<J.Output>(outputs: [], failures: [])
+                outcome.outputs.reserveCapacity(jobs.count)
+                // An index loop: `enumerated()` instantiates generic metadata on every step in this generic context.
+                for index in 0..<jobs.count {
+                    do {
+                        outcome.outputs.append(try await jobs[index].run())
+                    } catch {
+                        outcome.failures.append(WireBatchFailure(index: index, error: registry.wireError(error)))
+                    }
+                }
+                do {
+                    return .success(try WireEncoder().encode(outcome))
+                } catch {
+                    return .failure(
+                        WireJobError(
+                            typeName: String(reflecting: WireError.self),
+                            description: "the worker could not encode the outputs of job \(J.jobName): \(error)",
+                            payload: nil
+                        )
+                    )
+                }
+            }
             run = { (input: [UInt8], registry: JobRegistry) async -> Result<[UInt8], WireJobError> in
                 let job: J
                 do {
@@ -122,5 +174,46 @@ public struct JobRegistry: Sendable {
             encode = { error in try (error as? E).map { try WireEncoder().encode($0) } }
             decode = { bytes in try WireDecoder().decode(E.self, from: bytes) }
         }
+    }
+}
+
+/// The outcome of a batch of jobs run by ``JobRegistry/runBatch(jobName:input:)``: the outputs of the jobs that
+/// succeeded, in order, and the failures with their positions in the batch.
+package struct WireBatchOutcome<Output: Codable & Sendable>: Codable, Sendable {
+    package var outputs: [Output]
+    package var failures: [WireBatchFailure]
+
+    package init(outputs: [Output], failures: [WireBatchFailure]) {
+        self.outputs = outputs
+        self.failures = failures
+    }
+
+    /// One result per job of the batch, in order, turning failures back into errors with `registry`.
+    package func results(count: Int, jobName: String, registry: JobRegistry) -> [Result<Output, any Error>] {
+        var results: [Result<Output, any Error>] = []
+        results.reserveCapacity(count)
+        var nextOutput = 0
+        var nextFailure = 0
+        for index in 0..<count {
+            if nextFailure < failures.count, failures[nextFailure].index == index {
+                results.append(.failure(registry.error(from: failures[nextFailure].error, jobName: jobName)))
+                nextFailure += 1
+            } else if nextOutput < outputs.count {
+                results.append(.success(outputs[nextOutput]))
+                nextOutput += 1
+            }
+        }
+        return results
+    }
+}
+
+/// A failed job of a batch: its position and its error.
+package struct WireBatchFailure: Codable, Sendable {
+    package var index: Int
+    package var error: WireJobError
+
+    package init(index: Int, error: WireJobError) {
+        self.index = index
+        self.error = error
     }
 }

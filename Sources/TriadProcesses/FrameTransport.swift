@@ -11,12 +11,18 @@ protocol FrameSource {
     /// - Throws: ``WireError`` for a corrupt, oversized or truncated frame, or ``TransportError`` when the
     ///   transport itself failed.
     mutating func receive() throws -> Frame?
+
+    /// Whether a whole frame is already buffered, so ``receive()`` would not wait.
+    var hasBufferedFrame: Bool { get }
 }
 
 /// Where a worker sends its frames to.
 protocol FrameSink {
     /// Sends a message, all or nothing from the caller's view: it returns once every byte is handed over.
     mutating func send(_ message: OutgoingMessage) throws
+
+    /// Records, where the parent can read it even after a crash, that the job with `sequence` starts now.
+    func jobWillStart(sequence: UInt64)
 }
 
 /// A transport failure below the frames: a system call that failed.
@@ -67,6 +73,13 @@ struct OutgoingMessage: Sendable {
         byteCount += bytes.count
     }
 
+    /// Appends bytes that hold whole frames as a segment of their own, without copying them.
+    mutating func appendSegment(_ bytes: [UInt8]) {
+        segments.append(bytes)
+        byteCount += bytes.count
+        packedIsOpen = bytes.count < OutgoingMessage.copyLimit
+    }
+
     /// Appends another message's segments after this one's.
     mutating func append(_ other: OutgoingMessage) {
         for segment in other.segments { segments.append(segment) }
@@ -80,9 +93,9 @@ struct OutgoingMessage: Sendable {
     private var packedIsOpen = false
 
     private mutating func takePacked(reserving: Int) -> [UInt8] {
-        if packedIsOpen, var last = segments.popLast() {
+        if packedIsOpen, let last = segments.popLast() {
+            // Appending grows the array geometrically; reserving an exact size here would copy it every time.
             packedIsOpen = false
-            last.reserveCapacity(last.count + reserving)
             return last
         }
         var fresh: [UInt8] = []

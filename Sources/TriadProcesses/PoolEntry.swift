@@ -10,6 +10,8 @@ final class PoolEntry: @unchecked Sendable {
     let itemCount: Int
     let timeout: Duration?
     let isInitializer: Bool
+    /// Whether the jobs travel as one batch, answered by one data frame.
+    let isBatch: Bool
     /// Decodes the worker's items and resolves the handle. Runs on a driver thread, outside the pool's lock.
     let deliver: @Sendable ([Frame]) -> Void
     /// Resolves the handle with an error. Runs outside the pool's lock.
@@ -18,6 +20,9 @@ final class PoolEntry: @unchecked Sendable {
     let markRunning: @Sendable () -> Bool
     /// Whether the handle has resolved already (for example cancelled), so the job need not run.
     let isFinished: @Sendable () -> Bool
+
+    /// How many data frames the worker's answer carries.
+    var resultFrameCount: Int { isBatch ? 1 : itemCount }
 
     var attempts = 0
     var workerID: Int?
@@ -29,6 +34,7 @@ final class PoolEntry: @unchecked Sendable {
         itemCount: Int,
         timeout: Duration?,
         isInitializer: Bool = false,
+        isBatch: Bool = false,
         deliver: @escaping @Sendable ([Frame]) -> Void,
         fail: @escaping @Sendable (any Error) -> Void,
         markRunning: @escaping @Sendable () -> Bool,
@@ -40,46 +46,76 @@ final class PoolEntry: @unchecked Sendable {
         self.itemCount = itemCount
         self.timeout = timeout
         self.isInitializer = isInitializer
+        self.isBatch = isBatch
         self.deliver = deliver
         self.fail = fail
         self.markRunning = markRunning
         self.isFinished = isFinished
     }
 
-    /// Builds the job message for `jobs` (one job, or a chunk), or fails with a coding error.
+    /// Builds the job message for `jobs` (one job, or a batch), or fails with a coding error.
+    ///
+    /// The jobs are encoded straight after their frame headers in one buffer, whose length fields are filled in
+    /// afterwards, so a job is encoded once and never copied.
     static func message<J: Job>(
         for jobs: some Collection<J>,
         sequence: UInt64,
-        maxFrameSize: Int
+        maxFrameSize: Int,
+        batch: Bool = false
     ) throws(ExecutorError) -> OutgoingMessage {
-        var message = OutgoingMessage()
-        var header: [UInt8] = []
-        JobHeader(sequence: sequence, count: UInt32(jobs.count), jobName: J.jobName)
-            .append(kind: jobs.count == 1 ? WorkerFrameKind.job : WorkerFrameKind.chunk, to: &header)
-        message.appendEncodedFrames(header)
-        for job in jobs {
-            let bytes: [UInt8]
-            do {
-                bytes = try WireEncoder().encode(job)
-            } catch {
-                throw ExecutorError(
-                    .codingFailed,
-                    jobName: J.jobName,
-                    message: "the job could not be encoded to send it to a worker",
-                    underlying: error
-                )
+        let name = J.cachedJobName
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64)
+        JobHeader(sequence: sequence, count: UInt32(jobs.count), jobName: name)
+            .append(kind: batch ? WorkerFrameKind.chunk : WorkerFrameKind.job, to: &bytes)
+        if batch {
+            try appendDataFrame(to: &bytes, jobName: name, maxFrameSize: maxFrameSize) { bytes throws(WireError) in
+                try WireEncoder().encode(Array(jobs), appendingTo: &bytes)
             }
-            guard bytes.count <= maxFrameSize else {
-                throw ExecutorError(
-                    .codingFailed,
-                    jobName: J.jobName,
-                    message: "the job encodes to \(bytes.count) bytes, above the pool's frame limit of "
-                        + "\(maxFrameSize) bytes; raise ProcessPoolConfiguration.maxFrameSize or send less"
-                )
+        } else {
+            for job in jobs {
+                try appendDataFrame(to: &bytes, jobName: name, maxFrameSize: maxFrameSize) { bytes throws(WireError) in
+                    try WireEncoder().encode(job, appendingTo: &bytes)
+                }
             }
-            message.appendFrame(kind: WorkerFrameKind.data, payload: bytes)
         }
+        var message = OutgoingMessage()
+        message.appendSegment(bytes)
         return message
+    }
+
+    /// Appends a data frame whose payload `encode` appends, then fills in the header's length.
+    private static func appendDataFrame(
+        to bytes: inout [UInt8],
+        jobName: String,
+        maxFrameSize: Int,
+        _ encode: (inout [UInt8]) throws(WireError) -> Void
+    ) throws(ExecutorError) {
+        let headerStart = bytes.count
+        Frame.appendHeader(kind: WorkerFrameKind.data, length: 0, to: &bytes)
+        do {
+            try encode(&bytes)
+        } catch {
+            throw ExecutorError(
+                .codingFailed,
+                jobName: jobName,
+                message: "the job could not be encoded to send it to a worker",
+                underlying: error
+            )
+        }
+        let length = bytes.count - headerStart - Frame.headerSize
+        guard length <= maxFrameSize else {
+            throw ExecutorError(
+                .codingFailed,
+                jobName: jobName,
+                message: "the job encodes to \(length) bytes, above the pool's frame limit of "
+                    + "\(maxFrameSize) bytes; raise ProcessPoolConfiguration.maxFrameSize or send less"
+            )
+        }
+        // The header keeps its little-endian payload length at offset 8.
+        withUnsafeBytes(of: UInt32(length).littleEndian) { field in
+            for (offset, byte) in field.enumerated() { bytes[headerStart + 8 + offset] = byte }
+        }
     }
 
     /// Turns one result item from a worker into the job's output or error.

@@ -60,7 +60,6 @@ struct PoolState: Sendable {
     var slots: [Int: WorkerSlot] = [:]
     var starting = 0
     var nextWorkerID = 1
-    var nextSequence: UInt64 = 1
     var shuttingDown = false
     var terminating = false
     var consecutiveCrashes = 0
@@ -95,11 +94,10 @@ struct PoolState: Sendable {
     /// Sends one entry to each ready worker that has nothing in flight.
     mutating func dispatchToIdle(now: UInt64, effects: inout PoolEffects) {
         guard !queue.isEmpty else { return }
-        for id in slots.keys.sorted() where slots[id]!.phase == .ready && slots[id]!.inFlight.isEmpty {
-            guard slots[id]!.killReason == nil else { continue }
+        for (id, slot) in slots where slot.phase == .ready && slot.inFlight.isEmpty && slot.killReason == nil {
             var message = OutgoingMessage()
             if let entry = takeEntry() {
-                assign(entry, to: id, now: now, message: &message)
+                assign(entry, to: id, now: now, message: &message, effects: &effects)
                 effects.sends.append((slots[id]!.worker, message))
             }
             if queue.isEmpty { break }
@@ -111,7 +109,8 @@ struct PoolState: Sendable {
         guard let slot = slots[id], slot.phase == .ready, slot.killReason == nil else { return }
         let depth: Int
         if slot.averageNanos > 0 {
-            depth = max(2, min(pipelineDepth, Int(1_000_000 / slot.averageNanos)))
+            // Results of quick jobs arrive in batches, so the average can approach zero: clamp before converting.
+            depth = max(2, Int(min(Double(pipelineDepth), 2_000_000 / max(slot.averageNanos, 1))))
         } else {
             depth = 2
         }
@@ -120,7 +119,7 @@ struct PoolState: Sendable {
         var room = min(depth - slot.inFlight.count, max(1, fairShare))
         var message = OutgoingMessage()
         while room > 0, slots[id]!.phase == .ready, let entry = takeEntry() {
-            assign(entry, to: id, now: now, message: &message)
+            assign(entry, to: id, now: now, message: &message, effects: &effects)
             room -= 1
         }
         if !message.isEmpty { effects.sends.append((slot.worker, message)) }
@@ -133,13 +132,23 @@ struct PoolState: Sendable {
         return nil
     }
 
-    private mutating func assign(_ entry: PoolEntry, to id: Int, now: UInt64, message: inout OutgoingMessage) {
+    private mutating func assign(
+        _ entry: PoolEntry,
+        to id: Int,
+        now: UInt64,
+        message: inout OutgoingMessage,
+        effects: inout PoolEffects
+    ) {
         message.append(entry.message)
         entry.workerID = id
         slots[id]!.inFlight.append(entry)
         if slots[id]!.inFlight.count == 1 {
             slots[id]!.headStart = now
             _ = entry.markRunning()
+            // The driver of an idle worker sleeps without a timer; it must start watching this job.
+            if entry.timeout != nil || defaultTimeout != nil || memoryLimit != nil {
+                effects.wakes.append(slots[id]!.worker)
+            }
         }
         slots[id]!.jobsSent += 1
         if let maxJobs = maxJobsPerWorker, slots[id]!.jobsSent >= maxJobs {
@@ -196,7 +205,7 @@ struct PoolState: Sendable {
         guard slots[id] != nil else { return }
         for result in results {
             guard let head = slots[id]!.inFlight.first, head.sequence == result.sequence,
-                head.itemCount == result.items.count
+                head.resultFrameCount == result.items.count
             else {
                 if slots[id]!.killReason == nil {
                     slots[id]!.killReason = .protocolViolation(
@@ -305,14 +314,24 @@ struct PoolState: Sendable {
         _ id: Int,
         exit: WorkerExit,
         violation: ExecutorError?,
+        lastStarted: UInt64?,
+        tracksProgress: Bool,
         effects: inout PoolEffects
     ) {
         guard let slot = slots.removeValue(forKey: id) else { return }
         var lost = slot.inFlight
+        // Which job the loss hit: the one the pool killed the worker for, or the one the worker marked as started.
+        // Jobs before it finished but their results were lost with the worker, so they run again; jobs after it
+        // had not started.
+        let blamedIndex: Int?
+        if slot.killReason != nil || !tracksProgress {
+            blamedIndex = lost.isEmpty ? nil : 0
+        } else {
+            blamedIndex = lastStarted.flatMap { started in lost.firstIndex { $0.sequence == started } }
+        }
         var crashed = false
-        if let head = lost.first {
-            let rest = Array(lost.dropFirst())
-            lost = rest
+        if let blamedIndex {
+            let head = lost.remove(at: blamedIndex)
             if let error = failure(for: head, slot: slot, exit: exit, violation: violation) {
                 effects.failures.append((head, error))
                 crashed = violation == nil && slot.killReason == nil

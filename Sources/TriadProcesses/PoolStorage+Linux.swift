@@ -10,6 +10,7 @@ final class PoolStorage: WorkerSupervisor {
     let configuration: ProcessPoolConfiguration
     private let launch: WorkerLaunch
     private let state: Mutex<PoolState>
+    private let sequences = Atomic<UInt64>(0)
 
     init(configuration: ProcessPoolConfiguration, registry: JobRegistry) {
         self.configuration = configuration
@@ -52,7 +53,7 @@ final class PoolStorage: WorkerSupervisor {
         return {
             PoolEntry(
                 sequence: 0,
-                jobName: J.jobName,
+                jobName: J.cachedJobName,
                 message: message,
                 itemCount: 1,
                 timeout: nil,
@@ -72,10 +73,7 @@ final class PoolStorage: WorkerSupervisor {
     }
 
     func nextSequence() -> UInt64 {
-        state.withLock { state in
-            defer { state.nextSequence += 1 }
-            return state.nextSequence
-        }
+        sequences.add(1, ordering: .relaxed).newValue
     }
 
     func enqueue(_ entry: PoolEntry) throws(ExecutorError) {
@@ -140,7 +138,9 @@ final class PoolStorage: WorkerSupervisor {
     }
 
     func workerExpectsResults(_ worker: WorkerProcess) -> Bool {
-        state.withLock { state in !(state.slots[worker.id]?.inFlight.isEmpty ?? true) }
+        // Spin only for a lone job, where latency matters. With many in flight, results come in batches, and on a
+        // small machine a spinning driver would take the CPU from the workers that produce them.
+        state.withLock { state in state.slots[worker.id]?.inFlight.count == 1 }
     }
 
     func workerTick(_ worker: WorkerProcess, now: UInt64) -> UInt64? {
@@ -151,10 +151,17 @@ final class PoolStorage: WorkerSupervisor {
         }
     }
 
-    func worker(_ worker: WorkerProcess, didExit exit: WorkerExit, violation: ExecutorError?) {
+    func worker(_ worker: WorkerProcess, didExit exit: WorkerExit, violation: ExecutorError?, lastStarted: UInt64?) {
         debugLog("worker \(worker.id) \(exit) violation \(String(describing: violation))")
         mutate { state, effects, _ in
-            state.workerExited(worker.id, exit: exit, violation: violation, effects: &effects)
+            state.workerExited(
+                worker.id,
+                exit: exit,
+                violation: violation,
+                lastStarted: lastStarted,
+                tracksProgress: worker.tracksProgress,
+                effects: &effects
+            )
         }
     }
 

@@ -25,7 +25,9 @@ public struct ProcessPoolConfiguration: Sendable {
     /// How long a job may run once started when its ``JobOptions/timeout`` is `nil`; `nil` means no limit.
     public var defaultTimeout: Duration?
     /// How many times a job whose worker crashed runs again before its handle fails. 0 (the default) fails it at
-    /// the first crash. A job that timed out, was cancelled or exceeded the memory limit never runs again.
+    /// the first crash. A job that timed out, was cancelled or exceeded the memory limit never runs again. (Jobs
+    /// queued behind the crashed one, and quick ones finished just before it whose results were lost with the
+    /// worker, always run again; they do not count as attempts.)
     public var crashRetries: Int
     /// After this many jobs a worker is replaced by a fresh one, like Python's `max_tasks_per_child`; `nil` (the
     /// default) keeps workers for the pool's life.
@@ -86,7 +88,7 @@ public struct ProcessPoolConfiguration: Sendable {
         self.initializer = nil
         self.handshakeTimeout = .seconds(10)
         self.maxFrameSize = Frame.defaultMaxPayload
-        self.pipelineDepth = 64
+        self.pipelineDepth = 512
         self.terminationGracePeriod = .seconds(1)
         self.workerBacktraces = false
         self.environment = [:]

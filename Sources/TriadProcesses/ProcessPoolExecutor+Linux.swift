@@ -27,8 +27,12 @@ import TriadCore
 /// - **Bad bytes never hurt the parent.** A worker that sends garbage, a truncated or an oversized frame is killed
 ///   and replaced; its job fails with ``ExecutorError/Code/protocolViolation``.
 ///
-/// Jobs are pipelined (several travel to a worker at once) and ``map(_:options:)`` sends them in chunks, so tiny
-/// jobs cost microseconds, not milliseconds.
+/// Jobs are pipelined (several travel to a worker at once), a worker sends the results of quick jobs together, and
+/// ``map(_:options:)`` sends jobs in chunks, so tiny jobs cost microseconds, not milliseconds. A worker marks each
+/// job it starts in a page it shares with the pool, so a crash is pinned on the job that was running even when
+/// results travel in batches. Quick jobs that had finished just before the crash, but whose results had not been
+/// sent yet, run again on the replacement worker: jobs are delivered at least once, so keep their side effects
+/// idempotent.
 public final class ProcessPoolExecutor: Executor {
     let storage: PoolStorage
 
@@ -70,11 +74,12 @@ public final class ProcessPoolExecutor: Executor {
     ///   ``ExecutorError/Code/shutDown`` after shutdown. A job that fails in its worker does not make `submit`
     ///   throw: its handle carries the error.
     public func submit<J: Job>(_ job: J, options: JobOptions) throws(ExecutorError) -> JobHandle<J.Output> {
-        let handle = JobHandle<J.Output>(jobName: J.jobName)
+        let name = J.cachedJobName
+        let handle = JobHandle<J.Output>(jobName: name)
         let registry = storage.registry
         let entry = try makeEntry(CollectionOfOne(job), timeout: options.timeout) { items in
             guard let item = items.first else { return }
-            handle.complete(PoolEntry.decode(item, as: J.Output.self, jobName: J.jobName, registry: registry))
+            handle.complete(PoolEntry.decode(item, as: J.Output.self, jobName: name, registry: registry))
         } fail: { error in
             handle.fail(error)
         } markRunning: {
@@ -91,32 +96,34 @@ public final class ProcessPoolExecutor: Executor {
     func makeEntry<J: Job>(
         _ jobs: some Collection<J>,
         timeout: Duration?,
+        batch: Bool = false,
         deliver: @escaping @Sendable ([Frame]) -> Void,
         fail: @escaping @Sendable (any Error) -> Void,
         markRunning: @escaping @Sendable () -> Bool,
         isFinished: @escaping @Sendable () -> Bool
     ) throws(ExecutorError) -> PoolEntry {
-        guard storage.registry.contains(jobName: J.jobName) else {
+        guard storage.registry.contains(jobName: J.cachedJobName) else {
             throw ExecutorError(
                 .unknownJob,
-                jobName: J.jobName,
+                jobName: J.cachedJobName,
                 message: "the job is not registered, so no worker could run it; add \(J.self).self to the jobs of "
                     + "ProcessPool.bootstrap(jobs:errors:), the first statement of main"
             )
         }
-        guard !storage.isShutDown else { throw ExecutorError.shutDown(jobName: J.jobName) }
         let sequence = storage.nextSequence()
         let message = try PoolEntry.message(
             for: jobs,
             sequence: sequence,
-            maxFrameSize: storage.configuration.maxFrameSize
+            maxFrameSize: storage.configuration.maxFrameSize,
+            batch: batch
         )
         return PoolEntry(
             sequence: sequence,
-            jobName: J.jobName,
+            jobName: J.cachedJobName,
             message: message,
             itemCount: jobs.count,
             timeout: timeout,
+            isBatch: batch,
             deliver: deliver,
             fail: fail,
             markRunning: markRunning,

@@ -20,13 +20,11 @@ extension ProcessPoolExecutor {
         let tracker = ProgressTracker(total: all.count, progress: options.progress)
         let chunks = try await SlidingWindowMap.ordered(count: plan.chunkCount, window: plan.window, progress: nil) {
             index throws(ExecutorError) in
-            try self.submitChunk(all[plan.range(of: index)], timeout: options.timeout, failFast: true, tracker: tracker)
+            try self.submitOrderedChunk(all[plan.range(of: index)], timeout: options.timeout, tracker: tracker)
         }
         var values: [S.Element.Output] = []
         values.reserveCapacity(all.count)
-        for chunk in chunks {
-            for item in chunk { values.append(try item.get()) }
-        }
+        for chunk in chunks { values.append(contentsOf: chunk) }
         return values
     }
 
@@ -43,7 +41,7 @@ extension ProcessPoolExecutor {
         let tracker = ProgressTracker(total: all.count, progress: options.progress)
         let chunks = SlidingWindowMap.unordered(count: plan.chunkCount, window: plan.window, progress: nil) {
             index throws(ExecutorError) in
-            try self.submitChunk(all[plan.range(of: index)], timeout: options.timeout, failFast: false, tracker: tracker)
+            try self.submitChunk(all[plan.range(of: index)], timeout: options.timeout, tracker: tracker)
         }
         let (stream, continuation) = AsyncStream.makeStream(of: JobCompletion<S.Element.Output>.self)
         let forwarder = Task {
@@ -64,28 +62,77 @@ extension ProcessPoolExecutor {
         return stream
     }
 
-    /// Submits a chunk of jobs as one message. With `failFast`, the handle fails with the first job's error.
+    /// Submits a chunk of jobs as one message, for the ordered map: the handle carries the outputs in order, or
+    /// fails with the first job's error. Outputs stay unwrapped, which keeps the common path free of `Result`s.
+    func submitOrderedChunk<J: Job>(
+        _ jobs: ArraySlice<J>,
+        timeout: Duration?,
+        tracker: ProgressTracker
+    ) throws(ExecutorError) -> JobHandle<[J.Output]> {
+        let handle = JobHandle<[J.Output]>(jobName: J.cachedJobName)
+        let registry = storage.registry
+        let count = jobs.count
+        let entry = try makeEntry(jobs, timeout: timeout, batch: true) { items in
+            tracker.add(count)
+            guard let item = items.first else { return }
+            let name = J.cachedJobName
+            switch PoolEntry.decode(item, as: WireBatchOutcome<J.Output>.self, jobName: name, registry: registry) {
+            case .success(let outcome):
+                if let failure = outcome.failures.first {
+                    handle.fail(registry.error(from: failure.error, jobName: J.cachedJobName))
+                } else if outcome.outputs.count == count {
+                    handle.succeed(outcome.outputs)
+                } else {
+                    handle.fail(
+                        ExecutorError(
+                            .protocolViolation,
+                            jobName: J.cachedJobName,
+                            message: "the worker answered a chunk of \(count) jobs with "
+                                + "\(outcome.outputs.count) outputs"
+                        )
+                    )
+                }
+            case .failure(let error):
+                handle.fail(error)
+            }
+        } fail: { error in
+            tracker.add(count)
+            handle.fail(error)
+        } markRunning: {
+            handle.markRunning()
+        } isFinished: {
+            handle.isFinished
+        }
+        handle.setCancelHandler { [weak storage] _ in storage?.cancel(entry) }
+        try storage.enqueue(entry)
+        return handle
+    }
+
+    /// Submits a chunk of jobs as one message, for the unordered map: the handle carries one outcome per job.
     func submitChunk<J: Job>(
         _ jobs: ArraySlice<J>,
         timeout: Duration?,
-        failFast: Bool,
         tracker: ProgressTracker
     ) throws(ExecutorError) -> JobHandle<[Result<J.Output, any Error>]> {
-        let handle = JobHandle<[Result<J.Output, any Error>]>(jobName: J.jobName)
+        let handle = JobHandle<[Result<J.Output, any Error>]>(jobName: J.cachedJobName)
         let registry = storage.registry
         let count = jobs.count
-        let entry = try makeEntry(jobs, timeout: timeout) { items in
-            let results = items.map {
-                PoolEntry.decode($0, as: J.Output.self, jobName: J.jobName, registry: registry)
+        let entry = try makeEntry(jobs, timeout: timeout, batch: true) { items in
+            let results: [Result<J.Output, any Error>]
+            let name = J.cachedJobName
+            let decoded = items.first.map {
+                PoolEntry.decode($0, as: WireBatchOutcome<J.Output>.self, jobName: name, registry: registry)
+            }
+            switch decoded {
+            case .success(let outcome)?:
+                results = outcome.results(count: count, jobName: J.cachedJobName, registry: registry)
+            case .failure(let error)?:
+                results = Array(repeating: .failure(error), count: count)
+            case nil:
+                results = []
             }
             tracker.add(count)
-            if failFast, let failure = results.first(where: { if case .failure = $0 { true } else { false } }),
-                case .failure(let error) = failure
-            {
-                handle.fail(error)
-            } else {
-                handle.succeed(results)
-            }
+            handle.succeed(results)
         } fail: { error in
             tracker.add(count)
             handle.fail(error)

@@ -6,7 +6,7 @@ import TriadCore
 
 // Large job and result frames travel through shared memory instead of the socket, transparently to jobs.
 //
-// Each worker gets two lanes at spawn, by inheritance (fd 5: parent to worker, fd 6: worker to parent): anonymous
+// Each worker gets two lanes at spawn, by inheritance (fd 6: parent to worker, fd 7: worker to parent): anonymous
 // memfds that grow but can never shrink (sealed), so no side can truncate memory under the other's mapping. A frame
 // whose payload is at least the threshold is copied into its lane and replaced on the socket by a small
 // `sharedData` frame that says where it lies. The reader copies it out and counts it as consumed in the lane's
@@ -24,11 +24,11 @@ enum SharedLaneEnvironment {
     /// The threshold in bytes, in a worker's environment; absent means the worker sends everything inline.
     static let thresholdKey = "TRIAD_WORKER_SHARED_THRESHOLD"
     /// The lane from the parent to the worker.
-    static let toWorkerFD: Int32 = 5
+    static let toWorkerFD: Int32 = 6
     /// The lane from the worker to the parent.
-    static let fromWorkerFD: Int32 = 6
+    static let fromWorkerFD: Int32 = 7
     /// The first descriptor after the lanes, where a `Process`'s passed descriptors start.
-    static let firstFree: Int32 = 7
+    static let firstFree: Int32 = 8
 }
 
 /// A mapping of a whole lane, remapped when the lane has grown. Guarded by the owner's mutex.
@@ -95,7 +95,7 @@ final class SharedFrameLanes: Sendable {
         reader.withLock { $0.release() }
     }
 
-    /// Makes the lanes of a worker about to be spawned. The returned descriptors go to the child as fd 5 and 6.
+    /// Makes the lanes of a worker about to be spawned. The returned descriptors go to the child as fd 6 and 7.
     static func parentSide(threshold: Int?, maxPayload: Int) -> Result<(SharedFrameLanes, [Int32]), Errno> {
         let toWorker = triad_lane_memfd_create(headerSize)
         guard toWorker >= 0 else { return .failure(Errno(rawValue: -toWorker)) }

@@ -46,6 +46,9 @@ enum SignalShutdown {
         signalWriteFD.store(fds.write, ordering: .releasing)
         _ = triad_install_signal_handler(SIGINT, signalHandler)
         _ = triad_install_signal_handler(SIGTERM, signalHandler)
+        // A parent that started this process may have left these signals blocked; this thread takes them.
+        _ = triad_unblock_signal(SIGINT)
+        _ = triad_unblock_signal(SIGTERM)
     }
 }
 

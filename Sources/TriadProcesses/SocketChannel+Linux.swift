@@ -27,6 +27,16 @@ final class SocketFrameReader {
     /// Whether bytes of an unfinished frame are held.
     var holdsPartialFrame: Bool { end > start || large != nil }
 
+    /// Whether a whole frame is among the bytes already read.
+    var hasCompleteFrame: Bool {
+        if let pending = large { return pending.filled == pending.payload.count }
+        guard end - start >= Frame.headerSize else { return false }
+        let length = Int(
+            UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: start + 8, as: UInt32.self))
+        )
+        return end - start - Frame.headerSize >= length
+    }
+
     /// Returns the next whole frame among the bytes already read, or nil if more must be read.
     func nextBuffered() throws(WireError) -> Frame? {
         if let failure { throw failure }

@@ -13,6 +13,10 @@ package enum WorkerEnvironment {
     package static let channelFD: Int32 = 3
     /// The read end of the lifeline pipe: it reaches end of file when the parent dies.
     package static let lifelineFD: Int32 = 4
+    /// A shared page where the worker marks the job it starts, so the parent knows which one a crash hit.
+    package static let progressFD: Int32 = 5
+    /// The shared page's size.
+    static let progressPageSize = 4096
 
     /// The parent's pid, if this process was started as a worker.
     package static var parentPID: pid_t? {

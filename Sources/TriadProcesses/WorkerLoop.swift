@@ -4,8 +4,9 @@ import TriadCore
 ///
 /// It knows frames and the registry, nothing about pipes or processes, so any transport that moves frames (the
 /// socketpair of a pool worker, an MPI rank, a shared-memory ring) runs jobs the same way. Jobs run one after
-/// another, in the order they arrive; each result is sent before the next job starts, so a parent that loses the
-/// worker knows exactly which job was running.
+/// another, in the order they arrive. Results of quick jobs are sent together: before the loop waits for more
+/// work, when they pile up, or when the oldest has waited half a millisecond. The sink marks each job as it
+/// starts, so a parent that loses the worker still knows which job was running.
 struct WorkerLoop: Sendable {
     /// Why the loop stopped before its source ended.
     struct ProtocolError: Error, CustomStringConvertible {
@@ -19,30 +20,51 @@ struct WorkerLoop: Sendable {
     /// - Throws: ``ProtocolError`` or the source's error when the parent sent something that is not a job, or
     ///   ``TransportError`` when the transport failed.
     func run<Source: FrameSource, Sink: FrameSink>(source: inout Source, sink: inout Sink) async throws {
-        while let frame = try source.receive() {
+        var pending = OutgoingMessage()
+        var oldestPending = ContinuousClock.now
+        while true {
+            if !pending.isEmpty && !source.hasBufferedFrame {
+                try sink.send(pending)
+                pending = OutgoingMessage()
+            }
+            guard let frame = try source.receive() else { break }
             guard frame.kind == WorkerFrameKind.job || frame.kind == WorkerFrameKind.chunk else {
                 throw ProtocolError(description: "expected a job frame, got a frame of kind \(frame.kind)")
             }
             guard let header = JobHeader(payload: frame.payload) else {
                 throw ProtocolError(description: "a job header of \(frame.payload.count) bytes is malformed")
             }
+            let isBatch = frame.kind == WorkerFrameKind.chunk
             var message = OutgoingMessage()
             var resultHeader: [UInt8] = []
-            ResultHeader(sequence: header.sequence, count: header.count).append(to: &resultHeader)
+            ResultHeader(sequence: header.sequence, count: isBatch ? 1 : header.count).append(to: &resultHeader)
             message.appendEncodedFrames(resultHeader)
-            for _ in 0..<header.count {
+            for _ in 0..<(isBatch ? 1 : header.count) {
                 guard let data = try source.receive(), data.kind == WorkerFrameKind.data else {
                     throw ProtocolError(description: "job \(header.jobName) came without its data frame")
                 }
-                switch await registry.run(jobName: header.jobName, input: data.payload) {
+                if !pending.isEmpty
+                    && (pending.byteCount > 1 << 16 || ContinuousClock.now - oldestPending > .microseconds(500))
+                {
+                    try sink.send(pending)
+                    pending = OutgoingMessage()
+                }
+                sink.jobWillStart(sequence: header.sequence)
+                let outcome =
+                    isBatch
+                    ? await registry.runBatch(jobName: header.jobName, input: data.payload)
+                    : await registry.run(jobName: header.jobName, input: data.payload)
+                switch outcome {
                 case .success(let output):
                     message.appendFrame(kind: WorkerFrameKind.data, flags: ResultFlag.success, payload: output)
                 case .failure(let error):
                     message.appendFrame(kind: WorkerFrameKind.data, flags: ResultFlag.failure, payload: encode(error))
                 }
             }
-            try sink.send(message)
+            if pending.isEmpty { oldestPending = ContinuousClock.now }
+            pending.append(message)
         }
+        if !pending.isEmpty { try sink.send(pending) }
     }
 
     private func encode(_ error: WireJobError) -> [UInt8] {

@@ -16,6 +16,8 @@ struct SocketFrameSource: FrameSource {
         self.lanes = lanes
     }
 
+    var hasBufferedFrame: Bool { reader.hasCompleteFrame }
+
     mutating func receive() throws -> Frame? {
         var spinUntil: UInt64 = 0
         while true {
@@ -48,7 +50,12 @@ struct SocketFrameSource: FrameSource {
 /// The frame sink of a worker: blocking writes to the socket.
 struct SocketFrameSink: FrameSink {
     let fd: Int32
-    var lanes: SharedFrameLanes?
+    let progress: SharedProgress?
+    var lanes: SharedFrameLanes? = nil
+
+    func jobWillStart(sequence: UInt64) {
+        progress?.markStarted(sequence)
+    }
 
     func send(_ message: OutgoingMessage) throws {
         let message = lanes?.externalize(message) ?? message
@@ -85,7 +92,9 @@ enum WorkerMain {
         Task.detached {
             let lanes = SharedFrameLanes.workerSide(maxPayload: maxPayload)
             var source = SocketFrameSource(fd: WorkerEnvironment.channelFD, maxPayload: maxPayload, lanes: lanes)
-            var sink = SocketFrameSink(fd: WorkerEnvironment.channelFD, lanes: lanes)
+            var sink = SocketFrameSink(
+                fd: WorkerEnvironment.channelFD, progress: SharedProgress.inherited(), lanes: lanes
+            )
             do {
                 try await WorkerLoop(registry: registry).run(source: &source, sink: &sink)
             } catch {
@@ -96,6 +105,44 @@ enum WorkerMain {
             exit(0)
         }
         while true { pause() }
+    }
+}
+#endif
+
+#if os(Linux)
+/// The page a worker and its parent share: the worker stores the sequence number of the job it starts, plus one
+/// (zero means none), and the parent reads it after the worker died to know which job the crash hit.
+struct SharedProgress: @unchecked Sendable {
+    // Sendable by contract: the only access is an atomic 64-bit store by the worker and an atomic load by the
+    // parent's driver thread, through the C helpers.
+    let address: UnsafeMutableRawPointer
+
+    /// The page this worker inherited, if any.
+    static func inherited() -> SharedProgress? {
+        triad_shared_page_map(WorkerEnvironment.progressFD, WorkerEnvironment.progressPageSize)
+            .map { SharedProgress(address: $0) }
+    }
+
+    /// Makes a new page for a worker about to be spawned; returns it and the descriptor to hand down.
+    static func create() -> (SharedProgress, Int32)? {
+        var address: UnsafeMutableRawPointer?
+        let fd = triad_shared_page_create(WorkerEnvironment.progressPageSize, &address)
+        guard fd >= 0, let address else { return nil }
+        return (SharedProgress(address: address), fd)
+    }
+
+    func markStarted(_ sequence: UInt64) {
+        triad_store_release_u64(address, sequence &+ 1)
+    }
+
+    /// The sequence number of the last job started, if one was.
+    var lastStarted: UInt64? {
+        let value = triad_load_acquire_u64(address)
+        return value == 0 ? nil : value &- 1
+    }
+
+    func unmap() {
+        triad_shared_page_unmap(address, WorkerEnvironment.progressPageSize)
     }
 }
 #endif

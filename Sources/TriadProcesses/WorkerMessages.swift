@@ -11,7 +11,8 @@ enum WorkerFrameKind {
     static let hello: UInt8 = 1
     /// Parent to worker: sequence number and job name, followed by one data frame with the encoded job.
     static let job: UInt8 = 2
-    /// Parent to worker: sequence number, job name and count, followed by that many data frames.
+    /// Parent to worker: sequence number, job name and count, followed by one data frame with the encoded array of
+    /// jobs. The result has one data frame with the batch's outcome.
     static let chunk: UInt8 = 3
     /// Worker to parent: sequence number and count, followed by that many data frames.
     static let result: UInt8 = 4

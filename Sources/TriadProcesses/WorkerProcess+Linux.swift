@@ -19,7 +19,8 @@ protocol WorkerSupervisor: AnyObject, Sendable {
     func workerExpectsResults(_ worker: WorkerProcess) -> Bool
     /// Checks timeouts, memory and idleness; returns when to check again (monotonic nanoseconds), or nil.
     func workerTick(_ worker: WorkerProcess, now: UInt64) -> UInt64?
-    func worker(_ worker: WorkerProcess, didExit exit: WorkerExit, violation: ExecutorError?)
+    /// The worker ended; `lastStarted` is the sequence number of the last job it started, if it started one.
+    func worker(_ worker: WorkerProcess, didExit exit: WorkerExit, violation: ExecutorError?, lastStarted: UInt64?)
 }
 
 /// How to start a worker.
@@ -29,7 +30,7 @@ struct WorkerLaunch: Sendable {
     var environment: [String]
     var maxPayload: Int
     var handshakeTimeout: Duration
-    /// Descriptors the child inherits from fd 7 up (a `Process`'s passed pipes, queues and segments).
+    /// Descriptors the child inherits from fd 8 up (a `Process`'s passed pipes, queues and segments).
     var passedDescriptors: [Int32] = []
     /// Payloads of at least this many bytes travel through the worker's shared lanes; nil: always inline.
     var sharedPayloadThreshold: Int? = nil
@@ -45,6 +46,7 @@ final class WorkerProcess: Sendable {
     private let lifeline: Int32
     private let wakeFD: Int32
     private let lanes: SharedFrameLanes
+    private let progress: SharedProgress?
     private let output = Mutex(Output())
     // Guards the pid against reuse: a signal is sent only while the child has not been reaped.
     private let alive = Mutex(true)
@@ -55,9 +57,13 @@ final class WorkerProcess: Sendable {
         var closeRequested = false
     }
 
-    private init(id: Int, pid: pid_t, channel: Int32, lifeline: Int32, wakeFD: Int32, lanes: SharedFrameLanes) {
+    private init(
+        id: Int, pid: pid_t, channel: Int32, lifeline: Int32, wakeFD: Int32, progress: SharedProgress?,
+        lanes: SharedFrameLanes
+    ) {
         self.lanes = lanes
         self.id = id
+        self.progress = progress
         self.pid = pid
         self.channel = channel
         self.lifeline = lifeline
@@ -98,23 +104,32 @@ final class WorkerProcess: Sendable {
         }
         var pid: pid_t = 0
         let argv = [launch.path] + launch.arguments
+        let shared = SharedProgress.create()
         let result = withCStrings(argv) { argv in
             withCStrings(lanes.environment(launch.environment, passing: launch.passedDescriptors.count)) { envp in
                 triad_spawn_passing(
-                    launch.path, argv, envp, childEnd, life.read, laneFDs + launch.passedDescriptors,
-                    Int32(laneFDs.count + launch.passedDescriptors.count), &pid
+                    launch.path, argv, envp, childEnd, life.read, shared?.1 ?? -1,
+                    laneFDs + launch.passedDescriptors, Int32(laneFDs.count + launch.passedDescriptors.count), &pid
                 )
             }
         }
         Syscall.close(childEnd)
         Syscall.close(life.read)
+        if let fd = shared?.1 { Syscall.close(fd) }
         guard result == 0 else {
             for fd in [parentEnd, life.write, wakeFD] { Syscall.close(fd) }
+            shared?.0.unmap()
             return fail("posix_spawn", Errno(rawValue: result))
         }
         _ = Syscall.setNonBlocking(parentEnd)
         let worker = WorkerProcess(
-            id: id, pid: pid, channel: parentEnd, lifeline: life.write, wakeFD: wakeFD, lanes: lanes
+            id: id,
+            pid: pid,
+            channel: parentEnd,
+            lifeline: life.write,
+            wakeFD: wakeFD,
+            progress: shared?.0,
+            lanes: lanes
         )
         DedicatedThread.start(name: "triad-worker") {
             worker.drive(launch: launch, supervisor: supervisor)
@@ -122,6 +137,9 @@ final class WorkerProcess: Sendable {
     }
 
     // MARK: - Used by the supervisor, from any thread
+
+    /// Whether the worker marks the jobs it starts in a shared page.
+    var tracksProgress: Bool { progress != nil }
 
     /// Queues `message` and writes as much as the socket takes now; the driver writes the rest.
     func send(_ message: OutgoingMessage) {
@@ -173,10 +191,13 @@ final class WorkerProcess: Sendable {
             supervisor.workerDidStart(self)
             let violation = serve(reader: reader, supervisor: supervisor)
             let exit = finish()
-            supervisor.worker(self, didExit: exit, violation: violation)
+            let lastStarted = progress?.lastStarted
+            progress?.unmap()
+            supervisor.worker(self, didExit: exit, violation: violation, lastStarted: lastStarted)
         case .failure(let failure):
             signal(SIGKILL)
             let exit = finish()
+            progress?.unmap()
             var error = failure.error
             if failure.exitedEarly { error.message += " (the worker \(exit))" }
             supervisor.workerDidFailToStart(id: id, error: error, permanent: failure.permanent)
@@ -270,7 +291,9 @@ final class WorkerProcess: Sendable {
 
     /// Reads, writes and ticks until the worker's stream ends. Returns the protocol violation that ended it, if any.
     private func serve(reader: SocketFrameReader, supervisor: any WorkerSupervisor) -> ExecutorError? {
-        var assembling: (header: ResultHeader, items: [Frame])?
+        // The result being assembled: its header and the items received so far.
+        var assemblingHeader: ResultHeader?
+        var assemblingItems: [Frame] = []
         var results: [IncomingResult] = []
         var nextTick: UInt64? = 0
         var spinUntil: UInt64 = 0
@@ -282,24 +305,30 @@ final class WorkerProcess: Sendable {
                 do {
                     while let raw = try reader.nextBuffered() {
                         let frame = try lanes.resolve(raw)
-                        if var current = assembling {
+                        if let header = assemblingHeader {
                             guard frame.kind == WorkerFrameKind.data else {
                                 throw WorkerLoop.ProtocolError(description: "a result item is not a data frame")
                             }
-                            current.items.append(frame)
-                            assembling = current
+                            assemblingItems.append(frame)
+                            if assemblingItems.count == Int(header.count) {
+                                results.append(IncomingResult(sequence: header.sequence, items: assemblingItems))
+                                assemblingHeader = nil
+                                assemblingItems = []
+                            }
                         } else {
-                            guard frame.kind == WorkerFrameKind.result, let header = ResultHeader(payload: frame.payload)
+                            guard frame.kind == WorkerFrameKind.result,
+                                let header = ResultHeader(payload: frame.payload)
                             else {
                                 throw WorkerLoop.ProtocolError(
                                     description: "expected a result header, got a frame of kind \(frame.kind)"
                                 )
                             }
-                            assembling = (header, [])
-                        }
-                        if let current = assembling, current.items.count == Int(current.header.count) {
-                            results.append(IncomingResult(sequence: current.header.sequence, items: current.items))
-                            assembling = nil
+                            if header.count == 0 {
+                                results.append(IncomingResult(sequence: header.sequence, items: []))
+                            } else {
+                                assemblingHeader = header
+                                assemblingItems.reserveCapacity(Int(min(header.count, 1 << 16)))
+                            }
                         }
                     }
                 } catch {
@@ -325,6 +354,7 @@ final class WorkerProcess: Sendable {
                 supervisor.worker(self, didReceive: results)
                 results.removeAll(keepingCapacity: true)
                 spinUntil = 0
+                nextTick = 0
             }
             if endOfStream {
                 if let error = reader.endOfStreamError() {

@@ -19,6 +19,18 @@ struct SleepJob: Job {
     }
 }
 
+/// A job that waits until the test opens its gate, so that a test can look at running and pending jobs without
+/// racing a timer.
+struct GatedJob: Job {
+    static let gate = AsyncEvent()
+    var value: Int
+
+    func run() async throws -> Int {
+        try await Self.gate.wait()
+        return value
+    }
+}
+
 struct ThreadJob: Job {
     func run() async throws -> UInt { threadID() }
 }
@@ -59,13 +71,19 @@ struct ExecutorTests {
     @Test("at most workerCount jobs run at once")
     func concurrencyLimit() async throws {
         let executor = EventLoopExecutor(maxConcurrent: 2)
-        let handles = try (0..<5).map { _ throws(ExecutorError) in
-            try executor.submit(SleepJob(milliseconds: 200, value: 1))
+        let handles = try (0..<5).map { index throws(ExecutorError) in
+            try executor.submit(GatedJob(value: index))
         }
-        try await Task.sleep(for: .milliseconds(50))
+        // Two start at once; give the loop every chance to start more before looking.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while handles.filter({ $0.state == .running }).count < 2 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        try await Task.sleep(for: .milliseconds(20))
         #expect(handles.filter { $0.state == .running }.count == 2)
         #expect(handles.filter { $0.state == .pending }.count == 3)
-        for handle in handles { _ = try await handle.value }
+        GatedJob.gate.set()
+        #expect(try await handles.asyncMap { try await $0.value } == [0, 1, 2, 3, 4])
         await executor.shutdown()
     }
 
@@ -188,5 +206,25 @@ struct ExecutorTests {
             waiter.cancel()
             await #expect(throws: CancellationError.self) { try await waiter.value }
         }
+    }
+}
+
+@Suite("EventLoopExecutor shutdown without waiting")
+struct ExecutorShutdownTests {
+    @Test("shutdown(wait: false) returns at once and the running job still finishes")
+    func shutdownWithoutWaiting() async throws {
+        let executor = EventLoopExecutor(maxConcurrent: 2)
+        let handle = try executor.submit(SleepJob(milliseconds: 50, value: 3))
+        await executor.shutdown(wait: false, cancelPending: false)
+        #expect(try await handle.value == 3)
+        #expect(throws: ExecutorError.self) { try executor.submit(SleepJob(milliseconds: 1, value: 0)) }
+    }
+}
+
+extension Array {
+    fileprivate func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for element in self { results.append(try await transform(element)) }
+        return results
     }
 }

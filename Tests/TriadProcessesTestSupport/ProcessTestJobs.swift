@@ -111,15 +111,19 @@ public struct MakeBytes: Job {
     }
 }
 
-/// Holds a large input for a while, then returns its size: a worker to kill once its input has arrived.
+/// Creates the file at `marker` once its large input has arrived, holds it for a while, then returns its size: a
+/// worker to kill while a job is surely running.
 public struct HoldBytes: Job {
     public var bytes: [UInt8]
     public var milliseconds: Int
-    public init(_ bytes: [UInt8], milliseconds: Int) {
+    public var marker: String
+    public init(_ bytes: [UInt8], milliseconds: Int, marker: String) {
         self.bytes = bytes
         self.milliseconds = milliseconds
+        self.marker = marker
     }
     public func run() async throws -> Int {
+        close(open(marker, O_CREAT | O_WRONLY, 0o600))
         usleep(UInt32(milliseconds) * 1000)
         return bytes.count
     }

@@ -86,6 +86,16 @@ public struct Throw: Job {
     }
 }
 
+/// Returns 1, or throws the registered test error when asked to.
+public struct MaybeFail: Job {
+    public var fail: Bool
+    public init(fail: Bool) { self.fail = fail }
+    public func run() async throws -> Int {
+        if fail { throw TestFailure(reason: "as asked") }
+        return 1
+    }
+}
+
 /// Encodes fine, but its decoding always fails in the worker.
 public struct Undecodable: Job {
     public var value: Int
@@ -160,7 +170,7 @@ public struct ReadMarker: Job {
 public enum TestJobs {
     public static let all: [any Job.Type] = [
         Square.self, Echo.self, WhoAmI.self, Nap.self, Runaway.self, Crash.self, Throw.self, Undecodable.self,
-        Sabotage.self, Hog.self, SetMarker.self, ReadMarker.self,
+        Sabotage.self, Hog.self, SetMarker.self, ReadMarker.self, MaybeFail.self,
     ]
     public static let errors: [any (Error & Codable).Type] = [TestFailure.self]
 }

@@ -1,4 +1,5 @@
 import Glibc
+import Testing
 import TriadCore
 import TriadProcesses
 import TriadProcessesTestSupport
@@ -17,7 +18,9 @@ enum TestPools {
         let path = String(decoding: buffer[..<max(0, count)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         var directory = path[..<(path.lastIndex(of: "/") ?? path.endIndex)]
         // The runner may sit inside an .xctest bundle directory.
-        if directory.hasSuffix(".xctest") { directory = directory[..<(directory.lastIndex(of: "/") ?? directory.endIndex)] }
+        if directory.hasSuffix(".xctest") {
+            directory = directory[..<(directory.lastIndex(of: "/") ?? directory.endIndex)]
+        }
         return directory + "/TriadTestWorker"
     }
 
@@ -88,3 +91,8 @@ func executorError<T>(_ result: Result<T, any Error>) -> ExecutorError? {
     if case .failure(let error) = result { return error as? ExecutorError }
     return nil
 }
+
+/// Every process pool suite runs inside this one, one test at a time: they spawn and signal processes, and the leak
+/// test counts this process's descriptors.
+@Suite("Process pools", .serialized)
+enum ProcessPoolTests {}

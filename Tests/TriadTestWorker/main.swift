@@ -26,6 +26,7 @@ ProcessPool.bootstrap(jobs: TestJobs.all + ProcessTestJobs.all, errors: TestJobs
 
 if arguments.contains("--parent") {
     // Start a pool of two, print its workers' pids, and wait to be killed.
+    if arguments.contains("--signals") { ProcessPool.installSignalHandlers() }
     let pool = ProcessPoolExecutor(workers: 2)
     var pids: Set<Int32> = []
     while pids.count < 2 {

@@ -10,14 +10,29 @@
 
 /// Spawns `path` with posix_spawn (never fork). In the child, `channel_fd` becomes fd 3 and `lifeline_fd` fd 4;
 /// every other descriptor from 5 up is closed. SIGINT and SIGPIPE get their default dispositions and the signal
-/// mask is cleared. Returns 0 and stores the pid, or an errno value.
+/// mask is cleared. `progress_fd`, when not negative, becomes fd 5. Returns 0 and stores the pid, or an errno value.
 int triad_spawn(const char *path, char *const argv[], char *const envp[], int channel_fd, int lifeline_fd,
-                pid_t *pid_out);
+                int progress_fd, pid_t *pid_out);
 
-/// As `triad_spawn`, and also hands the child `passed_count` more descriptors: `passed_fds[i]` becomes fd 5 + i,
-/// and every descriptor from 5 + passed_count up is closed. Returns 0 and stores the pid, or an errno value.
+/// Makes a shared, close-on-exec memory file of `size` bytes and maps it. Returns the fd (or -1, errno) and stores
+/// the mapping in `*address`.
+int triad_shared_page_create(size_t size, void **address);
+
+/// Maps an inherited shared memory file of `size` bytes. Returns the address, or NULL (errno).
+void *triad_shared_page_map(int fd, size_t size);
+
+/// Unmaps a mapping made by the two functions above.
+void triad_shared_page_unmap(void *address, size_t size);
+
+/// Stores and loads a 64-bit value with release and acquire ordering.
+void triad_store_release_u64(void *address, unsigned long long value);
+unsigned long long triad_load_acquire_u64(const void *address);
+
+/// As `triad_spawn`, and also hands the child `passed_count` more descriptors: `passed_fds[i]` becomes fd 6 + i
+/// (fd 5 stays the progress page's slot, closed when there is none), and every descriptor from 6 + passed_count up
+/// is closed. Returns 0 and stores the pid, or an errno value.
 int triad_spawn_passing(const char *path, char *const argv[], char *const envp[], int channel_fd, int lifeline_fd,
-                        const int *passed_fds, int passed_count, pid_t *pid_out);
+                        int progress_fd, const int *passed_fds, int passed_count, pid_t *pid_out);
 
 /// Sets PR_SET_PDEATHSIG for the calling thread's process. Returns 0 or an errno value.
 int triad_set_parent_death_signal(int signal);
@@ -45,6 +60,9 @@ int triad_ignore_signal(int signal);
 
 /// Installs `handler` for `signal` with SA_RESTART. Returns 0 or an errno value.
 int triad_install_signal_handler(int signal, void (*handler)(int));
+
+/// Unblocks `signal` for the calling thread. Returns 0 or an errno value.
+int triad_unblock_signal(int signal);
 
 /// Restores the default action of `signal` and raises it again in this process.
 void triad_reraise_default(int signal);

@@ -32,7 +32,8 @@ enum Model: String, CaseIterable, Codable, Sendable {
         case .sequential: ThreadPoolExecutor(workers: 1)
         case .threads: ThreadPoolExecutor(workers: workers)
         case .processes: ProcessPoolExecutor(workers: workers)
-        case .async: EventLoopExecutor(maxConcurrent: workers)
+        // The CPU-bound row blocks the loop on purpose, to show it; the watchdog would only repeat that.
+        case .async: EventLoopExecutor(maxConcurrent: workers, options: AsyncLoop.Options(watchdogThreshold: nil))
         }
     }
 

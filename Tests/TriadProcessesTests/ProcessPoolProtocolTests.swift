@@ -1,0 +1,172 @@
+import Foundation
+import Glibc
+import Testing
+import TriadCore
+import TriadProcesses
+import TriadProcessesTestSupport
+
+extension ProcessPoolTests {
+    @Suite("Process pool bad input, orphans and leaks", .serialized)
+    struct ProcessPoolProtocolTests {
+        struct NotRegistered: Job {
+            func run() async throws -> Int { 1 }
+        }
+
+        @Test("an unregistered job fails at submit with unknownJob")
+        func unregistered() async throws {
+            let pool = TestPools.pool()
+            #expect {
+                try pool.submit(NotRegistered())
+            } throws: { error in
+                (error as? ExecutorError)?.code == .unknownJob && "\(error)".contains("ProcessPool.bootstrap")
+            }
+            await pool.shutdown()
+        }
+
+        @Test("a payload that fails to decode in the worker gives codingFailed, and the worker lives on")
+        func undecodable() async throws {
+            let pool = TestPools.pool(workers: 1)
+            let pids = try await pool.submit(WhoAmI()).value
+            let error = executorError(await (try pool.submit(Undecodable(value: 3))).result)
+            #expect(error?.code == .codingFailed)
+            #expect(try await pool.submit(WhoAmI()).value == pids)
+            await pool.shutdown()
+        }
+
+        @Test("garbage, oversized and truncated frames from a worker give protocolViolation, and it is replaced")
+        func sabotage() async throws {
+            let pool = TestPools.pool(workers: 1)
+            for kind in [Sabotage.Kind.garbage, .oversizedFrame, .truncatedFrame] {
+                let before = try await pool.submit(WhoAmI()).value
+                let error = executorError(await (try pool.submit(Sabotage(kind))).result)
+                #expect(error?.code == .protocolViolation, "\(kind)")
+                #expect(error?.jobName == Sabotage.jobName)
+                #expect(try await pool.submit(WhoAmI()).value != before)
+            }
+            await pool.shutdown()
+        }
+
+        @Test("a frame above the configured limit is refused in both directions")
+        func frameLimit() async throws {
+            let pool = TestPools.pool(workers: 1) { $0.maxFrameSize = 1 << 16 }
+            #expect {
+                try pool.submit(Echo([UInt8](repeating: 1, count: 1 << 17)))
+            } throws: { error in
+                (error as? ExecutorError)?.code == .codingFailed
+            }
+            #expect(try await pool.submit(Echo([1, 2, 3])).value == [1, 2, 3])
+            await pool.shutdown()
+        }
+
+        @Test("a worker of another protocol version is refused with protocolViolation")
+        func wrongVersion() async throws {
+            let configuration = TestPools.configuration(workers: 1, arguments: ["--wrong-version"])
+            let pool = ProcessPoolExecutor(configuration: configuration)
+            let error = executorError(await (try pool.submit(Square(1))).result)
+            #expect(error?.code == .protocolViolation)
+            #expect(error?.description.contains("version 99") == true)
+            await pool.kill()
+        }
+
+        @Test("a worker program without the bootstrap call gives workerStartFailed in bounded time")
+        func missingBootstrap() async throws {
+            var configuration = TestPools.configuration(workers: 1, arguments: ["--no-bootstrap"])
+            configuration.handshakeTimeout = .milliseconds(500)
+            let pool = ProcessPoolExecutor(configuration: configuration)
+            let start = ContinuousClock.now
+            let error = executorError(await (try pool.submit(Square(1))).result)
+            #expect(error?.code == .workerStartFailed)
+            #expect(error?.description.contains("bootstrap") == true)
+            #expect(ContinuousClock.now - start < .seconds(5))
+            await pool.kill()
+
+            let earlyConfiguration = TestPools.configuration(workers: 1, arguments: ["--exit-early"])
+            let early = ProcessPoolExecutor(configuration: earlyConfiguration)
+            let earlyError = executorError(await (try early.submit(Square(1))).result)
+            #expect(earlyError?.code == .workerStartFailed)
+            await early.kill()
+        }
+
+        @Test("no orphans: a SIGKILLed parent's workers are gone a second later")
+        func orphans() async throws {
+            let parent = Process()
+            parent.executableURL = URL(fileURLWithPath: TestPools.workerPath)
+            parent.arguments = ["--parent"]
+            let output = Pipe()
+            parent.standardOutput = output
+            try parent.run()
+            let line = try #require(await readLine(from: output.fileHandleForReading))
+            let pids = line.split(separator: " ").compactMap { Int32($0) }
+            #expect(pids.count == 2)
+            for pid in pids { #expect(!TestPools.isDead(pid)) }
+            kill(parent.processIdentifier, SIGKILL)
+            parent.waitUntilExit()
+            try await Task.sleep(for: .seconds(1))
+            for pid in pids { #expect(TestPools.isDead(pid), "worker \(pid) outlived its parent") }
+        }
+
+        @Test("SIGTERM to a parent with the signal handlers reaps its workers, then ends it by SIGTERM")
+        func signalShutdown() async throws {
+            let parent = Process()
+            parent.executableURL = URL(fileURLWithPath: TestPools.workerPath)
+            parent.arguments = ["--parent", "--signals"]
+            let output = Pipe()
+            parent.standardOutput = output
+            try parent.run()
+            let line = try #require(await readLine(from: output.fileHandleForReading))
+            let pids = line.split(separator: " ").compactMap { Int32($0) }
+            #expect(pids.count == 2)
+            kill(parent.processIdentifier, SIGTERM)
+            let ended = await eventually(seconds: 5) { !parent.isRunning }
+            #expect(ended, "the parent did not end on SIGTERM")
+            if !ended { kill(parent.processIdentifier, SIGKILL) }
+            parent.waitUntilExit()
+            #expect(parent.terminationReason == .uncaughtSignal)
+            #expect(parent.terminationStatus == SIGTERM)
+            for pid in pids { #expect(TestPools.isDead(pid), "worker \(pid) outlived its parent") }
+        }
+
+        @Test("leaks: over 100k jobs the fd count is flat and RSS bounded; shutdown releases everything")
+        func leaks() async throws {
+            let fdsBefore = TestPools.openFDCount()
+            let pool = TestPools.pool()
+            _ = try await pool.map((0..<1000).map(Square.init))
+            let fdsRunning = TestPools.openFDCount()
+            let rssStart = TestPools.residentBytes()
+            for round in 0..<10 {
+                let handles = try (0..<5_000).map { try pool.submit(Square($0 + round)) }
+                for handle in handles { _ = try await handle.value }
+                _ = try await pool.map((0..<5_000).map(Square.init), options: MapOptions(chunkSize: 10))
+                #expect(TestPools.openFDCount() == fdsRunning)
+            }
+            let rssEnd = TestPools.residentBytes()
+            #expect(rssEnd - rssStart < 64 << 20, "RSS grew from \(rssStart) to \(rssEnd)")
+            let pids = pool.workerPIDs
+            await pool.shutdown()
+            #expect(TestPools.openFDCount() == fdsBefore)
+            for pid in pids { #expect(TestPools.isDead(pid)) }
+        }
+
+        @Test("the process-wide registry holds what bootstrap registered")
+        func bootstrapRegistry() {
+            ProcessPool.bootstrap(jobs: [Square.self], errors: [TestFailure.self])
+            #expect(ProcessPool.registry.contains(jobName: Square.jobName))
+            #expect(!ProcessPool.isWorker)
+        }
+
+        private func readLine(from handle: FileHandle) async -> String? {
+            await withCheckedContinuation { continuation in
+                Thread.detachNewThread {
+                    var data = Data()
+                    while !data.contains(UInt8(ascii: "\n")) {
+                        let chunk = handle.availableData
+                        if chunk.isEmpty { break }
+                        data.append(chunk)
+                    }
+                    let text = String(decoding: data, as: UTF8.self)
+                    continuation.resume(returning: text.split(separator: "\n").first.map(String.init))
+                }
+            }
+        }
+    }
+}
