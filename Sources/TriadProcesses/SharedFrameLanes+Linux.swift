@@ -151,55 +151,133 @@ final class SharedFrameLanes: Sendable {
 
     // MARK: - Sending
 
-    /// Moves every payload of at least the threshold into the outgoing lane, replacing it in the message by a
-    /// `sharedData` frame. A payload that cannot be placed (the system refused memory) stays inline.
+    /// Moves every payload of at least the threshold into the outgoing lane, replacing its frame in the message by
+    /// a `sharedData` frame. A payload that cannot be placed (the system refused memory) stays inline, and so does
+    /// everything in a message whose frames cannot be walked.
     func externalize(_ message: OutgoingMessage) -> OutgoingMessage {
-        guard let threshold, message.segments.contains(where: { $0.count >= threshold }) else { return message }
+        guard let threshold, message.byteCount >= threshold,
+            let plan = Self.plan(message.segments, threshold: threshold)
+        else { return message }
+        let segments = message.segments
         var result: [[UInt8]] = []
-        result.reserveCapacity(message.segments.count)
-        for segment in message.segments {
-            // A large payload is its own segment, right after its header at the end of the previous one.
-            guard segment.count >= threshold, let previous = result.last, previous.count >= Frame.headerSize,
-                let header = Self.header(endOf: previous), header.length == segment.count,
-                let offset = place(segment)
-            else {
+        result.reserveCapacity(segments.count + 2 * plan.count)
+        var changed = false
+        var next = 0
+        var skip: Int?
+        for (index, segment) in segments.enumerated() {
+            if skip == index { continue }
+            var emitted = 0
+            while next < plan.count, plan[next].segment == index {
+                let frame = plan[next]
+                next += 1
+                let source = frame.separate ? segments[index + 1] : segment
+                let payload = frame.separate ? 0 : frame.headerStart + Frame.headerSize
+                let offset = source.withUnsafeBytes { bytes in
+                    place(UnsafeRawBufferPointer(rebasing: bytes[payload..<payload + frame.length]))
+                }
+                guard let offset else { continue }
+                if frame.headerStart > emitted { result.append(Array(segment[emitted..<frame.headerStart])) }
+                result.append(Self.reference(frame, offset: offset))
+                emitted = frame.separate ? segment.count : payload + frame.length
+                if frame.separate { skip = index + 1 }
+                changed = true
+            }
+            if emitted == 0 {
                 result.append(segment)
-                continue
+            } else if emitted < segment.count {
+                result.append(Array(segment[emitted...]))
             }
-            result.removeLast()
-            if previous.count > Frame.headerSize { result.append(Array(previous.dropLast(Frame.headerSize))) }
-            var frame: [UInt8] = []
-            frame.reserveCapacity(Frame.headerSize + 24)
-            Frame.appendHeader(kind: WorkerFrameKind.sharedData, flags: header.flags, length: 24, to: &frame)
-            for field in [UInt64(header.kind), UInt64(offset), UInt64(segment.count)] {
-                appendInteger(field, to: &frame)
-            }
-            result.append(frame)
         }
-        return OutgoingMessage(segments: result)
+        return changed ? OutgoingMessage(segments: result) : message
     }
 
-    private static func header(endOf bytes: [UInt8]) -> (kind: UInt8, flags: UInt8, length: Int)? {
-        bytes.withUnsafeBytes { raw in
-            let start = raw.count - Frame.headerSize
-            return try? Frame.parseHeader(UnsafeRawBufferPointer(rebasing: raw[start...]), maxPayload: .max)
+    /// A large frame found in a message: where its header starts, in which segment, and what it says.
+    private struct LargeFrame {
+        var segment: Int
+        var headerStart: Int
+        /// Whether the payload is the next segment, whole, rather than in this one after the header.
+        var separate = false
+        var kind: UInt8
+        var flags: UInt8
+        var length: Int
+    }
+
+    /// Walks the frames of `segments` and returns the large ones whose header and payload lie in one segment, or
+    /// nil if the segments are not a sequence of whole frames (or hold no large frame).
+    private static func plan(_ segments: [[UInt8]], threshold: Int) -> [LargeFrame]? {
+        var found: [LargeFrame] = []
+        var index = 0
+        var position = 0
+        while index < segments.count {
+            let segment = segments[index]
+            if position == segment.count {
+                index += 1
+                position = 0
+                continue
+            }
+            guard segment.count - position >= Frame.headerSize else { return nil }
+            let header: (kind: UInt8, flags: UInt8, length: Int)? = segment.withUnsafeBytes { bytes in
+                try? Frame.parseHeader(
+                    UnsafeRawBufferPointer(rebasing: bytes[position..<position + Frame.headerSize]),
+                    maxPayload: .max
+                )
+            }
+            guard let header else { return nil }
+            let payload = position + Frame.headerSize
+            if payload == segment.count && header.length > 0 {
+                // The payload is the next segment, whole: a large frame made by `appendFrame`.
+                guard index + 1 < segments.count, segments[index + 1].count == header.length else { return nil }
+                if header.length >= threshold {
+                    found.append(
+                        LargeFrame(
+                            segment: index, headerStart: position, separate: true, kind: header.kind,
+                            flags: header.flags, length: header.length
+                        )
+                    )
+                }
+                index += 2
+                position = 0
+                continue
+            }
+            guard payload + header.length <= segment.count else { return nil }
+            if header.length >= threshold {
+                found.append(
+                    LargeFrame(
+                        segment: index, headerStart: position, kind: header.kind, flags: header.flags,
+                        length: header.length
+                    )
+                )
+            }
+            position = payload + header.length
         }
+        return found.isEmpty ? nil : found
+    }
+
+    private static func reference(_ frame: LargeFrame, offset: Int) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Frame.headerSize + 24)
+        Frame.appendHeader(kind: WorkerFrameKind.sharedData, flags: frame.flags, length: 24, to: &bytes)
+        for field in [UInt64(frame.kind), UInt64(offset), UInt64(frame.length)] { appendInteger(field, to: &bytes) }
+        return bytes
     }
 
     /// Copies a payload into the outgoing lane; returns its offset, or nil if the lane cannot hold it.
-    private func place(_ payload: [UInt8]) -> Int? {
-        writer.withLock { writer -> Int? in
+    private func place(_ payload: UnsafeRawBufferPointer) -> Int? {
+        // The caller keeps the bytes alive for the call; the address crosses into the lock as a plain number.
+        let source = Int(bitPattern: payload.baseAddress)
+        let count = payload.count
+        return writer.withLock { writer -> Int? in
             if writer.mapping.base == nil, !writer.mapping.ensure(Self.headerSize, grow: false) { return nil }
             // Every payload written so far has been read: start again at the front.
             if triad_ipc_atomic_load32(writer.mapping.consumedWord) == writer.produced {
                 writer.offset = Self.headerSize
             }
             let start = (writer.offset + 63) & ~63
-            guard writer.mapping.ensure(start + payload.count, grow: true) else { return nil }
-            payload.withUnsafeBytes { bytes in
-                (writer.mapping.base! + start).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+            guard writer.mapping.ensure(start + count, grow: true) else { return nil }
+            if count > 0, let bytes = UnsafeRawPointer(bitPattern: source) {
+                (writer.mapping.base! + start).copyMemory(from: bytes, byteCount: count)
             }
-            writer.offset = start + payload.count
+            writer.offset = start + count
             writer.produced &+= 1
             return start
         }

@@ -16,6 +16,21 @@ extension ProcessPoolTests {
             return ProcessPoolExecutor(configuration: configuration)
         }
 
+        /// The bytes of shared lanes this process has mapped.
+        static func laneMappedBytes() -> Int {
+            guard let file = fopen("/proc/self/maps", "r") else { return -1 }
+            defer { fclose(file) }
+            var total = 0
+            var line = [CChar](repeating: 0, count: 4096)
+            while fgets(&line, Int32(line.count), file) != nil {
+                let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                guard text.contains("triad-lane"), let range = text.split(separator: " ").first else { continue }
+                let bounds = range.split(separator: "-").compactMap { Int($0, radix: 16) }
+                if bounds.count == 2 { total += bounds[1] - bounds[0] }
+            }
+            return total
+        }
+
         /// The shared lanes this process has mapped.
         static func laneMappings() -> Int {
             guard let file = fopen("/proc/self/maps", "r") else { return -1 }
@@ -40,6 +55,8 @@ extension ProcessPoolTests {
             }
             let bytes = (0..<(64 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
             #expect(try await pool.submit(Echo(bytes)).value == bytes)
+            // The payloads went through the lanes: both are mapped here, each at least 64 MiB long.
+            #expect(Self.laneMappedBytes() >= 2 * (64 << 20))
             await pool.shutdown()
         }
 
