@@ -43,6 +43,9 @@ public struct WireDecoder: Sendable {
 final class WireSource {
     let bytes: UnsafeRawBufferPointer
     var offset = 0
+    // The last type decoded through `decodeValue` and its path; see `WireSink`.
+    private var lastType: ObjectIdentifier?
+    private var lastPath = WirePath.conformance
 
     init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
@@ -100,13 +103,19 @@ final class WireSource {
 
     /// Decodes any value, taking the bulk and optional paths before falling back to its conformance.
     func decodeValue<T: Decodable>(_ type: T.Type) throws -> T {
-        if let bulk = type as? any WireBulkDecodable.Type {
-            return try bulk.wireDecode(from: self) as! T
+        let identifier = ObjectIdentifier(T.self)
+        if identifier != lastType {
+            lastType = identifier
+            lastPath = WirePath.forDecoding(T.self)
         }
-        if let special = type as? any WireSpecialDecodable.Type {
-            return try special.wireDecode(from: self) as! T
+        switch lastPath {
+        case .conformance:
+            return try T(from: WireDecoderImpl(source: self))
+        case .bulk:
+            return try (type as! any WireBulkDecodable.Type).wireDecode(from: self) as! T
+        case .special:
+            return try (type as! any WireSpecialDecodable.Type).wireDecode(from: self) as! T
         }
-        return try T(from: WireDecoderImpl(source: self))
     }
 }
 

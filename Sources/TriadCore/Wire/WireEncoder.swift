@@ -48,6 +48,10 @@ public struct WireEncoder: Sendable {
 /// The output buffer and the encoding of single values, shared by every container of one encoding.
 final class WireSink {
     var bytes: [UInt8]
+    // The last type encoded through `encodeValue` and its path: the elements of an array share one type, so this
+    // spares most lookups in the shared cache.
+    private var lastType: ObjectIdentifier?
+    private var lastPath = WirePath.conformance
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
@@ -93,12 +97,18 @@ final class WireSink {
 
     /// Encodes any value, taking the bulk and optional paths before falling back to its conformance.
     func encodeValue<T: Encodable>(_ value: T) throws {
-        if let bulk = value as? any WireBulkEncodable {
-            try bulk.wireEncode(into: self)
-        } else if let special = value as? any WireSpecialEncodable {
-            try special.wireEncode(into: self)
-        } else {
+        let type = ObjectIdentifier(T.self)
+        if type != lastType {
+            lastType = type
+            lastPath = WirePath.forEncoding(T.self)
+        }
+        switch lastPath {
+        case .conformance:
             try value.encode(to: WireEncoderImpl(sink: self))
+        case .bulk:
+            try (value as! any WireBulkEncodable).wireEncode(into: self)
+        case .special:
+            try (value as! any WireSpecialEncodable).wireEncode(into: self)
         }
     }
 }
