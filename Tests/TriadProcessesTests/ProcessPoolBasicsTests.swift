@@ -131,7 +131,8 @@ extension ProcessPoolTests {
             let pool = TestPools.pool(workers: 1)
             let slow = try pool.submit(Nap(milliseconds: 300))
             let queued = try (0..<5).map { _ in try pool.submit(Nap(milliseconds: 300)) }
-            try await Task.sleep(for: .milliseconds(100))
+            // Wait for the worker to start the first job, however slowly the machine spawns it.
+            #expect(await eventually(seconds: 10) { slow.state == .running })
             await pool.shutdown(wait: true, cancelPending: true)
             #expect(slow.state == .succeeded)
             #expect(queued.allSatisfy { $0.state == .cancelled })

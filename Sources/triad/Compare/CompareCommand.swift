@@ -22,7 +22,7 @@ struct CompareCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "Workloads to run, comma-separated (cpu, io, http, tiny). Default: all.")
+    @Option(name: .long, help: "Workloads to run, comma-separated (cpu, io, http, tiny, data, data-pipe). Default: all.")
     var workloads: String?
 
     @Option(name: .long, help: "Models to run, comma-separated (sequential, threads, processes, async). Default: all.")
