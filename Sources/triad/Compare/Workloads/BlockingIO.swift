@@ -136,7 +136,8 @@ enum FileIO {
 
     static func makeTemporaryDirectory() throws -> String {
         let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
-        var template = Array("\(base)/triad-compare-XXXXXX".utf8CString)
+        // mkdtemp replaces the six trailing X's with a unique suffix.
+        var template = Array("\(base)/triad-compare-\(String(repeating: "X", count: 6))".utf8CString)
         guard let made = mkdtemp(&template) else {
             throw Failure(message: "cannot create a temporary folder in \(base): \(String(cString: strerror(errno)))")
         }
