@@ -62,8 +62,6 @@ int64_t triad_ipc_file_size(int fd) {
     return (int64_t)info.st_size;
 }
 
-int triad_ipc_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC) == 0 ? 0 : errno; }
-
 ssize_t triad_ipc_send_with_fd(int socket, const void *bytes, size_t length, int fd) {
     struct iovec iov = {.iov_base = (void *)bytes, .iov_len = length};
     union {

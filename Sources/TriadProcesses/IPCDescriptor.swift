@@ -42,7 +42,7 @@ public struct IPCDescriptor: Hashable, CustomStringConvertible {
         guard let number = Int32(text), number >= 0 else {
             throw IPCError(.invalidSegment, "'\(text)' is not a file descriptor number")
         }
-        guard IPCSyscall.isOpen(number) else {
+        guard Syscall.isOpen(number) else {
             throw IPCError(
                 .invalidSegment,
                 "descriptor \(number) is not open in this process; the parent must let the child inherit it"

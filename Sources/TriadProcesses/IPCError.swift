@@ -85,3 +85,20 @@ public struct IPCError: Error, Sendable, Hashable, CustomStringConvertible {
         return text
     }
 }
+
+#if os(Linux)
+import Glibc
+
+extension IPCError {
+    /// The system's text for an error number.
+    static func describe(errno: Int32) -> String {
+        String(cString: strerror(errno))
+    }
+
+    /// An error for a failed system call.
+    init(_ call: String, _ errno: Errno, _ advice: String = "") {
+        let message = advice.isEmpty ? "\(call) failed" : "\(call) failed; \(advice)"
+        self.init(.systemCallFailed, message, errno: errno.rawValue)
+    }
+}
+#endif

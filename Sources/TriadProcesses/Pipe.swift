@@ -83,10 +83,10 @@ public final class Pipe: Sendable {
     /// - Parameter maxFrameSize: The largest frame either end sends or accepts.
     /// - Throws: ``IPCError/Code/systemCallFailed`` if the system has no descriptors left.
     public static func duplex(maxFrameSize: Int = defaultMaxFrameSize) throws(IPCError) -> (Pipe, Pipe) {
-        switch IPCSyscall.socketPair() {
+        switch Syscall.socketPair() {
         case .success(let (first, second)):
-            _ = IPCSyscall.setNonBlocking(first)
-            _ = IPCSyscall.setNonBlocking(second)
+            _ = Syscall.setNonBlocking(first)
+            _ = Syscall.setNonBlocking(second)
             return (
                 Pipe(fd: first, direction: .duplex, maxFrameSize: maxFrameSize),
                 Pipe(fd: second, direction: .duplex, maxFrameSize: maxFrameSize)
@@ -104,10 +104,10 @@ public final class Pipe: Sendable {
     public static func oneWay(
         maxFrameSize: Int = defaultMaxFrameSize
     ) throws(IPCError) -> (receiving: Pipe, sending: Pipe) {
-        switch IPCSyscall.pipe() {
+        switch Syscall.pipe() {
         case .success(let (readEnd, writeEnd)):
-            _ = IPCSyscall.setNonBlocking(readEnd)
-            _ = IPCSyscall.setNonBlocking(writeEnd)
+            _ = Syscall.setNonBlocking(readEnd)
+            _ = Syscall.setNonBlocking(writeEnd)
             return (
                 Pipe(fd: readEnd, direction: .receiving, maxFrameSize: maxFrameSize),
                 Pipe(fd: writeEnd, direction: .sending, maxFrameSize: maxFrameSize)
@@ -130,18 +130,18 @@ public final class Pipe: Sendable {
     ) throws(IPCError) {
         let fd = descriptor.rawValue
         let direction: Direction
-        if IPCSyscall.isSocket(fd) {
+        if Syscall.isSocket(fd) {
             direction = .duplex
         } else {
-            switch IPCSyscall.accessMode(fd) {
+            switch Syscall.accessMode(fd) {
             case .success(let mode) where mode == .receiving || mode == .sending:
                 direction = mode
             default:
                 throw IPCError(.invalidSegment, "descriptor \(fd) is not an end of a pipe or a socket")
             }
         }
-        _ = IPCSyscall.setCloseOnExec(fd)
-        _ = IPCSyscall.setNonBlocking(fd)
+        _ = Syscall.setCloseOnExec(fd)
+        _ = Syscall.setNonBlocking(fd)
         self.init(fd: fd, direction: direction, maxFrameSize: maxFrameSize)
     }
 
@@ -306,7 +306,7 @@ public final class Pipe: Sendable {
     }
 
     static func unexpected(_ frame: PipeIO.Received, expected: String) -> IPCError {
-        if let fd = frame.descriptor { IPCSyscall.close(fd) }
+        if let fd = frame.descriptor { Syscall.close(fd) }
         let got =
             switch frame.kind {
             case PipeIO.Kind.value: "an encoded value"

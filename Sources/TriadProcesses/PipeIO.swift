@@ -65,12 +65,12 @@ final class PipeIO: @unchecked Sendable {
         // Wait for calls in flight on other threads; they notice `closing` within one slice.
         sendBroken.withLock { _ in
             receiveState.withLock { state in
-                for pending in state.pendingDescriptors { IPCSyscall.close(pending) }
+                for pending in state.pendingDescriptors { Syscall.close(pending) }
                 state.pendingDescriptors = []
-                if let descriptor = state.peeked?.descriptor { IPCSyscall.close(descriptor) }
+                if let descriptor = state.peeked?.descriptor { Syscall.close(descriptor) }
                 state.peeked = nil
                 closed.store(true, ordering: .releasing)
-                IPCSyscall.close(fd)
+                Syscall.close(fd)
             }
         }
     }
@@ -101,13 +101,13 @@ final class PipeIO: @unchecked Sendable {
                 var offset = 0
                 while offset < bytes.count {
                     let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
-                    let result: Result<Int, IPCErrno>
+                    let result: Result<Int, Errno>
                     if offset == 0, let descriptor {
-                        result = IPCSyscall.negated(
+                        result = Syscall.negated(
                             triad_ipc_send_with_fd(fd, rest.baseAddress, rest.count, descriptor)
                         )
                     } else {
-                        result = IPCSyscall.write(fd, rest, isSocket: isSocket)
+                        result = Syscall.write(fd, rest, isSocket: isSocket)
                     }
                     switch result {
                     case .success(let written):
@@ -144,7 +144,7 @@ final class PipeIO: @unchecked Sendable {
             }
             let wait = deadline.remaining(atMost: Self.slice)
             let milliseconds = Int32((wait + 999_999) / 1_000_000)
-            switch IPCSyscall.poll(fd, events: events, timeoutMilliseconds: milliseconds) {
+            switch Syscall.poll(fd, events: events, timeoutMilliseconds: milliseconds) {
             case .success(let ready) where ready != 0:
                 return
             case .success:
@@ -238,12 +238,12 @@ final class PipeIO: @unchecked Sendable {
     /// Reads what is there; `false` if nothing was (the read would block).
     private func readOnce(_ state: inout ReceiveState) throws(IPCError) -> Bool {
         let chunk = scratch
-        let result: Result<Int, IPCErrno>
+        let result: Result<Int, Errno>
         if isSocket {
             var fds: (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) = (0, 0, 0, 0, 0, 0, 0, 0)
             var count: Int32 = 0
             result = withUnsafeMutableBytes(of: &fds) { raw in
-                IPCSyscall.negated(
+                Syscall.negated(
                     triad_ipc_recv_with_fds(
                         fd, chunk.baseAddress, chunk.count, raw.baseAddress!.assumingMemoryBound(to: Int32.self), 8,
                         &count
@@ -256,7 +256,7 @@ final class PipeIO: @unchecked Sendable {
                 }
             }
         } else {
-            result = IPCSyscall.read(fd, chunk)
+            result = Syscall.read(fd, into: chunk)
         }
         switch result {
         case .success(0):

@@ -60,7 +60,7 @@ public final class Process<J: Job>: Sendable {
         self.registry = configuration.registry ?? ProcessPool.registry
         var copies: [Int32] = []
         for descriptor in descriptors {
-            switch IPCSyscall.duplicate(descriptor.rawValue) {
+            switch Syscall.duplicate(descriptor.rawValue) {
             case .success(let copy): copies.append(copy)
             case .failure(let error):
                 preconditionFailure("descriptor \(descriptor) cannot be passed to a Process: \(error)")

@@ -40,7 +40,7 @@ final class ProcessQueueStorage: @unchecked Sendable {
     private let data: UnsafeMutableRawPointer
     /// When this process last looked for leases of dead consumers, in monotonic nanoseconds.
     private var lastSweep: Int64 = 0
-    let me = IPCSyscall.currentProcess
+    let me = Syscall.currentProcess
     /// How often waiting calls look for the leases of dead consumers.
     static let sweepInterval: Int64 = 100_000_000
 
@@ -78,7 +78,7 @@ final class ProcessQueueStorage: @unchecked Sendable {
         let storage = ProcessQueueStorage(memory: memory, capacity: capacity, slotSize: slotSize)
         let header = storage.header
         let result = triad_ipc_mutex_init(&header.pointee.mutex)
-        guard result == 0 else { throw IPCError("pthread_mutex_init (process-shared, robust)", IPCErrno(result)) }
+        guard result == 0 else { throw IPCError("pthread_mutex_init (process-shared, robust)", Errno(result)) }
         header.pointee.capacity = UInt32(capacity)
         header.pointee.slotSize = UInt32(slotSize)
         for index in 0..<capacity {
@@ -131,7 +131,7 @@ final class ProcessQueueStorage: @unchecked Sendable {
             repair()
             _ = triad_ipc_mutex_consistent(&header.pointee.mutex)
         default:
-            throw IPCError("locking the queue", IPCErrno(result), "the queue is unusable; create a new one")
+            throw IPCError("locking the queue", Errno(result), "the queue is unusable; create a new one")
         }
     }
 
@@ -260,7 +260,7 @@ final class ProcessQueueStorage: @unchecked Sendable {
         for index in 0..<capacity where records[index].state == SlotState.leased {
             let pid = records[index].ownerPid
             let start = records[index].ownerStart
-            let alive = checked[pid] ?? IPCSyscall.isAlive(pid: pid, start: start)
+            let alive = checked[pid] ?? Syscall.isAlive(pid: pid, start: start)
             checked[pid] = alive
             if !alive {
                 records[index].state = SlotState.ready

@@ -46,13 +46,13 @@ private struct LaneMapping {
             target = (target + 65_535) & ~65_535
             guard triad_lane_grow(fd, target) == 0 else { return false }
         } else {
-            guard case .success(let fileSize) = IPCSyscall.fileSize(fd), fileSize >= needed else { return false }
+            guard case .success(let fileSize) = Syscall.fileSize(fd), fileSize >= needed else { return false }
             target = fileSize
         }
-        guard case .success(let mapped) = IPCSyscall.map(fd, size: target) else { return false }
+        guard case .success(let mapped) = Syscall.map(fd, size: target) else { return false }
         // New pages of a grown lane are about to be written: fault them in at once rather than one by one.
         if grow { triad_lane_populate(mapped + size, target - size) }
-        if let base { IPCSyscall.unmap(base, size: size) }
+        if let base { Syscall.unmap(base, size: size) }
         base = mapped
         size = target
         return true
@@ -62,8 +62,8 @@ private struct LaneMapping {
     var consumedWord: UnsafeMutablePointer<UInt32> { base!.assumingMemoryBound(to: UInt32.self) }
 
     func release() {
-        if let base { IPCSyscall.unmap(base, size: size) }
-        IPCSyscall.close(fd)
+        if let base { Syscall.unmap(base, size: size) }
+        Syscall.close(fd)
     }
 }
 
@@ -101,7 +101,7 @@ final class SharedFrameLanes: Sendable {
         guard toWorker >= 0 else { return .failure(Errno(rawValue: -toWorker)) }
         let fromWorker = triad_lane_memfd_create(headerSize)
         guard fromWorker >= 0 else {
-            IPCSyscall.close(toWorker)
+            Syscall.close(toWorker)
             return .failure(Errno(rawValue: -fromWorker))
         }
         let lanes = SharedFrameLanes(
@@ -113,8 +113,8 @@ final class SharedFrameLanes: Sendable {
     /// The lanes a worker inherited, or nil if it has none (then everything travels inline).
     static func workerSide(maxPayload: Int) -> SharedFrameLanes? {
         let fds = [SharedLaneEnvironment.toWorkerFD, SharedLaneEnvironment.fromWorkerFD]
-        guard fds.allSatisfy({ IPCSyscall.isOpen($0) && !IPCSyscall.isSocket($0) }) else { return nil }
-        for fd in fds { _ = IPCSyscall.setCloseOnExec(fd) }
+        guard fds.allSatisfy({ Syscall.isOpen($0) && !Syscall.isSocket($0) }) else { return nil }
+        for fd in fds { _ = Syscall.setCloseOnExec(fd) }
         let threshold = getenv(SharedLaneEnvironment.thresholdKey).flatMap { Int(String(cString: $0)) }
         return SharedFrameLanes(
             writeFD: SharedLaneEnvironment.fromWorkerFD,

@@ -40,12 +40,12 @@ public final class SharedMemory {
 
     private init(fd: Int32, count: Int, name: String?, isOwner: Bool) throws(IPCError) {
         let address: UnsafeMutableRawPointer
-        switch IPCSyscall.map(fd, size: count) {
+        switch Syscall.map(fd, size: count) {
         case .success(let mapped):
             address = mapped
         case .failure(let error):
-            IPCSyscall.close(fd)
-            if isOwner, let name { _ = IPCSyscall.shmUnlink(name: name) }
+            Syscall.close(fd)
+            if isOwner, let name { _ = Syscall.shmUnlink(name: name) }
             throw IPCError("mmap of a \(count)-byte shared segment", error, "check the memory limits")
         }
         self.fd = fd
@@ -65,7 +65,7 @@ public final class SharedMemory {
     /// - Throws: ``IPCError/Code/systemCallFailed`` if the system refuses the memory.
     public static func anonymous(count: Int) throws(IPCError) -> SharedMemory {
         precondition(count > 0, "a shared segment needs at least one byte")
-        switch IPCSyscall.memfd(name: "triad", size: count) {
+        switch Syscall.memfd(name: "triad", size: count) {
         case .success(let fd):
             return try SharedMemory(fd: fd, count: count, name: nil, isOwner: false)
         case .failure(let error):
@@ -82,10 +82,10 @@ public final class SharedMemory {
     public static func named(count: Int) throws(IPCError) -> SharedMemory {
         precondition(count > 0, "a shared segment needs at least one byte")
         _ = removeAbandoned()
-        let me = IPCSyscall.currentProcess
+        let me = Syscall.currentProcess
         let serial = counter.add(1, ordering: .relaxed).newValue
         let name = "/\(namePrefix)\(me.pid).\(me.start).\(serial).\(UInt32.random(in: 0...UInt32.max))"
-        switch IPCSyscall.shmCreate(name: name, size: count) {
+        switch Syscall.shmCreate(name: name, size: count) {
         case .success(let fd):
             return try SharedMemory(fd: fd, count: count, name: name, isOwner: true)
         case .failure(let error):
@@ -100,7 +100,7 @@ public final class SharedMemory {
     ///   ``IPCError/Code/systemCallFailed``.
     public static func open(name: String) throws(IPCError) -> SharedMemory {
         let fd: Int32
-        switch IPCSyscall.shmOpen(name: name) {
+        switch Syscall.shmOpen(name: name) {
         case .success(let opened):
             fd = opened
         case .failure(let error) where error.rawValue == ENOENT:
@@ -118,30 +118,30 @@ public final class SharedMemory {
     /// - Throws: ``IPCError/Code/invalidSegment`` if the descriptor is empty or not a file that can be mapped.
     public convenience init(adopting descriptor: IPCDescriptor) throws(IPCError) {
         let fd = descriptor.rawValue
-        _ = IPCSyscall.setCloseOnExec(fd)
+        _ = Syscall.setCloseOnExec(fd)
         let size: Int
-        switch IPCSyscall.fileSize(fd) {
+        switch Syscall.fileSize(fd) {
         case .success(let value) where value > 0:
             size = value
         case .success:
-            IPCSyscall.close(fd)
+            Syscall.close(fd)
             throw IPCError(.invalidSegment, "descriptor \(fd) holds an empty file, not a shared segment")
         case .failure(let error):
-            IPCSyscall.close(fd)
+            Syscall.close(fd)
             throw IPCError("fstat of descriptor \(fd)", error)
         }
         try self.init(fd: fd, count: size, name: nil, isOwner: false)
     }
 
     private static func adopt(fd: Int32, name: String, what: String) throws(IPCError) -> SharedMemory {
-        switch IPCSyscall.fileSize(fd) {
+        switch Syscall.fileSize(fd) {
         case .success(let size) where size > 0:
             return try SharedMemory(fd: fd, count: size, name: name, isOwner: false)
         case .success:
-            IPCSyscall.close(fd)
+            Syscall.close(fd)
             throw IPCError(.invalidSegment, "\(what) is empty; its creator has not sized it yet")
         case .failure(let error):
-            IPCSyscall.close(fd)
+            Syscall.close(fd)
             throw IPCError("fstat of \(what)", error)
         }
     }
@@ -172,9 +172,9 @@ public final class SharedMemory {
     public func release() {
         guard !released else { return }
         released = true
-        IPCSyscall.unmap(baseAddress, size: count)
-        IPCSyscall.close(fd)
-        if isOwner, let name { _ = IPCSyscall.shmUnlink(name: name) }
+        Syscall.unmap(baseAddress, size: count)
+        Syscall.close(fd)
+        if isOwner, let name { _ = Syscall.shmUnlink(name: name) }
     }
 
     /// Unlinks every Triad segment in `/dev/shm` whose owner process has died (or whose pid now belongs to
@@ -187,8 +187,8 @@ public final class SharedMemory {
         var removed: [String] = []
         for entry in listTriadSegments() {
             guard let owner = owner(ofSegment: entry) else { continue }
-            if !IPCSyscall.isAlive(pid: owner.pid, start: owner.start),
-                case .success = IPCSyscall.shmUnlink(name: "/" + entry)
+            if !Syscall.isAlive(pid: owner.pid, start: owner.start),
+                case .success = Syscall.shmUnlink(name: "/" + entry)
             {
                 removed.append("/" + entry)
             }

@@ -9,6 +9,9 @@ import Glibc
 struct Errno: Error, Hashable, CustomStringConvertible {
     var rawValue: Int32
 
+    init(rawValue: Int32) { self.rawValue = rawValue }
+    init(_ rawValue: Int32) { self.rawValue = rawValue }
+
     static var current: Errno { Errno(rawValue: errno) }
 
     static let again = Errno(rawValue: EAGAIN)
@@ -131,5 +134,102 @@ enum Syscall {
         guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
+}
+
+// The wrappers of shared memory, pipes and queues.
+extension Syscall {
+    /// Turns a `-errno`-or-value return of the C shim into a result.
+    @inline(__always)
+    static func negated<T: FixedWidthInteger & SignedInteger>(_ value: T) -> Result<T, Errno> {
+        value < 0 ? .failure(Errno(Int32(truncatingIfNeeded: 0 - value))) : .success(value)
+    }
+
+    static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, isSocket: Bool) -> Result<Int, Errno> {
+        negated(triad_ipc_write(fd, buffer.baseAddress, buffer.count, isSocket ? 1 : 0))
+    }
+
+    static func poll(_ fd: Int32, events: Int16, timeoutMilliseconds: Int32) -> Result<Int16, Errno> {
+        var entry = pollfd(fd: fd, events: events, revents: 0)
+        return retrying { Glibc.poll(&entry, 1, timeoutMilliseconds) }.map { $0 == 0 ? 0 : entry.revents }
+    }
+
+    static func setCloseOnExec(_ fd: Int32) -> Result<Void, Errno> {
+        retrying { fcntl(fd, F_SETFD, FD_CLOEXEC) }.map { _ in () }
+    }
+
+    /// Whether `fd` names an open descriptor.
+    static func isOpen(_ fd: Int32) -> Bool {
+        fcntl(fd, F_GETFD) != -1
+    }
+
+    static func isSocket(_ fd: Int32) -> Bool {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return false }
+        return (info.st_mode & S_IFMT) == S_IFSOCK
+    }
+
+    /// Whether a pipe descriptor was opened for reading or for writing.
+    static func accessMode(_ fd: Int32) -> Result<Pipe.Direction, Errno> {
+        retrying { fcntl(fd, F_GETFL) }.map { flags in
+            switch flags & O_ACCMODE {
+            case O_RDONLY: .receiving
+            case O_WRONLY: .sending
+            default: .duplex
+            }
+        }
+    }
+
+    static func duplicate(_ fd: Int32) -> Result<Int32, Errno> {
+        retrying { fcntl(fd, F_DUPFD_CLOEXEC, 0) }
+    }
+
+    static func memfd(name: String, size: Int) -> Result<Int32, Errno> {
+        negated(triad_ipc_memfd_create(name, size))
+    }
+
+    static func shmCreate(name: String, size: Int) -> Result<Int32, Errno> {
+        negated(triad_ipc_shm_create(name, size))
+    }
+
+    static func shmOpen(name: String) -> Result<Int32, Errno> {
+        negated(triad_ipc_shm_open(name))
+    }
+
+    static func shmUnlink(name: String) -> Result<Void, Errno> {
+        let result = triad_ipc_shm_unlink(name)
+        return result == 0 ? .success(()) : .failure(Errno(result))
+    }
+
+    static func fileSize(_ fd: Int32) -> Result<Int, Errno> {
+        negated(triad_ipc_file_size(fd)).map { Int($0) }
+    }
+
+    static func map(_ fd: Int32, size: Int) -> Result<UnsafeMutableRawPointer, Errno> {
+        guard let address = triad_ipc_map(fd, size) else { return .failure(.current) }
+        return .success(address)
+    }
+
+    static func unmap(_ address: UnsafeMutableRawPointer, size: Int) {
+        _ = munmap(address, size)
+    }
+
+    /// The start time of a live process, or nil if it does not exist or is a zombie (dead, not yet reaped).
+    static func liveProcessStart(_ pid: Int32) -> UInt64? {
+        var start: UInt64 = 0
+        var zombie: Int32 = 0
+        guard triad_ipc_process_start(pid, &start, &zombie) == 0, zombie == 0 else { return nil }
+        return start
+    }
+
+    /// Whether the process `pid` that started at `start` is still alive (a reused pid does not count).
+    static func isAlive(pid: Int32, start: UInt64) -> Bool {
+        liveProcessStart(pid) == start
+    }
+
+    /// This process's id and start time, which together name it uniquely on this machine.
+    static let currentProcess: (pid: Int32, start: UInt64) = {
+        let pid = getpid()
+        return (pid, liveProcessStart(pid) ?? 0)
+    }()
 }
 #endif

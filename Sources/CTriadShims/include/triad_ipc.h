@@ -29,7 +29,6 @@ void *triad_ipc_map(int fd, size_t size);
 int64_t triad_ipc_file_size(int fd);
 
 // Creates a one-way pipe, close-on-exec: fds[0] reads, fds[1] writes.
-int triad_ipc_pipe(int fds[2]);
 
 // Sends `length` bytes (at least one) with the descriptor `fd` attached (SCM_RIGHTS) over a Unix socket.
 // Returns the bytes sent or -errno. MSG_NOSIGNAL: a closed peer gives -EPIPE, not SIGPIPE.
