@@ -33,7 +33,7 @@ enum SharedLaneEnvironment {
 
 /// A mapping of a whole lane, remapped when the lane has grown. Guarded by the owner's mutex.
 private struct LaneMapping {
-    let fd: Int32
+    private(set) var fd: Int32
     var base: UnsafeMutableRawPointer?
     var size = 0
 
@@ -61,9 +61,13 @@ private struct LaneMapping {
     /// The reader's count of consumed payloads, in the lane's first word.
     var consumedWord: UnsafeMutablePointer<UInt32> { base!.assumingMemoryBound(to: UInt32.self) }
 
-    func release() {
+    /// Unmaps and closes the lane. Releasing twice is not an error.
+    mutating func release() {
         if let base { Syscall.unmap(base, size: size) }
-        Syscall.close(fd)
+        base = nil
+        size = 0
+        if fd >= 0 { Syscall.close(fd) }
+        fd = -1
     }
 }
 
@@ -91,6 +95,12 @@ final class SharedFrameLanes: Sendable {
     }
 
     deinit {
+        close()
+    }
+
+    /// Unmaps and closes both lanes, once the peer is gone: a pool's shutdown must leave no descriptor behind, so
+    /// this cannot wait for the last reference to go. Closing twice is not an error.
+    func close() {
         writer.withLock { $0.mapping.release() }
         reader.withLock { $0.release() }
     }

@@ -450,6 +450,7 @@ final class WorkerProcess: Sendable {
         }
         Syscall.close(lifeline)
         Syscall.close(wakeFD)
+        lanes.close()
         guard let status else { return WorkerExit(pid: pid, signal: nil, exitStatus: nil) }
         if triad_wifsignaled(status) != 0 {
             return WorkerExit(pid: pid, signal: triad_wtermsig(status), exitStatus: nil)

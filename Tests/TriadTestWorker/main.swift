@@ -40,7 +40,7 @@ if arguments.contains("--parent") {
 }
 if arguments.contains("--leak-check") {
     // Prints: fds before the pool, fds once it runs, whether the count stayed flat (1/0), resident bytes at the
-    // start and the end of the jobs, fds after shutdown, then the workers' pids.
+    // start and the end of the jobs, fds after shutdown, fds after forty worker replacements, then the pids.
     func openDescriptors() -> Int {
         guard let directory = opendir("/proc/self/fd") else { return -1 }
         defer { closedir(directory) }
@@ -78,7 +78,15 @@ if arguments.contains("--leak-check") {
     let rssEnd = residentBytes()
     let pids = pool.workerPIDs
     await pool.shutdown()
-    let fields = [before, running, flat ? 1 : 0, rssStart, rssEnd, openDescriptors()] + pids.map(Int.init)
+    let afterShutdown = openDescriptors()
+    // Forty worker replacements must not leave their sockets, pipes, lanes or eventfds behind.
+    var configuration = ProcessPoolConfiguration(workers: 1)
+    configuration.maxJobsPerWorker = 1
+    let recycling = ProcessPoolExecutor(configuration: configuration)
+    for index in 0..<40 { _ = try await recycling.submit(Square(index)).value }
+    await recycling.shutdown()
+    let fields = [before, running, flat ? 1 : 0, rssStart, rssEnd, afterShutdown, openDescriptors()]
+        + pids.map(Int.init)
     print(fields.map(String.init).joined(separator: " "))
 
     exit(0)
