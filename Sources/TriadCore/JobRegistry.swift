@@ -49,15 +49,7 @@ public struct JobRegistry: Sendable {
     /// Decodes a job of the named type from `input`, runs it, and encodes its output. Never throws: every failure
     /// comes back as an encoded error, so a worker always has an answer to send.
     package func run(jobName: String, input: [UInt8]) async -> Result<[UInt8], WireJobError> {
-        guard let entry = jobs[jobName] else {
-            return .failure(
-                WireJobError(
-                    typeName: String(reflecting: ExecutorError.self),
-                    description: "no job named \(jobName) is registered in the worker",
-                    payload: nil
-                )
-            )
-        }
+        guard let entry = jobs[jobName] else { return .failure(Self.unknownJob(jobName)) }
         return await entry.run(input, self)
     }
 
@@ -65,16 +57,16 @@ public struct JobRegistry: Sendable {
     /// ``WireBatchOutcome`` of their outputs and failures. Never throws: a batch that cannot be decoded or encoded
     /// as a whole comes back as one encoded error.
     package func runBatch(jobName: String, input: [UInt8]) async -> Result<[UInt8], WireJobError> {
-        guard let entry = jobs[jobName] else {
-            return .failure(
-                WireJobError(
-                    typeName: String(reflecting: ExecutorError.self),
-                    description: "no job named \(jobName) is registered in the worker",
-                    payload: nil
-                )
-            )
-        }
+        guard let entry = jobs[jobName] else { return .failure(Self.unknownJob(jobName)) }
         return await entry.runBatch(input, self)
+    }
+
+    private static func unknownJob(_ jobName: String) -> WireJobError {
+        WireJobError(
+            typeName: String(reflecting: ExecutorError.self),
+            description: "no job named \(jobName) is registered in the worker",
+            payload: nil
+        )
     }
 
     /// Turns an error thrown by a job into its wire form, with its encoding when its type is registered.
