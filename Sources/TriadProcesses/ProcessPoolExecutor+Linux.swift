@@ -77,31 +77,24 @@ public final class ProcessPoolExecutor: Executor {
         let name = J.cachedJobName
         let handle = JobHandle<J.Output>(jobName: name)
         let registry = storage.registry
-        let entry = try makeEntry(CollectionOfOne(job), timeout: options.timeout) { items in
+        return try enqueue(CollectionOfOne(job), for: handle, timeout: options.timeout) { items in
             guard let item = items.first else { return }
             handle.complete(PoolEntry.decode(item, as: J.Output.self, jobName: name, registry: registry))
         } fail: { error in
             handle.fail(error)
-        } markRunning: {
-            handle.markRunning()
-        } isFinished: {
-            handle.isFinished
         }
-        handle.setCancelHandler { [weak storage] _ in storage?.cancel(entry) }
-        try storage.enqueue(entry)
-        return handle
     }
 
-    /// Makes the entry for a single job or a chunk, checking the registry first.
-    func makeEntry<J: Job>(
+    /// Queues a single job or a chunk for `handle`, checking the registry first, and lets cancelling the handle
+    /// remove the entry or kill its worker. Returns `handle`.
+    func enqueue<J: Job, Output: Sendable>(
         _ jobs: some Collection<J>,
+        for handle: JobHandle<Output>,
         timeout: Duration?,
         batch: Bool = false,
         deliver: @escaping @Sendable ([Frame]) -> Void,
-        fail: @escaping @Sendable (any Error) -> Void,
-        markRunning: @escaping @Sendable () -> Bool,
-        isFinished: @escaping @Sendable () -> Bool
-    ) throws(ExecutorError) -> PoolEntry {
+        fail: @escaping @Sendable (any Error) -> Void
+    ) throws(ExecutorError) -> JobHandle<Output> {
         guard storage.registry.contains(jobName: J.cachedJobName) else {
             throw ExecutorError(
                 .unknownJob,
@@ -117,7 +110,7 @@ public final class ProcessPoolExecutor: Executor {
             maxFrameSize: storage.configuration.maxFrameSize,
             batch: batch
         )
-        return PoolEntry(
+        let entry = PoolEntry(
             sequence: sequence,
             jobName: J.cachedJobName,
             message: message,
@@ -126,9 +119,12 @@ public final class ProcessPoolExecutor: Executor {
             isBatch: batch,
             deliver: deliver,
             fail: fail,
-            markRunning: markRunning,
-            isFinished: isFinished
+            markRunning: { handle.markRunning() },
+            isFinished: { handle.isFinished }
         )
+        handle.setCancelHandler { [weak storage] _ in storage?.cancel(entry) }
+        try storage.enqueue(entry)
+        return handle
     }
 
     /// Stops accepting jobs and, optionally, waits for the queued ones and for the workers to exit.

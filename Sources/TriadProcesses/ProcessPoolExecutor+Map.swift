@@ -72,7 +72,7 @@ extension ProcessPoolExecutor {
         let handle = JobHandle<[J.Output]>(jobName: J.cachedJobName)
         let registry = storage.registry
         let count = jobs.count
-        let entry = try makeEntry(jobs, timeout: timeout, batch: true) { items in
+        return try enqueue(jobs, for: handle, timeout: timeout, batch: true) { items in
             tracker.add(count)
             guard let item = items.first else { return }
             let name = J.cachedJobName
@@ -98,14 +98,7 @@ extension ProcessPoolExecutor {
         } fail: { error in
             tracker.add(count)
             handle.fail(error)
-        } markRunning: {
-            handle.markRunning()
-        } isFinished: {
-            handle.isFinished
         }
-        handle.setCancelHandler { [weak storage] _ in storage?.cancel(entry) }
-        try storage.enqueue(entry)
-        return handle
     }
 
     /// Submits a chunk of jobs as one message, for the unordered map: the handle carries one outcome per job.
@@ -117,7 +110,7 @@ extension ProcessPoolExecutor {
         let handle = JobHandle<[Result<J.Output, any Error>]>(jobName: J.cachedJobName)
         let registry = storage.registry
         let count = jobs.count
-        let entry = try makeEntry(jobs, timeout: timeout, batch: true) { items in
+        return try enqueue(jobs, for: handle, timeout: timeout, batch: true) { items in
             let results: [Result<J.Output, any Error>]
             let name = J.cachedJobName
             let decoded = items.first.map {
@@ -136,14 +129,7 @@ extension ProcessPoolExecutor {
         } fail: { error in
             tracker.add(count)
             handle.fail(error)
-        } markRunning: {
-            handle.markRunning()
-        } isFinished: {
-            handle.isFinished
         }
-        handle.setCancelHandler { [weak storage] _ in storage?.cancel(entry) }
-        try storage.enqueue(entry)
-        return handle
     }
 }
 

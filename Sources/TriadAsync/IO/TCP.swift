@@ -176,6 +176,17 @@ public final class TCPServer: Sendable {
     }
 }
 
+/// Wraps a new TCP channel, client or server side, as the async channel a ``TCPStream`` reads and writes,
+/// with half-closure so that `finishWriting()` can end one direction.
+private func wrapStream(_ channel: any Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> {
+    channel.eventLoop.makeCompletedFuture {
+        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+            wrappingChannelSynchronously: channel,
+            configuration: .init(isOutboundHalfClosureEnabled: true)
+        )
+    }
+}
+
 extension AsyncLoop {
     /// Connects to `host:port` over TCP on the loop and runs `body` with the stream, closing it afterwards: the
     /// analogue of `asyncio.open_connection`, scoped so that the socket cannot leak.
@@ -196,14 +207,7 @@ extension AsyncLoop {
         do {
             channel = try await ClientBootstrap(group: eventLoop)
                 .channelOption(.allowRemoteHalfClosure, value: true)
-                .connect(host: host, port: port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
-                            wrappingChannelSynchronously: channel,
-                            configuration: .init(isOutboundHalfClosureEnabled: true)
-                        )
-                    }
-                }
+                .connect(host: host, port: port, channelInitializer: wrapStream)
         } catch {
             throw AsyncLoopError(
                 .connectionFailed,
@@ -239,14 +243,7 @@ extension AsyncLoop {
             server = try await ServerBootstrap(group: eventLoop)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
-                .bind(host: host, port: port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
-                            wrappingChannelSynchronously: channel,
-                            configuration: .init(isOutboundHalfClosureEnabled: true)
-                        )
-                    }
-                }
+                .bind(host: host, port: port, childChannelInitializer: wrapStream)
         } catch {
             throw AsyncLoopError(
                 .connectionFailed,
