@@ -12,6 +12,19 @@ public struct Square: Job {
     public func run() async throws -> Int { value * value }
 }
 
+/// Returns the square of its input, through its own wire functions instead of `Codable`'s. A negative input
+/// encodes but fails to decode in the worker.
+public struct FastSquare: Job, WireCodable {
+    public var value: Int
+    public init(_ value: Int) { self.value = value }
+    public func run() async throws -> Int { value * value }
+    public func encode(to writer: inout WireWriter) { writer.write(value) }
+    public init(from reader: inout WireReader) throws(WireError) {
+        value = try reader.read(Int.self)
+        guard value >= 0 else { throw WireError(.invalidValue, "FastSquare takes no negative numbers") }
+    }
+}
+
 /// Returns its bytes unchanged: the raw-bytes path.
 public struct Echo: Job {
     public var bytes: [UInt8]
@@ -170,7 +183,7 @@ public struct ReadMarker: Job {
 public enum TestJobs {
     public static let all: [any Job.Type] = [
         Square.self, Echo.self, WhoAmI.self, Nap.self, Runaway.self, Crash.self, Throw.self, Undecodable.self,
-        Sabotage.self, Hog.self, SetMarker.self, ReadMarker.self, MaybeFail.self,
+        Sabotage.self, Hog.self, SetMarker.self, ReadMarker.self, MaybeFail.self, FastSquare.self,
     ]
     public static let errors: [any (Error & Codable).Type] = [TestFailure.self]
 }

@@ -46,6 +46,22 @@ extension ProcessPoolTests {
             await pool.shutdown()
         }
 
+        @Test("a job with its own wire functions runs through submit and map, and its decoding errors are typed")
+        func wireCodableJob() async throws {
+            let pool = TestPools.pool()
+            #expect(try await pool.submit(FastSquare(12)).value == 144)
+            let jobs = (0..<20_000).map(FastSquare.init)
+            #expect(try await pool.map(jobs) == (0..<20_000).map { $0 * $0 })
+            #expect(try await pool.map(jobs, options: MapOptions(chunkSize: 3)) == (0..<20_000).map { $0 * $0 })
+            let error = executorError(await (try pool.submit(FastSquare(-1))).result)
+            #expect(error?.code == .codingFailed)
+            #expect(error.map { "\($0)" }?.contains("no negative numbers") == true)
+            // One bad job in a mapped chunk fails the map with the same typed error, and the pool serves on.
+            await #expect(throws: ExecutorError.self) { try await pool.map([FastSquare(1), FastSquare(-2)]) }
+            #expect(try await pool.submit(FastSquare(3)).value == 9)
+            await pool.shutdown()
+        }
+
         @Test("mapUnordered yields every index once")
         func mapUnordered() async throws {
             let pool = TestPools.pool()

@@ -12,8 +12,17 @@ struct Tiny: Job {
     func run() async throws -> Int { value &+ 1 }
 }
 
+/// The same job with its own wire functions (``WireCodable``) instead of `Codable`'s containers.
+struct TinyWire: Job, WireCodable {
+    var value: Int
+    init(value: Int) { self.value = value }
+    func run() async throws -> Int { value &+ 1 }
+    func encode(to writer: inout WireWriter) { writer.write(value) }
+    init(from reader: inout WireReader) throws(WireError) { value = try reader.read(Int.self) }
+}
+
 let benchmarks: @Sendable () -> Void = {
-    ProcessPool.bootstrap(jobs: [Tiny.self])
+    ProcessPool.bootstrap(jobs: [Tiny.self, TinyWire.self])
 
     let metrics: [BenchmarkMetric] = [.wallClock, .throughput]
 
@@ -38,6 +47,36 @@ let benchmarks: @Sendable () -> Void = {
     ) { benchmark in
         let pool = current.pool!
         let jobs = (0..<200_000).map { Tiny(value: $0) }
+        for _ in benchmark.scaledIterations {
+            blackHole(try await pool.map(jobs))
+        }
+    } setup: {
+        current.pool = await warmPool(workers: 2)
+    } teardown: {
+        await current.take()?.shutdown()
+    }
+
+    Benchmark(
+        "Processes: 10k tiny WireCodable jobs submitted and awaited (2 workers)",
+        configuration: .init(metrics: metrics, maxDuration: .seconds(10), maxIterations: 30)
+    ) { benchmark in
+        let pool = current.pool!
+        for _ in benchmark.scaledIterations {
+            let handles = try (0..<10_000).map { try pool.submit(TinyWire(value: $0)) }
+            for handle in handles { blackHole(try await handle.value) }
+        }
+    } setup: {
+        current.pool = await warmPool(workers: 2)
+    } teardown: {
+        await current.take()?.shutdown()
+    }
+
+    Benchmark(
+        "Processes: map over 200k tiny WireCodable items (2 workers)",
+        configuration: .init(metrics: metrics, maxDuration: .seconds(10), maxIterations: 30)
+    ) { benchmark in
+        let pool = current.pool!
+        let jobs = (0..<200_000).map { TinyWire(value: $0) }
         for _ in benchmark.scaledIterations {
             blackHole(try await pool.map(jobs))
         }

@@ -115,6 +115,10 @@ final class WireSource {
             return try (type as! any WireBulkDecodable.Type).wireDecode(from: self) as! T
         case .special:
             return try (type as! any WireSpecialDecodable.Type).wireDecode(from: self) as! T
+        case .native:
+            return try (type as! any WireCodable.Type).wireDecodeNative(from: self) as! T
+        case .nativeArray:
+            return try (type as! any WireNativeDecodable.Type).wireDecodeNative(from: self) as! T
         }
     }
 }

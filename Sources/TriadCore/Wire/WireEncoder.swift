@@ -109,6 +109,10 @@ final class WireSink {
             try (value as! any WireBulkEncodable).wireEncode(into: self)
         case .special:
             try (value as! any WireSpecialEncodable).wireEncode(into: self)
+        case .native:
+            try (value as! any WireCodable).wireEncodeNative(into: self)
+        case .nativeArray:
+            try (value as! any WireNativeEncodable).wireEncodeNative(into: self)
         }
     }
 }

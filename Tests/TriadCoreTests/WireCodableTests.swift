@@ -1,0 +1,210 @@
+import Testing
+import TriadCore
+
+/// A value with every primitive the writer has, written field by field in declaration order.
+private struct Reading: WireCodable, Hashable, Sendable {
+    var sensor: String
+    var value: Double
+    var scale: Float
+    var ok: Bool
+    var count: Int
+    var tiny: Int8
+    var short: Int16
+    var medium: Int32
+    var long: Int64
+    var unsigned: UInt
+    var byte: UInt8
+    var ushort: UInt16
+    var umedium: UInt32
+    var ulong: UInt64
+    var history: [Double]
+    var note: String?
+
+    init(sensor: String, value: Double) {
+        self.sensor = sensor
+        self.value = value
+        scale = 0.5
+        ok = true
+        count = -7
+        tiny = -8
+        short = 1234
+        medium = -123_456
+        long = .min
+        unsigned = .max
+        byte = 200
+        ushort = 60_000
+        umedium = 4_000_000_000
+        ulong = .max
+        history = [1, 2.5, -3]
+        note = value > 0 ? "positive" : nil
+    }
+
+    func encode(to writer: inout WireWriter) throws(WireError) {
+        try writer.write(sensor)
+        writer.write(value)
+        writer.write(scale)
+        writer.write(ok)
+        writer.write(count)
+        writer.write(tiny)
+        writer.write(short)
+        writer.write(medium)
+        writer.write(long)
+        writer.write(unsigned)
+        writer.write(byte)
+        writer.write(ushort)
+        writer.write(umedium)
+        writer.write(ulong)
+        try writer.write(history)
+        try writer.write(note)
+    }
+
+    init(from reader: inout WireReader) throws(WireError) {
+        sensor = try reader.read(String.self)
+        value = try reader.read(Double.self)
+        scale = try reader.read(Float.self)
+        ok = try reader.read(Bool.self)
+        count = try reader.read(Int.self)
+        tiny = try reader.read(Int8.self)
+        short = try reader.read(Int16.self)
+        medium = try reader.read(Int32.self)
+        long = try reader.read(Int64.self)
+        unsigned = try reader.read(UInt.self)
+        byte = try reader.read(UInt8.self)
+        ushort = try reader.read(UInt16.self)
+        umedium = try reader.read(UInt32.self)
+        ulong = try reader.read(UInt64.self)
+        history = try reader.read([Double].self)
+        note = try reader.read(String?.self)
+    }
+}
+
+/// The same fields with only the synthesized `Codable` conformance.
+private struct PlainReading: Codable, Hashable {
+    var sensor: String
+    var value: Double
+    var scale: Float
+    var ok: Bool
+    var count: Int
+    var tiny: Int8
+    var short: Int16
+    var medium: Int32
+    var long: Int64
+    var unsigned: UInt
+    var byte: UInt8
+    var ushort: UInt16
+    var umedium: UInt32
+    var ulong: UInt64
+    var history: [Double]
+    var note: String?
+
+    init(_ reading: Reading) {
+        sensor = reading.sensor
+        value = reading.value
+        scale = reading.scale
+        ok = reading.ok
+        count = reading.count
+        tiny = reading.tiny
+        short = reading.short
+        medium = reading.medium
+        long = reading.long
+        unsigned = reading.unsigned
+        byte = reading.byte
+        ushort = reading.ushort
+        umedium = reading.umedium
+        ulong = reading.ulong
+        history = reading.history
+        note = reading.note
+    }
+}
+
+/// A `Codable` struct that holds `WireCodable` values, so the codec reaches them from its general path.
+private struct Batch: Codable, Hashable {
+    var label: String
+    var readings: [Reading]
+    var best: Reading?
+    var byName: [String: Reading]
+}
+
+/// A value that counts how often its own functions run, to show the codec takes them.
+private struct Counted: WireCodable, Hashable, Sendable {
+    var value: Int
+    init(_ value: Int) { self.value = value }
+    func encode(to writer: inout WireWriter) { writer.write(value &+ 1_000) }
+    init(from reader: inout WireReader) throws(WireError) { value = try reader.read(Int.self) - 1_000 }
+}
+
+/// Takes every byte that is left, to show `remainingCount`.
+private struct Rest: WireCodable, Hashable {
+    var bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    func encode(to writer: inout WireWriter) { for byte in bytes { writer.write(byte) } }
+    init(from reader: inout WireReader) throws(WireError) {
+        bytes = []
+        while reader.remainingCount > 0 { bytes.append(try reader.read(UInt8.self)) }
+    }
+}
+
+@Suite("WireCodable: a type's own wire functions")
+struct WireCodableTests {
+    @Test("writing every field in order gives exactly the bytes of the synthesized Codable form")
+    func sameBytesAsCodable() throws {
+        for reading in [Reading(sensor: "north ✓", value: 21.5), Reading(sensor: "", value: -1)] {
+            let native = try WireEncoder().encode(reading)
+            let plain = try WireEncoder().encode(PlainReading(reading))
+            #expect(native == plain)
+            #expect(try WireDecoder().decode(Reading.self, from: plain) == reading)
+            #expect(try WireDecoder().decode(PlainReading.self, from: native) == PlainReading(reading))
+        }
+    }
+
+    @Test("the codec takes the type's own functions alone, in arrays, optionals, dictionaries and nested values")
+    func nativePathEverywhere() throws {
+        let values = (0..<100).map(Counted.init)
+        // The functions shift the number by 1000 on the wire: a plain Int after decoding as Int shows it.
+        #expect(try WireDecoder().decode(Int.self, from: WireEncoder().encode(Counted(5))) == 1_005)
+        #expect(try WireDecoder().decode([Counted].self, from: WireEncoder().encode(values)) == values)
+        #expect(try WireDecoder().decode([Int].self, from: WireEncoder().encode(values)) == (1_000..<1_100).map { $0 })
+        let optional: Counted? = Counted(3)
+        #expect(try WireDecoder().decode(Counted?.self, from: WireEncoder().encode(optional)) == optional)
+        let batch = Batch(
+            label: "morning",
+            readings: [Reading(sensor: "a", value: 1), Reading(sensor: "b", value: -2)],
+            best: Reading(sensor: "a", value: 1),
+            byName: ["c": Reading(sensor: "c", value: 3)]
+        )
+        #expect(try WireDecoder().decode(Batch.self, from: WireEncoder().encode(batch)) == batch)
+    }
+
+    @Test("truncated, invalid and hostile bytes end in a typed error")
+    func badBytes() throws {
+        let bytes = try WireEncoder().encode(Reading(sensor: "east", value: 2))
+        for cut in [0, 3, 10, bytes.count - 1] {
+            #expect(throws: WireError.self) { try WireDecoder().decode(Reading.self, from: Array(bytes.prefix(cut))) }
+        }
+        var badBool = bytes
+        // The Bool follows the string (4 + 4 bytes), the Double (8) and the Float (4).
+        badBool[20] = 7
+        let error = #expect(throws: WireError.self) { try WireDecoder().decode(Reading.self, from: badBool) }
+        #expect(error?.code == .invalidValue)
+        // An array that claims four billion elements, with nothing behind the count.
+        let hostile: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF]
+        #expect(throws: WireError.self) { try WireDecoder().decode([Counted].self, from: hostile) }
+        #expect(throws: WireError.self) { try WireDecoder().decode(Counted.self, from: bytes + [1]) }
+    }
+
+    @Test("a writer and a reader work on their own")
+    func writerAlone() throws {
+        var writer = WireWriter()
+        writer.write(42)
+        try writer.write("hi")
+        try writer.write([1.5, 2.5])
+        #expect(writer.bytes.count == 8 + 4 + 2 + 4 + 16)
+        #expect(try WireDecoder().decode(Int.self, from: Array(writer.bytes.prefix(8))) == 42)
+        var prefilled = WireWriter(bytes: [9])
+        prefilled.write(UInt8(8))
+        #expect(try WireDecoder().decode(Rest.self, from: prefilled.bytes) == Rest([9, 8]))
+        let reading = Reading(sensor: "west", value: 9)
+        let decoded = try WireDecoder().decode(Reading.self, from: WireEncoder().encode(reading))
+        #expect(decoded.note == "positive")
+    }
+}
