@@ -2,7 +2,10 @@ import TriadCore
 
 /// One message of jobs waiting for, or travelling to, a worker: a single job, a chunk of a map, or a worker's
 /// initializer. Its mutable fields belong to the pool's lock.
-final class PoolEntry: @unchecked Sendable {
+///
+/// The base class is the initializer's entry, which resolves nothing; ``HandleEntry`` and its subclasses resolve
+/// a handle. Subclasses rather than closures: a job costs one allocation for its entry, not one per callback.
+class PoolEntry: @unchecked Sendable {
     // Guarded by the pool's state lock: `attempts` and `workerID`. Everything else is immutable.
     let sequence: UInt64
     let jobName: String
@@ -12,14 +15,6 @@ final class PoolEntry: @unchecked Sendable {
     let isInitializer: Bool
     /// Whether the jobs travel as one batch, answered by one data frame.
     let isBatch: Bool
-    /// Decodes the worker's items and resolves the handle. Runs on a driver thread, outside the pool's lock.
-    let deliver: @Sendable ([Frame]) -> Void
-    /// Resolves the handle with an error. Runs outside the pool's lock.
-    let fail: @Sendable (any Error) -> Void
-    /// Marks the handle running; false if it was resolved meanwhile.
-    let markRunning: @Sendable () -> Bool
-    /// Whether the handle has resolved already (for example cancelled), so the job need not run.
-    let isFinished: @Sendable () -> Bool
 
     /// How many data frames the worker's answer carries.
     var resultFrameCount: Int { isBatch ? 1 : itemCount }
@@ -34,11 +29,7 @@ final class PoolEntry: @unchecked Sendable {
         itemCount: Int,
         timeout: Duration?,
         isInitializer: Bool = false,
-        isBatch: Bool = false,
-        deliver: @escaping @Sendable ([Frame]) -> Void,
-        fail: @escaping @Sendable (any Error) -> Void,
-        markRunning: @escaping @Sendable () -> Bool,
-        isFinished: @escaping @Sendable () -> Bool
+        isBatch: Bool = false
     ) {
         self.sequence = sequence
         self.jobName = jobName
@@ -47,11 +38,19 @@ final class PoolEntry: @unchecked Sendable {
         self.timeout = timeout
         self.isInitializer = isInitializer
         self.isBatch = isBatch
-        self.deliver = deliver
-        self.fail = fail
-        self.markRunning = markRunning
-        self.isFinished = isFinished
     }
+
+    /// Decodes the worker's items and resolves the handle. Runs on a driver thread, outside the pool's lock.
+    func deliver(_ items: [Frame]) {}
+
+    /// Resolves the handle with an error. Runs outside the pool's lock.
+    func fail(_ error: any Error) {}
+
+    /// Marks the handle running; false if it was resolved meanwhile.
+    func markRunning() -> Bool { true }
+
+    /// Whether the handle has resolved already (for example cancelled), so the job need not run.
+    func isFinished() -> Bool { false }
 
     /// Builds the job message for `jobs` (one job, or a batch), or fails with a coding error.
     ///
@@ -59,11 +58,11 @@ final class PoolEntry: @unchecked Sendable {
     /// afterwards, so a job is encoded once and never copied.
     static func message<J: Job>(
         for jobs: some Collection<J>,
+        named name: String,
         sequence: UInt64,
         maxFrameSize: Int,
         batch: Bool = false
     ) throws(ExecutorError) -> OutgoingMessage {
-        let name = J.cachedJobName
         var bytes: [UInt8] = []
         bytes.reserveCapacity(64)
         JobHeader(sequence: sequence, count: UInt32(jobs.count), jobName: name)
@@ -169,6 +168,67 @@ final class PoolEntry: @unchecked Sendable {
             return .failure(registry.error(from: wire, jobName: jobName))
         }
     }
+}
+
+/// An entry that resolves a handle.
+class HandleEntry<Output: Sendable>: PoolEntry, @unchecked Sendable {
+    let handle: JobHandle<Output>
+
+    init(handle: JobHandle<Output>, sequence: UInt64, message: OutgoingMessage, itemCount: Int, timeout: Duration?,
+         isBatch: Bool) {
+        self.handle = handle
+        super.init(
+            sequence: sequence,
+            jobName: handle.jobName,
+            message: message,
+            itemCount: itemCount,
+            timeout: timeout,
+            isBatch: isBatch
+        )
+    }
+
+    override func fail(_ error: any Error) { handle.fail(error) }
+    override func markRunning() -> Bool { handle.markRunning() }
+    override func isFinished() -> Bool { handle.isFinished }
+}
+
+/// The entry of one submitted job: decodes its output into the handle.
+final class SingleJobEntry<J: Job>: HandleEntry<J.Output>, @unchecked Sendable {
+    let registry: JobRegistry
+
+    init(handle: JobHandle<J.Output>, registry: JobRegistry, sequence: UInt64, message: OutgoingMessage,
+         timeout: Duration?) {
+        self.registry = registry
+        super.init(handle: handle, sequence: sequence, message: message, itemCount: 1, timeout: timeout, isBatch: false)
+    }
+
+    override func deliver(_ items: [Frame]) {
+        guard let item = items.first else { return }
+        handle.complete(PoolEntry.decode(item, as: J.Output.self, jobName: jobName, registry: registry))
+    }
+}
+
+/// The entry of a chunk of a map, whose delivery and failure the map decides.
+final class ChunkEntry<Output: Sendable>: HandleEntry<Output>, @unchecked Sendable {
+    private let onDeliver: @Sendable ([Frame]) -> Void
+    private let onFail: @Sendable (any Error) -> Void
+
+    init(handle: JobHandle<Output>, sequence: UInt64, message: OutgoingMessage, itemCount: Int, timeout: Duration?,
+         deliver: @escaping @Sendable ([Frame]) -> Void, fail: @escaping @Sendable (any Error) -> Void) {
+        onDeliver = deliver
+        onFail = fail
+        super.init(
+            handle: handle,
+            sequence: sequence,
+            message: message,
+            itemCount: itemCount,
+            timeout: timeout,
+            isBatch: true
+        )
+    }
+
+    override func deliver(_ items: [Frame]) { onDeliver(items) }
+    override func fail(_ error: any Error) { onFail(error) }
 }
 
 /// A first-in, first-out queue of entries that can also take entries back at its front.

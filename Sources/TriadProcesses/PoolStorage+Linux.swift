@@ -48,21 +48,17 @@ final class PoolStorage: WorkerSupervisor {
     }
 
     private static func initializerEntry<J: Job>(_ job: J, maxFrameSize: Int) -> (@Sendable () -> PoolEntry)? {
-        guard let message = try? PoolEntry.message(for: CollectionOfOne(job), sequence: 0, maxFrameSize: maxFrameSize)
+        let name = J.cachedJobName
+        guard
+            let message = try? PoolEntry.message(
+                for: CollectionOfOne(job),
+                named: name,
+                sequence: 0,
+                maxFrameSize: maxFrameSize
+            )
         else { return nil }
         return {
-            PoolEntry(
-                sequence: 0,
-                jobName: J.cachedJobName,
-                message: message,
-                itemCount: 1,
-                timeout: nil,
-                isInitializer: true,
-                deliver: { _ in },
-                fail: { _ in },
-                markRunning: { true },
-                isFinished: { false }
-            )
+            PoolEntry(sequence: 0, jobName: name, message: message, itemCount: 1, timeout: nil, isInitializer: true)
         }
     }
 

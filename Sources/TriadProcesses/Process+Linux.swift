@@ -67,7 +67,12 @@ public final class Process<J: Job>: Sendable {
             }
         }
         message = Result { () throws(ExecutorError) in
-            try PoolEntry.message(for: CollectionOfOne(job), sequence: 1, maxFrameSize: configuration.maxFrameSize)
+            try PoolEntry.message(
+                for: CollectionOfOne(job),
+                named: J.jobName,
+                sequence: 1,
+                maxFrameSize: configuration.maxFrameSize
+            )
         }
         storage = ProcessStorage(
             jobName: J.jobName,

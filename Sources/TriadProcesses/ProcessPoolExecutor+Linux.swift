@@ -75,30 +75,31 @@ public final class ProcessPoolExecutor: Executor {
     ///   throw: its handle carries the error.
     public func submit<J: Job>(_ job: J, options: JobOptions) throws(ExecutorError) -> JobHandle<J.Output> {
         let name = J.cachedJobName
-        let handle = JobHandle<J.Output>(jobName: name)
         let registry = storage.registry
-        return try enqueue(CollectionOfOne(job), for: handle, timeout: options.timeout) { items in
-            guard let item = items.first else { return }
-            handle.complete(PoolEntry.decode(item, as: J.Output.self, jobName: name, registry: registry))
-        } fail: { error in
-            handle.fail(error)
+        return try enqueue(CollectionOfOne(job), named: name, batch: false) { sequence, message in
+            SingleJobEntry<J>(
+                handle: JobHandle(jobName: name),
+                registry: registry,
+                sequence: sequence,
+                message: message,
+                timeout: options.timeout
+            )
         }
     }
 
-    /// Queues a single job or a chunk for `handle`, checking the registry first, and lets cancelling the handle
-    /// remove the entry or kill its worker. Returns `handle`.
+    /// Queues a single job or a chunk in the entry that `makeEntry` builds around its message, checking the
+    /// registry first, and lets cancelling the entry's handle remove the entry or kill its worker. Returns the
+    /// handle.
     func enqueue<J: Job, Output: Sendable>(
         _ jobs: some Collection<J>,
-        for handle: JobHandle<Output>,
-        timeout: Duration?,
-        batch: Bool = false,
-        deliver: @escaping @Sendable ([Frame]) -> Void,
-        fail: @escaping @Sendable (any Error) -> Void
+        named name: String,
+        batch: Bool,
+        makeEntry: (_ sequence: UInt64, _ message: OutgoingMessage) -> HandleEntry<Output>
     ) throws(ExecutorError) -> JobHandle<Output> {
-        guard storage.registry.contains(jobName: J.cachedJobName) else {
+        guard storage.registry.contains(jobName: name) else {
             throw ExecutorError(
                 .unknownJob,
-                jobName: J.cachedJobName,
+                jobName: name,
                 message: "the job is not registered, so no worker could run it; add \(J.self).self to the jobs of "
                     + "ProcessPool.bootstrap(jobs:errors:), the first statement of main"
             )
@@ -106,25 +107,15 @@ public final class ProcessPoolExecutor: Executor {
         let sequence = storage.nextSequence()
         let message = try PoolEntry.message(
             for: jobs,
+            named: name,
             sequence: sequence,
             maxFrameSize: storage.configuration.maxFrameSize,
             batch: batch
         )
-        let entry = PoolEntry(
-            sequence: sequence,
-            jobName: J.cachedJobName,
-            message: message,
-            itemCount: jobs.count,
-            timeout: timeout,
-            isBatch: batch,
-            deliver: deliver,
-            fail: fail,
-            markRunning: { handle.markRunning() },
-            isFinished: { handle.isFinished }
-        )
-        handle.setCancelHandler { [weak storage] _ in storage?.cancel(entry) }
+        let entry = makeEntry(sequence, message)
+        entry.handle.setCancelHandler { [weak storage] _ in storage?.cancel(entry) }
         try storage.enqueue(entry)
-        return handle
+        return entry.handle
     }
 
     /// Stops accepting jobs and, optionally, waits for the queued ones and for the workers to exit.

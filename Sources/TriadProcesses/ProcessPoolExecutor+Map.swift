@@ -69,24 +69,24 @@ extension ProcessPoolExecutor {
         timeout: Duration?,
         tracker: ProgressTracker
     ) throws(ExecutorError) -> JobHandle<[J.Output]> {
-        let handle = JobHandle<[J.Output]>(jobName: J.cachedJobName)
+        let name = J.cachedJobName
+        let handle = JobHandle<[J.Output]>(jobName: name)
         let registry = storage.registry
         let count = jobs.count
-        return try enqueue(jobs, for: handle, timeout: timeout, batch: true) { items in
+        return try enqueueChunk(jobs, named: name, for: handle, timeout: timeout) { items in
             tracker.add(count)
             guard let item = items.first else { return }
-            let name = J.cachedJobName
             switch PoolEntry.decode(item, as: WireBatchOutcome<J.Output>.self, jobName: name, registry: registry) {
             case .success(let outcome):
                 if let failure = outcome.failures.first {
-                    handle.fail(registry.error(from: failure.error, jobName: J.cachedJobName))
+                    handle.fail(registry.error(from: failure.error, jobName: name))
                 } else if outcome.outputs.count == count {
                     handle.succeed(outcome.outputs)
                 } else {
                     handle.fail(
                         ExecutorError(
                             .protocolViolation,
-                            jobName: J.cachedJobName,
+                            jobName: name,
                             message: "the worker answered a chunk of \(count) jobs with "
                                 + "\(outcome.outputs.count) outputs"
                         )
@@ -107,18 +107,18 @@ extension ProcessPoolExecutor {
         timeout: Duration?,
         tracker: ProgressTracker
     ) throws(ExecutorError) -> JobHandle<[Result<J.Output, any Error>]> {
-        let handle = JobHandle<[Result<J.Output, any Error>]>(jobName: J.cachedJobName)
+        let name = J.cachedJobName
+        let handle = JobHandle<[Result<J.Output, any Error>]>(jobName: name)
         let registry = storage.registry
         let count = jobs.count
-        return try enqueue(jobs, for: handle, timeout: timeout, batch: true) { items in
+        return try enqueueChunk(jobs, named: name, for: handle, timeout: timeout) { items in
             let results: [Result<J.Output, any Error>]
-            let name = J.cachedJobName
             let decoded = items.first.map {
                 PoolEntry.decode($0, as: WireBatchOutcome<J.Output>.self, jobName: name, registry: registry)
             }
             switch decoded {
             case .success(let outcome)?:
-                results = outcome.results(count: count, jobName: J.cachedJobName, registry: registry)
+                results = outcome.results(count: count, jobName: name, registry: registry)
             case .failure(let error)?:
                 results = Array(repeating: .failure(error), count: count)
             case nil:
@@ -129,6 +129,30 @@ extension ProcessPoolExecutor {
         } fail: { error in
             tracker.add(count)
             handle.fail(error)
+        }
+    }
+}
+
+extension ProcessPoolExecutor {
+    /// Queues a chunk of jobs as one batch message whose answer `deliver` turns into `handle`'s outcome.
+    private func enqueueChunk<J: Job, Output: Sendable>(
+        _ jobs: ArraySlice<J>,
+        named name: String,
+        for handle: JobHandle<Output>,
+        timeout: Duration?,
+        deliver: @escaping @Sendable ([Frame]) -> Void,
+        fail: @escaping @Sendable (any Error) -> Void
+    ) throws(ExecutorError) -> JobHandle<Output> {
+        try enqueue(jobs, named: name, batch: true) { sequence, message in
+            ChunkEntry(
+                handle: handle,
+                sequence: sequence,
+                message: message,
+                itemCount: jobs.count,
+                timeout: timeout,
+                deliver: deliver,
+                fail: fail
+            )
         }
     }
 }
