@@ -231,13 +231,19 @@ final class ChunkEntry<Output: Sendable>: HandleEntry<Output>, @unchecked Sendab
     override func fail(_ error: any Error) { onFail(error) }
 }
 
-/// A first-in, first-out queue of entries that can also take entries back at its front.
-struct EntryQueue: Sendable {
+/// A first-in, first-out queue of entries that can also take entries back at its front: the pool's queue, and
+/// each worker's entries in flight. Taking from the front costs O(1), not a shift of every entry behind it.
+struct EntryQueue: RandomAccessCollection, Sendable {
     private var items: [PoolEntry] = []
     private var head = 0
 
-    var count: Int { items.count - head }
-    var isEmpty: Bool { head == items.count }
+    init() {}
+
+    init(_ entries: [PoolEntry]) { items = entries }
+
+    var startIndex: Int { head }
+    var endIndex: Int { items.count }
+    subscript(position: Int) -> PoolEntry { items[position] }
 
     mutating func append(_ entry: PoolEntry) { items.append(entry) }
 

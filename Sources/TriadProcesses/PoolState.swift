@@ -10,14 +10,18 @@ enum KillReason: Sendable {
     case terminated
 }
 
-/// What the pool knows about one started worker.
-struct WorkerSlot: Sendable {
+/// What the pool knows about one started worker. Guarded by the pool's state lock.
+///
+/// A class, though the rest of the state is made of values: the pool reads and updates a slot several times per
+/// result, and a struct in a dictionary is copied whole (every reference it holds retained and released) on each
+/// read through the dictionary's subscript.
+final class WorkerSlot: @unchecked Sendable {
     enum Phase: Sendable { case initializing, ready, retiring }
 
     let worker: WorkerProcess
     var phase: Phase
     /// Entries sent to the worker and not answered yet, in order; the first is the one running.
-    var inFlight: [PoolEntry] = []
+    var inFlight = EntryQueue()
     /// When the first entry in flight started, as far as the pool can tell: when it was sent to an idle worker,
     /// or when the result before it arrived.
     var headStart: UInt64 = 0
@@ -29,6 +33,12 @@ struct WorkerSlot: Sendable {
     var killReason: KillReason?
     var killDeadline: UInt64?
     var closeRequested = false
+
+    init(worker: WorkerProcess, phase: Phase, lastActivity: UInt64) {
+        self.worker = worker
+        self.phase = phase
+        self.lastActivity = lastActivity
+    }
 }
 
 /// The side effects of a state change, run by the storage after it releases the lock.
@@ -139,20 +149,21 @@ struct PoolState: Sendable {
         message: inout OutgoingMessage,
         effects: inout PoolEffects
     ) {
+        let slot = slots[id]!
         message.append(entry.message)
         entry.workerID = id
-        slots[id]!.inFlight.append(entry)
-        if slots[id]!.inFlight.count == 1 {
-            slots[id]!.headStart = now
+        slot.inFlight.append(entry)
+        if slot.inFlight.count == 1 {
+            slot.headStart = now
             _ = entry.markRunning()
             // The driver of an idle worker sleeps without a timer; it must start watching this job.
             if entry.timeout != nil || defaultTimeout != nil || memoryLimit != nil {
-                effects.wakes.append(slots[id]!.worker)
+                effects.wakes.append(slot.worker)
             }
         }
-        slots[id]!.jobsSent += 1
-        if let maxJobs = maxJobsPerWorker, slots[id]!.jobsSent >= maxJobs {
-            slots[id]!.phase = .retiring
+        slot.jobsSent += 1
+        if let maxJobs = maxJobsPerWorker, slot.jobsSent >= maxJobs {
+            slot.phase = .retiring
         }
     }
 
@@ -171,18 +182,18 @@ struct PoolState: Sendable {
     mutating func workerStarted(_ worker: WorkerProcess, now: UInt64, effects: inout PoolEffects) {
         starting -= 1
         consecutiveStartFailures = 0
-        var slot = WorkerSlot(worker: worker, phase: .ready, lastActivity: now)
+        let slot = WorkerSlot(worker: worker, phase: .ready, lastActivity: now)
         if let initializer {
             let entry = initializer()
             entry.workerID = worker.id
             slot.phase = .initializing
-            slot.inFlight = [entry]
+            slot.inFlight = EntryQueue([entry])
             slot.headStart = now
             effects.sends.append((worker, entry.message))
         }
         if terminating {
             slot.killReason = .terminated
-            slot.inFlight = []
+            slot.inFlight = EntryQueue()
             effects.signals.append((worker, SIGKILL_VALUE))
         }
         slots[worker.id] = slot
@@ -202,26 +213,26 @@ struct PoolState: Sendable {
     }
 
     mutating func results(_ id: Int, _ results: [IncomingResult], now: UInt64, effects: inout PoolEffects) {
-        guard slots[id] != nil else { return }
+        guard let slot = slots[id] else { return }
         for result in results {
-            guard let head = slots[id]!.inFlight.first, head.sequence == result.sequence,
+            guard let head = slot.inFlight.first, head.sequence == result.sequence,
                 head.resultFrameCount == result.items.count
             else {
-                if slots[id]!.killReason == nil {
-                    slots[id]!.killReason = .protocolViolation(
-                        "worker process \(slots[id]!.worker.pid) answered message \(result.sequence) with "
+                if slot.killReason == nil {
+                    slot.killReason = .protocolViolation(
+                        "worker process \(slot.worker.pid) answered message \(result.sequence) with "
                             + "\(result.items.count) items out of turn; it was killed and replaced"
                     )
-                    effects.signals.append((slots[id]!.worker, SIGKILL_VALUE))
+                    effects.signals.append((slot.worker, SIGKILL_VALUE))
                 }
                 return
             }
-            slots[id]!.inFlight.removeFirst()
-            let elapsed = Double(now - min(now, slots[id]!.headStart))
-            let average = slots[id]!.averageNanos
-            slots[id]!.averageNanos = average == 0 ? elapsed : average * 0.8 + elapsed * 0.2
-            slots[id]!.headStart = now
-            slots[id]!.lastActivity = now
+            _ = slot.inFlight.popFirst()
+            let elapsed = Double(now - min(now, slot.headStart))
+            let average = slot.averageNanos
+            slot.averageNanos = average == 0 ? elapsed : average * 0.8 + elapsed * 0.2
+            slot.headStart = now
+            slot.lastActivity = now
             if head.isInitializer {
                 if let item = result.items.first, item.flags == ResultFlag.failure {
                     let wire = try? WireDecoder().decode(WireJobError.self, from: item.payload)
@@ -230,19 +241,19 @@ struct PoolState: Sendable {
                         typeName: wire?.typeName ?? "unknown",
                         errorDescription: wire?.description ?? "an unreadable error"
                     )
-                    slots[id]!.killReason = .initializerFailed(remote)
-                    if let error = initializerError(slot: slots[id]!) {
+                    slot.killReason = .initializerFailed(remote)
+                    if let error = initializerError(slot: slot) {
                         for entry in queue.removeAll() { effects.failures.append((entry, error)) }
                     }
-                    effects.signals.append((slots[id]!.worker, SIGKILL_VALUE))
+                    effects.signals.append((slot.worker, SIGKILL_VALUE))
                     return
                 }
-                slots[id]!.phase = .ready
+                slot.phase = .ready
                 continue
             }
             consecutiveCrashes = 0
             effects.deliveries.append((head, result.items))
-            if let next = slots[id]!.inFlight.first { _ = next.markRunning() }
+            if let next = slot.inFlight.first { _ = next.markRunning() }
         }
         afterProgress(id, now: now, effects: &effects)
     }
@@ -252,12 +263,13 @@ struct PoolState: Sendable {
         refill(id, now: now, effects: &effects)
         dispatchToIdle(now: now, effects: &effects)
         guard let slot = slots[id], slot.inFlight.isEmpty, !slot.closeRequested else { return }
-        if slot.phase == .retiring || (shuttingDown && queue.isEmpty) {
-            slots[id]!.phase = .retiring
-            slots[id]!.closeRequested = true
+        let wasRetiring = slot.phase == .retiring
+        if wasRetiring || (shuttingDown && queue.isEmpty) {
+            slot.phase = .retiring
+            slot.closeRequested = true
             effects.closes.append(slot.worker)
         }
-        if slot.phase == .retiring { ensureWorkersIfDemand(effects: &effects) }
+        if wasRetiring { ensureWorkersIfDemand(effects: &effects) }
     }
 
     private mutating func ensureWorkersIfDemand(effects: inout PoolEffects) {
@@ -319,7 +331,7 @@ struct PoolState: Sendable {
         effects: inout PoolEffects
     ) {
         guard let slot = slots.removeValue(forKey: id) else { return }
-        var lost = slot.inFlight
+        var lost = Array(slot.inFlight)
         // Which job the loss hit: the one the pool killed the worker for, or the one the worker marked as started.
         // Jobs before it finished but their results were lost with the worker, so they run again; jobs after it
         // had not started.
@@ -456,7 +468,7 @@ struct PoolState: Sendable {
             for entry in slot.inFlight where !entry.isInitializer {
                 effects.failures.append((entry, Self.terminatedError(entry)))
             }
-            slots[id]!.inFlight = []
+            slots[id]!.inFlight = EntryQueue()
             slots[id]!.killReason = .terminated
             effects.signals.append((slot.worker, signal))
             if signal != SIGKILL_VALUE {
