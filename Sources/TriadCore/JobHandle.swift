@@ -13,21 +13,13 @@ public final class JobHandle<Output: Sendable>: Sendable {
     /// A number unique to this handle within the process, in submission order.
     public let id: UInt64
 
-    private let storage: Mutex<Storage>
-
-    private struct Storage {
-        var state: JobState = .pending
-        var result: Result<Output, any Error>?
-        var waiters: [UnsafeContinuation<Result<Output, any Error>, Never>] = []
-        var callbacks: [@Sendable (Result<Output, any Error>) -> Void] = []
-        var cancelHandler: (@Sendable (_ wasRunning: Bool) -> Void)?
-    }
+    private let storage: Mutex<HandleStorage>
 
     /// Makes a pending handle. Executors create handles; users receive them from `submit`.
     package init(jobName: String) {
         self.jobName = jobName
         self.id = _nextHandleID.wrappingAdd(1, ordering: .relaxed).oldValue
-        self.storage = Mutex(Storage())
+        self.storage = Mutex(HandleStorage())
     }
 
     /// Where the job is now.
@@ -43,7 +35,11 @@ public final class JobHandle<Output: Sendable>: Sendable {
     ///
     /// Cancelling the awaiting task cancels the job.
     public var value: Output {
-        get async throws { try await result.get() }
+        get async throws {
+            var outcome = storage.withLock { $0.outcome }
+            if outcome == nil { outcome = await waitForOutcome() }
+            return try Self.unwrap(outcome!)
+        }
     }
 
     /// Waits for the job and returns its outcome without throwing.
@@ -51,19 +47,33 @@ public final class JobHandle<Output: Sendable>: Sendable {
     /// Cancelling the awaiting task cancels the job, and the outcome is then a cancellation error.
     public var result: Result<Output, any Error> {
         get async {
-            if let done = storage.withLock({ $0.result }) { return done }
-            return await withTaskCancellationHandler {
-                await withUnsafeContinuation { continuation in
-                    let ready: Result<Output, any Error>? = storage.withLock { storage in
-                        if let result = storage.result { return result }
-                        storage.waiters.append(continuation)
-                        return nil
-                    }
-                    if let ready { continuation.resume(returning: ready) }
+            var outcome = storage.withLock { $0.outcome }
+            if outcome == nil { outcome = await waitForOutcome() }
+            return Result { try Self.unwrap(outcome!) }
+        }
+    }
+
+    /// Suspends until the handle resolves; cancelling the waiting task cancels the job.
+    private func waitForOutcome() async -> HandleOutcome {
+        await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                let ready = storage.withLock { storage in
+                    if storage.outcome != nil { return true }
+                    storage.waiters.append(continuation)
+                    return false
                 }
-            } onCancel: {
-                self.cancel()
+                if ready { continuation.resume() }
             }
+        } onCancel: {
+            self.cancel()
+        }
+        return storage.withLock { $0.outcome! }
+    }
+
+    private static func unwrap(_ outcome: HandleOutcome) throws -> Output {
+        switch outcome {
+        case .value(let value): value as! Output
+        case .error(let error): throw error
         }
     }
 
@@ -76,7 +86,7 @@ public final class JobHandle<Output: Sendable>: Sendable {
     /// - Returns: `true` if this call cancelled the job; `false` if it had already finished, which is not an error.
     @discardableResult
     public func cancel() -> Bool {
-        let outcome = resolve(.failure(ExecutorError.cancelled(jobName: jobName)), as: .cancelled)
+        let outcome = resolve(.error(ExecutorError.cancelled(jobName: jobName)), as: .cancelled)
         guard let outcome else { return false }
         outcome.cancelHandler?(outcome.wasRunning)
         return true
@@ -111,7 +121,7 @@ public final class JobHandle<Output: Sendable>: Sendable {
     /// Resolves the handle with a value. Returns `false` if it was already resolved (for example cancelled).
     @discardableResult
     package func succeed(_ value: Output) -> Bool {
-        finish(.success(value), as: .succeeded)
+        resolve(.value(value), as: .succeeded) != nil
     }
 
     /// Resolves the handle with an error. A cancellation ``ExecutorError`` moves it to ``JobState/cancelled``.
@@ -119,7 +129,7 @@ public final class JobHandle<Output: Sendable>: Sendable {
     @discardableResult
     package func fail(_ error: any Error) -> Bool {
         let isCancel = (error as? ExecutorError)?.code == .cancelled
-        return finish(.failure(error), as: isCancel ? .cancelled : .failed)
+        return resolve(.error(error), as: isCancel ? .cancelled : .failed) != nil
     }
 
     /// Resolves the handle with an outcome. Returns `false` if it was already resolved.
@@ -134,43 +144,61 @@ public final class JobHandle<Output: Sendable>: Sendable {
     /// Runs `callback` once the handle resolves, at once if it already has. The callback runs on the thread that
     /// resolves the handle, so it must be short and must not block.
     package func whenComplete(_ callback: @escaping @Sendable (Result<Output, any Error>) -> Void) {
-        let ready: Result<Output, any Error>? = storage.withLock { storage in
-            if let result = storage.result { return result }
-            storage.callbacks.append(callback)
+        let ready = storage.withLock { state -> HandleOutcome? in
+            if let outcome = state.outcome { return outcome }
+            state.callbacks.append { [self] in
+                let outcome = storage.withLock { $0.outcome! }
+                callback(Result { try Self.unwrap(outcome) })
+            }
             return nil
         }
-        if let ready { callback(ready) }
-    }
-
-    private func finish(_ result: Result<Output, any Error>, as state: JobState) -> Bool {
-        resolve(result, as: state) != nil
+        if let ready { callback(Result { try Self.unwrap(ready) }) }
     }
 
     private struct Resolution {
-        var wasRunning: Bool
+        var wasRunning = false
         var cancelHandler: (@Sendable (_ wasRunning: Bool) -> Void)?
+        var waiters: [UnsafeContinuation<Void, Never>] = []
+        var callbacks: [@Sendable () -> Void] = []
     }
 
     /// Stores the outcome and wakes every waiter, all or nothing: of two racing resolutions exactly one wins.
-    private func resolve(_ result: Result<Output, any Error>, as state: JobState) -> Resolution? {
-        typealias Waiter = UnsafeContinuation<Result<Output, any Error>, Never>
-        typealias Callback = @Sendable (Result<Output, any Error>) -> Void
-        let taken = storage.withLock { storage -> (Resolution, [Waiter], [Callback])? in
-            guard storage.result == nil else { return nil }
-            let resolution = Resolution(wasRunning: storage.state == .running, cancelHandler: storage.cancelHandler)
-            let taken = (resolution, storage.waiters, storage.callbacks)
-            storage.result = result
+    private func resolve(_ outcome: HandleOutcome, as state: JobState) -> Resolution? {
+        var resolution = Resolution()
+        let won = storage.withLock { storage in
+            guard storage.outcome == nil else { return false }
+            resolution.wasRunning = storage.state == .running
+            swap(&resolution.cancelHandler, &storage.cancelHandler)
+            swap(&resolution.waiters, &storage.waiters)
+            swap(&resolution.callbacks, &storage.callbacks)
             storage.state = state
-            storage.cancelHandler = nil
-            storage.waiters = []
-            storage.callbacks = []
-            return taken
+            storage.outcome = outcome
+            return true
         }
-        guard let (resolution, waiters, callbacks) = taken else { return nil }
-        for waiter in waiters { waiter.resume(returning: result) }
-        for callback in callbacks { callback(result) }
+        guard won else { return nil }
+        for waiter in resolution.waiters { waiter.resume() }
+        for callback in resolution.callbacks { callback() }
         return resolution
     }
 }
 
 private let _nextHandleID = Atomic<UInt64>(1)
+
+/// How a handle resolved. The value travels as `Any`, so the handle's storage has no type that depends on the
+/// output's: code that is generic over the output at run time then needs no type metadata to reach it, which the
+/// runtime finds through a hashed lookup each time (several per job, at hundreds of thousands of jobs a second).
+private enum HandleOutcome: @unchecked Sendable {
+    case value(Any)
+    case error(any Error)
+}
+
+/// The mutable state of a handle, behind its lock.
+private struct HandleStorage {
+    var state: JobState = .pending
+    var outcome: HandleOutcome?
+    /// Waiters read the outcome once resumed.
+    var waiters: [UnsafeContinuation<Void, Never>] = []
+    /// Callbacks read the outcome themselves.
+    var callbacks: [@Sendable () -> Void] = []
+    var cancelHandler: (@Sendable (_ wasRunning: Bool) -> Void)?
+}

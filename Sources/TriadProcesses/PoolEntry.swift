@@ -21,6 +21,12 @@ class PoolEntry: @unchecked Sendable {
 
     var attempts = 0
     var workerID: Int?
+    /// Set once the entry came back from a batch that failed as a whole, so it runs alone from then on.
+    var runsAlone = false
+
+    /// The bytes of a single job's message and where its job's encoding starts, for entries that may travel in a
+    /// batch with others of their kind (see ``BatchEntry``); nil for the rest.
+    var batchablePayload: (bytes: [UInt8], start: Int)? { nil }
 
     init(
         sequence: UInt64,
@@ -52,6 +58,9 @@ class PoolEntry: @unchecked Sendable {
     /// Whether the handle has resolved already (for example cancelled), so the job need not run.
     func isFinished() -> Bool { false }
 
+    /// Resolves `entries`, entries of this one's kind that travelled as one batch, from the batch's answer.
+    func deliverBatch(_ items: [Frame], to entries: [PoolEntry]) {}
+
     /// Builds the job message for `jobs` (one job, or a batch), or fails with a coding error.
     ///
     /// The jobs are encoded straight after their frame headers in one buffer, whose length fields are filled in
@@ -63,10 +72,24 @@ class PoolEntry: @unchecked Sendable {
         maxFrameSize: Int,
         batch: Bool = false
     ) throws(ExecutorError) -> OutgoingMessage {
+        try encodedMessage(for: jobs, named: name, sequence: sequence, maxFrameSize: maxFrameSize, batch: batch)
+            .message
+    }
+
+    /// Builds the job message for `jobs`, as ``message(for:named:sequence:maxFrameSize:batch:)``, keeping its bytes
+    /// and where the (last) job's encoding starts.
+    static func encodedMessage<J: Job>(
+        for jobs: some Collection<J>,
+        named name: String,
+        sequence: UInt64,
+        maxFrameSize: Int,
+        batch: Bool = false
+    ) throws(ExecutorError) -> EncodedJobMessage {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(64)
         JobHeader(sequence: sequence, count: UInt32(jobs.count), jobName: name)
             .append(kind: batch ? WorkerFrameKind.chunk : WorkerFrameKind.job, to: &bytes)
+        var payloadStart = bytes.count
         if batch {
             try appendDataFrame(to: &bytes, jobName: name, maxFrameSize: maxFrameSize) { bytes throws(WireError) in
                 try WireEncoder().encode(Array(jobs), appendingTo: &bytes)
@@ -74,13 +97,31 @@ class PoolEntry: @unchecked Sendable {
         } else {
             for job in jobs {
                 try appendDataFrame(to: &bytes, jobName: name, maxFrameSize: maxFrameSize) { bytes throws(WireError) in
+                    payloadStart = bytes.count
                     try WireEncoder().encode(job, appendingTo: &bytes)
                 }
             }
         }
-        var message = OutgoingMessage()
-        message.appendSegment(bytes)
-        return message
+        return EncodedJobMessage(bytes: bytes, payloadStart: payloadStart)
+    }
+
+    /// Builds the message of one job. The same bytes as the collection form with one job, without iterating a
+    /// generic collection: at run time that iteration asks the runtime for type metadata at every step.
+    static func encodedMessage<J: Job>(
+        for job: J,
+        named name: String,
+        sequence: UInt64,
+        maxFrameSize: Int
+    ) throws(ExecutorError) -> EncodedJobMessage {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64)
+        JobHeader(sequence: sequence, count: 1, jobName: name).append(kind: WorkerFrameKind.job, to: &bytes)
+        var payloadStart = bytes.count
+        try appendDataFrame(to: &bytes, jobName: name, maxFrameSize: maxFrameSize) { bytes throws(WireError) in
+            payloadStart = bytes.count
+            try WireEncoder().encode(job, appendingTo: &bytes)
+        }
+        return EncodedJobMessage(bytes: bytes, payloadStart: payloadStart)
     }
 
     /// Appends a data frame whose payload `encode` appends, then fills in the header's length.
@@ -195,16 +236,137 @@ class HandleEntry<Output: Sendable>: PoolEntry, @unchecked Sendable {
 /// The entry of one submitted job: decodes its output into the handle.
 final class SingleJobEntry<J: Job>: HandleEntry<J.Output>, @unchecked Sendable {
     let registry: JobRegistry
+    private let encoded: EncodedJobMessage
 
-    init(handle: JobHandle<J.Output>, registry: JobRegistry, sequence: UInt64, message: OutgoingMessage,
+    init(handle: JobHandle<J.Output>, registry: JobRegistry, sequence: UInt64, encoded: EncodedJobMessage,
          timeout: Duration?) {
         self.registry = registry
-        super.init(handle: handle, sequence: sequence, message: message, itemCount: 1, timeout: timeout, isBatch: false)
+        self.encoded = encoded
+        super.init(
+            handle: handle,
+            sequence: sequence,
+            message: encoded.message,
+            itemCount: 1,
+            timeout: timeout,
+            isBatch: false
+        )
+    }
+
+    override var batchablePayload: (bytes: [UInt8], start: Int)? {
+        guard timeout == nil, attempts == 0, !runsAlone, encoded.bytes.count - encoded.payloadStart <= 1024
+        else { return nil }
+        return (encoded.bytes, encoded.payloadStart)
     }
 
     override func deliver(_ items: [Frame]) {
         guard let item = items.first else { return }
+        // The common case first, without building a `Result`: generic code builds one through a type-metadata
+        // lookup at run time.
+        if item.flags == ResultFlag.success {
+            do {
+                handle.succeed(try WireDecoder().decode(J.Output.self, from: item.payload))
+                return
+            } catch {}
+        }
         handle.complete(PoolEntry.decode(item, as: J.Output.self, jobName: jobName, registry: registry))
+    }
+
+    override func deliverBatch(_ items: [Frame], to entries: [PoolEntry]) {
+        guard let item = items.first else { return }
+        let outcome = PoolEntry.decode(item, as: WireBatchOutcome<J.Output>.self, jobName: jobName, registry: registry)
+        switch outcome {
+        case .success(let outcome) where outcome.outputs.count + outcome.failures.count == entries.count:
+            var nextOutput = 0
+            var nextFailure = 0
+            for index in 0..<entries.count {
+                let handle = unsafeDowncast(entries[index], to: type(of: self)).handle
+                if nextFailure < outcome.failures.count, outcome.failures[nextFailure].index == index {
+                    handle.fail(registry.error(from: outcome.failures[nextFailure].error, jobName: jobName))
+                    nextFailure += 1
+                } else {
+                    handle.succeed(outcome.outputs[nextOutput])
+                    nextOutput += 1
+                }
+            }
+        case .success(let outcome):
+            let error = ExecutorError(
+                .protocolViolation,
+                jobName: jobName,
+                message: "the worker answered a batch of \(entries.count) jobs with "
+                    + "\(outcome.outputs.count + outcome.failures.count) outcomes"
+            )
+            for entry in entries { entry.fail(error) }
+        case .failure(let error):
+            for entry in entries { entry.fail(error) }
+        }
+    }
+}
+
+/// Quick jobs of one kind that travel to a worker as one message, like a chunk of a map, so a burst of tiny
+/// submissions costs the worker and the pool one frame, one decoding and one answer per batch instead of per job.
+///
+/// The pool batches only jobs without a timeout, whose worker has been taking microseconds per job. A batch that
+/// fails as a whole, because its worker crashed, was killed or could not decode it, is taken apart and its jobs run
+/// again alone, so a crash or a bad payload still fails exactly one job. Cancelling a job of a running batch kills
+/// the worker as it would for a job running alone; the other jobs of the batch run again.
+final class BatchEntry: PoolEntry, @unchecked Sendable {
+    let entries: [PoolEntry]
+
+    /// Joins `entries`, single-job entries of one type that all have a batchable payload.
+    init(_ entries: [PoolEntry]) {
+        self.entries = entries
+        let first = entries[0]
+        var total = 4
+        for entry in entries { total += entry.batchablePayload!.bytes.count - entry.batchablePayload!.start }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(first.jobName.utf8.count + 2 * Frame.headerSize + 12 + total)
+        JobHeader(sequence: first.sequence, count: UInt32(entries.count), jobName: first.jobName)
+            .append(kind: WorkerFrameKind.chunk, to: &bytes)
+        Frame.appendHeader(kind: WorkerFrameKind.data, length: total, to: &bytes)
+        // The encoding of an array: its count, then each element as it encodes alone.
+        withUnsafeBytes(of: UInt32(entries.count).littleEndian) { bytes.append(contentsOf: $0) }
+        for entry in entries {
+            let (payload, start) = entry.batchablePayload!
+            bytes.append(contentsOf: payload[start...])
+        }
+        var message = OutgoingMessage()
+        message.appendSegment(bytes)
+        super.init(
+            sequence: first.sequence,
+            jobName: first.jobName,
+            message: message,
+            itemCount: entries.count,
+            timeout: nil,
+            isBatch: true
+        )
+    }
+
+    override func deliver(_ items: [Frame]) { entries[0].deliverBatch(items, to: entries) }
+
+    override func fail(_ error: any Error) {
+        for entry in entries { entry.fail(error) }
+    }
+
+    override func markRunning() -> Bool {
+        var any = false
+        for entry in entries where entry.markRunning() { any = true }
+        return any
+    }
+
+    override func isFinished() -> Bool { entries.allSatisfy { $0.isFinished() } }
+
+    /// Whether `entry` travels in this batch.
+    func contains(_ entry: PoolEntry) -> Bool { entries.contains { $0 === entry } }
+}
+
+/// A single job's message, with its bytes and where the job's encoding starts in them.
+struct EncodedJobMessage: Sendable {
+    var bytes: [UInt8]
+    var payloadStart: Int
+    var message: OutgoingMessage {
+        var message = OutgoingMessage()
+        message.appendSegment(bytes)
+        return message
     }
 }
 

@@ -28,6 +28,8 @@ final class WorkerSlot: @unchecked Sendable {
     var jobsSent = 0
     /// An average of how long a message takes, in nanoseconds, to choose how many to send ahead.
     var averageNanos: Double = 0
+    /// An average of how long one job takes, in nanoseconds, to choose whether to send quick jobs in batches.
+    var averageJobNanos: Double = 0
     var lastActivity: UInt64
     var lastMemoryCheck: UInt64 = 0
     var killReason: KillReason?
@@ -58,6 +60,7 @@ struct PoolEffects {
 struct PoolState: Sendable {
     let workers: Int
     let pipelineDepth: Int
+    let batchesQuickJobs: Bool
     let crashRetries: Int
     let maxJobsPerWorker: Int?
     let idleTimeout: UInt64?
@@ -75,6 +78,8 @@ struct PoolState: Sendable {
     var consecutiveCrashes = 0
     var consecutiveStartFailures = 0
     var shutdownWaiters: [UnsafeContinuation<Void, Never>] = []
+    /// How many batches of quick jobs the pool has sent, for tests and monitoring.
+    var batchesSent = 0
 
     /// Workers running or starting, not counting those on their way out.
     var liveCount: Int { starting + slots.values.count { $0.phase != .retiring && $0.killReason == nil } }
@@ -104,10 +109,12 @@ struct PoolState: Sendable {
     /// Sends one entry to each ready worker that has nothing in flight.
     mutating func dispatchToIdle(now: UInt64, effects: inout PoolEffects) {
         guard !queue.isEmpty else { return }
+        let readyCount = max(1, slots.values.count { $0.phase == .ready })
         for (id, slot) in slots where slot.phase == .ready && slot.inFlight.isEmpty && slot.killReason == nil {
             var message = OutgoingMessage()
             if let entry = takeEntry() {
-                assign(entry, to: id, now: now, message: &message, effects: &effects)
+                let fairShare = (queue.count + 1 + readyCount - 1) / readyCount
+                assign(batched(entry, for: slot, limit: fairShare), to: id, now: now, message: &message, effects: &effects)
                 effects.sends.append((slots[id]!.worker, message))
             }
             if queue.isEmpty { break }
@@ -127,10 +134,13 @@ struct PoolState: Sendable {
         let readyCount = max(1, slots.values.count { $0.phase == .ready })
         let fairShare = (queue.count + readyCount - 1) / readyCount
         var room = min(depth - slot.inFlight.count, max(1, fairShare))
+        var jobBudget = max(1, fairShare)
         var message = OutgoingMessage()
-        while room > 0, slots[id]!.phase == .ready, let entry = takeEntry() {
-            assign(entry, to: id, now: now, message: &message, effects: &effects)
+        while room > 0, jobBudget > 0, slot.phase == .ready, let entry = takeEntry() {
+            let sent = batched(entry, for: slot, limit: jobBudget)
+            assign(sent, to: id, now: now, message: &message, effects: &effects)
             room -= 1
+            jobBudget -= sent.itemCount
         }
         if !message.isEmpty { effects.sends.append((slot.worker, message)) }
     }
@@ -152,6 +162,8 @@ struct PoolState: Sendable {
         let slot = slots[id]!
         message.append(entry.message)
         entry.workerID = id
+        let batch = entry as? BatchEntry
+        for member in batch?.entries ?? [] { member.workerID = id }
         slot.inFlight.append(entry)
         if slot.inFlight.count == 1 {
             slot.headStart = now
@@ -161,19 +173,22 @@ struct PoolState: Sendable {
                 effects.wakes.append(slot.worker)
             }
         }
-        slot.jobsSent += 1
+        slot.jobsSent += batch?.entries.count ?? 1
         if let maxJobs = maxJobsPerWorker, slot.jobsSent >= maxJobs {
             slot.phase = .retiring
         }
     }
 
     mutating func cancel(_ entry: PoolEntry, effects: inout PoolEffects) {
-        // A queued entry is skipped when its turn comes; one in flight behind another runs and its result is
-        // dropped. Only the running one needs its worker killed.
-        guard let id = entry.workerID, let slot = slots[id], slot.inFlight.first === entry,
-            slot.killReason == nil
+        // A queued entry is skipped when its turn comes; one in flight that has not started runs and its result
+        // is dropped. Only a running one needs its worker killed: the head of the worker's entries, or a later
+        // one the worker has started already (it sends the results of quick jobs together, so the head may have
+        // finished without the pool knowing yet).
+        guard let id = entry.workerID, let slot = slots[id], slot.killReason == nil,
+            let message = slot.inFlight.first(where: { $0 === entry || ($0 as? BatchEntry)?.contains(entry) == true })
         else { return }
-        slots[id]!.killReason = .cancelled
+        guard message === slot.inFlight.first || slot.worker.startedSequence == message.sequence else { return }
+        slot.killReason = .cancelled
         effects.signals.append((slot.worker, SIGKILL_VALUE))
     }
 
@@ -231,8 +246,18 @@ struct PoolState: Sendable {
             let elapsed = Double(now - min(now, slot.headStart))
             let average = slot.averageNanos
             slot.averageNanos = average == 0 ? elapsed : average * 0.8 + elapsed * 0.2
+            let perJob = elapsed / Double(max(1, head.itemCount))
+            let jobAverage = slot.averageJobNanos
+            slot.averageJobNanos = jobAverage == 0 ? perJob : jobAverage * 0.8 + perJob * 0.2
             slot.headStart = now
             slot.lastActivity = now
+            if let batch = head as? BatchEntry, result.items.first?.flags == ResultFlag.failure {
+                // The worker could not decode or encode the batch as a whole: its jobs run again alone, so only
+                // the one at fault fails.
+                queue.prepend(Self.takeApart(batch))
+                if let next = slot.inFlight.first { _ = next.markRunning() }
+                continue
+            }
             if head.isInitializer {
                 if let item = result.items.first, item.flags == ResultFlag.failure {
                     let wire = try? WireDecoder().decode(WireJobError.self, from: item.payload)
@@ -336,13 +361,23 @@ struct PoolState: Sendable {
         // Jobs before it finished but their results were lost with the worker, so they run again; jobs after it
         // had not started.
         let blamedIndex: Int?
-        if slot.killReason != nil || !tracksProgress {
+        if case .cancelled? = slot.killReason, tracksProgress,
+            let index = lastStarted.flatMap({ started in lost.firstIndex { $0.sequence == started } })
+        {
+            blamedIndex = index
+        } else if slot.killReason != nil || !tracksProgress {
             blamedIndex = lost.isEmpty ? nil : 0
         } else {
             blamedIndex = lastStarted.flatMap { started in lost.firstIndex { $0.sequence == started } }
         }
         var crashed = false
-        if let blamedIndex {
+        if let blamedIndex, let batch = lost[blamedIndex] as? BatchEntry, Self.takesApart(slot.killReason) {
+            // Which job of the batch was at fault is unknown: its jobs run again alone, so a crash, a timeout or a
+            // cancellation hits exactly one of them.
+            lost.remove(at: blamedIndex)
+            lost.insert(contentsOf: Self.takeApart(batch), at: 0)
+            crashed = violation == nil && slot.killReason == nil
+        } else if let blamedIndex {
             let head = lost.remove(at: blamedIndex)
             if let error = failure(for: head, slot: slot, exit: exit, violation: violation) {
                 effects.failures.append((head, error))

@@ -36,6 +36,7 @@ final class PoolStorage: WorkerSupervisor {
             PoolState(
                 workers: configuration.workers,
                 pipelineDepth: max(2, configuration.pipelineDepth),
+                batchesQuickJobs: configuration.batchesQuickJobs,
                 crashRetries: max(0, configuration.crashRetries),
                 maxJobsPerWorker: configuration.maxJobsPerWorker.map { max(1, $0) },
                 idleTimeout: configuration.idleTimeout?.nanoseconds,
@@ -116,6 +117,8 @@ final class PoolStorage: WorkerSupervisor {
     }
 
     var isShutDown: Bool { state.withLock { $0.shuttingDown } }
+
+    var batchesSent: Int { state.withLock { $0.batchesSent } }
 
     // MARK: - WorkerSupervisor
 

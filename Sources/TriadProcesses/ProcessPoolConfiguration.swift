@@ -53,6 +53,11 @@ public struct ProcessPoolConfiguration: Sendable {
     /// The most jobs sent ahead to one worker. Jobs are pipelined so a worker never waits for the next one; the
     /// pool sends fewer ahead when jobs take long, so a slow job does not hold many others behind it.
     public var pipelineDepth: Int
+    /// Whether jobs submitted one by one may travel to a worker in batches when they are quick, as ``map`` sends
+    /// chunks. On by default. The pool batches jobs of one type, without a timeout, with small payloads, once the
+    /// worker has been taking under 100 µs per job, in batches of about a millisecond's work; a batch's results
+    /// come back together. Turn it off when every result must come back the moment its job ends.
+    public var batchesQuickJobs: Bool
     /// How long ``ProcessPoolExecutor/terminate()`` waits after SIGTERM before it sends SIGKILL.
     public var terminationGracePeriod: Duration
     /// Whether workers print Swift's crash backtraces. Off by default: a crash is reported to the parent, and a
@@ -89,6 +94,7 @@ public struct ProcessPoolConfiguration: Sendable {
         self.handshakeTimeout = .seconds(10)
         self.maxFrameSize = Frame.defaultMaxPayload
         self.pipelineDepth = 512
+        self.batchesQuickJobs = true
         self.terminationGracePeriod = .seconds(1)
         self.workerBacktraces = false
         self.environment = [:]

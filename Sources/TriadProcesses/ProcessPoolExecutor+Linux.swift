@@ -27,8 +27,10 @@ import TriadCore
 /// - **Bad bytes never hurt the parent.** A worker that sends garbage, a truncated or an oversized frame is killed
 ///   and replaced; its job fails with ``ExecutorError/Code/protocolViolation``.
 ///
-/// Jobs are pipelined (several travel to a worker at once), a worker sends the results of quick jobs together, and
-/// ``map(_:options:)`` sends jobs in chunks, so tiny jobs cost microseconds, not milliseconds. A worker marks each
+/// Jobs are pipelined (several travel to a worker at once), quick jobs submitted one by one travel in batches
+/// (see ``ProcessPoolConfiguration/batchesQuickJobs``), a worker sends the results of quick jobs together, and
+/// ``map(_:options:)`` sends jobs in chunks, so tiny jobs cost about two microseconds each, not milliseconds. A
+/// job that writes its own wire form (``WireCodable``) skips `Codable`'s per-value costs on both sides. A worker marks each
 /// job it starts in a page it shares with the pool, so a crash is pinned on the job that was running even when
 /// results travel in batches. Quick jobs that had finished just before the crash, but whose results had not been
 /// sent yet, run again on the replacement worker: jobs are delivered at least once, so keep their side effects
@@ -75,27 +77,26 @@ public final class ProcessPoolExecutor: Executor {
     ///   throw: its handle carries the error.
     public func submit<J: Job>(_ job: J, options: JobOptions) throws(ExecutorError) -> JobHandle<J.Output> {
         let name = J.cachedJobName
-        let registry = storage.registry
-        return try enqueue(CollectionOfOne(job), named: name, batch: false) { sequence, message in
-            SingleJobEntry<J>(
-                handle: JobHandle(jobName: name),
-                registry: registry,
-                sequence: sequence,
-                message: message,
-                timeout: options.timeout
-            )
-        }
+        try checkRegistered(J.self, named: name)
+        let sequence = storage.nextSequence()
+        let encoded = try PoolEntry.encodedMessage(
+            for: job,
+            named: name,
+            sequence: sequence,
+            maxFrameSize: storage.configuration.maxFrameSize
+        )
+        let entry = SingleJobEntry<J>(
+            handle: JobHandle(jobName: name),
+            registry: storage.registry,
+            sequence: sequence,
+            encoded: encoded,
+            timeout: options.timeout
+        )
+        return try enqueue(entry)
     }
 
-    /// Queues a single job or a chunk in the entry that `makeEntry` builds around its message, checking the
-    /// registry first, and lets cancelling the entry's handle remove the entry or kill its worker. Returns the
-    /// handle.
-    func enqueue<J: Job, Output: Sendable>(
-        _ jobs: some Collection<J>,
-        named name: String,
-        batch: Bool,
-        makeEntry: (_ sequence: UInt64, _ message: OutgoingMessage) -> HandleEntry<Output>
-    ) throws(ExecutorError) -> JobHandle<Output> {
+    /// Throws ``ExecutorError/Code/unknownJob`` when no job of that name is registered.
+    private func checkRegistered<J: Job>(_ type: J.Type, named name: String) throws(ExecutorError) {
         guard storage.registry.contains(jobName: name) else {
             throw ExecutorError(
                 .unknownJob,
@@ -104,18 +105,32 @@ public final class ProcessPoolExecutor: Executor {
                     + "ProcessPool.bootstrap(jobs:errors:), the first statement of main"
             )
         }
+    }
+
+    /// Queues `entry`, letting cancelling its handle remove the entry or kill its worker. Returns the handle.
+    private func enqueue<Output: Sendable>(_ entry: HandleEntry<Output>) throws(ExecutorError) -> JobHandle<Output> {
+        entry.handle.setCancelHandler { [weak storage] _ in storage?.cancel(entry) }
+        try storage.enqueue(entry)
+        return entry.handle
+    }
+
+    /// Queues a chunk of jobs as one batch message, in the entry that `makeEntry` builds around its message.
+    /// Returns the entry's handle.
+    func enqueueChunk<J: Job, Output: Sendable>(
+        _ jobs: ArraySlice<J>,
+        named name: String,
+        makeEntry: (_ sequence: UInt64, _ encoded: EncodedJobMessage) -> HandleEntry<Output>
+    ) throws(ExecutorError) -> JobHandle<Output> {
+        try checkRegistered(J.self, named: name)
         let sequence = storage.nextSequence()
-        let message = try PoolEntry.message(
+        let encoded = try PoolEntry.encodedMessage(
             for: jobs,
             named: name,
             sequence: sequence,
             maxFrameSize: storage.configuration.maxFrameSize,
-            batch: batch
+            batch: true
         )
-        let entry = makeEntry(sequence, message)
-        entry.handle.setCancelHandler { [weak storage] _ in storage?.cancel(entry) }
-        try storage.enqueue(entry)
-        return entry.handle
+        return try enqueue(makeEntry(sequence, encoded))
     }
 
     /// Stops accepting jobs and, optionally, waits for the queued ones and for the workers to exit.
@@ -141,6 +156,9 @@ public final class ProcessPoolExecutor: Executor {
     public func kill() async {
         await storage.terminate(signal: SIGKILL)
     }
+
+    /// How many batches of quick jobs the pool has sent to its workers, for tests.
+    package var batchesSent: Int { storage.batchesSent }
 
     /// The process ids of the workers that have started, for monitoring and tests.
     public var workerPIDs: [Int32] { storage.workerPIDs }

@@ -73,7 +73,7 @@ extension ProcessPoolExecutor {
         let handle = JobHandle<[J.Output]>(jobName: name)
         let registry = storage.registry
         let count = jobs.count
-        return try enqueueChunk(jobs, named: name, for: handle, timeout: timeout) { items in
+        return try enqueueMapChunk(jobs, named: name, for: handle, timeout: timeout) { items in
             tracker.add(count)
             guard let item = items.first else { return }
             switch PoolEntry.decode(item, as: WireBatchOutcome<J.Output>.self, jobName: name, registry: registry) {
@@ -111,7 +111,7 @@ extension ProcessPoolExecutor {
         let handle = JobHandle<[Result<J.Output, any Error>]>(jobName: name)
         let registry = storage.registry
         let count = jobs.count
-        return try enqueueChunk(jobs, named: name, for: handle, timeout: timeout) { items in
+        return try enqueueMapChunk(jobs, named: name, for: handle, timeout: timeout) { items in
             let results: [Result<J.Output, any Error>]
             let decoded = items.first.map {
                 PoolEntry.decode($0, as: WireBatchOutcome<J.Output>.self, jobName: name, registry: registry)
@@ -135,7 +135,7 @@ extension ProcessPoolExecutor {
 
 extension ProcessPoolExecutor {
     /// Queues a chunk of jobs as one batch message whose answer `deliver` turns into `handle`'s outcome.
-    private func enqueueChunk<J: Job, Output: Sendable>(
+    private func enqueueMapChunk<J: Job, Output: Sendable>(
         _ jobs: ArraySlice<J>,
         named name: String,
         for handle: JobHandle<Output>,
@@ -143,11 +143,11 @@ extension ProcessPoolExecutor {
         deliver: @escaping @Sendable ([Frame]) -> Void,
         fail: @escaping @Sendable (any Error) -> Void
     ) throws(ExecutorError) -> JobHandle<Output> {
-        try enqueue(jobs, named: name, batch: true) { sequence, message in
+        try enqueueChunk(jobs, named: name) { sequence, encoded in
             ChunkEntry(
                 handle: handle,
                 sequence: sequence,
-                message: message,
+                message: encoded.message,
                 itemCount: jobs.count,
                 timeout: timeout,
                 deliver: deliver,

@@ -58,11 +58,12 @@ struct JobHeader: Equatable {
     /// The header frame's payload: sequence (8 bytes), count (4 bytes), then the job name in UTF-8.
     func append(kind: UInt8, to bytes: inout [UInt8]) {
         var name = jobName
-        let nameBytes = name.withUTF8 { Array($0) }
-        Frame.appendHeader(kind: kind, length: 12 + nameBytes.count, to: &bytes)
-        appendInteger(sequence, to: &bytes)
-        appendInteger(count, to: &bytes)
-        bytes.append(contentsOf: nameBytes)
+        name.withUTF8 { nameBytes in
+            Frame.appendHeader(kind: kind, length: 12 + nameBytes.count, to: &bytes)
+            appendInteger(sequence, to: &bytes)
+            appendInteger(count, to: &bytes)
+            bytes.append(contentsOf: nameBytes)
+        }
     }
 
     init(sequence: UInt64, count: UInt32, jobName: String) {

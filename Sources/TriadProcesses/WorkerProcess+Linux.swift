@@ -141,6 +141,13 @@ final class WorkerProcess: Sendable {
     /// Whether the worker marks the jobs it starts in a shared page.
     var tracksProgress: Bool { progress != nil }
 
+    /// The sequence number of the message the worker started last, while it is alive and tracks progress. Its
+    /// results may still be on their way: the worker sends the results of quick jobs together.
+    var startedSequence: UInt64? {
+        // The page is unmapped only after the worker is reaped, which clears `alive` under the same lock.
+        alive.withLock { alive in alive ? progress?.lastStarted : nil }
+    }
+
     /// Queues `message` and writes as much as the socket takes now; the driver writes the rest.
     func send(_ message: OutgoingMessage) {
         let message = lanes.externalize(message)

@@ -25,6 +25,28 @@ public struct FastSquare: Job, WireCodable {
     }
 }
 
+/// A quick job that doubles its value, or kills its own worker, or sleeps first: one job type for bursts of tiny
+/// jobs that the pool sends in batches, with the odd one that crashes or runs long among them.
+public struct Burst: Job {
+    public enum Action: String, Codable, Sendable { case double, crash, sleep }
+    public var value: Int
+    public var action: Action
+    public var milliseconds: Int
+    public init(_ value: Int, _ action: Action = .double, milliseconds: Int = 0) {
+        self.value = value
+        self.action = action
+        self.milliseconds = milliseconds
+    }
+    public func run() async throws -> Int {
+        switch action {
+        case .double: break
+        case .crash: kill(getpid(), SIGKILL)
+        case .sleep: usleep(UInt32(milliseconds) * 1000)
+        }
+        return value * 2
+    }
+}
+
 /// Returns its bytes unchanged: the raw-bytes path.
 public struct Echo: Job {
     public var bytes: [UInt8]
@@ -183,7 +205,7 @@ public struct ReadMarker: Job {
 public enum TestJobs {
     public static let all: [any Job.Type] = [
         Square.self, Echo.self, WhoAmI.self, Nap.self, Runaway.self, Crash.self, Throw.self, Undecodable.self,
-        Sabotage.self, Hog.self, SetMarker.self, ReadMarker.self, MaybeFail.self, FastSquare.self,
+        Sabotage.self, Hog.self, SetMarker.self, ReadMarker.self, MaybeFail.self, FastSquare.self, Burst.self,
     ]
     public static let errors: [any (Error & Codable).Type] = [TestFailure.self]
 }

@@ -1,0 +1,57 @@
+import TriadCore
+
+// Quick jobs of one kind travel to a worker in batches (see `BatchEntry`): a burst of tiny submissions then costs
+// one frame, one decoding and one answer per batch instead of per job, on both sides of the socket.
+
+extension PoolState {
+    /// Jobs that take less than this, on average, on a worker may travel to it in batches.
+    static let quickJobNanos: Double = 100_000
+    /// The most jobs in one batch.
+    static let batchLimit = 128
+    /// About how long a batch should take, in nanoseconds, so a batch never holds its first result back long.
+    static let batchNanos: Double = 1_000_000
+
+    /// Joins `first` with the jobs of its kind queued right behind it, up to `limit` jobs, when `slot`'s worker has
+    /// been taking microseconds per job; otherwise returns `first`. Only jobs without a timeout and with a small
+    /// payload join, and none while the pool has a default timeout or its configuration turns batches off.
+    mutating func batched(_ first: PoolEntry, for slot: WorkerSlot, limit: Int) -> PoolEntry {
+        let average = slot.averageJobNanos
+        guard batchesQuickJobs, defaultTimeout == nil, average > 0, average < Self.quickJobNanos, first.batchablePayload != nil else {
+            return first
+        }
+        var limit = min(limit, Self.batchLimit, max(2, Int(Self.batchNanos / max(average, 1))))
+        if let maxJobs = maxJobsPerWorker { limit = min(limit, maxJobs - slot.jobsSent) }
+        guard limit > 1 else { return first }
+        let kind = ObjectIdentifier(type(of: first))
+        var entries = [first]
+        while entries.count < limit, let next = queue.first, ObjectIdentifier(type(of: next)) == kind,
+            next.batchablePayload != nil
+        {
+            _ = queue.popFirst()
+            if !next.isFinished() { entries.append(next) }
+        }
+        guard entries.count > 1 else { return first }
+        batchesSent += 1
+        return BatchEntry(entries)
+    }
+
+    /// Whether a batch lost with its worker for `reason` is taken apart and run again job by job. A terminated pool
+    /// or a failed initializer fails the batch's jobs instead.
+    static func takesApart(_ reason: KillReason?) -> Bool {
+        switch reason {
+        case .terminated?, .initializerFailed?: false
+        default: true
+        }
+    }
+
+    /// The unfinished jobs of `batch`, each marked to run alone from now on.
+    static func takeApart(_ batch: BatchEntry) -> [PoolEntry] {
+        var entries: [PoolEntry] = []
+        for entry in batch.entries where !entry.isFinished() {
+            entry.runsAlone = true
+            entry.workerID = nil
+            entries.append(entry)
+        }
+        return entries
+    }
+}

@@ -1,0 +1,98 @@
+import Glibc
+import Testing
+import TriadCore
+import TriadProcesses
+import TriadProcessesTestSupport
+
+extension ProcessPoolTests {
+    @Suite("Quick jobs in batches", .serialized)
+    struct ProcessPoolBatchTests {
+        /// Submits `count` quick jobs with `odd` at index `at`, after a warm-up that teaches the pool the jobs are
+        /// quick, and returns the handles.
+        private func burst(
+            _ pool: ProcessPoolExecutor,
+            count: Int,
+            odd: Burst,
+            at oddIndex: Int
+        ) async throws -> [JobHandle<Int>] {
+            _ = try await pool.map((0..<500).map { Burst($0) }, options: MapOptions(chunkSize: 1))
+            return try (0..<count).map { index in try pool.submit(index == oddIndex ? odd : Burst(index)) }
+        }
+
+        @Test("a burst of quick submissions travels in batches and every value comes back to its own handle")
+        func batchesDeliverInOrder() async throws {
+            let pool = TestPools.pool()
+            let handles = try await burst(pool, count: 20_000, odd: Burst(7), at: 7)
+            for (index, handle) in handles.enumerated() { #expect(try await handle.value == index * 2) }
+            #expect(pool.batchesSent > 0)
+            await pool.shutdown()
+        }
+
+        @Test("a crash inside a batch fails only the job that crashed; the rest of its batch runs again")
+        func crashInBatch() async throws {
+            let pool = TestPools.pool()
+            let handles = try await burst(pool, count: 6_000, odd: Burst(0, .crash), at: 3_000)
+            for (index, handle) in handles.enumerated() {
+                let result = await handle.result
+                if index == 3_000 {
+                    let error = executorError(result)
+                    #expect(error?.code == .workerCrashed)
+                    #expect((error?.underlying as? WorkerExit)?.signal == SIGKILL)
+                } else {
+                    #expect(try result.get() == index * 2)
+                }
+            }
+            #expect(pool.batchesSent > 0)
+            #expect(try await pool.submit(Burst(21)).value == 42)
+            await pool.shutdown()
+        }
+
+        @Test("a job that fails to decode inside a batch fails alone with codingFailed")
+        func undecodableInBatch() async throws {
+            let pool = TestPools.pool()
+            _ = try await pool.map((0..<500).map(FastSquare.init), options: MapOptions(chunkSize: 1))
+            let handles = try (0..<6_000).map { index in try pool.submit(FastSquare(index == 4_000 ? -1 : index)) }
+            for (index, handle) in handles.enumerated() {
+                let result = await handle.result
+                if index == 4_000 {
+                    #expect(executorError(result)?.code == .codingFailed)
+                } else {
+                    #expect(try result.get() == index * index)
+                }
+            }
+            #expect(pool.batchesSent > 0)
+            await pool.shutdown()
+        }
+
+        @Test("cancelling a long job that travels among quick ones kills its worker; the others still finish")
+        func cancelInBatch() async throws {
+            let pool = TestPools.pool()
+            let handles = try await burst(pool, count: 4_000, odd: Burst(0, .sleep, milliseconds: 120_000), at: 2_000)
+            let long = handles[2_000]
+            // The worker may hold the results of the quick jobs before it while it sleeps, so the pool need not
+            // know the long job runs: wait until every job before it has had ample time.
+            try await Task.sleep(for: .seconds(1))
+            let start = ContinuousClock.now
+            #expect(long.cancel())
+            for (index, handle) in handles.enumerated() where index != 2_000 {
+                #expect(try await handle.value == index * 2)
+            }
+            // Had the worker not been killed, the jobs behind the long one would wait for its two minutes.
+            #expect(ContinuousClock.now - start < .seconds(60))
+            #expect(executorError(await long.result)?.code == .cancelled)
+            await pool.shutdown()
+        }
+
+        @Test("with a default timeout, or with batches turned off, jobs travel one by one")
+        func noBatches() async throws {
+            let timed = TestPools.pool { $0.defaultTimeout = .seconds(30) }
+            let unbatched = TestPools.pool { $0.batchesQuickJobs = false }
+            for pool in [timed, unbatched] {
+                let handles = try await burst(pool, count: 3_000, odd: Burst(3), at: 3)
+                for (index, handle) in handles.enumerated() { #expect(try await handle.value == index * 2) }
+                #expect(pool.batchesSent == 0)
+                await pool.shutdown()
+            }
+        }
+    }
+}
