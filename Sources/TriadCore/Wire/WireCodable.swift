@@ -8,12 +8,14 @@
 /// value alone and inside arrays, optionals and other values, on both sides of the process boundary:
 ///
 /// ```swift
-/// struct Score: Job, WireCodable {
+/// struct Score: Job {
 ///     var player: Int
 ///     var points: Double
 ///
 ///     func run() async throws -> Double { points * 2 }
+/// }
 ///
+/// extension Score: WireCodable {      // in an extension, so Score keeps its memberwise init
 ///     func encode(to writer: inout WireWriter) {
 ///         writer.write(player)
 ///         writer.write(points)
