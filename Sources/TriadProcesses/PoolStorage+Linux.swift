@@ -11,6 +11,8 @@ final class PoolStorage: WorkerSupervisor {
     private let launch: WorkerLaunch
     private let state: Mutex<PoolState>
     private let sequences = Atomic<UInt64>(0)
+    /// The names of the job types submitted so far that the registry holds, by type: one lookup per submit.
+    private let registeredNames = Mutex<[ObjectIdentifier: String]>([:])
 
     init(configuration: ProcessPoolConfiguration, registry: JobRegistry) {
         self.configuration = configuration
@@ -49,7 +51,7 @@ final class PoolStorage: WorkerSupervisor {
     }
 
     private static func initializerEntry<J: Job>(_ job: J, maxFrameSize: Int) -> (@Sendable () -> PoolEntry)? {
-        let name = J.cachedJobName
+        let name = J.jobName
         guard
             let message = try? PoolEntry.message(
                 for: CollectionOfOne(job),
@@ -67,6 +69,16 @@ final class PoolStorage: WorkerSupervisor {
 
     func start() {
         mutate { state, effects, _ in state.ensureWorkers(effects: &effects) }
+    }
+
+    /// The job name of `J` if the registry holds it, else nil.
+    func registeredName<J: Job>(of type: J.Type) -> String? {
+        let key = ObjectIdentifier(type)
+        if let name = registeredNames.withLock({ $0[key] }) { return name }
+        let name = J.jobName
+        guard registry.contains(jobName: name) else { return nil }
+        registeredNames.withLock { $0[key] = name }
+        return name
     }
 
     func nextSequence() -> UInt64 {

@@ -76,8 +76,7 @@ public final class ProcessPoolExecutor: Executor {
     ///   ``ExecutorError/Code/shutDown`` after shutdown. A job that fails in its worker does not make `submit`
     ///   throw: its handle carries the error.
     public func submit<J: Job>(_ job: J, options: JobOptions) throws(ExecutorError) -> JobHandle<J.Output> {
-        let name = J.cachedJobName
-        try checkRegistered(J.self, named: name)
+        let name = try registeredName(of: J.self)
         let sequence = storage.nextSequence()
         let encoded = try PoolEntry.encodedMessage(
             for: job,
@@ -95,21 +94,26 @@ public final class ProcessPoolExecutor: Executor {
         return try enqueue(entry)
     }
 
-    /// Throws ``ExecutorError/Code/unknownJob`` when no job of that name is registered.
-    private func checkRegistered<J: Job>(_ type: J.Type, named name: String) throws(ExecutorError) {
-        guard storage.registry.contains(jobName: name) else {
+    /// The job name of `J`, checked against the registry.
+    ///
+    /// - Throws: ``ExecutorError/Code/unknownJob`` when no job of that name is registered.
+    func registeredName<J: Job>(of type: J.Type) throws(ExecutorError) -> String {
+        guard let name = storage.registeredName(of: type) else {
             throw ExecutorError(
                 .unknownJob,
-                jobName: name,
+                jobName: J.jobName,
                 message: "the job is not registered, so no worker could run it; add \(J.self).self to the jobs of "
                     + "ProcessPool.bootstrap(jobs:errors:), the first statement of main"
             )
         }
+        return name
     }
 
     /// Queues `entry`, letting cancelling its handle remove the entry or kill its worker. Returns the handle.
     private func enqueue<Output: Sendable>(_ entry: HandleEntry<Output>) throws(ExecutorError) -> JobHandle<Output> {
-        entry.handle.setCancelHandler { [weak storage] _ in storage?.cancel(entry) }
+        // A strong capture: the handler goes when the handle resolves, and every handle resolves, at the latest
+        // when the pool is shut down or dropped.
+        entry.handle.setCancelHandler { [storage] _ in storage.cancel(entry) }
         try storage.enqueue(entry)
         return entry.handle
     }
@@ -121,7 +125,6 @@ public final class ProcessPoolExecutor: Executor {
         named name: String,
         makeEntry: (_ sequence: UInt64, _ encoded: EncodedJobMessage) -> HandleEntry<Output>
     ) throws(ExecutorError) -> JobHandle<Output> {
-        try checkRegistered(J.self, named: name)
         let sequence = storage.nextSequence()
         let encoded = try PoolEntry.encodedMessage(
             for: jobs,

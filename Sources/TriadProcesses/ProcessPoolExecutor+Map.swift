@@ -69,7 +69,7 @@ extension ProcessPoolExecutor {
         timeout: Duration?,
         tracker: ProgressTracker
     ) throws(ExecutorError) -> JobHandle<[J.Output]> {
-        let name = J.cachedJobName
+        let name = try registeredName(of: J.self)
         let handle = JobHandle<[J.Output]>(jobName: name)
         let registry = storage.registry
         let count = jobs.count
@@ -107,7 +107,7 @@ extension ProcessPoolExecutor {
         timeout: Duration?,
         tracker: ProgressTracker
     ) throws(ExecutorError) -> JobHandle<[Result<J.Output, any Error>]> {
-        let name = J.cachedJobName
+        let name = try registeredName(of: J.self)
         let handle = JobHandle<[Result<J.Output, any Error>]>(jobName: name)
         let registry = storage.registry
         let count = jobs.count

@@ -226,6 +226,28 @@ extension WireCodable {
         try sink.withWriter { (writer: inout WireWriter) throws(WireError) in try encode(to: &writer) }
     }
 
+    /// Encodes `value`, whose type is `Self`, without a cast: the caller found `Self` through ``WirePath``.
+    static func wireEncode<Value>(opaque value: Value, into sink: WireSink) throws(WireError) {
+        try sink.withWriter { (writer: inout WireWriter) throws(WireError) in
+            try wireEncode(opaque: value, to: &writer)
+        }
+    }
+
+    /// Encodes `value`, whose type is `Self`, straight into `writer`.
+    static func wireEncode<Value>(opaque value: Value, to writer: inout WireWriter) throws(WireError) {
+        precondition(Value.self == Self.self, "wireEncode(opaque:) called with a value of another type")
+        try withUnsafePointer(to: value) { pointer throws(WireError) in
+            try UnsafeRawPointer(pointer).assumingMemoryBound(to: Self.self).pointee.encode(to: &writer)
+        }
+    }
+
+    /// Decodes a `Self` and returns it as `Value`, which is `Self`, without a cast.
+    static func wireDecode<Value>(opaque type: Value.Type, from source: WireSource) throws(WireError) -> Value {
+        precondition(Value.self == Self.self, "wireDecode(opaque:) called for another type")
+        var decoded = try wireDecodeNative(from: source)
+        return withUnsafePointer(to: &decoded) { UnsafeRawPointer($0).assumingMemoryBound(to: Value.self).pointee }
+    }
+
     static func wireDecodeNative(from source: WireSource) throws(WireError) -> Self {
         var reader = WireReader(source: source)
         return try Self(from: &reader)

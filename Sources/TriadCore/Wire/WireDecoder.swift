@@ -45,7 +45,7 @@ final class WireSource {
     var offset = 0
     // The last type decoded through `decodeValue` and its path; see `WireSink`.
     private var lastType: ObjectIdentifier?
-    private var lastPath = WirePath.conformance
+    private var lastRoute = WireRoute.conformance
 
     init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
@@ -106,9 +106,9 @@ final class WireSource {
         let identifier = ObjectIdentifier(T.self)
         if identifier != lastType {
             lastType = identifier
-            lastPath = WirePath.forDecoding(T.self)
+            lastRoute = WirePath.forDecoding(T.self)
         }
-        switch lastPath {
+        switch lastRoute.path {
         case .conformance:
             return try T(from: WireDecoderImpl(source: self))
         case .bulk:
@@ -116,7 +116,7 @@ final class WireSource {
         case .special:
             return try (type as! any WireSpecialDecodable.Type).wireDecode(from: self) as! T
         case .native:
-            return try (type as! any WireCodable.Type).wireDecodeNative(from: self) as! T
+            return try lastRoute.native!.wireDecode(opaque: T.self, from: self)
         case .nativeArray:
             return try (type as! any WireNativeDecodable.Type).wireDecodeNative(from: self) as! T
         }

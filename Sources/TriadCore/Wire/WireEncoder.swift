@@ -32,6 +32,15 @@ public struct WireEncoder: Sendable {
     ///
     /// - Throws: ``WireError`` with ``WireError/Code/encodingFailed`` if the value's conformance throws.
     public func encode<T: Encodable>(_ value: T, appendingTo bytes: inout [UInt8]) throws(WireError) {
+        let route = WirePath.forEncoding(T.self)
+        if route.path == .native, let native = route.native {
+            // A type with its own wire functions needs no sink and no containers.
+            var writer = WireWriter()
+            swap(&writer.bytes, &bytes)
+            defer { swap(&writer.bytes, &bytes) }
+            try native.wireEncode(opaque: value, to: &writer)
+            return
+        }
         let sink = WireSink(bytes: bytes)
         bytes = []
         defer { swap(&bytes, &sink.bytes) }
@@ -51,7 +60,7 @@ final class WireSink {
     // The last type encoded through `encodeValue` and its path: the elements of an array share one type, so this
     // spares most lookups in the shared cache.
     private var lastType: ObjectIdentifier?
-    private var lastPath = WirePath.conformance
+    private var lastRoute = WireRoute.conformance
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
@@ -100,9 +109,9 @@ final class WireSink {
         let type = ObjectIdentifier(T.self)
         if type != lastType {
             lastType = type
-            lastPath = WirePath.forEncoding(T.self)
+            lastRoute = WirePath.forEncoding(T.self)
         }
-        switch lastPath {
+        switch lastRoute.path {
         case .conformance:
             try value.encode(to: WireEncoderImpl(sink: self))
         case .bulk:
@@ -110,7 +119,7 @@ final class WireSink {
         case .special:
             try (value as! any WireSpecialEncodable).wireEncode(into: self)
         case .native:
-            try (value as! any WireCodable).wireEncodeNative(into: self)
+            try lastRoute.native!.wireEncode(opaque: value, into: self)
         case .nativeArray:
             try (value as! any WireNativeEncodable).wireEncodeNative(into: self)
         }

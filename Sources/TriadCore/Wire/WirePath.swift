@@ -13,32 +13,46 @@ enum WirePath: UInt8, Sendable {
     case native
     case nativeArray
 
-    private static let encodingPaths = Mutex<[ObjectIdentifier: WirePath]>([:])
-    private static let decodingPaths = Mutex<[ObjectIdentifier: WirePath]>([:])
+    private static let encodingRoutes = Mutex<[ObjectIdentifier: WireRoute]>([:])
+    private static let decodingRoutes = Mutex<[ObjectIdentifier: WireRoute]>([:])
 
-    static func forEncoding<T: Encodable>(_ type: T.Type) -> WirePath {
+    static func forEncoding<T: Encodable>(_ type: T.Type) -> WireRoute {
         let key = ObjectIdentifier(type)
-        if let known = encodingPaths.withLock({ $0[key] }) { return known }
+        if let known = encodingRoutes.withLock({ $0[key] }) { return known }
+        let native = type as? any WireCodable.Type
         let path: WirePath =
             if type is any WireBulkEncodable.Type { .bulk }
             else if type is any WireNativeEncodable.Type { .nativeArray }
-            else if type is any WireCodable.Type { .native }
+            else if native != nil { .native }
             else if type is any WireSpecialEncodable.Type { .special }
             else { .conformance }
-        encodingPaths.withLock { $0[key] = path }
-        return path
+        let route = WireRoute(path: path, native: native)
+        encodingRoutes.withLock { $0[key] = route }
+        return route
     }
 
-    static func forDecoding<T: Decodable>(_ type: T.Type) -> WirePath {
+    static func forDecoding<T: Decodable>(_ type: T.Type) -> WireRoute {
         let key = ObjectIdentifier(type)
-        if let known = decodingPaths.withLock({ $0[key] }) { return known }
+        if let known = decodingRoutes.withLock({ $0[key] }) { return known }
+        let native = type as? any WireCodable.Type
         let path: WirePath =
             if type is any WireBulkDecodable.Type { .bulk }
             else if type is any WireNativeDecodable.Type { .nativeArray }
-            else if type is any WireCodable.Type { .native }
+            else if native != nil { .native }
             else if type is any WireSpecialDecodable.Type { .special }
             else { .conformance }
-        decodingPaths.withLock { $0[key] = path }
-        return path
+        let route = WireRoute(path: path, native: native)
+        decodingRoutes.withLock { $0[key] = route }
+        return route
     }
+}
+
+/// A type's path, and the type as a ``WireCodable`` type when it is one: casting to reach its functions costs a
+/// conformance lookup each time, as much as encoding a small value, so the cast is made once and kept.
+struct WireRoute: @unchecked Sendable {
+    // Sendable by contract: a metatype is immutable.
+    var path: WirePath
+    var native: (any WireCodable.Type)?
+
+    static let conformance = WireRoute(path: .conformance, native: nil)
 }
