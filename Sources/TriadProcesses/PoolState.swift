@@ -86,6 +86,14 @@ struct PoolState: Sendable {
 
     var isStopped: Bool { shuttingDown && slots.isEmpty && starting == 0 }
 
+    /// Whether a job submitted now would only wait in the queue: the pool is open and has all its workers, and
+    /// none of them is ready and idle. Every worker then owes the pool an event (a result, its start, its exit),
+    /// and the state change of that event takes in what was submitted meanwhile.
+    var acceptsQuietly: Bool {
+        guard !shuttingDown, liveCount >= workers else { return false }
+        return !slots.values.contains { $0.phase == .ready && $0.inFlight.isEmpty && $0.killReason == nil }
+    }
+
     // MARK: - Jobs
 
     mutating func submit(_ entry: PoolEntry, now: UInt64, effects: inout PoolEffects) {

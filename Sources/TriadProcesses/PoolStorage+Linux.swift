@@ -11,6 +11,8 @@ final class PoolStorage: WorkerSupervisor {
     private let launch: WorkerLaunch
     private let state: Mutex<PoolState>
     private let sequences = Atomic<UInt64>(0)
+    /// Jobs submitted while every worker was busy, waiting for the next state change to take them in.
+    private let inbox = Mutex(Inbox())
     /// The names of the job types submitted so far that the registry holds, by type: one lookup per submit.
     private let registeredNames = Mutex<[ObjectIdentifier: String]>([:])
 
@@ -86,6 +88,15 @@ final class PoolStorage: WorkerSupervisor {
     }
 
     func enqueue(_ entry: PoolEntry) throws(ExecutorError) {
+        // While every worker is busy, a new job only needs to wait its turn: it goes into the inbox, which the next
+        // state change (a result, most often) empties into the queue. The submitting thread then never contends
+        // with the drivers for the state's lock, which they take for every batch of results.
+        let queued = inbox.withLock { inbox in
+            guard inbox.acceptsQuietly else { return false }
+            inbox.entries.append(entry)
+            return true
+        }
+        if queued { return }
         let accepted = mutate { state, effects, now in
             guard !state.shuttingDown else { return false }
             state.submit(entry, now: now, effects: &effects)
@@ -182,9 +193,40 @@ final class PoolStorage: WorkerSupervisor {
     private func mutate<R>(_ body: (inout PoolState, inout PoolEffects, UInt64) -> R) -> R {
         var effects = PoolEffects()
         let now = Syscall.now()
-        let result = state.withLock { state in body(&state, &effects, now) }
+        let result = state.withLock { state in
+            takeInbox(into: &state, now: now, effects: &effects)
+            let result = body(&state, &effects, now)
+            // Before the lock goes: tell submitters whether they may queue quietly, once the inbox is empty.
+            while true {
+                let quietly = state.acceptsQuietly
+                let done = inbox.withLock { inbox in
+                    guard inbox.entries.isEmpty else { return false }
+                    inbox.acceptsQuietly = quietly
+                    return true
+                }
+                if done { break }
+                takeInbox(into: &state, now: now, effects: &effects)
+            }
+            return result
+        }
         perform(effects)
         return result
+    }
+
+    /// Moves the jobs of the inbox into the state's queue, as if they were submitted now.
+    private func takeInbox(into state: inout PoolState, now: UInt64, effects: inout PoolEffects) {
+        let entries = inbox.withLock { inbox in
+            defer { inbox.entries.removeAll(keepingCapacity: true) }
+            return inbox.entries
+        }
+        for entry in entries {
+            if state.shuttingDown {
+                // Submitted while this state change shut the pool down: refused, as a later submit would be.
+                effects.failures.append((entry, ExecutorError.shutDown(jobName: entry.jobName)))
+            } else {
+                state.submit(entry, now: now, effects: &effects)
+            }
+        }
     }
 
     private func perform(_ effects: PoolEffects) {
@@ -206,6 +248,13 @@ final class PoolStorage: WorkerSupervisor {
         for (entry, error) in effects.failures { entry.fail(error) }
         for continuation in effects.resumes { continuation.resume() }
     }
+}
+
+/// Jobs submitted while every worker was busy, and whether submitters may still queue that way.
+private struct Inbox {
+    var entries: [PoolEntry] = []
+    /// Set by the state under its lock: true only while a new job would just wait in the queue anyway.
+    var acceptsQuietly = false
 }
 
 private let debugging = getenv("TRIAD_POOL_DEBUG") != nil

@@ -83,6 +83,31 @@ extension ProcessPoolTests {
             await pool.shutdown()
         }
 
+        @Test("jobs submitted while every worker is busy wait their turn, and a shutdown resolves every one of them")
+        func submittedWhileBusy() async throws {
+            let pool = TestPools.pool()
+            // Both workers up and idle first, so each nap goes to a worker of its own.
+            _ = try await pool.map((0..<100).map(Square.init), options: MapOptions(chunkSize: 1))
+            let naps = try (0..<2).map { _ in try pool.submit(Nap(milliseconds: 300)) }
+            #expect(await eventually(seconds: 10) { naps.allSatisfy { $0.state == .running } })
+            let waiting = try (0..<500).map { try pool.submit(Square($0)) }
+            for (index, handle) in waiting.enumerated() { #expect(try await handle.value == index * index) }
+
+            let more = try (0..<2).map { _ in try pool.submit(Nap(milliseconds: 300)) }
+            #expect(await eventually(seconds: 10) { more.allSatisfy { $0.state == .running } })
+            let pending = try (0..<500).map { try pool.submit(Square($0)) }
+            await pool.shutdown(wait: true, cancelPending: true)
+            for handle in more {
+                let result = await handle.result
+                #expect((try? result.get()) != nil || executorError(result)?.code == .cancelled)
+            }
+            for handle in pending {
+                let result = await handle.result
+                #expect((try? result.get()) != nil || executorError(result)?.code == .cancelled)
+            }
+            #expect(throws: ExecutorError.self) { try pool.submit(Square(1)) }
+        }
+
         @Test("with a default timeout, or with batches turned off, jobs travel one by one")
         func noBatches() async throws {
             let timed = TestPools.pool { $0.defaultTimeout = .seconds(30) }
