@@ -34,7 +34,10 @@ public final class JobHandle<Output: Sendable>: Sendable {
     ///   ``ExecutorError`` for a cancellation, a timeout, a shutdown or a lost worker.
     ///
     /// Cancelling the awaiting task cancels the job.
-    public var value: Output {
+    ///
+    /// It runs on the caller's executor, so reading the value of a job that has finished costs no hop between
+    /// threads, even from the main actor or top-level code.
+    public nonisolated(nonsending) var value: Output {
         get async throws {
             var outcome = storage.withLock { $0.outcome }
             if outcome == nil { outcome = await waitForOutcome() }
@@ -44,8 +47,9 @@ public final class JobHandle<Output: Sendable>: Sendable {
 
     /// Waits for the job and returns its outcome without throwing.
     ///
-    /// Cancelling the awaiting task cancels the job, and the outcome is then a cancellation error.
-    public var result: Result<Output, any Error> {
+    /// Cancelling the awaiting task cancels the job, and the outcome is then a cancellation error. Like
+    /// ``value``, it runs on the caller's executor.
+    public nonisolated(nonsending) var result: Result<Output, any Error> {
         get async {
             var outcome = storage.withLock { $0.outcome }
             if outcome == nil { outcome = await waitForOutcome() }
@@ -53,7 +57,8 @@ public final class JobHandle<Output: Sendable>: Sendable {
         }
     }
 
-    /// Suspends until the handle resolves; cancelling the waiting task cancels the job.
+    /// Suspends until the handle resolves; cancelling the waiting task cancels the job. (A plain `async` function:
+    /// inside a `nonisolated(nonsending)` caller, `withTaskCancellationHandler` crashed with Swift 6.3.)
     private func waitForOutcome() async -> HandleOutcome {
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in

@@ -53,6 +53,32 @@ struct JobHandleTests {
         #expect(throws: ExecutorError.self) { try outcome.get() }
     }
 
+    @Test("awaiting from the main actor stays on the main actor, for finished and pending handles")
+    @MainActor
+    func awaitOnMainActor() async throws {
+        let done = (0..<100).map { index in
+            let handle = JobHandle<Int>(jobName: "demo")
+            handle.succeed(index)
+            return handle
+        }
+        var sum = 0
+        for handle in done {
+            sum += try await handle.value
+            MainActor.assertIsolated("a finished handle's value resumes on the caller's actor")
+        }
+        #expect(sum == 4950)
+        let pending = JobHandle<Int?>(jobName: "demo")
+        Task.detached {
+            try await Task.sleep(for: .milliseconds(20))
+            pending.succeed(nil)
+        }
+        #expect(try await pending.value == nil)
+        MainActor.assertIsolated("a pending handle's value resumes on the caller's actor")
+        let failed = JobHandle<Int>(jobName: "demo")
+        failed.fail(ExecutorError.cancelled(jobName: "demo"))
+        #expect(executorCode(await failed.result) == .cancelled)
+    }
+
     @Test("many waiters and callbacks all see the outcome")
     func manyWaiters() async throws {
         let handle = JobHandle<String>(jobName: "demo")
@@ -87,4 +113,10 @@ struct JobHandleTests {
         #expect(error.description.contains("killed and replaced"))
         #expect(error == ExecutorError.timedOut(jobName: "Slow", after: .seconds(1), killedWorker: true))
     }
+}
+
+/// The code of the executor error in `result`, if it failed with one.
+private func executorCode<T>(_ result: Result<T, any Error>) -> ExecutorError.Code? {
+    if case .failure(let error) = result { return (error as? ExecutorError)?.code }
+    return nil
 }
