@@ -66,35 +66,44 @@ final class PoolEntry: @unchecked Sendable {
         let name = J.cachedJobName
         var bytes: [UInt8] = []
         bytes.reserveCapacity(64)
+        // Large arrays stay out of the buffer: they travel from their own storage (see `WireChunk`).
+        var chunks: [WireChunk] = []
         JobHeader(sequence: sequence, count: UInt32(jobs.count), jobName: name)
             .append(kind: batch ? WorkerFrameKind.chunk : WorkerFrameKind.job, to: &bytes)
         if batch {
-            try appendDataFrame(to: &bytes, jobName: name, maxFrameSize: maxFrameSize) { bytes throws(WireError) in
-                try WireEncoder().encode(Array(jobs), appendingTo: &bytes)
+            try appendDataFrame(to: &bytes, chunks: &chunks, jobName: name, maxFrameSize: maxFrameSize) {
+                bytes throws(WireError) in
+                try WireEncoder().encode(Array(jobs), appendingTo: &bytes, borrowingFrom: OutgoingMessage.borrowMinimum)
             }
         } else {
             for job in jobs {
-                try appendDataFrame(to: &bytes, jobName: name, maxFrameSize: maxFrameSize) { bytes throws(WireError) in
-                    try WireEncoder().encode(job, appendingTo: &bytes)
+                try appendDataFrame(to: &bytes, chunks: &chunks, jobName: name, maxFrameSize: maxFrameSize) {
+                    bytes throws(WireError) in
+                    try WireEncoder().encode(job, appendingTo: &bytes, borrowingFrom: OutgoingMessage.borrowMinimum)
                 }
             }
         }
         var message = OutgoingMessage()
-        message.appendSegment(bytes)
+        message.appendInterleaved(bytes, chunks: chunks)
         return message
     }
 
-    /// Appends a data frame whose payload `encode` appends, then fills in the header's length.
+    /// Appends a data frame whose payload `encode` appends (returning the arrays it left out of line), then fills
+    /// in the header's length.
     private static func appendDataFrame(
         to bytes: inout [UInt8],
+        chunks: inout [WireChunk],
         jobName: String,
         maxFrameSize: Int,
-        _ encode: (inout [UInt8]) throws(WireError) -> Void
+        _ encode: (inout [UInt8]) throws(WireError) -> [WireChunk]
     ) throws(ExecutorError) {
         let headerStart = bytes.count
         Frame.appendHeader(kind: WorkerFrameKind.data, length: 0, to: &bytes)
+        let borrowedBytes: Int
         do {
-            try encode(&bytes)
+            let borrowed = try encode(&bytes)
+            borrowedBytes = borrowed.reduce(0) { $0 + $1.bytes.count }
+            chunks.append(contentsOf: borrowed)
         } catch {
             throw ExecutorError(
                 .codingFailed,
@@ -103,8 +112,8 @@ final class PoolEntry: @unchecked Sendable {
                 underlying: error
             )
         }
-        let length = bytes.count - headerStart - Frame.headerSize
-        guard length <= maxFrameSize else {
+        let length = bytes.count - headerStart - Frame.headerSize + borrowedBytes
+        guard length <= maxFrameSize, length <= Int(UInt32.max) else {
             throw ExecutorError(
                 .codingFailed,
                 jobName: jobName,
@@ -127,7 +136,11 @@ final class PoolEntry: @unchecked Sendable {
     ) -> Result<Output, any Error> {
         if item.flags == ResultFlag.success {
             do {
-                return .success(try WireDecoder().decode(Output.self, from: item.payload))
+                return .success(
+                    try item.withPayloadBytes { bytes throws(WireError) in
+                        try WireDecoder().decode(Output.self, from: bytes)
+                    }
+                )
             } catch {
                 return .failure(
                     ExecutorError(
@@ -139,7 +152,9 @@ final class PoolEntry: @unchecked Sendable {
                 )
             }
         }
-        guard let wire = try? WireDecoder().decode(WireJobError.self, from: item.payload) else {
+        guard let wire = try? item.withPayloadBytes({ bytes throws(WireError) in
+            try WireDecoder().decode(WireJobError.self, from: bytes)
+        }) else {
             return .failure(
                 ExecutorError(.protocolViolation, jobName: jobName, message: "the worker sent an unreadable error")
             )

@@ -140,13 +140,13 @@ enum SocketWriter {
 
     /// Calls `body` with iovecs over `segments`, which stay alive for the call.
     private static func withVectors<R>(
-        _ segments: ArraySlice<[UInt8]>,
+        _ segments: ArraySlice<OutgoingSegment>,
         _ body: (UnsafeBufferPointer<iovec>) -> R
     ) -> R {
         var vectors = [iovec](repeating: iovec(), count: segments.count)
         return withExtendedLifetime(segments) {
             for (index, segment) in segments.enumerated() {
-                // The arrays outlive the call thanks to withExtendedLifetime; their storage does not move.
+                // The segments outlive the call thanks to withExtendedLifetime; their storage does not move.
                 let base = segment.withUnsafeBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress) }
                 vectors[index] = iovec(iov_base: base, iov_len: segment.count)
             }
