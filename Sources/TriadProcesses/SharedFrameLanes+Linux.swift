@@ -107,7 +107,7 @@ final class SharedFrameLanes: Sendable {
     private let threshold: Int?
     private let maxPayload: Int
 
-    private init(writeFD: Int32, readFD: Int32, threshold: Int?, maxPayload: Int) {
+    init(writeFD: Int32, readFD: Int32, threshold: Int?, maxPayload: Int) {
         writer = Mutex(Writer(mapping: LaneMapping(fd: writeFD)))
         reader = Mutex(LaneMapping(fd: readFD))
         self.threshold = threshold
