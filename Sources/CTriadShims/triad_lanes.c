@@ -37,11 +37,3 @@ void triad_lane_populate(void *address, size_t length) {
     (void)madvise(address, length, 23);  // MADV_POPULATE_WRITE, Linux 5.14
 #endif
 }
-
-void triad_lane_prepare_buffer(void *address, size_t length, int populate) {
-    const uintptr_t huge = 2u << 20;
-    uintptr_t start = ((uintptr_t)address + huge - 1) & ~(huge - 1);
-    uintptr_t end = ((uintptr_t)address + length) & ~(huge - 1);
-    if (end > start) (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
-    if (populate && end > start) triad_lane_populate((void *)start, end - start);
-}

@@ -125,13 +125,11 @@ final class SharedFrameLanes: Sendable {
         reader.withLock { $0.release() }
     }
 
-    /// Has the codec prepare the large arrays it decodes with huge pages, once per process: a fresh 64 MiB array
-    /// then costs a few dozen page faults instead of 16,384, which would take longer than copying it.
+    /// Has the codec ask for transparent huge pages for the large arrays it decodes, once per process: a fresh
+    /// 64 MiB array then costs 32 page faults instead of 16,384, which would take longer than copying into it.
+    /// (Asking the kernel to fault them all in at once up front measured slower.)
     static let prepareLargeArrays: Void = {
-        let populate = getenv("TRIAD_LARGE_POPULATE").map { $0.pointee == 0x31 } ?? false
-        WireLargeBuffers.install { buffer in
-            triad_lane_prepare_buffer(buffer.baseAddress, buffer.count, populate ? 1 : 0)
-        }
+        WireLargeBuffers.install { buffer in triad_ipc_advise_huge_pages(buffer.baseAddress, buffer.count) }
     }()
 
     /// Makes the lanes of a worker about to be spawned. The returned descriptors go to the child as fd 6 and 7.

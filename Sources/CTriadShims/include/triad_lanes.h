@@ -17,9 +17,4 @@ int triad_lane_grow(int fd, size_t size);
 /// per page; does nothing on kernels before 5.14.
 void triad_lane_populate(void *address, size_t length);
 
-/// Prepares a fresh buffer that is about to be filled: asks for transparent huge pages on its 2 MiB-aligned interior
-/// (MADV_HUGEPAGE), and with `populate` also faults that interior in at once, so filling it costs a few huge-page
-/// faults instead of one fault per 4 KiB page.
-void triad_lane_prepare_buffer(void *address, size_t length, int populate);
-
 #endif
