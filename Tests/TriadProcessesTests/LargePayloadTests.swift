@@ -70,6 +70,9 @@ extension ProcessPoolTests {
                 #expect(result.count == (1 << 19) + index)
                 #expect(result.last == Double((1 << 19) + index - 1) * Double(index))
             }
+            // A map sends its jobs in chunks, each a batch in one data frame.
+            let batch = (0..<6).map { Self.mixed(100 + $0, bytes: (1 << 20) + $0, values: 1 << 17) }
+            #expect(try await pool.map(batch) == batch)
             await pool.shutdown()
         }
 
