@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TriadCore
 
@@ -8,6 +9,7 @@ struct OutOfLineArrays: Codable, Hashable, Sendable {
     var small: [Int32]
     var nested: [[UInt16]]
     var maybe: [Float]?
+    var blob: Data
 }
 
 private struct Mirror: Job {
@@ -27,7 +29,8 @@ struct WireOutOfLineTests {
         values: (0..<30_000).map { Double($0) / 3 },
         small: [1, -2, 3],
         nested: [[1, 2], (0..<50_000).map { UInt16(truncatingIfNeeded: $0) }, []],
-        maybe: (0..<20_000).map { Float($0) }
+        maybe: (0..<20_000).map { Float($0) },
+        blob: Data((0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 11) })
     )
 
     @Test("a borrowed encoding, put together, is byte for byte the plain encoding")
@@ -37,7 +40,7 @@ struct WireOutOfLineTests {
             let encoded = try WireEncoder().encoded(Self.value, borrowingFrom: minimum)
             #expect(encoded.joined == plain, "minimum \(minimum)")
             #expect(encoded.count == plain.count)
-            let expected = [200_000, 240_000, 100_000, 80_000, 12, 4].filter { $0 >= minimum }.count
+            let expected = [200_000, 240_000, 100_000, 80_000, 12, 4, 70_000].filter { $0 >= minimum }.count
             #expect(encoded.chunks.count == expected, "minimum \(minimum)")
             #expect(encoded.chunks.map(\.position) == encoded.chunks.map(\.position).sorted())
             #expect(try WireDecoder().decode(OutOfLineArrays.self, from: encoded.joined) == Self.value)

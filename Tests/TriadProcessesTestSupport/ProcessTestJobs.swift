@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import TriadCore
 import TriadProcesses
@@ -136,12 +137,14 @@ public struct MixedPayload: Job, Equatable {
     public var values: [Double]
     public var small: [Int32]
     public var tail: [UInt16]
-    public init(name: String, bytes: [UInt8], values: [Double], small: [Int32], tail: [UInt16]) {
+    public var blob: Data
+    public init(name: String, bytes: [UInt8], values: [Double], small: [Int32], tail: [UInt16], blob: Data = Data()) {
         self.name = name
         self.bytes = bytes
         self.values = values
         self.small = small
         self.tail = tail
+        self.blob = blob
     }
     public func run() async throws -> MixedPayload { self }
 }

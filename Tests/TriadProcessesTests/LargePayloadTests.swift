@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Testing
 import TriadCore
@@ -19,7 +20,8 @@ extension ProcessPoolTests {
                 bytes: (0..<bytes).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ seed) },
                 values: (0..<values).map { Double($0) * 0.5 + Double(seed) },
                 small: [Int32(seed), -1, 7],
-                tail: (0..<40_000).map { UInt16(truncatingIfNeeded: $0 &+ seed) }
+                tail: (0..<40_000).map { UInt16(truncatingIfNeeded: $0 &+ seed) },
+                blob: Data((0..<(bytes / 2)).map { UInt8(truncatingIfNeeded: $0 &* 5 &+ seed) })
             )
         }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Testing
 import TriadCore
@@ -58,7 +59,8 @@ struct SharedFrameLaneTests {
             bytes: (0..<(300_000 + seed)).map { UInt8(truncatingIfNeeded: $0 &+ seed) },
             values: (0..<100_000).map { Double($0 + seed) },
             small: [1, 2, Int32(seed)],
-            tail: [9, 8, 7]
+            tail: [9, 8, 7],
+            blob: Data((0..<(200_000 + seed)).map { UInt8(truncatingIfNeeded: $0 &* 3) })
         )
     }
 
@@ -129,7 +131,9 @@ struct SharedFrameLaneTests {
         #expect(code(reference(kind: UInt64(WorkerFrameKind.sharedData), offset: 4096, count: 16)) == .corruptFrame)
         #expect(code(reference(kind: data | 0x80, offset: 4096, count: 16)) == .corruptFrame)
         #expect(code(Frame(kind: WorkerFrameKind.sharedData, payload: [1, 2, 3])) == .corruptFrame)
-        let forged = Frame(kind: WorkerFrameKind.data | WorkerFrameKind.mapped, payload: [UInt8](repeating: 0, count: 16))
+        let forged = Frame(
+            kind: WorkerFrameKind.data | WorkerFrameKind.mapped, payload: [UInt8](repeating: 0, count: 16)
+        )
         #expect(code(forged) == .corruptFrame)
         // Nothing was pinned by the failures: a good payload still round-trips and is released cleanly.
         let sent = try frames(of: lanes.parent.externalize(try message(Self.mixed(5))))

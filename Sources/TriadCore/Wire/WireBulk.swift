@@ -68,13 +68,15 @@ extension Array: WireBulkDecodable where Element: WireBulkElement {
 extension Data: WireBulkEncodable {
     func wireEncode(into sink: WireSink) throws {
         try sink.writeLength(count)
+        if sink.outOfLine.borrow(self, at: sink.bytes.count) { return }
         withUnsafeBytes { sink.bytes.append(contentsOf: $0) }
     }
 }
 
 extension Data: WireBulkDecodable {
     static func wireDecode(from source: WireSource) throws -> Data {
-        Data(try source.readBulk(stride: 1).bytes)
+        let bytes = try source.readBulk(stride: 1).bytes
+        return WireLargeBuffers.data(copying: bytes) ?? Data(bytes)
     }
 }
 

@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import Synchronization
 
 // Large arrays without extra copies, for the transports of the model modules.
@@ -24,6 +29,13 @@ package struct WireChunk: @unchecked Sendable {
         owner = array
         // A native array's storage does not move while the array is retained, and `owner` retains it.
         bytes = array.withUnsafeBytes { $0 }
+        self.position = position
+    }
+
+    fileprivate init(_ data: Data, position: Int) {
+        owner = data
+        // A large `Data` keeps its bytes in a heap buffer that does not move while `owner` retains it unchanged.
+        bytes = data.withUnsafeBytes { $0 }
         self.position = position
     }
 }
@@ -68,6 +80,13 @@ struct WireOutOfLine {
     mutating func borrow<Element: WireBulkElement>(_ array: [Element], at position: Int) -> Bool {
         guard array.count * MemoryLayout<Element>.stride >= minimumBytes else { return false }
         chunks.append(WireChunk(array, position: position))
+        return true
+    }
+
+    /// Takes `data` out of line if it is large enough; returns whether it did.
+    mutating func borrow(_ data: Data, at position: Int) -> Bool {
+        guard data.count >= minimumBytes else { return false }
+        chunks.append(WireChunk(data, position: position))
         return true
     }
 }
@@ -127,5 +146,17 @@ package enum WireLargeBuffers {
     static func prepare(_ buffer: UnsafeMutableRawBufferPointer) {
         guard buffer.count >= minimumBytes, let prepare = preparer.withLock({ $0 }) else { return }
         prepare(buffer)
+    }
+
+    /// A `Data` holding a copy of `bytes` in a buffer the preparer has seen, or nil when `bytes` is too small or no
+    /// preparer is installed (then a plain `Data` does).
+    static func data(copying bytes: UnsafeRawBufferPointer) -> Data? {
+        guard bytes.count >= minimumBytes, let prepare = preparer.withLock({ $0 }) else { return nil }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 64)
+        prepare(buffer)
+        buffer.copyMemory(from: bytes)
+        return Data(bytesNoCopy: buffer.baseAddress!, count: buffer.count, deallocator: .custom { pointer, _ in
+            pointer.deallocate()
+        })
     }
 }
