@@ -7,18 +7,18 @@ import Synchronization
 
 // Large arrays without extra copies, for the transports of the model modules.
 //
-// Encoding: `encode(_:appendingTo:borrowingFrom:)` leaves the bytes of every large array of numbers out of the
-// buffer and returns them as chunks that borrow the array's own storage, each with the position where it belongs.
+// Encoding: `encode(_:appendingTo:borrowingFrom:)` leaves the bytes of every large array of numbers (and `Data`) out
+// of the buffer and returns them as chunks that borrow their own storage, each with the position where it belongs.
 // A transport writes the buffer and the chunks in order (into shared memory, or with one `writev`), so a 64 MiB
 // array is copied once on its way out instead of twice. The bytes are exactly those of a plain encoding.
 //
 // Decoding: a fresh array of at least `WireLargeBuffers.minimumBytes` is handed to a preparer before it is filled,
 // so a model module can ask its platform for huge pages there. The core itself stays free of platform code.
 
-/// The bytes of a large array left out of an encoding's buffer, borrowed from the array.
+/// The bytes of a large array (or `Data`) left out of an encoding's buffer, borrowed from it.
 package struct WireChunk: @unchecked Sendable {
-    // Sendable: `owner` is the array itself, an immutable value whose elements are Sendable numbers. It keeps the
-    // storage behind `bytes` alive and unchanged for as long as the chunk exists.
+    // Sendable: `owner` is the array or `Data` itself, an immutable Sendable value. It keeps the storage behind
+    // `bytes` alive and unchanged for as long as the chunk exists (a mutation elsewhere copies it first).
     private let owner: any Sendable
     /// The array's bytes, as they appear in the encoding.
     package let bytes: UnsafeRawBufferPointer
