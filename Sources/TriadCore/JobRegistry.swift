@@ -61,7 +61,12 @@ public struct JobRegistry: Sendable {
         return await entry.runBatch(input, self)
     }
 
-    private static func unknownJob(_ jobName: String) -> WireJobError {
+    /// Decodes a job from bytes without running it; see ``prepare(jobName:input:batch:)``.
+    typealias JobPreparer = @Sendable (UnsafeRawBufferPointer, Bool) -> Result<PreparedJob, WireJobError>
+
+    func preparer(jobName: String) -> JobPreparer? { jobs[jobName]?.prepare }
+
+    static func unknownJob(_ jobName: String) -> WireJobError {
         WireJobError(
             typeName: String(reflecting: ExecutorError.self),
             description: "no job named \(jobName) is registered in the worker",
@@ -87,8 +92,10 @@ public struct JobRegistry: Sendable {
     private struct JobEntry: Sendable {
         let run: @Sendable ([UInt8], JobRegistry) async -> Result<[UInt8], WireJobError>
         let runBatch: @Sendable ([UInt8], JobRegistry) async -> Result<[UInt8], WireJobError>
+        let prepare: JobPreparer
 
         init<J: Job>(_ type: J.Type) {
+            prepare = JobRegistry.preparer(for: J.self)
             runBatch = { (input: [UInt8], registry: JobRegistry) async -> Result<[UInt8], WireJobError> in
                 let jobs: [J]
                 do {

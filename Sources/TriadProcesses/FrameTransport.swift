@@ -14,6 +14,14 @@ protocol FrameSource {
 
     /// Whether a whole frame is already buffered, so ``receive()`` would not wait.
     var hasBufferedFrame: Bool { get }
+
+    /// Lets go of a data frame returned by ``receive()`` once its payload has been decoded: a payload read in
+    /// place (a mapped frame, see `Frame.withPayloadBytes`) must not be touched afterwards.
+    mutating func release(_ frame: Frame)
+}
+
+extension FrameSource {
+    func release(_ frame: Frame) {}
 }
 
 /// Where a worker sends its frames to.
@@ -23,6 +31,11 @@ protocol FrameSink {
 
     /// Records, where the parent can read it even after a crash, that the job with `sequence` starts now.
     func jobWillStart(sequence: UInt64)
+}
+
+extension FrameSink {
+    /// The smallest array an output leaves out of line when it is encoded (see `WireChunk`).
+    var borrowMinimum: Int? { OutgoingMessage.borrowMinimum }
 }
 
 /// A transport failure below the frames: a system call that failed.
@@ -39,13 +52,13 @@ struct OutgoingMessage: Sendable {
     /// Payloads up to this size are copied into the packed segment; larger ones travel as their own segment.
     static let copyLimit = 4096
 
-    private(set) var segments: [[UInt8]] = []
+    private(set) var segments: [OutgoingSegment] = []
     private(set) var byteCount = 0
 
     init() {}
 
     /// Makes a message of these segments, for a transport that rewrites frames (see `SharedFrameLanes`).
-    init(segments: [[UInt8]]) {
+    init(segments: [OutgoingSegment]) {
         self.segments = segments
         byteCount = segments.reduce(0) { $0 + $1.count }
     }
@@ -59,7 +72,7 @@ struct OutgoingMessage: Sendable {
             putPacked(header)
         } else {
             putPacked(header)
-            segments.append(payload)
+            segments.append(OutgoingSegment(payload))
             packedIsOpen = false
         }
         byteCount += Frame.headerSize + payload.count
@@ -75,9 +88,16 @@ struct OutgoingMessage: Sendable {
 
     /// Appends bytes that hold whole frames as a segment of their own, without copying them.
     mutating func appendSegment(_ bytes: [UInt8]) {
-        segments.append(bytes)
+        segments.append(OutgoingSegment(bytes))
         byteCount += bytes.count
         packedIsOpen = bytes.count < OutgoingMessage.copyLimit
+    }
+
+    /// Appends a segment as it is, without copying it.
+    mutating func appendSegment(_ segment: OutgoingSegment) {
+        segments.append(segment)
+        byteCount += segment.count
+        packedIsOpen = false
     }
 
     /// Appends another message's segments after this one's.
@@ -93,8 +113,9 @@ struct OutgoingMessage: Sendable {
     private var packedIsOpen = false
 
     private mutating func takePacked(reserving: Int) -> [UInt8] {
-        if packedIsOpen, let last = segments.popLast() {
+        if packedIsOpen, let last = segments.last?.wholeArray {
             // Appending grows the array geometrically; reserving an exact size here would copy it every time.
+            segments.removeLast()
             packedIsOpen = false
             return last
         }
@@ -104,7 +125,7 @@ struct OutgoingMessage: Sendable {
     }
 
     private mutating func putPacked(_ bytes: [UInt8]) {
-        segments.append(bytes)
+        segments.append(OutgoingSegment(bytes))
         packedIsOpen = true
     }
 
@@ -119,7 +140,7 @@ struct OutgoingMessage: Sendable {
                 remaining -= size
                 index += 1
             } else {
-                segments[index].removeFirst(remaining)
+                segments[index].dropFirst(remaining)
                 remaining = 0
             }
         }

@@ -87,22 +87,30 @@ class PoolEntry: @unchecked Sendable {
     ) throws(ExecutorError) -> EncodedJobMessage {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(64)
+        // Large arrays stay out of the buffer: they travel from their own storage (see `WireChunk`).
+        var chunks: [WireChunk] = []
         JobHeader(sequence: sequence, count: UInt32(jobs.count), jobName: name)
             .append(kind: batch ? WorkerFrameKind.chunk : WorkerFrameKind.job, to: &bytes)
         var payloadStart = bytes.count
         if batch {
-            try appendDataFrame(to: &bytes, jobName: name, maxFrameSize: maxFrameSize) { bytes throws(WireError) in
-                try WireEncoder().encode(Array(jobs), appendingTo: &bytes)
+            try appendDataFrame(to: &bytes, chunks: &chunks, jobName: name, maxFrameSize: maxFrameSize) {
+                bytes throws(WireError) in
+                try WireEncoder().encode(Array(jobs), appendingTo: &bytes, borrowingFrom: OutgoingMessage.borrowMinimum)
             }
         } else {
             for job in jobs {
-                try appendDataFrame(to: &bytes, jobName: name, maxFrameSize: maxFrameSize) { bytes throws(WireError) in
+                try appendDataFrame(to: &bytes, chunks: &chunks, jobName: name, maxFrameSize: maxFrameSize) {
+                    bytes throws(WireError) in
                     payloadStart = bytes.count
-                    try WireEncoder().encode(job, appendingTo: &bytes)
+                    return try WireEncoder().encode(
+                        job,
+                        appendingTo: &bytes,
+                        borrowingFrom: OutgoingMessage.borrowMinimum
+                    )
                 }
             }
         }
-        return EncodedJobMessage(bytes: bytes, payloadStart: payloadStart)
+        return EncodedJobMessage(bytes: bytes, payloadStart: payloadStart, chunks: chunks)
     }
 
     /// Builds the message of one job. The same bytes as the collection form with one job, without iterating a
@@ -115,26 +123,33 @@ class PoolEntry: @unchecked Sendable {
     ) throws(ExecutorError) -> EncodedJobMessage {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(64)
+        var chunks: [WireChunk] = []
         JobHeader(sequence: sequence, count: 1, jobName: name).append(kind: WorkerFrameKind.job, to: &bytes)
         var payloadStart = bytes.count
-        try appendDataFrame(to: &bytes, jobName: name, maxFrameSize: maxFrameSize) { bytes throws(WireError) in
+        try appendDataFrame(to: &bytes, chunks: &chunks, jobName: name, maxFrameSize: maxFrameSize) {
+            bytes throws(WireError) in
             payloadStart = bytes.count
-            try WireEncoder().encode(job, appendingTo: &bytes)
+            return try WireEncoder().encode(job, appendingTo: &bytes, borrowingFrom: OutgoingMessage.borrowMinimum)
         }
-        return EncodedJobMessage(bytes: bytes, payloadStart: payloadStart)
+        return EncodedJobMessage(bytes: bytes, payloadStart: payloadStart, chunks: chunks)
     }
 
-    /// Appends a data frame whose payload `encode` appends, then fills in the header's length.
+    /// Appends a data frame whose payload `encode` appends (returning the arrays it left out of line), then fills
+    /// in the header's length.
     private static func appendDataFrame(
         to bytes: inout [UInt8],
+        chunks: inout [WireChunk],
         jobName: String,
         maxFrameSize: Int,
-        _ encode: (inout [UInt8]) throws(WireError) -> Void
+        _ encode: (inout [UInt8]) throws(WireError) -> [WireChunk]
     ) throws(ExecutorError) {
         let headerStart = bytes.count
         Frame.appendHeader(kind: WorkerFrameKind.data, length: 0, to: &bytes)
+        let borrowedBytes: Int
         do {
-            try encode(&bytes)
+            let borrowed = try encode(&bytes)
+            borrowedBytes = borrowed.reduce(0) { $0 + $1.bytes.count }
+            chunks.append(contentsOf: borrowed)
         } catch {
             throw ExecutorError(
                 .codingFailed,
@@ -143,8 +158,8 @@ class PoolEntry: @unchecked Sendable {
                 underlying: error
             )
         }
-        let length = bytes.count - headerStart - Frame.headerSize
-        guard length <= maxFrameSize else {
+        let length = bytes.count - headerStart - Frame.headerSize + borrowedBytes
+        guard length <= maxFrameSize, length <= Int(UInt32.max) else {
             throw ExecutorError(
                 .codingFailed,
                 jobName: jobName,
@@ -167,7 +182,11 @@ class PoolEntry: @unchecked Sendable {
     ) -> Result<Output, any Error> {
         if item.flags == ResultFlag.success {
             do {
-                return .success(try WireDecoder().decode(Output.self, from: item.payload))
+                return .success(
+                    try item.withPayloadBytes { bytes throws(WireError) in
+                        try WireDecoder().decode(Output.self, from: bytes)
+                    }
+                )
             } catch {
                 return .failure(
                     ExecutorError(
@@ -179,7 +198,9 @@ class PoolEntry: @unchecked Sendable {
                 )
             }
         }
-        guard let wire = try? WireDecoder().decode(WireJobError.self, from: item.payload) else {
+        guard let wire = try? item.withPayloadBytes({ bytes throws(WireError) in
+            try WireDecoder().decode(WireJobError.self, from: bytes)
+        }) else {
             return .failure(
                 ExecutorError(.protocolViolation, jobName: jobName, message: "the worker sent an unreadable error")
             )
@@ -253,7 +274,8 @@ final class SingleJobEntry<J: Job>: HandleEntry<J.Output>, @unchecked Sendable {
     }
 
     override var batchablePayload: (bytes: [UInt8], start: Int)? {
-        guard timeout == nil, attempts == 0, !runsAlone, encoded.bytes.count - encoded.payloadStart <= 1024
+        guard timeout == nil, attempts == 0, !runsAlone, encoded.chunks.isEmpty,
+            encoded.bytes.count - encoded.payloadStart <= 1024
         else { return nil }
         return (encoded.bytes, encoded.payloadStart)
     }
@@ -264,7 +286,10 @@ final class SingleJobEntry<J: Job>: HandleEntry<J.Output>, @unchecked Sendable {
         // lookup at run time.
         if item.flags == ResultFlag.success {
             do {
-                handle.succeed(try WireDecoder().decode(J.Output.self, from: item.payload))
+                let output = try item.withPayloadBytes { bytes throws(WireError) in
+                    try WireDecoder().decode(J.Output.self, from: bytes)
+                }
+                handle.succeed(output)
                 return
             } catch {}
         }
@@ -359,13 +384,15 @@ final class BatchEntry: PoolEntry, @unchecked Sendable {
     func contains(_ entry: PoolEntry) -> Bool { entries.contains { $0 === entry } }
 }
 
-/// A single job's message, with its bytes and where the job's encoding starts in them.
+/// A job message: its bytes, where the (last) job's encoding starts in them, and the large arrays that travel
+/// from their own storage (see `WireChunk`).
 struct EncodedJobMessage: Sendable {
     var bytes: [UInt8]
     var payloadStart: Int
+    var chunks: [WireChunk] = []
     var message: OutgoingMessage {
         var message = OutgoingMessage()
-        message.appendSegment(bytes)
+        message.appendInterleaved(bytes, chunks: chunks)
         return message
     }
 }

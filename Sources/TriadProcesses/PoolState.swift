@@ -268,7 +268,7 @@ struct PoolState: Sendable {
             }
             if head.isInitializer {
                 if let item = result.items.first, item.flags == ResultFlag.failure {
-                    let wire = try? WireDecoder().decode(WireJobError.self, from: item.payload)
+                    let wire = try? WireDecoder().decode(WireJobError.self, from: item.materialized.payload)
                     let remote = RemoteJobError(
                         jobName: head.jobName,
                         typeName: wire?.typeName ?? "unknown",

@@ -9,14 +9,18 @@ import TriadCore
 // Each worker gets two lanes at spawn, by inheritance (fd 6: parent to worker, fd 7: worker to parent): anonymous
 // memfds that grow but can never shrink (sealed), so no side can truncate memory under the other's mapping. A frame
 // whose payload is at least the threshold is copied into its lane and replaced on the socket by a small
-// `sharedData` frame that says where it lies. The reader copies it out and counts it as consumed in the lane's
-// header; once the writer sees every payload consumed, it writes from the start again, so a steady stream of large
-// payloads reuses the same pages with no system call. Nothing is ever named in /dev/shm: a lane disappears with the
-// last process that holds it, however it ends.
+// `sharedData` frame that says where it lies. The payload is copied into the lane from where its pieces are (the
+// codec's buffer and the large arrays it borrowed), and a data frame is decoded straight out of the lane; only
+// then does the reader count it as consumed in the lane's header. Once the writer sees every payload consumed, it
+// writes from the start again, so a steady stream of large payloads reuses the same pages with no system call.
+// Nothing is ever named in /dev/shm: a lane disappears with the last process that holds it, however it ends.
 
 extension WorkerFrameKind {
     /// A data frame whose payload lies in a shared lane: original kind, offset and byte count (8 bytes each).
     static let sharedData: UInt8 = 6
+    /// Set in the kind of a frame whose payload was left in place in a lane (see `Frame.withPayloadBytes`). Such a
+    /// frame exists only inside a process: one that arrives from a peer is refused.
+    static let mapped: UInt8 = 0x80
 }
 
 /// Where the lanes of a worker are, and how large a frame must be to take them.
@@ -36,6 +40,12 @@ private struct LaneMapping {
     private(set) var fd: Int32
     var base: UnsafeMutableRawPointer?
     var size = 0
+    /// Frames resolved in place and not released yet (reading side only).
+    var pinned = 0
+    /// Older mappings that pinned frames may still point into.
+    private var retired: [(base: UnsafeMutableRawPointer, size: Int)] = []
+
+    init(fd: Int32) { self.fd = fd }
 
     /// Maps at least `size` bytes, growing the lane first if `grow` is set.
     mutating func ensure(_ needed: Int, grow: Bool) -> Bool {
@@ -52,7 +62,10 @@ private struct LaneMapping {
         guard case .success(let mapped) = Syscall.map(fd, size: target) else { return false }
         // New pages of a grown lane are about to be written: fault them in at once rather than one by one.
         if grow { triad_lane_populate(mapped + size, target - size) }
-        if let base { Syscall.unmap(base, size: size) }
+        if let base {
+            // Mapped frames still point into the old mapping: keep it until they are released.
+            if pinned > 0 { retired.append((base, size)) } else { Syscall.unmap(base, size: size) }
+        }
         base = mapped
         size = target
         return true
@@ -61,8 +74,15 @@ private struct LaneMapping {
     /// The reader's count of consumed payloads, in the lane's first word.
     var consumedWord: UnsafeMutablePointer<UInt32> { base!.assumingMemoryBound(to: UInt32.self) }
 
+    mutating func unmapRetired() {
+        for (base, size) in retired { Syscall.unmap(base, size: size) }
+        retired = []
+    }
+
     /// Unmaps and closes the lane. Releasing twice is not an error.
     mutating func release() {
+        unmapRetired()
+        pinned = 0
         if let base { Syscall.unmap(base, size: size) }
         base = nil
         size = 0
@@ -87,7 +107,7 @@ final class SharedFrameLanes: Sendable {
     private let threshold: Int?
     private let maxPayload: Int
 
-    private init(writeFD: Int32, readFD: Int32, threshold: Int?, maxPayload: Int) {
+    init(writeFD: Int32, readFD: Int32, threshold: Int?, maxPayload: Int) {
         writer = Mutex(Writer(mapping: LaneMapping(fd: writeFD)))
         reader = Mutex(LaneMapping(fd: readFD))
         self.threshold = threshold
@@ -105,8 +125,16 @@ final class SharedFrameLanes: Sendable {
         reader.withLock { $0.release() }
     }
 
+    /// Has the codec ask for transparent huge pages for the large arrays it decodes, once per process: a fresh
+    /// 64 MiB array then costs 32 page faults instead of 16,384, which would take longer than copying into it.
+    /// (Asking the kernel to fault them all in at once up front measured slower.)
+    static let prepareLargeArrays: Void = {
+        WireLargeBuffers.install { buffer in triad_ipc_advise_huge_pages(buffer.baseAddress, buffer.count) }
+    }()
+
     /// Makes the lanes of a worker about to be spawned. The returned descriptors go to the child as fd 6 and 7.
     static func parentSide(threshold: Int?, maxPayload: Int) -> Result<(SharedFrameLanes, [Int32]), Errno> {
+        Self.prepareLargeArrays
         let toWorker = triad_lane_memfd_create(headerSize)
         guard toWorker >= 0 else { return .failure(Errno(rawValue: -toWorker)) }
         let fromWorker = triad_lane_memfd_create(headerSize)
@@ -124,6 +152,7 @@ final class SharedFrameLanes: Sendable {
     static func workerSide(maxPayload: Int) -> SharedFrameLanes? {
         let fds = [SharedLaneEnvironment.toWorkerFD, SharedLaneEnvironment.fromWorkerFD]
         guard fds.allSatisfy({ Syscall.isOpen($0) && !Syscall.isSocket($0) }) else { return nil }
+        Self.prepareLargeArrays
         for fd in fds { _ = Syscall.setCloseOnExec(fd) }
         let threshold = getenv(SharedLaneEnvironment.thresholdKey).flatMap { Int(String(cString: $0)) }
         return SharedFrameLanes(
@@ -162,108 +191,27 @@ final class SharedFrameLanes: Sendable {
     // MARK: - Sending
 
     /// Moves every payload of at least the threshold into the outgoing lane, replacing its frame in the message by
-    /// a `sharedData` frame. A payload that cannot be placed (the system refused memory) stays inline, and so does
-    /// everything in a message whose frames cannot be walked.
+    /// a `sharedData` frame. The payload's pieces (the codec's buffer and the arrays it borrowed) are copied into
+    /// the lane straight from where they are. A payload that cannot be placed (the system refused memory) stays
+    /// inline, and so does everything in a message whose frames cannot be walked.
     func externalize(_ message: OutgoingMessage) -> OutgoingMessage {
-        guard let threshold, message.byteCount >= threshold,
-            let plan = Self.plan(message.segments, threshold: threshold)
+        guard let threshold, message.byteCount >= threshold, let frames = message.frames(),
+            frames.contains(where: { $0.length >= threshold })
         else { return message }
-        let segments = message.segments
-        var result: [[UInt8]] = []
-        result.reserveCapacity(segments.count + 2 * plan.count)
-        var changed = false
-        var next = 0
-        var skip: Int?
-        for (index, segment) in segments.enumerated() {
-            if skip == index { continue }
-            var emitted = 0
-            while next < plan.count, plan[next].segment == index {
-                let frame = plan[next]
-                next += 1
-                let source = frame.separate ? segments[index + 1] : segment
-                let payload = frame.separate ? 0 : frame.headerStart + Frame.headerSize
-                let offset = source.withUnsafeBytes { bytes in
-                    place(UnsafeRawBufferPointer(rebasing: bytes[payload..<payload + frame.length]))
-                }
-                guard let offset else { continue }
-                if frame.headerStart > emitted { result.append(Array(segment[emitted..<frame.headerStart])) }
-                result.append(Self.reference(frame, offset: offset))
-                emitted = frame.separate ? segment.count : payload + frame.length
-                if frame.separate { skip = index + 1 }
-                changed = true
-            }
-            if emitted == 0 {
-                result.append(segment)
-            } else if emitted < segment.count {
-                result.append(Array(segment[emitted...]))
-            }
+        var result = OutgoingMessage()
+        var emitted = 0
+        for frame in frames where frame.length >= threshold {
+            guard let offset = place(message.segments(covering: frame.payload), count: frame.length) else { continue }
+            for segment in message.segments(covering: emitted..<frame.start) { result.appendSegment(segment) }
+            result.appendSegment(OutgoingSegment(Self.reference(frame, offset: offset)))
+            emitted = frame.payload.upperBound
         }
-        return changed ? OutgoingMessage(segments: result) : message
+        guard emitted > 0 else { return message }
+        for segment in message.segments(covering: emitted..<message.byteCount) { result.appendSegment(segment) }
+        return result
     }
 
-    /// A large frame found in a message: where its header starts, in which segment, and what it says.
-    private struct LargeFrame {
-        var segment: Int
-        var headerStart: Int
-        /// Whether the payload is the next segment, whole, rather than in this one after the header.
-        var separate = false
-        var kind: UInt8
-        var flags: UInt8
-        var length: Int
-    }
-
-    /// Walks the frames of `segments` and returns the large ones whose header and payload lie in one segment, or
-    /// nil if the segments are not a sequence of whole frames (or hold no large frame).
-    private static func plan(_ segments: [[UInt8]], threshold: Int) -> [LargeFrame]? {
-        var found: [LargeFrame] = []
-        var index = 0
-        var position = 0
-        while index < segments.count {
-            let segment = segments[index]
-            if position == segment.count {
-                index += 1
-                position = 0
-                continue
-            }
-            guard segment.count - position >= Frame.headerSize else { return nil }
-            let header: (kind: UInt8, flags: UInt8, length: Int)? = segment.withUnsafeBytes { bytes in
-                try? Frame.parseHeader(
-                    UnsafeRawBufferPointer(rebasing: bytes[position..<position + Frame.headerSize]),
-                    maxPayload: .max
-                )
-            }
-            guard let header else { return nil }
-            let payload = position + Frame.headerSize
-            if payload == segment.count && header.length > 0 {
-                // The payload is the next segment, whole: a large frame made by `appendFrame`.
-                guard index + 1 < segments.count, segments[index + 1].count == header.length else { return nil }
-                if header.length >= threshold {
-                    found.append(
-                        LargeFrame(
-                            segment: index, headerStart: position, separate: true, kind: header.kind,
-                            flags: header.flags, length: header.length
-                        )
-                    )
-                }
-                index += 2
-                position = 0
-                continue
-            }
-            guard payload + header.length <= segment.count else { return nil }
-            if header.length >= threshold {
-                found.append(
-                    LargeFrame(
-                        segment: index, headerStart: position, kind: header.kind, flags: header.flags,
-                        length: header.length
-                    )
-                )
-            }
-            position = payload + header.length
-        }
-        return found.isEmpty ? nil : found
-    }
-
-    private static func reference(_ frame: LargeFrame, offset: Int) -> [UInt8] {
+    private static func reference(_ frame: MessageFrame, offset: Int) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(Frame.headerSize + 24)
         Frame.appendHeader(kind: WorkerFrameKind.sharedData, flags: frame.flags, length: 24, to: &bytes)
@@ -271,34 +219,46 @@ final class SharedFrameLanes: Sendable {
         return bytes
     }
 
-    /// Copies a payload into the outgoing lane; returns its offset, or nil if the lane cannot hold it.
-    private func place(_ payload: UnsafeRawBufferPointer) -> Int? {
-        // The caller keeps the bytes alive for the call; the address crosses into the lock as a plain number.
-        let source = Int(bitPattern: payload.baseAddress)
-        let count = payload.count
-        return writer.withLock { writer -> Int? in
-            if writer.mapping.base == nil, !writer.mapping.ensure(Self.headerSize, grow: false) { return nil }
-            // Every payload written so far has been read: start again at the front.
-            if triad_ipc_atomic_load32(writer.mapping.consumedWord) == writer.produced {
-                writer.offset = Self.headerSize
+    /// Copies a payload, made of `pieces`, into the outgoing lane; returns its offset, or nil if the lane cannot
+    /// hold it.
+    private func place(_ pieces: [OutgoingSegment], count: Int) -> Int? {
+        withExtendedLifetime(pieces) {
+            // The pieces stay alive for the call and their storage does not move; the addresses cross into the
+            // lock as plain numbers.
+            let sources = pieces.map { piece in piece.withUnsafeBytes { (Int(bitPattern: $0.baseAddress), $0.count) } }
+            return writer.withLock { writer -> Int? in
+                if writer.mapping.base == nil, !writer.mapping.ensure(Self.headerSize, grow: false) { return nil }
+                // Every payload written so far has been read: start again at the front.
+                if triad_ipc_atomic_load32(writer.mapping.consumedWord) == writer.produced {
+                    writer.offset = Self.headerSize
+                }
+                let start = (writer.offset + 63) & ~63
+                guard writer.mapping.ensure(start + count, grow: true) else { return nil }
+                var target = writer.mapping.base! + start
+                for (address, length) in sources where length > 0 {
+                    guard let bytes = UnsafeRawPointer(bitPattern: address) else { continue }
+                    target.copyMemory(from: bytes, byteCount: length)
+                    target += length
+                }
+                writer.offset = start + count
+                writer.produced &+= 1
+                return start
             }
-            let start = (writer.offset + 63) & ~63
-            guard writer.mapping.ensure(start + count, grow: true) else { return nil }
-            if count > 0, let bytes = UnsafeRawPointer(bitPattern: source) {
-                (writer.mapping.base! + start).copyMemory(from: bytes, byteCount: count)
-            }
-            writer.offset = start + count
-            writer.produced &+= 1
-            return start
         }
     }
 
     // MARK: - Receiving
 
-    /// Returns `frame` itself, or for a `sharedData` frame the frame it stands for, copied out of the lane.
+    /// Returns `frame` itself, or for a `sharedData` frame the frame it stands for.
     ///
-    /// - Throws: ``WireError`` if the reference is malformed, above the frame limit or outside the lane.
-    func resolve(_ frame: Frame) throws(WireError) -> Frame {
+    /// With `inPlace`, a data frame is not copied out of the lane: it comes back as a mapped frame (see
+    /// `Frame.withPayloadBytes`) whose bytes stay valid and unchanged until ``release(_:)`` counts it, and the
+    /// writer does not reuse its place before. Other frames are copied out and counted as read at once.
+    ///
+    /// - Throws: ``WireError`` if the reference is malformed, above the frame limit or outside the lane, or if the
+    ///   peer sent a frame of the kind that stands for a mapped frame (which never travels).
+    func resolve(_ frame: Frame, inPlace: Bool = false) throws(WireError) -> Frame {
+        try Frame.refuseMapped(frame)
         guard frame.kind == WorkerFrameKind.sharedData else { return frame }
         guard frame.payload.count == 24 else {
             throw WireError(.corruptFrame, "a shared-memory reference of \(frame.payload.count) bytes is malformed")
@@ -312,15 +272,23 @@ final class SharedFrameLanes: Sendable {
                 "a frame of \(count) bytes is above the limit of \(maxPayload) bytes; raise the limit or send less"
             )
         }
-        guard kind <= UInt64(UInt8.max), offset >= UInt64(Self.headerSize), offset <= UInt64(Int.max) - count else {
-            throw WireError(.corruptFrame, "a shared-memory reference points outside its lane")
+        guard kind <= UInt64(UInt8.max), UInt8(kind) & WorkerFrameKind.mapped == 0,
+            kind != UInt64(WorkerFrameKind.sharedData), offset >= UInt64(Self.headerSize),
+            offset <= UInt64(Int.max) - count
+        else {
+            throw WireError(.corruptFrame, "a shared-memory reference points outside its lane or names a bad kind")
         }
-        let payload = try reader.withLock { mapping throws(WireError) -> [UInt8] in
+        let inPlace = inPlace && UInt8(kind) == WorkerFrameKind.data
+        return try reader.withLock { mapping throws(WireError) -> Frame in
             let end = Int(offset + count)
             guard mapping.ensure(end, grow: false) else {
                 throw WireError(.corruptFrame, "a shared-memory reference points past the end of its lane")
             }
             let source = UnsafeRawBufferPointer(start: mapping.base! + Int(offset), count: Int(count))
+            if inPlace {
+                mapping.pinned += 1
+                return Frame.mapped(kind: UInt8(kind), flags: frame.flags, bytes: source)
+            }
             let bytes = [UInt8](unsafeUninitializedCapacity: Int(count)) { buffer, initialized in
                 let target = UnsafeMutableRawBufferPointer(buffer)
                 if target.count >= 8 << 20 { triad_ipc_advise_huge_pages(target.baseAddress, target.count) }
@@ -328,9 +296,22 @@ final class SharedFrameLanes: Sendable {
                 initialized = Int(count)
             }
             _ = triad_ipc_atomic_add32(mapping.consumedWord, 1)
-            return bytes
+            return Frame(kind: UInt8(kind), flags: frame.flags, payload: bytes)
         }
-        return Frame(kind: UInt8(kind), flags: frame.flags, payload: payload)
+    }
+
+    /// Counts `count` frames that ``resolve(_:inPlace:)`` returned mapped as read: their bytes may be reused by
+    /// the writer from now on, and must not be touched any more.
+    func release(_ count: Int) {
+        guard count > 0 else { return }
+        reader.withLock { mapping in
+            // Closed lanes (the worker has gone) have nothing left to count.
+            guard mapping.base != nil else { return }
+            precondition(mapping.pinned >= count, "released more mapped frames than were resolved")
+            _ = triad_ipc_atomic_add32(mapping.consumedWord, UInt32(count))
+            mapping.pinned -= count
+            if mapping.pinned == 0 { mapping.unmapRetired() }
+        }
     }
 }
 #endif

@@ -65,10 +65,15 @@ final class SocketFrameReader {
             return Frame(kind: header.kind, flags: header.flags, payload: payload)
         }
         if header.length > buffer.count / 2 {
-            // Large: give the payload its own array and read the rest of it straight there.
-            var payload = [UInt8](repeating: 0, count: header.length)
-            payload.withUnsafeMutableBytes { target in
-                target.baseAddress!.copyMemory(from: buffer.baseAddress! + payloadStart, byteCount: available)
+            // Large: give the payload its own array and read the rest of it straight there. The array is not
+            // cleared first (the socket fills every byte before the frame is returned), and a big one asks for huge
+            // pages, so that filling it does not fault every 4 KiB.
+            let payload = [UInt8](unsafeUninitializedCapacity: header.length) { target, initialized in
+                if target.count >= 4 << 20 { triad_ipc_advise_huge_pages(target.baseAddress, target.count) }
+                UnsafeMutableRawBufferPointer(target).baseAddress!.copyMemory(
+                    from: buffer.baseAddress! + payloadStart, byteCount: available
+                )
+                initialized = header.length
             }
             large = (header.kind, header.flags, payload, available)
             (start, end) = (0, 0)
@@ -140,13 +145,13 @@ enum SocketWriter {
 
     /// Calls `body` with iovecs over `segments`, which stay alive for the call.
     private static func withVectors<R>(
-        _ segments: ArraySlice<[UInt8]>,
+        _ segments: ArraySlice<OutgoingSegment>,
         _ body: (UnsafeBufferPointer<iovec>) -> R
     ) -> R {
         var vectors = [iovec](repeating: iovec(), count: segments.count)
         return withExtendedLifetime(segments) {
             for (index, segment) in segments.enumerated() {
-                // The arrays outlive the call thanks to withExtendedLifetime; their storage does not move.
+                // The segments outlive the call thanks to withExtendedLifetime; their storage does not move.
                 let base = segment.withUnsafeBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress) }
                 vectors[index] = iovec(iov_base: base, iov_len: segment.count)
             }

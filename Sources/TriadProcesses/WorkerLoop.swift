@@ -40,7 +40,7 @@ struct WorkerLoop: Sendable {
             ResultHeader(sequence: header.sequence, count: isBatch ? 1 : header.count).append(to: &resultHeader)
             message.appendEncodedFrames(resultHeader)
             for _ in 0..<(isBatch ? 1 : header.count) {
-                guard let data = try source.receive(), data.kind == WorkerFrameKind.data else {
+                guard let data = try source.receive(), data.sentKind == WorkerFrameKind.data else {
                     throw ProtocolError(description: "job \(header.jobName) came without its data frame")
                 }
                 if !pending.isEmpty
@@ -50,13 +50,19 @@ struct WorkerLoop: Sendable {
                     pending = OutgoingMessage()
                 }
                 sink.jobWillStart(sequence: header.sequence)
-                let outcome =
-                    isBatch
-                    ? await registry.runBatch(jobName: header.jobName, input: data.payload)
-                    : await registry.run(jobName: header.jobName, input: data.payload)
+                // Decoded where the payload lies (a shared lane, maybe), which is let go before the job runs.
+                let prepared = data.withPayloadBytes { bytes in
+                    registry.prepare(jobName: header.jobName, input: bytes, batch: isBatch)
+                }
+                source.release(data)
+                let outcome: Result<WireEncoded, WireJobError>
+                switch prepared {
+                case .success(let job): outcome = await job.run(registry: registry, borrowingFrom: sink.borrowMinimum)
+                case .failure(let error): outcome = .failure(error)
+                }
                 switch outcome {
                 case .success(let output):
-                    message.appendFrame(kind: WorkerFrameKind.data, flags: ResultFlag.success, payload: output)
+                    message.appendFrame(kind: WorkerFrameKind.data, flags: ResultFlag.success, encoded: output)
                 case .failure(let error):
                     message.appendFrame(kind: WorkerFrameKind.data, flags: ResultFlag.failure, payload: encode(error))
                 }

@@ -18,10 +18,20 @@ struct SocketFrameSource: FrameSource {
 
     var hasBufferedFrame: Bool { reader.hasCompleteFrame }
 
+    func release(_ frame: Frame) {
+        if frame.isMapped { lanes?.release(1) }
+    }
+
     mutating func receive() throws -> Frame? {
         var spinUntil: UInt64 = 0
         while true {
-            if let frame = try reader.nextBuffered() { return try lanes?.resolve(frame) ?? frame }
+            if let frame = try reader.nextBuffered() {
+                guard let lanes else {
+                    try Frame.refuseMapped(frame)
+                    return frame
+                }
+                return try lanes.resolve(frame, inPlace: true)
+            }
             switch reader.fill() {
             case .success(0):
                 if let error = reader.endOfStreamError() { throw error }

@@ -302,6 +302,8 @@ final class WorkerProcess: Sendable {
         var assemblingHeader: ResultHeader?
         var assemblingItems: [Frame] = []
         var results: [IncomingResult] = []
+        // Data frames decoded straight out of the lane, once the supervisor has had them.
+        var mappedInResults = 0
         var nextTick: UInt64? = 0
         var spinUntil: UInt64 = 0
         var closed = false
@@ -311,13 +313,14 @@ final class WorkerProcess: Sendable {
             readLoop: while true {
                 do {
                     while let raw = try reader.nextBuffered() {
-                        let frame = try lanes.resolve(raw)
+                        let frame = try lanes.resolve(raw, inPlace: assemblingHeader != nil)
                         if let header = assemblingHeader {
-                            guard frame.kind == WorkerFrameKind.data else {
+                            guard frame.sentKind == WorkerFrameKind.data else {
                                 throw WorkerLoop.ProtocolError(description: "a result item is not a data frame")
                             }
                             assemblingItems.append(frame)
                             if assemblingItems.count == Int(header.count) {
+                                mappedInResults += assemblingItems.count { $0.isMapped }
                                 results.append(IncomingResult(sequence: header.sequence, items: assemblingItems))
                                 assemblingHeader = nil
                                 assemblingItems = []
@@ -359,6 +362,9 @@ final class WorkerProcess: Sendable {
             }
             if !results.isEmpty {
                 supervisor.worker(self, didReceive: results)
+                // Every delivery decoded its items during the call; their lane slots may be reused now.
+                lanes.release(mappedInResults)
+                mappedInResults = 0
                 results.removeAll(keepingCapacity: true)
                 spinUntil = 0
                 nextTick = 0

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import TriadCore
 import TriadProcesses
@@ -129,11 +130,70 @@ public struct HoldBytes: Job {
     }
 }
 
+/// Several large arrays and small fields in one job: returns itself, so every field must survive both ways.
+public struct MixedPayload: Job, Equatable {
+    public var name: String
+    public var bytes: [UInt8]
+    public var values: [Double]
+    public var small: [Int32]
+    public var tail: [UInt16]
+    public var blob: Data
+    public init(name: String, bytes: [UInt8], values: [Double], small: [Int32], tail: [UInt16], blob: Data = Data()) {
+        self.name = name
+        self.bytes = bytes
+        self.values = values
+        self.small = small
+        self.tail = tail
+        self.blob = blob
+    }
+    public func run() async throws -> MixedPayload { self }
+}
+
+/// Ends its worker with a fatal error once its large input has arrived.
+public struct CrashWithBytes: Job {
+    public var bytes: [UInt8]
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public func run() async throws -> Int {
+        fatalError("a test job with \(bytes.count) bytes asked for a crash")
+    }
+}
+
+/// Writes a frame about shared lanes that the parent must refuse straight into the worker's channel.
+public struct LaneSabotage: Job {
+    public enum Kind: String, Codable, Sendable {
+        /// A reference to bytes far past the end of the lane.
+        case outsideLane
+        /// A reference whose payload has the wrong size.
+        case malformedReference
+        /// A frame whose kind claims its payload was left in place, which only the parent itself may make.
+        case mappedKind
+    }
+    public var kind: Kind
+    public init(_ kind: Kind) { self.kind = kind }
+    public func run() async throws -> Int {
+        var bytes: [UInt8] = []
+        switch kind {
+        case .outsideLane:
+            Frame.appendHeader(kind: 6, length: 24, to: &bytes)
+            for field: UInt64 in [5, 1 << 40, 4096] { withUnsafeBytes(of: field.littleEndian) { bytes += $0 } }
+        case .malformedReference:
+            Frame.appendHeader(kind: 6, length: 8, to: &bytes)
+            bytes += [UInt8](repeating: 0, count: 8)
+        case .mappedKind:
+            Frame.appendHeader(kind: 0x85, length: 16, to: &bytes)
+            bytes += [UInt8](repeating: 0x41, count: 16)
+        }
+        _ = write(3, &bytes, bytes.count)
+        sleep(10)
+        return 0
+    }
+}
+
 /// The Process test jobs.
 public enum ProcessTestJobs {
     public static let all: [any Job.Type] = [
         PipeTalk.self, QueueTake.self, DoubleShared.self, CountPassed.self, StartGrandchild.self,
         ScaleDoubles.self, MakeBytes.self, HoldBytes.self, QueueHold.self,
-        CountPassedInGrandchild.self,
+        CountPassedInGrandchild.self, MixedPayload.self, CrashWithBytes.self, LaneSabotage.self,
     ]
 }

@@ -14,7 +14,7 @@ import Foundation
 #endif
 
 /// A number that can be copied in bulk: fixed width and stored little-endian on every platform Triad supports.
-protocol WireBulkElement: BitwiseCopyable {}
+protocol WireBulkElement: BitwiseCopyable, Sendable {}
 extension Int: WireBulkElement {}
 extension Int8: WireBulkElement {}
 extension Int16: WireBulkElement {}
@@ -49,6 +49,7 @@ extension WireSource {
 extension Array: WireBulkEncodable where Element: WireBulkElement {
     func wireEncode(into sink: WireSink) throws {
         try sink.writeLength(count)
+        if sink.outOfLine.borrow(self, at: sink.bytes.count) { return }
         withUnsafeBytes { sink.bytes.append(contentsOf: $0) }
     }
 }
@@ -57,6 +58,7 @@ extension Array: WireBulkDecodable where Element: WireBulkElement {
     static func wireDecode(from source: WireSource) throws -> [Element] {
         let (count, raw) = try source.readBulk(stride: MemoryLayout<Element>.stride)
         return [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
+            WireLargeBuffers.prepare(UnsafeMutableRawBufferPointer(buffer))
             UnsafeMutableRawBufferPointer(buffer).copyMemory(from: raw)
             initialized = count
         }
@@ -66,13 +68,15 @@ extension Array: WireBulkDecodable where Element: WireBulkElement {
 extension Data: WireBulkEncodable {
     func wireEncode(into sink: WireSink) throws {
         try sink.writeLength(count)
+        if sink.outOfLine.borrow(self, at: sink.bytes.count) { return }
         withUnsafeBytes { sink.bytes.append(contentsOf: $0) }
     }
 }
 
 extension Data: WireBulkDecodable {
     static func wireDecode(from source: WireSource) throws -> Data {
-        Data(try source.readBulk(stride: 1).bytes)
+        let bytes = try source.readBulk(stride: 1).bytes
+        return WireLargeBuffers.data(copying: bytes) ?? Data(bytes)
     }
 }
 

@@ -57,6 +57,8 @@ public struct WireEncoder: Sendable {
 /// The output buffer and the encoding of single values, shared by every container of one encoding.
 final class WireSink {
     var bytes: [UInt8]
+    /// Where large arrays go instead of `bytes`, for an encoding that borrows them (see `WireOutOfLine`).
+    var outOfLine = WireOutOfLine()
     // The last type encoded through `encodeValue` and its path: the elements of an array share one type, so this
     // spares most lookups in the shared cache.
     private var lastType: ObjectIdentifier?
