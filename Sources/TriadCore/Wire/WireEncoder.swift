@@ -32,15 +32,7 @@ public struct WireEncoder: Sendable {
     ///
     /// - Throws: ``WireError`` with ``WireError/Code/encodingFailed`` if the value's conformance throws.
     public func encode<T: Encodable>(_ value: T, appendingTo bytes: inout [UInt8]) throws(WireError) {
-        let route = WirePath.forEncoding(T.self)
-        if route.path == .native, let native = route.native {
-            // A type with its own wire functions needs no sink and no containers.
-            var writer = WireWriter()
-            swap(&writer.bytes, &bytes)
-            defer { swap(&writer.bytes, &bytes) }
-            try native.wireEncode(opaque: value, to: &writer)
-            return
-        }
+        if try encodeNatively(value, appendingTo: &bytes) { return }
         let sink = WireSink(bytes: bytes)
         bytes = []
         defer { swap(&bytes, &sink.bytes) }
@@ -51,6 +43,20 @@ public struct WireEncoder: Sendable {
         } catch {
             throw WireError(.encodingFailed, "encoding \(T.self) failed: \(error)")
         }
+    }
+}
+
+extension WireEncoder {
+    /// Encodes a value of a ``WireCodable`` type through its own functions, with no sink and no containers.
+    /// Returns false, encoding nothing, for any other type.
+    func encodeNatively<T: Encodable>(_ value: T, appendingTo bytes: inout [UInt8]) throws(WireError) -> Bool {
+        let route = WirePath.forEncoding(T.self)
+        guard route.path == .native, let native = route.native else { return false }
+        var writer = WireWriter()
+        swap(&writer.bytes, &bytes)
+        defer { swap(&writer.bytes, &bytes) }
+        try native.wireEncode(opaque: value, to: &writer)
+        return true
     }
 }
 

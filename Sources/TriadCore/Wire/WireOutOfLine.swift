@@ -101,6 +101,8 @@ extension WireEncoder {
         appendingTo bytes: inout [UInt8],
         borrowingFrom minimumBytes: Int
     ) throws(WireError) -> [WireChunk] {
+        // A type with its own wire functions writes its arrays itself, inline.
+        if try encodeNatively(value, appendingTo: &bytes) { return [] }
         let sink = WireSink(bytes: bytes)
         sink.outOfLine.minimumBytes = max(1, minimumBytes)
         bytes = []
