@@ -26,24 +26,39 @@ extension AsyncLoop {
     /// `asyncio.gather`.
     ///
     /// The first operation to throw cancels the others; once they have finished, its error is thrown.
-    /// Cancelling the caller cancels every operation.
+    /// Cancelling the caller cancels every operation, and operations that have not started yet never start.
+    ///
+    /// Operations start in order, each as a task of its own. A gather of more than 1024 operations creates their
+    /// tasks 1024 at a time and lets each batch take its first step before it creates the next, so that a gather
+    /// of many short operations never holds all their tasks at once (asyncio creates every task up front; the
+    /// difference shows only in the order of steps across batches).
     ///
     /// - Parameter operations: The work, one closure per task.
     /// - Returns: The values, in the order of `operations`.
-    /// - Throws: The first error an operation throws.
+    /// - Throws: The first error an operation throws; `CancellationError` if the caller was cancelled before
+    ///   every operation had started.
     public func gather<T: Sendable>(_ operations: [@Sendable () async throws -> T]) async throws -> [T] {
-        let slots = ResultSlots<T>(count: operations.count)
+        let run = GatherRun(operations)
         // A discarding group: the parent is not woken once per finished child, only at the end (or at the first
-        // error, which cancels the rest).
-        try await withTaskExecutorPreference(executor) {
+        // error, which cancels the rest). Every child shares one closure, so a child costs its task alone.
+        let child: @Sendable () async throws -> Void = { try await run.runNext() }
+        let startedAll = try await withTaskExecutorPreference(executor) {
             try await withThrowingDiscardingTaskGroup { group in
-                for (index, operation) in operations.enumerated() {
-                    group.addTask { slots.store(try await operation(), at: index) }
+                for index in operations.indices {
+                    guard group.addTaskUnlessCancelled(operation: child) else { return false }
+                    if index % Self.gatherBatch == Self.gatherBatch - 1 { await Task.yield() }
                 }
+                return true
             }
         }
-        return slots.take()
+        // The group rethrows an operation's error first; a cancellation that stopped the start of the rest is
+        // reported here.
+        guard startedAll else { throw CancellationError() }
+        return run.take()
     }
+
+    /// How many tasks `gather` creates before it yields to let them start.
+    static var gatherBatch: Int { 1024 }
 
     /// Waits for every task and returns their values in order; the first to fail cancels the others and its
     /// error is thrown. Cancelling the caller cancels every task.

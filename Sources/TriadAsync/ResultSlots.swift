@@ -10,23 +10,40 @@ final class AtomicCounter: Sendable {
     func decrement() -> Int { value.subtract(1, ordering: .acquiringAndReleasing).newValue }
 }
 
-/// One slot per child task of a gather. Each child writes only its own slot, once, and the parent reads them all
-/// only after every child has finished, so no two threads ever touch the same memory at once.
-final class ResultSlots<T>: @unchecked Sendable {
+/// The shared state of one `gather`: the operations, one result slot per operation, and the index of the next
+/// operation to start.
+///
+/// Every child task of the gather runs the same closure, which claims the next index and runs that operation, so
+/// creating a child allocates no closure context of its own. The loop starts children in the order they were
+/// added, so operation `i` starts `i`-th, as asyncio's gather does; the index is an atomic counter all the same,
+/// so that each operation runs exactly once whatever the order.
+final class GatherRun<T: Sendable>: @unchecked Sendable {
+    // Unchecked because of `slots`: each child writes only the slot of the index it claimed, once, and the parent
+    // reads the slots only after every child has finished (the task group's completion orders the two).
+    private let operations: [@Sendable () async throws -> T]
     private let slots: UnsafeMutableBufferPointer<T?>
+    private let next = Atomic<Int>(0)
 
-    init(count: Int) {
-        slots = .allocate(capacity: count)
+    init(_ operations: [@Sendable () async throws -> T]) {
+        self.operations = operations
+        slots = .allocate(capacity: operations.count)
         slots.initialize(repeating: nil)
     }
 
-    func store(_ value: T, at index: Int) {
-        slots[index] = value
+    /// Runs the next operation that no child has claimed and stores its value.
+    func runNext() async throws {
+        let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+        slots[index] = try await operations[index]()
     }
 
-    /// The values, once every slot is filled.
+    /// The values, once every operation has succeeded.
     func take() -> [T] {
-        slots.map { $0! }
+        Array(unsafeUninitializedCapacity: slots.count) { buffer, count in
+            for index in slots.indices {
+                (buffer.baseAddress! + index).initialize(to: slots[index]!)
+            }
+            count = slots.count
+        }
     }
 
     deinit {

@@ -12,7 +12,7 @@ import Darwin
 // 1.7 times slower than here, even with only the wall-clock metric (the harness's malloc hooks are the likely
 // cause; not proven); this plain program shows the loop's own speed next to the harness's figures.
 //
-//     cd Benchmarks && swift run -c release AsyncTimings [runs] [sleeps|gather|pingpong|http]
+//     cd Benchmarks && swift run -c release AsyncTimings [runs] [sleeps|gather|pingpong|http|memory]
 //     (SERVER_THREADS=N gives the HTTP server N threads; 1 by default)
 
 let runs = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 9
@@ -44,6 +44,11 @@ func residentKilobytes() -> Int {
 }
 
 let loop = AsyncLoop()
+if only == "memory" {
+    try await probeMemory(loop: loop)
+    await loop.shutdown()
+    exit(0)
+}
 print("Swift TriadAsync, median of \(runs) runs each")
 
 if wanted("sleeps") {
