@@ -3,11 +3,16 @@ import Synchronization
 import TriadCore
 
 extension AsyncLoop {
-    /// Suspends the caller for `duration` on the loop's clock (a NIO timer), letting other tasks run:
-    /// the analogue of `asyncio.sleep`.
+    /// Suspends the caller for `duration` on the loop's clock, letting other tasks run: the analogue of
+    /// `asyncio.sleep`.
+    ///
+    /// Sleepers wake in the order of their deadlines, and sleepers with the same deadline in the order they went
+    /// to sleep. However many tasks sleep, the loop keeps one NIO timer, for the earliest deadline. A sleep lasts at
+    /// least `duration`; it ends later if the loop thread is busy when the deadline passes.
     ///
     /// - Parameter duration: How long to sleep. Zero or less yields once.
-    /// - Throws: `CancellationError` if the caller is cancelled while sleeping.
+    /// - Throws: `CancellationError` if the caller is cancelled while sleeping (it wakes at once);
+    ///   ``AsyncLoopError/Code/shutDown`` if the loop is shut down, or shuts down while the caller sleeps.
     public func sleep(for duration: Duration) async throws {
         if duration <= .zero {
             await Task.yield()
@@ -40,8 +45,13 @@ extension AsyncLoop {
     public func gather<T: Sendable>(_ operations: [@Sendable () async throws -> T]) async throws -> [T] {
         let run = GatherRun(operations)
         // A discarding group: the parent is not woken once per finished child, only at the end (or at the first
-        // error, which cancels the rest). Every child shares one closure, so a child costs its task alone.
-        let child: @Sendable () async throws -> Void = { try await run.runNext() }
+        // error, which cancels the rest). Every child shares one closure, so a child costs its task alone. The
+        // closure is `@isolated(any)` from the start: converting a plain closure for `addTask` wraps it in a
+        // thunk, whose extra frame pushed a sleeping child past its task allocator's first 1 KiB slab.
+        let child: @Sendable @isolated(any) () async throws -> Void = {
+            let (index, operation) = run.claim()
+            run.store(try await operation(), at: index)
+        }
         let startedAll = try await withTaskExecutorPreference(executor) {
             try await withThrowingDiscardingTaskGroup { group in
                 for index in operations.indices {

@@ -30,10 +30,19 @@ final class GatherRun<T: Sendable>: @unchecked Sendable {
         slots.initialize(repeating: nil)
     }
 
-    /// Runs the next operation that no child has claimed and stores its value.
-    func runNext() async throws {
+    /// Claims the next operation that no child has run: its index and the operation.
+    ///
+    /// The child calls the operation itself, not through an async method of this class, so that the child's
+    /// task allocator holds one frame fewer: a sleeping child must fit in the allocator's first slab (1 KiB),
+    /// or it costs a second one.
+    func claim() -> (index: Int, operation: @Sendable () async throws -> T) {
         let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
-        slots[index] = try await operations[index]()
+        return (index, operations[index])
+    }
+
+    /// Stores the value of the operation at `index`.
+    func store(_ value: sending T, at index: Int) {
+        slots[index] = value
     }
 
     /// The values, once every operation has succeeded.
