@@ -61,10 +61,11 @@ func parkChildren(callFirst: Bool) async -> Int {
     var during = 0
     await withDiscardingTaskGroup { group in
         for _ in 0..<probeTasks {
-            group.addTask {
+            let child: @Sendable @isolated(any) () async -> Void = {
                 if callFirst { await notInlined() }
                 await withUnsafeContinuation { parking.park($0) }
             }
+            group.addTask(operation: child)
         }
         while parking.count < probeTasks { await Task.yield() }
         during = heapInUse()
