@@ -45,7 +45,9 @@ struct HTTPClientTests {
         let status = try await AsyncLoop.run { loop in
             let client = LoopHTTPClient(loop: loop)
             await #expect(throws: (any Error).self) { try await client.get(server.url, maxBodyBytes: 4) }
-            let response = try await client.execute(method: "POST", url: server.url, headers: [("X-Test", "1")], body: [1])
+            let response = try await client.execute(
+                method: "POST", url: server.url, headers: [("X-Test", "1")], body: [1]
+            )
             let status = response.status
             try await client.shutdown()
             return status
