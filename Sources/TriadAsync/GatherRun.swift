@@ -60,3 +60,41 @@ final class GatherRun<T: Sendable>: @unchecked Sendable {
         slots.deallocate()
     }
 }
+
+/// The shared state of one bounded `map`: the inputs, one result slot per input, and the index of the next input
+/// to start. Its `maxConcurrent` worker tasks each claim the next input when their call returns.
+final class MapRun<Input: Sendable, T: Sendable>: @unchecked Sendable {
+    // Unchecked for the same reason as `GatherRun`: each slot is written once, by the worker that claimed its
+    // index, and read only after every worker has finished.
+    private let inputs: [Input]
+    private let slots: UnsafeMutableBufferPointer<T?>
+    private let next = Atomic<Int>(0)
+
+    init(_ inputs: [Input]) {
+        self.inputs = inputs
+        slots = .allocate(capacity: inputs.count)
+        slots.initialize(repeating: nil)
+    }
+
+    /// Claims the next input that no worker has started, if one is left.
+    func claim() -> (index: Int, input: Input)? {
+        let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+        guard index < inputs.count else { return nil }
+        return (index, inputs[index])
+    }
+
+    /// Stores the result for the input at `index`.
+    func store(_ value: sending T, at index: Int) {
+        slots[index] = value
+    }
+
+    /// The results, once every input has one.
+    func take() -> [T] {
+        slots.map { $0! }
+    }
+
+    deinit {
+        slots.deinitialize()
+        slots.deallocate()
+    }
+}
