@@ -184,3 +184,36 @@ extension AsyncLoop {
         }
     }
 }
+
+extension AsyncLoop {
+    /// Runs `callback` on the loop thread once `delay` has passed: the analogue of asyncio's `loop.call_later`.
+    ///
+    /// The callback is synchronous and runs between tasks' steps, so it must be short; to do async work, start a
+    /// task from it with ``createTask(name:_:)``. Callbacks due at the same moment run in the order they were set.
+    /// The loop keeps one NIO timer for all of them and for its sleeps, so a callback set and cancelled for every
+    /// request (such as a timeout) costs a heap entry, not a NIO scheduled task.
+    ///
+    /// - Parameters:
+    ///   - delay: How long to wait, on the loop's clock.
+    ///   - callback: The work to run.
+    /// - Returns: A handle whose ``LoopTimerHandle/cancel()`` stops the callback if it has not run yet. A callback
+    ///   set on a loop that is shut down, or shuts down first, never runs; that is not an error.
+    @discardableResult
+    public func callLater(_ delay: Duration, _ callback: @escaping @Sendable () -> Void) -> LoopTimerHandle {
+        LoopTimerHandle(id: timers.setAlarm(after: delay, callback), timers: timers)
+    }
+
+    /// The number of ``callLater(_:_:)`` callbacks set, cancelled ones not yet swept included: a test hook.
+    package var pendingCallbacks: Int { timers.pendingAlarmCount }
+}
+
+/// A callback set with ``AsyncLoop/callLater(_:_:)``: the analogue of asyncio's `TimerHandle`.
+public struct LoopTimerHandle: Sendable {
+    let id: UInt64
+    let timers: LoopTimers
+
+    /// Stops the callback if it has not run yet. Cancelling one that has run, or cancelling twice, is not an error.
+    public func cancel() {
+        timers.cancelAlarm(id)
+    }
+}

@@ -3,7 +3,8 @@
 /// A binary min-heap of `(deadline, id, waiter)`, 24 bytes a sleeper for a continuation. Equal deadlines wake in
 /// the order the sleeps began (the `id` breaks ties). A cancelled sleeper is not looked up at once, which would
 /// cost a search per cancellation: its id is noted, and the next ``sweepCancelled()`` removes every noted sleeper
-/// in one pass. An id noted for a sleeper that has already woken (or never went to sleep) is simply dropped.
+/// in one pass; one whose deadline passes first leaves as cancelled. An id noted for a sleeper that has already
+/// woken (or never went to sleep) is simply dropped by the next sweep.
 struct SleeperHeap<Waiter> {
     struct Entry {
         var deadline: UInt64
@@ -33,15 +34,24 @@ struct SleeperHeap<Waiter> {
         siftUp(entries.count - 1)
     }
 
-    /// Removes and returns, in wake order, every sleeper whose deadline is at or before `now`.
-    mutating func popDue(now: UInt64) -> [Waiter] {
+    /// Removes every sleeper whose deadline is at or before `now`, and returns them in wake order: those due,
+    /// and those noted as cancelled (whose notes it forgets).
+    mutating func popDue(now: UInt64) -> (due: [Waiter], cancelled: [Waiter]) {
         var due: [Waiter] = []
+        var cancelledDue: [Waiter] = []
         while let first = entries.first, first.deadline <= now {
-            due.append(first.waiter)
+            if !cancelled.isEmpty, cancelled.remove(first.id) != nil {
+                cancelledDue.append(first.waiter)
+            } else {
+                due.append(first.waiter)
+            }
             removeFirst()
         }
-        return due
+        return (due, cancelledDue)
     }
+
+    /// The number of cancellation notes waiting for a sweep.
+    var cancelledCount: Int { cancelled.count }
 
     /// Notes that sleeper `id` was cancelled; ``sweepCancelled()`` removes it.
     ///

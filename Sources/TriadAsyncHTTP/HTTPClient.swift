@@ -83,14 +83,12 @@ public final class LoopHTTPClient: Sendable {
             body: body.map { .bytes($0) }
         )
         let accumulator = ResponseAccumulator(request: request, maxBodySize: maxBodyBytes)
-        let nanos = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
-        let eventLoop = loop.eventLoop
-        let task = client.execute(
-            request: request,
-            delegate: accumulator,
-            eventLoop: .delegate(on: eventLoop),
-            deadline: .now() + .nanoseconds(nanos)
-        )
+        let task = client.execute(request: request, delegate: accumulator, eventLoop: .delegate(on: loop.eventLoop))
+        // The timeout is a callback on the loop's own timer heap, not AsyncHTTPClient's deadline: that deadline is
+        // a NIO scheduled task per request, and cancelling one searches NIO's timer heap, which holds one for
+        // every request in flight.
+        let timer = loop.callLater(timeout) { task.fail(reason: HTTPClientError.deadlineExceeded) }
+        defer { timer.cancel() }
         let response = try await withTaskExecutorPreference(loop.taskExecutor) {
             try await withTaskCancellationHandler {
                 try await task.futureResult.get()

@@ -72,4 +72,23 @@ struct HTTPClientTests {
         await server.stop()
         await loop.shutdown()
     }
+
+    @Test("a request slower than the client's timeout throws deadlineExceeded")
+    func timeout() async throws {
+        let server = try await HTTPLatencyServer.start(latency: .seconds(30))
+        let started = ContinuousClock.now
+        try await AsyncLoop.run { loop in
+            let client = LoopHTTPClient(loop: loop, timeout: .milliseconds(200))
+            do {
+                _ = try await client.get(server.url)
+                Issue.record("the request should have timed out")
+            } catch {
+                #expect("\(error)".contains("deadlineExceeded"))
+            }
+            try await client.shutdown()
+        }
+        // Generous: the point is that it does not wait for the server's 30 seconds.
+        #expect(ContinuousClock.now - started < .seconds(10))
+        await server.stop()
+    }
 }

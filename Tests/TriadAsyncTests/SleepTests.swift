@@ -121,4 +121,42 @@ struct SleepTests {
         }
         #expect(starts.all.isEmpty)
     }
+
+    @Test("callLater runs callbacks on the loop thread in deadline order, and a cancelled one never runs")
+    func callLater() async throws {
+        let ran = Recorder<String>()
+        let onLoop = Recorder<Bool>()
+        try await AsyncLoop.run { loop in
+            loop.callLater(.milliseconds(30)) {
+                ran.append("30 ms")
+                onLoop.append(loop.isCurrentThread)
+            }
+            loop.callLater(.milliseconds(10)) {
+                ran.append("10 ms")
+                onLoop.append(loop.isCurrentThread)
+            }
+            let cancelled = loop.callLater(.milliseconds(20)) { ran.append("cancelled") }
+            cancelled.cancel()
+            cancelled.cancel()
+            try await loop.sleep(for: .milliseconds(80))
+        }
+        #expect(ran.all == ["10 ms", "30 ms"])
+        #expect(onLoop.all == [true, true])
+    }
+
+    @Test("cancelled callbacks are swept, not kept until their deadline")
+    func cancelledCallbacksAreSwept() async throws {
+        try await AsyncLoop.run { loop in
+            let live = loop.callLater(.seconds(60)) {}
+            for _ in 0..<10 {
+                let handles = (0..<1000).map { _ in loop.callLater(.seconds(60)) {} }
+                #expect(loop.pendingCallbacks >= 1000)
+                for handle in handles { handle.cancel() }
+                await loop.yield()
+                // Cancelled entries are swept once they outnumber the live ones; at most 64 wait for a sweep.
+                #expect(loop.pendingCallbacks <= 1 + 64)
+            }
+            live.cancel()
+        }
+    }
 }
