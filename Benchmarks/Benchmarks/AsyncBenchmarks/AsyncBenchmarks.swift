@@ -73,7 +73,9 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark(
         "HTTP 2000 requests at concurrency 200, 20 ms server",
-        configuration: .init(metrics: [.wallClock, .peakMemoryResidentDelta], maxDuration: .seconds(15), maxIterations: 20)
+        configuration: .init(
+            metrics: [.wallClock, .peakMemoryResidentDelta], maxDuration: .seconds(15), maxIterations: 20
+        )
     ) { benchmark in
         let server = try await HTTPLatencyServer.start(latency: .milliseconds(20))
         let loop = AsyncLoop()
