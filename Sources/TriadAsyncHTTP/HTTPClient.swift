@@ -47,9 +47,8 @@ public final class LoopHTTPClient: Sendable {
     ///   - url: The URL, such as `http://127.0.0.1:8080/items`.
     ///   - maxBodyBytes: The largest body accepted (16 MiB by default).
     /// - Returns: The status, headers and body.
-    /// - Throws: AsyncHTTPClient's `HTTPClientError` for a bad URL, a refused connection or a timeout, and its
-    ///   `ResponseAccumulator.ResponseTooBigError` for a body larger than `maxBodyBytes`; `CancellationError` if
-    ///   cancelled.
+    /// - Throws: AsyncHTTPClient's `HTTPClientError` for a bad URL, a refused connection, a timeout or a body
+    ///   larger than `maxBodyBytes`; `CancellationError` if cancelled.
     public func get(_ url: String, maxBodyBytes: Int = 16 << 20) async throws -> LoopHTTPResponse {
         try await execute(method: "GET", url: url, maxBodyBytes: maxBodyBytes)
     }
@@ -63,9 +62,8 @@ public final class LoopHTTPClient: Sendable {
     ///   - body: The request body, if any.
     ///   - maxBodyBytes: The largest response body accepted.
     /// - Returns: The status, headers and body.
-    /// - Throws: AsyncHTTPClient's `HTTPClientError` for a bad URL, a refused connection or a timeout, and its
-    ///   `ResponseAccumulator.ResponseTooBigError` for a body larger than `maxBodyBytes`; `CancellationError` if
-    ///   cancelled.
+    /// - Throws: AsyncHTTPClient's `HTTPClientError` for a bad URL, a refused connection, a timeout or a body
+    ///   larger than `maxBodyBytes`; `CancellationError` if cancelled.
     public func execute(
         method: String,
         url: String,
@@ -73,34 +71,21 @@ public final class LoopHTTPClient: Sendable {
         body: [UInt8]? = nil,
         maxBodyBytes: Int = 16 << 20
     ) async throws -> LoopHTTPResponse {
-        // AsyncHTTPClient's event-loop API, not its async one: the async `execute` starts an unstructured task and
-        // an actor hop per request (to register the request for cancellation), which run on Swift's global pool,
-        // off the loop. Here the whole request lives on the loop's event loop, and the caller awaits its future.
-        let request = try HTTPClient.Request(
-            url: url,
-            method: HTTPMethod(rawValue: method),
-            headers: HTTPHeaders(headers),
-            body: body.map { .bytes($0) }
-        )
-        let accumulator = ResponseAccumulator(request: request, maxBodySize: maxBodyBytes)
-        let task = client.execute(request: request, delegate: accumulator, eventLoop: .delegate(on: loop.eventLoop))
-        // The timeout is a callback on the loop's own timer heap, not AsyncHTTPClient's deadline: that deadline is
-        // a NIO scheduled task per request, and cancelling one searches NIO's timer heap, which holds one for
-        // every request in flight.
-        let timer = loop.callLater(timeout) { task.fail(reason: HTTPClientError.deadlineExceeded) }
-        defer { timer.cancel() }
+        var request = HTTPClientRequest(url: url)
+        request.method = HTTPMethod(rawValue: method)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let nanos = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
         let response = try await withTaskExecutorPreference(loop.taskExecutor) {
-            try await withTaskCancellationHandler {
-                try await task.futureResult.get()
-            } onCancel: {
-                task.cancel()
-            }
+            let response = try await client.execute(request, timeout: .nanoseconds(nanos))
+            let bytes = try await response.body.collect(upTo: maxBodyBytes)
+            return LoopHTTPResponse(
+                status: Int(response.status.code),
+                headers: response.headers.map { ($0.name, $0.value) },
+                body: Array(bytes.readableBytesView)
+            )
         }
-        return LoopHTTPResponse(
-            status: Int(response.status.code),
-            headers: response.headers.map { ($0.name, $0.value) },
-            body: response.body.map { Array($0.readableBytesView) } ?? []
-        )
+        return response
     }
 
     /// Closes every connection. Call it once, before the loop shuts down; shutting down twice throws
