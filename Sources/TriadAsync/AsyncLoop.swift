@@ -178,15 +178,20 @@ public final class AsyncLoop: Sendable {
             return state.liveTasks
         }
         for (_, cancelAndWait) in tasks { await cancelAndWait() }
+        timers.close()
         watchdog?.stop()
         try? await group?.shutdownGracefully()
     }
 
     private func shutdownBlocking() throws {
         state.withLock { $0.isShutDown = true }
+        timers.close()
         watchdog?.stop()
         try group?.syncShutdownGracefully()
     }
+
+    /// The number of sleeps waiting on the loop's timer, cancelled ones not yet swept included: a test hook.
+    package var pendingSleeps: Int { timers.pendingCount }
 
     func checkOpen() throws(AsyncLoopError) {
         if state.withLock({ $0.isShutDown }) { throw AsyncLoopError.shutDownError }

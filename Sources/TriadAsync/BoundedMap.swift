@@ -6,14 +6,18 @@ extension AsyncLoop {
     /// Applies `transform` to every element with at most `maxConcurrent` calls in flight, and returns the
     /// results in the order of `elements`: the bounded-concurrency map that Python users write by hand.
     ///
-    /// The first call to throw cancels the others; its error is thrown once they have stopped.
+    /// Elements start in order. The work runs on `maxConcurrent` tasks (fewer for fewer elements), each of which
+    /// takes the next element as soon as its call returns, so a long map creates no task per element.
+    /// The first call to throw cancels the others; its error is thrown once they have stopped, and the elements
+    /// not yet started are never started.
     ///
     /// - Parameters:
     ///   - elements: The inputs.
     ///   - maxConcurrent: The most calls running at once; at least 1.
     ///   - transform: The async work per element.
     /// - Returns: The results, in input order.
-    /// - Throws: The first error `transform` throws.
+    /// - Throws: The first error `transform` throws; `CancellationError` if the caller was cancelled before every
+    ///   element had started.
     public func map<S: Sequence, T: Sendable>(
         _ elements: S,
         maxConcurrent: Int,
@@ -21,26 +25,20 @@ extension AsyncLoop {
     ) async throws -> [T] where S.Element: Sendable {
         precondition(maxConcurrent >= 1, "maxConcurrent must be at least 1")
         let inputs = Array(elements)
-        return try await withTaskExecutorPreference(executor) {
-            try await withThrowingTaskGroup(of: (Int, T).self) { group in
-                var next = 0
-                var values = [T?](repeating: nil, count: inputs.count)
-                while next < min(maxConcurrent, inputs.count) {
-                    let index = next
-                    group.addTask { (index, try await transform(inputs[index])) }
-                    next += 1
-                }
-                while let (index, value) = try await group.next() {
-                    values[index] = value
-                    if next < inputs.count {
-                        let index = next
-                        group.addTask { (index, try await transform(inputs[index])) }
-                        next += 1
-                    }
-                }
-                return values.map { $0! }
+        let run = MapRun<S.Element, T>(inputs)
+        let worker: @Sendable @isolated(any) () async throws -> Void = {
+            while let (index, input) = run.claim() {
+                // After the first error (or the caller's cancellation), start nothing more.
+                if Task.isCancelled { throw CancellationError() }
+                run.store(try await transform(input), at: index)
             }
         }
+        try await withTaskExecutorPreference(executor) {
+            try await withThrowingDiscardingTaskGroup { group in
+                for _ in 0..<min(maxConcurrent, inputs.count) { group.addTask(operation: worker) }
+            }
+        }
+        return run.take()
     }
 
     /// Applies `transform` to every element with at most `maxConcurrent` calls in flight, yielding each outcome

@@ -3,11 +3,16 @@ import Synchronization
 import TriadCore
 
 extension AsyncLoop {
-    /// Suspends the caller for `duration` on the loop's clock (a NIO timer), letting other tasks run:
-    /// the analogue of `asyncio.sleep`.
+    /// Suspends the caller for `duration` on the loop's clock, letting other tasks run: the analogue of
+    /// `asyncio.sleep`.
+    ///
+    /// Sleepers wake in the order of their deadlines, and sleepers with the same deadline in the order they went
+    /// to sleep. However many tasks sleep, the loop keeps one NIO timer, for the earliest deadline. A sleep lasts at
+    /// least `duration`; it ends later if the loop thread is busy when the deadline passes.
     ///
     /// - Parameter duration: How long to sleep. Zero or less yields once.
-    /// - Throws: `CancellationError` if the caller is cancelled while sleeping.
+    /// - Throws: `CancellationError` if the caller is cancelled while sleeping (it wakes at once);
+    ///   ``AsyncLoopError/Code/shutDown`` if the loop is shut down, or shuts down while the caller sleeps.
     public func sleep(for duration: Duration) async throws {
         if duration <= .zero {
             await Task.yield()
@@ -26,24 +31,44 @@ extension AsyncLoop {
     /// `asyncio.gather`.
     ///
     /// The first operation to throw cancels the others; once they have finished, its error is thrown.
-    /// Cancelling the caller cancels every operation.
+    /// Cancelling the caller cancels every operation, and operations that have not started yet never start.
+    ///
+    /// Operations start in order, each as a task of its own. A gather of more than 1024 operations creates their
+    /// tasks 1024 at a time and lets each batch take its first step before it creates the next, so that a gather
+    /// of many short operations never holds all their tasks at once (asyncio creates every task up front; the
+    /// difference shows only in the order of steps across batches).
     ///
     /// - Parameter operations: The work, one closure per task.
     /// - Returns: The values, in the order of `operations`.
-    /// - Throws: The first error an operation throws.
+    /// - Throws: The first error an operation throws; `CancellationError` if the caller was cancelled before
+    ///   every operation had started.
     public func gather<T: Sendable>(_ operations: [@Sendable () async throws -> T]) async throws -> [T] {
-        let slots = ResultSlots<T>(count: operations.count)
+        let run = GatherRun(operations)
         // A discarding group: the parent is not woken once per finished child, only at the end (or at the first
-        // error, which cancels the rest).
-        try await withTaskExecutorPreference(executor) {
+        // error, which cancels the rest). Every child shares one closure, so a child costs its task alone. The
+        // closure is `@isolated(any)` from the start: converting a plain closure for `addTask` wraps it in a
+        // thunk, whose extra frame pushed a sleeping child past its task allocator's first 1 KiB slab.
+        let child: @Sendable @isolated(any) () async throws -> Void = {
+            let (index, operation) = run.claim()
+            run.store(try await operation(), at: index)
+        }
+        let startedAll = try await withTaskExecutorPreference(executor) {
             try await withThrowingDiscardingTaskGroup { group in
-                for (index, operation) in operations.enumerated() {
-                    group.addTask { slots.store(try await operation(), at: index) }
+                for index in operations.indices {
+                    guard group.addTaskUnlessCancelled(operation: child) else { return false }
+                    if index % Self.gatherBatch == Self.gatherBatch - 1 { await Task.yield() }
                 }
+                return true
             }
         }
-        return slots.take()
+        // The group rethrows an operation's error first; a cancellation that stopped the start of the rest is
+        // reported here.
+        guard startedAll else { throw CancellationError() }
+        return run.take()
     }
+
+    /// How many tasks `gather` creates before it yields to let them start.
+    static var gatherBatch: Int { 1024 }
 
     /// Waits for every task and returns their values in order; the first to fail cancels the others and its
     /// error is thrown. Cancelling the caller cancels every task.
@@ -157,5 +182,38 @@ extension AsyncLoop {
                 return value
             }
         }
+    }
+}
+
+extension AsyncLoop {
+    /// Runs `callback` on the loop thread once `delay` has passed: the analogue of asyncio's `loop.call_later`.
+    ///
+    /// The callback is synchronous and runs between tasks' steps, so it must be short; to do async work, start a
+    /// task from it with ``createTask(name:_:)``. Callbacks due at the same moment run in the order they were set.
+    /// The loop keeps one NIO timer for all of them and for its sleeps, so a callback set and cancelled for every
+    /// request (such as a timeout) costs a heap entry, not a NIO scheduled task.
+    ///
+    /// - Parameters:
+    ///   - delay: How long to wait, on the loop's clock.
+    ///   - callback: The work to run.
+    /// - Returns: A handle whose ``LoopTimerHandle/cancel()`` stops the callback if it has not run yet. A callback
+    ///   set on a loop that is shut down, or shuts down first, never runs; that is not an error.
+    @discardableResult
+    public func callLater(_ delay: Duration, _ callback: @escaping @Sendable () -> Void) -> LoopTimerHandle {
+        LoopTimerHandle(id: timers.setAlarm(after: delay, callback), timers: timers)
+    }
+
+    /// The number of ``callLater(_:_:)`` callbacks set, cancelled ones not yet swept included: a test hook.
+    package var pendingCallbacks: Int { timers.pendingAlarmCount }
+}
+
+/// A callback set with ``AsyncLoop/callLater(_:_:)``: the analogue of asyncio's `TimerHandle`.
+public struct LoopTimerHandle: Sendable {
+    let id: UInt64
+    let timers: LoopTimers
+
+    /// Stops the callback if it has not run yet. Cancelling one that has run, or cancelling twice, is not an error.
+    public func cancel() {
+        timers.cancelAlarm(id)
     }
 }

@@ -52,6 +52,7 @@ public final class HTTPLatencyServer: Sendable {
         precondition(threads >= 1, "the server needs at least one thread")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let delay = latency.timeAmount
+        let replies = CannedReplies(body: body)
         do {
             let channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 1024)
@@ -59,8 +60,12 @@ public final class HTTPLatencyServer: Sendable {
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                        try channel.pipeline.syncOperations.addHandler(DelayedResponder(delay: delay, body: body))
+                        // NIO's request decoder, then canned response bytes: every response is the same, so
+                        // the server builds them once, not headers and an encoder's work per response. It
+                        // competes with the client for the machine's cores, so its own work is kept small.
+                        let decoder = HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder))
+                        try channel.pipeline.syncOperations.addHandler(DelayedResponder(delay: delay, replies: replies))
                     }
                 }
                 .bind(host: "127.0.0.1", port: port)
@@ -84,19 +89,31 @@ public final class HTTPLatencyServer: Sendable {
     }
 }
 
-/// Answers each request after the delay. The pipelining handler in front of it hands over one request at a time
-/// per connection, so responses keep their order.
+/// The two responses the server sends, encoded once: one that keeps the connection open and one that closes it.
+private struct CannedReplies: Sendable {
+    let keepAlive: ByteBuffer
+    let close: ByteBuffer
+
+    init(body: String) {
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
+        keepAlive = ByteBuffer(string: head + "\r\n" + body)
+        close = ByteBuffer(string: head + "Connection: close\r\n\r\n" + body)
+    }
+}
+
+/// Answers each request after the delay. Every response is the same, so responses to pipelined requests need no
+/// ordering; the delay is the same for all, so they leave in order anyway.
 private final class DelayedResponder: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundOut = ByteBuffer
 
     private let delay: TimeAmount
-    private let body: String
+    private let replies: CannedReplies
     private var keepAlive = true
 
-    init(delay: TimeAmount, body: String) {
+    init(delay: TimeAmount, replies: CannedReplies) {
         self.delay = delay
-        self.body = body
+        self.replies = replies
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -107,26 +124,21 @@ private final class DelayedResponder: ChannelInboundHandler {
             break
         case .end:
             let keepAlive = self.keepAlive
-            let body = self.body
+            let reply = keepAlive ? replies.keepAlive : replies.close
             let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            context.eventLoop.scheduleTask(in: delay) {
-                Self.respond(context: loopBound.value, keepAlive: keepAlive, body: body)
+            context.eventLoop.assumeIsolated().scheduleTask(in: delay) {
+                let context = loopBound.value
+                let written = context.writeAndFlush(NIOAny(reply))
+                if !keepAlive {
+                    let channel = context.channel
+                    written.whenComplete { _ in channel.close(promise: nil) }
+                }
             }
         }
     }
 
-    private static func respond(context: ChannelHandlerContext, keepAlive: Bool, body: String) {
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "text/plain")
-        headers.add(name: "Content-Length", value: String(body.utf8.count))
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
-        let head = HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)
-        context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
-        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
-        let done = context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)))
-        if !keepAlive {
-            let channel = context.channel
-            done.whenComplete { _ in channel.close(promise: nil) }
-        }
+    /// A request the decoder cannot parse closes the connection.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
     }
 }

@@ -38,4 +38,57 @@ struct HTTPClientTests {
             try await client.shutdown()
         }
     }
+
+    @Test("a body larger than maxBodyBytes throws, and the client stays usable")
+    func tooLargeBody() async throws {
+        let server = try await HTTPLatencyServer.start(latency: .milliseconds(1), body: "a body of twenty-six bytes")
+        let status = try await AsyncLoop.run { loop in
+            let client = LoopHTTPClient(loop: loop)
+            await #expect(throws: (any Error).self) { try await client.get(server.url, maxBodyBytes: 4) }
+            let response = try await client.execute(
+                method: "POST", url: server.url, headers: [("X-Test", "1")], body: [1]
+            )
+            let status = response.status
+            try await client.shutdown()
+            return status
+        }
+        #expect(status == 200)
+        await server.stop()
+    }
+
+    @Test("cancelling a request ends it at once")
+    func cancelledRequest() async throws {
+        let server = try await HTTPLatencyServer.start(latency: .seconds(30))
+        let loop = AsyncLoop()
+        let client = try await loop.run { loop in LoopHTTPClient(loop: loop) }
+        let started = ContinuousClock.now
+        let request = Task { try await loop.run { _ in try await client.get(server.url) } }
+        try await Task.sleep(for: .milliseconds(100))
+        request.cancel()
+        await #expect(throws: (any Error).self) { try await request.value }
+        // Generous: the point is that it does not wait for the server's 30 seconds.
+        #expect(ContinuousClock.now - started < .seconds(10))
+        try await client.shutdown()
+        await server.stop()
+        await loop.shutdown()
+    }
+
+    @Test("a request slower than the client's timeout throws deadlineExceeded")
+    func timeout() async throws {
+        let server = try await HTTPLatencyServer.start(latency: .seconds(30))
+        let started = ContinuousClock.now
+        try await AsyncLoop.run { loop in
+            let client = LoopHTTPClient(loop: loop, timeout: .milliseconds(200))
+            do {
+                _ = try await client.get(server.url)
+                Issue.record("the request should have timed out")
+            } catch {
+                #expect("\(error)".contains("deadlineExceeded"))
+            }
+            try await client.shutdown()
+        }
+        // Generous: the point is that it does not wait for the server's 30 seconds.
+        #expect(ContinuousClock.now - started < .seconds(10))
+        await server.stop()
+    }
 }

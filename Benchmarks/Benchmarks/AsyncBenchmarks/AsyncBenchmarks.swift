@@ -23,6 +23,21 @@ let benchmarks: @Sendable () -> Void = {
         await loop.shutdown()
     }
 
+    // The same workload measured by the wall clock alone, to show what the malloc-counting metric costs.
+    Benchmark(
+        "gather 100k trivial tasks, wall clock only",
+        configuration: .init(metrics: [.wallClock], maxDuration: .seconds(10), maxIterations: 20)
+    ) { benchmark in
+        let loop = AsyncLoop()
+        let operations: [@Sendable () async throws -> Int] = (0..<100_000).map { index in { index } }
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(try await loop.run { loop in try await loop.gather(operations) })
+        }
+        benchmark.stopMeasurement()
+        await loop.shutdown()
+    }
+
     Benchmark("10k concurrent 10 ms sleeps") { benchmark in
         let loop = AsyncLoop()
         benchmark.startMeasurement()
@@ -58,7 +73,9 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark(
         "HTTP 2000 requests at concurrency 200, 20 ms server",
-        configuration: .init(metrics: [.wallClock, .peakMemoryResidentDelta], maxDuration: .seconds(15), maxIterations: 20)
+        configuration: .init(
+            metrics: [.wallClock, .peakMemoryResidentDelta], maxDuration: .seconds(15), maxIterations: 20
+        )
     ) { benchmark in
         let server = try await HTTPLatencyServer.start(latency: .milliseconds(20))
         let loop = AsyncLoop()

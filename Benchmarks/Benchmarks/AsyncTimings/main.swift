@@ -8,12 +8,10 @@ import Darwin
 #endif
 
 // The AsyncBenchmarks workloads as a plain release program, printing the median of several runs in the same form
-// as peers/async_peer.py. Under the benchmark harness, allocation-heavy work such as creating 100k tasks ran about
-// 1.7 times slower than here, even with only the wall-clock metric (the harness's malloc hooks are the likely
-// cause; not proven); this plain program shows the loop's own speed next to the harness's figures.
-//
-//     cd Benchmarks && swift run -c release AsyncTimings [runs] [sleeps|gather|pingpong|http]
-//     (SERVER_THREADS=N gives the HTTP server N threads; 1 by default)
+// as peers/async_peer.py. When gather created all 100k tasks before any ran (150 MB at once), the harness measured
+// it about 1.7 times slower than this program, even by the wall clock alone; since gather creates its tasks 1024 at
+// a time, the two agree. The likely cause was the cost of that memory under the harness's malloc hooks (page
+// faults on every iteration); it is not proven.
 
 let runs = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 9
 let only = CommandLine.arguments.dropFirst(2).first  // sleeps, gather, pingpong or http; all by default
@@ -44,6 +42,11 @@ func residentKilobytes() -> Int {
 }
 
 let loop = AsyncLoop()
+if only == "memory" {
+    try await probeMemory(loop: loop)
+    await loop.shutdown()
+    exit(0)
+}
 print("Swift TriadAsync, median of \(runs) runs each")
 
 if wanted("sleeps") {
@@ -54,7 +57,10 @@ let sleeps = try await median {
     }
 }
 let sleepPeak = max(0, residentKilobytes() - before)
-print("10k concurrent 10 ms sleeps: median \(milliseconds(sleeps)) ms wall, peak RSS grew \(sleepPeak) kB (\(sleepPeak * 1024 / 10_000) bytes per task)")
+print(
+    "10k concurrent 10 ms sleeps: median \(milliseconds(sleeps)) ms wall,",
+    "peak RSS grew \(sleepPeak) kB (\(sleepPeak * 1024 / 10_000) bytes per task)"
+)
 }
 
 if wanted("gather") {
@@ -78,7 +84,10 @@ let pingPong = try await median {
         try await echo.value
     }
 }
-print("queue ping-pong 100k round trips: median \(milliseconds(pingPong)) ms, \(Int(100_000 / milliseconds(pingPong))) k round trips/s")
+print(
+    "queue ping-pong 100k round trips: median \(milliseconds(pingPong)) ms,",
+    "\(Int(100_000 / milliseconds(pingPong))) k round trips/s"
+)
 }
 
 if wanted("http") {
@@ -93,7 +102,10 @@ let http = try await median {
         _ = try await loop.map(0..<2000, maxConcurrent: 200) { _ in try await client.get(server.url).status }
     }
 }
-print("HTTP 2000 requests at concurrency 200, 20 ms server: median \(milliseconds(http)) ms, \(Int(2000 / (milliseconds(http) / 1000))) req/s")
+print(
+    "HTTP 2000 requests at concurrency 200, 20 ms server: median \(milliseconds(http)) ms,",
+    "\(Int(2000 / (milliseconds(http) / 1000))) req/s"
+)
 try await client.shutdown()
 await server.stop()
 }

@@ -1,0 +1,162 @@
+import Synchronization
+import Testing
+import TriadAsync
+
+@Suite("Sleeps on the loop's timer heap, and large gathers")
+struct SleepTests {
+    @Test("many sleepers with different deadlines wake in deadline order, ties in the order they slept")
+    func deadlineOrder() async throws {
+        let woke = Recorder<Int>()
+        // 40 durations 5 ms apart, five sleepers each, started in index order.
+        let durations = (0..<200).map { index in (index * 17) % 40 * 5 + 5 }
+        try await AsyncLoop.run { loop in
+            _ = try await loop.gather(durations.indices.map { index in
+                {
+                    try await loop.sleep(for: .milliseconds(durations[index]))
+                    woke.append(index)
+                }
+            })
+        }
+        let expected = durations.indices.sorted { (durations[$0], $0) < (durations[$1], $1) }
+        #expect(woke.all == expected)
+    }
+
+    @Test("cancelled sleepers wake at once and leave no timer entries behind")
+    func cancelledSleepersLeaveNothing() async throws {
+        let cancelled = Atomic<Int>(0)
+        try await AsyncLoop.run { loop in
+            let sleepers = loop.createTask {
+                _ = try await loop.gather((0..<1000).map { _ in
+                    {
+                        do {
+                            try await loop.sleep(for: .seconds(60))
+                        } catch is CancellationError {
+                            cancelled.add(1, ordering: .relaxed)
+                            throw CancellationError()
+                        }
+                    }
+                })
+            }
+            while loop.pendingSleeps < 1000 { try await loop.sleep(for: .milliseconds(1)) }
+            let started = ContinuousClock.now
+            sleepers.cancel()
+            _ = await sleepers.result
+            // Generous: the point is that nobody waits for the 60 seconds.
+            #expect(ContinuousClock.now - started < .seconds(10))
+            #expect(loop.pendingSleeps == 0)
+        }
+        #expect(cancelled.load(ordering: .relaxed) == 1000)
+    }
+
+    @Test("a cancelled sleep among others does not disturb them")
+    func oneCancelled() async throws {
+        let woke = Recorder<String>()
+        try await AsyncLoop.run { loop in
+            let long = loop.createTask {
+                do { try await loop.sleep(for: .seconds(60)) } catch { woke.append("long cancelled") }
+            }
+            let short = loop.createTask {
+                try await loop.sleep(for: .milliseconds(20))
+                woke.append("short")
+            }
+            try await loop.sleep(for: .milliseconds(5))
+            long.cancel()
+            _ = await long.result
+            try await short.value
+        }
+        #expect(Set(woke.all) == ["long cancelled", "short"])
+    }
+
+    @Test("a sleep on a stopped loop throws shutDown")
+    func sleepOnStoppedLoop() async throws {
+        let loop = AsyncLoop()
+        await loop.shutdown()
+        await #expect(throws: AsyncLoopError.self) { try await loop.sleep(for: .milliseconds(10)) }
+        do {
+            try await loop.sleep(for: .milliseconds(10))
+        } catch let error as AsyncLoopError {
+            #expect(error.code == .shutDown)
+        }
+    }
+
+    @Test("shutting the loop down wakes a sleeper that started off the loop")
+    func shutdownWakesSleeper() async throws {
+        let loop = AsyncLoop()
+        let sleeper = Task { try await loop.sleep(for: .seconds(60)) }
+        while loop.pendingSleeps < 1 { try await Task.sleep(for: .milliseconds(1)) }
+        await loop.shutdown()
+        do {
+            try await sleeper.value
+            Issue.record("the sleep should have thrown")
+        } catch let error as AsyncLoopError {
+            #expect(error.code == .shutDown)
+        }
+    }
+
+    @Test("a gather larger than one batch returns values in order and starts operations in order")
+    func largeGather() async throws {
+        let starts = Recorder<Int>()
+        let values = try await AsyncLoop.run { loop in
+            try await loop.gather((0..<3000).map { index in
+                {
+                    starts.append(index)
+                    if index % 3 == 0 { await loop.yield() }
+                    return index * 2
+                }
+            })
+        }
+        #expect(values == (0..<3000).map { $0 * 2 })
+        #expect(starts.all == Array(0..<3000))
+    }
+
+    @Test("a gather called from a cancelled task throws CancellationError and starts nothing")
+    func gatherAlreadyCancelled() async throws {
+        let starts = Recorder<Int>()
+        try await AsyncLoop.run { loop in
+            let task = loop.createTask {
+                withUnsafeCurrentTask { $0?.cancel() }
+                return try await loop.gather((0..<10).map { index in { starts.append(index) } })
+            }
+            await #expect(throws: CancellationError.self) { try await task.value }
+        }
+        #expect(starts.all.isEmpty)
+    }
+
+    @Test("callLater runs callbacks on the loop thread in deadline order, and a cancelled one never runs")
+    func callLater() async throws {
+        let ran = Recorder<String>()
+        let onLoop = Recorder<Bool>()
+        try await AsyncLoop.run { loop in
+            loop.callLater(.milliseconds(30)) {
+                ran.append("30 ms")
+                onLoop.append(loop.isCurrentThread)
+            }
+            loop.callLater(.milliseconds(10)) {
+                ran.append("10 ms")
+                onLoop.append(loop.isCurrentThread)
+            }
+            let cancelled = loop.callLater(.milliseconds(20)) { ran.append("cancelled") }
+            cancelled.cancel()
+            cancelled.cancel()
+            try await loop.sleep(for: .milliseconds(80))
+        }
+        #expect(ran.all == ["10 ms", "30 ms"])
+        #expect(onLoop.all == [true, true])
+    }
+
+    @Test("cancelled callbacks are swept, not kept until their deadline")
+    func cancelledCallbacksAreSwept() async throws {
+        try await AsyncLoop.run { loop in
+            let live = loop.callLater(.seconds(60)) {}
+            for _ in 0..<10 {
+                let handles = (0..<1000).map { _ in loop.callLater(.seconds(60)) {} }
+                #expect(loop.pendingCallbacks >= 1000)
+                for handle in handles { handle.cancel() }
+                await loop.yield()
+                // Cancelled entries are swept once they outnumber the live ones; at most 64 wait for a sweep.
+                #expect(loop.pendingCallbacks <= 1 + 64)
+            }
+            live.cancel()
+        }
+    }
+}
