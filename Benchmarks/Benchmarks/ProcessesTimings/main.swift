@@ -1,0 +1,65 @@
+import TriadCore
+import TriadProcesses
+
+// The ProcessesBenchmarks workloads as a plain release program, printing the median of several runs in the same
+// form as peers/processes_peer.py. The harness wraps every allocation in its malloc interposer, in the parent and
+// in the workers (they run the same binary); the pool's per-job path allocates a few objects, so under the harness
+// tiny jobs measure up to about twice as slow as here. Run: `swift run -c release ProcessesTimings [runs]`.
+
+/// A tiny job through `Codable`.
+struct Tiny: Job {
+    var value: Int
+    func run() async throws -> Int { value &+ 1 }
+}
+
+/// The same job with its own wire functions.
+struct TinyWire: Job {
+    var value: Int
+    func run() async throws -> Int { value &+ 1 }
+}
+
+extension TinyWire: WireCodable {
+    func encode(to writer: inout WireWriter) { writer.write(value) }
+    init(from reader: inout WireReader) throws(WireError) { value = try reader.read(Int.self) }
+}
+
+// In a worker, this call runs the worker and never returns.
+ProcessPool.bootstrap(jobs: [Tiny.self, TinyWire.self])
+
+let runs = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 15
+
+/// Runs `body` `runs` times and returns the median wall time in milliseconds.
+nonisolated func medianMilliseconds(_ body: () async throws -> Void) async rethrows -> Double {
+    var times: [Double] = []
+    for _ in 0..<runs {
+        let start = ContinuousClock.now
+        try await body()
+        let elapsed = (ContinuousClock.now - start).components
+        times.append(Double(elapsed.seconds) * 1e3 + Double(elapsed.attoseconds) / 1e15)
+    }
+    return times.sorted()[times.count / 2]
+}
+
+/// 10k jobs submitted, then awaited in order.
+nonisolated func submitAndAwait<J: Job>(_ pool: ProcessPoolExecutor, _ make: (Int) -> J) async throws {
+    let handles = try (0..<10_000).map { try pool.submit(make($0)) }
+    for handle in handles { _ = try await handle.value }
+}
+
+nonisolated func measure() async throws {
+    let pool = ProcessPoolExecutor(workers: 2)
+    _ = try await pool.map((0..<1000).map { Tiny(value: $0) })
+    let tiny = try await medianMilliseconds { try await submitAndAwait(pool, Tiny.init) }
+    print("10k tiny jobs submitted and awaited: median \(tiny) ms = \(Int(10_000 / tiny * 1000)) jobs/s")
+    let tinyWire = try await medianMilliseconds { try await submitAndAwait(pool, TinyWire.init) }
+    print("10k tiny WireCodable jobs submitted and awaited: median \(tinyWire) ms = \(Int(10_000 / tinyWire * 1000)) jobs/s")
+    let items = (0..<200_000).map { Tiny(value: $0) }
+    let map = try await medianMilliseconds { _ = try await pool.map(items) }
+    print("map over 200k tiny items: median \(map) ms = \(Int(200_000 / map * 1000)) items/s")
+    let wireItems = (0..<200_000).map { TinyWire(value: $0) }
+    let wireMap = try await medianMilliseconds { _ = try await pool.map(wireItems) }
+    print("map over 200k tiny WireCodable items: median \(wireMap) ms = \(Int(200_000 / wireMap * 1000)) items/s")
+    await pool.shutdown()
+}
+
+try await measure()
