@@ -83,6 +83,23 @@ extension ProcessPoolTests {
             await pool.shutdown()
         }
 
+        @Test("a quick job's result does not wait for a long job of another kind sent after it")
+        func resultsNotHeldByLongJob() async throws {
+            let pool = TestPools.pool(workers: 1)
+            _ = try await pool.submit(Square(2)).value
+            // While the first nap runs, the square and the long nap queue up; its result sends both at once.
+            let first = try pool.submit(Nap(milliseconds: 300))
+            let quick = try pool.submit(Square(3))
+            let slow = try pool.submit(Nap(milliseconds: 4_000))
+            _ = try await first.value
+            let start = ContinuousClock.now
+            #expect(try await quick.value == 9)
+            // Held back, the square's result would come after the four-second nap.
+            #expect(ContinuousClock.now - start < .seconds(3))
+            slow.cancel()
+            await pool.shutdown()
+        }
+
         @Test("jobs submitted while every worker is busy wait their turn, and a shutdown resolves every one of them")
         func submittedWhileBusy() async throws {
             let pool = TestPools.pool()
