@@ -6,7 +6,9 @@ extension ProcessPoolExecutor {
     /// Runs every job in worker processes and returns their values in the order of `jobs`.
     ///
     /// Jobs travel in chunks, one message per chunk, like Python's `Pool.map`: by default a chunk holds
-    /// `ceil(count / (4 × workers))` jobs, and ``MapOptions/chunkSize`` overrides that. Chunks are pipelined to the
+    /// `ceil(count / (4 × workers))` jobs, and ``MapOptions/chunkSize`` overrides that. Jobs that encode to a
+    /// mebibyte or more (judged by the first) travel one per message instead, at most two per worker at a time, so
+    /// large payloads do not pile up in shared memory. Chunks are pipelined to the
     /// workers through a sliding window of ``MapOptions/maxInFlight`` jobs. ``MapOptions/timeout`` applies to
     /// each job, so a chunk may run for its size times the timeout. Progress is reported per job.
     ///
@@ -16,7 +18,7 @@ extension ProcessPoolExecutor {
     public func map<S: Sequence>(_ jobs: S, options: MapOptions) async throws -> [S.Element.Output]
     where S.Element: Job {
         let all = Array(jobs)
-        let plan = ChunkPlan(count: all.count, workers: workerCount, options: options)
+        let plan = ChunkPlan(count: all.count, workers: workerCount, options: options, firstJob: all.first)
         let tracker = ProgressTracker(total: all.count, progress: options.progress)
         let chunks = try await SlidingWindowMap.ordered(count: plan.chunkCount, window: plan.window, progress: nil) {
             index throws(ExecutorError) in
@@ -37,7 +39,7 @@ extension ProcessPoolExecutor {
         options: MapOptions
     ) -> AsyncStream<JobCompletion<S.Element.Output>> where S.Element: Job {
         let all = Array(jobs)
-        let plan = ChunkPlan(count: all.count, workers: workerCount, options: options)
+        let plan = ChunkPlan(count: all.count, workers: workerCount, options: options, firstJob: all.first)
         let tracker = ProgressTracker(total: all.count, progress: options.progress)
         let chunks = SlidingWindowMap.unordered(count: plan.chunkCount, window: plan.window, progress: nil) {
             index throws(ExecutorError) in
@@ -163,12 +165,27 @@ struct ChunkPlan: Sendable {
     let chunkSize: Int
     let window: Int
 
-    init(count: Int, workers: Int, options: MapOptions) {
+    /// Jobs that encode to at least this many bytes travel one per message, at most two per worker at a time.
+    static let largeJobBytes = 1 << 20
+
+    init<J: Job>(count: Int, workers: Int, options: MapOptions, firstJob: J?) {
+        // The first job's size stands for the others': encoding it borrows its large arrays, so it costs little.
+        let firstJobBytes = firstJob.flatMap {
+            try? WireEncoder().encoded($0, borrowingFrom: OutgoingMessage.borrowMinimum).count
+        }
+        self.init(count: count, workers: workers, options: options, jobBytes: firstJobBytes ?? 0)
+    }
+
+    init(count: Int, workers: Int, options: MapOptions, jobBytes: Int) {
         self.count = count
-        // Python's Pool.map heuristic: about four chunks per worker.
-        let automatic = max(1, (count + 4 * workers - 1) / (4 * workers))
+        let workers = max(1, workers)
+        let large = jobBytes >= Self.largeJobBytes
+        // Python's Pool.map heuristic: about four chunks per worker. Large jobs go one by one, two per worker in
+        // flight, so the shared lanes hold a few payloads rather than the whole map.
+        let automatic = large ? 1 : max(1, (count + 4 * workers - 1) / (4 * workers))
         chunkSize = max(1, options.chunkSize ?? automatic)
-        let jobsInFlight = options.maxInFlight ?? max(SlidingWindowMap.defaultWindow(workers: workers) * chunkSize, 1)
+        let defaultJobsInFlight = large ? 2 * workers : SlidingWindowMap.defaultWindow(workers: workers) * chunkSize
+        let jobsInFlight = options.maxInFlight ?? max(defaultJobsInFlight, 1)
         window = max(1, jobsInFlight / chunkSize)
     }
 
