@@ -7,8 +7,8 @@ extension ProcessPoolExecutor {
     ///
     /// Jobs travel in chunks, one message per chunk, like Python's `Pool.map`: by default a chunk holds
     /// `ceil(count / (4 × workers))` jobs, and ``MapOptions/chunkSize`` overrides that. Jobs that encode to a
-    /// mebibyte or more (judged by the first) travel one per message instead, at most two per worker at a time, so
-    /// large payloads do not pile up in shared memory. Chunks are pipelined to the
+    /// mebibyte or more (judged by the first) travel one per message instead, one per worker at a time, so large
+    /// payloads do not pile up in shared memory. Chunks are pipelined to the
     /// workers through a sliding window of ``MapOptions/maxInFlight`` jobs. ``MapOptions/timeout`` applies to
     /// each job, so a chunk may run for its size times the timeout. Progress is reported per job.
     ///
@@ -165,7 +165,7 @@ struct ChunkPlan: Sendable {
     let chunkSize: Int
     let window: Int
 
-    /// Jobs that encode to at least this many bytes travel one per message, at most two per worker at a time.
+    /// Jobs that encode to at least this many bytes travel one per message, one per worker at a time.
     static let largeJobBytes = 1 << 20
 
     init<J: Job>(count: Int, workers: Int, options: MapOptions, firstJob: J?) {
@@ -180,11 +180,12 @@ struct ChunkPlan: Sendable {
         self.count = count
         let workers = max(1, workers)
         let large = jobBytes >= Self.largeJobBytes
-        // Python's Pool.map heuristic: about four chunks per worker. Large jobs go one by one, two per worker in
-        // flight, so the shared lanes hold a few payloads rather than the whole map.
+        // Python's Pool.map heuristic: about four chunks per worker. Large jobs go one by one, one per worker in
+        // flight: a shared lane starts again from its beginning once every payload in it has been read, so with
+        // one payload at a time each lane stays the size of one payload instead of growing to hold the whole map.
         let automatic = large ? 1 : max(1, (count + 4 * workers - 1) / (4 * workers))
         chunkSize = max(1, options.chunkSize ?? automatic)
-        let defaultJobsInFlight = large ? 2 * workers : SlidingWindowMap.defaultWindow(workers: workers) * chunkSize
+        let defaultJobsInFlight = large ? workers : SlidingWindowMap.defaultWindow(workers: workers) * chunkSize
         let jobsInFlight = options.maxInFlight ?? max(defaultJobsInFlight, 1)
         window = max(1, jobsInFlight / chunkSize)
     }
