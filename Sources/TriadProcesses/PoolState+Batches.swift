@@ -16,9 +16,9 @@ extension PoolState {
     /// payload join, and none while the pool has a default timeout or its configuration turns batches off.
     mutating func batched(_ first: PoolEntry, for slot: WorkerSlot, limit: Int) -> PoolEntry {
         let average = slot.averageJobNanos
-        guard batchesQuickJobs, defaultTimeout == nil, average > 0, average < Self.quickJobNanos, first.batchablePayload != nil else {
-            return first
-        }
+        guard batchesQuickJobs, defaultTimeout == nil, average > 0, average < Self.quickJobNanos,
+            first.batchablePayload != nil
+        else { return first }
         var limit = min(limit, Self.batchLimit, max(2, Int(Self.batchNanos / max(average, 1))))
         if let maxJobs = maxJobsPerWorker { limit = min(limit, maxJobs - slot.jobsSent) }
         guard limit > 1 else { return first }

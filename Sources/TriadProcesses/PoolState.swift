@@ -122,7 +122,8 @@ struct PoolState: Sendable {
             var message = OutgoingMessage()
             if let entry = takeEntry() {
                 let fairShare = (queue.count + 1 + readyCount - 1) / readyCount
-                assign(batched(entry, for: slot, limit: fairShare), to: id, now: now, message: &message, effects: &effects)
+                let sent = batched(entry, for: slot, limit: fairShare)
+                assign(sent, to: id, now: now, message: &message, effects: &effects)
                 effects.sends.append((slots[id]!.worker, message))
             }
             if queue.isEmpty { break }

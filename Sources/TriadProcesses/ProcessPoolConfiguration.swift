@@ -68,11 +68,11 @@ public struct ProcessPoolConfiguration: Sendable {
     /// The size in bytes from which an encoded job, output or error travels through shared memory instead of the
     /// socket: 256 KiB by default; `nil` sends everything through the socket. Jobs do not change: a `[Double]`,
     /// `[UInt8]` or `Data` in a job or its output moves this way by itself. Each worker has two anonymous segments
-    /// (memfd, never in `/dev/shm`) that grow to the largest payloads in flight and are reused from their start
-    /// once read; they are freed when the worker exits, however it ends. Large arrays of numbers are copied into a
-    /// segment from their own storage and decoded straight out of it, so each side copies them once. While it is on, workers also run with
-    /// `GLIBC_TUNABLES=glibc.malloc.hugetlb=1` (transparent huge pages for large blocks, which makes a fresh
-    /// 64 MiB array cost 32 page faults instead of 16,384) unless the environment sets `GLIBC_TUNABLES` already.
+    /// (memfd, never in `/dev/shm`) that grow to the largest payloads in flight and are reused from their start once
+    /// read; they are freed when the worker exits, however it ends. Large arrays of numbers are copied into a segment
+    /// from their own storage and decoded straight out of it, so each side copies them once. While it is on, workers
+    /// also run with `GLIBC_TUNABLES=glibc.malloc.hugetlb=1` (transparent huge pages for large blocks, which makes a
+    /// fresh 64 MiB array cost 32 page faults instead of 16,384) unless the environment sets `GLIBC_TUNABLES` already.
     /// A program that moves large payloads often gains as much again by starting itself with that variable set.
     public var sharedPayloadThreshold: Int?
 

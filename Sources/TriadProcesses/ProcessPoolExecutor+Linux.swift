@@ -27,14 +27,13 @@ import TriadCore
 /// - **Bad bytes never hurt the parent.** A worker that sends garbage, a truncated or an oversized frame is killed
 ///   and replaced; its job fails with ``ExecutorError/Code/protocolViolation``.
 ///
-/// Jobs are pipelined (several travel to a worker at once), quick jobs submitted one by one travel in batches
-/// (see ``ProcessPoolConfiguration/batchesQuickJobs``), a worker sends the results of quick jobs together, and
-/// ``map(_:options:)`` sends jobs in chunks, so tiny jobs cost about two microseconds each, not milliseconds. A
-/// job that writes its own wire form (``WireCodable``) skips `Codable`'s per-value costs on both sides. A worker marks each
-/// job it starts in a page it shares with the pool, so a crash is pinned on the job that was running even when
-/// results travel in batches. Quick jobs that had finished just before the crash, but whose results had not been
-/// sent yet, run again on the replacement worker: jobs are delivered at least once, so keep their side effects
-/// idempotent.
+/// Jobs are pipelined (several travel to a worker at once), quick jobs submitted one by one travel in batches (see
+/// ``ProcessPoolConfiguration/batchesQuickJobs``), a worker sends the results of quick jobs together, and
+/// ``map(_:options:)`` sends jobs in chunks, so tiny jobs cost about two microseconds each, not milliseconds. A job
+/// that writes its own wire form (``WireCodable``) skips `Codable`'s per-value costs on both sides. A worker marks each
+/// job it starts in a page it shares with the pool, so a crash is pinned on the job that was running even when results
+/// travel in batches. Quick jobs that had finished just before the crash, but whose results had not been sent yet, run
+/// again on the replacement worker: jobs are delivered at least once, so keep their side effects idempotent.
 public final class ProcessPoolExecutor: Executor {
     let storage: PoolStorage
 

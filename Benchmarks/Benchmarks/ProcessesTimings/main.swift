@@ -52,7 +52,8 @@ nonisolated func measure() async throws {
     let tiny = try await medianMilliseconds { try await submitAndAwait(pool, Tiny.init) }
     print("10k tiny jobs submitted and awaited: median \(tiny) ms = \(Int(10_000 / tiny * 1000)) jobs/s")
     let tinyWire = try await medianMilliseconds { try await submitAndAwait(pool, TinyWire.init) }
-    print("10k tiny WireCodable jobs submitted and awaited: median \(tinyWire) ms = \(Int(10_000 / tinyWire * 1000)) jobs/s")
+    let tinyWireRate = Int(10_000 / tinyWire * 1000)
+    print("10k tiny WireCodable jobs submitted and awaited: median \(tinyWire) ms = \(tinyWireRate) jobs/s")
     let items = (0..<200_000).map { Tiny(value: $0) }
     let map = try await medianMilliseconds { _ = try await pool.map(items) }
     print("map over 200k tiny items: median \(map) ms = \(Int(200_000 / map * 1000)) items/s")
