@@ -62,16 +62,18 @@ struct IOTests {
 
     @Test("connecting to a closed port throws connectionFailed")
     func connectionRefused() async throws {
-        try await AsyncLoop.run { loop in
-            let server = try await loop.startServer { _ in }
-            let port = server.port
-            await server.close()
+        // A port bound but not listening refuses connections, and stays ours while bound: a port freed by a closed
+        // server could be taken by another test's server in the meantime.
+        let (fd, port) = try boundPortNotListening()
+        defer { close(fd) }
+        let error = try await AsyncLoop.run { loop in
             await #expect {
                 try await loop.openConnection(host: "127.0.0.1", port: port) { _ in }
             } throws: { error in
                 (error as? AsyncLoopError)?.code == .connectionFailed
             }
         }
+        #expect(error != nil)
     }
 
     @Test("files are written, appended and read back without blocking the loop")
@@ -139,4 +141,30 @@ struct IOTests {
             }
         }
     }
+}
+
+/// A TCP socket bound to an ephemeral port on 127.0.0.1 that does not listen, and its port.
+private func boundPortNotListening() throws -> (Int32, Int) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw POSIXFailure(call: "socket") }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+            bind(fd, address, length) == 0 && getsockname(fd, address, &length) == 0
+        }
+    }
+    guard bound else {
+        close(fd)
+        throw POSIXFailure(call: "bind")
+    }
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
+}
+
+/// A system call that failed while a test set up its sockets.
+private struct POSIXFailure: Error {
+    var call: String
 }
