@@ -2,9 +2,10 @@ import TriadCore
 import TriadProcesses
 
 // The ProcessesBenchmarks workloads as a plain release program, printing the median of several runs in the same
-// form as peers/processes_peer.py. The harness wraps every allocation in its malloc interposer, in the parent and
-// in the workers (they run the same binary); the pool's per-job path allocates a few objects, so under the harness
-// tiny jobs measure up to about twice as slow as here. Run: `swift run -c release ProcessesTimings [runs]`.
+// form as peers/processes_peer.py. Under the harness, tiny jobs measure about twice as slow as here; the likely
+// cause is its malloc interposer, which wraps every allocation in the parent and in the workers (they run the same
+// binary), but this version of the harness does not build without it, so that is not proven.
+// Run: `swift run -c release ProcessesTimings [runs]`.
 
 /// A tiny job through `Codable`.
 struct Tiny: Job {
