@@ -191,18 +191,35 @@ package struct WireBatchOutcome<Output: Codable & Sendable>: Codable, Sendable {
     package func results(count: Int, jobName: String, registry: JobRegistry) -> [Result<Output, any Error>] {
         var results: [Result<Output, any Error>] = []
         results.reserveCapacity(count)
+        forEach(count: count, jobName: jobName, registry: registry) { _, output in
+            results.append(.success(output))
+        } failure: { _, error in
+            results.append(.failure(error))
+        }
+        return results
+    }
+
+    /// Walks the jobs of the batch in order, passing each one's position and output to `success`, or its error,
+    /// turned back with `registry`, to `failure`; it stops early if the outputs run out. It builds no `Result`,
+    /// which generic code makes through a type-metadata lookup at run time.
+    package func forEach(
+        count: Int,
+        jobName: String,
+        registry: JobRegistry,
+        success: (Int, Output) -> Void,
+        failure: (Int, any Error) -> Void
+    ) {
         var nextOutput = 0
         var nextFailure = 0
         for index in 0..<count {
             if nextFailure < failures.count, failures[nextFailure].index == index {
-                results.append(.failure(registry.error(from: failures[nextFailure].error, jobName: jobName)))
+                failure(index, registry.error(from: failures[nextFailure].error, jobName: jobName))
                 nextFailure += 1
             } else if nextOutput < outputs.count {
-                results.append(.success(outputs[nextOutput]))
+                success(index, outputs[nextOutput])
                 nextOutput += 1
             }
         }
-        return results
     }
 }
 

@@ -61,60 +61,12 @@ class PoolEntry: @unchecked Sendable {
     /// Resolves `entries`, entries of this one's kind that travelled as one batch, from the batch's answer.
     func deliverBatch(_ items: [Frame], to entries: [PoolEntry]) {}
 
-    /// Builds the job message for `jobs` (one job, or a batch), or fails with a coding error.
+    /// Builds the message of one job, or fails with a coding error.
     ///
-    /// The jobs are encoded straight after their frame headers in one buffer, whose length fields are filled in
-    /// afterwards, so a job is encoded once and never copied.
-    static func message<J: Job>(
-        for jobs: some Collection<J>,
-        named name: String,
-        sequence: UInt64,
-        maxFrameSize: Int,
-        batch: Bool = false
-    ) throws(ExecutorError) -> OutgoingMessage {
-        try encodedMessage(for: jobs, named: name, sequence: sequence, maxFrameSize: maxFrameSize, batch: batch)
-            .message
-    }
-
-    /// Builds the job message for `jobs`, as ``message(for:named:sequence:maxFrameSize:batch:)``, keeping its bytes
-    /// and where the (last) job's encoding starts.
-    static func encodedMessage<J: Job>(
-        for jobs: some Collection<J>,
-        named name: String,
-        sequence: UInt64,
-        maxFrameSize: Int,
-        batch: Bool = false
-    ) throws(ExecutorError) -> EncodedJobMessage {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(64)
-        // Large arrays stay out of the buffer: they travel from their own storage (see `WireChunk`).
-        var chunks: [WireChunk] = []
-        JobHeader(sequence: sequence, count: UInt32(jobs.count), jobName: name)
-            .append(kind: batch ? WorkerFrameKind.chunk : WorkerFrameKind.job, to: &bytes)
-        var payloadStart = bytes.count
-        if batch {
-            try appendDataFrame(to: &bytes, chunks: &chunks, jobName: name, maxFrameSize: maxFrameSize) {
-                bytes throws(WireError) in
-                try WireEncoder().encode(Array(jobs), appendingTo: &bytes, borrowingFrom: OutgoingMessage.borrowMinimum)
-            }
-        } else {
-            for job in jobs {
-                try appendDataFrame(to: &bytes, chunks: &chunks, jobName: name, maxFrameSize: maxFrameSize) {
-                    bytes throws(WireError) in
-                    payloadStart = bytes.count
-                    return try WireEncoder().encode(
-                        job,
-                        appendingTo: &bytes,
-                        borrowingFrom: OutgoingMessage.borrowMinimum
-                    )
-                }
-            }
-        }
-        return EncodedJobMessage(bytes: bytes, payloadStart: payloadStart, chunks: chunks)
-    }
-
-    /// Builds the message of one job. The same bytes as the collection form with one job, without iterating a
-    /// generic collection: at run time that iteration asks the runtime for type metadata at every step.
+    /// The job is encoded straight after its frame headers in one buffer, whose length field is filled in
+    /// afterwards, so it is encoded once and never copied; its large arrays stay out of the buffer and travel from
+    /// their own storage (see `WireChunk`). The job is taken alone rather than in a one-element collection: at run
+    /// time, iterating a generic collection asks the runtime for type metadata at every step.
     static func encodedMessage<J: Job>(
         for job: J,
         named name: String,
@@ -130,6 +82,26 @@ class PoolEntry: @unchecked Sendable {
             bytes throws(WireError) in
             payloadStart = bytes.count
             return try WireEncoder().encode(job, appendingTo: &bytes, borrowingFrom: OutgoingMessage.borrowMinimum)
+        }
+        return EncodedJobMessage(bytes: bytes, payloadStart: payloadStart, chunks: chunks)
+    }
+
+    /// Builds the message of a chunk of jobs, encoded as one array in one data frame, or fails with a coding error.
+    static func encodedChunk<J: Job>(
+        for jobs: ArraySlice<J>,
+        named name: String,
+        sequence: UInt64,
+        maxFrameSize: Int
+    ) throws(ExecutorError) -> EncodedJobMessage {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64)
+        var chunks: [WireChunk] = []
+        JobHeader(sequence: sequence, count: UInt32(jobs.count), jobName: name)
+            .append(kind: WorkerFrameKind.chunk, to: &bytes)
+        let payloadStart = bytes.count + Frame.headerSize
+        try appendDataFrame(to: &bytes, chunks: &chunks, jobName: name, maxFrameSize: maxFrameSize) {
+            bytes throws(WireError) in
+            try WireEncoder().encode(Array(jobs), appendingTo: &bytes, borrowingFrom: OutgoingMessage.borrowMinimum)
         }
         return EncodedJobMessage(bytes: bytes, payloadStart: payloadStart, chunks: chunks)
     }
@@ -301,17 +273,11 @@ final class SingleJobEntry<J: Job>: HandleEntry<J.Output>, @unchecked Sendable {
         let outcome = PoolEntry.decode(item, as: WireBatchOutcome<J.Output>.self, jobName: jobName, registry: registry)
         switch outcome {
         case .success(let outcome) where outcome.outputs.count + outcome.failures.count == entries.count:
-            var nextOutput = 0
-            var nextFailure = 0
-            for index in 0..<entries.count {
-                let handle = unsafeDowncast(entries[index], to: type(of: self)).handle
-                if nextFailure < outcome.failures.count, outcome.failures[nextFailure].index == index {
-                    handle.fail(registry.error(from: outcome.failures[nextFailure].error, jobName: jobName))
-                    nextFailure += 1
-                } else {
-                    handle.succeed(outcome.outputs[nextOutput])
-                    nextOutput += 1
-                }
+            let kind = type(of: self)
+            outcome.forEach(count: entries.count, jobName: jobName, registry: registry) { index, output in
+                unsafeDowncast(entries[index], to: kind).handle.succeed(output)
+            } failure: { index, error in
+                unsafeDowncast(entries[index], to: kind).handle.fail(error)
             }
         case .success(let outcome):
             let error = ExecutorError(
@@ -384,8 +350,8 @@ final class BatchEntry: PoolEntry, @unchecked Sendable {
     func contains(_ entry: PoolEntry) -> Bool { entries.contains { $0 === entry } }
 }
 
-/// A job message: its bytes, where the (last) job's encoding starts in them, and the large arrays that travel
-/// from their own storage (see `WireChunk`).
+/// A job message: its bytes, where the encoding of its job (or chunk) starts in them, and the large arrays that
+/// travel from their own storage (see `WireChunk`).
 struct EncodedJobMessage: Sendable {
     var bytes: [UInt8]
     var payloadStart: Int

@@ -55,12 +55,12 @@ final class PoolStorage: WorkerSupervisor {
     private static func initializerEntry<J: Job>(_ job: J, maxFrameSize: Int) -> (@Sendable () -> PoolEntry)? {
         let name = J.jobName
         guard
-            let message = try? PoolEntry.message(
-                for: CollectionOfOne(job),
+            let message = try? PoolEntry.encodedMessage(
+                for: job,
                 named: name,
                 sequence: 0,
                 maxFrameSize: maxFrameSize
-            )
+            ).message
         else { return nil }
         return {
             PoolEntry(sequence: 0, jobName: name, message: message, itemCount: 1, timeout: nil, isInitializer: true)

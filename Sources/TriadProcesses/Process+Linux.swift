@@ -67,12 +67,12 @@ public final class Process<J: Job>: Sendable {
             }
         }
         message = Result { () throws(ExecutorError) in
-            try PoolEntry.message(
-                for: CollectionOfOne(job),
+            try PoolEntry.encodedMessage(
+                for: job,
                 named: J.jobName,
                 sequence: 1,
                 maxFrameSize: configuration.maxFrameSize
-            )
+            ).message
         }
         storage = ProcessStorage(
             jobName: J.jobName,

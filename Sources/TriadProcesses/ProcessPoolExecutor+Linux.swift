@@ -109,30 +109,12 @@ public final class ProcessPoolExecutor: Executor {
     }
 
     /// Queues `entry`, letting cancelling its handle remove the entry or kill its worker. Returns the handle.
-    private func enqueue<Output: Sendable>(_ entry: HandleEntry<Output>) throws(ExecutorError) -> JobHandle<Output> {
+    func enqueue<Output: Sendable>(_ entry: HandleEntry<Output>) throws(ExecutorError) -> JobHandle<Output> {
         // A strong capture: the handler goes when the handle resolves, and every handle resolves, at the latest
         // when the pool is shut down or dropped.
         entry.handle.setCancelHandler { [storage] _ in storage.cancel(entry) }
         try storage.enqueue(entry)
         return entry.handle
-    }
-
-    /// Queues a chunk of jobs as one batch message, in the entry that `makeEntry` builds around its message.
-    /// Returns the entry's handle.
-    func enqueueChunk<J: Job, Output: Sendable>(
-        _ jobs: ArraySlice<J>,
-        named name: String,
-        makeEntry: (_ sequence: UInt64, _ encoded: EncodedJobMessage) -> HandleEntry<Output>
-    ) throws(ExecutorError) -> JobHandle<Output> {
-        let sequence = storage.nextSequence()
-        let encoded = try PoolEntry.encodedMessage(
-            for: jobs,
-            named: name,
-            sequence: sequence,
-            maxFrameSize: storage.configuration.maxFrameSize,
-            batch: true
-        )
-        return try enqueue(makeEntry(sequence, encoded))
     }
 
     /// Stops accepting jobs and, optionally, waits for the queued ones and for the workers to exit.

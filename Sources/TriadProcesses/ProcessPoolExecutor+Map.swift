@@ -8,9 +8,9 @@ extension ProcessPoolExecutor {
     /// Jobs travel in chunks, one message per chunk, like Python's `Pool.map`: by default a chunk holds
     /// `ceil(count / (4 × workers))` jobs, and ``MapOptions/chunkSize`` overrides that. Jobs that encode to a
     /// mebibyte or more (judged by the first) travel one per message instead, one per worker at a time, so large
-    /// payloads do not pile up in shared memory. Chunks are pipelined to the
-    /// workers through a sliding window of ``MapOptions/maxInFlight`` jobs. ``MapOptions/timeout`` applies to
-    /// each job, so a chunk may run for its size times the timeout. Progress is reported per job.
+    /// payloads do not pile up in shared memory. Chunks are pipelined to the workers through a sliding window of
+    /// ``MapOptions/maxInFlight`` jobs. ``MapOptions/timeout`` applies to each job, so a chunk may run for its size
+    /// times the timeout. Progress is reported per job.
     ///
     /// - Throws: The first failing job's error, after which the chunks still in flight are cancelled; an
     ///   ``ExecutorError`` for a shut-down pool or an unregistered job; ``ExecutorError/Code/cancelled`` when the
@@ -145,17 +145,23 @@ extension ProcessPoolExecutor {
         deliver: @escaping @Sendable ([Frame]) -> Void,
         fail: @escaping @Sendable (any Error) -> Void
     ) throws(ExecutorError) -> JobHandle<Output> {
-        try enqueueChunk(jobs, named: name) { sequence, encoded in
-            ChunkEntry(
-                handle: handle,
-                sequence: sequence,
-                message: encoded.message,
-                itemCount: jobs.count,
-                timeout: timeout,
-                deliver: deliver,
-                fail: fail
-            )
-        }
+        let sequence = storage.nextSequence()
+        let encoded = try PoolEntry.encodedChunk(
+            for: jobs,
+            named: name,
+            sequence: sequence,
+            maxFrameSize: storage.configuration.maxFrameSize
+        )
+        let entry = ChunkEntry(
+            handle: handle,
+            sequence: sequence,
+            message: encoded.message,
+            itemCount: jobs.count,
+            timeout: timeout,
+            deliver: deliver,
+            fail: fail
+        )
+        return try enqueue(entry)
     }
 }
 

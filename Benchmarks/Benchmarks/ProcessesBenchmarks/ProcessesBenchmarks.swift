@@ -26,65 +26,8 @@ let benchmarks: @Sendable () -> Void = {
 
     let metrics: [BenchmarkMetric] = [.wallClock, .throughput]
 
-    Benchmark(
-        "Processes: 10k tiny jobs submitted and awaited (2 workers)",
-        configuration: .init(metrics: metrics, maxDuration: .seconds(10), maxIterations: 30)
-    ) { benchmark in
-        let pool = current.pool!
-        for _ in benchmark.scaledIterations {
-            let handles = try (0..<10_000).map { try pool.submit(Tiny(value: $0)) }
-            for handle in handles { blackHole(try await handle.value) }
-        }
-    } setup: {
-        current.pool = await warmPool(workers: 2)
-    } teardown: {
-        await current.take()?.shutdown()
-    }
-
-    Benchmark(
-        "Processes: map over 200k tiny items (2 workers)",
-        configuration: .init(metrics: metrics, maxDuration: .seconds(10), maxIterations: 30)
-    ) { benchmark in
-        let pool = current.pool!
-        let jobs = (0..<200_000).map { Tiny(value: $0) }
-        for _ in benchmark.scaledIterations {
-            blackHole(try await pool.map(jobs))
-        }
-    } setup: {
-        current.pool = await warmPool(workers: 2)
-    } teardown: {
-        await current.take()?.shutdown()
-    }
-
-    Benchmark(
-        "Processes: 10k tiny WireCodable jobs submitted and awaited (2 workers)",
-        configuration: .init(metrics: metrics, maxDuration: .seconds(10), maxIterations: 30)
-    ) { benchmark in
-        let pool = current.pool!
-        for _ in benchmark.scaledIterations {
-            let handles = try (0..<10_000).map { try pool.submit(TinyWire(value: $0)) }
-            for handle in handles { blackHole(try await handle.value) }
-        }
-    } setup: {
-        current.pool = await warmPool(workers: 2)
-    } teardown: {
-        await current.take()?.shutdown()
-    }
-
-    Benchmark(
-        "Processes: map over 200k tiny WireCodable items (2 workers)",
-        configuration: .init(metrics: metrics, maxDuration: .seconds(10), maxIterations: 30)
-    ) { benchmark in
-        let pool = current.pool!
-        let jobs = (0..<200_000).map { TinyWire(value: $0) }
-        for _ in benchmark.scaledIterations {
-            blackHole(try await pool.map(jobs))
-        }
-    } setup: {
-        current.pool = await warmPool(workers: 2)
-    } teardown: {
-        await current.take()?.shutdown()
-    }
+    tinyJobBenchmarks("", make: Tiny.init)
+    tinyJobBenchmarks(" WireCodable", make: TinyWire.init)
 
     Benchmark(
         "Processes: 1000 sequential round trips (1 worker)",
@@ -109,6 +52,40 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(try await pool.submit(Tiny(value: 1)).value)
             await pool.kill()
         }
+    }
+}
+
+/// The two tiny-job workloads for one job type: 10k jobs submitted then awaited, and a map over 200k, each on a
+/// warm pool of 2 workers.
+func tinyJobBenchmarks<J: Job>(_ kind: String, make: @escaping @Sendable (Int) -> J) {
+    let configuration = Benchmark.Configuration(
+        metrics: [.wallClock, .throughput],
+        maxDuration: .seconds(10),
+        maxIterations: 30
+    )
+    Benchmark("Processes: 10k tiny\(kind) jobs submitted and awaited (2 workers)", configuration: configuration) {
+        benchmark in
+        let pool = current.pool!
+        for _ in benchmark.scaledIterations {
+            let handles = try (0..<10_000).map { try pool.submit(make($0)) }
+            for handle in handles { blackHole(try await handle.value) }
+        }
+    } setup: {
+        current.pool = await warmPool(workers: 2)
+    } teardown: {
+        await current.take()?.shutdown()
+    }
+
+    Benchmark("Processes: map over 200k tiny\(kind) items (2 workers)", configuration: configuration) { benchmark in
+        let pool = current.pool!
+        let jobs = (0..<200_000).map(make)
+        for _ in benchmark.scaledIterations {
+            blackHole(try await pool.map(jobs))
+        }
+    } setup: {
+        current.pool = await warmPool(workers: 2)
+    } teardown: {
+        await current.take()?.shutdown()
     }
 }
 

@@ -17,32 +17,37 @@ enum WirePath: UInt8, Sendable {
     private static let decodingRoutes = Mutex<[ObjectIdentifier: WireRoute]>([:])
 
     static func forEncoding<T: Encodable>(_ type: T.Type) -> WireRoute {
-        let key = ObjectIdentifier(type)
-        if let known = encodingRoutes.withLock({ $0[key] }) { return known }
-        let native = type as? any WireCodable.Type
-        let path: WirePath =
+        route(of: type, cache: encodingRoutes) {
             if type is any WireBulkEncodable.Type { .bulk }
             else if type is any WireNativeEncodable.Type { .nativeArray }
-            else if native != nil { .native }
             else if type is any WireSpecialEncodable.Type { .special }
             else { .conformance }
-        let route = WireRoute(path: path, native: native)
-        encodingRoutes.withLock { $0[key] = route }
-        return route
+        }
     }
 
     static func forDecoding<T: Decodable>(_ type: T.Type) -> WireRoute {
-        let key = ObjectIdentifier(type)
-        if let known = decodingRoutes.withLock({ $0[key] }) { return known }
-        let native = type as? any WireCodable.Type
-        let path: WirePath =
+        route(of: type, cache: decodingRoutes) {
             if type is any WireBulkDecodable.Type { .bulk }
             else if type is any WireNativeDecodable.Type { .nativeArray }
-            else if native != nil { .native }
             else if type is any WireSpecialDecodable.Type { .special }
             else { .conformance }
+        }
+    }
+
+    /// The cached route of `type`, worked out the first time: its own ``WireCodable`` functions when it has them
+    /// (unless `otherPath` finds a bulk or native-array path first), else `otherPath`'s answer.
+    private static func route<T>(
+        of type: T.Type,
+        cache: borrowing Mutex<[ObjectIdentifier: WireRoute]>,
+        otherPath: () -> WirePath
+    ) -> WireRoute {
+        let key = ObjectIdentifier(type)
+        if let known = cache.withLock({ $0[key] }) { return known }
+        let native = type as? any WireCodable.Type
+        var path = otherPath()
+        if native != nil, path != .bulk, path != .nativeArray { path = .native }
         let route = WireRoute(path: path, native: native)
-        decodingRoutes.withLock { $0[key] = route }
+        cache.withLock { $0[key] = route }
         return route
     }
 }
