@@ -49,16 +49,23 @@ public struct JobRegistry: Sendable {
     /// Decodes a job of the named type from `input`, runs it, and encodes its output. Never throws: every failure
     /// comes back as an encoded error, so a worker always has an answer to send.
     package func run(jobName: String, input: [UInt8]) async -> Result<[UInt8], WireJobError> {
-        guard let entry = jobs[jobName] else { return .failure(Self.unknownJob(jobName)) }
-        return await entry.run(input, self)
+        await prepareAndRun(jobName: jobName, input: input, batch: false)
     }
 
     /// Decodes an array of jobs of the named type from `input`, runs them in order, and encodes a
     /// ``WireBatchOutcome`` of their outputs and failures. Never throws: a batch that cannot be decoded or encoded
     /// as a whole comes back as one encoded error.
     package func runBatch(jobName: String, input: [UInt8]) async -> Result<[UInt8], WireJobError> {
-        guard let entry = jobs[jobName] else { return .failure(Self.unknownJob(jobName)) }
-        return await entry.runBatch(input, self)
+        await prepareAndRun(jobName: jobName, input: input, batch: true)
+    }
+
+    /// ``prepare(jobName:input:batch:)``, then the prepared job's run, with its output in one array.
+    private func prepareAndRun(jobName: String, input: [UInt8], batch: Bool) async -> Result<[UInt8], WireJobError> {
+        let prepared = input.withUnsafeBytes { prepare(jobName: jobName, input: $0, batch: batch) }
+        switch prepared {
+        case .success(let job): return await job.run(registry: self, borrowingFrom: nil).map(\.joined)
+        case .failure(let error): return .failure(error)
+        }
     }
 
     /// Decodes a job from bytes without running it; see ``prepare(jobName:input:batch:)``.
@@ -90,78 +97,10 @@ public struct JobRegistry: Sendable {
     }
 
     private struct JobEntry: Sendable {
-        let run: @Sendable ([UInt8], JobRegistry) async -> Result<[UInt8], WireJobError>
-        let runBatch: @Sendable ([UInt8], JobRegistry) async -> Result<[UInt8], WireJobError>
         let prepare: JobPreparer
 
         init<J: Job>(_ type: J.Type) {
             prepare = JobRegistry.preparer(for: J.self)
-            runBatch = { (input: [UInt8], registry: JobRegistry) async -> Result<[UInt8], WireJobError> in
-                let jobs: [J]
-                do {
-                    jobs = try WireDecoder().decode([J].self, from: input)
-                } catch {
-                    return .failure(
-                        WireJobError(
-                            typeName: String(reflecting: WireError.self),
-                            description: "the worker could not decode a batch of job \(J.jobName): \(error)",
-                            payload: nil
-                        )
-                    )
-                }
-                var outcome = WireBatchOutcome<J.Output>(outputs: [], failures: [])
-                outcome.outputs.reserveCapacity(jobs.count)
-                // An index loop: `enumerated()` instantiates generic metadata on every step in this generic context.
-                for index in 0..<jobs.count {
-                    do {
-                        outcome.outputs.append(try await jobs[index].run())
-                    } catch {
-                        outcome.failures.append(WireBatchFailure(index: index, error: registry.wireError(error)))
-                    }
-                }
-                do {
-                    return .success(try WireEncoder().encode(outcome))
-                } catch {
-                    return .failure(
-                        WireJobError(
-                            typeName: String(reflecting: WireError.self),
-                            description: "the worker could not encode the outputs of job \(J.jobName): \(error)",
-                            payload: nil
-                        )
-                    )
-                }
-            }
-            run = { (input: [UInt8], registry: JobRegistry) async -> Result<[UInt8], WireJobError> in
-                let job: J
-                do {
-                    job = try WireDecoder().decode(J.self, from: input)
-                } catch {
-                    return .failure(
-                        WireJobError(
-                            typeName: String(reflecting: WireError.self),
-                            description: "the worker could not decode job \(J.jobName): \(error)",
-                            payload: nil
-                        )
-                    )
-                }
-                let output: J.Output
-                do {
-                    output = try await job.run()
-                } catch {
-                    return .failure(registry.wireError(error))
-                }
-                do {
-                    return .success(try WireEncoder().encode(output))
-                } catch {
-                    return .failure(
-                        WireJobError(
-                            typeName: String(reflecting: WireError.self),
-                            description: "the worker could not encode the output of job \(J.jobName): \(error)",
-                            payload: nil
-                        )
-                    )
-                }
-            }
         }
     }
 

@@ -86,6 +86,9 @@ struct PoolState: Sendable {
 
     var isStopped: Bool { shuttingDown && slots.isEmpty && starting == 0 }
 
+    /// How many workers are ready for jobs, at least one, to share the queue among them.
+    var readyCount: Int { max(1, slots.values.count { $0.phase == .ready }) }
+
     /// Whether a job submitted now would only wait in the queue: the pool is open and has all its workers, and
     /// none of them is ready and idle. Every worker then owes the pool an event (a result, its start, its exit),
     /// and the state change of that event takes in what was submitted meanwhile.
@@ -117,14 +120,15 @@ struct PoolState: Sendable {
     /// Sends one entry to each ready worker that has nothing in flight.
     mutating func dispatchToIdle(now: UInt64, effects: inout PoolEffects) {
         guard !queue.isEmpty else { return }
-        let readyCount = max(1, slots.values.count { $0.phase == .ready })
+        let readyCount = self.readyCount
         for (id, slot) in slots where slot.phase == .ready && slot.inFlight.isEmpty && slot.killReason == nil {
             var message = OutgoingMessage()
             if let entry = takeEntry() {
-                let fairShare = (queue.count + 1 + readyCount - 1) / readyCount
+                // The entry just taken counts in the share too.
+                let fairShare = (queue.count + readyCount) / readyCount
                 let sent = batched(entry, for: slot, limit: fairShare)
                 assign(sent, to: id, now: now, message: &message, effects: &effects)
-                effects.sends.append((slots[id]!.worker, message))
+                effects.sends.append((slot.worker, message))
             }
             if queue.isEmpty { break }
         }
@@ -140,7 +144,6 @@ struct PoolState: Sendable {
         } else {
             depth = 2
         }
-        let readyCount = max(1, slots.values.count { $0.phase == .ready })
         let fairShare = (queue.count + readyCount - 1) / readyCount
         var room = min(depth - slot.inFlight.count, max(1, fairShare))
         var jobBudget = max(1, fairShare)

@@ -12,31 +12,14 @@ let benchmarks: @Sendable () -> Void = {
         maxIterations: 20
     )
 
-    Benchmark("gather 100k trivial tasks") { benchmark in
-        let loop = AsyncLoop()
-        let operations: [@Sendable () async throws -> Int] = (0..<100_000).map { index in { index } }
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            blackHole(try await loop.run { loop in try await loop.gather(operations) })
-        }
-        benchmark.stopMeasurement()
-        await loop.shutdown()
-    }
+    Benchmark("gather 100k trivial tasks", closure: gather100k)
 
     // The same workload measured by the wall clock alone, to show what the malloc-counting metric costs.
     Benchmark(
         "gather 100k trivial tasks, wall clock only",
-        configuration: .init(metrics: [.wallClock], maxDuration: .seconds(10), maxIterations: 20)
-    ) { benchmark in
-        let loop = AsyncLoop()
-        let operations: [@Sendable () async throws -> Int] = (0..<100_000).map { index in { index } }
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            blackHole(try await loop.run { loop in try await loop.gather(operations) })
-        }
-        benchmark.stopMeasurement()
-        await loop.shutdown()
-    }
+        configuration: .init(metrics: [.wallClock], maxDuration: .seconds(10), maxIterations: 20),
+        closure: gather100k
+    )
 
     Benchmark("10k concurrent 10 ms sleeps") { benchmark in
         let loop = AsyncLoop()
@@ -96,4 +79,16 @@ let benchmarks: @Sendable () -> Void = {
         await loop.shutdown()
         await server.stop()
     }
+}
+
+/// Gathers 100k trivial tasks on one loop per iteration.
+@Sendable func gather100k(_ benchmark: Benchmark) async throws {
+    let loop = AsyncLoop()
+    let operations: [@Sendable () async throws -> Int] = (0..<100_000).map { index in { index } }
+    benchmark.startMeasurement()
+    for _ in benchmark.scaledIterations {
+        blackHole(try await loop.run { loop in try await loop.gather(operations) })
+    }
+    benchmark.stopMeasurement()
+    await loop.shutdown()
 }

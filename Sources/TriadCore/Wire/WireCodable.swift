@@ -108,16 +108,7 @@ public struct WireWriter {
     ///
     /// - Throws: ``WireError/Code/encodingFailed`` when the value's conformance throws.
     public mutating func write<T: Encodable>(_ value: T) throws(WireError) {
-        let sink = WireSink(bytes: bytes)
-        bytes = []
-        defer { swap(&bytes, &sink.bytes) }
-        do {
-            try sink.encodeValue(value)
-        } catch let error as WireError {
-            throw error
-        } catch {
-            throw WireError(.encodingFailed, "encoding \(T.self) failed: \(error)")
-        }
+        _ = try WireSink.encode(value, appendingTo: &bytes)
     }
 }
 

@@ -33,16 +33,7 @@ public struct WireEncoder: Sendable {
     /// - Throws: ``WireError`` with ``WireError/Code/encodingFailed`` if the value's conformance throws.
     public func encode<T: Encodable>(_ value: T, appendingTo bytes: inout [UInt8]) throws(WireError) {
         if try encodeNatively(value, appendingTo: &bytes) { return }
-        let sink = WireSink(bytes: bytes)
-        bytes = []
-        defer { swap(&bytes, &sink.bytes) }
-        do {
-            try sink.encodeValue(value)
-        } catch let error as WireError {
-            throw error
-        } catch {
-            throw WireError(.encodingFailed, "encoding \(T.self) failed: \(error)")
-        }
+        _ = try WireSink.encode(value, appendingTo: &bytes)
     }
 }
 
@@ -57,6 +48,30 @@ extension WireEncoder {
         defer { swap(&writer.bytes, &bytes) }
         try native.wireEncode(opaque: value, to: &writer)
         return true
+    }
+}
+
+extension WireSink {
+    /// Encodes `value` at the end of `bytes` through a sink lent those bytes, which `prepare` may set up first, and
+    /// returns the sink once the bytes are given back. An error the value's conformance throws becomes
+    /// ``WireError/Code/encodingFailed``.
+    static func encode<T: Encodable>(
+        _ value: T,
+        appendingTo bytes: inout [UInt8],
+        prepare: (WireSink) -> Void = { _ in }
+    ) throws(WireError) -> WireSink {
+        let sink = WireSink(bytes: bytes)
+        prepare(sink)
+        bytes = []
+        defer { swap(&bytes, &sink.bytes) }
+        do {
+            try sink.encodeValue(value)
+        } catch let error as WireError {
+            throw error
+        } catch {
+            throw WireError(.encodingFailed, "encoding \(T.self) failed: \(error)")
+        }
+        return sink
     }
 }
 

@@ -103,17 +103,7 @@ extension WireEncoder {
     ) throws(WireError) -> [WireChunk] {
         // A type with its own wire functions writes its arrays itself, inline.
         if try encodeNatively(value, appendingTo: &bytes) { return [] }
-        let sink = WireSink(bytes: bytes)
-        sink.outOfLine.minimumBytes = max(1, minimumBytes)
-        bytes = []
-        defer { swap(&bytes, &sink.bytes) }
-        do {
-            try sink.encodeValue(value)
-        } catch let error as WireError {
-            throw error
-        } catch {
-            throw WireError(.encodingFailed, "encoding \(T.self) failed: \(error)")
-        }
+        let sink = try WireSink.encode(value, appendingTo: &bytes) { $0.outOfLine.minimumBytes = max(1, minimumBytes) }
         return sink.outOfLine.chunks
     }
 
