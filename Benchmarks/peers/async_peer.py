@@ -64,6 +64,31 @@ def bench_sleeps(runs, n=10_000):
             f"{peak / n / 1024:.2f} kB per task (tracemalloc peak)")
 
 
+# --- 10k concurrent 10 ms waits on futures ------------------------------------------------------
+
+async def future_waits(n):
+    loop = asyncio.get_running_loop()
+    futures = [loop.create_future() for _ in range(n)]
+    for future in futures:
+        loop.call_later(0.010, future.set_result, None)
+    await asyncio.gather(*futures)
+
+
+def bench_future_waits(runs, n=10_000):
+    def once():
+        start = time.perf_counter()
+        asyncio.run(future_waits(n))
+        return time.perf_counter() - start
+    seconds = median_of(runs, once)
+    gc.collect()
+    tracemalloc.start()
+    asyncio.run(future_waits(n))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return (f"{n // 1000}k concurrent 10 ms waits on futures: median {seconds * 1000:.1f} ms wall, "
+            f"{peak / n / 1024:.2f} kB per future (tracemalloc peak)")
+
+
 # --- queue ping-pong -----------------------------------------------------------------------------
 
 async def ping_pong(n):
@@ -174,6 +199,7 @@ def main():
     print(f"Python {sys.version.split()[0]}, asyncio, {args.runs} runs each")
     print(bench_gather(args.runs))
     print(bench_sleeps(args.runs))
+    print(bench_future_waits(args.runs))
     print(bench_ping_pong(args.runs))
     print(bench_http(args.runs, args.url))
 

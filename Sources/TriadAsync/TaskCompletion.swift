@@ -1,23 +1,31 @@
 import Logging
 import Synchronization
 
-/// The outcome of a loop task and the parties waiting for it.
+/// The outcome of a loop task or a loop future, and the parties waiting for it.
 final class TaskCompletion<Success: Sendable>: Sendable {
+    typealias Callback = @Sendable (Result<Success, any Error>) -> Void
+
     private struct State {
         var result: Result<Success, any Error>?
         var retrieved = false
         var handleAlive = true
         var nextWaiter: UInt64 = 0
         var waiters: [UInt64: UnsafeContinuation<Result<Success, any Error>, Never>] = [:]
-        var callbacks: [@Sendable (Result<Success, any Error>) -> Void] = []
+        /// The first callback, kept apart so that the usual single callback (such as a gather's) allocates no
+        /// array.
+        var firstCallback: Callback?
+        var moreCallbacks: [Callback] = []
     }
 
     private let state = Mutex(State())
-    private let name: String
+    let name: String
+    /// What the unretrieved-error report calls the owner: "task" or "future".
+    private let kind: String
     private let logger: Logger
 
-    init(name: String, logger: Logger) {
+    init(name: String, kind: String = "task", logger: Logger) {
         self.name = name
+        self.kind = kind
         self.logger = logger
     }
 
@@ -25,17 +33,28 @@ final class TaskCompletion<Success: Sendable>: Sendable {
         state.withLock { $0.result }
     }
 
-    func finish(_ result: Result<Success, any Error>) {
-        let (waiters, callbacks, report) = state.withLock { state in
+    /// Records the outcome, wakes the waiters and runs the callbacks on the calling thread. An outcome is recorded
+    /// once: a later call changes nothing and returns `false`.
+    @discardableResult
+    func finish(_ result: Result<Success, any Error>) -> Bool {
+        typealias Waiter = UnsafeContinuation<Result<Success, any Error>, Never>
+        let taken = state.withLock { state -> (waiters: [Waiter], first: Callback?, more: [Callback], report: Bool)? in
+            guard state.result == nil else { return nil }
             state.result = result
-            let taken = (Array(state.waiters.values), state.callbacks)
-            state.waiters = [:]
-            state.callbacks = []
-            return (taken.0, taken.1, !state.handleAlive && !state.retrieved)
+            defer {
+                state.waiters = [:]
+                state.firstCallback = nil
+                state.moreCallbacks = []
+            }
+            let waiters = state.waiters.isEmpty ? [] : Array(state.waiters.values)
+            return (waiters, state.firstCallback, state.moreCallbacks, !state.handleAlive && !state.retrieved)
         }
-        for waiter in waiters { waiter.resume(returning: result) }
-        for callback in callbacks { callback(result) }
-        if report { reportIfFailed(result) }
+        guard let taken else { return false }
+        for waiter in taken.waiters { waiter.resume(returning: result) }
+        taken.first?(result)
+        for callback in taken.more { callback(result) }
+        if taken.report { reportIfFailed(result) }
+        return true
     }
 
     func handleDropped() {
@@ -49,16 +68,20 @@ final class TaskCompletion<Success: Sendable>: Sendable {
     private func reportIfFailed(_ result: Result<Success, any Error>) {
         guard case .failure(let error) = result, !isCancellation(error) else { return }
         logger.error(
-            "task '\(name)' failed and nobody awaited it: \(error); await its value or attach whenDone",
-            metadata: ["triad.task": .string(name)]
+            "\(kind) '\(name)' failed and nobody awaited it: \(error); await its value or attach whenDone",
+            metadata: ["triad.\(kind)": .string(name)]
         )
     }
 
-    func whenDone(_ callback: @escaping @Sendable (Result<Success, any Error>) -> Void) {
+    func whenDone(_ callback: @escaping Callback) {
         let ready = state.withLock { state -> Result<Success, any Error>? in
             state.retrieved = true
             if let result = state.result { return result }
-            state.callbacks.append(callback)
+            if state.firstCallback == nil {
+                state.firstCallback = callback
+            } else {
+                state.moreCallbacks.append(callback)
+            }
             return nil
         }
         if let ready { callback(ready) }

@@ -33,6 +33,21 @@ let benchmarks: @Sendable () -> Void = {
         await loop.shutdown()
     }
 
+    // The same wait with no task per sleeper: futures settled by loop timers, awaited by one gather.
+    Benchmark("10k concurrent 10 ms waits on futures") { benchmark in
+        let loop = AsyncLoop()
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            try await loop.run { loop in
+                let futures = (0..<10_000).map { _ in loop.createFuture(of: Void.self) }
+                for future in futures { loop.callLater(.milliseconds(10)) { future.succeed() } }
+                _ = try await loop.gather(futures: futures)
+            }
+        }
+        benchmark.stopMeasurement()
+        await loop.shutdown()
+    }
+
     Benchmark("queue ping-pong 100k round trips") { benchmark in
         let loop = AsyncLoop()
         benchmark.startMeasurement()

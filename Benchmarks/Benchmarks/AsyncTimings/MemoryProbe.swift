@@ -74,6 +74,24 @@ func parkChildren(callFirst: Bool) async -> Int {
     return (during - before) / probeTasks
 }
 
+/// Parks `probeTasks` detached tasks, which have no parent, no executor preference and no task-local values:
+/// the barest task Swift makes. The runtime gives each its allocator's first slab when it is first enqueued.
+func parkDetached() async -> Int {
+    let parking = Parking()
+    let before = heapInUse()
+    var tasks: [Task<Void, Never>] = []
+    tasks.reserveCapacity(probeTasks)
+    let reserved = heapInUse() - before
+    for _ in 0..<probeTasks {
+        tasks.append(Task.detached { await withUnsafeContinuation { parking.park($0) } })
+    }
+    while parking.count < probeTasks { await Task.yield() }
+    let during = heapInUse()
+    parking.wakeAll()
+    for task in tasks { await task.value }
+    return (during - before - reserved) / probeTasks
+}
+
 func probeMemory(loop: AsyncLoop) async throws {
     print("heap bytes per parked task (mallinfo2 in-use delta / \(probeTasks)):")
     let bare = await Task.detached { await parkChildren(callFirst: false) }.value
@@ -97,6 +115,20 @@ func probeMemory(loop: AsyncLoop) async throws {
     }
     print("  loop.gather of loop.sleep(2 s), all asleep:                      \(sleeping.0) B"
           + " (+ \(sleeping.1) B for the caller's closure)")
+    let detached = await parkDetached()
+    print("  detached task, no executor preference, parked at once:           \(detached) B")
+    let waiting = try await loop.run { loop in
+        let before = heapInUse()
+        let futures = (0..<probeTasks).map { _ in loop.createFuture(of: Void.self) }
+        for future in futures { loop.callLater(.seconds(2)) { future.succeed() } }
+        let gather = loop.createTask { _ = try await loop.gather(futures: futures) }
+        try await loop.sleep(for: .milliseconds(300))
+        let during = heapInUse()
+        gather.cancel()
+        _ = await gather.result
+        return (during - before) / probeTasks
+    }
+    print("  loop.gather(futures:) of futures set by callLater(2 s), waiting: \(waiting) B")
 }
 #else
 func probeMemory(loop: AsyncLoop) async throws {

@@ -14,7 +14,7 @@ import Darwin
 // faults on every iteration); it is not proven.
 
 let runs = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 9
-let only = CommandLine.arguments.dropFirst(2).first  // sleeps, gather, pingpong or http; all by default
+let only = CommandLine.arguments.dropFirst(2).first  // sleeps, futures, gather, pingpong, http or memory; all but memory by default
 func wanted(_ name: String) -> Bool { only == nil || only == name }
 
 func median(_ body: () async throws -> Void) async rethrows -> Duration {
@@ -60,6 +60,22 @@ let sleepPeak = max(0, residentKilobytes() - before)
 print(
     "10k concurrent 10 ms sleeps: median \(milliseconds(sleeps)) ms wall,",
     "peak RSS grew \(sleepPeak) kB (\(sleepPeak * 1024 / 10_000) bytes per task)"
+)
+}
+
+if wanted("futures") {
+let before = residentKilobytes()
+let waits = try await median {
+    try await loop.run { loop in
+        let futures = (0..<10_000).map { _ in loop.createFuture(of: Void.self) }
+        for future in futures { loop.callLater(.milliseconds(10)) { future.succeed() } }
+        _ = try await loop.gather(futures: futures)
+    }
+}
+let waitPeak = max(0, residentKilobytes() - before)
+print(
+    "10k concurrent 10 ms waits on futures: median \(milliseconds(waits)) ms wall,",
+    "peak RSS grew \(waitPeak) kB (\(waitPeak * 1024 / 10_000) bytes per future)"
 )
 }
 
