@@ -1,5 +1,6 @@
 """Python peers of IPCBenchmarks: multiprocessing.Queue ping-pong, a raw os.pipe round trip, copying 64 MiB into a
-reused multiprocessing.shared_memory segment, and 64 MiB to a ProcessPoolExecutor worker and back. Stdlib only.
+reused multiprocessing.shared_memory segment, 64 MiB to a peer and back through multiprocessing.Pipe's send_bytes,
+and 64 MiB to a ProcessPoolExecutor worker and back. Stdlib only.
 Prints medians.
 
     python3 Benchmarks/peers/ipc_peer.py
@@ -110,6 +111,32 @@ def shared_memory_copy():
         segment.unlink()
 
 
+def bytes_echo(connection):
+    while True:
+        try:
+            data = connection.recv_bytes()
+        except EOFError:
+            return
+        connection.send_bytes(data)
+
+
+def pipe_bytes_round_trip():
+    mine, theirs = mp.Pipe()
+    child = mp.Process(target=bytes_echo, args=(theirs,))
+    child.start()
+    theirs.close()
+    data = bytes(range(256)) * (MIB64 // 256)
+    samples = []
+    for _ in range(9):
+        start = time.perf_counter()
+        mine.send_bytes(data)
+        mine.recv_bytes()
+        samples.append(time.perf_counter() - start)
+    mine.close()
+    child.join()
+    return statistics.median(samples)
+
+
 def identity(data):
     return data
 
@@ -132,6 +159,7 @@ if __name__ == "__main__":
     queue = queue_ping_pong()
     pipe = raw_pipe_round_trip()
     copy_in, copy_both = shared_memory_copy()
+    pipe_bytes = pipe_bytes_round_trip()
     pool = pool_round_trip()
     print(f"multiprocessing.Queue ping-pong round trip: median {queue * 1e6:.1f} us")
     print(f"os.pipe 1-byte round trip: median {pipe * 1e6:.1f} us")
@@ -139,5 +167,7 @@ if __name__ == "__main__":
           f"({MIB64 / copy_in / 1e9:.2f} GB/s)")
     print(f"shared_memory 64 MiB copy in and out: median {copy_both * 1e3:.2f} ms "
           f"({MIB64 / copy_both / 1e9:.2f} GB/s per round trip)")
+    print(f"multiprocessing.Pipe 64 MiB to a peer and back with send_bytes: median {pipe_bytes * 1e3:.1f} ms "
+          f"({MIB64 / pipe_bytes / 1e6:.0f} MB/s of payload)")
     print(f"ProcessPoolExecutor 64 MiB to a worker and back: median {pool * 1e3:.1f} ms "
           f"({MIB64 / pool / 1e6:.0f} MB/s of payload)")

@@ -19,11 +19,11 @@ extension Pipe {
     ///
     /// - Throws: As ``send(bytes:timeout:)``, and ``IPCError/Code/cancelled``.
     public func send(bytes: [UInt8], timeout: Duration? = nil) async throws(IPCError) {
-        let frame = try bytesFrame(bytes)
+        let (frame, payload) = try bytesFrame(bytes)
         let io = self.io
         let deadline = IPCDeadline(timeout: timeout)
         try await IPCBlockingThreads.shared.run { stop throws(IPCError) in
-            try io.send(frame, deadline: deadline, stop: stop)
+            try io.send(frame, then: payload, deadline: deadline, stop: stop)
         }
     }
 

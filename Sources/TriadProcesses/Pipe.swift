@@ -178,7 +178,8 @@ public final class Pipe: Sendable {
     ///
     /// - Throws: As ``send(_:timeout:)``.
     public func send(bytes: [UInt8], timeout: Duration? = nil) throws(IPCError) {
-        try io.send(bytesFrame(bytes), deadline: IPCDeadline(timeout: timeout), stop: nil)
+        let (header, payload) = try bytesFrame(bytes)
+        try io.send(header, then: payload, deadline: IPCDeadline(timeout: timeout), stop: nil)
     }
 
     /// Sends a file descriptor, such as a ``SharedMemory`` segment's, to the other process; it receives its own
@@ -196,14 +197,21 @@ public final class Pipe: Sendable {
         try io.send(frame, attaching: descriptor.rawValue, deadline: IPCDeadline(timeout: timeout), stop: nil)
     }
 
-    func bytesFrame(_ bytes: [UInt8]) throws(IPCError) -> [UInt8] {
+    /// The frame for raw bytes: one array for a small payload; for a large one, the header alone and the payload,
+    /// which is then written from its own storage rather than copied behind the header.
+    func bytesFrame(_ bytes: [UInt8]) throws(IPCError) -> (frame: [UInt8], payload: [UInt8]?) {
         try checkSendable(bytes.count)
         var frame: [UInt8] = []
-        frame.reserveCapacity(Frame.headerSize + bytes.count)
+        let separate = bytes.count >= Self.separatePayloadThreshold
+        frame.reserveCapacity(Frame.headerSize + (separate ? 0 : bytes.count))
         Frame.appendHeader(kind: PipeIO.Kind.bytes, length: bytes.count, to: &frame)
+        if separate { return (frame, bytes) }
         frame.append(contentsOf: bytes)
-        return frame
+        return (frame, nil)
     }
+
+    /// Raw payloads this large are written from their own storage, at the cost of one more write call.
+    static var separatePayloadThreshold: Int { 64 << 10 }
 
     func frameFor<Value: Encodable>(_ value: Value) throws(IPCError) -> [UInt8] {
         precondition(direction.canSend, "this is the receiving end of a one-way pipe")

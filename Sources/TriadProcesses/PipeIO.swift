@@ -27,6 +27,8 @@ final class PipeIO: @unchecked Sendable {
 
     struct ReceiveState: ~Copyable {
         var reader: FrameReader
+        /// A large frame whose payload is being read straight into its array.
+        var partial: PartialFrame?
         var endOfStream = false
         var pendingDescriptors: [Int32] = []
         var peeked: Received?
@@ -38,6 +40,8 @@ final class PipeIO: @unchecked Sendable {
     /// Blocking loops wait at most this long at a time, then check for close and cancellation.
     static let slice: Int64 = 100_000_000
     private static let chunkSize = 128 << 10
+    /// Payloads this large skip the frame reader's buffer: the rest of the payload is read straight into its array.
+    private static let directReadThreshold = 256 << 10
     /// The buffer each read lands in before the frame reader takes it.
     private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
 
@@ -86,52 +90,79 @@ final class PipeIO: @unchecked Sendable {
 
     // MARK: Sending
 
-    func send(_ frame: [UInt8], attaching descriptor: Int32? = nil, deadline: IPCDeadline, stop: IPCStopFlag?)
-        throws(IPCError)
-    {
+    /// Sends a frame, or a frame header followed by a payload that is sent from its own storage, uncopied.
+    func send(
+        _ frame: [UInt8],
+        then payload: [UInt8]? = nil,
+        attaching descriptor: Int32? = nil,
+        deadline: IPCDeadline,
+        stop: IPCStopFlag?
+    ) throws(IPCError) {
         try sendBroken.withLock { broken throws(IPCError) in
             try checkOpen(stop)
             guard !broken else {
                 throw IPCError(
                     .corruptStream,
-                    "an earlier send timed out in the middle of a message, so this pipe can no longer be used"
+                    "an earlier send timed out or was cancelled in the middle of a message, so this pipe can no longer be "
+                        + "used"
                 )
             }
-            let outcome = frame.withUnsafeBytes { bytes in Result { () throws(IPCError) in
-                var offset = 0
-                while offset < bytes.count {
-                    let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
-                    let result: Result<Int, Errno>
-                    if offset == 0, let descriptor {
-                        result = Syscall.negated(
-                            triad_ipc_send_with_fd(fd, rest.baseAddress, rest.count, descriptor)
+            let outcome = frame.withUnsafeBytes { head in
+                (payload ?? []).withUnsafeBytes { tail in
+                    Result { () throws(IPCError) in
+                        try write(head, descriptor: descriptor, deadline: deadline, stop: stop, broken: &broken)
+                        try write(
+                            tail, descriptor: nil, deadline: deadline, stop: stop, broken: &broken, sentBefore: true
                         )
-                    } else {
-                        result = Syscall.write(fd, rest, isSocket: isSocket)
-                    }
-                    switch result {
-                    case .success(let written):
-                        offset += written
-                    case .failure(let error) where error.rawValue == EAGAIN:
-                        do throws(IPCError) {
-                            try wait(for: Int16(POLLOUT), deadline: deadline, stop: stop)
-                        } catch {
-                            if offset > 0 && error.code == .timedOut { broken = true }
-                            throw error
-                        }
-                    case .failure(let error) where error.rawValue == EPIPE || error.rawValue == ECONNRESET:
-                        throw IPCError(
-                            .peerClosed,
-                            "the other end of the pipe is closed (its process may have exited); nothing more can "
-                                + "be sent",
-                            errno: error.rawValue
-                        )
-                    case .failure(let error):
-                        throw IPCError("writing to a pipe", error)
                     }
                 }
-            } }
+            }
             try outcome.get()
+        }
+    }
+
+    /// Writes all of `bytes`, waiting for room as needed. A timeout or cancellation once anything of the frame is
+    /// written (here, or before if `sentBefore`) marks the pipe `broken`.
+    private func write(
+        _ bytes: UnsafeRawBufferPointer,
+        descriptor: Int32?,
+        deadline: IPCDeadline,
+        stop: IPCStopFlag?,
+        broken: inout Bool,
+        sentBefore: Bool = false
+    ) throws(IPCError) {
+        var offset = 0
+        while offset < bytes.count {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+            let result: Result<Int, Errno>
+            if offset == 0, let descriptor {
+                result = Syscall.negated(
+                    triad_ipc_send_with_fd(fd, rest.baseAddress, rest.count, descriptor)
+                )
+            } else {
+                result = Syscall.write(fd, rest, isSocket: isSocket)
+            }
+            switch result {
+            case .success(let written):
+                offset += written
+            case .failure(let error) where error.rawValue == EAGAIN:
+                do throws(IPCError) {
+                    try wait(for: Int16(POLLOUT), deadline: deadline, stop: stop)
+                } catch {
+                    // Part of the frame is in the pipe: the reader would take what follows for its rest.
+                    if sentBefore || offset > 0, error.code == .timedOut || error.code == .cancelled { broken = true }
+                    throw error
+                }
+            case .failure(let error) where error.rawValue == EPIPE || error.rawValue == ECONNRESET:
+                throw IPCError(
+                    .peerClosed,
+                    "the other end of the pipe is closed (its process may have exited); nothing more can "
+                        + "be sent",
+                    errno: error.rawValue
+                )
+            case .failure(let error):
+                throw IPCError("writing to a pipe", error)
+            }
         }
     }
 
@@ -207,6 +238,12 @@ final class PipeIO: @unchecked Sendable {
         -> Received
     {
         while true {
+            if state.partial != nil {
+                if let frame = try fillPartial(&state, deadline: deadline, stop: stop) {
+                    return try received(frame, &state)
+                }
+                continue
+            }
             let frame: Frame?
             do throws(WireError) {
                 frame = try state.reader.next()
@@ -216,6 +253,10 @@ final class PipeIO: @unchecked Sendable {
                     : IPCError(.corruptStream, error.message)
             }
             if let frame { return try received(frame, &state) }
+            if !state.endOfStream, let partial = state.reader.takeLargeFrame(threshold: Self.directReadThreshold) {
+                state.partial = partial
+                continue
+            }
             if state.endOfStream {
                 if state.reader.bufferedCount > 0 {
                     throw IPCError(
@@ -235,9 +276,65 @@ final class PipeIO: @unchecked Sendable {
         }
     }
 
-    /// Reads what is there; `false` if nothing was (the read would block).
+    /// Reads the rest of a large frame's payload straight into its array, as much as is there, and returns the
+    /// frame once it is complete. Reads stop at the payload's end, so the next frame's bytes (and any descriptor
+    /// sent with them) stay in the socket for the frame reader.
+    private func fillPartial(_ state: inout ReceiveState, deadline: IPCDeadline, stop: IPCStopFlag?) throws(IPCError)
+        -> Frame?
+    {
+        // Taken out of the state while it is written, so that its array has one owner and is written in place.
+        guard var partial = state.partial.take() else { return nil }
+        let (filled, remaining) = (partial.filled, partial.remaining)
+        let outcome = partial.payload.withUnsafeMutableBytes { raw in
+            Result { () throws(IPCError) in
+                try readOnce(into: UnsafeMutableRawBufferPointer(rebasing: raw[filled..<filled + remaining]), &state)
+            }
+        }
+        let read: Int?
+        do throws(IPCError) {
+            read = try outcome.get()
+        } catch {
+            state.partial = partial
+            throw error
+        }
+        switch read {
+        case nil:
+            state.partial = partial
+            try wait(for: Int16(POLLIN), deadline: deadline, stop: stop)
+            return nil
+        case 0?:
+            state.endOfStream = true
+            throw IPCError(
+                .corruptStream,
+                "the other end closed in the middle of a message (\(filled + Frame.headerSize) bytes of it arrived)"
+            )
+        case let count?:
+            partial.filled += count
+            if partial.remaining == 0 { return partial.frame }
+            state.partial = partial
+            return nil
+        }
+    }
+
+    /// Reads what is there into the frame reader; `false` if nothing was (the read would block).
     private func readOnce(_ state: inout ReceiveState) throws(IPCError) -> Bool {
-        let chunk = scratch
+        switch try readOnce(into: scratch, &state) {
+        case nil:
+            return false
+        case 0?:
+            state.endOfStream = true
+            return true
+        case let count?:
+            state.reader.append(UnsafeRawBufferPointer(rebasing: scratch[0..<count]))
+            return true
+        }
+    }
+
+    /// Reads at most `chunk.count` bytes into `chunk`, keeping any descriptors that arrive; returns the count, 0 at
+    /// the end of the stream, or `nil` if the read would block.
+    private func readOnce(into chunk: UnsafeMutableRawBufferPointer, _ state: inout ReceiveState) throws(IPCError)
+        -> Int?
+    {
         let result: Result<Int, Errno>
         if isSocket {
             var fds: (Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) = (0, 0, 0, 0, 0, 0, 0, 0)
@@ -259,17 +356,12 @@ final class PipeIO: @unchecked Sendable {
             result = Syscall.read(fd, into: chunk)
         }
         switch result {
-        case .success(0):
-            state.endOfStream = true
-            return true
         case .success(let count):
-            state.reader.append(UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
-            return true
+            return count
         case .failure(let error) where error.rawValue == EAGAIN:
-            return false
+            return nil
         case .failure(let error) where error.rawValue == ECONNRESET:
-            state.endOfStream = true
-            return true
+            return 0
         case .failure(let error):
             throw IPCError("reading from a pipe", error)
         }

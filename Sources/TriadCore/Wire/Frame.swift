@@ -153,6 +153,36 @@ package struct FrameReader: Sendable {
         return Frame(kind: header.kind, flags: header.flags, payload: payload)
     }
 
+    /// Starts a frame whose payload is too large to gather through the reader's buffer: when the buffered bytes
+    /// are one header and part of a payload of at least `threshold` bytes, takes them out of the reader and
+    /// returns the frame with its payload array at full length, holding the part that arrived. The caller reads the
+    /// rest of the payload straight into that array (exactly the rest, since the next frame's bytes belong to the
+    /// reader), which spares the two copies of every byte that the reader's buffer costs.
+    ///
+    /// Call it after ``next()`` returned `nil`, which has checked the header.
+    package mutating func takeLargeFrame(threshold: Int) -> PartialFrame? {
+        guard failure == nil, bufferedCount >= Frame.headerSize else { return nil }
+        let headerStart = start
+        let header = buffer.withUnsafeBytes { raw in
+            try? Frame.parseHeader(UnsafeRawBufferPointer(rebasing: raw[headerStart...]), maxPayload: maxPayload)
+        }
+        guard let header, header.length >= threshold else { return nil }
+        let arrived = bufferedCount - Frame.headerSize
+        guard arrived < header.length else { return nil }
+        let payloadStart = start + Frame.headerSize
+        // The rest of the array is written by the caller's reads before anyone reads it.
+        let payload = [UInt8](unsafeUninitializedCapacity: header.length) { destination, count in
+            buffer.withUnsafeBytes { source in
+                let part = UnsafeRawBufferPointer(rebasing: source[payloadStart..<payloadStart + arrived])
+                UnsafeMutableRawBufferPointer(destination).copyMemory(from: part)
+            }
+            count = header.length
+        }
+        buffer.removeAll(keepingCapacity: buffer.capacity <= 1 << 20)
+        start = 0
+        return PartialFrame(kind: header.kind, flags: header.flags, payload: payload, filled: arrived)
+    }
+
     /// Checks the stream ended cleanly, between frames.
     ///
     /// - Throws: ``WireError/Code/truncated`` if it ended inside a frame.
@@ -161,5 +191,23 @@ package struct FrameReader: Sendable {
         guard bufferedCount == 0 else {
             throw WireError(.truncated, "the stream ended inside a frame, \(bufferedCount) bytes into it")
         }
+    }
+}
+
+/// A frame whose payload is being read straight into place: see ``FrameReader/takeLargeFrame(threshold:)``.
+package struct PartialFrame: Sendable {
+    package var kind: UInt8
+    package var flags: UInt8
+    /// The payload at full length; its first `filled` bytes have arrived.
+    package var payload: [UInt8]
+    package var filled: Int
+
+    /// The bytes still to come.
+    package var remaining: Int { payload.count - filled }
+
+    /// The frame, once every byte has arrived.
+    package var frame: Frame {
+        precondition(remaining == 0, "the frame is not complete")
+        return Frame(kind: kind, flags: flags, payload: payload)
     }
 }
