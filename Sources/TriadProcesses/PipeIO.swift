@@ -103,8 +103,8 @@ final class PipeIO: @unchecked Sendable {
             guard !broken else {
                 throw IPCError(
                     .corruptStream,
-                    "an earlier send timed out or was cancelled in the middle of a message, so this pipe can no longer be "
-                        + "used"
+                    "an earlier send timed out or was cancelled in the middle of a message, so this pipe can no "
+                        + "longer be used"
                 )
             }
             let outcome = frame.withUnsafeBytes { head in
