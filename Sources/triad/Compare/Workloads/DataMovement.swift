@@ -29,12 +29,12 @@ struct MoveDataJob: Job {
         }
     }
 
+    /// A copy in a fresh array made as the pool makes the arrays it decodes, so that both pay the same page faults.
     private static func copy(_ bytes: [UInt8]) -> [UInt8] {
-        [UInt8](unsafeUninitializedCapacity: bytes.count) { target, initialized in
+        LargeArrays.make(count: bytes.count) { target in
             bytes.withUnsafeBytes { source in
                 if source.count > 0 { memcpy(target.baseAddress!, source.baseAddress!, source.count) }
             }
-            initialized = bytes.count
         }
     }
 
@@ -70,20 +70,26 @@ struct MoveDataJob: Job {
 private final class PipeReader: @unchecked Sendable {
     // Written by the reader thread only, and read after pthread_join.
     let fd: Int32
-    var result: [UInt8]
+    let count: Int
+    var result: [UInt8] = []
 
     init(fd: Int32, count: Int) {
         self.fd = fd
-        result = [UInt8](repeating: 0, count: count)
+        self.count = count
     }
 
+    /// Reads the bytes into a fresh array made as the pool makes the arrays it decodes; a short stream leaves the
+    /// rest zero.
     func readAll() {
-        result.withUnsafeMutableBytes { target in
+        result = LargeArrays.make(count: count) { target in
             var offset = 0
             while offset < target.count {
                 let count = read(fd, target.baseAddress! + offset, target.count - offset)
                 if count <= 0 { break }
                 offset += count
+            }
+            if offset < target.count {
+                UnsafeMutableRawBufferPointer(rebasing: target[offset...]).initializeMemory(as: UInt8.self, repeating: 0)
             }
         }
     }

@@ -1,0 +1,26 @@
+import TriadCore
+
+#if os(Linux)
+import CTriadShims
+#endif
+
+/// Fresh large byte arrays made the way the pool's codec makes the large arrays it decodes: on Linux, with
+/// transparent huge pages asked for before the first write, so that filling 64 MiB costs 32 page faults rather
+/// than 16,384. For measurements that set the pool against a raw reference, which must pay the same page faults.
+package enum LargeArrays {
+    /// A new array of `count` bytes, which `fill` must write in full before it returns.
+    ///
+    /// - Parameters:
+    ///   - count: The array's length.
+    ///   - fill: Writes every byte of the array's uninitialized storage.
+    package static func make(count: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Void) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            #if os(Linux)
+            if count >= WireLargeBuffers.minimumBytes { triad_ipc_advise_huge_pages(raw.baseAddress, raw.count) }
+            #endif
+            fill(raw)
+            initialized = count
+        }
+    }
+}
