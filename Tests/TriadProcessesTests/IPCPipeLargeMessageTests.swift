@@ -95,6 +95,20 @@ extension IPCTests {
             expectIPCError(.endOfStream) { try receiver.receiveBytes(timeout: .seconds(1)) }
         }
 
+        @Test func aSendCancelledInTheMiddleOfAMessageLeavesThePipeRefusingSends() async throws {
+            let (sender, receiver) = try Pipe.duplex(maxFrameSize: 8 << 20)
+            // Nobody reads, so the send fills the socket's buffer and waits with part of the message written.
+            let large = Self.pattern(4 << 20, seed: 2)
+            let sending = Task { try await sender.send(bytes: large, timeout: .seconds(30)) }
+            try await Task.sleep(for: .milliseconds(200))
+            sending.cancel()
+            await expectIPCError(.cancelled) { try await sending.value }
+            // The reader would take the next message's bytes for the rest of the cut one, so the pipe refuses them.
+            expectIPCError(.corruptStream) { try sender.send(1) }
+            sender.close()
+            receiver.close()
+        }
+
         @Test func aLargeMessageSentAsynchronouslyArrivesWhole() async throws {
             let (sender, receiver) = try Pipe.duplex(maxFrameSize: 8 << 20)
             let large = Self.pattern(2 << 20, seed: 3)
