@@ -1,0 +1,179 @@
+import Foundation
+import Synchronization
+import Testing
+import TriadCore
+import TriadThreads
+
+/// Counts the jobs of one test running at once, and the most there ever were.
+private final class Occupancy: Sendable {
+    private let state = Mutex((now: 0, most: 0, started: 0))
+
+    func enter() {
+        state.withLock { state in
+            state.now += 1
+            state.started += 1
+            state.most = max(state.most, state.now)
+        }
+    }
+
+    func leave() { state.withLock { $0.now -= 1 } }
+
+    var most: Int { state.withLock { $0.most } }
+    var started: Int { state.withLock { $0.started } }
+}
+
+/// Occupancies by test, so that jobs (which must be Codable) name theirs by a key.
+private let occupancies = Mutex<[String: Occupancy]>([:])
+
+private func occupancy(_ key: String) -> Occupancy {
+    occupancies.withLock { all in
+        if let existing = all[key] { return existing }
+        let made = Occupancy()
+        all[key] = made
+        return made
+    }
+}
+
+/// Blocks its thread for a while, counted in its test's occupancy; fails if its index is `failAt`.
+private struct Counted: Job {
+    var key: String
+    var index: Int
+    var microseconds: UInt32 = 2000
+    var failAt: Int?
+
+    func run() async throws -> Int {
+        let counter = occupancy(key)
+        counter.enter()
+        defer { counter.leave() }
+        if index == failAt { throw TestFailure(reason: "job \(index)") }
+        usleep(microseconds)
+        return index
+    }
+}
+
+/// Waits, cancellably, far longer than any test.
+private struct Waits: Job {
+    var key: String
+    func run() async throws -> Bool {
+        occupancy(key).enter()
+        defer { occupancy(key).leave() }
+        try await Task.sleep(for: .seconds(60))
+        return true
+    }
+}
+
+private struct Twice: Job {
+    var n: Int
+    func run() async throws -> Int { n * 2 }
+}
+
+@Suite("ThreadPoolExecutor.map")
+struct ThreadPoolMapTests {
+    @Test("a hundred thousand tiny jobs come back in order, with a progress report after each")
+    func manyTinyJobs() async throws {
+        let pool = ThreadPoolExecutor(workers: 2)
+        let reports = Atomic<Int>(0)
+        let last = Atomic<Int>(0)
+        let values = try await pool.map(
+            (0..<100_000).map { Twice(n: $0) },
+            options: MapOptions(progress: { progress in
+                reports.add(1, ordering: .relaxed)
+                last.max(progress.completed, ordering: .relaxed)
+            })
+        )
+        #expect(values == (0..<100_000).map { $0 * 2 })
+        #expect(reports.load(ordering: .relaxed) == 100_000)
+        #expect(last.load(ordering: .relaxed) == 100_000)
+        await pool.shutdown()
+    }
+
+    @Test("no more jobs run at once than maxInFlight, nor than the pool has threads")
+    func concurrencyLimits() async throws {
+        let pool = ThreadPoolExecutor(workers: 4)
+        _ = try await pool.map(
+            (0..<40).map { Counted(key: "limit-3", index: $0) },
+            options: MapOptions(maxInFlight: 3)
+        )
+        #expect(occupancy("limit-3").most <= 3)
+        #expect(occupancy("limit-3").started == 40)
+        _ = try await pool.map((0..<40).map { Counted(key: "limit-default", index: $0) })
+        #expect(occupancy("limit-default").most <= 4)
+        await pool.shutdown()
+    }
+
+    @Test("the first failure is thrown, and the jobs after it mostly never start")
+    func firstFailureStops() async throws {
+        let pool = ThreadPoolExecutor(workers: 2)
+        await #expect(throws: TestFailure(reason: "job 10")) {
+            try await pool.map((0..<2000).map { Counted(key: "fail", index: $0, microseconds: 500, failAt: 10) })
+        }
+        // Only the jobs the runners had already taken may start after the failure.
+        #expect(occupancy("fail").started < 100)
+        await pool.shutdown()
+    }
+
+    @Test("cancelling the caller cancels the running jobs and throws cancelled")
+    func callerCancellation() async throws {
+        let pool = ThreadPoolExecutor(workers: 2)
+        let mapping = Task { try await pool.map((0..<20).map { _ in Waits(key: "cancel") }) }
+        while occupancy("cancel").started < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        mapping.cancel()
+        do {
+            _ = try await mapping.value
+            Issue.record("the map finished despite the cancellation")
+        } catch let error as ExecutorError {
+            #expect(error.code == .cancelled)
+        }
+        // The waiting jobs were cancelled, so the pool's threads come free and shut down promptly.
+        await pool.shutdown()
+        #expect(occupancy("cancel").started < 20)
+    }
+
+    @Test("a pool shut down in the middle of a map ends it with shutDown")
+    func shutdownDuringMap() async throws {
+        let pool = ThreadPoolExecutor(workers: 2)
+        let mapping = Task {
+            try await pool.map((0..<5000).map { Counted(key: "shutdown", index: $0, microseconds: 200) })
+        }
+        while occupancy("shutdown").started < 50 { try await Task.sleep(for: .milliseconds(5)) }
+        await pool.shutdown(wait: false, cancelPending: false)
+        do {
+            _ = try await mapping.value
+            Issue.record("the map finished every job after the shutdown")
+        } catch let error as ExecutorError {
+            #expect(error.code == .shutDown)
+        }
+        await pool.shutdown()
+        #expect(occupancy("shutdown").started < 5000)
+    }
+
+    @Test("with a timeout each job is timed on its own, and one that overruns fails the map with timedOut")
+    func perJobTimeout() async throws {
+        let pool = ThreadPoolExecutor(workers: 2)
+        let start = ContinuousClock.now
+        do {
+            _ = try await pool.map(
+                [Waits(key: "timeout")],
+                options: MapOptions(timeout: .milliseconds(100))
+            )
+            Issue.record("the map finished despite the timeout")
+        } catch let error as ExecutorError {
+            #expect(error.code == .timedOut)
+        }
+        #expect(ContinuousClock.now - start < .seconds(30))
+        await pool.shutdown()
+    }
+
+    @Test("a map of no jobs returns at once, and a map after shutdown throws shutDown")
+    func emptyAndShutDown() async throws {
+        let pool = ThreadPoolExecutor(workers: 1)
+        #expect(try await pool.map([Twice]()).isEmpty)
+        await pool.shutdown()
+        do {
+            _ = try await pool.map([Twice(n: 1)])
+            Issue.record("a shut-down pool ran a map")
+        } catch let error as ExecutorError {
+            #expect(error.code == .shutDown)
+        }
+    }
+}
