@@ -39,6 +39,12 @@ def make_pool_submit(pool):
     return run
 
 
+def make_pool_map(pool):
+    def run(n):
+        list(pool.map(lambda _: 1, range(n)))
+    return run
+
+
 def make_ping_pong():
     ping, pong = queue.Queue(), queue.Queue()
 
@@ -91,6 +97,7 @@ def main():
     rows.append(("Thread start+join", *sample(1, thread_start_join, args.seconds)))
     with ThreadPoolExecutor(max_workers=2) as pool:
         rows.append(("Pool submit+result", *sample(1000, make_pool_submit(pool), args.seconds)))
+        rows.append(("Pool map of 1000 tiny calls, per call", *sample(1000, make_pool_map(pool), args.seconds)))
     ping_pong, stop = make_ping_pong()
     rows.append(("Queue ping-pong round trip", *sample(1000, ping_pong, args.seconds)))
     stop()

@@ -59,8 +59,52 @@ public final class EventLoopExecutor: TriadCore.Executor {
     /// - Throws: ``ExecutorError`` with code `shutDown` after shutdown. A job that fails does not make `submit`
     ///   throw; its handle carries the error.
     public func submit<J: Job>(_ job: J, options: JobOptions) throws(ExecutorError) -> JobHandle<J.Output> {
-        let handle = JobHandle<J.Output>(jobName: J.jobName)
-        let start: @Sendable () -> Void = { [self] in self.start(job, handle: handle, timeout: options.timeout) }
+        try submitWork(jobName: J.jobName, timeout: options.timeout) { try await job.run() }
+    }
+
+    /// Runs every job on the loop and returns their values in order.
+    ///
+    /// With no per-job timeout, the map starts `MapOptions.maxInFlight` runner tasks (by default ``workerCount``,
+    /// at most one per job), and each runs job after job, taking the next one as it finishes the last: a job costs
+    /// no task or handle of its own, and the runners count against ``workerCount`` as jobs do. A runner yields to
+    /// the loop's other tasks every few dozen jobs. With a timeout each job is submitted as
+    /// ``submit(_:options:)`` does, so that it can resolve at its deadline.
+    ///
+    /// - Parameters:
+    ///   - jobs: The jobs.
+    ///   - options: How many jobs run at once, each job's timeout once started, and a progress callback, called
+    ///     after each job.
+    /// - Returns: The values, in the order of `jobs`.
+    /// - Throws: The first error a job throws, which stops the runners from starting more jobs and cancels the
+    ///   jobs running; `ExecutorError.Code.cancelled` if the caller is cancelled; `ExecutorError.Code.shutDown` if
+    ///   the executor shuts down before every job has started.
+    public func map<S: Sequence>(_ jobs: S, options: MapOptions) async throws -> [S.Element.Output]
+    where S.Element: Job {
+        let jobs = Array(jobs)
+        guard options.timeout == nil else {
+            return try await SlidingWindowMap.ordered(jobs, on: self, options: options)
+        }
+        return try await RunnerMap.run(
+            jobs,
+            runners: options.maxInFlight ?? workerCount,
+            progress: options.progress
+        ) { run throws(ExecutorError) in
+            try submitWork(jobName: S.Element.jobName, timeout: nil) { [self] in
+                await run.runJobs { isShutDown ? ExecutorError.shutDown(jobName: S.Element.jobName) : nil }
+            }
+        }
+    }
+
+    private var isShutDown: Bool { state.withLock { $0.isShutDown } }
+
+    /// Queues `body` as one job: it starts at once if fewer than ``workerCount`` jobs run, else in turn.
+    private func submitWork<T: Sendable>(
+        jobName: String,
+        timeout: Duration?,
+        _ body: @escaping @Sendable () async throws -> T
+    ) throws(ExecutorError) -> JobHandle<T> {
+        let handle = JobHandle<T>(jobName: jobName)
+        let start: @Sendable () -> Void = { [self] in self.start(body, handle: handle, timeout: timeout) }
         let runNow = state.withLock { state -> Bool? in
             if state.isShutDown { return nil }
             if state.running < workerCount {
@@ -70,12 +114,16 @@ public final class EventLoopExecutor: TriadCore.Executor {
             state.pending.append(PendingJob(start: start, cancel: { handle.cancel() }))
             return false
         }
-        guard let runNow else { throw ExecutorError.shutDown(jobName: J.jobName) }
+        guard let runNow else { throw ExecutorError.shutDown(jobName: jobName) }
         if runNow { start() }
         return handle
     }
 
-    private func start<J: Job>(_ job: J, handle: JobHandle<J.Output>, timeout: Duration?) {
+    private func start<T: Sendable>(
+        _ body: @escaping @Sendable () async throws -> T,
+        handle: JobHandle<T>,
+        timeout: Duration?
+    ) {
         guard handle.markRunning() else {
             finishOne()
             return
@@ -84,7 +132,7 @@ public final class EventLoopExecutor: TriadCore.Executor {
         let task = Task(executorPreference: loop.taskExecutor) {
             do {
                 // Jobs find their loop through `AsyncLoop.current`, to sleep on its clock and use its I/O.
-                handle.succeed(try await AsyncLoop.$current.withValue(loop) { try await job.run() })
+                handle.succeed(try await AsyncLoop.$current.withValue(loop) { try await body() })
             } catch {
                 handle.fail(error)
             }
@@ -92,7 +140,7 @@ public final class EventLoopExecutor: TriadCore.Executor {
         var timer: Scheduled<Void>?
         if let timeout {
             timer = loop.eventLoop.scheduleTask(in: timeout.timeAmount) {
-                if handle.fail(ExecutorError.timedOut(jobName: J.jobName, after: timeout, killedWorker: false)) {
+                if handle.fail(ExecutorError.timedOut(jobName: handle.jobName, after: timeout, killedWorker: false)) {
                     task.cancel()
                 }
             }

@@ -71,6 +71,13 @@ let benchmarks: @Sendable () -> Void = {
         for _ in benchmark.scaledIterations { blackHole(try await pool.submit(Noop()).value) }
     }
 
+    // One map of as many jobs as the harness scales an iteration to (1000), so its figure is per job.
+    let thousand = (0..<1000).map { _ in Noop() }
+    Benchmark("Pool map of 1000 tiny jobs, per job", configuration: quick) { benchmark in
+        precondition(benchmark.scaledIterations.count == thousand.count)
+        blackHole(try await pool.map(thousand))
+    }
+
     Benchmark("BlockingQueue ping-pong round trip", configuration: quick) { benchmark in
         try await measureOnThread(benchmark) { iterations in
             for item in 0..<iterations {
