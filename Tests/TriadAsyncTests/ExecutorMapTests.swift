@@ -1,0 +1,147 @@
+import Synchronization
+import Testing
+import TriadAsync
+import TriadCore
+
+/// Counts the map jobs of one test running at once, and the most there ever were.
+private final class Concurrency: Sendable {
+    private let state = Mutex((now: 0, most: 0, started: 0))
+
+    func enter() {
+        state.withLock { state in
+            state.now += 1
+            state.started += 1
+            state.most = max(state.most, state.now)
+        }
+    }
+
+    func leave() { state.withLock { $0.now -= 1 } }
+
+    var most: Int { state.withLock { $0.most } }
+    var started: Int { state.withLock { $0.started } }
+}
+
+private let counters = Mutex<[String: Concurrency]>([:])
+
+private func counter(_ key: String) -> Concurrency {
+    counters.withLock { all in
+        if let existing = all[key] { return existing }
+        let made = Concurrency()
+        all[key] = made
+        return made
+    }
+}
+
+/// Sleeps on its loop's clock, counted in its test's counter; fails if its index is `failAt`.
+private struct LoopNap: Job {
+    var key: String
+    var index: Int
+    var milliseconds = 2
+    var failAt: Int?
+
+    func run() async throws -> Int {
+        let counter = counter(key)
+        counter.enter()
+        defer { counter.leave() }
+        if index == failAt { throw Boom(id: index) }
+        guard let loop = AsyncLoop.current else { throw Boom(id: -1) }
+        try await loop.sleep(for: .milliseconds(milliseconds))
+        return index
+    }
+}
+
+private struct Increment: Job {
+    var n: Int
+    func run() async throws -> Int { n + 1 }
+}
+
+@Suite("EventLoopExecutor.map")
+struct ExecutorMapTests {
+    @Test("fifty thousand tiny jobs come back in order, with a progress report after each")
+    func manyTinyJobs() async throws {
+        let executor = EventLoopExecutor(maxConcurrent: 64)
+        let reports = Atomic<Int>(0)
+        let values = try await executor.map(
+            (0..<50_000).map { Increment(n: $0) },
+            options: MapOptions(progress: { _ in reports.add(1, ordering: .relaxed) })
+        )
+        #expect(values == (1...50_000).map { $0 })
+        #expect(reports.load(ordering: .relaxed) == 50_000)
+        await executor.shutdown()
+    }
+
+    @Test("jobs find their loop, and no more run at once than maxInFlight or workerCount")
+    func concurrencyLimits() async throws {
+        let executor = EventLoopExecutor(maxConcurrent: 8)
+        let values = try await executor.map(
+            (0..<60).map { LoopNap(key: "in-flight-3", index: $0) },
+            options: MapOptions(maxInFlight: 3)
+        )
+        #expect(values == Array(0..<60))
+        #expect(counter("in-flight-3").most == 3)
+        _ = try await executor.map((0..<60).map { LoopNap(key: "workers-8", index: $0) })
+        #expect(counter("workers-8").most == 8)
+        await executor.shutdown()
+    }
+
+    @Test("the first failure is thrown, and the jobs after it mostly never start")
+    func firstFailureStops() async throws {
+        let executor = EventLoopExecutor(maxConcurrent: 4)
+        await #expect(throws: Boom(id: 5)) {
+            try await executor.map((0..<1000).map { LoopNap(key: "fail", index: $0, failAt: 5) })
+        }
+        #expect(counter("fail").started < 100)
+        await executor.shutdown()
+    }
+
+    @Test("cancelling the caller cancels the running jobs and throws cancelled")
+    func callerCancellation() async throws {
+        let executor = EventLoopExecutor(maxConcurrent: 4)
+        let mapping = Task {
+            try await executor.map((0..<40).map { LoopNap(key: "cancel", index: $0, milliseconds: 60_000) })
+        }
+        while counter("cancel").started < 4 { try await Task.sleep(for: .milliseconds(5)) }
+        mapping.cancel()
+        do {
+            _ = try await mapping.value
+            Issue.record("the map finished despite the cancellation")
+        } catch let error as ExecutorError {
+            #expect(error.code == .cancelled)
+        }
+        // The sleeping jobs were cancelled, so the executor shuts down at once.
+        await executor.shutdown()
+        #expect(counter("cancel").started < 40)
+    }
+
+    @Test("an executor shut down in the middle of a map ends it with shutDown")
+    func shutdownDuringMap() async throws {
+        let executor = EventLoopExecutor(maxConcurrent: 2)
+        let mapping = Task {
+            try await executor.map((0..<2000).map { LoopNap(key: "shutdown", index: $0, milliseconds: 1) })
+        }
+        while counter("shutdown").started < 20 { try await Task.sleep(for: .milliseconds(5)) }
+        await executor.shutdown(wait: false, cancelPending: false)
+        do {
+            _ = try await mapping.value
+            Issue.record("the map ran every job after the shutdown")
+        } catch let error as ExecutorError {
+            #expect(error.code == .shutDown)
+        }
+        #expect(counter("shutdown").started < 2000)
+    }
+
+    @Test("with a timeout each job is timed on its own, and one that overruns fails the map with timedOut")
+    func perJobTimeout() async throws {
+        let executor = EventLoopExecutor(maxConcurrent: 4)
+        do {
+            _ = try await executor.map(
+                [LoopNap(key: "timeout", index: 0, milliseconds: 60_000)],
+                options: MapOptions(timeout: .milliseconds(50))
+            )
+            Issue.record("the map finished despite the timeout")
+        } catch let error as ExecutorError {
+            #expect(error.code == .timedOut)
+        }
+        await executor.shutdown()
+    }
+}
