@@ -32,18 +32,33 @@ private func counter(_ key: String) -> Concurrency {
     }
 }
 
-/// Sleeps on its loop's clock, counted in its test's counter; fails if its index is `failAt`.
+private let gates = Mutex<[String: AsyncEvent]>([:])
+
+/// The gate of a test, which its jobs from a given index on wait for.
+private func gate(_ key: String) -> AsyncEvent {
+    gates.withLock { all in
+        if let existing = all[key] { return existing }
+        let made = AsyncEvent()
+        all[key] = made
+        return made
+    }
+}
+
+/// Sleeps on its loop's clock, counted in its test's counter; fails if its index is `failAt`; from index
+/// `gatedFrom` on, first waits for its test's gate.
 private struct LoopNap: Job {
     var key: String
     var index: Int
     var milliseconds = 2
     var failAt: Int?
+    var gatedFrom: Int?
 
     func run() async throws -> Int {
         let counter = counter(key)
         counter.enter()
         defer { counter.leave() }
         if index == failAt { throw Boom(id: index) }
+        if let gatedFrom, index >= gatedFrom { try await gate(key).wait() }
         guard let loop = AsyncLoop.current else { throw Boom(id: -1) }
         try await loop.sleep(for: .milliseconds(milliseconds))
         return index
@@ -116,11 +131,15 @@ struct ExecutorMapTests {
     @Test("an executor shut down in the middle of a map ends it with shutDown")
     func shutdownDuringMap() async throws {
         let executor = EventLoopExecutor(maxConcurrent: 2)
+        // The jobs from the 20th on wait for the gate, so the map cannot end before the shutdown.
         let mapping = Task {
-            try await executor.map((0..<2000).map { LoopNap(key: "shutdown", index: $0, milliseconds: 1) })
+            try await executor.map(
+                (0..<2000).map { LoopNap(key: "shutdown", index: $0, milliseconds: 1, gatedFrom: 20) }
+            )
         }
         while counter("shutdown").started < 20 { try await Task.sleep(for: .milliseconds(5)) }
         await executor.shutdown(wait: false, cancelPending: false)
+        gate("shutdown").set()
         do {
             _ = try await mapping.value
             Issue.record("the map ran every job after the shutdown")

@@ -34,18 +34,33 @@ private func occupancy(_ key: String) -> Occupancy {
     }
 }
 
-/// Blocks its thread for a while, counted in its test's occupancy; fails if its index is `failAt`.
+/// Gates by test, which jobs from a given index on wait for.
+private let gates = Mutex<[String: Event]>([:])
+
+private func gate(_ key: String) -> Event {
+    gates.withLock { all in
+        if let existing = all[key] { return existing }
+        let made = Event()
+        all[key] = made
+        return made
+    }
+}
+
+/// Blocks its thread for a while, counted in its test's occupancy; fails if its index is `failAt`; from index
+/// `gatedFrom` on, first waits for its test's gate.
 private struct Counted: Job {
     var key: String
     var index: Int
     var microseconds: UInt32 = 2000
     var failAt: Int?
+    var gatedFrom: Int?
 
     func run() async throws -> Int {
         let counter = occupancy(key)
         counter.enter()
         defer { counter.leave() }
         if index == failAt { throw TestFailure(reason: "job \(index)") }
+        if let gatedFrom, index >= gatedFrom { try await gate(key).wait() }
         usleep(microseconds)
         return index
     }
@@ -132,11 +147,14 @@ struct ThreadPoolMapTests {
     @Test("a pool shut down in the middle of a map ends it with shutDown")
     func shutdownDuringMap() async throws {
         let pool = ThreadPoolExecutor(workers: 2)
+        // The jobs from the 40th on wait for the gate, so the map cannot end before the shutdown, however slowly
+        // this test's task gets to run.
         let mapping = Task {
-            try await pool.map((0..<5000).map { Counted(key: "shutdown", index: $0, microseconds: 200) })
+            try await pool.map((0..<5000).map { Counted(key: "shutdown", index: $0, microseconds: 200, gatedFrom: 40) })
         }
-        while occupancy("shutdown").started < 50 { try await Task.sleep(for: .milliseconds(5)) }
+        while occupancy("shutdown").started < 40 { try await Task.sleep(for: .milliseconds(5)) }
         await pool.shutdown(wait: false, cancelPending: false)
+        gate("shutdown").set()
         do {
             _ = try await mapping.value
             Issue.record("the map finished every job after the shutdown")
