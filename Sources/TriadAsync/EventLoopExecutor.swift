@@ -80,18 +80,36 @@ public final class EventLoopExecutor: TriadCore.Executor {
     ///   the executor shuts down before every job has started.
     public func map<S: Sequence>(_ jobs: S, options: MapOptions) async throws -> [S.Element.Output]
     where S.Element: Job {
-        let jobs = Array(jobs)
-        guard options.timeout == nil else {
-            return try await SlidingWindowMap.ordered(jobs, on: self, options: options)
-        }
-        return try await RunnerMap.run(
-            jobs,
-            runners: options.maxInFlight ?? workerCount,
-            progress: options.progress
-        ) { run throws(ExecutorError) in
-            try submitWork(jobName: S.Element.jobName, timeout: nil) { [self] in
-                await run.runJobs { isShutDown ? ExecutorError.shutDown(jobName: S.Element.jobName) : nil }
-            }
+        try await RunnerMap.map(
+            Array(jobs), on: self, options: options, timed: options.timeout != nil, runners: workerCount,
+            startRunner: startRunner
+        )
+    }
+
+    /// Runs every job on the loop and yields each outcome as it completes, tagged with its index in `jobs`.
+    ///
+    /// Without a per-job timeout the jobs run on runner tasks, as in ``map(_:options:)``; a failing job's outcome
+    /// carries its error and the others go on. If the executor shuts down first, every job not yet started yields
+    /// `ExecutorError.Code.shutDown`. Ending the iteration early cancels the jobs running.
+    ///
+    /// - Parameters:
+    ///   - jobs: The jobs.
+    ///   - options: How many jobs run at once, each job's timeout once started, and a progress callback.
+    /// - Returns: The outcomes in completion order.
+    public func mapUnordered<S: Sequence>(
+        _ jobs: S,
+        options: MapOptions
+    ) -> AsyncStream<JobCompletion<S.Element.Output>> where S.Element: Job {
+        RunnerMap.mapUnordered(
+            Array(jobs), on: self, options: options, timed: options.timeout != nil, runners: workerCount,
+            startRunner: startRunner
+        )
+    }
+
+    /// Starts one runner of `run` as a job of this executor, so that its limit and its shutdown count it.
+    private func startRunner<J: Job>(_ run: RunnerMap<J>) throws(ExecutorError) -> JobHandle<Void> {
+        try submitWork(jobName: J.jobName, timeout: nil) { [self] in
+            await run.runJobs { isShutDown ? ExecutorError.shutDown(jobName: J.jobName) : nil }
         }
     }
 

@@ -20,7 +20,14 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
         var runners: [JobHandle<Void>] = []
     }
 
+    /// Where outcomes go: into slots for the ordered map, or straight to the stream of the unordered one.
+    private enum Delivery {
+        case ordered
+        case unordered(AsyncStream<JobCompletion<J.Output>>.Continuation)
+    }
+
     private let jobs: [J]
+    private let delivery: Delivery
     private let slots: UnsafeMutableBufferPointer<J.Output?>
     private let next = Atomic<Int>(0)
     private let done = Atomic<Int>(0)
@@ -32,16 +39,23 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
     /// it must stop.
     package static var jobsPerTurn: Int { 32 }
 
-    private init(_ jobs: [J], progress: (@Sendable (MapProgress) -> Void)?) {
+    private init(_ jobs: [J], progress: (@Sendable (MapProgress) -> Void)?, delivery: Delivery) {
         self.jobs = jobs
         self.progress = progress
-        slots = .allocate(capacity: jobs.count)
-        slots.initialize(repeating: nil)
+        self.delivery = delivery
+        if case .ordered = delivery {
+            slots = .allocate(capacity: jobs.count)
+            slots.initialize(repeating: nil)
+        } else {
+            slots = UnsafeMutableBufferPointer(start: nil, count: 0)
+        }
     }
 
     deinit {
-        slots.deinitialize()
-        slots.deallocate()
+        if slots.baseAddress != nil {
+            slots.deinitialize()
+            slots.deallocate()
+        }
     }
 
     /// Runs `jobs` on `runners` runners and returns their values in order.
@@ -63,26 +77,60 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
         startRunner: (RunnerMap<J>) throws(ExecutorError) -> JobHandle<Void>
     ) async throws -> [J.Output] {
         if jobs.isEmpty { return [] }
-        let run = RunnerMap(jobs, progress: progress)
+        let run = RunnerMap(jobs, progress: progress, delivery: .ordered)
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
                 guard run.start(continuation) else { return }
-                for _ in 0..<min(jobs.count, max(1, runners)) {
-                    let handle: JobHandle<Void>
-                    do {
-                        handle = try startRunner(run)
-                    } catch {
-                        run.finish(.failure(error))
-                        return
-                    }
-                    handle.whenComplete { result in
-                        if case .failure(let error) = result { run.finish(.failure(error)) }
-                    }
-                    run.adopt(handle)
-                }
+                run.startRunners(runners, startRunner)
             }
         } onCancel: {
             run.finish(.failure(ExecutorError.cancelled(jobName: nil)))
+        }
+    }
+
+    /// Runs `jobs` on `runners` runners and yields each outcome as it completes, tagged with its index.
+    ///
+    /// A failing job does not end the stream: its outcome carries the error, and the runners go on. If the
+    /// executor stops the map (a runner's `stopIf`, a runner cancelled before it started, a runner that cannot
+    /// start), every job not yet started yields that error, so each job yields exactly once. Ending the iteration
+    /// early cancels the runners.
+    ///
+    /// - Parameters: As ``run(_:runners:progress:startRunner:)``.
+    /// - Returns: The outcomes in completion order.
+    package static func stream(
+        _ jobs: [J],
+        runners: Int,
+        progress: (@Sendable (MapProgress) -> Void)?,
+        startRunner: (RunnerMap<J>) throws(ExecutorError) -> JobHandle<Void>
+    ) -> AsyncStream<JobCompletion<J.Output>> {
+        let (stream, continuation) = AsyncStream.makeStream(of: JobCompletion<J.Output>.self)
+        if jobs.isEmpty {
+            continuation.finish()
+            return stream
+        }
+        let run = RunnerMap(jobs, progress: progress, delivery: .unordered(continuation))
+        continuation.onTermination = { _ in run.finish(.failure(ExecutorError.cancelled(jobName: nil))) }
+        run.startRunners(runners, startRunner)
+        return stream
+    }
+
+    /// Starts the runners; one that fails to start, or whose work fails, stops the map.
+    private func startRunners(
+        _ runners: Int,
+        _ startRunner: (RunnerMap<J>) throws(ExecutorError) -> JobHandle<Void>
+    ) {
+        for _ in 0..<min(jobs.count, max(1, runners)) {
+            let handle: JobHandle<Void>
+            do {
+                handle = try startRunner(self)
+            } catch {
+                abandon(error)
+                return
+            }
+            handle.whenComplete { [self] result in
+                if case .failure(let error) = result { abandon(error) }
+            }
+            adopt(handle)
         }
     }
 
@@ -95,30 +143,66 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
             let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
             guard index < jobs.count else { return }
             if Task.isCancelled {
-                finish(.failure(ExecutorError.cancelled(jobName: J.jobName)))
+                abandon(ExecutorError.cancelled(jobName: J.jobName), claimed: index)
                 return
             }
+            let result: Result<J.Output, any Error>
             do {
-                slots[index] = try await jobs[index].run()
+                result = .success(try await jobs[index].run())
             } catch {
-                finish(.failure(error))
-                return
+                result = .failure(error)
             }
-            let completed = done.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue
-            progress?(MapProgress(completed: completed, total: jobs.count))
-            if completed == jobs.count {
-                finish(.success(slots.map { $0! }))
-                return
-            }
+            guard deliver(result, at: index) else { return }
             untilTurn -= 1
             if untilTurn == 0 {
                 untilTurn = Self.jobsPerTurn
                 if let error = stopIf() {
-                    finish(.failure(error))
+                    abandon(error)
                     return
                 }
                 await Task.yield()
             }
+        }
+    }
+
+    /// Hands over one job's outcome and counts it; `false` once the runner must stop (the ordered map failed or is
+    /// complete).
+    private func deliver(_ result: Result<J.Output, any Error>, at index: Int) -> Bool {
+        switch delivery {
+        case .ordered:
+            switch result {
+            case .success(let value):
+                slots[index] = value
+            case .failure(let error):
+                finish(.failure(error))
+                return false
+            }
+        case .unordered(let continuation):
+            continuation.yield(JobCompletion(index: index, result: result))
+        }
+        let completed = done.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue
+        progress?(MapProgress(completed: completed, total: jobs.count))
+        guard completed == jobs.count else { return true }
+        if case .ordered = delivery {
+            finish(.success(slots.map { $0! }))
+        } else {
+            finish(.success([]))
+        }
+        return false
+    }
+
+    /// Stops the map with `error`: the ordered map throws it; the unordered one yields it for the job the runner
+    /// had claimed (if any) and for every job not yet started, so that each job yields once.
+    private func abandon(_ error: any Error, claimed: Int? = nil) {
+        guard case .unordered = delivery else {
+            finish(.failure(error))
+            return
+        }
+        if let claimed { _ = deliver(.failure(error), at: claimed) }
+        while true {
+            let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+            guard index < jobs.count else { return }
+            _ = deliver(.failure(error), at: index)
         }
     }
 
@@ -144,7 +228,8 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
         if over { handle.cancel() }
     }
 
-    /// Ends the map with `result` unless it has ended; a failure cancels the runners still working.
+    /// Ends the map with `result` unless it has ended; a failure cancels the runners still working. The unordered
+    /// map ends its stream (its result carries no values; a failure means the stream was ended early).
     private func finish(_ result: Result<[J.Output], any Error>) {
         stopped.store(true, ordering: .relaxed)
         let ended = outcome.withLock { outcome -> (Waiter?, [JobHandle<Void>])? in
@@ -161,6 +246,57 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
         if case .failure = result {
             for runner in runners { runner.cancel() }
         }
-        waiter?.resume(with: result)
+        switch delivery {
+        case .ordered: waiter?.resume(with: result)
+        case .unordered(let continuation): continuation.finish()
+        }
+    }
+}
+
+extension RunnerMap {
+    /// The ordered map of an executor that runs maps on runners: per-job submission through the sliding window when
+    /// a job has a timeout (`timed`), runners otherwise.
+    ///
+    /// - Parameters:
+    ///   - jobs: The jobs.
+    ///   - executor: The executor, for the sliding window.
+    ///   - options: The map's options.
+    ///   - timed: Whether a timeout applies to each job (from `options` or the executor's default).
+    ///   - runners: The runners to start when `options` names no `maxInFlight`.
+    ///   - startRunner: Starts one runner as the executor's work.
+    package static func map<E: Executor>(
+        _ jobs: [J],
+        on executor: E,
+        options: MapOptions,
+        timed: Bool,
+        runners: Int,
+        startRunner: (RunnerMap<J>) throws(ExecutorError) -> JobHandle<Void>
+    ) async throws -> [J.Output] {
+        if timed { return try await SlidingWindowMap.ordered(jobs, on: executor, options: options) }
+        return try await run(
+            jobs,
+            runners: options.maxInFlight ?? runners,
+            progress: options.progress,
+            startRunner: startRunner
+        )
+    }
+
+    /// The unordered map of an executor that runs maps on runners; the parameters are those of
+    /// ``map(_:on:options:timed:runners:startRunner:)``.
+    package static func mapUnordered<E: Executor>(
+        _ jobs: [J],
+        on executor: E,
+        options: MapOptions,
+        timed: Bool,
+        runners: Int,
+        startRunner: (RunnerMap<J>) throws(ExecutorError) -> JobHandle<Void>
+    ) -> AsyncStream<JobCompletion<J.Output>> {
+        if timed { return SlidingWindowMap.unordered(jobs, on: executor, options: options) }
+        return stream(
+            jobs,
+            runners: options.maxInFlight ?? runners,
+            progress: options.progress,
+            startRunner: startRunner
+        )
     }
 }

@@ -20,19 +20,42 @@ extension ThreadPoolExecutor {
     ///   the pool shuts down before every job has started.
     public func map<S: Sequence>(_ jobs: S, options: MapOptions) async throws -> [S.Element.Output]
     where S.Element: Job {
-        let jobs = Array(jobs)
-        guard options.timeout == nil, defaultTimeout == nil else {
-            return try await SlidingWindowMap.ordered(jobs, on: self, options: options)
-        }
+        try await RunnerMap.map(
+            Array(jobs), on: self, options: options, timed: isTimed(options), runners: defaultRunners,
+            startRunner: startRunner
+        )
+    }
+
+    /// Runs every job on the pool and yields each outcome as it completes, tagged with its index in `jobs`.
+    ///
+    /// Without a per-job timeout the jobs run on runner tasks, as in ``map(_:options:)``; a failing job's outcome
+    /// carries its error and the others go on. If the pool shuts down first, every job not yet started yields
+    /// `ExecutorError.Code.shutDown`. Ending the iteration early cancels the jobs running.
+    ///
+    /// - Parameters:
+    ///   - jobs: The jobs.
+    ///   - options: How many jobs run at once, each job's timeout once started, and a progress callback.
+    /// - Returns: The outcomes in completion order.
+    public func mapUnordered<S: Sequence>(
+        _ jobs: S,
+        options: MapOptions
+    ) -> AsyncStream<JobCompletion<S.Element.Output>> where S.Element: Job {
+        RunnerMap.mapUnordered(
+            Array(jobs), on: self, options: options, timed: isTimed(options), runners: defaultRunners,
+            startRunner: startRunner
+        )
+    }
+
+    private func isTimed(_ options: MapOptions) -> Bool { options.timeout != nil || defaultTimeout != nil }
+
+    /// Four runners per worker by default, so that jobs that suspend overlap as much as `submit`'s would.
+    private var defaultRunners: Int { SlidingWindowMap.defaultWindow(workers: workerCount) }
+
+    /// Starts one runner of `run` as a job of the pool, so that shutdown counts it.
+    private func startRunner<J: Job>(_ run: RunnerMap<J>) throws(ExecutorError) -> JobHandle<Void> {
         let core = self.core
-        return try await RunnerMap.run(
-            jobs,
-            runners: options.maxInFlight ?? SlidingWindowMap.defaultWindow(workers: workerCount),
-            progress: options.progress
-        ) { run throws(ExecutorError) in
-            try submit(timeout: nil) {
-                await run.runJobs { core.isAcceptingJobs ? nil : ExecutorError.shutDown(jobName: S.Element.jobName) }
-            }
+        return try submit(timeout: nil) {
+            await run.runJobs { core.isAcceptingJobs ? nil : ExecutorError.shutDown(jobName: J.jobName) }
         }
     }
 }

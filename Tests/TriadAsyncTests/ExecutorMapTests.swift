@@ -149,6 +149,54 @@ struct ExecutorMapTests {
         #expect(counter("shutdown").started < 2000)
     }
 
+    @Test("mapUnordered yields every outcome once, a failure among them, and stops when the iteration ends")
+    func unordered() async throws {
+        let executor = EventLoopExecutor(maxConcurrent: 16)
+        var seen: [Int: Result<Int, any Error>] = [:]
+        for await completion in executor.mapUnordered(
+            (0..<500).map { LoopNap(key: "unordered", index: $0, milliseconds: 0, failAt: 7) }
+        ) {
+            #expect(seen[completion.index] == nil)
+            seen[completion.index] = completion.result
+        }
+        #expect(seen.count == 500)
+        #expect((try? seen[5]?.get()) == 5)
+        #expect(throws: Boom(id: 7)) { try seen[7]?.get() }
+        // The jobs from the 100th on wait for the gate, so the stream cannot end before the iteration does.
+        var taken = 0
+        let many = (0..<5000).map { LoopNap(key: "unordered-stop", index: $0, milliseconds: 0, gatedFrom: 100) }
+        for await _ in executor.mapUnordered(many) {
+            taken += 1
+            if taken == 10 { break }
+        }
+        gate("unordered-stop").set()
+        await executor.shutdown()
+        #expect(counter("unordered-stop").started < 5000)
+    }
+
+    @Test("after a shutdown, mapUnordered yields shutDown for every job not yet started")
+    func unorderedShutdown() async throws {
+        let executor = EventLoopExecutor(maxConcurrent: 2)
+        let outcomes = Task {
+            var codes: [Int: ExecutorError.Code?] = [:]
+            let jobs = (0..<2000).map { LoopNap(key: "unordered-shutdown", index: $0, milliseconds: 0, gatedFrom: 20) }
+            for await completion in executor.mapUnordered(jobs) {
+                switch completion.result {
+                case .success: codes[completion.index] = .some(nil)
+                case .failure(let error): codes[completion.index] = (error as? ExecutorError)?.code
+                }
+            }
+            return codes
+        }
+        while counter("unordered-shutdown").started < 20 { try await Task.sleep(for: .milliseconds(5)) }
+        await executor.shutdown(wait: false, cancelPending: false)
+        gate("unordered-shutdown").set()
+        let codes = await outcomes.value
+        #expect(codes.count == 2000)
+        #expect(codes.values.contains { $0 == .shutDown })
+        #expect(codes.values.allSatisfy { $0 == nil || $0 == .shutDown })
+    }
+
     @Test("with a timeout each job is timed on its own, and one that overruns fails the map with timedOut")
     func perJobTimeout() async throws {
         let executor = EventLoopExecutor(maxConcurrent: 4)

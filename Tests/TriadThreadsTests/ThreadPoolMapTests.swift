@@ -182,6 +182,57 @@ struct ThreadPoolMapTests {
         await pool.shutdown()
     }
 
+    @Test("mapUnordered yields every outcome once, a failure among them, and stops when the iteration ends")
+    func unordered() async throws {
+        let pool = ThreadPoolExecutor(workers: 2)
+        var seen: [Int: Result<Int, any Error>] = [:]
+        for await completion in pool.mapUnordered(
+            (0..<3000).map { Counted(key: "unordered", index: $0, microseconds: 0, failAt: 7) }
+        ) {
+            #expect(seen[completion.index] == nil)
+            seen[completion.index] = completion.result
+        }
+        #expect(seen.count == 3000)
+        #expect((try? seen[5]?.get()) == 5)
+        #expect(throws: TestFailure(reason: "job 7")) { try seen[7]?.get() }
+        var taken = 0
+        // The jobs from the 100th on wait for the gate, so the stream cannot end before the iteration does.
+        let many = (0..<5000).map { Counted(key: "unordered-stop", index: $0, microseconds: 100, gatedFrom: 100) }
+        for await _ in pool.mapUnordered(many) {
+            taken += 1
+            if taken == 10 { break }
+        }
+        gate("unordered-stop").set()
+        await pool.shutdown()
+        #expect(occupancy("unordered-stop").started < 5000)
+    }
+
+    @Test("after a shutdown, mapUnordered yields shutDown for every job not yet started")
+    func unorderedShutdown() async throws {
+        let pool = ThreadPoolExecutor(workers: 2)
+        let outcomes = Task {
+            var codes: [Int: ExecutorError.Code?] = [:]
+            let jobs = (0..<3000).map {
+                Counted(key: "unordered-shutdown", index: $0, microseconds: 100, gatedFrom: 40)
+            }
+            for await completion in pool.mapUnordered(jobs) {
+                switch completion.result {
+                case .success: codes[completion.index] = .some(nil)
+                case .failure(let error): codes[completion.index] = (error as? ExecutorError)?.code
+                }
+            }
+            return codes
+        }
+        while occupancy("unordered-shutdown").started < 40 { try await Task.sleep(for: .milliseconds(5)) }
+        await pool.shutdown(wait: false, cancelPending: false)
+        gate("unordered-shutdown").set()
+        let codes = await outcomes.value
+        #expect(codes.count == 3000)
+        #expect(codes.values.contains { $0 == .shutDown })
+        #expect(codes.values.allSatisfy { $0 == nil || $0 == .shutDown })
+        await pool.shutdown()
+    }
+
     @Test("a map of no jobs returns at once, and a map after shutdown throws shutDown")
     func emptyAndShutDown() async throws {
         let pool = ThreadPoolExecutor(workers: 1)
