@@ -20,14 +20,9 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
         var runners: [JobHandle<Void>] = []
     }
 
-    /// Where outcomes go: into slots for the ordered map, or straight to the stream of the unordered one.
-    private enum Delivery {
-        case ordered
-        case unordered(AsyncStream<JobCompletion<J.Output>>.Continuation)
-    }
-
     private let jobs: [J]
-    private let delivery: Delivery
+    /// Where the unordered map's outcomes go; `nil` for the ordered map, whose values go into `slots`.
+    private let stream: AsyncStream<JobCompletion<J.Output>>.Continuation?
     private let slots: UnsafeMutableBufferPointer<J.Output?>
     private let next = Atomic<Int>(0)
     private let done = Atomic<Int>(0)
@@ -39,11 +34,15 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
     /// it must stop.
     package static var jobsPerTurn: Int { 32 }
 
-    private init(_ jobs: [J], progress: (@Sendable (MapProgress) -> Void)?, delivery: Delivery) {
+    private init(
+        _ jobs: [J],
+        progress: (@Sendable (MapProgress) -> Void)?,
+        stream: AsyncStream<JobCompletion<J.Output>>.Continuation?
+    ) {
         self.jobs = jobs
         self.progress = progress
-        self.delivery = delivery
-        if case .ordered = delivery {
+        self.stream = stream
+        if stream == nil {
             slots = .allocate(capacity: jobs.count)
             slots.initialize(repeating: nil)
         } else {
@@ -77,7 +76,7 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
         startRunner: (RunnerMap<J>) throws(ExecutorError) -> JobHandle<Void>
     ) async throws -> [J.Output] {
         if jobs.isEmpty { return [] }
-        let run = RunnerMap(jobs, progress: progress, delivery: .ordered)
+        let run = RunnerMap(jobs, progress: progress, stream: nil)
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
                 guard run.start(continuation) else { return }
@@ -108,7 +107,7 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
             continuation.finish()
             return stream
         }
-        let run = RunnerMap(jobs, progress: progress, delivery: .unordered(continuation))
+        let run = RunnerMap(jobs, progress: progress, stream: continuation)
         continuation.onTermination = { _ in run.finish(.failure(ExecutorError.cancelled(jobName: nil))) }
         run.startRunners(runners, startRunner)
         return stream
@@ -146,13 +145,20 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
                 abandon(ExecutorError.cancelled(jobName: J.jobName), claimed: index)
                 return
             }
-            let result: Result<J.Output, any Error>
+            // No `Result` on the way: in this generic code, building one costs a metadata lookup per job.
+            let more: Bool
             do {
-                result = .success(try await jobs[index].run())
+                let value = try await jobs[index].run()
+                if let stream {
+                    stream.yield(JobCompletion(index: index, result: .success(value)))
+                } else {
+                    slots[index] = value
+                }
+                more = count(index)
             } catch {
-                result = .failure(error)
+                more = fail(error, at: index)
             }
-            guard deliver(result, at: index) else { return }
+            guard more else { return }
             untilTurn -= 1
             if untilTurn == 0 {
                 untilTurn = Self.jobsPerTurn
@@ -165,44 +171,38 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
         }
     }
 
-    /// Hands over one job's outcome and counts it; `false` once the runner must stop (the ordered map failed or is
-    /// complete).
-    private func deliver(_ result: Result<J.Output, any Error>, at index: Int) -> Bool {
-        switch delivery {
-        case .ordered:
-            switch result {
-            case .success(let value):
-                slots[index] = value
-            case .failure(let error):
-                finish(.failure(error))
-                return false
-            }
-        case .unordered(let continuation):
-            continuation.yield(JobCompletion(index: index, result: result))
-        }
+    /// Counts a job done; `false` once it was the last, which ends the map.
+    private func count(_ index: Int) -> Bool {
         let completed = done.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue
         progress?(MapProgress(completed: completed, total: jobs.count))
         guard completed == jobs.count else { return true }
-        if case .ordered = delivery {
-            finish(.success(slots.map { $0! }))
-        } else {
-            finish(.success([]))
-        }
+        finish(.success(stream == nil ? slots.map { $0! } : []))
         return false
+    }
+
+    /// A job failed: the ordered map ends with its error; the unordered one yields it and goes on. Returns whether
+    /// the runner goes on.
+    private func fail(_ error: any Error, at index: Int) -> Bool {
+        guard let stream else {
+            finish(.failure(error))
+            return false
+        }
+        stream.yield(JobCompletion(index: index, result: .failure(error)))
+        return count(index)
     }
 
     /// Stops the map with `error`: the ordered map throws it; the unordered one yields it for the job the runner
     /// had claimed (if any) and for every job not yet started, so that each job yields once.
     private func abandon(_ error: any Error, claimed: Int? = nil) {
-        guard case .unordered = delivery else {
+        guard stream != nil else {
             finish(.failure(error))
             return
         }
-        if let claimed { _ = deliver(.failure(error), at: claimed) }
+        if let claimed { _ = fail(error, at: claimed) }
         while true {
             let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
             guard index < jobs.count else { return }
-            _ = deliver(.failure(error), at: index)
+            _ = fail(error, at: index)
         }
     }
 
@@ -246,9 +246,10 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
         if case .failure = result {
             for runner in runners { runner.cancel() }
         }
-        switch delivery {
-        case .ordered: waiter?.resume(with: result)
-        case .unordered(let continuation): continuation.finish()
+        if let stream {
+            stream.finish()
+        } else {
+            waiter?.resume(with: result)
         }
     }
 }
