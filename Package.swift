@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "TriadCoreTests", dependencies: ["TriadCore"], swiftSettings: triadSwiftSettings),
         .testTarget(
             name: "TriadThreadsTests",
-            dependencies: ["TriadThreads", "TriadCore"],
+            dependencies: ["TriadThreads", "TriadCore", "TriadTestSupport"],
             swiftSettings: triadSwiftSettings
         ),
         .testTarget(
@@ -101,6 +101,7 @@ let package = Package(
             dependencies: [
                 "TriadAsync",
                 "TriadCore",
+                "TriadTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -123,6 +124,8 @@ let package = Package(
             dependencies: ["TriadAsyncHTTP", "TriadAsync"],
             swiftSettings: triadSwiftSettings
         ),
+        // Counters and keyed shared objects for the executors' map tests.
+        .target(name: "TriadTestSupport", path: "Tests/TriadTestSupport", swiftSettings: triadSwiftSettings),
         // Jobs for the process pool tests, and the worker program that runs them in its own binary.
         .target(
             name: "TriadProcessesTestSupport",

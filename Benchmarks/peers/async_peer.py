@@ -49,17 +49,23 @@ async def sleeps(n):
     await asyncio.gather(*(asyncio.sleep(0.010) for _ in range(n)))
 
 
-def bench_sleeps(runs, n=10_000):
+def wall_and_peak(runs, program, n):
+    """The median wall time of `asyncio.run(program(n))` over `runs` runs, and the tracemalloc peak of one more."""
     def once():
         start = time.perf_counter()
-        asyncio.run(sleeps(n))
+        asyncio.run(program(n))
         return time.perf_counter() - start
     seconds = median_of(runs, once)
     gc.collect()
     tracemalloc.start()
-    asyncio.run(sleeps(n))
+    asyncio.run(program(n))
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    return seconds, peak
+
+
+def bench_sleeps(runs, n=10_000):
+    seconds, peak = wall_and_peak(runs, sleeps, n)
     return (f"{n // 1000}k concurrent 10 ms sleeps: median {seconds * 1000:.1f} ms wall, "
             f"{peak / n / 1024:.2f} kB per task (tracemalloc peak)")
 
@@ -75,16 +81,7 @@ async def future_waits(n):
 
 
 def bench_future_waits(runs, n=10_000):
-    def once():
-        start = time.perf_counter()
-        asyncio.run(future_waits(n))
-        return time.perf_counter() - start
-    seconds = median_of(runs, once)
-    gc.collect()
-    tracemalloc.start()
-    asyncio.run(future_waits(n))
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    seconds, peak = wall_and_peak(runs, future_waits, n)
     return (f"{n // 1000}k concurrent 10 ms waits on futures: median {seconds * 1000:.1f} ms wall, "
             f"{peak / n / 1024:.2f} kB per future (tracemalloc peak)")
 

@@ -78,11 +78,7 @@ public final class LoopFuture<Value: Sendable>: Sendable {
     /// future.
     public var result: Result<Value, any Error> {
         get async {
-            await withTaskCancellationHandler {
-                await completion.wait(cancellable: false)
-            } onCancel: {
-                cancel()
-            }
+            await completion.wait { [self] in self.cancel() }
         }
     }
 

@@ -37,11 +37,7 @@ public final class LoopTask<Success: Sendable>: Sendable {
     /// Waits for the task and returns its outcome without throwing. Cancelling the awaiting task cancels this task.
     public var result: Result<Success, any Error> {
         get async {
-            await withTaskCancellationHandler {
-                await completion.wait(cancellable: false)
-            } onCancel: {
-                task.cancel()
-            }
+            await completion.wait { [self] in self.task.cancel() }
         }
     }
 

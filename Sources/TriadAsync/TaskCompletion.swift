@@ -87,6 +87,17 @@ final class TaskCompletion<Success: Sendable>: Sendable {
         if let ready { callback(ready) }
     }
 
+    /// Waits for the outcome; cancelling the waiter runs `cancelProducer`, which cancels what settles the outcome (a
+    /// loop task, a future), so that the wait ends with that cancellation: asyncio's rule for awaiting a task or a
+    /// future.
+    func wait(cancelling cancelProducer: @escaping @Sendable () -> Void) async -> Result<Success, any Error> {
+        await withTaskCancellationHandler {
+            await wait(cancellable: false)
+        } onCancel: {
+            cancelProducer()
+        }
+    }
+
     /// Waits for the outcome. With `cancellable`, cancelling the waiter stops only the wait, which then returns a
     /// `CancellationError`; the task itself goes on (this is what `shield` needs).
     func wait(cancellable: Bool) async -> Result<Success, any Error> {

@@ -2,47 +2,11 @@ import Synchronization
 import Testing
 import TriadAsync
 import TriadCore
+import TriadTestSupport
 
-/// Counts the map jobs of one test running at once, and the most there ever were.
-private final class Concurrency: Sendable {
-    private let state = Mutex((now: 0, most: 0, started: 0))
-
-    func enter() {
-        state.withLock { state in
-            state.now += 1
-            state.started += 1
-            state.most = max(state.most, state.now)
-        }
-    }
-
-    func leave() { state.withLock { $0.now -= 1 } }
-
-    var most: Int { state.withLock { $0.most } }
-    var started: Int { state.withLock { $0.started } }
-}
-
-private let counters = Mutex<[String: Concurrency]>([:])
-
-private func counter(_ key: String) -> Concurrency {
-    counters.withLock { all in
-        if let existing = all[key] { return existing }
-        let made = Concurrency()
-        all[key] = made
-        return made
-    }
-}
-
-private let gates = Mutex<[String: AsyncEvent]>([:])
-
-/// The gate of a test, which its jobs from a given index on wait for.
-private func gate(_ key: String) -> AsyncEvent {
-    gates.withLock { all in
-        if let existing = all[key] { return existing }
-        let made = AsyncEvent()
-        all[key] = made
-        return made
-    }
-}
+/// Each test's count of running jobs, and the gate its jobs from a given index on wait for.
+private let counter = Keyed { Occupancy() }
+private let gate = Keyed { AsyncEvent() }
 
 /// Sleeps on its loop's clock, counted in its test's counter; fails if its index is `failAt`; from index
 /// `gatedFrom` on, first waits for its test's gate.
@@ -54,9 +18,9 @@ private struct LoopNap: Job {
     var gatedFrom: Int?
 
     func run() async throws -> Int {
-        let counter = counter(key)
-        counter.enter()
-        defer { counter.leave() }
+        let running = counter(key)
+        running.enter()
+        defer { running.leave() }
         if index == failAt { throw Boom(id: index) }
         if let gatedFrom, index >= gatedFrom { try await gate(key).wait() }
         guard let loop = AsyncLoop.current else { throw Boom(id: -1) }

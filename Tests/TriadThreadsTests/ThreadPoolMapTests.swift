@@ -2,49 +2,12 @@ import Foundation
 import Synchronization
 import Testing
 import TriadCore
+import TriadTestSupport
 import TriadThreads
 
-/// Counts the jobs of one test running at once, and the most there ever were.
-private final class Occupancy: Sendable {
-    private let state = Mutex((now: 0, most: 0, started: 0))
-
-    func enter() {
-        state.withLock { state in
-            state.now += 1
-            state.started += 1
-            state.most = max(state.most, state.now)
-        }
-    }
-
-    func leave() { state.withLock { $0.now -= 1 } }
-
-    var most: Int { state.withLock { $0.most } }
-    var started: Int { state.withLock { $0.started } }
-}
-
-/// Occupancies by test, so that jobs (which must be Codable) name theirs by a key.
-private let occupancies = Mutex<[String: Occupancy]>([:])
-
-private func occupancy(_ key: String) -> Occupancy {
-    occupancies.withLock { all in
-        if let existing = all[key] { return existing }
-        let made = Occupancy()
-        all[key] = made
-        return made
-    }
-}
-
-/// Gates by test, which jobs from a given index on wait for.
-private let gates = Mutex<[String: Event]>([:])
-
-private func gate(_ key: String) -> Event {
-    gates.withLock { all in
-        if let existing = all[key] { return existing }
-        let made = Event()
-        all[key] = made
-        return made
-    }
-}
+/// Each test's count of running jobs, and the gate its jobs from a given index on wait for.
+private let occupancy = Keyed { Occupancy() }
+private let gate = Keyed { Event() }
 
 /// Blocks its thread for a while, counted in its test's occupancy; fails if its index is `failAt`; from index
 /// `gatedFrom` on, first waits for its test's gate.
