@@ -1,5 +1,6 @@
 import NIOCore
 import Synchronization
+import TriadCore
 
 /// The loop's sleeps and alarms: heaps ordered by deadline under one NIO timer, set for the earliest deadline.
 ///
@@ -108,10 +109,7 @@ final class LoopTimers: Sendable {
     private static let farFuture = UInt64(Int64.max)
 
     private static func deadline(after duration: Duration) -> UInt64 {
-        let (sum, overflow) = NIODeadline.now().uptimeNanoseconds.addingReportingOverflow(
-            UInt64(max(0, duration.nanoseconds))
-        )
-        return overflow ? farFuture : min(sum, farFuture)
+        min(duration.deadline(after: NIODeadline.now().uptimeNanoseconds), farFuture)
     }
 
     private enum Registration {

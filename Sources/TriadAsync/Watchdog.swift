@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+import TriadCore
 
 /// Watches the loop thread from another thread and reports, through swift-log, each step that holds it longer
 /// than the threshold: the mistake asyncio's debug mode exists to catch.
@@ -12,7 +13,7 @@ final class Watchdog: Sendable {
     private let task: RepeatedTask
 
     init(steps: StepMonitor, threshold: Duration, logger: Logger) {
-        let thresholdNanos = UInt64(max(1, threshold.nanoseconds))
+        let thresholdNanos = max(1, threshold.saturatingNanoseconds)
         let interval = TimeAmount.nanoseconds(Int64(max(1_000_000, thresholdNanos / 4)))
         let lastReported = LastReported()
         task = Self.group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
@@ -50,14 +51,6 @@ private final class LastReported: Sendable {
 }
 
 extension Duration {
-    /// The duration in whole nanoseconds, saturating.
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return seconds < 0 ? .min : .max }
-        return product &+ attoseconds / 1_000_000_000
-    }
-
     /// The duration as a NIO `TimeAmount`.
-    var timeAmount: TimeAmount { .nanoseconds(nanoseconds) }
+    var timeAmount: TimeAmount { .nanoseconds(saturatingSignedNanoseconds) }
 }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 import TriadAsync
+import TriadCore
 
 /// An HTTP client whose connections and callbacks all live on one ``AsyncLoop``: the `aiohttp.ClientSession` of
 /// Triad, built on AsyncHTTPClient bound to the loop's event loop.
@@ -75,9 +76,8 @@ public final class LoopHTTPClient: Sendable {
         request.method = HTTPMethod(rawValue: method)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
-        let nanos = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
         let response = try await withTaskExecutorPreference(loop.taskExecutor) {
-            let response = try await client.execute(request, timeout: .nanoseconds(nanos))
+            let response = try await client.execute(request, timeout: .nanoseconds(timeout.saturatingSignedNanoseconds))
             let bytes = try await response.body.collect(upTo: maxBodyBytes)
             return LoopHTTPResponse(
                 status: Int(response.status.code),

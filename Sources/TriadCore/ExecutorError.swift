@@ -47,13 +47,13 @@ public struct ExecutorError: Error, Sendable, Hashable, CustomStringConvertible 
     }
 
     /// What went wrong.
-    public var code: Code
+    public let code: Code
     /// The name of the job concerned, when there is one.
-    public var jobName: String?
+    public let jobName: String?
     /// A sentence a person can act on: what happened and what to do about it.
-    public var message: String
+    public let message: String
     /// The lower-level cause, such as a ``WireError`` or a ``RemoteJobError``, when there is one.
-    public var underlying: (any Error)?
+    public let underlying: (any Error)?
 
     /// Makes an error.
     ///
@@ -81,16 +81,27 @@ public struct ExecutorError: Error, Sendable, Hashable, CustomStringConvertible 
         return text
     }
 
-    /// Two errors are equal when their codes, job names and messages are; the cause is not compared.
+    /// Two errors are equal when their codes and job names are. The message is not compared: it is for people, and
+    /// it names details (a process id, a duration) that differ between two occurrences of the same error. Neither
+    /// is the cause.
     public static func == (lhs: ExecutorError, rhs: ExecutorError) -> Bool {
-        lhs.code == rhs.code && lhs.jobName == rhs.jobName && lhs.message == rhs.message
+        lhs.code == rhs.code && lhs.jobName == rhs.jobName
     }
 
-    /// Hashes the code, the job name and the message.
+    /// Hashes the code and the job name.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(code)
         hasher.combine(jobName)
-        hasher.combine(message)
+    }
+
+    /// The same error, about the job named `jobName`.
+    package func about(jobName: String?) -> ExecutorError {
+        ExecutorError(code, jobName: jobName, message: message, underlying: underlying)
+    }
+
+    /// The same error, its message followed by `detail`.
+    package func adding(_ detail: String) -> ExecutorError {
+        ExecutorError(code, jobName: jobName, message: message + detail, underlying: underlying)
     }
 }
 

@@ -74,11 +74,4 @@ struct StateMachineTests {
         #expect(!notifiedLate)
         #expect(tickets.waitingCount == 0)
     }
-
-    @Test("durations convert to clamped nanoseconds")
-    func durations() {
-        #expect(Duration.milliseconds(5).clampedNanoseconds == 5_000_000)
-        #expect(Duration.seconds(-1).clampedNanoseconds == 0)
-        #expect(Duration.seconds(Int64.max).clampedNanoseconds == UInt64.max / 2)
-    }
 }

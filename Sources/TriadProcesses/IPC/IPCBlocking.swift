@@ -2,6 +2,7 @@
 import CTriadShims
 import Glibc
 import Synchronization
+import TriadCore
 
 /// A point on the monotonic clock by which a blocking IPC call gives up; `nil` nanoseconds means never.
 struct IPCDeadline {
@@ -12,9 +13,7 @@ struct IPCDeadline {
             nanoseconds = nil
             return
         }
-        let (seconds, attoseconds) = timeout.components
-        let span = max(0, seconds) &* 1_000_000_000 &+ (seconds < 0 ? 0 : attoseconds / 1_000_000_000)
-        nanoseconds = triad_ipc_monotonic_nanoseconds() &+ span
+        nanoseconds = Int64(clamping: timeout.deadline(after: UInt64(triad_ipc_monotonic_nanoseconds())))
     }
 
     static var now: Int64 { triad_ipc_monotonic_nanoseconds() }

@@ -69,8 +69,7 @@ public final class ProcessQueue<Element: Codable & Sendable>: Sendable {
     private init(storage: ProcessQueueStorage, spin: Duration) {
         self.storage = storage
         self.spin = spin
-        let (seconds, attoseconds) = spin.components
-        self.spinNanoseconds = max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        self.spinNanoseconds = spin.saturatingSignedNanoseconds
     }
 
     /// Creates a queue in a new anonymous segment. Hand it to other processes by its ``descriptor``.

@@ -2,6 +2,7 @@
 import CTriadShims
 import Glibc
 import Synchronization
+import TriadCore
 
 /// Starts OS threads that are not part of Swift's cooperative pool, for the blocking work of the pool: spawning,
 /// watching a worker's socket, reaping it.
@@ -54,9 +55,8 @@ final class SpawnThread: Sendable {
 
     /// Runs `work` on the spawn thread, no sooner than `delay` from now.
     func run(after delay: Duration = .zero, _ work: @escaping @Sendable () -> Void) {
-        let nanos = UInt64(max(0, delay.components.seconds)) * 1_000_000_000
-            + UInt64(max(0, delay.components.attoseconds / 1_000_000_000))
-        requests.withLock { $0.append(Request(notBefore: Syscall.now() + nanos, work: work)) }
+        let notBefore = delay.deadline(after: Syscall.now())
+        requests.withLock { $0.append(Request(notBefore: notBefore, work: work)) }
         Syscall.signalEventFD(wakeFD)
     }
 

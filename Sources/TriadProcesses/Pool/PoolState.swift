@@ -331,7 +331,7 @@ struct PoolState: Sendable {
         if let head = slot.inFlight.first {
             if let timeout = head.timeout ?? (head.isInitializer ? nil : defaultTimeout) {
                 let scaled = timeout * head.itemCount
-                let deadline = slot.headStart + scaled.nanoseconds
+                let deadline = scaled.deadline(after: slot.headStart)
                 if now >= deadline {
                     slots[id]!.killReason = .timedOut(scaled)
                     effects.signals.append((slot.worker, SIGKILL_VALUE))
@@ -450,9 +450,8 @@ struct PoolState: Sendable {
         case nil:
             break
         }
-        if var violation {
-            violation.jobName = head.jobName
-            return violation
+        if let violation {
+            return violation.about(jobName: head.jobName)
         }
         guard head.attempts >= crashRetries else { return nil }
         let tries = head.attempts > 0 ? " after \(head.attempts + 1) attempts" : ""

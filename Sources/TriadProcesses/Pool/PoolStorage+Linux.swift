@@ -43,10 +43,10 @@ final class PoolStorage: WorkerSupervisor {
                 batchesQuickJobs: configuration.batchesQuickJobs,
                 crashRetries: max(0, configuration.crashRetries),
                 maxJobsPerWorker: configuration.maxJobsPerWorker.map { max(1, $0) },
-                idleTimeout: configuration.idleTimeout?.nanoseconds,
+                idleTimeout: configuration.idleTimeout?.saturatingNanoseconds,
                 memoryLimit: configuration.memoryLimitPerWorker,
                 defaultTimeout: configuration.defaultTimeout,
-                grace: configuration.terminationGracePeriod.nanoseconds,
+                grace: configuration.terminationGracePeriod.saturatingNanoseconds,
                 initializer: initializer
             )
         )

@@ -107,9 +107,7 @@ struct ProcessState: Sendable {
     }
 
     mutating func workerFailedToStart(_ error: ExecutorError) -> Effects {
-        var error = error
-        error.jobName = jobName
-        outcome = .failure(error)
+        outcome = .failure(error.about(jobName: jobName))
         return finish()
     }
 
@@ -129,9 +127,8 @@ struct ProcessState: Sendable {
     }
 
     private func failure(exit: WorkerExit, violation: ExecutorError?) -> ExecutorError {
-        if var violation {
-            violation.jobName = jobName
-            return violation
+        if let violation {
+            return violation.about(jobName: jobName)
         }
         if let requestedSignal {
             let how = requestedSignal == SIGKILL ? "killed" : "terminated"

@@ -54,7 +54,7 @@ final class ProcessStorage: WorkerSupervisor {
     /// Waits on the calling thread until the process has finished, or `timeout` has passed.
     func waitBlocking(timeout: Duration?) -> Bool {
         precondition(state.withLock { $0.wasStarted }, "join() on a Process that was never started")
-        let deadline = timeout.map { Syscall.now() + $0.nanoseconds }
+        let deadline = timeout.map { $0.deadline(after: Syscall.now()) }
         while !state.withLock({ $0.isFinished }) {
             let now = Syscall.now()
             if let deadline, now >= deadline { return false }

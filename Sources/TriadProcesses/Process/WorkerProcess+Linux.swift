@@ -205,8 +205,7 @@ final class WorkerProcess: Sendable {
             signal(SIGKILL)
             let exit = finish()
             progress?.unmap()
-            var error = failure.error
-            if failure.exitedEarly { error.message += " (the worker \(exit))" }
+            let error = failure.exitedEarly ? failure.error.adding(" (the worker \(exit))") : failure.error
             supervisor.workerDidFailToStart(id: id, error: error, permanent: failure.permanent)
         }
     }
@@ -218,7 +217,7 @@ final class WorkerProcess: Sendable {
     }
 
     private func handshake(reader: SocketFrameReader, launch: WorkerLaunch) -> Result<Void, StartFailure> {
-        let deadline = Syscall.now() + launch.handshakeTimeout.nanoseconds
+        let deadline = launch.handshakeTimeout.deadline(after: Syscall.now())
         let advice = "make ProcessPool.bootstrap(jobs:errors:) the first statement of the worker program's main"
         while true {
             do {
@@ -469,14 +468,6 @@ final class WorkerProcess: Sendable {
             return WorkerExit(pid: pid, signal: triad_wtermsig(status), exitStatus: nil)
         }
         return WorkerExit(pid: pid, signal: nil, exitStatus: triad_wexitstatus(status))
-    }
-}
-
-extension Duration {
-    var nanoseconds: UInt64 {
-        let (seconds, attoseconds) = components
-        guard seconds >= 0 else { return 0 }
-        return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
     }
 }
 

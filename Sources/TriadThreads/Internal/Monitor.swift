@@ -1,4 +1,5 @@
 import CTriadShims
+import TriadCore
 
 /// A pthread mutex with a condition variable on the monotonic clock: the one blocking primitive every TriadThreads
 /// type is built on.
@@ -43,22 +44,12 @@ struct Deadline: Comparable, Sendable {
     /// The deadline `timeout` from now; `nil` for no timeout. A negative timeout is a deadline already past.
     static func after(_ timeout: Duration?) -> Deadline? {
         guard let timeout else { return nil }
-        return Deadline(nanoseconds: triad_monotonic_ns() &+ timeout.clampedNanoseconds)
+        return Deadline(nanoseconds: timeout.deadline(after: triad_monotonic_ns()))
     }
 
     var hasPassed: Bool { triad_monotonic_ns() >= nanoseconds }
 
     static func < (lhs: Deadline, rhs: Deadline) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
-}
-
-extension Duration {
-    /// The duration in whole nanoseconds, clamped to 0 ... about 292 years.
-    var clampedNanoseconds: UInt64 {
-        let (seconds, attoseconds) = components
-        if seconds < 0 || (seconds == 0 && attoseconds <= 0) { return 0 }
-        if seconds >= Int64(UInt64.max / 1_000_000_000) - 1 { return UInt64.max / 2 }
-        return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
-    }
 }
 
 /// How long a waiter spins, checking for a change, before it parks in the kernel. Waking a parked thread on an idle
