@@ -10,16 +10,18 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <linux/close_range.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 int triad_spawn(const char *path, char *const argv[], char *const envp[], int channel_fd, int lifeline_fd,
                 int progress_fd, pid_t *pid_out) {
-    return triad_spawn_passing(path, argv, envp, channel_fd, lifeline_fd, progress_fd, NULL, 0, pid_out);
+    return triad_spawn_passing(path, argv, envp, channel_fd, lifeline_fd, progress_fd, -1, NULL, 0, pid_out);
 }
 
 int triad_spawn_passing(const char *path, char *const argv[], char *const envp[], int channel_fd, int lifeline_fd,
-                        int progress_fd, const int *passed_fds, int passed_count, pid_t *pid_out) {
+                        int progress_fd, int output_fd, const int *passed_fds, int passed_count, pid_t *pid_out) {
     // Move every descriptor above the fixed child slots first, so that no dup2 into 3, 4, 5... can clobber one.
     int floor = 10 > 6 + passed_count ? 10 : 6 + passed_count;
     int moved[passed_count > 0 ? passed_count : 1];
@@ -53,6 +55,9 @@ int triad_spawn_passing(const char *path, char *const argv[], char *const envp[]
     if (result != 0) goto destroy_actions;
     if ((result = posix_spawn_file_actions_adddup2(&actions, channel, 3)) != 0) goto destroy_all;
     if ((result = posix_spawn_file_actions_adddup2(&actions, lifeline, 4)) != 0) goto destroy_all;
+    // The worker's standard error goes to the parent's pipe, which forwards it and keeps its last lines. dup2 of a
+    // descriptor onto 2 clears close-on-exec on 2, whatever the flag of `output_fd`.
+    if (output_fd >= 0 && (result = posix_spawn_file_actions_adddup2(&actions, output_fd, 2)) != 0) goto destroy_all;
     // Slot 5 is the progress page or nothing (glibc ignores closing a descriptor that is not open).
     result = progress >= 0 ? posix_spawn_file_actions_adddup2(&actions, progress, 5)
                            : posix_spawn_file_actions_addclose(&actions, 5);
@@ -83,6 +88,32 @@ close_fds:
     if (lifeline >= 0) close(lifeline);
     if (progress >= 0) close(progress);
     return result;
+}
+
+int triad_pidfd_open(pid_t pid) {
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int triad_child_has_ended(pid_t pid) {
+    siginfo_t info;
+    memset(&info, 0, sizeof(info));
+    int result;
+    do {
+        result = waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT);
+    } while (result < 0 && errno == EINTR);
+    return result < 0 || info.si_pid != 0;
+}
+
+int triad_cloexec_from(int lowest) {
+    if (syscall(SYS_close_range, (unsigned)lowest, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return 0;
+    // Kernels before 5.11: mark each open descriptor.
+    long highest = sysconf(_SC_OPEN_MAX);
+    if (highest < 0 || highest > 65536) highest = 65536;
+    for (int fd = lowest; fd < highest; fd++) {
+        int flags = fcntl(fd, F_GETFD);
+        if (flags >= 0) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+    return 0;
 }
 
 int triad_set_parent_death_signal(int signal) {

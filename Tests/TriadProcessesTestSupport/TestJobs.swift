@@ -100,6 +100,50 @@ public struct Crash: Job {
     }
 }
 
+/// Starts a process that outlives the job, writes its pid to `pidFile`, then either returns or kills its own
+/// worker. The offspring holds whatever descriptors it inherited until the test kills it (or, at the latest,
+/// two minutes pass).
+public struct StartOffspring: Job {
+    public enum Kind: String, Codable, Sendable {
+        /// `fork` without `exec`: the child holds every descriptor of the worker, close-on-exec or not.
+        case fork
+        /// `posix_spawn` of `/bin/sleep`: the child holds only what is not close-on-exec.
+        case spawn
+    }
+    public var kind: Kind
+    public var pidFile: String
+    /// Whether the worker kills itself with SIGKILL once the offspring runs.
+    public var killWorker: Bool
+    public init(_ kind: Kind, pidFile: String, killWorker: Bool) {
+        self.kind = kind
+        self.pidFile = pidFile
+        self.killWorker = killWorker
+    }
+    public func run() async throws -> Int32 {
+        var pid: pid_t = 0
+        switch kind {
+        case .fork:
+            pid = fork()
+            if pid == 0 {
+                // Only async-signal-safe calls in the child of a threaded process.
+                alarm(120)
+                while true { pause() }
+            }
+        case .spawn:
+            let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sleep"), strdup("120"), nil]
+            defer { for pointer in argv { free(pointer) } }
+            guard posix_spawn(&pid, "/bin/sleep", nil, nil, argv, environ) == 0 else { return -1 }
+        }
+        let text = "\(pid)"
+        guard let file = fopen(pidFile + ".partial", "w") else { return -1 }
+        fputs(text, file)
+        fclose(file)
+        rename(pidFile + ".partial", pidFile)
+        if killWorker { kill(getpid(), SIGKILL) }
+        return pid
+    }
+}
+
 /// An error type registered on both sides, so it comes back as itself.
 public struct TestFailure: Error, Codable, Hashable, Sendable {
     public var reason: String
@@ -206,6 +250,7 @@ public enum TestJobs {
     public static let all: [any Job.Type] = [
         Square.self, Echo.self, WhoAmI.self, Nap.self, Runaway.self, Crash.self, Throw.self, Undecodable.self,
         Sabotage.self, Hog.self, SetMarker.self, ReadMarker.self, MaybeFail.self, FastSquare.self, Burst.self,
+        StartOffspring.self,
     ]
     public static let errors: [any (Error & Codable).Type] = [TestFailure.self]
 }

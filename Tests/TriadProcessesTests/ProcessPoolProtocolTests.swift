@@ -87,7 +87,7 @@ extension ProcessPoolTests {
             await early.kill()
         }
 
-        @Test("no orphans: a SIGKILLed parent's workers are gone a second later")
+        @Test("no orphans: a SIGKILLed parent's workers end with it")
         func orphans() async throws {
             let parent = Process()
             parent.executableURL = URL(fileURLWithPath: TestPools.workerPath)
@@ -101,8 +101,8 @@ extension ProcessPoolTests {
             for pid in pids { #expect(!TestPools.isDead(pid)) }
             kill(parent.processIdentifier, SIGKILL)
             parent.waitUntilExit()
-            try await Task.sleep(for: .seconds(1))
-            for pid in pids { #expect(TestPools.isDead(pid), "worker \(pid) outlived its parent") }
+            // Workers learn of the death from their lifeline and the parent-death signal; wait for that event.
+            #expect(await eventually(seconds: 10) { pids.allSatisfy(TestPools.isDead) }, "a worker outlived its parent")
         }
 
         @Test("SIGTERM to a parent with the signal handlers reaps its workers, then ends it by SIGTERM")
@@ -123,6 +123,29 @@ extension ProcessPoolTests {
             parent.waitUntilExit()
             #expect(parent.terminationReason == .uncaughtSignal)
             #expect(parent.terminationStatus == SIGTERM)
+            for pid in pids { #expect(TestPools.isDead(pid), "worker \(pid) outlived its parent") }
+        }
+
+        @Test("Ctrl-C while main awaits a job ends the process by SIGINT, every worker reaped, main never returning")
+        func interruptWhileAwaiting() async throws {
+            let parent = Process()
+            parent.executableURL = URL(fileURLWithPath: TestPools.workerPath)
+            parent.arguments = ["--await-job"]
+            let output = Pipe()
+            parent.standardOutput = output
+            try parent.run()
+            let line = try #require(await readLine(from: output.fileHandleForReading))
+            let pids = line.split(separator: " ").compactMap { Int32($0) }
+            #expect(pids.count == 2)
+            kill(parent.processIdentifier, SIGINT)
+            let ended = await eventually(seconds: 10) { !parent.isRunning }
+            #expect(ended, "the parent did not end on SIGINT")
+            if !ended { kill(parent.processIdentifier, SIGKILL) }
+            parent.waitUntilExit()
+            #expect(parent.terminationReason == .uncaughtSignal)
+            #expect(parent.terminationStatus == SIGINT)
+            let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(!rest.contains("main returned"))
             for pid in pids { #expect(TestPools.isDead(pid), "worker \(pid) outlived its parent") }
         }
 

@@ -38,6 +38,19 @@ if arguments.contains("--parent") {
     fflush(nil)
     while true { pause() }
 }
+if arguments.contains("--await-job") {
+    // Await a long job with the signal handlers on; once it runs, print the workers' pids. A signal must end
+    // this process by the signal, though `main` would return (status 0) as soon as the job's handle resolved.
+    ProcessPool.installSignalHandlers()
+    let pool = ProcessPoolExecutor(workers: 2)
+    let handle = try pool.submit(Nap(milliseconds: 60_000))
+    while handle.state != .running || pool.workerPIDs.count < 2 { usleep(10_000) }
+    print(pool.workerPIDs.sorted().map(String.init).joined(separator: " "))
+    fflush(nil)
+    _ = await handle.result
+    print("main returned")
+    exit(0)
+}
 if arguments.contains("--leak-check") {
     // Prints: fds before the pool, fds once it runs, whether the count stayed flat (1/0), resident bytes at the
     // start and the end of the jobs, fds after shutdown, fds after forty worker replacements, then the pids.

@@ -30,9 +30,21 @@ unsigned long long triad_load_acquire_u64(const void *address);
 
 /// As `triad_spawn`, and also hands the child `passed_count` more descriptors: `passed_fds[i]` becomes fd 6 + i
 /// (fd 5 stays the progress page's slot, closed when there is none), and every descriptor from 6 + passed_count up
-/// is closed. Returns 0 and stores the pid, or an errno value.
+/// is closed. `output_fd`, when not negative, becomes the child's standard error. Returns 0 and stores the pid, or an
+/// errno value.
 int triad_spawn_passing(const char *path, char *const argv[], char *const envp[], int channel_fd, int lifeline_fd,
-                        int progress_fd, const int *passed_fds, int passed_count, pid_t *pid_out);
+                        int progress_fd, int output_fd, const int *passed_fds, int passed_count, pid_t *pid_out);
+
+/// Opens a pidfd for `pid`: it polls readable once the process has ended, whoever holds its other descriptors.
+/// Returns the descriptor (close-on-exec), or -1 (errno).
+int triad_pidfd_open(pid_t pid);
+
+/// Whether the child `pid` has ended (or cannot be waited for), without reaping it. Returns 1 or 0.
+int triad_child_has_ended(pid_t pid);
+
+/// Marks every descriptor from `lowest` up close-on-exec, so that a program a job starts inherits none of them.
+/// Returns 0.
+int triad_cloexec_from(int lowest);
 
 /// Sets PR_SET_PDEATHSIG for the calling thread's process. Returns 0 or an errno value.
 int triad_set_parent_death_signal(int signal);

@@ -105,6 +105,11 @@ enum Syscall {
         return retrying { waitpid(pid, &status, WNOHANG) }.map { $0 == 0 ? nil : status }
     }
 
+    /// Whether `pid`, a child, has ended (or is gone), without reaping it.
+    static func hasEnded(_ pid: pid_t) -> Bool {
+        triad_child_has_ended(pid) != 0
+    }
+
     /// Reaps `pid`, blocking until it ends.
     static func reap(_ pid: pid_t) -> Result<Int32, Errno> {
         var status: Int32 = 0

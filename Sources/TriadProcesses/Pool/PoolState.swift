@@ -459,7 +459,7 @@ struct PoolState: Sendable {
             .workerCrashed,
             jobName: head.jobName,
             message: "worker process \(pid) running the job \(exit)\(tries); the job failed, the other jobs go on "
-                + "and the worker was replaced",
+                + "and the worker was replaced\(exit.lastOutputSuffix)",
             underlying: exit
         )
     }

@@ -244,6 +244,8 @@ final class PoolStorage: WorkerSupervisor {
                 WorkerProcess.spawn(id: id, launch: launch, supervisor: self)
             }
         }
+        // A process ending by a signal resolves no handle: see `ProcessPool.installSignalHandlers()`.
+        guard !SignalShutdown.isDying else { return }
         for (entry, items) in effects.deliveries { entry.deliver(items) }
         for (entry, error) in effects.failures { entry.fail(error) }
         for continuation in effects.resumes { continuation.resume() }

@@ -143,12 +143,17 @@ public struct WorkerExit: Error, Sendable, Hashable, CustomStringConvertible {
     public var signal: Int32?
     /// Its exit status, if it exited.
     public var exitStatus: Int32?
+    /// The last lines the worker wrote to its standard error before it ended, at most 4 KiB; empty if it wrote
+    /// none. A `fatalError` or a failed precondition leaves its message here, so the job's error says why the
+    /// worker died. Everything the worker writes still reaches the parent's standard error as it is written.
+    public var lastOutput: String
 
     /// Makes an exit description.
-    public init(pid: Int32, signal: Int32?, exitStatus: Int32?) {
+    public init(pid: Int32, signal: Int32?, exitStatus: Int32?, lastOutput: String = "") {
         self.pid = pid
         self.signal = signal
         self.exitStatus = exitStatus
+        self.lastOutput = lastOutput
     }
 
     /// For example `killed by signal 11 (SIGSEGV)` or `exited with status 3`.
@@ -156,6 +161,11 @@ public struct WorkerExit: Error, Sendable, Hashable, CustomStringConvertible {
         if let signal { return "killed by signal \(signal) (\(WorkerExit.signalName(signal)))" }
         if let exitStatus { return "exited with status \(exitStatus)" }
         return "ended"
+    }
+
+    /// The worker's last output, introduced, to end an error's message with; empty when it wrote nothing.
+    var lastOutputSuffix: String {
+        lastOutput.isEmpty ? "" : ". The worker's last output:\n" + lastOutput
     }
 
     static func signalName(_ signal: Int32) -> String {

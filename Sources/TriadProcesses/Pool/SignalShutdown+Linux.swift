@@ -25,6 +25,12 @@ enum SignalShutdown {
         }
     }
 
+    /// The signal that is ending the process, or 0. Once it is set, no job handle resolves: the jobs in flight
+    /// end with the process, so that no `await` returns and lets `main` exit with status 0 first.
+    private static let dying = Atomic<Int32>(0)
+
+    static var isDying: Bool { dying.load(ordering: .acquiring) != 0 }
+
     static func install() {
         guard !installed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let fds = pipe
@@ -33,17 +39,24 @@ enum SignalShutdown {
             while true {
                 let count = Glibc.read(fds.read, &signal, 4)
                 guard count == 4 else { continue }
+                dying.store(signal, ordering: .releasing)
                 let live = pools.withLock { $0.compactMap(\.storage) }
                 for storage in live { storage.killNow() }
                 // Give the drivers a moment to reap, so no zombie outlives the parent's last breath.
-                let deadline = Syscall.now() + 500_000_000
+                let deadline = Syscall.now() + 2_000_000_000
                 while Syscall.now() < deadline && live.contains(where: { !$0.workerPIDs.isEmpty }) {
-                    usleep(2_000)
+                    _ = Syscall.poll(fds.read, events: 0, timeoutMilliseconds: 2)
                 }
                 triad_reraise_default(signal)
             }
         }
         signalWriteFD.store(fds.write, ordering: .releasing)
+        // A `main` that returns while the pools shut down must not end the process with status 0: the exit waits
+        // for the signal, which ends the process once every worker is reaped.
+        atexit {
+            guard SignalShutdown.isDying else { return }
+            while true { pause() }
+        }
         _ = triad_install_signal_handler(SIGINT, signalHandler)
         _ = triad_install_signal_handler(SIGTERM, signalHandler)
         // A parent that started this process may have left these signals blocked; this thread takes them.
@@ -62,10 +75,14 @@ private func signalHandler(_ signal: Int32) {
 extension ProcessPool {
     /// Makes SIGINT (Ctrl-C) and SIGTERM shut every process pool of this process down before the process ends:
     /// workers are killed and reaped, so no zombie or orphan remains, and then the signal ends the process as it
-    /// would have. Call it once, after ``bootstrap(jobs:errors:)``. Calling it again is not an error.
+    /// would have (a shell sees status 130 for Ctrl-C), whatever `main` was doing. Jobs in flight end with the
+    /// process: their handles do not resolve, so no `await` returns to let `main` finish first.
     ///
-    /// Without it, a parent killed by a signal still leaves no orphans (workers exit when their parent dies), but
-    /// jobs in flight are not failed first.
+    /// Call it once, right after ``bootstrap(jobs:errors:)``, in a command-line program that owns its signals.
+    /// Calling it again is not an error. A server that drains on SIGTERM itself (for example through
+    /// swift-service-lifecycle) should not install it, and should shut its pools down in its own shutdown path.
+    ///
+    /// Without it, a parent killed by a signal still leaves no orphans: workers exit when their parent dies.
     public static func installSignalHandlers() {
         SignalShutdown.install()
     }

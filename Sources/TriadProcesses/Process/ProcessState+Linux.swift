@@ -143,7 +143,7 @@ struct ProcessState: Sendable {
         return ExecutorError(
             .workerCrashed,
             jobName: jobName,
-            message: "process \(exit.pid) running the job \(exit); the job failed",
+            message: "process \(exit.pid) running the job \(exit); the job failed\(exit.lastOutputSuffix)",
             underlying: exit
         )
     }

@@ -45,6 +45,11 @@ final class WorkerProcess: Sendable {
     private let channel: Int32
     private let lifeline: Int32
     private let wakeFD: Int32
+    /// Polls readable once the process has ended, even while a process it started holds the socket open; -1 where
+    /// the kernel offers no pidfd.
+    private let pidFD: Int32
+    /// The read end of the worker's standard error, or -1.
+    private let stderrFD: Int32
     private let lanes: SharedFrameLanes
     private let progress: SharedProgress?
     private let output = Mutex(Output())
@@ -58,9 +63,11 @@ final class WorkerProcess: Sendable {
     }
 
     private init(
-        id: Int, pid: pid_t, channel: Int32, lifeline: Int32, wakeFD: Int32, progress: SharedProgress?,
-        lanes: SharedFrameLanes
+        id: Int, pid: pid_t, channel: Int32, lifeline: Int32, wakeFD: Int32, pidFD: Int32, stderrFD: Int32,
+        progress: SharedProgress?, lanes: SharedFrameLanes
     ) {
+        self.pidFD = pidFD
+        self.stderrFD = stderrFD
         self.lanes = lanes
         self.id = id
         self.progress = progress
@@ -105,10 +112,13 @@ final class WorkerProcess: Sendable {
         var pid: pid_t = 0
         let argv = [launch.path] + launch.arguments
         let shared = SharedProgress.create()
+        // Without a pipe for its standard error the worker writes straight to the parent's, and a crash's message
+        // is not kept: worth a worker all the same.
+        let stderrPipe = try? Syscall.pipe().get()
         let result = withCStrings(argv) { argv in
             withCStrings(lanes.environment(launch.environment, passing: launch.passedDescriptors.count)) { envp in
                 triad_spawn_passing(
-                    launch.path, argv, envp, childEnd, life.read, shared?.1 ?? -1,
+                    launch.path, argv, envp, childEnd, life.read, shared?.1 ?? -1, stderrPipe?.write ?? -1,
                     laneFDs + launch.passedDescriptors, Int32(laneFDs.count + launch.passedDescriptors.count), &pid
                 )
             }
@@ -116,18 +126,22 @@ final class WorkerProcess: Sendable {
         Syscall.close(childEnd)
         Syscall.close(life.read)
         if let fd = shared?.1 { Syscall.close(fd) }
+        if let fd = stderrPipe?.write { Syscall.close(fd) }
         guard result == 0 else {
-            for fd in [parentEnd, life.write, wakeFD] { Syscall.close(fd) }
+            for fd in [parentEnd, life.write, wakeFD, stderrPipe?.read ?? -1] where fd >= 0 { Syscall.close(fd) }
             shared?.0.unmap()
             return fail("posix_spawn", Errno(rawValue: result))
         }
         _ = Syscall.setNonBlocking(parentEnd)
+        if let fd = stderrPipe?.read { _ = Syscall.setNonBlocking(fd) }
         let worker = WorkerProcess(
             id: id,
             pid: pid,
             channel: parentEnd,
             lifeline: life.write,
             wakeFD: wakeFD,
+            pidFD: triad_pidfd_open(pid),
+            stderrFD: stderrPipe?.read ?? -1,
             progress: shared?.0,
             lanes: lanes
         )
@@ -193,17 +207,18 @@ final class WorkerProcess: Sendable {
 
     private func drive(launch: WorkerLaunch, supervisor: any WorkerSupervisor) {
         let reader = SocketFrameReader(fd: channel, maxPayload: launch.maxPayload)
-        switch handshake(reader: reader, launch: launch) {
+        var lastWords = WorkerOutput(fd: stderrFD)
+        switch handshake(reader: reader, launch: launch, lastWords: &lastWords) {
         case .success:
             supervisor.workerDidStart(self)
-            let violation = serve(reader: reader, supervisor: supervisor)
-            let exit = finish()
+            let violation = serve(reader: reader, supervisor: supervisor, lastWords: &lastWords)
+            let exit = finish(lastWords: &lastWords)
             let lastStarted = progress?.lastStarted
             progress?.unmap()
             supervisor.worker(self, didExit: exit, violation: violation, lastStarted: lastStarted)
         case .failure(let failure):
             signal(SIGKILL)
-            let exit = finish()
+            let exit = finish(lastWords: &lastWords)
             progress?.unmap()
             let error = failure.exitedEarly ? failure.error.adding(" (the worker \(exit))") : failure.error
             supervisor.workerDidFailToStart(id: id, error: error, permanent: failure.permanent)
@@ -216,7 +231,11 @@ final class WorkerProcess: Sendable {
         var exitedEarly = false
     }
 
-    private func handshake(reader: SocketFrameReader, launch: WorkerLaunch) -> Result<Void, StartFailure> {
+    private func handshake(
+        reader: SocketFrameReader,
+        launch: WorkerLaunch,
+        lastWords: inout WorkerOutput
+    ) -> Result<Void, StartFailure> {
         let deadline = launch.handshakeTimeout.deadline(after: Syscall.now())
         let advice = "make ProcessPool.bootstrap(jobs:errors:) the first statement of the worker program's main"
         while true {
@@ -249,10 +268,21 @@ final class WorkerProcess: Sendable {
                     )
                 )
             }
-            var fds = [pollfd(fd: channel, events: Int16(POLLIN), revents: 0)]
-            _ = Syscall.poll(&fds, timeout: Int32(clamping: (deadline - now) / 1_000_000 + 1))
+            var fds = [
+                pollfd(fd: channel, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: pidFD, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: lastWords.descriptor, events: Int16(POLLIN), revents: 0),
+            ]
+            _ = Syscall.poll(&fds, timeout: deadline.pollTimeout(from: now))
+            if fds[2].revents != 0 { lastWords.drain() }
+            let processEnded = fds[1].revents != 0
+            let streamEnded: Bool
             switch reader.fill() {
-            case .success(0):
+            case .success(0): streamEnded = true
+            case .failure(.again): streamEnded = processEnded
+            default: streamEnded = false
+            }
+            if streamEnded {
                 return .failure(
                     StartFailure(
                         error: ExecutorError(
@@ -263,8 +293,6 @@ final class WorkerProcess: Sendable {
                         exitedEarly: true
                     )
                 )
-            default:
-                continue
             }
         }
     }
@@ -296,7 +324,11 @@ final class WorkerProcess: Sendable {
     }
 
     /// Reads, writes and ticks until the worker's stream ends. Returns the protocol violation that ended it, if any.
-    private func serve(reader: SocketFrameReader, supervisor: any WorkerSupervisor) -> ExecutorError? {
+    private func serve(
+        reader: SocketFrameReader,
+        supervisor: any WorkerSupervisor,
+        lastWords: inout WorkerOutput
+    ) -> ExecutorError? {
         // The result being assembled: its header and the items received so far.
         var assemblingHeader: ResultHeader?
         var assemblingItems: [Frame] = []
@@ -306,6 +338,9 @@ final class WorkerProcess: Sendable {
         var nextTick: UInt64? = 0
         var spinUntil: UInt64 = 0
         var closed = false
+        // Set once the pidfd says the process ended: what it wrote before is read, then the stream counts as
+        // ended, whoever else (a process the job started) still holds the socket.
+        var processEnded = false
         while true {
             // Read everything the socket holds and hand complete results over in one batch.
             var endOfStream = false
@@ -356,6 +391,7 @@ final class WorkerProcess: Sendable {
                 case .success:
                     continue
                 case .failure:
+                    endOfStream = processEnded
                     break readLoop
                 }
             }
@@ -369,6 +405,8 @@ final class WorkerProcess: Sendable {
                 nextTick = 0
             }
             if endOfStream {
+                lastWords.drain()
+                if processEnded { return nil }
                 if let error = reader.endOfStreamError() {
                     return ExecutorError(
                         .protocolViolation,
@@ -395,13 +433,16 @@ final class WorkerProcess: Sendable {
             var fds = [
                 pollfd(fd: channel, events: Int16(POLLIN) | (wantsWrite ? Int16(POLLOUT) : 0), revents: 0),
                 pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: pidFD, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: lastWords.descriptor, events: Int16(POLLIN), revents: 0),
             ]
-            let timeout = nextTick.map { Int32(clamping: ($0 - min($0, now)) / 1_000_000 + 1) } ?? -1
-            _ = Syscall.poll(&fds, timeout: timeout)
+            _ = Syscall.poll(&fds, timeout: nextTick.map { $0.pollTimeout(from: now) } ?? -1)
             if fds[1].revents != 0 {
                 Syscall.drainEventFD(wakeFD)
                 nextTick = 0
             }
+            if fds[2].revents != 0 { processEnded = true }
+            if fds[3].revents != 0 { lastWords.drain() }
             spinUntil = 0
         }
     }
@@ -433,41 +474,37 @@ final class WorkerProcess: Sendable {
     }
 
     /// Closes the socket, reaps the child (killing it if it lingers) and releases every descriptor.
-    private func finish() -> WorkerExit {
+    private func finish(lastWords: inout WorkerOutput) -> WorkerExit {
         Syscall.close(channel)
-        var status: Int32?
-        let deadline = Syscall.now() + 2_000_000_000
-        while status == nil {
-            let reaped = alive.withLock { alive -> Int32?? in
-                switch Syscall.reapNonBlocking(pid) {
-                case .success(let value?):
-                    alive = false
-                    return .some(value)
-                case .success(nil):
-                    return .some(nil)
-                case .failure:
-                    alive = false
-                    return .none
-                }
-            }
-            guard let reaped else { break }
-            if let reaped {
-                status = reaped
-                break
-            }
-            if Syscall.now() > deadline {
+        // A worker whose stream ended exits on its own; one that lingers past two seconds is killed.
+        if pidFD >= 0 {
+            if case .success(0) = Syscall.poll(pidFD, events: Int16(POLLIN), timeoutMilliseconds: 2_000) {
                 signal(SIGKILL)
+                _ = Syscall.poll(pidFD, events: Int16(POLLIN), timeoutMilliseconds: -1)
             }
-            usleep(Syscall.now() + 1_900_000_000 > deadline ? 200 : 2_000)
+        } else {
+            let deadline = Syscall.now() + 2_000_000_000
+            while !Syscall.hasEnded(pid) {
+                if Syscall.now() > deadline { signal(SIGKILL) }
+                _ = Syscall.poll(lifeline, events: 0, timeoutMilliseconds: 2)
+            }
         }
+        // Reaped under the lock, so a signal is never sent to a pid the kernel may have handed on.
+        let status = alive.withLock { alive -> Int32? in
+            alive = false
+            return try? Syscall.reap(pid).get()
+        }
+        lastWords.drain()
         Syscall.close(lifeline)
         Syscall.close(wakeFD)
+        if pidFD >= 0 { Syscall.close(pidFD) }
         lanes.close()
-        guard let status else { return WorkerExit(pid: pid, signal: nil, exitStatus: nil) }
+        let output = lastWords.lastLines
+        guard let status else { return WorkerExit(pid: pid, signal: nil, exitStatus: nil, lastOutput: output) }
         if triad_wifsignaled(status) != 0 {
-            return WorkerExit(pid: pid, signal: triad_wtermsig(status), exitStatus: nil)
+            return WorkerExit(pid: pid, signal: triad_wtermsig(status), exitStatus: nil, lastOutput: output)
         }
-        return WorkerExit(pid: pid, signal: nil, exitStatus: triad_wexitstatus(status))
+        return WorkerExit(pid: pid, signal: nil, exitStatus: triad_wexitstatus(status), lastOutput: output)
     }
 }
 

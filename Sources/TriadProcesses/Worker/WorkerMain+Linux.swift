@@ -85,6 +85,9 @@ enum WorkerMain {
         // Die with the parent: the signal for a parent that dies from now on, then a check for one already gone.
         _ = triad_set_parent_death_signal(SIGKILL)
         if getppid() != parentPID { _exit(0) }
+        // A program that a job starts inherits none of the worker's descriptors: its socket, lifeline, progress
+        // page and lanes belong to this process alone.
+        _ = triad_cloexec_from(3)
         DedicatedThread.start(name: "triad-lifeline") {
             var byte: UInt8 = 0
             // End of file on the lifeline means the parent is gone, even while a job is running.
