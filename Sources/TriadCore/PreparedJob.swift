@@ -1,20 +1,46 @@
 /// A job decoded by a worker and ready to run: decoding and running are separate steps, so a transport can release
 /// the bytes the job was decoded from (a shared-memory lane) before the job runs.
+///
+/// A batch (the jobs of a map's chunk, or quick jobs submitted one by one) runs in parts:
+/// ``runPart(from:registry:borrowingFrom:beforeJob:)`` runs jobs in order until its caller says the part is long
+/// enough, and encodes the outcome of that part alone, so a worker can send results (and the parent report
+/// progress) job by job rather than once per chunk, and can mark each job as it starts.
 package struct PreparedJob: Sendable {
-    private let body: @Sendable (JobRegistry, Int?) async -> Result<WireEncoded, WireJobError>
+    /// Runs jobs from the first index on, asking the closure before each whether it may join the part, and
+    /// returns the part's encoded outcome and the index after its last job.
+    private typealias Body = @Sendable (JobRegistry, Int?, Int, (Int) -> Bool) async
+        -> (Result<WireEncoded, WireJobError>, Int)
 
-    fileprivate init(_ body: @escaping @Sendable (JobRegistry, Int?) async -> Result<WireEncoded, WireJobError>) {
+    private let body: Body
+    /// How many jobs it holds: 1 for a single job, the batch's count for a batch.
+    package let jobCount: Int
+
+    private init(jobCount: Int, _ body: @escaping Body) {
+        self.jobCount = jobCount
         self.body = body
     }
 
-    /// Runs the job (or the batch) and encodes its output, leaving arrays of at least `borrowingFrom` bytes out of
-    /// line (see ``WireEncoder/encoded(_:borrowingFrom:)``). Never throws: every failure comes back as an encoded
-    /// error, as with ``JobRegistry/run(jobName:input:)``.
+    /// Runs the job (or the whole batch) and encodes its output, leaving arrays of at least `borrowingFrom` bytes
+    /// out of line (see ``WireEncoder/encoded(_:borrowingFrom:)``). Never throws: every failure comes back as an
+    /// encoded error, as with ``JobRegistry/run(jobName:input:)``.
     package func run(
         registry: JobRegistry,
         borrowingFrom minimumBytes: Int?
     ) async -> Result<WireEncoded, WireJobError> {
-        await body(registry, minimumBytes)
+        await body(registry, minimumBytes, 0) { _ in true }.0
+    }
+
+    /// Runs jobs in order from `start` and encodes their outcome, a ``WireBatchOutcome`` whose failure indices
+    /// count from `start`. Before each job, `beforeJob` gets the job's index and says whether the job may still
+    /// join this part; the first job of a part runs whatever it says. Returns the outcome and the index after the
+    /// part's last job. A single job is a part of one.
+    package func runPart(
+        from start: Int,
+        registry: JobRegistry,
+        borrowingFrom minimumBytes: Int?,
+        beforeJob: (Int) -> Bool
+    ) async -> (outcome: Result<WireEncoded, WireJobError>, end: Int) {
+        await body(registry, minimumBytes, start, beforeJob)
     }
 
     /// Decodes a job of type `J`, or an array of them for a batch, from `input`.
@@ -31,17 +57,22 @@ package struct PreparedJob: Sendable {
                 return .failure(codingError("the worker could not decode a batch of job \(J.jobName): \(error)"))
             }
             return .success(
-                PreparedJob { registry, minimumBytes in
+                PreparedJob(jobCount: jobs.count) { registry, minimumBytes, start, beforeJob in
                     var outcome = WireBatchOutcome<J.Output>(outputs: [], failures: [])
-                    outcome.outputs.reserveCapacity(jobs.count)
-                    for index in 0..<jobs.count {
+                    outcome.outputs.reserveCapacity(jobs.count - start)
+                    var index = start
+                    while index < jobs.count {
+                        if !beforeJob(index) && index > start { break }
                         do {
                             outcome.outputs.append(try await jobs[index].run())
                         } catch {
-                            outcome.failures.append(WireBatchFailure(index: index, error: registry.wireError(error)))
+                            outcome.failures.append(
+                                WireBatchFailure(index: index - start, error: registry.wireError(error))
+                            )
                         }
+                        index += 1
                     }
-                    return encode(outcome, borrowingFrom: minimumBytes, what: "outputs", of: J.self)
+                    return (encode(outcome, borrowingFrom: minimumBytes, what: "outputs", of: J.self), index)
                 }
             )
         }
@@ -52,14 +83,15 @@ package struct PreparedJob: Sendable {
             return .failure(codingError("the worker could not decode job \(J.jobName): \(error)"))
         }
         return .success(
-            PreparedJob { registry, minimumBytes in
+            PreparedJob(jobCount: 1) { registry, minimumBytes, _, beforeJob in
+                _ = beforeJob(0)
                 let output: J.Output
                 do {
                     output = try await job.run()
                 } catch {
-                    return .failure(registry.wireError(error))
+                    return (.failure(registry.wireError(error)), 1)
                 }
-                return encode(output, borrowingFrom: minimumBytes, what: "output", of: J.self)
+                return (encode(output, borrowingFrom: minimumBytes, what: "output", of: J.self), 1)
             }
         )
     }

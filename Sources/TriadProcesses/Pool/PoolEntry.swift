@@ -23,6 +23,12 @@ class PoolEntry: @unchecked Sendable {
     var workerID: Int?
     /// Set once the entry came back from a batch that failed as a whole, so it runs alone from then on.
     var runsAlone = false
+    /// How many of the message's jobs the worker has answered, in order; the message is done at ``itemCount``.
+    var answered = 0
+
+    /// What cancelling a handle finds the entries by: the handle, shared by every entry that runs a part of its
+    /// jobs (a chunk split after a crash inside it); nil for the initializer.
+    var handleKey: ObjectIdentifier? { nil }
 
     /// The bytes of a single job's message and where its job's encoding starts, for entries that may travel in a
     /// batch with others of their kind (see ``BatchEntry``); nil for the rest.
@@ -46,11 +52,20 @@ class PoolEntry: @unchecked Sendable {
         self.isBatch = isBatch
     }
 
-    /// Decodes the worker's items and resolves the handle. Runs on a driver thread, outside the pool's lock.
-    func deliver(_ items: [Frame]) {}
+    /// Decodes the worker's items for the jobs `first..<first + count` of the message and resolves what they
+    /// complete. Runs on a driver thread, outside the pool's lock.
+    func deliver(_ items: [Frame], first: Int, count: Int) {}
 
     /// Resolves the handle with an error. Runs outside the pool's lock.
     func fail(_ error: any Error) {}
+
+    /// Fails the jobs `range` of the message alone. Runs outside the pool's lock.
+    func fail(_ error: any Error, jobs range: Range<Int>) { fail(error) }
+
+    /// The entries that run the jobs `range` of this message again, as new messages whose sequence numbers start
+    /// at `sequence`. Called under the pool's lock, after a crash inside the message; the whole of a message of
+    /// one job is the entry itself.
+    func pieces(_ range: Range<Int>, sequence: inout UInt64) -> [PoolEntry] { range.isEmpty ? [] : [self] }
 
     /// Marks the handle running; false if it was resolved meanwhile.
     func markRunning() -> Bool { true }
@@ -58,8 +73,9 @@ class PoolEntry: @unchecked Sendable {
     /// Whether the handle has resolved already (for example cancelled), so the job need not run.
     func isFinished() -> Bool { false }
 
-    /// Resolves `entries`, entries of this one's kind that travelled as one batch, from the batch's answer.
-    func deliverBatch(_ items: [Frame], to entries: [PoolEntry]) {}
+    /// Resolves `entries`, entries of this one's kind that travelled as one batch, from a part of the batch's
+    /// answer.
+    func deliverBatch(_ items: [Frame], to entries: ArraySlice<PoolEntry>) {}
 
     /// Builds the message of one job, or fails with a coding error.
     ///
@@ -91,12 +107,13 @@ class PoolEntry: @unchecked Sendable {
         for jobs: ArraySlice<J>,
         named name: String,
         sequence: UInt64,
+        timed: Bool,
         maxFrameSize: Int
     ) throws(ExecutorError) -> EncodedJobMessage {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(64)
         var chunks: [WireChunk] = []
-        JobHeader(sequence: sequence, count: UInt32(jobs.count), jobName: name)
+        JobHeader(sequence: sequence, count: UInt32(jobs.count), jobName: name, timed: timed)
             .append(kind: WorkerFrameKind.chunk, to: &bytes)
         let payloadStart = bytes.count + Frame.headerSize
         try appendDataFrame(to: &bytes, chunks: &chunks, jobName: name, maxFrameSize: maxFrameSize) {
@@ -221,6 +238,7 @@ class HandleEntry<Output: Sendable>: PoolEntry, @unchecked Sendable {
         )
     }
 
+    override var handleKey: ObjectIdentifier? { ObjectIdentifier(handle) }
     override func fail(_ error: any Error) { handle.fail(error) }
     override func markRunning() -> Bool { handle.markRunning() }
     override func isFinished() -> Bool { handle.isFinished }
@@ -252,7 +270,7 @@ final class SingleJobEntry<J: Job>: HandleEntry<J.Output>, @unchecked Sendable {
         return (encoded.bytes, encoded.payloadStart)
     }
 
-    override func deliver(_ items: [Frame]) {
+    override func deliver(_ items: [Frame], first: Int, count: Int) {
         guard let item = items.first else { return }
         // The common case first, without building a `Result`: generic code builds one through a type-metadata
         // lookup at run time.
@@ -268,16 +286,17 @@ final class SingleJobEntry<J: Job>: HandleEntry<J.Output>, @unchecked Sendable {
         handle.complete(PoolEntry.decode(item, as: J.Output.self, jobName: jobName, registry: registry))
     }
 
-    override func deliverBatch(_ items: [Frame], to entries: [PoolEntry]) {
+    override func deliverBatch(_ items: [Frame], to entries: ArraySlice<PoolEntry>) {
         guard let item = items.first else { return }
         let outcome = PoolEntry.decode(item, as: WireBatchOutcome<J.Output>.self, jobName: jobName, registry: registry)
+        let base = entries.startIndex
         switch outcome {
         case .success(let outcome) where outcome.outputs.count + outcome.failures.count == entries.count:
             let kind = type(of: self)
             outcome.forEach(count: entries.count, jobName: jobName, registry: registry) { index, output in
-                unsafeDowncast(entries[index], to: kind).handle.succeed(output)
+                unsafeDowncast(entries[base + index], to: kind).handle.succeed(output)
             } failure: { index, error in
-                unsafeDowncast(entries[index], to: kind).handle.fail(error)
+                unsafeDowncast(entries[base + index], to: kind).handle.fail(error)
             }
         case .success(let outcome):
             let error = ExecutorError(
@@ -311,7 +330,7 @@ final class BatchEntry: PoolEntry, @unchecked Sendable {
         for entry in entries { total += entry.batchablePayload!.bytes.count - entry.batchablePayload!.start }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(first.jobName.utf8.count + 2 * Frame.headerSize + 12 + total)
-        JobHeader(sequence: first.sequence, count: UInt32(entries.count), jobName: first.jobName)
+        JobHeader(sequence: first.sequence, count: UInt32(entries.count), jobName: first.jobName, timed: false)
             .append(kind: WorkerFrameKind.chunk, to: &bytes)
         Frame.appendHeader(kind: WorkerFrameKind.data, length: total, to: &bytes)
         // The encoding of an array: its count, then each element as it encodes alone.
@@ -332,10 +351,28 @@ final class BatchEntry: PoolEntry, @unchecked Sendable {
         )
     }
 
-    override func deliver(_ items: [Frame]) { entries[0].deliverBatch(items, to: entries) }
+    override func deliver(_ items: [Frame], first: Int, count: Int) {
+        entries[0].deliverBatch(items, to: entries[first..<(first + count)])
+    }
 
     override func fail(_ error: any Error) {
         for entry in entries { entry.fail(error) }
+    }
+
+    override func fail(_ error: any Error, jobs range: Range<Int>) {
+        for entry in entries[range] { entry.fail(error) }
+    }
+
+    /// The unfinished jobs of `range`, each to run alone from now on: which one was at fault, if one was, is then
+    /// plain from which one fails.
+    override func pieces(_ range: Range<Int>, sequence: inout UInt64) -> [PoolEntry] {
+        var pieces: [PoolEntry] = []
+        for entry in entries[range] where !entry.isFinished() {
+            entry.runsAlone = true
+            entry.workerID = nil
+            pieces.append(entry)
+        }
+        return pieces
     }
 
     override func markRunning() -> Bool {
@@ -346,8 +383,8 @@ final class BatchEntry: PoolEntry, @unchecked Sendable {
 
     override func isFinished() -> Bool { entries.allSatisfy { $0.isFinished() } }
 
-    /// Whether `entry` travels in this batch.
-    func contains(_ entry: PoolEntry) -> Bool { entries.contains { $0 === entry } }
+    /// The position in this batch of the job whose handle `key` names, if it travels here.
+    func index(of key: ObjectIdentifier) -> Int? { entries.firstIndex { $0.handleKey == key } }
 }
 
 /// A job message: its bytes, where the encoding of its job (or chunk) starts in them, and the large arrays that
@@ -361,29 +398,6 @@ struct EncodedJobMessage: Sendable {
         message.appendInterleaved(bytes, chunks: chunks)
         return message
     }
-}
-
-/// The entry of a chunk of a map, whose delivery and failure the map decides.
-final class ChunkEntry<Output: Sendable>: HandleEntry<Output>, @unchecked Sendable {
-    private let onDeliver: @Sendable ([Frame]) -> Void
-    private let onFail: @Sendable (any Error) -> Void
-
-    init(handle: JobHandle<Output>, sequence: UInt64, message: OutgoingMessage, itemCount: Int, timeout: Duration?,
-         deliver: @escaping @Sendable ([Frame]) -> Void, fail: @escaping @Sendable (any Error) -> Void) {
-        onDeliver = deliver
-        onFail = fail
-        super.init(
-            handle: handle,
-            sequence: sequence,
-            message: message,
-            itemCount: itemCount,
-            timeout: timeout,
-            isBatch: true
-        )
-    }
-
-    override func deliver(_ items: [Frame]) { onDeliver(items) }
-    override func fail(_ error: any Error) { onFail(error) }
 }
 
 /// A first-in, first-out queue of entries that can also take entries back at its front: the pool's queue, and

@@ -34,24 +34,4 @@ extension PoolState {
         batchesSent += 1
         return BatchEntry(entries)
     }
-
-    /// Whether a batch lost with its worker for `reason` is taken apart and run again job by job. A terminated pool
-    /// or a failed initializer fails the batch's jobs instead.
-    static func takesApart(_ reason: KillReason?) -> Bool {
-        switch reason {
-        case .terminated?, .initializerFailed?: false
-        default: true
-        }
-    }
-
-    /// The unfinished jobs of `batch`, each marked to run alone from now on.
-    static func takeApart(_ batch: BatchEntry) -> [PoolEntry] {
-        var entries: [PoolEntry] = []
-        for entry in batch.entries where !entry.isFinished() {
-            entry.runsAlone = true
-            entry.workerID = nil
-            entries.append(entry)
-        }
-        return entries
-    }
 }

@@ -33,6 +33,12 @@ final class WorkerSlot: @unchecked Sendable {
     var lastActivity: UInt64
     var lastMemoryCheck: UInt64 = 0
     var killReason: KillReason?
+    /// The job the pool killed the worker for (its message's sequence and its index there), when it killed it
+    /// for one job: a timeout, the memory limit, a cancellation.
+    var killBlame: StartedJob?
+    /// Jobs cancelled while in flight but not running yet (their message's sequence and their index there): the
+    /// worker is killed if one of them starts before its result comes back, so a cancelled job never runs long.
+    var cancelledAhead: [(sequence: UInt64, ordinal: Int)] = []
     var killDeadline: UInt64?
     var closeRequested = false
 
@@ -45,7 +51,7 @@ final class WorkerSlot: @unchecked Sendable {
 
 /// The side effects of a state change, run by the storage after it releases the lock.
 struct PoolEffects {
-    var deliveries: [(PoolEntry, [Frame])] = []
+    var deliveries: [(entry: PoolEntry, items: [Frame], first: Int, count: Int)] = []
     var failures: [(PoolEntry, any Error)] = []
     var sends: [(WorkerProcess, OutgoingMessage)] = []
     var spawns: [Duration] = []
@@ -80,6 +86,9 @@ struct PoolState: Sendable {
     var shutdownWaiters: [UnsafeContinuation<Void, Never>] = []
     /// How many batches of quick jobs the pool has sent, for tests and monitoring.
     var batchesSent = 0
+    /// The sequence numbers of messages the state makes itself, for the jobs of a message split after a crash;
+    /// their high bit keeps them apart from the storage's.
+    var nextPieceSequence: UInt64 = 1 << 63
 
     /// Workers running or starting, not counting those on their way out.
     var liveCount: Int { starting + slots.values.count { $0.phase != .retiring && $0.killReason == nil } }
@@ -191,17 +200,35 @@ struct PoolState: Sendable {
         }
     }
 
-    mutating func cancel(_ entry: PoolEntry, effects: inout PoolEffects) {
+    mutating func cancel(_ entry: PoolEntry, started: (Int) -> StartedJob?, effects: inout PoolEffects) {
         // A queued entry is skipped when its turn comes; one in flight that has not started runs and its result
-        // is dropped. Only a running one needs its worker killed: the head of the worker's entries, or a later
+        // is dropped. Only a running one needs its worker killed: the head of the worker's messages, or a later
         // one the worker has started already (it sends the results of quick jobs together, so the head may have
-        // finished without the pool knowing yet).
-        guard let id = entry.workerID, let slot = slots[id], slot.killReason == nil,
-            let message = slot.inFlight.first(where: { $0 === entry || ($0 as? BatchEntry)?.contains(entry) == true })
-        else { return }
-        guard message === slot.inFlight.first || slot.worker.startedSequence == message.sequence else { return }
-        slot.killReason = .cancelled
-        effects.signals.append((slot.worker, SIGKILL_VALUE))
+        // finished without the pool knowing yet). In a batch, only the job running counts.
+        guard let key = entry.handleKey else { return }
+        for (id, slot) in slots where slot.killReason == nil {
+            for message in slot.inFlight {
+                let batchIndex = (message as? BatchEntry)?.index(of: key)
+                guard message.handleKey == key || batchIndex != nil else { continue }
+                let running = started(id).flatMap { $0.sequence == message.sequence ? $0 : nil }
+                let blame: StartedJob
+                if let running {
+                    guard batchIndex == nil || batchIndex == running.ordinal else { return }
+                    blame = running
+                } else if message === slot.inFlight.first, batchIndex == nil || batchIndex == message.answered {
+                    blame = StartedJob(sequence: message.sequence, ordinal: message.answered, startNanoseconds: 0)
+                } else {
+                    // Not running yet: watched on the worker's ticks until its result comes or it starts.
+                    slot.cancelledAhead.append((message.sequence, batchIndex ?? message.answered))
+                    effects.wakes.append(slot.worker)
+                    return
+                }
+                slot.killReason = .cancelled
+                slot.killBlame = blame
+                effects.signals.append((slot.worker, SIGKILL_VALUE))
+                return
+            }
+        }
     }
 
     // MARK: - Worker events
@@ -243,7 +270,10 @@ struct PoolState: Sendable {
         guard let slot = slots[id] else { return }
         for result in results {
             guard let head = slot.inFlight.first, head.sequence == result.sequence,
-                head.resultFrameCount == result.items.count
+                head.isBatch
+                    ? result.items.count == 1 && result.first == head.answered && result.jobs > 0
+                        && result.jobs <= head.itemCount - head.answered
+                    : result.items.count == head.itemCount && result.first == 0
             else {
                 if slot.killReason == nil {
                     slot.killReason = .protocolViolation(
@@ -254,20 +284,26 @@ struct PoolState: Sendable {
                 }
                 return
             }
-            _ = slot.inFlight.popFirst()
-            let elapsed = Double(now - min(now, slot.headStart))
-            let average = slot.averageNanos
-            slot.averageNanos = average == 0 ? elapsed : average * 0.8 + elapsed * 0.2
-            let perJob = elapsed / Double(max(1, head.itemCount))
-            let jobAverage = slot.averageJobNanos
-            slot.averageJobNanos = jobAverage == 0 ? perJob : jobAverage * 0.8 + perJob * 0.2
-            slot.headStart = now
+            let jobs = head.isBatch ? result.jobs : head.itemCount
+            let first = head.answered
+            head.answered += jobs
             slot.lastActivity = now
+            let finished = head.answered == head.itemCount
+            if finished {
+                _ = slot.inFlight.popFirst()
+                let elapsed = Double(now - min(now, slot.headStart))
+                let average = slot.averageNanos
+                slot.averageNanos = average == 0 ? elapsed : average * 0.8 + elapsed * 0.2
+                let perJob = elapsed / Double(max(1, head.itemCount))
+                let jobAverage = slot.averageJobNanos
+                slot.averageJobNanos = jobAverage == 0 ? perJob : jobAverage * 0.8 + perJob * 0.2
+                slot.headStart = now
+            }
             if let batch = head as? BatchEntry, result.items.first?.flags == ResultFlag.failure {
-                // The worker could not decode or encode the batch as a whole: its jobs run again alone, so only
-                // the one at fault fails.
-                queue.prepend(Self.takeApart(batch))
-                if let next = slot.inFlight.first { _ = next.markRunning() }
+                // The worker could not decode or encode these jobs together: they run again alone, so only the
+                // one at fault fails.
+                queue.prepend(batch.pieces(first..<(first + jobs), sequence: &nextPieceSequence))
+                if finished, let next = slot.inFlight.first { _ = next.markRunning() }
                 continue
             }
             if head.isInitializer {
@@ -289,8 +325,8 @@ struct PoolState: Sendable {
                 continue
             }
             consecutiveCrashes = 0
-            effects.deliveries.append((head, result.items))
-            if let next = slot.inFlight.first { _ = next.markRunning() }
+            effects.deliveries.append((head, result.items, first, jobs))
+            if finished, let next = slot.inFlight.first { _ = next.markRunning() }
         }
         afterProgress(id, now: now, effects: &effects)
     }
@@ -315,7 +351,13 @@ struct PoolState: Sendable {
 
     /// Checks a worker's running job against its timeout and the memory limit, and the worker against the idle
     /// timeout. Returns when to check again.
-    mutating func tick(_ id: Int, now: UInt64, resident: Int?, effects: inout PoolEffects) -> UInt64? {
+    mutating func tick(
+        _ id: Int,
+        now: UInt64,
+        resident: Int?,
+        started: StartedJob?,
+        effects: inout PoolEffects
+    ) -> UInt64? {
         guard let slot = slots[id] else { return nil }
         var next: UInt64?
         func soonest(_ time: UInt64) { next = min(next ?? time, time) }
@@ -328,12 +370,36 @@ struct PoolState: Sendable {
             }
         }
         guard slot.killReason == nil else { return next }
+        if !slot.cancelledAhead.isEmpty {
+            slot.cancelledAhead.removeAll { cancelled in
+                guard let message = slot.inFlight.first(where: { $0.sequence == cancelled.sequence }) else { return true }
+                return message.answered > cancelled.ordinal
+            }
+            if let started, slot.cancelledAhead.contains(where: { $0 == (started.sequence, started.ordinal) }) {
+                slot.killReason = .cancelled
+                slot.killBlame = started
+                slot.cancelledAhead = []
+                effects.signals.append((slot.worker, SIGKILL_VALUE))
+                return next
+            }
+            if !slot.cancelledAhead.isEmpty { soonest(now + 1_000_000) }
+        }
         if let head = slot.inFlight.first {
-            if let timeout = head.timeout ?? (head.isInitializer ? nil : defaultTimeout) {
-                let scaled = timeout * head.itemCount
-                let deadline = scaled.deadline(after: slot.headStart)
+            // The job running: the one the worker's page names, if it is in flight, else the head's next job,
+            // since the head was sent or the result before it came.
+            let running = started.flatMap { started in
+                slot.inFlight.first { $0.sequence == started.sequence }.map { (message: $0, job: started) }
+            }
+            let message = running?.message ?? head
+            let blame = running?.job
+                ?? StartedJob(sequence: head.sequence, ordinal: head.answered, startNanoseconds: slot.headStart)
+            if let timeout = message.timeout ?? (message.isInitializer ? nil : defaultTimeout) {
+                // Every job has the whole timeout to itself, counted from its own start.
+                let start = running == nil ? slot.headStart : max(blame.startNanoseconds, slot.headStart)
+                let deadline = timeout.deadline(after: start)
                 if now >= deadline {
-                    slots[id]!.killReason = .timedOut(scaled)
+                    slots[id]!.killReason = .timedOut(timeout)
+                    slots[id]!.killBlame = blame
                     effects.signals.append((slot.worker, SIGKILL_VALUE))
                     return next
                 }
@@ -342,6 +408,7 @@ struct PoolState: Sendable {
             if let memoryLimit {
                 if let resident, resident > memoryLimit {
                     slots[id]!.killReason = .memory(limit: memoryLimit, resident: resident)
+                    slots[id]!.killBlame = blame
                     effects.signals.append((slot.worker, SIGKILL_VALUE))
                     return next
                 }
@@ -363,53 +430,66 @@ struct PoolState: Sendable {
         _ id: Int,
         exit: WorkerExit,
         violation: ExecutorError?,
-        lastStarted: UInt64?,
+        lastStarted: StartedJob?,
         tracksProgress: Bool,
         effects: inout PoolEffects
     ) {
         guard let slot = slots.removeValue(forKey: id) else { return }
-        var lost = Array(slot.inFlight)
-        // Which job the loss hit: the one the pool killed the worker for, or the one the worker marked as started.
-        // Jobs before it finished but their results were lost with the worker, so they run again; jobs after it
-        // had not started.
-        let blamedIndex: Int?
-        if case .cancelled? = slot.killReason, tracksProgress,
-            let index = lastStarted.flatMap({ started in lost.firstIndex { $0.sequence == started } })
-        {
-            blamedIndex = index
-        } else if slot.killReason != nil || !tracksProgress {
-            blamedIndex = lost.isEmpty ? nil : 0
+        let lost = Array(slot.inFlight)
+        // Which job the loss hit: the one the pool killed the worker for, or the one the worker marked as started;
+        // without a page, the head's next job. Jobs before it in its message finished, but their results were
+        // lost with the worker, so they run again; so do the jobs after it, which had not started, and every
+        // later message.
+        let blame: StartedJob?
+        if let killBlame = slot.killBlame {
+            blame = killBlame
+        } else if slot.killReason == nil && tracksProgress {
+            blame = lastStarted.flatMap { started in lost.contains { $0.sequence == started.sequence } ? started : nil }
         } else {
-            blamedIndex = lastStarted.flatMap { started in lost.firstIndex { $0.sequence == started } }
+            blame = lost.first.map { StartedJob(sequence: $0.sequence, ordinal: $0.answered, startNanoseconds: 0) }
         }
+        var requeued: [PoolEntry] = []
         var crashed = false
-        if let blamedIndex, let batch = lost[blamedIndex] as? BatchEntry, Self.takesApart(slot.killReason) {
-            // Which job of the batch was at fault is unknown: its jobs run again alone, so a crash, a timeout or a
-            // cancellation hits exactly one of them.
-            lost.remove(at: blamedIndex)
-            lost.insert(contentsOf: Self.takeApart(batch), at: 0)
-            crashed = violation == nil && slot.killReason == nil
-        } else if let blamedIndex {
-            let head = lost.remove(at: blamedIndex)
-            if let error = failure(for: head, slot: slot, exit: exit, violation: violation) {
-                effects.failures.append((head, error))
-                crashed = violation == nil && slot.killReason == nil
-            } else if !head.isFinished() {
-                // A crash with retries left: the job runs again first.
-                head.attempts += 1
-                lost.insert(head, at: 0)
+        if case .terminated = slot.killReason {
+            for entry in lost where !entry.isInitializer {
+                entry.fail(Self.terminatedError(entry), jobs: entry.answered..<entry.itemCount)
+            }
+        } else {
+            for message in lost where !message.isInitializer {
+                guard let blame, blame.sequence == message.sequence else {
+                    requeued += message.pieces(message.answered..<message.itemCount, sequence: &nextPieceSequence)
+                    continue
+                }
+                let blamed = min(max(blame.ordinal, message.answered), message.itemCount - 1)
+                requeued += message.pieces(message.answered..<blamed, sequence: &nextPieceSequence)
+                // The blamed job, as a message of one job of its own, so its attempts are its own.
+                let alone: PoolEntry? =
+                    message.itemCount == 1
+                    ? message : message.pieces(blamed..<(blamed + 1), sequence: &nextPieceSequence).first
+                if let alone {
+                    if let error = failure(for: alone, slot: slot, exit: exit, violation: violation) {
+                        effects.failures.append((alone, error))
+                        crashed = violation == nil && slot.killReason == nil
+                    } else if !alone.isFinished() {
+                        // A crash with retries left: the job runs again first.
+                        alone.attempts += 1
+                        requeued.insert(alone, at: 0)
+                        crashed = true
+                    }
+                }
+                requeued += message.pieces((blamed + 1)..<message.itemCount, sequence: &nextPieceSequence)
+            }
+            if blame == nil && slot.phase != .retiring && slot.killReason == nil && !shuttingDown { crashed = true }
+            // A worker that crashed in its initializer counts towards the backoff like any crash.
+            if let blame, slot.killReason == nil, violation == nil,
+                lost.contains(where: { $0.isInitializer && $0.sequence == blame.sequence })
+            {
                 crashed = true
             }
-        } else if slot.phase != .retiring && slot.killReason == nil && !shuttingDown {
-            crashed = true
+            for entry in requeued { entry.workerID = nil }
+            queue.prepend(requeued)
         }
         if crashed { consecutiveCrashes += 1 }
-        if case .terminated = slot.killReason {
-            for entry in lost { effects.failures.append((entry, Self.terminatedError(entry))) }
-        } else {
-            for entry in lost { entry.workerID = nil }
-            queue.prepend(lost.filter { !$0.isInitializer })
-        }
         let demand = !queue.isEmpty
         switch slot.killReason {
         case .terminated?, .initializerFailed?:

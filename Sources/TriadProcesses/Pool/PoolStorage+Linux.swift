@@ -106,7 +106,10 @@ final class PoolStorage: WorkerSupervisor {
     }
 
     func cancel(_ entry: PoolEntry) {
-        mutate { state, effects, _ in state.cancel(entry, effects: &effects) }
+        mutate { state, effects, _ in
+            let workers = state.slots.mapValues(\.worker)
+            state.cancel(entry, started: { id in workers[id]?.startedJob }, effects: &effects)
+        }
     }
 
     func shutdown(wait: Bool, cancelPending: Bool) async {
@@ -168,12 +171,15 @@ final class PoolStorage: WorkerSupervisor {
     func workerTick(_ worker: WorkerProcess, now: UInt64) -> UInt64? {
         let busy = state.withLock { state in !(state.slots[worker.id]?.inFlight.isEmpty ?? true) }
         let resident = configuration.memoryLimitPerWorker != nil && busy ? Syscall.residentBytes(of: worker.pid) : nil
+        let started = busy ? worker.startedJob : nil
         return mutate { state, effects, now in
-            state.tick(worker.id, now: now, resident: resident, effects: &effects)
+            state.tick(worker.id, now: now, resident: resident, started: started, effects: &effects)
         }
     }
 
-    func worker(_ worker: WorkerProcess, didExit exit: WorkerExit, violation: ExecutorError?, lastStarted: UInt64?) {
+    func worker(
+        _ worker: WorkerProcess, didExit exit: WorkerExit, violation: ExecutorError?, lastStarted: StartedJob?
+    ) {
         debugLog("worker \(worker.id) \(exit) violation \(String(describing: violation))")
         mutate { state, effects, _ in
             state.workerExited(
@@ -246,7 +252,9 @@ final class PoolStorage: WorkerSupervisor {
         }
         // A process ending by a signal resolves no handle: see `ProcessPool.installSignalHandlers()`.
         guard !SignalShutdown.isDying else { return }
-        for (entry, items) in effects.deliveries { entry.deliver(items) }
+        for delivery in effects.deliveries {
+            delivery.entry.deliver(delivery.items, first: delivery.first, count: delivery.count)
+        }
         for (entry, error) in effects.failures { entry.fail(error) }
         for continuation in effects.resumes { continuation.resume() }
     }

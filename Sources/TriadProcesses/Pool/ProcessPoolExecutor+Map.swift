@@ -9,8 +9,10 @@ extension ProcessPoolExecutor {
     /// `ceil(count / (4 × workers))` jobs, and ``MapOptions/chunkSize`` overrides that. Jobs that encode to a
     /// mebibyte or more (judged by the first) travel one per message instead, one per worker at a time, so large
     /// payloads do not pile up in shared memory. Chunks are pipelined to the workers through a sliding window of
-    /// ``MapOptions/maxInFlight`` jobs. ``MapOptions/timeout`` applies to each job, so a chunk may run for its size
-    /// times the timeout. Progress is reported per job.
+    /// ``MapOptions/maxInFlight`` jobs. ``MapOptions/timeout`` applies to each job on its own: a job that runs past
+    /// it fails alone, and the other jobs of its chunk run again elsewhere. A job that crashes its worker fails
+    /// alone too, counting ``ProcessPoolConfiguration/crashRetries`` for itself. Progress is reported after each
+    /// job, as the worker sends results in parts of about a millisecond.
     ///
     /// - Throws: The first failing job's error, after which the chunks still in flight are cancelled; an
     ///   ``ExecutorError`` for a shut-down pool or an unregistered job; ``ExecutorError/Code/cancelled`` when the
@@ -65,42 +67,18 @@ extension ProcessPoolExecutor {
     }
 
     /// Submits a chunk of jobs as one message, for the ordered map: the handle carries the outputs in order, or
-    /// fails with the first job's error. Outputs stay unwrapped, which keeps the common path free of `Result`s.
+    /// fails with the first failing job's error. Outputs stay unwrapped, which keeps the common path free of
+    /// `Result`s.
     func submitOrderedChunk<J: Job>(
         _ jobs: ArraySlice<J>,
         timeout: Duration?,
         tracker: ProgressTracker
     ) throws(ExecutorError) -> JobHandle<[J.Output]> {
         let name = try registeredName(of: J.self)
-        let handle = JobHandle<[J.Output]>(jobName: name)
-        let registry = storage.registry
-        let count = jobs.count
-        return try enqueueMapChunk(jobs, named: name, for: handle, timeout: timeout) { items in
-            tracker.add(count)
-            guard let item = items.first else { return }
-            switch PoolEntry.decode(item, as: WireBatchOutcome<J.Output>.self, jobName: name, registry: registry) {
-            case .success(let outcome):
-                if let failure = outcome.failures.first {
-                    handle.fail(registry.error(from: failure.error, jobName: name))
-                } else if outcome.outputs.count == count {
-                    handle.succeed(outcome.outputs)
-                } else {
-                    handle.fail(
-                        ExecutorError(
-                            .protocolViolation,
-                            jobName: name,
-                            message: "the worker answered a chunk of \(count) jobs with "
-                                + "\(outcome.outputs.count) outputs"
-                        )
-                    )
-                }
-            case .failure(let error):
-                handle.fail(error)
-            }
-        } fail: { error in
-            tracker.add(count)
-            handle.fail(error)
-        }
+        let chunk = MapChunk<J, [J.Output]>(
+            jobs, named: name, ordered: true, timeout: timeout, tracker: tracker, storage: storage
+        )
+        return try enqueue(chunk.firstEntry(sequence: storage.nextSequence()))
     }
 
     /// Submits a chunk of jobs as one message, for the unordered map: the handle carries one outcome per job.
@@ -110,58 +88,216 @@ extension ProcessPoolExecutor {
         tracker: ProgressTracker
     ) throws(ExecutorError) -> JobHandle<[Result<J.Output, any Error>]> {
         let name = try registeredName(of: J.self)
-        let handle = JobHandle<[Result<J.Output, any Error>]>(jobName: name)
-        let registry = storage.registry
-        let count = jobs.count
-        return try enqueueMapChunk(jobs, named: name, for: handle, timeout: timeout) { items in
-            let results: [Result<J.Output, any Error>]
-            let decoded = items.first.map {
-                PoolEntry.decode($0, as: WireBatchOutcome<J.Output>.self, jobName: name, registry: registry)
-            }
-            switch decoded {
-            case .success(let outcome)?:
-                results = outcome.results(count: count, jobName: name, registry: registry)
-            case .failure(let error)?:
-                results = Array(repeating: .failure(error), count: count)
-            case nil:
-                results = []
-            }
-            tracker.add(count)
-            handle.succeed(results)
-        } fail: { error in
-            tracker.add(count)
-            handle.fail(error)
-        }
+        let chunk = MapChunk<J, [Result<J.Output, any Error>]>(
+            jobs, named: name, ordered: false, timeout: timeout, tracker: tracker, storage: storage
+        )
+        return try enqueue(chunk.firstEntry(sequence: storage.nextSequence()))
     }
 }
 
-extension ProcessPoolExecutor {
-    /// Queues a chunk of jobs as one batch message whose answer `deliver` turns into `handle`'s outcome.
-    private func enqueueMapChunk<J: Job, Output: Sendable>(
+/// One chunk of a map: its jobs, and what of them has come back. A chunk travels as one message, answered in
+/// parts as its jobs run; after a crash inside it, the jobs not answered travel again as smaller messages (see
+/// ``ChunkEntry``), and every message's answers land here, by each job's index in the chunk.
+///
+/// `Output` is `[J.Output]` for the ordered map, which fails at the first failing job, and
+/// `[Result<J.Output, any Error>]` for the unordered one, which carries every job's outcome.
+final class MapChunk<J: Job, Output: Sendable>: Sendable {
+    let jobs: ArraySlice<J>
+    let name: String
+    let handle: JobHandle<Output>
+    let timeout: Duration?
+    private let ordered: Bool
+    private let timed: Bool
+    private let registry: JobRegistry
+    private let maxFrameSize: Int
+    private let tracker: ProgressTracker
+    private let assembly = Mutex(Assembly())
+
+    private struct Assembly {
+        /// The outputs (ordered map) or outcomes (unordered) of the jobs `0..<count`, answered in order.
+        var outputs: [J.Output] = []
+        var results: [Result<J.Output, any Error>] = []
+        /// Outcomes that came back ahead of a job before them, by index: only after a crash split the chunk.
+        var ahead: [Int: Result<J.Output, any Error>] = [:]
+        var finished = false
+    }
+
+    init(
         _ jobs: ArraySlice<J>,
         named name: String,
-        for handle: JobHandle<Output>,
+        ordered: Bool,
         timeout: Duration?,
-        deliver: @escaping @Sendable ([Frame]) -> Void,
-        fail: @escaping @Sendable (any Error) -> Void
-    ) throws(ExecutorError) -> JobHandle<Output> {
-        let sequence = storage.nextSequence()
+        tracker: ProgressTracker,
+        storage: PoolStorage
+    ) {
+        self.jobs = jobs
+        self.name = name
+        self.ordered = ordered
+        self.timeout = timeout
+        self.tracker = tracker
+        handle = JobHandle(jobName: name)
+        registry = storage.registry
+        maxFrameSize = storage.configuration.maxFrameSize
+        timed = timeout != nil || storage.configuration.defaultTimeout != nil
+    }
+
+    /// The entry of the whole chunk.
+    func firstEntry(sequence: UInt64) throws(ExecutorError) -> ChunkEntry<J, Output> {
+        try entry(for: 0..<jobs.count, sequence: sequence)
+    }
+
+    /// The entry of the chunk's jobs `range` (indices in the chunk), as a message of its own.
+    func entry(for range: Range<Int>, sequence: UInt64) throws(ExecutorError) -> ChunkEntry<J, Output> {
+        let base = jobs.startIndex
         let encoded = try PoolEntry.encodedChunk(
-            for: jobs,
+            for: jobs[(base + range.lowerBound)..<(base + range.upperBound)],
             named: name,
             sequence: sequence,
-            maxFrameSize: storage.configuration.maxFrameSize
+            timed: timed,
+            maxFrameSize: maxFrameSize
         )
-        let entry = ChunkEntry(
-            handle: handle,
+        return ChunkEntry(chunk: self, range: range, sequence: sequence, message: encoded.message)
+    }
+
+    /// Takes the answer to the chunk's jobs from `start` on: a part of a message, one outcome item.
+    func receive(_ item: Frame, from start: Int, count: Int) {
+        switch PoolEntry.decode(item, as: WireBatchOutcome<J.Output>.self, jobName: name, registry: registry) {
+        case .success(let outcome) where outcome.outputs.count + outcome.failures.count == count:
+            record(outcome, from: start, count: count)
+        case .success(let outcome):
+            fail(
+                ExecutorError(
+                    .protocolViolation,
+                    jobName: name,
+                    message: "the worker answered \(count) jobs of a map with "
+                        + "\(outcome.outputs.count + outcome.failures.count) outcomes"
+                ),
+                jobs: start..<(start + count)
+            )
+        case .failure(let error):
+            fail(error, jobs: start..<(start + count))
+        }
+    }
+
+    private func record(_ outcome: WireBatchOutcome<J.Output>, from start: Int, count: Int) {
+        let total = jobs.count
+        let (done, failure) = assembly.withLock { assembly -> (Output?, (any Error)?) in
+            guard !assembly.finished else { return (nil, nil) }
+            // The common case: the next jobs in order, without a failure, need no `Result` each.
+            if ordered && outcome.failures.isEmpty && start == assembly.outputs.count && assembly.ahead.isEmpty {
+                assembly.outputs.append(contentsOf: outcome.outputs)
+            } else {
+                var firstFailure: (any Error)?
+                outcome.forEach(count: count, jobName: name, registry: registry) { index, output in
+                    place(.success(output), at: start + index, in: &assembly)
+                } failure: { index, error in
+                    if firstFailure == nil { firstFailure = error }
+                    place(.failure(error), at: start + index, in: &assembly)
+                }
+                if ordered, let firstFailure {
+                    assembly.finished = true
+                    return (nil, firstFailure)
+                }
+            }
+            return (finish(&assembly, total: total), nil)
+        }
+        tracker.addEach(count)
+        if let failure { handle.fail(failure) }
+        if let done { handle.succeed(done) }
+    }
+
+    /// Fails the chunk's jobs `range` alone: the ordered map ends with the error, the unordered one carries it
+    /// for those jobs.
+    func fail(_ error: any Error, jobs range: Range<Int>) {
+        let total = jobs.count
+        let done = assembly.withLock { assembly -> Output? in
+            guard !assembly.finished else { return nil }
+            if ordered {
+                assembly.finished = true
+                return nil
+            }
+            for index in range { place(.failure(error), at: index, in: &assembly) }
+            return finish(&assembly, total: total)
+        }
+        tracker.addEach(range.count)
+        if ordered { handle.fail(error) }
+        if let done { handle.succeed(done) }
+    }
+
+    private func place(_ result: Result<J.Output, any Error>, at index: Int, in assembly: inout Assembly) {
+        let next = ordered ? assembly.outputs.count : assembly.results.count
+        guard index == next else {
+            assembly.ahead[index] = result
+            return
+        }
+        append(result, to: &assembly)
+        while let waiting = assembly.ahead.removeValue(forKey: ordered ? assembly.outputs.count : assembly.results.count) {
+            append(waiting, to: &assembly)
+        }
+    }
+
+    private func append(_ result: Result<J.Output, any Error>, to assembly: inout Assembly) {
+        if ordered {
+            // A failure ends the ordered map before its place comes; only outputs reach here.
+            if case .success(let output) = result { assembly.outputs.append(output) }
+        } else {
+            assembly.results.append(result)
+        }
+    }
+
+    /// The handle's value once every job has come back.
+    private func finish(_ assembly: inout Assembly, total: Int) -> Output? {
+        let count = ordered ? assembly.outputs.count : assembly.results.count
+        guard count == total else { return nil }
+        assembly.finished = true
+        // `Output` is one of the two array types, as the initializer's callers fix it.
+        return ordered ? assembly.outputs as? Output : assembly.results as? Output
+    }
+}
+
+/// A message that runs jobs of a map's chunk: the whole chunk, or after a crash inside it, the jobs that still
+/// need to run. Its answers go to the chunk, by each job's index there.
+final class ChunkEntry<J: Job, Output: Sendable>: HandleEntry<Output>, @unchecked Sendable {
+    let chunk: MapChunk<J, Output>
+    /// The chunk's jobs this message runs, by their indices in the chunk.
+    let range: Range<Int>
+
+    init(chunk: MapChunk<J, Output>, range: Range<Int>, sequence: UInt64, message: OutgoingMessage) {
+        self.chunk = chunk
+        self.range = range
+        super.init(
+            handle: chunk.handle,
             sequence: sequence,
-            message: encoded.message,
-            itemCount: jobs.count,
-            timeout: timeout,
-            deliver: deliver,
-            fail: fail
+            message: message,
+            itemCount: range.count,
+            timeout: chunk.timeout,
+            isBatch: true
         )
-        return try enqueue(entry)
+    }
+
+    override func deliver(_ items: [Frame], first: Int, count: Int) {
+        guard let item = items.first else { return }
+        chunk.receive(item, from: range.lowerBound + first, count: count)
+    }
+
+    override func fail(_ error: any Error) { chunk.fail(error, jobs: range) }
+
+    override func fail(_ error: any Error, jobs jobRange: Range<Int>) {
+        chunk.fail(error, jobs: (range.lowerBound + jobRange.lowerBound)..<(range.lowerBound + jobRange.upperBound))
+    }
+
+    override func pieces(_ jobRange: Range<Int>, sequence: inout UInt64) -> [PoolEntry] {
+        guard !jobRange.isEmpty, !isFinished() else { return [] }
+        if jobRange == 0..<itemCount && answered == 0 { return [self] }
+        let absolute = (range.lowerBound + jobRange.lowerBound)..<(range.lowerBound + jobRange.upperBound)
+        defer { sequence += 1 }
+        do {
+            return [try chunk.entry(for: absolute, sequence: sequence)]
+        } catch {
+            // These jobs were encoded once already, so this cannot happen; if it did, they fail, they are not lost.
+            chunk.fail(error, jobs: absolute)
+            return []
+        }
     }
 }
 
@@ -217,6 +353,15 @@ final class ProgressTracker: Sendable {
     func add(_ count: Int) {
         let now = completed.add(count, ordering: .relaxed).newValue
         progress?(MapProgress(completed: now, total: total))
+    }
+
+    /// Counts `count` finished jobs, reporting progress once per job.
+    func addEach(_ count: Int) {
+        guard progress != nil else {
+            completed.add(count, ordering: .relaxed)
+            return
+        }
+        for _ in 0..<count { add(1) }
     }
 }
 #endif

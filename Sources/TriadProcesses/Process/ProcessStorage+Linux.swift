@@ -122,7 +122,9 @@ final class ProcessStorage: WorkerSupervisor {
 
     func workerTick(_ worker: WorkerProcess, now: UInt64) -> UInt64? { nil }
 
-    func worker(_ worker: WorkerProcess, didExit exit: WorkerExit, violation: ExecutorError?, lastStarted: UInt64?) {
+    func worker(
+        _ worker: WorkerProcess, didExit exit: WorkerExit, violation: ExecutorError?, lastStarted: StartedJob?
+    ) {
         perform(state.withLock { $0.workerExited(exit, violation: violation) })
     }
 

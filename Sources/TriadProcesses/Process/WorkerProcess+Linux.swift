@@ -4,9 +4,12 @@ import Glibc
 import Synchronization
 import TriadCore
 
-/// One result message from a worker: the sequence number of its job and one item per job of the message.
+/// One result message from a worker: the sequence number of the message it answers, which of the message's jobs
+/// it covers, and its items (one per job for single jobs; one outcome for a part of a chunk).
 struct IncomingResult {
     var sequence: UInt64
+    var first: Int = 0
+    var jobs: Int = 1
     var items: [Frame]
 }
 
@@ -19,8 +22,8 @@ protocol WorkerSupervisor: AnyObject, Sendable {
     func workerExpectsResults(_ worker: WorkerProcess) -> Bool
     /// Checks timeouts, memory and idleness; returns when to check again (monotonic nanoseconds), or nil.
     func workerTick(_ worker: WorkerProcess, now: UInt64) -> UInt64?
-    /// The worker ended; `lastStarted` is the sequence number of the last job it started, if it started one.
-    func worker(_ worker: WorkerProcess, didExit exit: WorkerExit, violation: ExecutorError?, lastStarted: UInt64?)
+    /// The worker ended; `lastStarted` is the last job it started, if it started one.
+    func worker(_ worker: WorkerProcess, didExit exit: WorkerExit, violation: ExecutorError?, lastStarted: StartedJob?)
 }
 
 /// How to start a worker.
@@ -155,9 +158,9 @@ final class WorkerProcess: Sendable {
     /// Whether the worker marks the jobs it starts in a shared page.
     var tracksProgress: Bool { progress != nil }
 
-    /// The sequence number of the message the worker started last, while it is alive and tracks progress. Its
-    /// results may still be on their way: the worker sends the results of quick jobs together.
-    var startedSequence: UInt64? {
+    /// The job the worker started last, while it is alive and tracks progress. Its result may still be on its
+    /// way: the worker sends the results of quick jobs together.
+    var startedJob: StartedJob? {
         // The page is unmapped only after the worker is reaped, which clears `alive` under the same lock.
         alive.withLock { alive in alive ? progress?.lastStarted : nil }
     }
@@ -332,6 +335,9 @@ final class WorkerProcess: Sendable {
         // The result being assembled: its header and the items received so far.
         var assemblingHeader: ResultHeader?
         var assemblingItems: [Frame] = []
+        func incoming(_ header: ResultHeader, _ items: [Frame]) -> IncomingResult {
+            IncomingResult(sequence: header.sequence, first: Int(header.first), jobs: Int(header.jobs), items: items)
+        }
         var results: [IncomingResult] = []
         // Data frames decoded straight out of the lane, once the supervisor has had them.
         var mappedInResults = 0
@@ -355,7 +361,7 @@ final class WorkerProcess: Sendable {
                             assemblingItems.append(frame)
                             if assemblingItems.count == Int(header.count) {
                                 mappedInResults += assemblingItems.count { $0.isMapped }
-                                results.append(IncomingResult(sequence: header.sequence, items: assemblingItems))
+                                results.append(incoming(header, assemblingItems))
                                 assemblingHeader = nil
                                 assemblingItems = []
                             }
@@ -368,7 +374,7 @@ final class WorkerProcess: Sendable {
                                 )
                             }
                             if header.count == 0 {
-                                results.append(IncomingResult(sequence: header.sequence, items: []))
+                                results.append(incoming(header, []))
                             } else {
                                 assemblingHeader = header
                                 assemblingItems.reserveCapacity(Int(min(header.count, 1 << 16)))

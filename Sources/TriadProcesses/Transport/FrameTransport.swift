@@ -29,8 +29,9 @@ protocol FrameSink {
     /// Sends a message, all or nothing from the caller's view: it returns once every byte is handed over.
     mutating func send(_ message: OutgoingMessage) throws
 
-    /// Records, where the parent can read it even after a crash, that the job with `sequence` starts now.
-    func jobWillStart(sequence: UInt64)
+    /// Records, where the parent can read it even after a crash, that job `ordinal` of the message `sequence`
+    /// starts now; with `timed`, when it starts too.
+    func jobWillStart(sequence: UInt64, ordinal: Int, timed: Bool)
 }
 
 extension FrameSink {

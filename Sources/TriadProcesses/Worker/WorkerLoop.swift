@@ -37,28 +37,27 @@ struct WorkerLoop: Sendable {
                 throw ProtocolError(description: "a job header of \(frame.payload.count) bytes is malformed")
             }
             let isBatch = frame.kind == WorkerFrameKind.chunk
+            if isBatch {
+                try await runChunk(header, source: &source, sink: &sink, pending: &pending, durations: &durations,
+                                   oldestPending: &oldestPending)
+                continue
+            }
             var message = OutgoingMessage()
             var resultHeader: [UInt8] = []
-            ResultHeader(sequence: header.sequence, count: isBatch ? 1 : header.count).append(to: &resultHeader)
+            ResultHeader(sequence: header.sequence, count: header.count, first: 0, jobs: header.count)
+                .append(to: &resultHeader)
             message.appendEncodedFrames(resultHeader)
-            for _ in 0..<(isBatch ? 1 : header.count) {
+            for ordinal in 0..<Int(header.count) {
                 guard let data = try source.receive(), data.sentKind == WorkerFrameKind.data else {
                     throw ProtocolError(description: "job \(header.jobName) came without its data frame")
                 }
-                // Hold results back only while the next job is known to be quick: results held while a long job
-                // runs would wait for all of it.
-                if !pending.isEmpty
-                    && (pending.byteCount > 1 << 16 || ContinuousClock.now - oldestPending > .microseconds(500)
-                        || !durations.isQuick(header.jobName, count: isBatch ? Int(header.count) : 1))
-                {
-                    try sink.send(pending)
-                    pending = OutgoingMessage()
-                }
-                sink.jobWillStart(sequence: header.sequence)
+                try flushBeforeJob(header.jobName, count: 1, sink: &sink, pending: &pending,
+                                   durations: durations, oldestPending: oldestPending)
+                sink.jobWillStart(sequence: header.sequence, ordinal: ordinal, timed: header.timed)
                 let started = ContinuousClock.now
                 // Decoded where the payload lies (a shared lane, maybe), which is let go before the job runs.
                 let prepared = data.withPayloadBytes { bytes in
-                    registry.prepare(jobName: header.jobName, input: bytes, batch: isBatch)
+                    registry.prepare(jobName: header.jobName, input: bytes, batch: false)
                 }
                 source.release(data)
                 let outcome: Result<WireEncoded, WireJobError>
@@ -66,18 +65,131 @@ struct WorkerLoop: Sendable {
                 case .success(let job): outcome = await job.run(registry: registry, borrowingFrom: sink.borrowMinimum)
                 case .failure(let error): outcome = .failure(error)
                 }
-                durations.record(header.jobName, ContinuousClock.now - started, count: isBatch ? Int(header.count) : 1)
-                switch outcome {
-                case .success(let output):
-                    message.appendFrame(kind: WorkerFrameKind.data, flags: ResultFlag.success, encoded: output)
-                case .failure(let error):
-                    message.appendFrame(kind: WorkerFrameKind.data, flags: ResultFlag.failure, payload: encode(error))
-                }
+                durations.record(header.jobName, ContinuousClock.now - started, count: 1)
+                append(outcome, to: &message)
             }
             if pending.isEmpty { oldestPending = ContinuousClock.now }
             pending.append(message)
         }
         if !pending.isEmpty { try sink.send(pending) }
+    }
+
+    /// The longest a part of a chunk runs before its results go to the parent: progress and results then flow
+    /// job by job for slow jobs and every millisecond or so for quick ones.
+    static let partBudget: Duration = .milliseconds(1)
+
+    /// Runs a chunk's jobs in order, in parts of about ``partBudget``, marking each job as it starts. Every part
+    /// but the last goes to the parent at once; the last waits with other results like a single job's.
+    private func runChunk<Source: FrameSource, Sink: FrameSink>(
+        _ header: JobHeader,
+        source: inout Source,
+        sink: inout Sink,
+        pending: inout OutgoingMessage,
+        durations: inout JobDurations,
+        oldestPending: inout ContinuousClock.Instant
+    ) async throws {
+        guard let data = try source.receive(), data.sentKind == WorkerFrameKind.data else {
+            throw ProtocolError(description: "chunk \(header.jobName) came without its data frame")
+        }
+        let count = Int(header.count)
+        try flushBeforeJob(header.jobName, count: count, sink: &sink, pending: &pending, durations: durations,
+                           oldestPending: oldestPending)
+        sink.jobWillStart(sequence: header.sequence, ordinal: 0, timed: header.timed)
+        let started = ContinuousClock.now
+        let prepared = data.withPayloadBytes { bytes in
+            registry.prepare(jobName: header.jobName, input: bytes, batch: true)
+        }
+        source.release(data)
+        guard case .success(let job) = prepared, job.jobCount == count else {
+            // The chunk as a whole failed (it did not decode, or holds another count of jobs): one answer for all.
+            var message = OutgoingMessage()
+            let error: WireJobError
+            switch prepared {
+            case .failure(let failure): error = failure
+            case .success(let job):
+                error = WireJobError(
+                    typeName: String(reflecting: WireError.self),
+                    description: "the chunk holds \(job.jobCount) jobs, its header says \(count)",
+                    payload: nil
+                )
+            }
+            appendHeader(sequence: header.sequence, first: 0, jobs: count, to: &message)
+            append(.failure(error), to: &message)
+            if pending.isEmpty { oldestPending = ContinuousClock.now }
+            pending.append(message)
+            return
+        }
+        var next = 0
+        while next < count {
+            let partStart = ContinuousClock.now
+            let first = next
+            // The clock is read every `checkEvery` jobs, fewer reads the quicker the jobs.
+            var checkEvery = 1
+            var sinceCheck = 0
+            let (outcome, end) = await job.runPart(
+                from: first,
+                registry: registry,
+                borrowingFrom: sink.borrowMinimum
+            ) { ordinal in
+                if ordinal > first {
+                    sink.jobWillStart(sequence: header.sequence, ordinal: ordinal, timed: header.timed)
+                }
+                guard ordinal > first else { return true }
+                sinceCheck += 1
+                guard sinceCheck >= checkEvery else { return true }
+                sinceCheck = 0
+                let elapsed = ContinuousClock.now - partStart
+                if elapsed >= Self.partBudget { return false }
+                let perJob = elapsed / (ordinal - first)
+                checkEvery = perJob < .microseconds(1) ? min(1024, checkEvery * 2) : 1
+                return true
+            }
+            var message = OutgoingMessage()
+            appendHeader(sequence: header.sequence, first: first, jobs: end - first, to: &message)
+            append(outcome, to: &message)
+            next = end
+            if pending.isEmpty { oldestPending = ContinuousClock.now }
+            pending.append(message)
+            if next < count {
+                try sink.send(pending)
+                pending = OutgoingMessage()
+            }
+        }
+        durations.record(header.jobName, ContinuousClock.now - started, count: count)
+    }
+
+    /// Sends the results held back unless the next job is known to be quick: results held while a long job runs
+    /// would wait for all of it.
+    private func flushBeforeJob<Sink: FrameSink>(
+        _ jobName: String,
+        count: Int,
+        sink: inout Sink,
+        pending: inout OutgoingMessage,
+        durations: JobDurations,
+        oldestPending: ContinuousClock.Instant
+    ) throws {
+        guard !pending.isEmpty else { return }
+        if pending.byteCount > 1 << 16 || ContinuousClock.now - oldestPending > .microseconds(500)
+            || !durations.isQuick(jobName, count: count)
+        {
+            try sink.send(pending)
+            pending = OutgoingMessage()
+        }
+    }
+
+    private func appendHeader(sequence: UInt64, first: Int, jobs: Int, to message: inout OutgoingMessage) {
+        var bytes: [UInt8] = []
+        ResultHeader(sequence: sequence, count: 1, first: UInt32(first), jobs: UInt32(jobs)).append(to: &bytes)
+        message.appendEncodedFrames(bytes)
+    }
+
+    private func append(_ outcome: Result<WireEncoded, WireJobError>, to message: inout OutgoingMessage) {
+        switch outcome {
+        case .success(let output):
+            message.appendFrame(kind: WorkerFrameKind.data, flags: ResultFlag.success, encoded: output)
+        case .failure(let error):
+            message.appendFrame(kind: WorkerFrameKind.data, flags: ResultFlag.failure, payload: encode(error))
+        }
     }
 
     /// How long each kind of job has been taking, to tell whether results may wait for the next job.

@@ -63,8 +63,8 @@ struct SocketFrameSink: FrameSink {
     let progress: SharedProgress?
     var lanes: SharedFrameLanes? = nil
 
-    func jobWillStart(sequence: UInt64) {
-        progress?.markStarted(sequence)
+    func jobWillStart(sequence: UInt64, ordinal: Int, timed: Bool) {
+        progress?.markStarted(sequence, ordinal: ordinal, startNanoseconds: timed ? Syscall.now() : nil)
     }
 
     func send(_ message: OutgoingMessage) throws {
@@ -144,14 +144,33 @@ struct SharedProgress: @unchecked Sendable {
         return (SharedProgress(address: address), fd)
     }
 
-    func markStarted(_ sequence: UInt64) {
-        triad_store_release_u64(address, sequence &+ 1)
+    /// Notes that job `ordinal` of message `sequence` starts, at `startNanoseconds` on the monotonic clock when
+    /// given. A generation count, odd while the fields change, lets the parent read the three as one.
+    func markStarted(_ sequence: UInt64, ordinal: Int, startNanoseconds: UInt64?) {
+        let generation = triad_load_acquire_u64(address)
+        triad_store_release_u64(address, generation &+ 1)
+        if let startNanoseconds { triad_store_release_u64(address + 24, startNanoseconds) }
+        triad_store_release_u64(address + 16, UInt64(ordinal))
+        triad_store_release_u64(address + 8, sequence &+ 1)
+        triad_store_release_u64(address, generation &+ 2)
     }
 
-    /// The sequence number of the last job started, if one was.
-    var lastStarted: UInt64? {
-        let value = triad_load_acquire_u64(address)
-        return value == 0 ? nil : value &- 1
+    /// The last job started, if one was.
+    var lastStarted: StartedJob? {
+        var fields: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        // A worker that dies between the two stores of the generation leaves it odd for good: a few tries, then
+        // the fields as they are.
+        for _ in 0..<64 {
+            let before = triad_load_acquire_u64(address)
+            fields = (
+                triad_load_acquire_u64(address + 8), triad_load_acquire_u64(address + 16),
+                triad_load_acquire_u64(address + 24)
+            )
+            if before & 1 == 0 && triad_load_acquire_u64(address) == before { break }
+            triad_cpu_relax()
+        }
+        guard fields.0 != 0 else { return nil }
+        return StartedJob(sequence: fields.0 &- 1, ordinal: Int(clamping: fields.1), startNanoseconds: fields.2)
     }
 
     func unmap() {

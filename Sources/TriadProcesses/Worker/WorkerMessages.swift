@@ -12,9 +12,11 @@ enum WorkerFrameKind {
     /// Parent to worker: sequence number and job name, followed by one data frame with the encoded job.
     static let job: UInt8 = 2
     /// Parent to worker: sequence number, job name and count, followed by one data frame with the encoded array of
-    /// jobs. The result has one data frame with the batch's outcome.
+    /// jobs. The worker runs them in order and answers in parts: each a result whose one data frame holds the
+    /// outcome of the jobs the part covers.
     static let chunk: UInt8 = 3
-    /// Worker to parent: sequence number and count, followed by that many data frames.
+    /// Worker to parent: sequence number, item count and the jobs covered (the first's index in its message and
+    /// how many), followed by that many data frames.
     static let result: UInt8 = 4
     /// The payload of a message; for results, flags say whether it is an output or an error.
     static let data: UInt8 = 5
@@ -29,7 +31,7 @@ enum ResultFlag {
 /// What a worker says first, so the parent can refuse a worker built from another binary or protocol.
 package struct WorkerHello: Codable, Sendable, Hashable {
     /// The worker protocol's version. It changes whenever the meaning of a message changes.
-    package static let currentVersion: UInt32 = 1
+    package static let currentVersion: UInt32 = 2
 
     package var version: UInt32
     package var identity: UInt64
@@ -54,53 +56,78 @@ struct JobHeader: Equatable {
     var sequence: UInt64
     var count: UInt32
     var jobName: String
+    /// Whether the parent times the jobs: the worker then notes when each one starts, not only which.
+    var timed: Bool
 
-    /// The header frame's payload: sequence (8 bytes), count (4 bytes), then the job name in UTF-8.
+    /// The header frame's payload: sequence (8 bytes), count (4 bytes), flags (4 bytes), then the job name in
+    /// UTF-8.
     func append(kind: UInt8, to bytes: inout [UInt8]) {
         var name = jobName
         name.withUTF8 { nameBytes in
-            Frame.appendHeader(kind: kind, length: 12 + nameBytes.count, to: &bytes)
+            Frame.appendHeader(kind: kind, length: 16 + nameBytes.count, to: &bytes)
             appendInteger(sequence, to: &bytes)
             appendInteger(count, to: &bytes)
+            appendInteger(timed ? UInt32(1) : 0, to: &bytes)
             bytes.append(contentsOf: nameBytes)
         }
     }
 
-    init(sequence: UInt64, count: UInt32, jobName: String) {
+    init(sequence: UInt64, count: UInt32, jobName: String, timed: Bool = true) {
         self.sequence = sequence
         self.count = count
         self.jobName = jobName
+        self.timed = timed
     }
 
     init?(payload: [UInt8]) {
-        guard payload.count >= 12 else { return nil }
+        guard payload.count >= 16 else { return nil }
         sequence = readInteger(payload, at: 0)
         count = readInteger(payload, at: 8)
-        jobName = String(decoding: payload[12...], as: UTF8.self)
+        timed = (readInteger(payload, at: 12) as UInt32) & 1 != 0
+        jobName = String(decoding: payload[16...], as: UTF8.self)
     }
 }
 
-/// The header of a result message.
+/// The header of a result message: which message it answers, how many data frames follow, and which of the
+/// message's jobs it covers (all of a single job's; a part of a chunk's).
 struct ResultHeader: Equatable {
     var sequence: UInt64
     var count: UInt32
+    /// The index, in its message, of the first job covered.
+    var first: UInt32
+    /// How many jobs are covered.
+    var jobs: UInt32
 
     func append(to bytes: inout [UInt8]) {
-        Frame.appendHeader(kind: WorkerFrameKind.result, length: 12, to: &bytes)
+        Frame.appendHeader(kind: WorkerFrameKind.result, length: 20, to: &bytes)
         appendInteger(sequence, to: &bytes)
         appendInteger(count, to: &bytes)
+        appendInteger(first, to: &bytes)
+        appendInteger(jobs, to: &bytes)
     }
 
-    init(sequence: UInt64, count: UInt32) {
+    init(sequence: UInt64, count: UInt32, first: UInt32 = 0, jobs: UInt32 = 1) {
         self.sequence = sequence
         self.count = count
+        self.first = first
+        self.jobs = jobs
     }
 
     init?(payload: [UInt8]) {
-        guard payload.count == 12 else { return nil }
+        guard payload.count == 20 else { return nil }
         sequence = readInteger(payload, at: 0)
         count = readInteger(payload, at: 8)
+        first = readInteger(payload, at: 12)
+        jobs = readInteger(payload, at: 16)
     }
+}
+
+/// The job a worker started last, as its progress page tells: which message, which job of it, and when it started
+/// (for timed messages; otherwise the time of an earlier timed job, or zero).
+struct StartedJob: Equatable {
+    var sequence: UInt64
+    var ordinal: Int
+    var startNanoseconds: UInt64
 }
 
 @inline(__always)
