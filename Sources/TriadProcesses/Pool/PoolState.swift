@@ -10,15 +10,22 @@ enum KillReason: Sendable {
     case terminated
 }
 
+/// What the state machine needs of a worker: who it is. The pool's workers are `WorkerProcess`es; the state's
+/// tests drive it with stand-ins, no process at all.
+protocol PoolWorker: AnyObject, Sendable {
+    var id: Int { get }
+    var pid: Int32 { get }
+}
+
 /// What the pool knows about one started worker. Guarded by the pool's state lock.
 ///
 /// A class, though the rest of the state is made of values: the pool reads and updates a slot several times per
 /// result, and a struct in a dictionary is copied whole (every reference it holds retained and released) on each
 /// read through the dictionary's subscript.
-final class WorkerSlot: @unchecked Sendable {
+final class WorkerSlot<Worker: PoolWorker>: @unchecked Sendable {
     enum Phase: Sendable { case initializing, ready, retiring }
 
-    let worker: WorkerProcess
+    let worker: Worker
     var phase: Phase
     /// Entries sent to the worker and not answered yet, in order; the first is the one running.
     var inFlight = EntryQueue()
@@ -42,7 +49,7 @@ final class WorkerSlot: @unchecked Sendable {
     var killDeadline: UInt64?
     var closeRequested = false
 
-    init(worker: WorkerProcess, phase: Phase, lastActivity: UInt64) {
+    init(worker: Worker, phase: Phase, lastActivity: UInt64) {
         self.worker = worker
         self.phase = phase
         self.lastActivity = lastActivity
@@ -50,20 +57,20 @@ final class WorkerSlot: @unchecked Sendable {
 }
 
 /// The side effects of a state change, run by the storage after it releases the lock.
-struct PoolEffects {
+struct PoolEffects<Worker: PoolWorker> {
     var deliveries: [(entry: PoolEntry, items: [Frame], first: Int, count: Int)] = []
     var failures: [(PoolEntry, any Error)] = []
-    var sends: [(WorkerProcess, OutgoingMessage)] = []
+    var sends: [(Worker, OutgoingMessage)] = []
     var spawns: [Duration] = []
-    var signals: [(WorkerProcess, Int32)] = []
-    var closes: [WorkerProcess] = []
-    var wakes: [WorkerProcess] = []
+    var signals: [(Worker, Int32)] = []
+    var closes: [Worker] = []
+    var wakes: [Worker] = []
     var resumes: [UnsafeContinuation<Void, Never>] = []
 }
 
 /// The pool's state machine: the queue, the workers and what happens on each event. A pure value type, driven by
 /// the storage under its lock; every effect it asks for runs after the lock is released.
-struct PoolState: Sendable {
+struct PoolState<Worker: PoolWorker>: Sendable {
     let workers: Int
     let pipelineDepth: Int
     let batchesQuickJobs: Bool
@@ -76,7 +83,7 @@ struct PoolState: Sendable {
     let initializer: (@Sendable () -> PoolEntry)?
 
     var queue = EntryQueue()
-    var slots: [Int: WorkerSlot] = [:]
+    var slots: [Int: WorkerSlot<Worker>] = [:]
     var starting = 0
     var nextWorkerID = 1
     var shuttingDown = false
@@ -108,14 +115,14 @@ struct PoolState: Sendable {
 
     // MARK: - Jobs
 
-    mutating func submit(_ entry: PoolEntry, now: UInt64, effects: inout PoolEffects) {
+    mutating func submit(_ entry: PoolEntry, now: UInt64, effects: inout PoolEffects<Worker>) {
         queue.append(entry)
         dispatchToIdle(now: now, effects: &effects)
         if !queue.isEmpty { ensureWorkers(effects: &effects) }
     }
 
     /// Starts workers until the pool has its number, with backoff after repeated crashes.
-    mutating func ensureWorkers(effects: inout PoolEffects) {
+    mutating func ensureWorkers(effects: inout PoolEffects<Worker>) {
         while liveCount < workers {
             starting += 1
             let delay: Duration =
@@ -127,7 +134,7 @@ struct PoolState: Sendable {
     }
 
     /// Sends one entry to each ready worker that has nothing in flight.
-    mutating func dispatchToIdle(now: UInt64, effects: inout PoolEffects) {
+    mutating func dispatchToIdle(now: UInt64, effects: inout PoolEffects<Worker>) {
         guard !queue.isEmpty else { return }
         let readyCount = self.readyCount
         for (id, slot) in slots where slot.phase == .ready && slot.inFlight.isEmpty && slot.killReason == nil {
@@ -144,7 +151,7 @@ struct PoolState: Sendable {
     }
 
     /// Tops up one worker's pipeline from the queue.
-    mutating func refill(_ id: Int, now: UInt64, effects: inout PoolEffects) {
+    mutating func refill(_ id: Int, now: UInt64, effects: inout PoolEffects<Worker>) {
         guard let slot = slots[id], slot.phase == .ready, slot.killReason == nil else { return }
         let depth: Int
         if slot.averageNanos > 0 {
@@ -178,7 +185,7 @@ struct PoolState: Sendable {
         to id: Int,
         now: UInt64,
         message: inout OutgoingMessage,
-        effects: inout PoolEffects
+        effects: inout PoolEffects<Worker>
     ) {
         let slot = slots[id]!
         message.append(entry.message)
@@ -200,7 +207,7 @@ struct PoolState: Sendable {
         }
     }
 
-    mutating func cancel(_ entry: PoolEntry, started: (Int) -> StartedJob?, effects: inout PoolEffects) {
+    mutating func cancel(_ entry: PoolEntry, started: (Int) -> StartedJob?, effects: inout PoolEffects<Worker>) {
         // A queued entry is skipped when its turn comes; one in flight that has not started runs and its result
         // is dropped. Only a running one needs its worker killed: the head of the worker's messages, or a later
         // one the worker has started already (it sends the results of quick jobs together, so the head may have
@@ -212,10 +219,14 @@ struct PoolState: Sendable {
                 guard message.handleKey == key || batchIndex != nil else { continue }
                 let running = started(id).flatMap { $0.sequence == message.sequence ? $0 : nil }
                 let blame: StartedJob
-                if let running {
-                    guard batchIndex == nil || batchIndex == running.ordinal else { return }
+                if let running, batchIndex == nil || batchIndex == running.ordinal {
                     blame = running
-                } else if message === slot.inFlight.first, batchIndex == nil || batchIndex == message.answered {
+                } else if let running, let batchIndex, batchIndex < running.ordinal {
+                    // It ran already; its result is on its way and will be dropped.
+                    return
+                } else if running == nil, message === slot.inFlight.first,
+                    batchIndex == nil || batchIndex == message.answered
+                {
                     blame = StartedJob(sequence: message.sequence, ordinal: message.answered, startNanoseconds: 0)
                 } else {
                     // Not running yet: watched on the worker's ticks until its result comes or it starts.
@@ -233,7 +244,7 @@ struct PoolState: Sendable {
 
     // MARK: - Worker events
 
-    mutating func workerStarted(_ worker: WorkerProcess, now: UInt64, effects: inout PoolEffects) {
+    mutating func workerStarted(_ worker: Worker, now: UInt64, effects: inout PoolEffects<Worker>) {
         starting -= 1
         consecutiveStartFailures = 0
         let slot = WorkerSlot(worker: worker, phase: .ready, lastActivity: now)
@@ -254,7 +265,7 @@ struct PoolState: Sendable {
         if slot.phase == .ready && !terminating { afterProgress(worker.id, now: now, effects: &effects) }
     }
 
-    mutating func workerFailedToStart(error: ExecutorError, permanent: Bool, effects: inout PoolEffects) {
+    mutating func workerFailedToStart(error: ExecutorError, permanent: Bool, effects: inout PoolEffects<Worker>) {
         starting -= 1
         consecutiveStartFailures += 1
         let hasWorkers = slots.values.contains { $0.phase == .ready }
@@ -266,7 +277,7 @@ struct PoolState: Sendable {
         finishShutdownIfDone(effects: &effects)
     }
 
-    mutating func results(_ id: Int, _ results: [IncomingResult], now: UInt64, effects: inout PoolEffects) {
+    mutating func results(_ id: Int, _ results: [IncomingResult], now: UInt64, effects: inout PoolEffects<Worker>) {
         guard let slot = slots[id] else { return }
         for result in results {
             guard let head = slot.inFlight.first, head.sequence == result.sequence,
@@ -332,7 +343,7 @@ struct PoolState: Sendable {
     }
 
     /// Refills a worker, or lets it go when it is retiring or the pool is shutting down and it has nothing left.
-    private mutating func afterProgress(_ id: Int, now: UInt64, effects: inout PoolEffects) {
+    private mutating func afterProgress(_ id: Int, now: UInt64, effects: inout PoolEffects<Worker>) {
         refill(id, now: now, effects: &effects)
         dispatchToIdle(now: now, effects: &effects)
         guard let slot = slots[id], slot.inFlight.isEmpty, !slot.closeRequested else { return }
@@ -345,7 +356,7 @@ struct PoolState: Sendable {
         if wasRetiring { ensureWorkersIfDemand(effects: &effects) }
     }
 
-    private mutating func ensureWorkersIfDemand(effects: inout PoolEffects) {
+    private mutating func ensureWorkersIfDemand(effects: inout PoolEffects<Worker>) {
         if !queue.isEmpty || (!shuttingDown && idleTimeout == nil) { ensureWorkers(effects: &effects) }
     }
 
@@ -356,7 +367,7 @@ struct PoolState: Sendable {
         now: UInt64,
         resident: Int?,
         started: StartedJob?,
-        effects: inout PoolEffects
+        effects: inout PoolEffects<Worker>
     ) -> UInt64? {
         guard let slot = slots[id] else { return nil }
         var next: UInt64?
@@ -432,7 +443,8 @@ struct PoolState: Sendable {
         violation: ExecutorError?,
         lastStarted: StartedJob?,
         tracksProgress: Bool,
-        effects: inout PoolEffects
+        now: UInt64,
+        effects: inout PoolEffects<Worker>
     ) {
         guard let slot = slots.removeValue(forKey: id) else { return }
         let lost = Array(slot.inFlight)
@@ -498,14 +510,13 @@ struct PoolState: Sendable {
             let retiredIdle = slot.phase == .retiring && slot.jobsSent < (maxJobsPerWorker ?? .max)
             if demand || (!shuttingDown && !retiredIdle) { ensureWorkers(effects: &effects) }
         }
-        let now = Syscall.now()
         dispatchToIdle(now: now, effects: &effects)
         finishShutdownIfDone(effects: &effects)
     }
 
     private func failure(
         for head: PoolEntry,
-        slot: WorkerSlot,
+        slot: WorkerSlot<Worker>,
         exit: WorkerExit,
         violation: ExecutorError?
     ) -> (any Error)? {
@@ -544,7 +555,7 @@ struct PoolState: Sendable {
         )
     }
 
-    private func initializerError(slot: WorkerSlot) -> ExecutorError? {
+    private func initializerError(slot: WorkerSlot<Worker>) -> ExecutorError? {
         guard case .initializerFailed(let error)? = slot.killReason else { return nil }
         return ExecutorError(
             .workerStartFailed,
@@ -563,7 +574,7 @@ struct PoolState: Sendable {
 
     // MARK: - Shutdown
 
-    mutating func shutdown(cancelPending: Bool, effects: inout PoolEffects) {
+    mutating func shutdown(cancelPending: Bool, effects: inout PoolEffects<Worker>) {
         shuttingDown = true
         if cancelPending {
             for entry in queue.removeAll() {
@@ -585,7 +596,7 @@ struct PoolState: Sendable {
         finishShutdownIfDone(effects: &effects)
     }
 
-    mutating func terminate(signal: Int32, now: UInt64, effects: inout PoolEffects) {
+    mutating func terminate(signal: Int32, now: UInt64, effects: inout PoolEffects<Worker>) {
         shuttingDown = true
         terminating = true
         for entry in queue.removeAll() { effects.failures.append((entry, Self.terminatedError(entry))) }
@@ -605,7 +616,7 @@ struct PoolState: Sendable {
         finishShutdownIfDone(effects: &effects)
     }
 
-    mutating func finishShutdownIfDone(effects: inout PoolEffects) {
+    mutating func finishShutdownIfDone(effects: inout PoolEffects<Worker>) {
         guard isStopped else { return }
         effects.resumes += shutdownWaiters
         shutdownWaiters = []

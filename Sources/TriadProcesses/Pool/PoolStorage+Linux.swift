@@ -9,7 +9,7 @@ final class PoolStorage: WorkerSupervisor {
     let registry: JobRegistry
     let configuration: ProcessPoolConfiguration
     private let launch: WorkerLaunch
-    private let state: Mutex<PoolState>
+    private let state: Mutex<PoolState<WorkerProcess>>
     private let sequences = Atomic<UInt64>(0)
     /// Jobs submitted while every worker was busy, waiting for the next state change to take them in.
     private let inbox = Mutex(Inbox())
@@ -181,13 +181,14 @@ final class PoolStorage: WorkerSupervisor {
         _ worker: WorkerProcess, didExit exit: WorkerExit, violation: ExecutorError?, lastStarted: StartedJob?
     ) {
         debugLog("worker \(worker.id) \(exit) violation \(String(describing: violation))")
-        mutate { state, effects, _ in
+        mutate { state, effects, now in
             state.workerExited(
                 worker.id,
                 exit: exit,
                 violation: violation,
                 lastStarted: lastStarted,
                 tracksProgress: worker.tracksProgress,
+                now: now,
                 effects: &effects
             )
         }
@@ -196,8 +197,8 @@ final class PoolStorage: WorkerSupervisor {
     // MARK: - Effects
 
     @discardableResult
-    private func mutate<R>(_ body: (inout PoolState, inout PoolEffects, UInt64) -> R) -> R {
-        var effects = PoolEffects()
+    private func mutate<R>(_ body: (inout PoolState<WorkerProcess>, inout PoolEffects<WorkerProcess>, UInt64) -> R) -> R {
+        var effects = PoolEffects<WorkerProcess>()
         let now = Syscall.now()
         let result = state.withLock { state in
             takeInbox(into: &state, now: now, effects: &effects)
@@ -220,7 +221,11 @@ final class PoolStorage: WorkerSupervisor {
     }
 
     /// Moves the jobs of the inbox into the state's queue, as if they were submitted now.
-    private func takeInbox(into state: inout PoolState, now: UInt64, effects: inout PoolEffects) {
+    private func takeInbox(
+        into state: inout PoolState<WorkerProcess>,
+        now: UInt64,
+        effects: inout PoolEffects<WorkerProcess>
+    ) {
         let entries = inbox.withLock { inbox in
             defer { inbox.entries.removeAll(keepingCapacity: true) }
             return inbox.entries
@@ -235,7 +240,7 @@ final class PoolStorage: WorkerSupervisor {
         }
     }
 
-    private func perform(_ effects: PoolEffects) {
+    private func perform(_ effects: PoolEffects<WorkerProcess>) {
         for (worker, signal) in effects.signals { worker.signal(signal) }
         for (worker, message) in effects.sends { worker.send(message) }
         for worker in effects.closes { worker.closeWhenFlushed() }

@@ -76,7 +76,8 @@ extension ProcessPoolExecutor {
     ) throws(ExecutorError) -> JobHandle<[J.Output]> {
         let name = try registeredName(of: J.self)
         let chunk = MapChunk<J, [J.Output]>(
-            jobs, named: name, ordered: true, timeout: timeout, tracker: tracker, storage: storage
+            jobs, named: name, ordered: true, timeout: timeout, tracker: tracker,
+            registry: storage.registry, pool: storage.configuration
         )
         return try enqueue(chunk.firstEntry(sequence: storage.nextSequence()))
     }
@@ -89,7 +90,8 @@ extension ProcessPoolExecutor {
     ) throws(ExecutorError) -> JobHandle<[Result<J.Output, any Error>]> {
         let name = try registeredName(of: J.self)
         let chunk = MapChunk<J, [Result<J.Output, any Error>]>(
-            jobs, named: name, ordered: false, timeout: timeout, tracker: tracker, storage: storage
+            jobs, named: name, ordered: false, timeout: timeout, tracker: tracker,
+            registry: storage.registry, pool: storage.configuration
         )
         return try enqueue(chunk.firstEntry(sequence: storage.nextSequence()))
     }
@@ -128,7 +130,8 @@ final class MapChunk<J: Job, Output: Sendable>: Sendable {
         ordered: Bool,
         timeout: Duration?,
         tracker: ProgressTracker,
-        storage: PoolStorage
+        registry: JobRegistry,
+        pool configuration: ProcessPoolConfiguration
     ) {
         self.jobs = jobs
         self.name = name
@@ -136,9 +139,9 @@ final class MapChunk<J: Job, Output: Sendable>: Sendable {
         self.timeout = timeout
         self.tracker = tracker
         handle = JobHandle(jobName: name)
-        registry = storage.registry
-        maxFrameSize = storage.configuration.maxFrameSize
-        timed = timeout != nil || storage.configuration.defaultTimeout != nil
+        self.registry = registry
+        maxFrameSize = configuration.maxFrameSize
+        timed = timeout != nil || configuration.defaultTimeout != nil
     }
 
     /// The entry of the whole chunk.

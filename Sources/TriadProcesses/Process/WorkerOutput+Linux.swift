@@ -8,7 +8,7 @@ struct WorkerOutput: ~Copyable {
     /// The most bytes kept.
     static let capacity = 4096
 
-    private let fd: Int32
+    private var fd: Int32
     private var tail: [UInt8] = []
     private var trimmed = false
 
@@ -16,6 +16,13 @@ struct WorkerOutput: ~Copyable {
     init(fd: Int32) { self.fd = fd }
 
     deinit { if fd >= 0 { Syscall.close(fd) } }
+
+    /// Closes the pipe; what it still holds is lost. Called before the worker's end is reported, so that a pool
+    /// shut down has given back every descriptor.
+    mutating func close() {
+        if fd >= 0 { Syscall.close(fd) }
+        fd = -1
+    }
 
     /// The descriptor to poll for reading, or -1.
     var descriptor: Int32 { fd }

@@ -42,7 +42,7 @@ struct WorkerLaunch: Sendable {
 /// One worker process and the dedicated thread that drives it: spawns it, checks its handshake, writes what is
 /// queued for it, reads its results, runs its supervisor's timers and reaps it. This is the reusable unit of
 /// process supervision: a pool owns many, a single-job process would own one.
-final class WorkerProcess: Sendable {
+final class WorkerProcess: PoolWorker {
     let id: Int
     let pid: pid_t
     private let channel: Int32
@@ -501,6 +501,7 @@ final class WorkerProcess: Sendable {
             return try? Syscall.reap(pid).get()
         }
         lastWords.drain()
+        lastWords.close()
         Syscall.close(lifeline)
         Syscall.close(wakeFD)
         if pidFD >= 0 { Syscall.close(pidFD) }
