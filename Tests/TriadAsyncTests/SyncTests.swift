@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 import TriadAsync
+import TriadCore
 
 @Suite("Async synchronization")
 struct SyncTests {
@@ -50,6 +51,19 @@ struct SyncTests {
             let byLength = AsyncQueue<String>(order: .priority(by: { $0.count > $1.count }))
             for word in ["a", "abc", "ab"] { try byLength.putNowait(word) }
             #expect(try byLength.getNowait() == "abc")
+        }
+    }
+
+    @Test("a priority queue hands out equal priorities in the order they were put")
+    func stablePriority() async throws {
+        try await AsyncLoop.run { _ in
+            let queue = AsyncQueue<(priority: Int, label: String)>(order: .priority(by: { $0.priority < $1.priority }))
+            for item in [(2, "a"), (1, "b"), (2, "c"), (1, "d"), (0, "e"), (2, "f"), (1, "g")] {
+                try queue.putNowait(item)
+            }
+            var labels: [String] = []
+            while !queue.isEmpty { labels.append(try queue.getNowait().label) }
+            #expect(labels == ["e", "b", "d", "g", "a", "c", "f"])
         }
     }
 
