@@ -1,6 +1,7 @@
 import Testing
 import TriadAsync
 import TriadAsyncHTTP
+import TriadHTTPTestServer
 
 @Suite("The HTTP client on the loop", .serialized)
 struct HTTPClientTests {

@@ -1,5 +1,6 @@
 import Testing
 import TriadAsync
+import TriadHTTPTestServer
 
 #if canImport(Glibc)
 import Glibc

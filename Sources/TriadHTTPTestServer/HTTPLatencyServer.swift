@@ -1,8 +1,12 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import TriadAsync
+import TriadCore
 
-/// A small HTTP/1.1 server that answers every request after a fixed latency: a load-test and demo helper.
+/// A small HTTP/1.1 server that answers every request after a fixed latency: a load-test and demo helper, in a
+/// module of its own (`TriadHTTPTestServer`) because it is a tool for tests, benchmarks and demos, not part of
+/// Triad's API.
 ///
 /// It stands in for a slow remote API, so that I/O-bound code can be measured on one machine: `triad compare`
 /// and the benchmarks fetch from it. It listens on 127.0.0.1, runs on NIO threads of its own (never on the
@@ -51,7 +55,7 @@ public final class HTTPLatencyServer: Sendable {
     ) async throws -> HTTPLatencyServer {
         precondition(threads >= 1, "the server needs at least one thread")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        let delay = latency.timeAmount
+        let delay = TimeAmount.nanoseconds(latency.saturatingSignedNanoseconds)
         let replies = CannedReplies(body: body)
         do {
             let channel = try await ServerBootstrap(group: group)
