@@ -156,6 +156,31 @@ struct SyncTests {
         }
     }
 
+    @Test("a lock is acquired and released by hand, and a waiter gets it on release")
+    func lockAcquireRelease() async throws {
+        try await AsyncLoop.run { loop in
+            let lock = AsyncLock()
+            try await lock.acquire()
+            #expect(lock.isLocked)
+            let waiter = loop.createTask {
+                try await lock.acquire()
+                lock.release()
+            }
+            while lock.waitingCount < 1 { await loop.yield() }
+            #expect(lock.isLocked)
+            lock.release()
+            try await waiter.value
+            #expect(!lock.isLocked)
+        }
+    }
+
+    @Test("releasing a lock that nobody holds stops the program")
+    func lockReleaseUnheld() async {
+        await #expect(processExitsWith: .failure) {
+            AsyncLock().release()
+        }
+    }
+
     @Test("a lock serializes critical sections that suspend")
     func lock() async throws {
         let trace = Recorder<String>()
