@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 import TriadAsync
+import TriadTestSupport
 
 @Suite("Sleeps on the loop's timer heap, and large gathers")
 struct SleepTests {
@@ -127,19 +128,23 @@ struct SleepTests {
     func callLater() async throws {
         let ran = Recorder<String>()
         let onLoop = Recorder<Bool>()
+        let callbacks = Tally()
         try await AsyncLoop.run { loop in
             loop.callLater(.milliseconds(30)) {
                 ran.append("30 ms")
                 onLoop.append(loop.isCurrentThread)
+                callbacks.add()
             }
             loop.callLater(.milliseconds(10)) {
                 ran.append("10 ms")
                 onLoop.append(loop.isCurrentThread)
+                callbacks.add()
             }
             let cancelled = loop.callLater(.milliseconds(20)) { ran.append("cancelled") }
             cancelled.cancel()
             cancelled.cancel()
-            try await loop.sleep(for: .milliseconds(80))
+            // Once the 30 ms callback has run, the cancelled one's deadline has passed too.
+            await callbacks.wait(untilAtLeast: 2)
         }
         #expect(ran.all == ["10 ms", "30 ms"])
         #expect(onLoop.all == [true, true])
