@@ -7,43 +7,46 @@ import TriadCore
 /// cost a search per cancellation: its id is noted, and the next ``sweepCancelled()`` removes every noted sleeper
 /// in one pass; one whose deadline passes first leaves as cancelled. An id noted for a sleeper that has already
 /// woken (or never went to sleep) is simply dropped by the next sweep.
-struct SleeperHeap<Waiter> {
-    struct Entry {
+package struct SleeperHeap<Waiter> {
+    package struct Entry {
         var deadline: UInt64
         var id: UInt64
         var waiter: Waiter
     }
 
     /// Earlier deadline first; equal deadlines by id, the order the sleeps began.
-    struct WakeOrder: HeapOrder {
-        func leavesFirst(_ lhs: Entry, _ rhs: Entry) -> Bool {
+    package struct WakeOrder: HeapOrder {
+        package func leavesFirst(_ lhs: Entry, _ rhs: Entry) -> Bool {
             (lhs.deadline, lhs.id) < (rhs.deadline, rhs.id)
         }
     }
 
     private var heap = BinaryHeap(WakeOrder())
+
+    /// Makes an empty heap.
+    package init() {}
     private var cancelled: Set<UInt64> = []
 
     /// The sleepers in heap order (not sorted), including cancelled ones not yet swept.
-    var entries: [Entry] { heap.elements }
+    package var entries: [Entry] { heap.elements }
 
     /// The number of sleepers in the heap, including cancelled ones not yet swept.
-    var count: Int { heap.count }
+    package var count: Int { heap.count }
 
     /// Whether cancelled sleepers wait for ``sweepCancelled()``.
-    var hasCancelled: Bool { !cancelled.isEmpty }
+    package var hasCancelled: Bool { !cancelled.isEmpty }
 
     /// The earliest deadline, if any sleeper is waiting.
-    var earliestDeadline: UInt64? { heap.first?.deadline }
+    package var earliestDeadline: UInt64? { heap.first?.deadline }
 
     /// Adds a sleeper.
-    mutating func insert(deadline: UInt64, id: UInt64, waiter: Waiter) {
+    package mutating func insert(deadline: UInt64, id: UInt64, waiter: Waiter) {
         heap.insert(Entry(deadline: deadline, id: id, waiter: waiter))
     }
 
     /// Removes every sleeper whose deadline is at or before `now`, and returns them in wake order: those due,
     /// and those noted as cancelled (whose notes it forgets).
-    mutating func popDue(now: UInt64) -> (due: [Waiter], cancelled: [Waiter]) {
+    package mutating func popDue(now: UInt64) -> (due: [Waiter], cancelled: [Waiter]) {
         var due: [Waiter] = []
         var cancelledDue: [Waiter] = []
         while let first = heap.first, first.deadline <= now {
@@ -58,19 +61,19 @@ struct SleeperHeap<Waiter> {
     }
 
     /// The number of cancellation notes waiting for a sweep.
-    var cancelledCount: Int { cancelled.count }
+    package var cancelledCount: Int { cancelled.count }
 
     /// Notes that sleeper `id` was cancelled; ``sweepCancelled()`` removes it.
     ///
     /// - Returns: Whether this is the first note since the last sweep, so that the caller schedules one sweep.
-    mutating func noteCancelled(_ id: UInt64) -> Bool {
+    package mutating func noteCancelled(_ id: UInt64) -> Bool {
         let first = cancelled.isEmpty
         cancelled.insert(id)
         return first
     }
 
     /// Removes the sleepers noted as cancelled and returns them, in wake order; forgets the notes.
-    mutating func sweepCancelled() -> [Waiter] {
+    package mutating func sweepCancelled() -> [Waiter] {
         guard !cancelled.isEmpty else { return [] }
         let noted = cancelled
         cancelled.removeAll()
@@ -78,7 +81,7 @@ struct SleeperHeap<Waiter> {
     }
 
     /// Removes and returns every sleeper, in wake order.
-    mutating func removeAll() -> [Waiter] {
+    package mutating func removeAll() -> [Waiter] {
         cancelled = []
         return heap.removeAll().map(\.waiter)
     }
