@@ -20,6 +20,8 @@ let package = Package(
         .library(name: "TriadAsync", targets: ["TriadAsync"]),
         // The HTTP client on the loop lives apart: AsyncHTTPClient takes minutes to build.
         .library(name: "TriadAsyncHTTP", targets: ["TriadAsyncHTTP"]),
+        // A test and demo helper, not public API: the slow HTTP server that the benchmarks and the examples use.
+        .library(name: "TriadHTTPTestServer", targets: ["TriadHTTPTestServer"]),
         .executable(name: "triad", targets: ["triad"]),
     ],
     dependencies: [
@@ -49,6 +51,18 @@ let package = Package(
             ],
             swiftSettings: triadSwiftSettings
         ),
+        // An HTTP server that answers after a fixed latency, for tests, benchmarks, `triad compare` and the examples.
+        .target(
+            name: "TriadHTTPTestServer",
+            dependencies: [
+                "TriadAsync",
+                "TriadCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: triadSwiftSettings
+        ),
         // The umbrella: re-exports only.
         .target(
             name: "Triad",
@@ -59,6 +73,7 @@ let package = Package(
             name: "triad",
             dependencies: [
                 "Triad",
+                "TriadHTTPTestServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: triadSwiftSettings
@@ -78,7 +93,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "AsyncExample",
-            dependencies: ["Triad"],
+            dependencies: ["Triad", "TriadHTTPTestServer"],
             path: "Examples/AsyncExample",
             swiftSettings: triadSwiftSettings
         ),
@@ -102,6 +117,7 @@ let package = Package(
                 "TriadAsync",
                 "TriadCore",
                 "TriadTestSupport",
+                "TriadHTTPTestServer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -121,7 +137,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TriadAsyncHTTPTests",
-            dependencies: ["TriadAsyncHTTP", "TriadAsync"],
+            dependencies: ["TriadAsyncHTTP", "TriadAsync", "TriadHTTPTestServer"],
             swiftSettings: triadSwiftSettings
         ),
         // Counters and keyed shared objects for the executors' map tests.

@@ -24,11 +24,11 @@ let package = Package(
     ],
     targets: [
         benchmarkTarget("CodecBenchmarks", [.product(name: "TriadCore", package: "triad")]),
-        benchmarkTarget("AsyncBenchmarks", [.product(name: "TriadAsync", package: "triad"), .product(name: "TriadAsyncHTTP", package: "triad")]),
+        benchmarkTarget("AsyncBenchmarks", [.product(name: "TriadAsync", package: "triad"), .product(name: "TriadAsyncHTTP", package: "triad"), .product(name: "TriadHTTPTestServer", package: "triad")]),
         benchmarkTarget("ThreadsBenchmarks", [.product(name: "TriadThreads", package: "triad"), .product(name: "TriadCore", package: "triad")]),
         benchmarkTarget("IPCBenchmarks", [.product(name: "TriadProcesses", package: "triad")]),
         // The same async workloads as a plain program outside the harness: `swift run -c release AsyncTimings`.
-        .executableTarget(name: "AsyncTimings", dependencies: [.product(name: "TriadAsync", package: "triad"), .product(name: "TriadAsyncHTTP", package: "triad")], path: "Benchmarks/AsyncTimings", swiftSettings: benchmarkSettings),
+        .executableTarget(name: "AsyncTimings", dependencies: [.product(name: "TriadAsync", package: "triad"), .product(name: "TriadAsyncHTTP", package: "triad"), .product(name: "TriadHTTPTestServer", package: "triad")], path: "Benchmarks/AsyncTimings", swiftSettings: benchmarkSettings),
         benchmarkTarget("ProcessesBenchmarks", [.product(name: "TriadProcesses", package: "triad")]),
         // The same process pool workloads outside the harness: `swift run -c release ProcessesTimings`.
         .executableTarget(name: "ProcessesTimings", dependencies: [.product(name: "TriadProcesses", package: "triad"), .product(name: "TriadCore", package: "triad")], path: "Benchmarks/ProcessesTimings", swiftSettings: benchmarkSettings),

@@ -1,6 +1,7 @@
 // Async: asyncio's model on one event-loop thread. Hundreds of requests wait at once, and nothing blocks.
 // Run it with `swift run AsyncExample`.
 import Triad
+import TriadHTTPTestServer
 
 @main
 struct AsyncExample {

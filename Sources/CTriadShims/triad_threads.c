@@ -65,38 +65,6 @@ uint64_t triad_thread_tag(void) { return triad_tag; }
 
 void triad_thread_set_tag(uint64_t tag) { triad_tag = tag; }
 
-struct triad_spawn_context {
-    void (*body)(void *);
-    void *context;
-};
-
-static void *triad_spawn_trampoline(void *raw) {
-    struct triad_spawn_context spawn = *(struct triad_spawn_context *)raw;
-    free(raw);
-    spawn.body(spawn.context);
-    return NULL;
-}
-
-int triad_thread_spawn(void (*body)(void *), void *context, size_t stack_size) {
-    struct triad_spawn_context *spawn = malloc(sizeof *spawn);
-    if (spawn == NULL) return ENOMEM;
-    spawn->body = body;
-    spawn->context = context;
-    pthread_attr_t attr;
-    int rc = pthread_attr_init(&attr);
-    if (rc != 0) {
-        free(spawn);
-        return rc;
-    }
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (stack_size > 0) rc = pthread_attr_setstacksize(&attr, stack_size);
-    pthread_t thread;
-    if (rc == 0) rc = pthread_create(&thread, &attr, triad_spawn_trampoline, spawn);
-    pthread_attr_destroy(&attr);
-    if (rc != 0) free(spawn);
-    return rc;
-}
-
 void triad_thread_set_name(const char *name) {
     char short_name[16];
     strncpy(short_name, name, sizeof short_name - 1);

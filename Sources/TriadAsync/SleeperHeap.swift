@@ -1,3 +1,5 @@
+import TriadCore
+
 /// The loop's sleeping tasks, ordered by deadline: the pure state machine under ``LoopTimers``.
 ///
 /// A binary min-heap of `(deadline, id, waiter)`, 24 bytes a sleeper for a continuation. Equal deadlines wake in
@@ -5,115 +7,82 @@
 /// cost a search per cancellation: its id is noted, and the next ``sweepCancelled()`` removes every noted sleeper
 /// in one pass; one whose deadline passes first leaves as cancelled. An id noted for a sleeper that has already
 /// woken (or never went to sleep) is simply dropped by the next sweep.
-struct SleeperHeap<Waiter> {
-    struct Entry {
+package struct SleeperHeap<Waiter> {
+    package struct Entry {
         var deadline: UInt64
         var id: UInt64
         var waiter: Waiter
+    }
 
-        func wakesBefore(_ other: Entry) -> Bool {
-            (deadline, id) < (other.deadline, other.id)
+    /// Earlier deadline first; equal deadlines by id, the order the sleeps began.
+    package struct WakeOrder: HeapOrder {
+        package func leavesFirst(_ lhs: Entry, _ rhs: Entry) -> Bool {
+            (lhs.deadline, lhs.id) < (rhs.deadline, rhs.id)
         }
     }
 
-    private(set) var entries: [Entry] = []
+    private var heap = BinaryHeap(WakeOrder())
+
+    /// Makes an empty heap.
+    package init() {}
     private var cancelled: Set<UInt64> = []
 
+    /// The sleepers in heap order (not sorted), including cancelled ones not yet swept.
+    package var entries: [Entry] { heap.elements }
+
     /// The number of sleepers in the heap, including cancelled ones not yet swept.
-    var count: Int { entries.count }
+    package var count: Int { heap.count }
 
     /// Whether cancelled sleepers wait for ``sweepCancelled()``.
-    var hasCancelled: Bool { !cancelled.isEmpty }
+    package var hasCancelled: Bool { !cancelled.isEmpty }
 
     /// The earliest deadline, if any sleeper is waiting.
-    var earliestDeadline: UInt64? { entries.first?.deadline }
+    package var earliestDeadline: UInt64? { heap.first?.deadline }
 
     /// Adds a sleeper.
-    mutating func insert(deadline: UInt64, id: UInt64, waiter: Waiter) {
-        entries.append(Entry(deadline: deadline, id: id, waiter: waiter))
-        siftUp(entries.count - 1)
+    package mutating func insert(deadline: UInt64, id: UInt64, waiter: Waiter) {
+        heap.insert(Entry(deadline: deadline, id: id, waiter: waiter))
     }
 
     /// Removes every sleeper whose deadline is at or before `now`, and returns them in wake order: those due,
     /// and those noted as cancelled (whose notes it forgets).
-    mutating func popDue(now: UInt64) -> (due: [Waiter], cancelled: [Waiter]) {
+    package mutating func popDue(now: UInt64) -> (due: [Waiter], cancelled: [Waiter]) {
         var due: [Waiter] = []
         var cancelledDue: [Waiter] = []
-        while let first = entries.first, first.deadline <= now {
+        while let first = heap.first, first.deadline <= now {
             if !cancelled.isEmpty, cancelled.remove(first.id) != nil {
                 cancelledDue.append(first.waiter)
             } else {
                 due.append(first.waiter)
             }
-            removeFirst()
+            _ = heap.popFirst()
         }
         return (due, cancelledDue)
     }
 
     /// The number of cancellation notes waiting for a sweep.
-    var cancelledCount: Int { cancelled.count }
+    package var cancelledCount: Int { cancelled.count }
 
     /// Notes that sleeper `id` was cancelled; ``sweepCancelled()`` removes it.
     ///
     /// - Returns: Whether this is the first note since the last sweep, so that the caller schedules one sweep.
-    mutating func noteCancelled(_ id: UInt64) -> Bool {
+    package mutating func noteCancelled(_ id: UInt64) -> Bool {
         let first = cancelled.isEmpty
         cancelled.insert(id)
         return first
     }
 
     /// Removes the sleepers noted as cancelled and returns them, in wake order; forgets the notes.
-    mutating func sweepCancelled() -> [Waiter] {
+    package mutating func sweepCancelled() -> [Waiter] {
         guard !cancelled.isEmpty else { return [] }
-        var removed: [Entry] = []
-        var kept: [Entry] = []
-        kept.reserveCapacity(entries.count)
-        for entry in entries {
-            if cancelled.contains(entry.id) { removed.append(entry) } else { kept.append(entry) }
-        }
+        let noted = cancelled
         cancelled.removeAll()
-        guard !removed.isEmpty else { return [] }
-        entries = kept
-        for index in stride(from: entries.count / 2 - 1, through: 0, by: -1) { siftDown(index) }
-        removed.sort { $0.wakesBefore($1) }
-        return removed.map(\.waiter)
+        return heap.removeAll { noted.contains($0.id) }.map(\.waiter)
     }
 
     /// Removes and returns every sleeper, in wake order.
-    mutating func removeAll() -> [Waiter] {
-        let all = entries.sorted { $0.wakesBefore($1) }.map(\.waiter)
-        entries = []
+    package mutating func removeAll() -> [Waiter] {
         cancelled = []
-        return all
-    }
-
-    private mutating func removeFirst() {
-        let last = entries.removeLast()
-        guard !entries.isEmpty else { return }
-        entries[0] = last
-        siftDown(0)
-    }
-
-    private mutating func siftUp(_ start: Int) {
-        var child = start
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard entries[child].wakesBefore(entries[parent]) else { return }
-            entries.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    private mutating func siftDown(_ start: Int) {
-        var parent = start
-        while true {
-            let left = 2 * parent + 1
-            guard left < entries.count else { return }
-            var smallest = left
-            if left + 1 < entries.count && entries[left + 1].wakesBefore(entries[left]) { smallest = left + 1 }
-            guard entries[smallest].wakesBefore(entries[parent]) else { return }
-            entries.swapAt(smallest, parent)
-            parent = smallest
-        }
+        return heap.removeAll().map(\.waiter)
     }
 }

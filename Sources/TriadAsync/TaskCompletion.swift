@@ -1,20 +1,16 @@
 import Logging
 import Synchronization
+import TriadCore
 
 /// The outcome of a loop task or a loop future, and the parties waiting for it.
 final class TaskCompletion<Success: Sendable>: Sendable {
     typealias Callback = @Sendable (Result<Success, any Error>) -> Void
 
     private struct State {
-        var result: Result<Success, any Error>?
+        /// The outcome, and the waiters and callbacks that hear of it.
+        var promise = Promise<Result<Success, any Error>>()
         var retrieved = false
         var handleAlive = true
-        var nextWaiter: UInt64 = 0
-        var waiters: [UInt64: UnsafeContinuation<Result<Success, any Error>, Never>] = [:]
-        /// The first callback, kept apart so that the usual single callback (such as a gather's) allocates no
-        /// array.
-        var firstCallback: Callback?
-        var moreCallbacks: [Callback] = []
     }
 
     private let state = Mutex(State())
@@ -30,29 +26,19 @@ final class TaskCompletion<Success: Sendable>: Sendable {
     }
 
     func peek() -> Result<Success, any Error>? {
-        state.withLock { $0.result }
+        state.withLock { $0.promise.outcome }
     }
 
     /// Records the outcome, wakes the waiters and runs the callbacks on the calling thread. An outcome is recorded
     /// once: a later call changes nothing and returns `false`.
     @discardableResult
     func finish(_ result: Result<Success, any Error>) -> Bool {
-        typealias Waiter = UnsafeContinuation<Result<Success, any Error>, Never>
-        let taken = state.withLock { state -> (waiters: [Waiter], first: Callback?, more: [Callback], report: Bool)? in
-            guard state.result == nil else { return nil }
-            state.result = result
-            defer {
-                state.waiters = [:]
-                state.firstCallback = nil
-                state.moreCallbacks = []
-            }
-            let waiters = state.waiters.isEmpty ? [] : Array(state.waiters.values)
-            return (waiters, state.firstCallback, state.moreCallbacks, !state.handleAlive && !state.retrieved)
+        let taken = state.withLock { state -> (wakeups: Promise<Result<Success, any Error>>.Wakeups, report: Bool)? in
+            guard let wakeups = state.promise.resolve(result) else { return nil }
+            return (wakeups, !state.handleAlive && !state.retrieved)
         }
         guard let taken else { return false }
-        for waiter in taken.waiters { waiter.resume(returning: result) }
-        taken.first?(result)
-        for callback in taken.more { callback(result) }
+        taken.wakeups.run()
         if taken.report { reportIfFailed(result) }
         return true
     }
@@ -60,7 +46,7 @@ final class TaskCompletion<Success: Sendable>: Sendable {
     func handleDropped() {
         let unretrieved = state.withLock { state -> Result<Success, any Error>? in
             state.handleAlive = false
-            return state.retrieved ? nil : state.result
+            return state.retrieved ? nil : state.promise.outcome
         }
         if let unretrieved { reportIfFailed(unretrieved) }
     }
@@ -76,13 +62,7 @@ final class TaskCompletion<Success: Sendable>: Sendable {
     func whenDone(_ callback: @escaping Callback) {
         let ready = state.withLock { state -> Result<Success, any Error>? in
             state.retrieved = true
-            if let result = state.result { return result }
-            if state.firstCallback == nil {
-                state.firstCallback = callback
-            } else {
-                state.moreCallbacks.append(callback)
-            }
-            return nil
+            return state.promise.addCallback(callback)
         }
         if let ready { callback(ready) }
     }
@@ -103,32 +83,26 @@ final class TaskCompletion<Success: Sendable>: Sendable {
     func wait(cancellable: Bool) async -> Result<Success, any Error> {
         let id = state.withLock { state -> UInt64 in
             state.retrieved = true
-            state.nextWaiter += 1
-            return state.nextWaiter
+            return state.promise.nextWaiterID()
         }
         if let ready = peek() { return ready }
         guard cancellable else {
             return await withUnsafeContinuation { continuation in
-                let ready = state.withLock { state -> Result<Success, any Error>? in
-                    if let result = state.result { return result }
-                    state.waiters[id] = continuation
-                    return nil
-                }
+                let ready = state.withLock { $0.promise.addWaiter(continuation, id: id) }
                 if let ready { continuation.resume(returning: ready) }
             }
         }
         return await withTaskCancellationHandler {
             await withUnsafeContinuation { continuation in
                 let ready = state.withLock { state -> Result<Success, any Error>? in
-                    if let result = state.result { return result }
+                    if let result = state.promise.outcome { return result }
                     if Task.isCancelled { return .failure(CancellationError()) }
-                    state.waiters[id] = continuation
-                    return nil
+                    return state.promise.addWaiter(continuation, id: id)
                 }
                 if let ready { continuation.resume(returning: ready) }
             }
         } onCancel: {
-            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            let waiter = state.withLock { $0.promise.removeWaiter(id) }
             waiter?.resume(returning: .failure(CancellationError()))
         }
     }

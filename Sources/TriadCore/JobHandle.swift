@@ -39,7 +39,7 @@ public final class JobHandle<Output: Sendable>: Sendable {
     /// threads, even from the main actor or top-level code.
     public nonisolated(nonsending) var value: Output {
         get async throws {
-            var outcome = storage.withLock { $0.outcome }
+            var outcome = storage.withLock { $0.promise.outcome }
             if outcome == nil { outcome = await waitForOutcome() }
             return try Self.unwrap(outcome!)
         }
@@ -51,7 +51,7 @@ public final class JobHandle<Output: Sendable>: Sendable {
     /// ``value``, it runs on the caller's executor.
     public nonisolated(nonsending) var result: Result<Output, any Error> {
         get async {
-            var outcome = storage.withLock { $0.outcome }
+            var outcome = storage.withLock { $0.promise.outcome }
             if outcome == nil { outcome = await waitForOutcome() }
             return Result { try Self.unwrap(outcome!) }
         }
@@ -61,18 +61,13 @@ public final class JobHandle<Output: Sendable>: Sendable {
     /// inside a `nonisolated(nonsending)` caller, `withTaskCancellationHandler` crashed with Swift 6.3.)
     private func waitForOutcome() async -> HandleOutcome {
         await withTaskCancellationHandler {
-            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
-                let ready = storage.withLock { storage in
-                    if storage.outcome != nil { return true }
-                    storage.waiters.append(continuation)
-                    return false
-                }
-                if ready { continuation.resume() }
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<HandleOutcome, Never>) in
+                let ready = storage.withLock { $0.promise.addWaiter(continuation) }
+                if let ready { continuation.resume(returning: ready) }
             }
         } onCancel: {
             self.cancel()
         }
-        return storage.withLock { $0.outcome! }
     }
 
     private static func unwrap(_ outcome: HandleOutcome) throws -> Output {
@@ -149,13 +144,9 @@ public final class JobHandle<Output: Sendable>: Sendable {
     /// Runs `callback` once the handle resolves, at once if it already has. The callback runs on the thread that
     /// resolves the handle, so it must be short and must not block.
     package func whenComplete(_ callback: @escaping @Sendable (Result<Output, any Error>) -> Void) {
-        let ready = storage.withLock { state -> HandleOutcome? in
-            if let outcome = state.outcome { return outcome }
-            state.callbacks.append { [self] in
-                let outcome = storage.withLock { $0.outcome! }
-                callback(Result { try Self.unwrap(outcome) })
-            }
-            return nil
+        let ready = storage.withLock { storage -> HandleOutcome? in
+            if let outcome = storage.promise.outcome { return outcome }
+            return storage.promise.addCallback { outcome in callback(Result { try Self.unwrap(outcome) }) }
         }
         if let ready { callback(Result { try Self.unwrap(ready) }) }
     }
@@ -163,26 +154,21 @@ public final class JobHandle<Output: Sendable>: Sendable {
     private struct Resolution {
         var wasRunning = false
         var cancelHandler: (@Sendable (_ wasRunning: Bool) -> Void)?
-        var waiters: [UnsafeContinuation<Void, Never>] = []
-        var callbacks: [@Sendable () -> Void] = []
     }
 
-    /// Stores the outcome and wakes every waiter, all or nothing: of two racing resolutions exactly one wins.
+    /// Stores the outcome and wakes every waiter after the lock, all or nothing: of two racing resolutions exactly
+    /// one wins.
     private func resolve(_ outcome: HandleOutcome, as state: JobState) -> Resolution? {
         var resolution = Resolution()
-        let won = storage.withLock { storage in
-            guard storage.outcome == nil else { return false }
+        let wakeups = storage.withLock { storage -> Promise<HandleOutcome>.Wakeups? in
+            guard let wakeups = storage.promise.resolve(outcome) else { return nil }
             resolution.wasRunning = storage.state == .running
             swap(&resolution.cancelHandler, &storage.cancelHandler)
-            swap(&resolution.waiters, &storage.waiters)
-            swap(&resolution.callbacks, &storage.callbacks)
             storage.state = state
-            storage.outcome = outcome
-            return true
+            return wakeups
         }
-        guard won else { return nil }
-        for waiter in resolution.waiters { waiter.resume() }
-        for callback in resolution.callbacks { callback() }
+        guard let wakeups else { return nil }
+        wakeups.run()
         return resolution
     }
 }
@@ -200,10 +186,7 @@ private enum HandleOutcome: @unchecked Sendable {
 /// The mutable state of a handle, behind its lock.
 private struct HandleStorage {
     var state: JobState = .pending
-    var outcome: HandleOutcome?
-    /// Waiters read the outcome once resumed.
-    var waiters: [UnsafeContinuation<Void, Never>] = []
-    /// Callbacks read the outcome themselves.
-    var callbacks: [@Sendable () -> Void] = []
+    /// The outcome and the waiters and callbacks that hear of it.
+    var promise = Promise<HandleOutcome>()
     var cancelHandler: (@Sendable (_ wasRunning: Bool) -> Void)?
 }

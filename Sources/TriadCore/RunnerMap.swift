@@ -8,7 +8,7 @@ import Synchronization
 /// limit and its shutdown count them) and says when they must stop. A per-job timeout needs a handle per job, which
 /// resolves at once while the job runs on, so executors take this path only for maps without one.
 package final class RunnerMap<J: Job>: @unchecked Sendable {
-    // Unchecked because of `slots`: each slot is written once, by the runner that claimed its index, before that
+    // Unchecked for `claims`: each slot is written once, by the runner that claimed its index, before that
     // runner counts the job done; the values are read only by whoever counts the last job, after its acquiring
     // count. Everything else is atomic or behind the lock.
     package typealias Waiter = UnsafeContinuation<[J.Output], any Error>
@@ -20,11 +20,10 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
         var runners: [JobHandle<Void>] = []
     }
 
-    private let jobs: [J]
-    /// Where the unordered map's outcomes go; `nil` for the ordered map, whose values go into `slots`.
+    /// The jobs, claimed one at a time, and the ordered map's value slots.
+    private let claims: SlotBuffer<J, J.Output>
+    /// Where the unordered map's outcomes go; `nil` for the ordered map, whose values go into `claims`.
     private let stream: AsyncStream<JobCompletion<J.Output>>.Continuation?
-    private let slots: UnsafeMutableBufferPointer<J.Output?>
-    private let next = Atomic<Int>(0)
     private let done = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
     private let progress: (@Sendable (MapProgress) -> Void)?
@@ -39,22 +38,9 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
         progress: (@Sendable (MapProgress) -> Void)?,
         stream: AsyncStream<JobCompletion<J.Output>>.Continuation?
     ) {
-        self.jobs = jobs
+        self.claims = SlotBuffer(jobs, storesValues: stream == nil)
         self.progress = progress
         self.stream = stream
-        if stream == nil {
-            slots = .allocate(capacity: jobs.count)
-            slots.initialize(repeating: nil)
-        } else {
-            slots = UnsafeMutableBufferPointer(start: nil, count: 0)
-        }
-    }
-
-    deinit {
-        if slots.baseAddress != nil {
-            slots.deinitialize()
-            slots.deallocate()
-        }
     }
 
     /// Runs `jobs` on `runners` runners and returns their values in order.
@@ -118,7 +104,7 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
         _ runners: Int,
         _ startRunner: (RunnerMap<J>) throws(ExecutorError) -> JobHandle<Void>
     ) {
-        for _ in 0..<min(jobs.count, max(1, runners)) {
+        for _ in 0..<min(claims.count, max(1, runners)) {
             let handle: JobHandle<Void>
             do {
                 handle = try startRunner(self)
@@ -139,8 +125,7 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
     package func runJobs(stopIf: () -> (any Error)?) async {
         var untilTurn = Self.jobsPerTurn
         while !stopped.load(ordering: .relaxed) {
-            let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
-            guard index < jobs.count else { return }
+            guard let (index, job) = claims.claim() else { return }
             if Task.isCancelled {
                 abandon(ExecutorError.cancelled(jobName: J.jobName), claimed: index)
                 return
@@ -148,11 +133,11 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
             // No `Result` on the way: in this generic code, building one costs a metadata lookup per job.
             let more: Bool
             do {
-                let value = try await jobs[index].run()
+                let value = try await job.run()
                 if let stream {
                     stream.yield(JobCompletion(index: index, result: .success(value)))
                 } else {
-                    slots[index] = value
+                    claims.store(value, at: index)
                 }
                 more = count(index)
             } catch {
@@ -174,9 +159,9 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
     /// Counts a job done; `false` once it was the last, which ends the map.
     private func count(_ index: Int) -> Bool {
         let completed = done.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue
-        progress?(MapProgress(completed: completed, total: jobs.count))
-        guard completed == jobs.count else { return true }
-        finish(.success(stream == nil ? slots.map { $0! } : []))
+        progress?(MapProgress(completed: completed, total: claims.count))
+        guard completed == claims.count else { return true }
+        finish(.success(stream == nil ? claims.take() : []))
         return false
     }
 
@@ -199,9 +184,7 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
             return
         }
         if let claimed { _ = fail(error, at: claimed) }
-        while true {
-            let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
-            guard index < jobs.count else { return }
+        while let (index, _) = claims.claim() {
             _ = fail(error, at: index)
         }
     }

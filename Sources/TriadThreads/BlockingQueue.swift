@@ -1,3 +1,5 @@
+import TriadCore
+
 /// A thread-safe queue, like Python's `queue.Queue`, `LifoQueue` and `PriorityQueue` in one type, with an optional
 /// bound, timeouts, task tracking and closing.
 ///
@@ -19,26 +21,10 @@
 /// ``close()`` stops new items: `put(_:)` throws ``ThreadingError/Code/closed``. Items already queued can still be
 /// taken; once none are left, `get()` throws ``ThreadingError/Code/closed`` too, which ends consumer loops.
 public final class BlockingQueue<Element: Sendable>: Sendable {
-    /// The order in which items leave the queue.
-    public struct Order: Sendable {
-        enum Kind {
-            case fifo, lifo
-            case priority(@Sendable (Element, Element) -> Bool)
-        }
-
-        let kind: Kind
-
-        /// First in, first out, as Python's `queue.Queue`.
-        public static var fifo: Order { Order(kind: .fifo) }
-        /// Last in, first out, as Python's `queue.LifoQueue`.
-        public static var lifo: Order { Order(kind: .lifo) }
-
-        /// Smallest first by `areInIncreasingOrder`, as Python's `queue.PriorityQueue`; items that compare equal
-        /// leave in the order they came.
-        public static func priority(by areInIncreasingOrder: @escaping @Sendable (Element, Element) -> Bool) -> Order {
-            Order(kind: .priority(areInIncreasingOrder))
-        }
-    }
+    /// The order in which items leave the queue: `.fifo`, `.lifo`, or `.priority(by:)` (`.priority` for
+    /// `Comparable` items), the same type as `AsyncQueue`'s. In priority order, items that compare equal leave in the
+    /// order they came.
+    public typealias Order = QueueOrder<Element>
 
     private let storage: Guarded<QueueState<Element>>
 
@@ -52,13 +38,9 @@ public final class BlockingQueue<Element: Sendable>: Sendable {
     ///   - maxSize: The most items held at once, after which `put(_:)` waits; `nil` (or a value below 1, as in
     ///     Python) for no bound.
     public init(order: Order = .fifo, maxSize: Int? = nil) {
-        let maxSize = maxSize.flatMap { $0 >= 1 ? $0 : nil }
-        self.maxSize = maxSize
-        switch order.kind {
-        case .fifo: storage = Guarded(QueueState(lifo: false, maxSize: maxSize))
-        case .lifo: storage = Guarded(QueueState(lifo: true, maxSize: maxSize))
-        case .priority(let less): storage = Guarded(QueueState(priority: less, maxSize: maxSize))
-        }
+        let state = QueueState(order: order, maxSize: maxSize)
+        self.maxSize = state.maxSize
+        storage = Guarded(state)
     }
 
     /// The number of items queued now. The answer may be stale as soon as it returns.
@@ -267,9 +249,4 @@ public final class BlockingQueue<Element: Sendable>: Sendable {
     private static var closedError: ThreadingError {
         ThreadingError(.closed, message: "the queue is closed; it takes no new items and has none left to give")
     }
-}
-
-extension BlockingQueue.Order where Element: Comparable {
-    /// Smallest first, as Python's `queue.PriorityQueue`; equal items leave in the order they came.
-    public static var priority: BlockingQueue.Order { .priority(by: { $0 < $1 }) }
 }

@@ -9,12 +9,13 @@
 ///     take(items.removeFirst())
 /// }
 /// // producer thread
-/// try condition.withLock { items.append(x); try condition.notify() }
+/// condition.withLock { items.append(x); condition.notify() }
 /// ```
 ///
 /// Waiting and notifying need the lock held by the caller, as in Python. A ``Condition`` made with an ``RLock`` (the
 /// default) checks that the calling thread is the owner; one made with a ``Lock`` can only check that the lock is
-/// held. Either way the failure throws ``ThreadingError/Code/notOwner``.
+/// held. Either way the failure is a programmer error and stops the program with a precondition failure (Python
+/// raises `RuntimeError`), the one policy for misuse across Triad's locks.
 ///
 /// Every wait blocks an OS thread. A condition has no async variant, because its default lock is owned by a thread;
 /// async code waits on an ``Event``, a ``Semaphore`` or a ``BlockingQueue`` instead.
@@ -59,12 +60,11 @@ public final class Condition: Sendable {
 
     /// Releases the condition's lock (one level of an ``RLock``).
     ///
-    /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/notOwner`` or ``ThreadingError/Code/notLocked``
-    ///   when the lock is not held.
-    public func release() throws(ThreadingError) {
+    /// - Precondition: The lock is held (by the calling thread, for an ``RLock``).
+    public func release() {
         switch underlying {
-        case .lock(let lock): try lock.release()
-        case .rlock(let lock): try lock.release()
+        case .lock(let lock): lock.release()
+        case .rlock(let lock): lock.release()
         }
     }
 
@@ -72,7 +72,7 @@ public final class Condition: Sendable {
     @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         acquire()
-        defer { try? release() }
+        defer { release() }
         return try body()
     }
 
@@ -81,21 +81,24 @@ public final class Condition: Sendable {
     /// Blocks an OS thread. Wake-ups come only from ``notify(_:)`` and ``notifyAll()``, but the state you wait for
     /// may have changed again by the time the lock is back, so prefer ``wait(for:timeout:)``.
     ///
-    /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/notOwner`` if the caller does not hold the lock.
+    /// - Precondition: The caller holds the lock.
     @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
-    public func wait() throws(ThreadingError) {
-        try wait(deadline: nil, timeout: nil)
+    public func wait() {
+        _ = wait(deadline: nil)
     }
 
     /// Releases the lock, blocks until notified or until `timeout` passes, and takes the lock back either way.
     ///
     /// Blocks an OS thread.
     ///
+    /// - Precondition: The caller holds the lock.
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/timedOut`` if no notification came in time (the lock
-    ///   is held again all the same), or ``ThreadingError/Code/notOwner``.
+    ///   is held again all the same).
     @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func wait(timeout: Duration) throws(ThreadingError) {
-        try wait(deadline: .after(timeout), timeout: timeout)
+        guard wait(deadline: .after(timeout)) else {
+            throw ThreadingError.timedOut(after: timeout, waitingFor: "a condition to be notified")
+        }
     }
 
     /// Waits until `predicate` holds, checking it with the lock held before each wait and after each wake-up.
@@ -105,15 +108,14 @@ public final class Condition: Sendable {
     /// - Parameters:
     ///   - predicate: The condition to wait for; it runs with the lock held.
     ///   - timeout: The longest total wait; `nil` for none.
+    /// - Precondition: The caller holds the lock.
     /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/timedOut`` if the predicate still does not hold at the
-    ///   timeout (the lock is held again all the same), or ``ThreadingError/Code/notOwner``.
+    ///   timeout (the lock is held again all the same); never without a timeout.
     @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func wait(for predicate: () -> Bool, timeout: Duration? = nil) throws(ThreadingError) {
         let deadline = Deadline.after(timeout)
         while !predicate() {
-            do {
-                try wait(deadline: deadline, timeout: timeout)
-            } catch where error.code == .timedOut {
+            if !wait(deadline: deadline) {
                 if predicate() { return }
                 throw ThreadingError.timedOut(after: timeout, waitingFor: "a condition's predicate to hold")
             }
@@ -123,44 +125,40 @@ public final class Condition: Sendable {
     /// Wakes up to `count` threads waiting on the condition, the longest-waiting first. Waking nobody is not an
     /// error.
     ///
-    /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/notOwner`` if the caller does not hold the lock.
-    public func notify(_ count: Int = 1) throws(ThreadingError) {
-        try checkHeld("notify")
+    /// - Precondition: The caller holds the lock.
+    public func notify(_ count: Int = 1) {
+        checkHeld("notify")
         tickets.change { $0.notify(count) }
     }
 
     /// Wakes every thread waiting on the condition.
     ///
-    /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/notOwner`` if the caller does not hold the lock.
-    public func notifyAll() throws(ThreadingError) {
-        try checkHeld("notify")
+    /// - Precondition: The caller holds the lock.
+    public func notifyAll() {
+        checkHeld("notify")
         tickets.change { $0.notify(Int.max) }
     }
 
-    private func checkHeld(_ action: String) throws(ThreadingError) {
+    private func checkHeld(_ action: String) {
         let held =
             switch underlying {
             case .lock(let lock): lock.isLocked
             case .rlock(let lock): lock.isOwnedByCurrentThread
             }
-        guard held else {
-            throw ThreadingError(
-                .notOwner,
-                message: "cannot \(action) on a condition whose lock the caller does not hold; acquire it first"
-            )
-        }
+        precondition(held, "cannot \(action) on a condition whose lock the caller does not hold; acquire it first")
     }
 
-    private func wait(deadline: Deadline?, timeout: Duration?) throws(ThreadingError) {
-        try checkHeld("wait")
+    /// Waits for a notification until `deadline`; returns whether one came. The lock is held again either way.
+    private func wait(deadline: Deadline?) -> Bool {
+        checkHeld("wait")
         let ticket = tickets.withLock { $0.enqueue() }
         let saved: Int
         switch underlying {
         case .lock(let lock):
-            try lock.release()
+            lock.release()
             saved = 1
         case .rlock(let lock):
-            saved = try lock.releaseAll()
+            saved = lock.releaseAll()
         }
         var notified = tickets.wait(until: deadline, wakesOthers: false) { $0.take(ticket) } != nil
         if !notified {
@@ -170,7 +168,7 @@ public final class Condition: Sendable {
         case .lock(let lock): lock.acquire()
         case .rlock(let lock): lock.acquire(restoring: saved)
         }
-        if !notified { throw ThreadingError.timedOut(after: timeout, waitingFor: "a condition to be notified") }
+        return notified
     }
 }
 

@@ -67,15 +67,12 @@ public final class Lock: Sendable {
 
     /// Releases the lock, waking one waiter.
     ///
-    /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/notLocked`` if the lock was not held; nothing
-    ///   changes then.
-    public func release() throws(ThreadingError) {
+    /// - Precondition: The lock is held. Releasing a lock that nobody holds is a programmer error and stops the
+    ///   program, as every misuse of Triad's locks and semaphores does (Python raises `RuntimeError`).
+    public func release() {
         switch state.exchange(0, ordering: .releasing) {
         case 0:
-            throw ThreadingError(
-                .notLocked,
-                message: "a lock that nobody holds was released; release only after acquire"
-            )
+            preconditionFailure("a lock that nobody holds was released; release only after acquire")
         case 1:
             return
         default:
@@ -92,7 +89,7 @@ public final class Lock: Sendable {
     @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         acquire()
-        defer { try? release() }
+        defer { release() }
         return try body()
     }
 
@@ -103,7 +100,7 @@ public final class Lock: Sendable {
     ///   or what `body` throws.
     public func withLock<R>(_ body: () throws -> sending R) async throws -> sending R {
         try await acquire()
-        defer { try? release() }
+        defer { release() }
         return try body()
     }
 
@@ -114,7 +111,7 @@ public final class Lock: Sendable {
     ///   or what `body` throws.
     public func withLock<R>(_ body: () async throws -> sending R) async throws -> sending R {
         try await acquire()
-        defer { try? release() }
+        defer { release() }
         return try await body()
     }
 

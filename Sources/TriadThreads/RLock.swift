@@ -7,8 +7,8 @@ import CTriadShims
 /// no async variant, because a task may move between threads across a suspension point; in async code use
 /// ``Lock``.
 ///
-/// Releasing an `RLock` that the calling thread does not hold is an error that throws
-/// ``ThreadingError/Code/notOwner``, as Python raises `RuntimeError`; it leaves the lock unchanged.
+/// Releasing an `RLock` that the calling thread does not hold is a programmer error and stops the program with a
+/// precondition failure (Python raises `RuntimeError`), the one policy for misuse across Triad's locks.
 public final class RLock: Sendable {
     struct State {
         var owner: Int32 = 0
@@ -49,14 +49,16 @@ public final class RLock: Sendable {
 
     /// Releases one level of the lock; the last release frees it for other threads.
     ///
-    /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/notOwner`` if the calling thread does not hold it.
-    public func release() throws(ThreadingError) {
+    /// - Precondition: The calling thread holds the lock.
+    public func release() {
         let me = triad_thread_id()
-        try storage.change { (state: inout State) throws(ThreadingError) in
-            guard state.owner == me, state.depth > 0 else { throw Self.notOwner(state) }
+        let misuse = storage.change { (state: inout State) -> String? in
+            guard state.owner == me, state.depth > 0 else { return Self.notOwner(state) }
             state.depth -= 1
             if state.depth == 0 { state.owner = 0 }
+            return nil
         }
+        if let misuse { preconditionFailure(misuse) }
     }
 
     /// Whether the calling thread holds the lock.
@@ -75,20 +77,28 @@ public final class RLock: Sendable {
     @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         acquire()
-        defer { try? release() }
+        defer { release() }
         return try body()
     }
 
     // MARK: - For Condition
 
     /// Releases every level the caller holds and returns how many, so a condition wait can restore them.
-    func releaseAll() throws(ThreadingError) -> Int {
+    func releaseAll() -> Int {
         let me = triad_thread_id()
-        return try storage.change { (state: inout State) throws(ThreadingError) in
-            guard state.owner == me, state.depth > 0 else { throw Self.notOwner(state) }
+        let released = storage.change { (state: inout State) -> Result<Int, Misuse> in
+            guard state.owner == me, state.depth > 0 else { return .failure(Misuse(message: Self.notOwner(state))) }
             defer { state = State() }
-            return state.depth
+            return .success(state.depth)
         }
+        switch released {
+        case .success(let depth): return depth
+        case .failure(let misuse): preconditionFailure(misuse.message)
+        }
+    }
+
+    private struct Misuse: Error {
+        var message: String
     }
 
     /// Takes the lock back with the depth `releaseAll` returned.
@@ -110,12 +120,9 @@ public final class RLock: Sendable {
         return nil
     }
 
-    private static func notOwner(_ state: State) -> ThreadingError {
+    private static func notOwner(_ state: State) -> String {
         let holder = state.depth == 0 ? "nobody holds it" : "thread \(state.owner) holds it"
-        return ThreadingError(
-            .notOwner,
-            message: "thread \(triad_thread_id()) released a re-entrant lock it does not hold (\(holder)); "
-                + "release it on the thread that acquired it"
-        )
+        return "thread \(triad_thread_id()) released a re-entrant lock it does not hold (\(holder)); "
+            + "release it on the thread that acquired it"
     }
 }

@@ -55,13 +55,13 @@ public final class Semaphore: Sendable {
     ///
     /// - Precondition: `count` is at least 1.
     public func release(_ count: Int = 1) {
-        // An unbounded semaphore cannot over-release.
-        try! core.release(count)
+        core.release(count)
     }
 }
 
 /// A semaphore that refuses to rise above its initial value, like Python's `threading.BoundedSemaphore`: releasing
-/// more than was acquired is a bug, and it throws instead of silently adding a permit.
+/// more than was acquired is a programmer error, which stops the program with a precondition failure instead of
+/// silently adding a permit (Python raises `ValueError`), as every misuse of Triad's locks and semaphores does.
 public final class BoundedSemaphore: Sendable {
     let core: SemaphoreCore
 
@@ -110,10 +110,8 @@ public final class BoundedSemaphore: Sendable {
 
     /// Gives back `count` permits, waking as many waiters.
     ///
-    /// - Precondition: `count` is at least 1.
-    /// - Throws: ``ThreadingError`` with ``ThreadingError/Code/overReleased`` if that would raise the count above
-    ///   ``bound``; no permit is added then.
-    public func release(_ count: Int = 1) throws(ThreadingError) { try core.release(count) }
+    /// - Precondition: `count` is at least 1, and the permits do not rise above ``bound``.
+    public func release(_ count: Int = 1) { core.release(count) }
 }
 
 /// The storage shared by both semaphores.
@@ -153,18 +151,17 @@ final class SemaphoreCore: Sendable {
         }
     }
 
-    func release(_ count: Int) throws(ThreadingError) {
+    func release(_ count: Int) {
         precondition(count >= 1, "release at least one permit, not \(count)")
-        try storage.change { (state: inout State) throws(ThreadingError) in
+        let misuse = storage.change { (state: inout State) -> String? in
             if let bound = state.bound, state.value + count > bound {
-                throw ThreadingError(
-                    .overReleased,
-                    message: "a bounded semaphore was released past its bound of \(bound) (it holds \(state.value), "
-                        + "\(count) more were released); release only permits that were acquired"
-                )
+                return "a bounded semaphore was released past its bound of \(bound) (it holds \(state.value), "
+                    + "\(count) more were released); release only permits that were acquired"
             }
             state.value += count
+            return nil
         }
+        if let misuse { preconditionFailure(misuse) }
     }
 
     private static func take(_ state: inout State) -> Void? {

@@ -1,5 +1,6 @@
 import CTriadShims
 import Synchronization
+import TriadCore
 
 /// An OS thread running a throwing body, like Python's `threading.Thread`, that hands back the body's value or error.
 ///
@@ -67,7 +68,7 @@ public final class Thread<Value: Sendable>: Sendable {
         storage.change { $0.start() }
         if !isDaemon { NonDaemonRegistry.shared.add(id) }
         let launch = Launch(thread: self, body: body)
-        let rc = spawnThread(stackSize: stackSize) { launch.run() }
+        let rc = DetachedThread.start(stackSize: stackSize) { launch.run() }
         if rc != 0 {
             if !isDaemon { NonDaemonRegistry.shared.remove(id) }
             storage.change { $0.failToStart() }

@@ -66,7 +66,7 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
         for index in 0..<count {
             core.workerWillStart()
             let threadName = "\(name)-\(index)"
-            let rc = spawnThread(stackSize: 0) {
+            let rc = DetachedThread.start {
                 triad_thread_set_name(threadName)
                 initializer?(index)
                 core.runWorker()

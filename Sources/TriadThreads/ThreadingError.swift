@@ -30,12 +30,15 @@ public struct ThreadingError: Error, Sendable, Hashable, CustomStringConvertible
         /// The barrier is broken by ``Barrier/abort()``, by a timeout, by a failing action or by a reset while
         /// parties were waiting. Every waiter and every later arrival gets this until ``Barrier/reset()``.
         public static let brokenBarrier = Code("brokenBarrier")
-        /// A ``BoundedSemaphore`` was released more often than it was acquired.
+        /// A ``BoundedSemaphore`` was released more often than it was acquired. Not thrown by this version: misuse of
+        /// a lock or semaphore is a precondition failure. Kept so that code that names it still compiles.
         public static let overReleased = Code("overReleased")
         /// A thread released an ``RLock`` that it does not hold, or waited or notified on a ``Condition`` whose
-        /// lock it does not hold.
+        /// lock it does not hold. Not thrown by this version: that misuse is a precondition failure. Kept so that
+        /// code that names it still compiles.
         public static let notOwner = Code("notOwner")
-        /// A ``Lock`` that nobody holds was released.
+        /// A ``Lock`` that nobody holds was released. Not thrown by this version: that misuse is a precondition
+        /// failure. Kept so that code that names it still compiles.
         public static let notLocked = Code("notLocked")
         /// The task that was suspended in an async wait was cancelled.
         public static let cancelled = Code("cancelled")

@@ -1,6 +1,7 @@
 import Testing
 import TriadAsync
 import TriadAsyncHTTP
+import TriadHTTPTestServer
 
 @Suite("The HTTP client on the loop", .serialized)
 struct HTTPClientTests {
@@ -63,7 +64,8 @@ struct HTTPClientTests {
         let client = try await loop.run { loop in LoopHTTPClient(loop: loop) }
         let started = ContinuousClock.now
         let request = Task { try await loop.run { _ in try await client.get(server.url) } }
-        try await Task.sleep(for: .milliseconds(100))
+        // Cancels once the request has reached the server, not after a guess at how long that takes.
+        while server.requestsReceived < 1 { try await Task.sleep(for: .milliseconds(1)) }
         request.cancel()
         await #expect(throws: (any Error).self) { try await request.value }
         // Generous: the point is that it does not wait for the server's 30 seconds.

@@ -2,6 +2,7 @@ import Synchronization
 import Testing
 import TriadAsync
 import TriadCore
+import TriadTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -173,12 +174,23 @@ struct ExecutorTests {
             }
             #expect(squares == (0..<40).map { $0 * $0 })
             #expect(inFlight.withLock { $0.peak } == 4)
+            // Each call finishes when its gate opens; the gates open in the order 5, 15, 30, each once the previous
+            // outcome has been seen, so the completion order is known whatever the machine's speed.
             var seen: [Int] = []
+            let gates = [5: AsyncEvent(), 15: AsyncEvent(), 30: AsyncEvent()]
+            let outcomes = Tally()
+            loop.createTask {
+                for (step, delay) in [5, 15, 30].enumerated() {
+                    await outcomes.wait(untilAtLeast: step)
+                    gates[delay]!.set()
+                }
+            }
             for await completion in loop.mapUnordered([30, 5, 15], maxConcurrent: 3, { delay in
-                try await loop.sleep(for: .milliseconds(delay))
+                try await gates[delay]!.wait()
                 return delay
             }) {
                 seen.append(try completion.result.get())
+                outcomes.add()
             }
             #expect(seen == [5, 15, 30])
         }
@@ -189,10 +201,17 @@ struct ExecutorTests {
         try await AsyncLoop.run { loop in
             let limiter = RateLimiter(rate: 100, burst: 5, loop: loop)
             let start = ContinuousClock.now
-            for _ in 0..<15 { try await limiter.acquire() }
+            var lastCall = start
+            for _ in 0..<15 {
+                lastCall = ContinuousClock.now
+                try await limiter.acquire()
+            }
             // 5 from the burst, then 10 more at 100 per second: at least about 100 ms.
             #expect(ContinuousClock.now - start >= .milliseconds(90))
-            #expect(!limiter.tryAcquire(5))
+            // The bucket is empty after the last acquisition and earns 5 tokens in 50 ms, so 5 more are refused
+            // unless a slow machine took that long to get here.
+            let refused = !limiter.tryAcquire(5)
+            #expect(refused || ContinuousClock.now - lastCall >= .milliseconds(50))
         }
     }
 

@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import Testing
 import TriadAsync
+import TriadTestSupport
 
 @Suite("Futures: createFuture, settling, awaiting, gather of futures")
 struct FutureTests {
@@ -95,7 +96,7 @@ struct FutureTests {
             let future = loop.createFuture(of: Int.self)
             future.whenDone { seen.append(((try? $0.get()) ?? -1, threadID())) }
             loop.callLater(.milliseconds(5)) { future.succeed(4) }
-            try await loop.sleep(for: .milliseconds(30))
+            _ = await future.result  // settled now, so the next whenDone runs at once
             future.whenDone { seen.append(((try? $0.get()) ?? -1, threadID())) }
             let failing = loop.createFuture(of: Int.self)
             failing.whenDone { _ in }
@@ -117,7 +118,8 @@ struct FutureTests {
                 let dropped = loop.createFuture(of: Int.self, name: "dropped")
                 dropped.cancel()
             }
-            try await loop.sleep(for: .milliseconds(5))
+            // Waits for the report itself, not for a time by which it should have come.
+            while !store.all.contains(where: { $0.0 == .error }) { try await loop.sleep(for: .milliseconds(1)) }
         }
         let errors = store.all.filter { $0.0 == .error }
         #expect(errors.count == 1)
@@ -169,8 +171,15 @@ struct FutureTests {
     func gatherCancelled() async throws {
         let loop = AsyncLoop()
         let futures = (0..<3).map { _ in loop.createFuture(of: Int.self) }
-        let waiter = Task { try await loop.run { loop in try await loop.gather(futures: futures) } }
-        try await Task.sleep(for: .milliseconds(30))
+        let gathering = Tally()
+        let waiter = Task {
+            try await loop.run { loop in
+                gathering.add()
+                return try await loop.gather(futures: futures)
+            }
+        }
+        // Cancels once the gather has begun, not after a guess at how long that takes.
+        await gathering.wait(untilAtLeast: 1)
         waiter.cancel()
         await #expect(throws: CancellationError.self) { try await waiter.value }
         #expect(futures.allSatisfy { $0.isCancelled })

@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 import TriadAsync
+import TriadTestSupport
 
 @Suite("Bounded map on worker tasks")
 struct MapTests {
@@ -28,13 +29,16 @@ struct MapTests {
     @Test("the first error of map cancels the calls in flight and starts no more")
     func firstErrorStopsTheRest() async throws {
         let started = Recorder<Int>()
+        let running = Tally()
         let cancelled = Recorder<Int>()
         await #expect(throws: Boom.self) {
             try await AsyncLoop.run { loop in
                 try await loop.map(0..<100, maxConcurrent: 4) { value in
                     started.append(value)
+                    running.add()
                     if value == 2 {
-                        try await loop.sleep(for: .milliseconds(5))
+                        // Fails once all four calls are in flight, whatever the machine's speed.
+                        await running.wait(untilAtLeast: 4)
                         throw Boom()
                     }
                     do {

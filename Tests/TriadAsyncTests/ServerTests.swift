@@ -1,5 +1,6 @@
 import Testing
 import TriadAsync
+import TriadHTTPTestServer
 
 #if canImport(Glibc)
 import Glibc
@@ -31,6 +32,7 @@ struct ServerTests {
         #expect(first.hasSuffix("ok\n"))
         #expect(second.hasPrefix("HTTP/1.1 200 OK"))
         #expect(elapsed >= .milliseconds(59))
+        #expect(server.requestsReceived == 2)
         await server.stop()
     }
 

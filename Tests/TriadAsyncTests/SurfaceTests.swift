@@ -47,7 +47,7 @@ struct SurfaceTests {
             let barrier = AsyncBarrier(parties: 2)
             #expect(barrier.parties == 2)
             let waiter = loop.createTask { try await barrier.wait() }
-            try await loop.sleep(for: .milliseconds(5))
+            while barrier.waiting < 1 { await loop.yield() }
             #expect(barrier.waiting == 1)
             barrier.abort()
             await #expect(throws: AsyncLoopError.self) { try await waiter.value }
@@ -63,10 +63,12 @@ struct SurfaceTests {
                     }
                 }
             }
-            try await loop.sleep(for: .milliseconds(5))
+            while condition.waitingCount < 2 { await loop.yield() }
             try await condition.withLock { condition.notify(1) }
-            try await loop.sleep(for: .milliseconds(5))
+            while woken.all.isEmpty { await loop.yield() }
+            // Both waited, one was notified: the first, and only it.
             #expect(woken.all == [0])
+            #expect(condition.waitingCount == 1)
             try await condition.withLock { condition.notifyAll() }
             _ = try await loop.gather(waiters)
             #expect(woken.all == [0, 1])

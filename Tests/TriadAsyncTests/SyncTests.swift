@@ -1,6 +1,8 @@
 import Synchronization
 import Testing
 import TriadAsync
+import TriadCore
+import TriadTestSupport
 
 @Suite("Async synchronization")
 struct SyncTests {
@@ -27,7 +29,7 @@ struct SyncTests {
             #expect(queue.isFull)
             #expect(throws: AsyncLoopError.self) { try queue.putNowait(2) }
             let putter = loop.createTask { try await queue.put(2) }
-            try await loop.sleep(for: .milliseconds(10))
+            while queue.waitingPutters < 1 { await loop.yield() }
             #expect(!putter.isDone)
             #expect(try await queue.get() == 1)
             try await putter.value
@@ -53,12 +55,25 @@ struct SyncTests {
         }
     }
 
+    @Test("a priority queue hands out equal priorities in the order they were put")
+    func stablePriority() async throws {
+        try await AsyncLoop.run { _ in
+            let queue = AsyncQueue<(priority: Int, label: String)>(order: .priority(by: { $0.priority < $1.priority }))
+            for item in [(2, "a"), (1, "b"), (2, "c"), (1, "d"), (0, "e"), (2, "f"), (1, "g")] {
+                try queue.putNowait(item)
+            }
+            var labels: [String] = []
+            while !queue.isEmpty { labels.append(try queue.getNowait().label) }
+            #expect(labels == ["e", "b", "d", "g", "a", "c", "f"])
+        }
+    }
+
     @Test("a cancelled get leaves the queue and loses no item")
     func cancelledGet() async throws {
         try await AsyncLoop.run { loop in
             let queue = AsyncQueue<Int>()
             let getter = loop.createTask { try await queue.get() }
-            try await loop.sleep(for: .milliseconds(10))
+            while queue.waitingGetters < 1 { await loop.yield() }
             getter.cancel()
             await #expect(throws: CancellationError.self) { try await getter.value }
             try await queue.put(42)
@@ -116,7 +131,7 @@ struct SyncTests {
             let semaphore = AsyncSemaphore(value: 1)
             try await semaphore.acquire()
             let waiter = loop.createTask { try await semaphore.acquire() }
-            try await loop.sleep(for: .milliseconds(10))
+            while semaphore.waitingCount < 1 { await loop.yield() }
             waiter.cancel()
             await #expect(throws: CancellationError.self) { try await waiter.value }
             semaphore.release()
@@ -139,6 +154,31 @@ struct SyncTests {
     func boundedOverRelease() async {
         await #expect(processExitsWith: .failure) {
             AsyncSemaphore.bounded(1).release()
+        }
+    }
+
+    @Test("a lock is acquired and released by hand, and a waiter gets it on release")
+    func lockAcquireRelease() async throws {
+        try await AsyncLoop.run { loop in
+            let lock = AsyncLock()
+            try await lock.acquire()
+            #expect(lock.isLocked)
+            let waiter = loop.createTask {
+                try await lock.acquire()
+                lock.release()
+            }
+            while lock.waitingCount < 1 { await loop.yield() }
+            #expect(lock.isLocked)
+            lock.release()
+            try await waiter.value
+            #expect(!lock.isLocked)
+        }
+    }
+
+    @Test("releasing a lock that nobody holds stops the program")
+    func lockReleaseUnheld() async {
+        await #expect(processExitsWith: .failure) {
+            AsyncLock().release()
         }
     }
 
@@ -166,7 +206,7 @@ struct SyncTests {
         try await AsyncLoop.run { loop in
             let event = AsyncEvent()
             let waiters = (0..<5).map { index in loop.createTask { try await event.wait(); return index } }
-            try await loop.sleep(for: .milliseconds(5))
+            while event.waitingCount < 5 { await loop.yield() }
             #expect(!waiters.contains { $0.isDone })
             event.set()
             #expect(try await loop.gather(waiters) == [0, 1, 2, 3, 4])
@@ -188,7 +228,7 @@ struct SyncTests {
                     return items.withLock { $0.removeFirst() }
                 }
             }
-            try await loop.sleep(for: .milliseconds(5))
+            while condition.waitingCount < 1 { await loop.yield() }
             try await condition.withLock {
                 items.withLock { $0.append(99) }
                 condition.notifyAll()
@@ -227,7 +267,8 @@ struct SyncTests {
             let barrier = AsyncBarrier(parties: 3)
             let first = loop.createTask { try await barrier.wait() }
             let second = loop.createTask { try await barrier.wait() }
-            try await loop.sleep(for: .milliseconds(5))
+            // Both must wait before the cancellation, or the second would wait for a third party forever.
+            while barrier.waiting < 2 { await loop.yield() }
             first.cancel()
             await #expect(throws: CancellationError.self) { try await first.value }
             await #expect(throws: AsyncLoopError.self) { try await second.value }

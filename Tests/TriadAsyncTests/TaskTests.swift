@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import TriadAsync
 import TriadCore
+import TriadTestSupport
 
 struct Boom: Error, Equatable {
     var id = 0
@@ -26,14 +27,17 @@ struct TaskTests {
     @Test("the first error of gather cancels the other operations")
     func gatherCancelsRest() async throws {
         let cancelled = Recorder<Int>()
+        let started = Tally()
         await #expect(throws: Boom.self) {
             try await AsyncLoop.run { loop in
                 try await loop.gather((0..<5).map { index in
                     {
                         if index == 0 {
-                            try await loop.sleep(for: .milliseconds(5))
+                            // Fails once the others have started, whatever the machine's speed.
+                            await started.wait(untilAtLeast: 4)
                             throw Boom()
                         }
+                        started.add()
                         do {
                             try await loop.sleep(for: .seconds(30))
                         } catch is CancellationError {
@@ -51,11 +55,13 @@ struct TaskTests {
     @Test("a cancelled gather cancels every operation")
     func cancelledGather() async throws {
         let cancelled = Recorder<Int>()
+        let started = Tally()
         let loop = AsyncLoop()
         let task = Task {
             try await loop.run { loop in
                 try await loop.gather((0..<4).map { index in
                     {
+                        started.add()
                         do {
                             try await loop.sleep(for: .seconds(30))
                         } catch {
@@ -66,7 +72,8 @@ struct TaskTests {
                 })
             }
         }
-        try await Task.sleep(for: .milliseconds(50))
+        // Cancels once every operation has started, not after a guess at how long that takes.
+        await started.wait(untilAtLeast: 4)
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
         #expect(Set(cancelled.all) == [0, 1, 2, 3])
@@ -154,16 +161,24 @@ struct TaskTests {
     @Test("shield: the inner task survives the outer cancellation")
     func shieldSurvives() async throws {
         try await AsyncLoop.run { loop in
+            // The inner task finishes when the test lets it, so it cannot be done before the outer one is cancelled.
+            let release = AsyncEvent()
             let inner = loop.createTask(name: "inner") {
-                try await loop.sleep(for: .milliseconds(100))
+                try await release.wait()
                 return "finished"
             }
-            let outer = loop.createTask(name: "outer") { try await loop.shield(inner) }
-            try await loop.sleep(for: .milliseconds(10))
+            let shielding = Tally()
+            let outer = loop.createTask(name: "outer") {
+                shielding.add()
+                return try await loop.shield(inner)
+            }
+            await shielding.wait(untilAtLeast: 1)
             outer.cancel()
             await #expect(throws: CancellationError.self) { try await outer.value }
             #expect(!inner.isDone)
-            #expect(try await inner.value == "finished")
+            release.set()
+            let value = try await inner.value
+            #expect(value == "finished")
             #expect(!inner.isCancelled)
         }
     }
@@ -172,8 +187,12 @@ struct TaskTests {
     func awaitingPropagatesCancel() async throws {
         try await AsyncLoop.run { loop in
             let inner = loop.createTask { try await loop.sleep(for: .seconds(30)) }
-            let outer = loop.createTask { try await inner.value }
-            try await loop.sleep(for: .milliseconds(10))
+            let awaiting = Tally()
+            let outer = loop.createTask {
+                awaiting.add()
+                try await inner.value
+            }
+            await awaiting.wait(untilAtLeast: 1)
             outer.cancel()
             _ = await outer.result
             _ = await inner.result
@@ -185,18 +204,33 @@ struct TaskTests {
     func asCompleted() async throws {
         let order = try await AsyncLoop.run { loop in
             var order: [Int] = []
+            // Each operation finishes when its gate opens; the gates open in the order 1, 2, 0, each once the
+            // previous completion has been seen, so the completion order is known whatever the machine's speed.
             let delays = [30, 10, 20]
-            for await completion in loop.asCompleted(delays.map { delay in
+            let gates = delays.map { _ in AsyncEvent() }
+            let seen = Tally()
+            loop.createTask {
+                for (step, index) in [1, 2, 0].enumerated() {
+                    await seen.wait(untilAtLeast: step)
+                    gates[index].set()
+                }
+            }
+            for await completion in loop.asCompleted(delays.indices.map { index in
                 {
-                    try await loop.sleep(for: .milliseconds(delay))
-                    return delay
+                    try await gates[index].wait()
+                    return delays[index]
                 }
             }) {
                 order.append(try completion.result.get())
+                seen.add()
             }
             var indices: [Int] = []
-            let tasks = [loop.createTask { try await loop.sleep(for: .milliseconds(20)) }, loop.createTask {}]
-            for await completion in loop.asCompleted(tasks) { indices.append(completion.index) }
+            let gate = AsyncEvent()
+            let tasks = [loop.createTask { try await gate.wait() }, loop.createTask {}]
+            for await completion in loop.asCompleted(tasks) {
+                indices.append(completion.index)
+                gate.set()
+            }
             #expect(indices == [1, 0])
             return order
         }
@@ -220,7 +254,10 @@ struct TaskTests {
         let (logger, store) = CapturingLogHandler.make()
         try await AsyncLoop.run(options: .init(logger: logger)) { loop in
             loop.createTask(name: "forgotten") { () async throws in throw Boom(id: 9) }
-            try await loop.sleep(for: .milliseconds(20))
+            // Waits for the report itself, not for a time by which it should have come.
+            while !store.all.contains(where: { $0.0 == .error && $0.1.contains("forgotten") }) {
+                try await loop.sleep(for: .milliseconds(1))
+            }
         }
         let reports = store.all.filter { $0.0 == .error && $0.1.contains("forgotten") }
         #expect(reports.count == 1)
@@ -240,11 +277,13 @@ struct TaskTests {
     @Test("run cancels the tasks main left running")
     func runCancelsLeftovers() async throws {
         let cancelled = Recorder<Bool>()
+        let started = Tally()
         try await AsyncLoop.run { loop in
             loop.createTask {
+                started.add()
                 do { try await loop.sleep(for: .seconds(30)) } catch { cancelled.append(true) }
             }
-            try await loop.sleep(for: .milliseconds(5))
+            await started.wait(untilAtLeast: 1)
         }
         #expect(cancelled.all == [true])
     }

@@ -1,4 +1,5 @@
 import Testing
+import TriadCore
 import TriadThreads
 
 @Suite("BlockingQueue")

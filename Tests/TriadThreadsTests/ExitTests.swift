@@ -55,6 +55,64 @@ struct ExitTests {
         }
     }
 
+    @Test("releasing a lock nobody holds is a precondition failure")
+    func releaseUnlocked() async {
+        await #expect(processExitsWith: .failure) {
+            Lock().release()
+        }
+    }
+
+    @Test("releasing a re-entrant lock that nobody holds is a precondition failure")
+    func releaseUnheldRLock() async {
+        await #expect(processExitsWith: .failure) {
+            RLock().release()
+        }
+    }
+
+    @Test("releasing a re-entrant lock from a thread that does not own it is a precondition failure")
+    func releaseRLockOfAnotherThread() async {
+        await #expect(processExitsWith: .failure) {
+            let lock = RLock()
+            let owner = Thread { lock.acquire() }
+            try? owner.start()
+            _ = try? await owner.join()
+            let thief = Thread { lock.release() }
+            try? thief.start()
+            _ = try? await thief.join()
+        }
+    }
+
+    @Test("waiting on a condition whose lock the caller does not hold is a precondition failure")
+    func waitWithoutLock() async {
+        await #expect(processExitsWith: .failure) {
+            let thread = Thread { try? Condition().wait(timeout: .milliseconds(1)) }
+            try? thread.start()
+            _ = try? await thread.join()
+        }
+    }
+
+    @Test("notifying a condition whose lock the caller does not hold is a precondition failure")
+    func notifyWithoutLock() async {
+        await #expect(processExitsWith: .failure) {
+            Condition(lock: Lock()).notify()
+        }
+        await #expect(processExitsWith: .failure) {
+            Condition().notifyAll()
+        }
+    }
+
+    @Test("over-releasing a bounded semaphore is a precondition failure")
+    func overRelease() async {
+        await #expect(processExitsWith: .failure) {
+            BoundedSemaphore(2).release()
+        }
+        await #expect(processExitsWith: .failure) {
+            let semaphore = BoundedSemaphore(2)
+            _ = semaphore.tryAcquire()
+            semaphore.release(2)
+        }
+    }
+
     @Test("calling taskDone more often than items were put is a precondition failure")
     func taskDoneTooOften() async {
         await #expect(processExitsWith: .failure) {

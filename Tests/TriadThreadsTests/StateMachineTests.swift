@@ -1,4 +1,5 @@
 import Testing
+import TriadCore
 
 @testable import TriadThreads
 
@@ -7,7 +8,7 @@ import Testing
 struct StateMachineTests {
     @Test("QueueState keeps its bound, its order and its task count")
     func queueState() {
-        var state = QueueState<Int>(lifo: false, maxSize: 2)
+        var state = QueueState<Int>(order: .fifo, maxSize: 2)
         let puts = [state.put(1), state.put(2), state.put(3)]
         #expect(puts == [.done, .done, nil])
         #expect(state.isFull)
@@ -24,7 +25,7 @@ struct StateMachineTests {
 
     @Test("QueueState in FIFO order survives many puts and gets")
     func queueStateCompaction() {
-        var state = QueueState<Int>(lifo: false, maxSize: nil)
+        var state = QueueState<Int>(order: .fifo, maxSize: nil)
         var next = 0
         var expected = 0
         for round in 0..<50 {

@@ -170,11 +170,14 @@ struct ThreadPoolExecutorTests {
         let handle = try pool.submit(Sleeps(milliseconds: 60_000), options: JobOptions(timeout: .milliseconds(50)))
         #expect(executorCode(await handle.result) == .timedOut)
         #expect(handle.state == .failed)
+        // The closure ends only after its handle has timed out, so the timeout wins whatever the machine's speed.
+        let timedOut = Event()
         let closure = try pool.submit(timeout: .milliseconds(20)) { () -> Int in
-            sleepOnThread(.milliseconds(200))
+            timedOut.wait()
             return 1
         }
         #expect(executorCode(await closure.result) == .timedOut)
+        timedOut.set()
         let quick = try pool.submit(Sleeps(milliseconds: 1), options: JobOptions(timeout: .seconds(30)))
         #expect(try await quick.value)
         // The cancelled sleep ends at once, so shutdown does not wait a minute.

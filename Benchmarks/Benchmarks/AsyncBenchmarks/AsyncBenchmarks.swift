@@ -1,6 +1,7 @@
 import Benchmark
 import TriadAsync
 import TriadAsyncHTTP
+import TriadHTTPTestServer
 
 // The async loop's benchmarks; peers/async_peer.py runs the same workloads on asyncio and aiohttp.
 // Each benchmark reuses one loop (and, for HTTP, one latency server and one warm client) across iterations.

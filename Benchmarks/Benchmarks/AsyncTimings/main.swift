@@ -1,5 +1,6 @@
 import TriadAsync
 import TriadAsyncHTTP
+import TriadHTTPTestServer
 
 #if canImport(Glibc)
 import Glibc

@@ -92,7 +92,7 @@ let benchmarks: @Sendable () -> Void = {
         try await measureOnThread(benchmark) { iterations in
             for _ in 0..<iterations {
                 lock.acquire()
-                try lock.release()
+                lock.release()
             }
         }
     }
@@ -106,14 +106,14 @@ let benchmarks: @Sendable () -> Void = {
                 for _ in 0..<iterations {
                     lock.acquire()
                     counter.value &+= 1
-                    try lock.release()
+                    lock.release()
                 }
             }
             try other.start()
             for _ in 0..<iterations {
                 lock.acquire()
                 counter.value &+= 1
-                try lock.release()
+                lock.release()
             }
             try other.join()
         }

@@ -1,7 +1,6 @@
 #ifndef TRIAD_THREADS_H
 #define TRIAD_THREADS_H
-// pthread helpers for TriadThreads: a mutex with a condition variable on CLOCK_MONOTONIC, detached thread
-// creation, thread ids and a CPU pause hint. Every symbol starts with `triad_`.
+// pthread helpers for TriadThreads: a mutex with a condition variable on CLOCK_MONOTONIC, thread ids and a CPU pause hint. Every symbol starts with `triad_`.
 
 #include <pthread.h>
 #include <stdint.h>
@@ -38,9 +37,6 @@ int32_t triad_thread_id(void);
 /// A per-thread number that TriadThreads sets on the threads it starts (0 elsewhere).
 uint64_t triad_thread_tag(void);
 void triad_thread_set_tag(uint64_t tag);
-
-/// Starts a detached thread running `body(context)`. `stack_size` 0 keeps the default. Returns 0 or an errno value.
-int triad_thread_spawn(void (*body)(void *), void *context, size_t stack_size);
 
 /// Sets the calling thread's name as tools show it (at most 15 bytes are kept).
 void triad_thread_set_name(const char *name);

@@ -1,5 +1,6 @@
 import NIOCore
 import Synchronization
+import TriadCore
 
 /// A queue between tasks: the analogue of `asyncio.Queue`, `LifoQueue` and `PriorityQueue` in one type.
 ///
@@ -14,35 +15,14 @@ import Synchronization
 /// let next = try await queue.get()
 /// ```
 public final class AsyncQueue<Element: Sendable>: Sendable {
-    /// The order in which a queue hands out its items.
-    public struct Order: Sendable {
-        @usableFromInline
-        enum Kind: Sendable {
-            case fifo
-            case lifo
-            case priority(@Sendable (Element, Element) -> Bool)
-        }
-
-        @usableFromInline let kind: Kind
-
-        /// First in, first out (`asyncio.Queue`).
-        public static var fifo: Order { Order(kind: .fifo) }
-        /// Last in, first out (`asyncio.LifoQueue`).
-        public static var lifo: Order { Order(kind: .lifo) }
-
-        /// Smallest first, by `areInIncreasingOrder` (`asyncio.PriorityQueue`). Equal items come out in no
-        /// particular order.
-        ///
-        /// - Parameter areInIncreasingOrder: Whether the first item comes out before the second.
-        /// - Returns: The order.
-        public static func priority(by areInIncreasingOrder: @escaping @Sendable (Element, Element) -> Bool) -> Order {
-            Order(kind: .priority(areInIncreasingOrder))
-        }
-    }
+    /// The order in which a queue hands out its items: `.fifo` (`asyncio.Queue`), `.lifo` (`asyncio.LifoQueue`),
+    /// or `.priority(by:)` (`asyncio.PriorityQueue`), the same type as `BlockingQueue`'s. In priority order, items
+    /// that compare equal come out in the order they were put.
+    public typealias Order = QueueOrder<Element>
 
     // Internal but usable from inlinable code: put and get are specialized in the caller, which a benchmark
     // showed to save the generic-metadata lookups that otherwise cost a third of a queue round trip.
-    @usableFromInline let state: Mutex<QueueState<Element>>
+    @usableFromInline let state: Mutex<AsyncQueueState<Element>>
     /// The most items the queue holds; 0 means no limit.
     public let maxSize: Int
 
@@ -54,15 +34,20 @@ public final class AsyncQueue<Element: Sendable>: Sendable {
     public init(maxSize: Int = 0, order: Order = .fifo) {
         precondition(maxSize >= 0, "a queue's maxSize must not be negative")
         self.maxSize = maxSize
-        self.state = Mutex(QueueState(buffer: QueueBuffer(order: order.kind), maxSize: maxSize))
+        self.state = Mutex(AsyncQueueState(order: order, maxSize: maxSize))
     }
 
     /// The number of items in the queue.
-    public var count: Int { state.withLock { $0.buffer.count } }
+    public var count: Int { state.withLock { $0.items.count } }
     /// Whether the queue holds no items.
     public var isEmpty: Bool { count == 0 }
     /// Whether the queue holds `maxSize` items (never, without a limit).
     public var isFull: Bool { state.withLock { $0.isFull } }
+
+    /// The number of `get` calls suspended on an empty queue: a test hook.
+    package var waitingGetters: Int { state.withLock { $0.getters.count } }
+    /// The number of `put` calls suspended on a full queue: a test hook.
+    package var waitingPutters: Int { state.withLock { $0.putters.count } }
 
     /// Adds an item, suspending while the queue is full.
     ///
@@ -81,7 +66,7 @@ public final class AsyncQueue<Element: Sendable>: Sendable {
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 // Decide again under the lock: a getter may have made room since the first look.
-                let outcome = state.withLock { state -> QueueState<Element>.PutOutcome? in
+                let outcome = state.withLock { state -> AsyncQueueState<Element>.PutOutcome? in
                     if Task.isCancelled { return nil }
                     let outcome = state.put(item)
                     if case .mustWait = outcome {
@@ -113,7 +98,7 @@ public final class AsyncQueue<Element: Sendable>: Sendable {
     /// - Throws: ``AsyncLoopError/Code/queueFull`` if the queue is full.
     @inlinable
     public func putNowait(_ item: Element) throws(AsyncLoopError) {
-        let outcome = state.withLock { state -> QueueState<Element>.PutOutcome? in
+        let outcome = state.withLock { state -> AsyncQueueState<Element>.PutOutcome? in
             if state.isFull && state.getters.isEmpty { return nil }
             return state.put(item)
         }
@@ -141,7 +126,7 @@ public final class AsyncQueue<Element: Sendable>: Sendable {
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Element, any Error>) in
                 // Decide again under the lock: a putter may have added an item since the first look.
-                let outcome = state.withLock { state -> QueueState<Element>.GetOutcome? in
+                let outcome = state.withLock { state -> AsyncQueueState<Element>.GetOutcome? in
                     if Task.isCancelled { return nil }
                     let outcome = state.get()
                     if case .mustWait = outcome { state.getters.append(Getter(id: id, continuation: continuation)) }
@@ -170,8 +155,8 @@ public final class AsyncQueue<Element: Sendable>: Sendable {
     /// - Throws: ``AsyncLoopError/Code/queueEmpty`` if the queue is empty.
     @inlinable
     public func getNowait() throws(AsyncLoopError) -> Element {
-        let outcome = state.withLock { state -> QueueState<Element>.GetOutcome? in
-            state.buffer.count == 0 ? nil : state.get()
+        let outcome = state.withLock { state -> AsyncQueueState<Element>.GetOutcome? in
+            state.items.count == 0 ? nil : state.get()
         }
         guard case .item(let item, let putter) = outcome else {
             throw AsyncLoopError(.queueEmpty, message: "the queue is empty; use get to wait for an item")
@@ -184,9 +169,9 @@ public final class AsyncQueue<Element: Sendable>: Sendable {
     /// is a programmer error and stops the program, as asyncio raises `ValueError`.
     public func taskDone() {
         let joiners = state.withLock { state -> [UnsafeContinuation<Void, Never>] in
-            precondition(state.unfinished > 0, "AsyncQueue.taskDone() called more times than there were items")
-            state.unfinished -= 1
-            guard state.unfinished == 0 else { return [] }
+            let counted = state.items.taskDone()
+            precondition(counted, "AsyncQueue.taskDone() called more times than there were items")
+            guard state.items.unfinished == 0 else { return [] }
             defer { state.joiners = [] }
             return state.joiners
         }
@@ -197,7 +182,7 @@ public final class AsyncQueue<Element: Sendable>: Sendable {
     public func join() async {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
             let ready = state.withLock { state -> Bool in
-                if state.unfinished == 0 { return true }
+                if state.items.unfinished == 0 { return true }
                 state.joiners.append(continuation)
                 return false
             }

@@ -4,6 +4,9 @@
 public final class AsyncEvent: Sendable {
     private let core = WaitCore(false)
 
+    /// The number of tasks suspended waiting: a test hook, so that tests wait for a waiter instead of sleeping.
+    package var waitingCount: Int { core.waiterCount }
+
     /// Makes an event whose flag is clear.
     public init() {}
 
@@ -44,6 +47,9 @@ public final class AsyncCondition: Sendable {
     public let lock: AsyncLock
     private let core = WaitCore(())
 
+    /// The number of tasks suspended waiting: a test hook, so that tests wait for a waiter instead of sleeping.
+    package var waitingCount: Int { core.waiterCount }
+
     /// Makes a condition.
     ///
     /// - Parameter lock: The lock to use; a new one by default.
@@ -68,16 +74,16 @@ public final class AsyncCondition: Sendable {
         var waitError: (any Error)?
         do {
             // The lock is released only once this waiter is registered, so no notify between the two is lost.
-            try await core.wait({ _, _ in .wait }, whenRegistered: { lock.unlock() })
+            try await core.wait({ _, _ in .wait }, whenRegistered: { lock.release() })
         } catch {
             waitError = error
         }
         // Take the lock back even when cancelled, so the caller's `withLock` can release it.
         do {
-            try await lock.lock()
+            try await lock.acquire()
         } catch {
             waitError = waitError ?? error
-            await withTaskCancellationShielded { try? await self.lock.lock() }
+            await withTaskCancellationShielded { try? await self.lock.acquire() }
         }
         if let waitError { throw waitError }
     }

@@ -1,4 +1,5 @@
 import NIOCore
+import TriadCore
 
 @usableFromInline
 struct Getter<Element: Sendable> {
@@ -26,18 +27,22 @@ struct Putter<Element: Sendable> {
     }
 }
 
-/// The queue's state machine: the items, the suspended getters and putters, and the unfinished count.
+/// The queue's state: the items, bound and unfinished count (TriadCore's ``QueueState``, shared with Threads'
+/// `BlockingQueue`), and the suspended getters, putters and joiners.
 @usableFromInline
-struct QueueState<Element: Sendable> {
-    @usableFromInline var buffer: QueueBuffer<Element>
-    @usableFromInline let maxSize: Int
+struct AsyncQueueState<Element: Sendable> {
+    @usableFromInline var items: QueueState<Element>
     @usableFromInline var getters = CircularBuffer<Getter<Element>>()
     @usableFromInline var putters = CircularBuffer<Putter<Element>>()
     @usableFromInline var joiners: [UnsafeContinuation<Void, Never>] = []
-    @usableFromInline var unfinished = 0
     @usableFromInline var nextID: UInt64 = 0
 
-    @inlinable var isFull: Bool { maxSize > 0 && buffer.count >= maxSize }
+    @inlinable
+    init(order: QueueOrder<Element>, maxSize: Int) {
+        items = QueueState(order: order, maxSize: maxSize)
+    }
+
+    @inlinable var isFull: Bool { items.isFull }
 
     @usableFromInline
     enum PutOutcome {
@@ -55,86 +60,24 @@ struct QueueState<Element: Sendable> {
     @inlinable
     mutating func put(_ item: Element) -> PutOutcome {
         if let getter = getters.popFirst() {
-            unfinished += 1
+            items.handedOff()
             return .handOff(getter)
         }
-        if isFull {
+        guard items.put(item) != nil else {
             nextID += 1
             return .mustWait(nextID)
         }
-        buffer.push(item)
-        unfinished += 1
         return .done
     }
 
     @inlinable
     mutating func get() -> GetOutcome {
-        guard buffer.count > 0 else {
+        guard case .item(let item) = items.get() else {
             nextID += 1
             return .mustWait(nextID)
         }
-        let item = buffer.pop()
         let putter = putters.popFirst()
-        if let putter {
-            buffer.push(putter.item)
-            unfinished += 1
-        }
+        if let putter { _ = items.put(putter.item) }
         return .item(item, wokenPutter: putter)
-    }
-}
-
-/// Items in FIFO, LIFO or priority order.
-@usableFromInline
-struct QueueBuffer<Element: Sendable> {
-    @usableFromInline let order: AsyncQueue<Element>.Order.Kind
-    @usableFromInline var ring = CircularBuffer<Element>()
-    @usableFromInline var heap: [Element] = []
-
-    init(order: AsyncQueue<Element>.Order.Kind) {
-        self.order = order
-    }
-
-    @inlinable var count: Int {
-        if case .priority = order { return heap.count }
-        return ring.count
-    }
-
-    @inlinable
-    mutating func push(_ item: Element) {
-        switch order {
-        case .fifo, .lifo: ring.append(item)
-        case .priority(let less):
-            heap.append(item)
-            var child = heap.count - 1
-            while child > 0 {
-                let parent = (child - 1) / 2
-                guard less(heap[child], heap[parent]) else { break }
-                heap.swapAt(child, parent)
-                child = parent
-            }
-        }
-    }
-
-    @inlinable
-    mutating func pop() -> Element {
-        switch order {
-        case .fifo: return ring.removeFirst()
-        case .lifo: return ring.removeLast()
-        case .priority(let less):
-            heap.swapAt(0, heap.count - 1)
-            let top = heap.removeLast()
-            var parent = 0
-            while true {
-                let left = 2 * parent + 1
-                let right = left + 1
-                var smallest = parent
-                if left < heap.count && less(heap[left], heap[smallest]) { smallest = left }
-                if right < heap.count && less(heap[right], heap[smallest]) { smallest = right }
-                if smallest == parent { break }
-                heap.swapAt(parent, smallest)
-                parent = smallest
-            }
-            return top
-        }
     }
 }

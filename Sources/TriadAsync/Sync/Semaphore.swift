@@ -15,6 +15,9 @@ public final class AsyncSemaphore: Sendable {
 
     private let core: WaitCore<State>
 
+    /// The number of tasks suspended waiting: a test hook, so that tests wait for a waiter instead of sleeping.
+    package var waitingCount: Int { core.waiterCount }
+
     /// Makes a semaphore.
     ///
     /// - Parameter value: The number of permits at the start; must not be negative.
@@ -108,15 +111,19 @@ public final class AsyncLock: Sendable {
     /// Whether some task holds the lock.
     public var isLocked: Bool { semaphore.isLocked }
 
-    /// Takes the lock, suspending until it is free. Waiters are served in arrival order.
+    /// The number of tasks suspended waiting for the lock: a test hook.
+    package var waitingCount: Int { semaphore.waitingCount }
+
+    /// Takes the lock, suspending until it is free: `asyncio.Lock.acquire`. Waiters are served in arrival order.
     ///
     /// - Throws: `CancellationError` if the caller is cancelled while waiting; it then does not hold the lock.
-    public func lock() async throws {
+    public func acquire() async throws {
         try await semaphore.acquire()
     }
 
-    /// Releases the lock. Unlocking a lock that is not held is a programmer error and stops the program.
-    public func unlock() {
+    /// Releases the lock: `asyncio.Lock.release`. Releasing a lock that is not held is a programmer error and stops
+    /// the program (a precondition failure), as it does for every lock and semaphore of Triad.
+    public func release() {
         semaphore.release()
     }
 

@@ -1,4 +1,5 @@
 import CTriadShims
+import TriadCore
 
 /// One background OS thread that runs short callbacks at deadlines: the timeouts of async waits and of pool jobs.
 /// Callbacks run on that thread, so they must be short and must not block.
@@ -15,8 +16,12 @@ final class DeadlineScheduler: @unchecked Sendable {
         var id: UInt64
     }
 
+    private struct ByDeadline: HeapOrder {
+        func leavesFirst(_ lhs: Entry, _ rhs: Entry) -> Bool { lhs.deadline < rhs.deadline }
+    }
+
     private let monitor = Monitor()
-    private var heap = BinaryHeap<Entry>(by: { $0.deadline < $1.deadline })
+    private var heap = BinaryHeap(ByDeadline())
     private var actions: [UInt64: @Sendable () -> Void] = [:]
     private var nextID: UInt64 = 0
     private var started = false
@@ -47,7 +52,7 @@ final class DeadlineScheduler: @unchecked Sendable {
     }
 
     private func startThread() {
-        let rc = spawnThread(stackSize: 0) { [self] in
+        let rc = DetachedThread.start { [self] in
             triad_thread_set_name("triad-deadlines")
             run()
         }
@@ -71,9 +76,7 @@ final class DeadlineScheduler: @unchecked Sendable {
             }
             // Cancelled entries stay in the heap until their deadline; drop them early when the heap is mostly dead.
             if heap.count > 64, actions.count < heap.count / 4 {
-                let live = heap.elements.filter { actions[$0.id] != nil }
-                heap.removeAll()
-                for entry in live { heap.insert(entry) }
+                _ = heap.removeAll { actions[$0.id] == nil }
             }
             _ = monitor.wait(until: heap.first?.deadline)
         }

@@ -1,5 +1,6 @@
 import CTriadShims
 import Synchronization
+import TriadCore
 
 /// The shared state of a ``ThreadPoolExecutor`` and the loop its worker threads run: one queue of work under one
 /// monitor, workers that spin briefly when idle before they park, and the bookkeeping for shutdown.
@@ -14,8 +15,7 @@ final class PoolCore: @unchecked Sendable {
     }
 
     private let monitor = Monitor()
-    private var queue: [Work] = []
-    private var head = 0
+    private var queue = FIFO<Work>()
     private let queued = Atomic<Int>(0)
     private var sleepers = 0
     private var spinners = 0
@@ -184,16 +184,7 @@ final class PoolCore: @unchecked Sendable {
 
     @inline(__always)
     private func popLocked() -> Work? {
-        guard head < queue.count else { return nil }
-        let work = queue[head]
-        head += 1
-        if head == queue.count {
-            queue.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head >= 256, head * 2 >= queue.count {
-            queue.removeFirst(head)
-            head = 0
-        }
+        guard let work = queue.popFirst() else { return nil }
         let left = queued.subtract(1, ordering: .relaxed).newValue
         // More work than spinners: pass the wake-up on to a parked worker.
         if left > spinners, sleepers > 0 { monitor.signal() }

@@ -1,5 +1,6 @@
 import TriadAsync
 import TriadCore
+import TriadHTTPTestServer
 
 /// Fetches one URL from the latency server on 127.0.0.1 and returns the body's length.
 ///

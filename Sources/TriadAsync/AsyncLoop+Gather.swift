@@ -3,30 +3,6 @@ import Synchronization
 import TriadCore
 
 extension AsyncLoop {
-    /// Suspends the caller for `duration` on the loop's clock, letting other tasks run: the analogue of
-    /// `asyncio.sleep`.
-    ///
-    /// Sleepers wake in the order of their deadlines, and sleepers with the same deadline in the order they went
-    /// to sleep. However many tasks sleep, the loop keeps one NIO timer, for the earliest deadline. A sleep lasts at
-    /// least `duration`; it ends later if the loop thread is busy when the deadline passes.
-    ///
-    /// - Parameter duration: How long to sleep. Zero or less yields once.
-    /// - Throws: `CancellationError` if the caller is cancelled while sleeping (it wakes at once);
-    ///   ``AsyncLoopError/Code/shutDown`` if the loop is shut down, or shuts down while the caller sleeps.
-    public func sleep(for duration: Duration) async throws {
-        if duration <= .zero {
-            await Task.yield()
-            try Task.checkCancellation()
-            return
-        }
-        try await timers.sleep(for: duration)
-    }
-
-    /// Gives the other ready tasks a turn, then resumes: the analogue of `await asyncio.sleep(0)`.
-    public func yield() async {
-        await Task.yield()
-    }
-
     /// Runs every operation concurrently on the loop and returns their values in order: the analogue of
     /// `asyncio.gather`.
     ///
@@ -43,13 +19,13 @@ extension AsyncLoop {
     /// - Throws: The first error an operation throws; `CancellationError` if the caller was cancelled before
     ///   every operation had started.
     public func gather<T: Sendable>(_ operations: [@Sendable () async throws -> T]) async throws -> [T] {
-        let run = GatherRun(operations)
+        let run = SlotBuffer<@Sendable () async throws -> T, T>(operations)
         // A discarding group: the parent is not woken once per finished child, only at the end (or at the first
         // error, which cancels the rest). Every child shares one closure, so a child costs its task alone. The
         // closure is `@isolated(any)` from the start: converting a plain closure for `addTask` wraps it in a
         // thunk, whose extra frame pushed a sleeping child past its task allocator's first 1 KiB slab.
         let child: @Sendable @isolated(any) () async throws -> Void = {
-            let (index, operation) = run.claim()
+            let (index, operation) = run.claim()!
             run.store(try await operation(), at: index)
         }
         let startedAll = try await withTaskExecutorPreference(executor) {
@@ -185,35 +161,12 @@ extension AsyncLoop {
     }
 }
 
-extension AsyncLoop {
-    /// Runs `callback` on the loop thread once `delay` has passed: the analogue of asyncio's `loop.call_later`.
-    ///
-    /// The callback is synchronous and runs between tasks' steps, so it must be short; to do async work, start a
-    /// task from it with ``createTask(name:_:)``. Callbacks due at the same moment run in the order they were set.
-    /// The loop keeps one NIO timer for all of them and for its sleeps, so a callback set and cancelled for every
-    /// request (such as a timeout) costs a heap entry, not a NIO scheduled task.
-    ///
-    /// - Parameters:
-    ///   - delay: How long to wait, on the loop's clock.
-    ///   - callback: The work to run.
-    /// - Returns: A handle whose ``LoopTimerHandle/cancel()`` stops the callback if it has not run yet. A callback
-    ///   set on a loop that is shut down, or shuts down first, never runs; that is not an error.
-    @discardableResult
-    public func callLater(_ delay: Duration, _ callback: @escaping @Sendable () -> Void) -> LoopTimerHandle {
-        LoopTimerHandle(id: timers.setAlarm(after: delay, callback), timers: timers)
-    }
+/// A shared countdown, for callbacks that finish a stream when the last one runs.
+final class AtomicCounter: Sendable {
+    private let value: Atomic<Int>
 
-    /// The number of ``callLater(_:_:)`` callbacks set, cancelled ones not yet swept included: a test hook.
-    package var pendingCallbacks: Int { timers.pendingAlarmCount }
-}
+    init(_ value: Int) { self.value = Atomic(value) }
 
-/// A callback set with ``AsyncLoop/callLater(_:_:)``: the analogue of asyncio's `TimerHandle`.
-public struct LoopTimerHandle: Sendable {
-    let id: UInt64
-    let timers: LoopTimers
-
-    /// Stops the callback if it has not run yet. Cancelling one that has run, or cancelling twice, is not an error.
-    public func cancel() {
-        timers.cancelAlarm(id)
-    }
+    /// Subtracts one and returns the new value.
+    func decrement() -> Int { value.subtract(1, ordering: .acquiringAndReleasing).newValue }
 }

@@ -1,8 +1,13 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
+import TriadAsync
+import TriadCore
 
-/// A small HTTP/1.1 server that answers every request after a fixed latency: a load-test and demo helper.
+/// A small HTTP/1.1 server that answers every request after a fixed latency: a load-test and demo helper, in a
+/// module of its own (`TriadHTTPTestServer`) because it is a tool for tests, benchmarks and demos, not part of
+/// Triad's API.
 ///
 /// It stands in for a slow remote API, so that I/O-bound code can be measured on one machine: `triad compare`
 /// and the benchmarks fetch from it. It listens on 127.0.0.1, runs on NIO threads of its own (never on the
@@ -24,14 +29,26 @@ public final class HTTPLatencyServer: Sendable {
     /// The base URL, such as `http://127.0.0.1:41234/`.
     public var url: String { "http://127.0.0.1:\(port)/" }
 
+    /// The requests it has received so far (counted when a request's head arrives, before the delay), so that a
+    /// test can wait until a request is in flight instead of sleeping.
+    public var requestsReceived: Int { received.count.load(ordering: .relaxed) }
+
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
+    private let received: RequestCount
 
-    private init(port: Int, latency: Duration, group: MultiThreadedEventLoopGroup, channel: any Channel) {
+    private init(
+        port: Int,
+        latency: Duration,
+        group: MultiThreadedEventLoopGroup,
+        channel: any Channel,
+        received: RequestCount
+    ) {
         self.port = port
         self.latency = latency
         self.group = group
         self.channel = channel
+        self.received = received
     }
 
     /// Starts a server on 127.0.0.1.
@@ -51,8 +68,9 @@ public final class HTTPLatencyServer: Sendable {
     ) async throws -> HTTPLatencyServer {
         precondition(threads >= 1, "the server needs at least one thread")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        let delay = latency.timeAmount
+        let delay = TimeAmount.nanoseconds(latency.saturatingSignedNanoseconds)
         let replies = CannedReplies(body: body)
+        let received = RequestCount()
         do {
             let channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 1024)
@@ -65,13 +83,14 @@ public final class HTTPLatencyServer: Sendable {
                         // competes with the client for the machine's cores, so its own work is kept small.
                         let decoder = HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder))
-                        try channel.pipeline.syncOperations.addHandler(DelayedResponder(delay: delay, replies: replies))
+                        let responder = DelayedResponder(delay: delay, replies: replies, received: received)
+                        try channel.pipeline.syncOperations.addHandler(responder)
                     }
                 }
                 .bind(host: "127.0.0.1", port: port)
                 .get()
             let bound = channel.localAddress?.port ?? port
-            return HTTPLatencyServer(port: bound, latency: latency, group: group, channel: channel)
+            return HTTPLatencyServer(port: bound, latency: latency, group: group, channel: channel, received: received)
         } catch {
             try? await group.shutdownGracefully()
             throw AsyncLoopError(
@@ -109,17 +128,20 @@ private final class DelayedResponder: ChannelInboundHandler {
 
     private let delay: TimeAmount
     private let replies: CannedReplies
+    private let received: RequestCount
     private var keepAlive = true
 
-    init(delay: TimeAmount, replies: CannedReplies) {
+    init(delay: TimeAmount, replies: CannedReplies, received: RequestCount) {
         self.delay = delay
         self.replies = replies
+        self.received = received
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
             keepAlive = head.isKeepAlive
+            received.count.add(1, ordering: .relaxed)
         case .body:
             break
         case .end:
@@ -141,4 +163,9 @@ private final class DelayedResponder: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
+}
+
+/// The server's count of requests, shared by its connections.
+private final class RequestCount: Sendable {
+    let count = Atomic<Int>(0)
 }

@@ -1,0 +1,191 @@
+import Synchronization
+import Testing
+import TriadCore
+
+/// The small shared machinery of TriadCore, driven directly.
+@Suite("Machinery")
+struct MachineryTests {
+    @Test("a FIFO keeps its order across compactions, and one element can leave the line")
+    func fifo() {
+        var fifo = FIFO<Int>()
+        #expect(fifo.isEmpty)
+        #expect(fifo.popFirst() == nil)
+        var next = 0
+        var expected = 0
+        for round in 0..<200 {
+            for _ in 0..<(round % 7 + 3) {
+                fifo.append(next)
+                next += 1
+            }
+            for _ in 0..<(round % 5 + 1) {
+                #expect(fifo.popFirst() == expected)
+                expected += 1
+            }
+        }
+        #expect(fifo.count == next - expected)
+        #expect(fifo.first == expected)
+        #expect(fifo.remove(firstWhere: { $0 == expected + 1 }) == expected + 1)
+        #expect(fifo.remove(firstWhere: { $0 == -1 }) == nil)
+        let rest = fifo.removeAll()
+        #expect(rest.first == expected)
+        #expect(!rest.contains(expected + 1))
+        #expect(rest.count == next - expected - 1)
+        #expect(fifo.isEmpty)
+    }
+
+    @Test("a FIFO lets go of what it handed out")
+    func fifoReleases() {
+        final class Token {}
+        weak var watched: Token?
+        var fifo = FIFO<Token>()
+        do {
+            let token = Token()
+            watched = token
+            fifo.append(token)
+            fifo.append(Token())
+            _ = fifo.popFirst()
+        }
+        #expect(watched == nil)
+        #expect(fifo.count == 1)
+    }
+
+    @Test("a binary heap pops in order, and removes a matching set in one pass")
+    func heap() {
+        var heap = BinaryHeap(ClosureOrder<Int> { $0 < $1 })
+        for value in [5, 3, 9, 1, 7, 2, 8, 6, 4, 0] { heap.insert(value) }
+        #expect(heap.count == 10)
+        #expect(heap.first == 0)
+        #expect(heap.removeAll { $0 % 3 == 0 } == [0, 3, 6, 9])
+        var popped: [Int] = []
+        while let value = heap.popFirst() { popped.append(value) }
+        #expect(popped == [1, 2, 4, 5, 7, 8])
+        #expect(heap.isEmpty)
+        for value in [3, 1, 2] { heap.insert(value) }
+        #expect(heap.removeAll() == [1, 2, 3])
+    }
+
+    @Test("queue states in FIFO, LIFO and priority order; equal priorities leave in the order they came")
+    func queueOrders() {
+        var fifo = QueueState<Int>(order: .fifo, maxSize: nil)
+        var lifo = QueueState<Int>(order: .lifo, maxSize: nil)
+        for item in [1, 2, 3] {
+            _ = fifo.put(item)
+            _ = lifo.put(item)
+        }
+        #expect(drain(&fifo) == [1, 2, 3])
+        #expect(drain(&lifo) == [3, 2, 1])
+
+        // Items compare by their priority only; the letters show the order they were put in.
+        var priority = QueueState<(priority: Int, label: String)>(
+            order: .priority(by: { $0.priority < $1.priority }),
+            maxSize: nil
+        )
+        for (index, item) in [(2, "a"), (1, "b"), (2, "c"), (1, "d"), (2, "e"), (0, "f"), (1, "g")].enumerated() {
+            _ = priority.put(item)
+            #expect(priority.count == index + 1)
+        }
+        #expect(drain(&priority).map(\.label) == ["f", "b", "d", "g", "a", "c", "e"])
+
+        var comparable = QueueState<Int>(order: .priority, maxSize: 0)
+        #expect(comparable.maxSize == nil)
+        for item in [3, 1, 2] { _ = comparable.put(item) }
+        #expect(drain(&comparable) == [1, 2, 3])
+    }
+
+    @Test("a bounded queue state refuses a put when full, and counts handed-off items as unfinished")
+    func queueBound() {
+        var state = QueueState<Int>(order: .fifo, maxSize: 1)
+        #expect(state.put(1) == .done)
+        #expect(state.isFull)
+        #expect(state.put(2) == nil)
+        state.handedOff()
+        #expect(state.unfinished == 2)
+        state.close()
+        #expect(state.isClosed)
+        #expect(state.put(3) == .closed)
+    }
+
+    @Test("a promise resolves once and tells its waiters and callbacks in order")
+    func promise() async {
+        let shared = SharedPromise()
+        let first = shared.promise.withLock { $0.addCallback { value in shared.heard("first \(value)") } }
+        let second = shared.promise.withLock { $0.addCallback { value in shared.heard("second \(value)") } }
+        #expect(first == nil && second == nil)
+        async let value = withUnsafeContinuation { (continuation: UnsafeContinuation<Int, Never>) in
+            let ready = shared.promise.withLock { promise -> Int? in
+                let id = promise.nextWaiterID()
+                return promise.addWaiter(continuation, id: id)
+            }
+            shared.waiting.store(true, ordering: .releasing)
+            if let ready { continuation.resume(returning: ready) }
+        }
+        while !shared.waiting.load(ordering: .acquiring) { await Task.yield() }
+        let wakeups = shared.promise.withLock { $0.resolve(7) }
+        let again = shared.promise.withLock { $0.resolve(8) }
+        #expect(again == nil)
+        wakeups?.run()
+        #expect(await value == 7)
+        let log = shared.log.withLock { $0 }
+        #expect(log == ["first 7", "second 7"])
+        let resolved = shared.promise.withLock { $0.isResolved }
+        #expect(resolved)
+        let late = shared.promise.withLock { $0.addCallback { _ in } }
+        #expect(late == 7)
+    }
+
+    @Test("a promise's waiter can leave before it resolves")
+    func promiseWaiterLeaves() {
+        var promise = Promise<Int>()
+        let id = promise.nextWaiterID()
+        #expect(promise.removeWaiter(id) == nil)
+        #expect(promise.outcome == nil)
+    }
+
+    @Test("a slot buffer hands each input out once and gives the values back in order")
+    func slotBuffer() async {
+        let buffer = SlotBuffer<Int, Int>(Array(0..<1000))
+        #expect(buffer.count == 1000)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    while let (index, input) = buffer.claim() { buffer.store(input * 2, at: index) }
+                }
+            }
+        }
+        #expect(buffer.claim() == nil)
+        #expect(buffer.take() == (0..<1000).map { $0 * 2 })
+        let streaming = SlotBuffer<String, Int>(["a", "b"], storesValues: false)
+        #expect(streaming.claim()?.input == "a")
+        #expect(streaming.claim()?.input == "b")
+        #expect(streaming.claim() == nil)
+    }
+
+    @Test("a detached thread runs its body")
+    func detachedThread() async {
+        let shared = SharedPromise()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let rc = DetachedThread.start {
+                shared.waiting.store(true, ordering: .releasing)
+                continuation.resume()
+            }
+            #expect(rc == 0)
+        }
+        let ran = shared.waiting.load(ordering: .acquiring)
+        #expect(ran)
+    }
+
+    private func drain<Element>(_ state: inout QueueState<Element>) -> [Element] {
+        var items: [Element] = []
+        while case .item(let item)? = state.get() { items.append(item) }
+        return items
+    }
+}
+
+/// A promise and a log that several tasks share in a test.
+private final class SharedPromise: Sendable {
+    let promise = Mutex(Promise<Int>())
+    let log = Mutex<[String]>([])
+    let waiting = Atomic<Bool>(false)
+
+    func heard(_ entry: String) { log.withLock { $0.append(entry) } }
+}
