@@ -187,7 +187,6 @@ void triad_reraise_default(int signal) {
 
 int triad_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC) == 0 ? 0 : errno; }
 
-int triad_set_thread_name(pthread_t thread, const char *name) { return pthread_setname_np(thread, name); }
 
 int triad_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 

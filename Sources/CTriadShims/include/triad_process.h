@@ -82,8 +82,6 @@ void triad_reraise_default(int signal);
 /// Makes a pipe whose both ends are close-on-exec. Returns 0 or an errno value.
 int triad_pipe_cloexec(int fds[2]);
 
-/// Names a thread (at most 15 characters). Returns 0 or an errno value.
-int triad_set_thread_name(pthread_t thread, const char *name);
 
 /// Makes a non-blocking, close-on-exec eventfd. Returns it, or -1 (errno).
 int triad_eventfd(void);

@@ -7,28 +7,13 @@ import TriadCore
 /// Starts OS threads that are not part of Swift's cooperative pool, for the blocking work of the pool: spawning,
 /// watching a worker's socket, reaping it.
 enum DedicatedThread {
-    private final class Box {
-        let body: () -> Void
-        init(_ body: @escaping () -> Void) { self.body = body }
-    }
-
     /// Starts a detached thread that runs `body`.
     static func start(name: String, _ body: @escaping @Sendable () -> Void) {
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        var thread = pthread_t()
-        let result = pthread_create(
-            &thread,
-            nil,
-            { raw in
-                let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-                box.body()
-                return nil
-            },
-            box
-        )
+        let result = DetachedThread.start {
+            triad_thread_set_name(name)
+            body()
+        }
         precondition(result == 0, "could not start the thread \(name): errno \(result)")
-        _ = triad_set_thread_name(thread, String(name.prefix(15)))
-        pthread_detach(thread)
     }
 }
 
