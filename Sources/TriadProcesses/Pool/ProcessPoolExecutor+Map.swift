@@ -133,6 +133,10 @@ final class MapChunk<J: Job, Output: Sendable>: Sendable {
         registry: JobRegistry,
         pool configuration: ProcessPoolConfiguration
     ) {
+        precondition(
+            ordered ? Output.self == [J.Output].self : Output.self == [Result<J.Output, any Error>].self,
+            "a map chunk's output is the array of its jobs' outputs or of their results"
+        )
         self.jobs = jobs
         self.name = name
         self.ordered = ordered
@@ -188,7 +192,11 @@ final class MapChunk<J: Job, Output: Sendable>: Sendable {
             guard !assembly.finished else { return (nil, nil) }
             // The common case: the next jobs in order, without a failure, need no `Result` each.
             if ordered && outcome.failures.isEmpty && start == assembly.outputs.count && assembly.ahead.isEmpty {
-                assembly.outputs.append(contentsOf: outcome.outputs)
+                if assembly.outputs.isEmpty {
+                    assembly.outputs = outcome.outputs
+                } else {
+                    assembly.outputs.append(contentsOf: outcome.outputs)
+                }
             } else {
                 var firstFailure: (any Error)?
                 outcome.forEach(count: count, jobName: name, registry: registry) { index, output in
@@ -253,8 +261,8 @@ final class MapChunk<J: Job, Output: Sendable>: Sendable {
         let count = ordered ? assembly.outputs.count : assembly.results.count
         guard count == total else { return nil }
         assembly.finished = true
-        // `Output` is one of the two array types, as the initializer's callers fix it.
-        return ordered ? assembly.outputs as? Output : assembly.results as? Output
+        // The initializer checked that `Output` is this very type; a checked cast would visit every element.
+        return ordered ? unsafeBitCast(assembly.outputs, to: Output.self) : unsafeBitCast(assembly.results, to: Output.self)
     }
 }
 

@@ -147,6 +147,13 @@ struct SharedProgress: @unchecked Sendable {
     /// Notes that job `ordinal` of message `sequence` starts, at `startNanoseconds` on the monotonic clock when
     /// given. A generation count, odd while the fields change, lets the parent read the three as one.
     func markStarted(_ sequence: UInt64, ordinal: Int, startNanoseconds: UInt64?) {
+        if ordinal > 0 {
+            // The next job of the same message: its sequence is in place, and the parent may read the ordinal
+            // with the start of the job before or after it, never another message's.
+            if let startNanoseconds { triad_store_release_u64(address + 24, startNanoseconds) }
+            triad_store_release_u64(address + 16, UInt64(ordinal))
+            return
+        }
         let generation = triad_load_acquire_u64(address)
         triad_store_release_u64(address, generation &+ 1)
         if let startNanoseconds { triad_store_release_u64(address + 24, startNanoseconds) }
