@@ -166,6 +166,27 @@ struct ClaimsTests {
         #expect(verdicts.allSatisfy { $0.outcome == .notMeasured && $0.evidence.contains("it printed nonsense") })
     }
 
+    @Test("the table marks a speedup whose range overlaps the sequential row's")
+    func tooClose() {
+        let close = Self.cpu("threads", sequential: [1, 1.2], parallel: [0.9, 1.05])
+        let apart = Self.cpu("threads", sequential: [1, 1.2], parallel: [0.5, 0.6])
+        #expect(TableRenderer.tooClose(close[1], close))
+        #expect(!TableRenderer.tooClose(apart[1], apart))
+        #expect(!TableRenderer.tooClose(close[0], close))
+        let report = LabReport(
+            triad: .init(version: "0", commit: "c", swiftVersion: "6.3"),
+            machine: Machine(cores: 2, cpuModel: "cpu", memoryBytes: 1 << 30, loadAverage1m: 0.5, kernel: "Linux"),
+            settings: .init(
+                scale: 1, repeatCount: 2, warmUps: 1, workloads: ["cpu"], models: ["threads"], sweep: false),
+            runtimes: [Self.swift], interrupted: false, rows: close, experiments: [], sweeps: [],
+            verdicts: Claims.verdicts(rows: close, experiments: [], runtimes: [Self.swift], cores: 2)
+        )
+        let text = TableRenderer(colour: false).render(report)
+        #expect(text.contains("×≈"))
+        #expect(text.contains("shows no difference"))
+        #expect(HTMLReport.render(report).contains("≈"))
+    }
+
     @Test("the advice names the fastest model and the ones within the spread")
     func advice() {
         let rows =

@@ -43,7 +43,7 @@ enum SwiftExperiments {
         return (
             5,
             "200 tasks ran on \(distinct) thread\(distinct == 1 ? "" : "s") (the process had \(processThreads) "
-                + "OS threads in all)",
+                + "OS thread\(processThreads == 1 ? "" : "s") in all)",
             ["tasks": 200, "distinctThreads": Double(distinct), "processThreads": Double(processThreads)]
         )
     }

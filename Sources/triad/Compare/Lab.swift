@@ -277,7 +277,7 @@ enum PythonObservation {
         case "async-threads":
             let distinct = Int(figures["distinctThreads"] ?? 0)
             return "\(Int(figures["tasks"] ?? 0)) tasks ran on \(distinct) thread\(distinct == 1 ? "" : "s") (the "
-                + "process had \(Int(figures["threadsAfter"] ?? 0)) OS threads in all)"
+                + "process had \(Int(figures["threadsAfter"] ?? 0)) OS thread\(figures["threadsAfter"] == 1 ? "" : "s") in all)"
         case "process-memory":
             return "the worker read back its own write: \(yes("childSawOwnWrite")); the parent saw the plain write: "
                 + "\(yes("parentSawPlainWrite")); it saw the write through shared memory: "

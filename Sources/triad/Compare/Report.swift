@@ -37,6 +37,15 @@ struct TableRenderer {
             "each row: median of \(runs(report.settings.repeatCount)) after \(report.settings.warmUps) warm-up, with "
                 + "the range; Swift and Python runs alternate",
         ]
+        if let warning = busyWarning(report.machine) { lines.append(warning) }
+        for workload in report.settings.workloads {
+            let sizes = report.runtimes.compactMap { runtime in
+                report.rows.first { $0.workload == workload && $0.runtime == runtime.id }.map { (runtime.id, $0.size) }
+            }
+            if Set(sizes.map(\.1)).count > 1 {
+                lines.append("\(workload) sizes differ: " + sizes.map { "\($0.0) \($0.1)" }.joined(separator: "; "))
+            }
+        }
         for runtime in report.runtimes.dropFirst() {
             var line = "\(runtime.id): \(runtime.executable ?? "")"
             if runtime.freeThreaded == true {
@@ -60,7 +69,7 @@ struct TableRenderer {
                 formatSeconds(row.wallSeconds.median),
                 "\(formatSeconds(row.wallSeconds.min))–\(formatSeconds(row.wallSeconds.max))",
                 formatSeconds(row.cpuSeconds.median),
-                row.speedup.map { format2($0.median) + "×" } ?? "-",
+                row.speedup.map { format2($0.median) + "×" + (Self.tooClose(row, rows) ? "≈" : "") } ?? "-",
                 formatBytes(Int(row.peakRSSBytes.median)),
                 formatMicroseconds(row.overheadPerJobSeconds.median * 1e6),
                 row.agrees ? "ok" : "MISMATCH",
@@ -80,7 +89,21 @@ struct TableRenderer {
             lines.append(index == 0 && colour ? "\u{1B}[1m\(text)\u{1B}[0m" : text)
             if index == 0 { lines.append(String(repeating: "─", count: text.count)) }
         }
+        if rows.contains(where: { Self.tooClose($0, rows) }) {
+            lines.append(
+                "≈: the row's range overlaps its sequential row's, so this run shows no difference between them")
+        }
         return lines.joined(separator: "\n")
+    }
+
+    /// Whether a row's range of wall times overlaps that of its sequential row: then its speedup is no difference.
+    static func tooClose(_ row: LabRow, _ rows: [LabRow]) -> Bool {
+        guard row.model != "sequential",
+            let baseline = rows.first(where: {
+                $0.runtime == row.runtime && $0.workload == row.workload && $0.model == "sequential"
+            })
+        else { return false }
+        return row.wallSeconds.overlaps(baseline.wallSeconds)
     }
 
     private func sweepTable(_ points: [SweepPoint]) -> String {
@@ -128,6 +151,13 @@ struct TableRenderer {
         if column == 11 && !row.agrees { return paint(text, 31) }
         return text
     }
+}
+
+/// A warning when the machine was already busy as the run started: parallel speedups then understate.
+func busyWarning(_ machine: Machine) -> String? {
+    guard machine.loadAverage1m >= Double(machine.cores) / 2 else { return nil }
+    return "warning: the load average was \(format2(machine.loadAverage1m)) on \(machine.cores) cores as the run "
+        + "started; other work shares the cores, so parallel speedups read low"
 }
 
 /// "1 run", "3 runs".

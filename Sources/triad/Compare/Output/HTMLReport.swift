@@ -50,6 +50,7 @@ enum HTMLReport {
             "Each row: the median of \(runs(report.settings.repeatCount)) after \(report.settings.warmUps) warm-up, with "
                 + "the range; Swift and Python runs alternate. Scale \(format2(report.settings.scale)).",
         ]
+        if let warning = busyWarning(m) { items.append(warning) }
         for runtime in report.runtimes.dropFirst() {
             var item = "\(runtime.id): \(runtime.executable ?? "")"
             if runtime.freeThreaded == true {
@@ -195,13 +196,15 @@ enum HTMLReport {
                 row.workload, row.model, row.runtime, row.size, String(row.workers),
                 "\(formatSeconds(row.wallSeconds.median)) (\(formatSeconds(row.wallSeconds.min))–"
                     + "\(formatSeconds(row.wallSeconds.max)))",
-                formatSeconds(row.cpuSeconds.median), row.speedup.map { format2($0.median) + "×" } ?? "-",
+                formatSeconds(row.cpuSeconds.median),
+                row.speedup.map { format2($0.median) + "×" + (TableRenderer.tooClose(row, rows) ? " ≈" : "") } ?? "-",
                 formatBytes(Int(row.peakRSSBytes.median)), formatMicroseconds(row.overheadPerJobSeconds.median * 1e6),
                 row.agrees ? "ok" : "MISMATCH",
             ]
             html += "<tr>" + cells.map { "<td>\(e($0))</td>" }.joined() + "</tr>\n"
         }
-        return html + "</tbody></table>\n"
+        return html + "</tbody></table>\n<p><small>≈: the row's range of wall times overlaps its sequential row's, "
+            + "so this run shows no difference between them.</small></p>\n"
     }
 
     private static let style = """
