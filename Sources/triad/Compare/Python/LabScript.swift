@@ -25,10 +25,8 @@ given, so that Swift and Python samples alternate in one run:
 Each prints one JSON object on standard output and nothing else. Times are seconds, memory is bytes.
 """
 
-import asyncio
-import http.client
+import importlib
 import json
-import multiprocessing
 import os
 import resource
 import sys
@@ -36,8 +34,34 @@ import sysconfig
 import tempfile
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from multiprocessing import shared_memory
+
+
+class Lazy:
+    """A module imported on first use: each run imports only what its model needs, so that start-up stays short."""
+
+    def __init__(self, name):
+        self._name = name
+        self._module = None
+
+    def __getattr__(self, attribute):
+        if self._module is None:
+            self._module = importlib.import_module(self._name)
+        return getattr(self._module, attribute)
+
+
+asyncio = Lazy("asyncio")
+http_client = Lazy("http.client")
+futures = Lazy("concurrent.futures")
+multiprocessing = Lazy("multiprocessing")
+shared_memory = Lazy("multiprocessing.shared_memory")
+
+
+def ThreadPoolExecutor(*args, **kwargs):
+    return futures.ThreadPoolExecutor(*args, **kwargs)
+
+
+def ProcessPoolExecutor(*args, **kwargs):
+    return futures.ProcessPoolExecutor(*args, **kwargs)
 
 
 # --- measurement ------------------------------------------------------------------------------------------------
@@ -124,7 +148,7 @@ def fetch(args):
     port, path = args
 
     def body():
-        connection = http.client.HTTPConnection("127.0.0.1", port)
+        connection = http_client.HTTPConnection("127.0.0.1", port)
         connection.request("GET", path, headers={"Connection": "close"})
         response = connection.getresponse()
         data = response.read()

@@ -52,7 +52,7 @@ struct PythonRunner: Sendable {
 
     /// Asks the interpreter what it is.
     func info() async throws -> Info {
-        try await call(["info"], as: Info.self)
+        try await call(["info"], as: Info.self, site: true)
     }
 
     /// Runs one sample of a workload under a model.
@@ -68,12 +68,17 @@ struct PythonRunner: Sendable {
     }
 
     /// Runs the script with `arguments` and decodes the one JSON object it must print.
-    private func call<T: Decodable>(_ arguments: [String], as type: T.Type) async throws -> T {
+    ///
+    /// Only `info` loads `site` (to see whether aiohttp is installed); the measurements run with `-S`, because the
+    /// `.pth` files of a site folder can cost a call 70 ms and the lab needs nothing outside the standard library.
+    private func call<T: Decodable>(_ arguments: [String], as type: T.Type, site: Bool = false) async throws -> T {
         let stdout = "\(scratch)/python.out"
         let stderr = "\(scratch)/python.err"
         let exit: ChildProcess.Exit
         do {
-            exit = try await ChildProcess.run(executable, [script] + arguments, stdout: stdout, stderr: stderr)
+            exit = try await ChildProcess.run(
+                executable, (site ? [] : ["-S"]) + [script] + arguments, stdout: stdout, stderr: stderr
+            )
         } catch let failure as ChildProcess.Failure {
             throw Failure(message: failure.message)
         }
