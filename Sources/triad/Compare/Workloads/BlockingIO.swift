@@ -65,7 +65,7 @@ struct BlockingIOWorkload: Workload {
     let jobCount: Int
 
     init(scale: Double) {
-        jobCount = max(8, Int(64 * scale))
+        jobCount = max(4, Int(64 * scale))
     }
 
     func size(python: Bool) -> String { "\(jobCount) jobs of 20 ms and 64 KiB" }

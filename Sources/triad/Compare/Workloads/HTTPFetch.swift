@@ -52,7 +52,7 @@ struct HTTPFetchWorkload: Workload {
     let concurrency = 50
 
     init(scale: Double) {
-        requests = max(20, Int(100 * scale))
+        requests = max(10, Int(100 * scale))
     }
 
     func size(python: Bool) -> String { "\(requests) requests" }
