@@ -65,6 +65,25 @@ struct ClaimsTests {
         #expect(Self.verdict(1, rows: []).evidence.contains("left out"))
     }
 
+    @Test("on a busy machine a CPU-bound row without parallelism is unclear, and one with it still counts")
+    func busyMachine() {
+        func verdict(_ claim: Int, _ rows: [LabRow], load: Double) -> Verdict {
+            Claims.verdicts(rows: rows, experiments: [], runtimes: [Self.swift], cores: 2, loadAverage: load)
+                .first { $0.claim == claim }!
+        }
+        let flatThreads = Self.cpu("threads", sequential: [1, 1.1], parallel: [1, 1.05])
+        #expect(verdict(1, flatThreads, load: 0.3).outcome == .holds)
+        #expect(verdict(1, flatThreads, load: 1.5).outcome == .unclear)
+        #expect(verdict(1, flatThreads, load: 1.5).evidence.contains("the machine was busy"))
+        let fastThreads = Self.cpu("threads", sequential: [1, 1.1], parallel: [0.5, 0.55])
+        #expect(verdict(1, fastThreads, load: 1.5).outcome == .doesNotHold)
+        let flatProcesses = Self.cpu("processes", sequential: [1, 1], parallel: [1.2, 1.3])
+        #expect(verdict(3, flatProcesses, load: 0.3).outcome == .doesNotHold)
+        #expect(verdict(3, flatProcesses, load: 1.5).outcome == .unclear)
+        let fastProcesses = Self.cpu("processes", sequential: [1, 1], parallel: [0.55, 0.6])
+        #expect(verdict(3, fastProcesses, load: 1.5).outcome == .holds)
+    }
+
     @Test("claim 2: threads on the io workload")
     func claim2() {
         func rows(_ threads: [Double]) -> [LabRow] {

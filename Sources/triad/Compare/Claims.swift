@@ -26,14 +26,21 @@ enum Claims {
     static let costRatio = 2.0
 
     /// The verdicts of every claim for every runtime that has rows or experiments.
+    /// A load average at the start of at least this share of the cores means other work held them.
+    static let busyShare = 0.5
+
+    /// The verdicts of every claim for every runtime that has rows or experiments. `loadAverage` is the machine's
+    /// at the start: other work on the cores can only hide parallelism, so on a busy machine a CPU-bound row that
+    /// shows none gives `unclear` instead of a verdict.
     static func verdicts(
-        rows: [LabRow], experiments: [Experiment], runtimes: [Runtime], cores: Int
+        rows: [LabRow], experiments: [Experiment], runtimes: [Runtime], cores: Int, loadAverage: Double = 0
     ) -> [Verdict] {
         var verdicts: [Verdict] = []
         for runtime in runtimes {
             let judge = Judge(
                 runtime: runtime, rows: rows.filter { $0.runtime == runtime.id },
-                experiments: experiments.filter { $0.runtime == runtime.id }, cores: cores
+                experiments: experiments.filter { $0.runtime == runtime.id }, cores: cores,
+                busy: loadAverage >= busyShare * Double(cores) ? loadAverage : nil
             )
             for (number, text) in statements {
                 var verdict = judge.verdict(claim: number)
@@ -51,6 +58,12 @@ private struct Judge {
     let rows: [LabRow]
     let experiments: [Experiment]
     let cores: Int
+    /// The load average at the start, when it was high enough to hide parallelism.
+    let busy: Double?
+
+    private var busyNote: String {
+        "; the machine was busy (load average \(format2(busy ?? 0)) on \(cores) cores), which hides parallelism"
+    }
 
     func row(_ workload: String, _ model: String) -> LabRow? {
         rows.first { $0.workload == workload && $0.model == model }
@@ -88,7 +101,8 @@ private struct Judge {
         let measure = "cpu workload: threads' wall time against one thread's"
         let rule =
             "holds below \(format2(Claims.noGainSpeedup))× speedup; does not hold at \(format2(Claims.parallelSpeedup))× "
-            + "or more with the two rows' ranges apart; unclear between, or when the ranges overlap"
+            + "or more with the two rows' ranges apart; unclear between, when the ranges overlap, or below "
+            + "\(format2(Claims.noGainSpeedup))× on a machine whose load average at the start was at least half its cores"
         guard let sequential = row("cpu", "sequential"), let threads = row("cpu", "threads"),
             let speedup = threads.speedup
         else { return missing(1, measure, "the cpu workload's sequential or threads row") }
@@ -104,7 +118,10 @@ private struct Judge {
         if runtime.freeThreaded == true {
             evidence += "; a free-threaded build, GIL \(runtime.gilEnabled == true ? "on" : "off")"
         }
-        if speedup.median < Claims.noGainSpeedup { return make(1, .holds, measure, evidence, rule) }
+        if speedup.median < Claims.noGainSpeedup {
+            return busy == nil
+                ? make(1, .holds, measure, evidence, rule) : make(1, .unclear, measure, evidence + busyNote, rule)
+        }
         if speedup.median >= Claims.parallelSpeedup {
             if threads.wallSeconds.overlaps(sequential.wallSeconds) {
                 return make(1, .unclear, measure, evidence + "; spread too wide to call", rule)
@@ -134,7 +151,8 @@ private struct Judge {
         let measure = "cpu workload: processes' wall time against one thread's"
         let rule =
             "holds at \(format2(Claims.parallelSpeedup))× speedup or more with the rows' ranges apart; does not "
-            + "hold below \(format2(Claims.noGainSpeedup))×; unclear otherwise"
+            + "hold below \(format2(Claims.noGainSpeedup))× (unclear instead on a machine whose load average at the start was "
+            + "at least half its cores); unclear otherwise"
         guard let sequential = row("cpu", "sequential"), let processes = row("cpu", "processes"),
             let speedup = processes.speedup
         else { return missing(3, measure, "the cpu workload's sequential or processes row") }
@@ -147,6 +165,9 @@ private struct Judge {
         let evidence =
             "\(processes.workers) processes: \(describe(speedup))× (\(time(processes.wallSeconds)) "
             + "against \(time(sequential.wallSeconds)))"
+        if busy != nil && speedup.median < Claims.noGainSpeedup {
+            return make(3, .unclear, measure, evidence + busyNote, rule)
+        }
         return gain(3, speedup, processes, sequential, at: Claims.parallelSpeedup, measure, evidence, rule)
     }
 

@@ -138,7 +138,7 @@ struct CompareCommand: AsyncParsableCommand {
             rows: lab.rows, experiments: lab.experiments, sweeps: lab.sweeps,
             verdicts: Claims.verdicts(
                 rows: lab.rows + lab.hiddenBaselines, experiments: lab.experiments, runtimes: lab.runtimes,
-                cores: cores
+                cores: cores, loadAverage: machine.loadAverage1m
             )
         )
         try output(report)
