@@ -69,7 +69,8 @@ enum SVGChart {
         let plotHeight = height - top - bottom
         var svg = open(id: id, title: title)
         svg += axes(scale: yScale, yTitle: yTitle, plotHeight: plotHeight, plotWidth: plotWidth)
-        for tick in xScale.ticks() {
+        // A linear x axis counts things (workers): its ticks are the measured values themselves.
+        for tick in logX ? xScale.ticks() : Array(Set(xs)).sorted() {
             let x = left + plotWidth - xScale.position(tick, height: plotWidth)
             svg +=
                 "<text x=\"\(f(x))\" y=\"\(f(top + plotHeight + 16))\" font-size=\"11\" text-anchor=\"middle\">"
