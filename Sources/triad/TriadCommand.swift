@@ -1,17 +1,20 @@
 import ArgumentParser
 import TriadProcesses
 
-/// `triad`: runs the same workloads under Triad's concurrency models and shows the measured differences.
+/// `triad`: runs the same workloads under Triad's concurrency models, in Swift and in Python, and shows the
+/// measured differences.
 @main
 struct TriadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "triad",
-        abstract: "Runs the same workloads under Triad's concurrency models and shows the differences measured.",
+        abstract: "Measures the usual claims about Python's three concurrency models, in Swift and in Python.",
         discussion: """
             Triad gives Swift Python's three concurrency models behind one executor API: an asyncio-style event \
             loop, threads, and worker processes. `triad compare` runs CPU-bound and I/O-bound workloads under each \
-            model and prints wall time, CPU time, speedup, peak memory and overhead per job.
+            model, in Swift and in Python side by side, and gives each of the usual claims about the models a \
+            verdict from the figures of that run.
             """,
+        version: TriadVersion.line,
         subcommands: [CompareCommand.self],
         defaultSubcommand: CompareCommand.self
     )

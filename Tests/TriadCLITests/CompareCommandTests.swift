@@ -1,86 +1,50 @@
 import Foundation
 import Testing
 
-/// Runs the real `triad` binary built beside the tests.
-private func runTriad(_ arguments: [String], environment: [String: String] = [:]) throws -> (
-    status: Int32, stdout: String, stderr: String
-) {
-    let directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-    let process = Process()
-    process.executableURL = directory.appendingPathComponent("triad")
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
-}
-
-private struct ReportShape: Decodable {
-    struct Row: Decodable {
-        var workload: String
-        var model: String
-        var workers: Int
-        var jobs: Int
-        var wallSeconds: Double
-        var cpuSeconds: Double
-        var speedup: Double?
-        var peakRSSBytes: Int
-        var overheadPerJobMicroseconds: Double
-        var agrees: Bool
-    }
-    var cores: Int
-    var rows: [Row]
-}
-
 @Suite("triad compare", .serialized)
 struct CompareCommandTests {
-    @Test("--json gives one agreeing row per workload and model")
+    @Test("--json holds Swift and Python rows for each workload and model, with agreeing results")
     func json() throws {
-        let result = try runTriad(["compare", "--scale", "0.02", "--json"])
+        let result = try runTriad(["compare", "--scale", "0.02", "--repeat", "2", "--workloads", "cpu,http", "--json"])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let report = try JSONDecoder().decode(ReportShape.self, from: Data(result.stdout.utf8))
-        let cells = Set(report.rows.map { "\($0.workload)/\($0.model)" })
-        for workload in ["cpu", "io", "http", "tiny"] {
-            for model in ["sequential", "threads", "processes", "async"] {
-                #expect(cells.contains("\(workload)/\(model)"))
-            }
-        }
-        // The data-movement workloads compare the pool with the raw limits, which their sequential rows measure.
-        for workload in ["data", "data-pipe"] {
-            for model in ["sequential", "processes"] {
-                #expect(cells.contains("\(workload)/\(model)"))
+        let runtimes = report.runtimes.map(\.id)
+        #expect(runtimes.first == "swift")
+        let cells = Set(report.rows.map { "\($0.runtime)/\($0.workload)/\($0.model)" })
+        for runtime in runtimes {
+            for workload in ["cpu", "http"] {
+                for model in ["sequential", "threads", "processes", "async"] {
+                    #expect(cells.contains("\(runtime)/\(workload)/\(model)"))
+                }
             }
         }
         for row in report.rows {
             #expect(row.agrees)
-            #expect(row.jobs > 0)
-            #expect(row.wallSeconds > 0)
-            #expect(row.peakRSSBytes > 1_000_000)
-            if row.model == "processes" {
-                // The workers' own memory counts too: more than the parent alone.
-                #expect(row.peakRSSBytes > 2 * 1_000_000 * row.workers)
-            }
-            #expect((row.speedup ?? 0) > 0)
-            #expect(row.model == "sequential" ? row.workers == 1 : row.workers >= 1)
+            #expect(row.samples == 2)
+            #expect(row.wallSeconds.min <= row.wallSeconds.median && row.wallSeconds.median <= row.wallSeconds.max)
+            #expect(row.peakRSSBytes.median > 1_000_000)
+            #expect((row.speedup?.median ?? 0) > 0)
         }
-        // Waiting jobs overlap on the thread pool and on the loop, so both beat the sequential row clearly.
+        // The waiting workload runs its concurrent rows with as many workers as requests in flight.
         for row in report.rows where row.workload == "http" && (row.model == "threads" || row.model == "async") {
-            #expect((row.speedup ?? 0) > 2, "\(row.model) fetched no faster than one request at a time")
+            #expect(row.workers == 50)
         }
-        // Progress goes to a terminal only; the test's stderr is a pipe.
+        // Every claim has a verdict in every runtime, and 5 to 7 come from experiments run in each.
+        for runtime in runtimes {
+            #expect(Set(report.verdicts.filter { $0.runtime == runtime }.map(\.claim)) == Set(1...8))
+            #expect(Set(report.experiments.filter { $0.runtime == runtime }.map(\.claim)) == [5, 6, 7])
+        }
         #expect(!result.stderr.contains("█"))
     }
 
-    @Test("the table honours NO_COLOR and filters by workload and model")
+    @Test("the table honours NO_COLOR, filters, and ends with the verdicts and the advice")
     func table() throws {
         let result = try runTriad(
-            ["compare", "--scale", "0.02", "--workloads", "io", "--models", "threads", "--workers", "4"],
+            [
+                "compare", "--scale", "0.02", "--repeat", "1", "--workloads", "io", "--models", "threads", "--workers",
+                "4",
+                "--no-python",
+            ],
             environment: ["NO_COLOR": "1"]
         )
         #expect(result.status == 0, "stderr: \(result.stderr)")
@@ -89,19 +53,103 @@ struct CompareCommandTests {
         #expect(lines.contains { $0.hasPrefix("io") && $0.contains("threads") && $0.contains(" 4 ") })
         #expect(!lines.contains { $0.hasPrefix("cpu") })
         #expect(!lines.contains { $0.hasPrefix("io") && $0.contains("sequential") })
+        #expect(result.stdout.contains("Verdicts"))
+        #expect(result.stdout.contains("2. Threads still help I/O-bound work."))
+        #expect(result.stdout.contains("Advice on this machine"))
+        #expect(result.stdout.contains("cores"))
+        #expect(result.stdout.contains("load average"))
     }
 
-    @Test("an unknown workload or model is refused with the valid choices")
-    func badArguments() throws {
-        let workload = try runTriad(["compare", "--workloads", "gpu"])
-        #expect(workload.status != 0)
-        #expect(workload.stderr.contains("unknown workload 'gpu'"))
-        #expect(workload.stderr.contains("cpu, io, http, tiny"))
-        let model = try runTriad(["compare", "--models", "fibers"])
-        #expect(model.status != 0)
-        #expect(model.stderr.contains("unknown model 'fibers'"))
-        let scale = try runTriad(["compare", "--scale", "0"])
-        #expect(scale.status != 0)
-        #expect(scale.stderr.contains("--scale"))
+    @Test(
+        "every bad value is refused with a clear message and status 64",
+        arguments: [
+            (["--scale", "inf"], "--scale"),
+            (["--scale", "nan"], "--scale"),
+            (["--scale", "0"], "--scale"),
+            (["--workloads", ""], "--workloads names no workload"),
+            (["--workloads", "gpu"], "unknown workload 'gpu'"),
+            (["--models", ","], "--models names no model"),
+            (["--models", "fibers"], "unknown model 'fibers'"),
+            (["--workers", "-3"], "--workers must be"),
+            (["--workers", "0"], "--workers must be"),
+            (["--repeat", "0"], "--repeat must be"),
+            (["--repeat", "many"], "--repeat"),
+            (["--python", "/nonexistent/python3"], "no executable file there"),
+            (["--html", "/nonexistent/report.html"], "does not exist"),
+        ]
+    )
+    func badArguments(arguments: [String], message: String) throws {
+        let result = try runTriad(["compare"] + arguments)
+        #expect(result.status == 64, "stdout: \(result.stdout)")
+        #expect(result.stderr.contains(message), "stderr: \(result.stderr)")
+        #expect(result.stdout.isEmpty)
     }
+
+    @Test("--version prints Triad's version, the commit and the Swift version")
+    func version() throws {
+        let result = try runTriad(["--version"])
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix("triad 0."))
+        #expect(result.stdout.contains("commit "))
+        #expect(result.stdout.contains("Swift 6."))
+    }
+
+    @Test("--python-script prints the lab's Python, which uses the standard library alone")
+    func pythonScript() throws {
+        let result = try runTriad(["compare", "--python-script"])
+        #expect(result.status == 0)
+        let imports = result.stdout.split(separator: "\n").filter { $0.hasPrefix("import ") || $0.hasPrefix("from ") }
+        let allowed: Set<String> = [
+            "importlib", "json", "os", "resource", "sys", "sysconfig", "tempfile", "threading", "time",
+        ]
+        for line in imports {
+            let module = line.split(separator: " ")[1].split(separator: ".")[0]
+            #expect(allowed.contains(String(module)), "\(line)")
+        }
+        // The modules it imports on first use are the standard library's too.
+        let lazy = result.stdout.matches(of: /Lazy\("([a-z_.]+)"\)/).map { String($0.1.split(separator: ".")[0]) }
+        #expect(Set(lazy) == ["asyncio", "http", "concurrent", "multiprocessing"])
+    }
+}
+
+/// The parts of the report the tests read.
+struct ReportShape: Decodable {
+    struct Spread: Decodable {
+        var median: Double
+        var min: Double
+        var max: Double
+    }
+    struct Runtime: Decodable {
+        var id: String
+        var language: String
+        var problem: String?
+    }
+    struct Row: Decodable {
+        var runtime: String
+        var workload: String
+        var model: String
+        var workers: Int
+        var samples: Int
+        var wallSeconds: Spread
+        var peakRSSBytes: Spread
+        var overheadPerJobSeconds: Spread
+        var speedup: Spread?
+        var agrees: Bool
+    }
+    struct Experiment: Decodable {
+        var runtime: String
+        var claim: Int
+    }
+    struct Verdict: Decodable {
+        var claim: Int
+        var runtime: String
+        var outcome: String
+        var evidence: String
+    }
+    var runtimes: [Runtime]
+    var interrupted: Bool
+    var interruption: String?
+    var rows: [Row]
+    var experiments: [Experiment]
+    var verdicts: [Verdict]
 }

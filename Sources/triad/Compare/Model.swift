@@ -44,5 +44,6 @@ enum Model: String, CaseIterable, Codable, Sendable {
 /// Every job `triad compare` may send to a worker process. `triad`'s `main` registers them before anything else,
 /// so that a copy of `triad` started as a worker can run them.
 let compareJobs: [any Job.Type] = [
-    CountPrimesJob.self, BlockingIOJob.self, TinyJob.self, FetchJob.self, MoveDataJob.self,
+    CountPrimesJob.self, BlockingIOJob.self, TinyJob.self, FetchJob.self, MoveDataJob.self, WriteGlobalJob.self,
+    WriteSharedByteJob.self,
 ]

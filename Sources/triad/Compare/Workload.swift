@@ -18,6 +18,18 @@ protocol Workload: Sendable {
     /// Runs the workload on `model` with `workers` workers, calling `progress` as jobs finish.
     func run(model: Model, workers: Int, progress: @escaping @Sendable (MapProgress) -> Void) async throws
         -> WorkloadOutcome
+    /// The size of the work in words, such as "primes below 5000000", for Swift or for Python.
+    func size(python: Bool) -> String
+    /// The parameters of the same workload for the lab's Python script; `nil` when it has no Python peer.
+    var pythonParameters: [String: Double]? { get }
+    /// Calls `body` with the Python parameters while whatever the Python run needs, such as a server, is up.
+    func withPythonParameters<T>(_ body: ([String: Double]) async throws -> T) async throws -> T
+}
+
+extension Workload {
+    func withPythonParameters<T>(_ body: ([String: Double]) async throws -> T) async throws -> T {
+        try await body(pythonParameters ?? [:])
+    }
 }
 
 /// What a workload run produced, beside the runner's own measurements.
@@ -42,6 +54,7 @@ enum Workloads {
             TinyJobWorkload(scale: scale),
             DataMovementWorkload(scale: scale, throughSharedMemory: true),
             DataMovementWorkload(scale: scale, throughSharedMemory: false),
+            StartupWorkload(),
         ]
     }
 }
@@ -70,6 +83,7 @@ func runJobs<J: Job>(
                 var collected: [J.Output] = []
                 collected.reserveCapacity(jobs.count)
                 for job in jobs {
+                    try Task.checkCancellation()
                     collected.append(try await job.run())
                     progress(MapProgress(completed: collected.count, total: jobs.count))
                 }

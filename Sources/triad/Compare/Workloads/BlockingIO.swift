@@ -2,7 +2,7 @@ import TriadAsync
 import TriadCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Waits on simulated latency, then writes a file and reads it back: the shape of an API call followed by local
@@ -65,7 +65,13 @@ struct BlockingIOWorkload: Workload {
     let jobCount: Int
 
     init(scale: Double) {
-        jobCount = max(8, Int(128 * scale))
+        jobCount = max(4, Int(64 * scale))
+    }
+
+    func size(python: Bool) -> String { "\(jobCount) jobs of 20 ms and 64 KiB" }
+
+    var pythonParameters: [String: Double]? {
+        ["jobs": Double(jobCount), "latencySeconds": 0.02, "bytes": Double(64 * 1024)]
     }
 
     func defaultWorkers(for model: Model, cores: Int) -> Int {
@@ -147,7 +153,9 @@ enum FileIO {
     static func removeDirectory(_ path: String) {
         guard let dir = opendir(path) else { return }
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             if name != "." && name != ".." { unlink("\(path)/\(name)") }
         }
         closedir(dir)

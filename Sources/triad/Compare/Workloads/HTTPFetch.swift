@@ -32,7 +32,8 @@ struct FetchJob: Job {
                 if let length = try HTTPResponse.bodyLength(of: response) { return length }
             }
             guard let length = try HTTPResponse.bodyLength(of: response) else {
-                throw HTTPResponse.Failure(message: "the server at 127.0.0.1:\(port) closed the connection mid-response")
+                throw HTTPResponse.Failure(
+                    message: "the server at 127.0.0.1:\(port) closed the connection mid-response")
             }
             return length
         }
@@ -52,7 +53,24 @@ struct HTTPFetchWorkload: Workload {
     let concurrency = 50
 
     init(scale: Double) {
-        requests = max(20, Int(200 * scale))
+        requests = max(10, Int(100 * scale))
+    }
+
+    func size(python: Bool) -> String { "\(requests) requests" }
+
+    var pythonParameters: [String: Double]? { ["jobs": Double(requests)] }
+
+    /// Python's requests go to the same kind of server, run by `triad` on its own threads for the sample's length.
+    func withPythonParameters<T>(_ body: ([String: Double]) async throws -> T) async throws -> T {
+        let server = try await HTTPLatencyServer.start(latency: .milliseconds(20))
+        do {
+            let result = try await body(["jobs": Double(requests), "port": Double(server.port)])
+            await server.stop()
+            return result
+        } catch {
+            await server.stop()
+            throw error
+        }
     }
 
     func defaultWorkers(for model: Model, cores: Int) -> Int {

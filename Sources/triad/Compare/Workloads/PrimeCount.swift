@@ -36,7 +36,18 @@ struct PrimeCountWorkload: Workload {
     let chunks = 64
 
     init(scale: Double) {
-        upperBound = max(10_000, Int(8_000_000 * scale))
+        upperBound = max(10_000, Int(5_000_000 * scale))
+    }
+
+    /// Python's trial division is about twenty times slower, so it counts below a twentieth of the bound.
+    static let pythonDivisor = 20
+
+    func size(python: Bool) -> String {
+        "primes below \(python ? upperBound / Self.pythonDivisor : upperBound) in \(chunks) chunks"
+    }
+
+    var pythonParameters: [String: Double]? {
+        ["upperBound": Double(upperBound / Self.pythonDivisor), "chunks": Double(chunks)]
     }
 
     func defaultWorkers(for model: Model, cores: Int) -> Int {

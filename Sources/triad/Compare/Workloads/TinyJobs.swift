@@ -23,6 +23,14 @@ struct TinyJobWorkload: Workload {
         jobCount = max(100, Int(50_000 * scale))
     }
 
+    init(jobs: Int) {
+        jobCount = jobs
+    }
+
+    func size(python: Bool) -> String { "\(jobCount) jobs" }
+
+    var pythonParameters: [String: Double]? { ["jobs": Double(jobCount)] }
+
     func defaultWorkers(for model: Model, cores: Int) -> Int {
         switch model {
         case .sequential: 1
