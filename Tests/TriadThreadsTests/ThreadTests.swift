@@ -79,24 +79,26 @@ struct ThreadTests {
 
     @Test("joinNonDaemonThreads waits for non-daemon threads and not for daemon ones")
     func daemonSemantics() async throws {
-        let release = Event()
-        let finished = Counter()
-        let daemon = Thread(daemon: true) { release.wait() }
-        let worker = Thread(daemon: false) {
-            sleepOnThread(.milliseconds(100))
-            finished.increment()
+        // In a process of its own: in this one, other suites start non-daemon threads all the time, and the wait
+        // covers those as well.
+        await #expect(processExitsWith: .success) {
+            let release = Event()
+            let finished = Counter()
+            let daemon = Thread(daemon: true) { release.wait() }
+            let worker = Thread(daemon: false) {
+                sleepOnThread(.milliseconds(100))
+                finished.increment()
+            }
+            precondition(daemon.isDaemon && !worker.isDaemon)
+            try daemon.start()
+            try worker.start()
+            try await Threading.joinNonDaemonThreads(timeout: .seconds(60))
+            precondition(finished.count == 1, "the wait returned before the non-daemon thread ended")
+            precondition(!worker.isAlive)
+            precondition(daemon.isAlive, "the wait waited for the daemon thread")
+            release.set()
+            try await daemon.join()
         }
-        #expect(daemon.isDaemon)
-        #expect(!worker.isDaemon)
-        try daemon.start()
-        try worker.start()
-        // Other suites may run non-daemon threads too; waiting covers those as well.
-        try await Threading.joinNonDaemonThreads(timeout: .seconds(60))
-        #expect(finished.count == 1)
-        #expect(!worker.isAlive)
-        #expect(daemon.isAlive)
-        release.set()
-        try await daemon.join()
     }
 
     @Test("joinNonDaemonThreads times out while a non-daemon thread runs")
