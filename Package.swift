@@ -1,6 +1,9 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
+// Triad runs on Linux. Every platform-specific line lives in a file named `Thing+Linux.swift`, wrapped in
+// `#if os(Linux)`, and in CTriadShims, so a port to another system writes those files and nothing else.
+
 /// Settings every Triad target shares: Swift 6 mode with strict concurrency, plus the upcoming features that keep
 /// existentials and imports explicit.
 let triadSwiftSettings: [SwiftSetting] = [

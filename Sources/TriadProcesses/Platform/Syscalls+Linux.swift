@@ -105,6 +105,9 @@ enum Syscall {
         return retrying { waitpid(pid, &status, WNOHANG) }.map { $0 == 0 ? nil : status }
     }
 
+    /// The processors online, at least 1.
+    static var cpuCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
     /// Whether `pid`, a child, has ended (or is gone), without reaping it.
     static func hasEnded(_ pid: pid_t) -> Bool {
         triad_child_has_ended(pid) != 0
@@ -237,4 +240,6 @@ extension Syscall {
         return (pid, liveProcessStart(pid) ?? 0)
     }()
 }
+/// The signal the pool kills workers with, for the platform-free state machine.
+let SIGKILL_VALUE: Int32 = SIGKILL
 #endif

@@ -622,10 +622,3 @@ struct PoolState<Worker: PoolWorker>: Sendable {
         shutdownWaiters = []
     }
 }
-
-#if os(Linux)
-import Glibc
-let SIGKILL_VALUE: Int32 = SIGKILL
-#else
-let SIGKILL_VALUE: Int32 = 9
-#endif

@@ -1,6 +1,3 @@
-#if os(Linux)
-import Glibc
-#endif
 import TriadCore
 
 /// How a ``ProcessPoolExecutor`` starts, feeds, watches and replaces its worker processes.
@@ -102,13 +99,7 @@ public struct ProcessPoolConfiguration: Sendable {
         self.sharedPayloadThreshold = 256 << 10
     }
 
-    static var cpuCount: Int {
-        #if os(Linux)
-        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        #else
-        return 1
-        #endif
-    }
+    static var cpuCount: Int { Syscall.cpuCount }
 }
 
 /// The program a pool's workers run.
