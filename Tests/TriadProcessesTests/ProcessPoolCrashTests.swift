@@ -75,15 +75,13 @@ extension ProcessPoolTests {
             await pool.shutdown()
         }
 
-        @Test("a runaway job with a 200 ms timeout fails within a second, and the pool still serves")
+        @Test("a runaway job with a 200 ms timeout fails with timedOut, and the pool still serves")
         func runaway() async throws {
             let pool = TestPools.pool()
             #expect(try await pool.submit(Square(2)).value == 4)
-            let start = ContinuousClock.now
+            // The job never ends on its own: only its timeout ends it.
             let result = await (try pool.submit(Runaway(), options: JobOptions(timeout: .milliseconds(200)))).result
-            let elapsed = ContinuousClock.now - start
             #expect(executorError(result)?.code == .timedOut)
-            #expect(elapsed < .seconds(1))
             #expect(try await pool.submit(Square(3)).value == 9)
             await pool.shutdown()
         }
