@@ -105,48 +105,39 @@ extension ProcessPoolTests {
             #expect(await eventually(seconds: 10) { pids.allSatisfy(TestPools.isDead) }, "a worker outlived its parent")
         }
 
-        @Test("SIGTERM to a parent with the signal handlers reaps its workers, then ends it by SIGTERM")
-        func signalShutdown() async throws {
+        /// Starts the test worker as a parent with `arguments`, waits for the pids of its two workers, sends it
+        /// `signal`, and checks that it ends by that signal with every worker gone. Returns what it printed after
+        /// the pids.
+        private func expectEndsBySignal(_ signal: Int32, arguments: [String]) async throws -> String {
             let parent = Process()
             parent.executableURL = URL(fileURLWithPath: TestPools.workerPath)
-            parent.arguments = ["--parent", "--signals"]
+            parent.arguments = arguments
             let output = Pipe()
             parent.standardOutput = output
             try parent.run()
             let line = try #require(await readLine(from: output.fileHandleForReading))
             let pids = line.split(separator: " ").compactMap { Int32($0) }
             #expect(pids.count == 2)
-            kill(parent.processIdentifier, SIGTERM)
-            let ended = await eventually(seconds: 5) { !parent.isRunning }
-            #expect(ended, "the parent did not end on SIGTERM")
+            kill(parent.processIdentifier, signal)
+            let ended = await eventually(seconds: 10) { !parent.isRunning }
+            #expect(ended, "the parent did not end on signal \(signal)")
             if !ended { kill(parent.processIdentifier, SIGKILL) }
             parent.waitUntilExit()
             #expect(parent.terminationReason == .uncaughtSignal)
-            #expect(parent.terminationStatus == SIGTERM)
+            #expect(parent.terminationStatus == signal)
             for pid in pids { #expect(TestPools.isDead(pid), "worker \(pid) outlived its parent") }
+            return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        }
+
+        @Test("SIGTERM to a parent with the signal handlers reaps its workers, then ends it by SIGTERM")
+        func signalShutdown() async throws {
+            _ = try await expectEndsBySignal(SIGTERM, arguments: ["--parent", "--signals"])
         }
 
         @Test("Ctrl-C while main awaits a job ends the process by SIGINT, every worker reaped, main never returning")
         func interruptWhileAwaiting() async throws {
-            let parent = Process()
-            parent.executableURL = URL(fileURLWithPath: TestPools.workerPath)
-            parent.arguments = ["--await-job"]
-            let output = Pipe()
-            parent.standardOutput = output
-            try parent.run()
-            let line = try #require(await readLine(from: output.fileHandleForReading))
-            let pids = line.split(separator: " ").compactMap { Int32($0) }
-            #expect(pids.count == 2)
-            kill(parent.processIdentifier, SIGINT)
-            let ended = await eventually(seconds: 10) { !parent.isRunning }
-            #expect(ended, "the parent did not end on SIGINT")
-            if !ended { kill(parent.processIdentifier, SIGKILL) }
-            parent.waitUntilExit()
-            #expect(parent.terminationReason == .uncaughtSignal)
-            #expect(parent.terminationStatus == SIGINT)
-            let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let rest = try await expectEndsBySignal(SIGINT, arguments: ["--await-job"])
             #expect(!rest.contains("main returned"))
-            for pid in pids { #expect(TestPools.isDead(pid), "worker \(pid) outlived its parent") }
         }
 
         @Test("leaks: over 100k jobs the fd count is flat and RSS bounded; shutdown releases everything")

@@ -99,12 +99,6 @@ enum Syscall {
         _ = Glibc.kill(pid, signal)
     }
 
-    /// Reaps `pid` without blocking. Returns its wait status, or nil while it still runs.
-    static func reapNonBlocking(_ pid: pid_t) -> Result<Int32?, Errno> {
-        var status: Int32 = 0
-        return retrying { waitpid(pid, &status, WNOHANG) }.map { $0 == 0 ? nil : status }
-    }
-
     /// The processors online, at least 1.
     static var cpuCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 

@@ -16,9 +16,6 @@ class PoolEntry: @unchecked Sendable {
     /// Whether the jobs travel as one batch, answered by one data frame.
     let isBatch: Bool
 
-    /// How many data frames the worker's answer carries.
-    var resultFrameCount: Int { isBatch ? 1 : itemCount }
-
     var attempts = 0
     var workerID: Int?
     /// Set once the entry came back from a batch that failed as a whole, so it runs alone from then on.

@@ -212,7 +212,7 @@ final class MapChunk<J: Job, Output: Sendable>: Sendable {
             }
             return (finish(&assembly, total: total), nil)
         }
-        tracker.addEach(count)
+        tracker.add(count)
         if let failure { handle.fail(failure) }
         if let done { handle.succeed(done) }
     }
@@ -230,7 +230,7 @@ final class MapChunk<J: Job, Output: Sendable>: Sendable {
             for index in range { place(.failure(error), at: index, in: &assembly) }
             return finish(&assembly, total: total)
         }
-        tracker.addEach(range.count)
+        tracker.add(range.count)
         if ordered { handle.fail(error) }
         if let done { handle.succeed(done) }
     }
@@ -361,18 +361,15 @@ final class ProgressTracker: Sendable {
         self.progress = progress
     }
 
-    func add(_ count: Int) {
-        let now = completed.add(count, ordering: .relaxed).newValue
-        progress?(MapProgress(completed: now, total: total))
-    }
-
     /// Counts `count` finished jobs, reporting progress once per job.
-    func addEach(_ count: Int) {
-        guard progress != nil else {
+    func add(_ count: Int) {
+        guard let progress else {
             completed.add(count, ordering: .relaxed)
             return
         }
-        for _ in 0..<count { add(1) }
+        for _ in 0..<count {
+            progress(MapProgress(completed: completed.add(1, ordering: .relaxed).newValue, total: total))
+        }
     }
 }
 #endif

@@ -10,6 +10,7 @@ struct WorkerOutput: ~Copyable {
 
     private var fd: Int32
     private var tail: [UInt8] = []
+    private var buffer = [UInt8](repeating: 0, count: 16_384)
     private var trimmed = false
 
     /// Takes ownership of `fd`, the non-blocking read end of the worker's standard error; -1 for none.
@@ -30,7 +31,6 @@ struct WorkerOutput: ~Copyable {
     /// Reads what the pipe holds now, passes it on to the parent's standard error and keeps its end.
     mutating func drain() {
         guard fd >= 0 else { return }
-        var buffer = [UInt8](repeating: 0, count: 16_384)
         while true {
             let count = buffer.withUnsafeMutableBytes { Syscall.read(fd, into: $0) }
             guard case .success(let read) = count, read > 0 else { return }
