@@ -6,9 +6,9 @@
 /// enough, and encodes the outcome of that part alone, so a worker can send results (and the parent report
 /// progress) job by job rather than once per chunk, and can mark each job as it starts.
 package struct PreparedJob: Sendable {
-    /// Runs jobs from the first index on, asking the closure before each whether it may join the part, and
-    /// returns the part's encoded outcome and the index after its last job.
-    private typealias Body = @Sendable (JobRegistry, Int?, Int, (Int) -> Bool) async
+    /// Runs jobs from the first index on, up to (not including) the second, asking the closure before each whether
+    /// it may join the part, and returns the part's encoded outcome and the index after its last job.
+    private typealias Body = @Sendable (JobRegistry, Int?, Int, Int, (Int) -> Bool) async
         -> (Result<WireEncoded, WireJobError>, Int)
 
     private let body: Body
@@ -27,20 +27,21 @@ package struct PreparedJob: Sendable {
         registry: JobRegistry,
         borrowingFrom minimumBytes: Int?
     ) async -> Result<WireEncoded, WireJobError> {
-        await body(registry, minimumBytes, 0) { _ in true }.0
+        await body(registry, minimumBytes, 0, jobCount) { _ in true }.0
     }
 
-    /// Runs jobs in order from `start` and encodes their outcome, a ``WireBatchOutcome`` whose failure indices
-    /// count from `start`. Before each job, `beforeJob` gets the job's index and says whether the job may still
-    /// join this part; the first job of a part runs whatever it says. Returns the outcome and the index after the
-    /// part's last job. A single job is a part of one.
+    /// Runs jobs in order from `start`, never reaching `end`, and encodes their outcome, a ``WireBatchOutcome``
+    /// whose failure indices count from `start`. Before each job, `beforeJob` gets the job's index and says whether
+    /// the job may still join this part; the first job of a part runs whatever it says. Returns the outcome and the
+    /// index after the part's last job. A single job is a part of one.
     package func runPart(
         from start: Int,
+        to end: Int,
         registry: JobRegistry,
         borrowingFrom minimumBytes: Int?,
         beforeJob: (Int) -> Bool
     ) async -> (outcome: Result<WireEncoded, WireJobError>, end: Int) {
-        await body(registry, minimumBytes, start, beforeJob)
+        await body(registry, minimumBytes, start, min(end, jobCount), beforeJob)
     }
 
     /// Decodes a job of type `J`, or an array of them for a batch, from `input`.
@@ -57,11 +58,11 @@ package struct PreparedJob: Sendable {
                 return .failure(codingError("the worker could not decode a batch of job \(J.jobName): \(error)"))
             }
             return .success(
-                PreparedJob(jobCount: jobs.count) { registry, minimumBytes, start, beforeJob in
+                PreparedJob(jobCount: jobs.count) { registry, minimumBytes, start, end, beforeJob in
                     var outcome = WireBatchOutcome<J.Output>(outputs: [], failures: [])
-                    outcome.outputs.reserveCapacity(jobs.count - start)
+                    outcome.outputs.reserveCapacity(max(0, end - start))
                     var index = start
-                    while index < jobs.count {
+                    while index < end {
                         if !beforeJob(index) && index > start { break }
                         do {
                             outcome.outputs.append(try await jobs[index].run())
@@ -83,7 +84,7 @@ package struct PreparedJob: Sendable {
             return .failure(codingError("the worker could not decode job \(J.jobName): \(error)"))
         }
         return .success(
-            PreparedJob(jobCount: 1) { registry, minimumBytes, _, beforeJob in
+            PreparedJob(jobCount: 1) { registry, minimumBytes, _, _, beforeJob in
                 _ = beforeJob(0)
                 let output: J.Output
                 do {

@@ -69,4 +69,76 @@ package struct FIFO<Element> {
         head = 0
         return all
     }
+
+    /// Puts `elements` back at the front, in their order, ahead of every element queued: work that must run
+    /// again before the rest. Reuses the taken slots before the head when there are enough of them.
+    package mutating func prepend(contentsOf elements: [Element]) {
+        guard !elements.isEmpty else { return }
+        if head >= elements.count {
+            head -= elements.count
+            for (offset, element) in elements.enumerated() { slots[head + offset] = element }
+        } else {
+            slots.replaceSubrange(0..<head, with: elements.map { Optional($0) })
+            head = 0
+        }
+    }
+
+    /// Puts `element` back at the front, ahead of every element queued: most often the element just taken.
+    @inlinable
+    package mutating func prepend(_ element: Element) {
+        if head > 0 {
+            head -= 1
+            slots[head] = element
+        } else {
+            slots.insert(element, at: 0)
+        }
+    }
+
+    /// Calls `body` with the front element in place, so a field of it changes without a copy of the element.
+    /// Returns nil, without calling `body`, when the queue is empty.
+    @inlinable
+    package mutating func withFirst<R>(_ body: (inout Element) -> R) -> R? {
+        guard head < slots.count else { return nil }
+        return body(&slots[head]!)
+    }
+
+    /// Calls `body` with each element in place, front first.
+    package mutating func updateEach(_ body: (inout Element) -> Void) {
+        for index in head..<slots.count { body(&slots[index]!) }
+    }
 }
+
+extension FIFO: Sequence {
+    /// Iterates the queued elements, front first, without taking them.
+    @usableFromInline
+    package struct Iterator: IteratorProtocol {
+        @usableFromInline let slots: ArraySlice<Element?>
+        @usableFromInline var index: Int
+
+        @inlinable
+        init(slots: ArraySlice<Element?>, index: Int) {
+            self.slots = slots
+            self.index = index
+        }
+
+        @inlinable
+        package mutating func next() -> Element? {
+            guard index < slots.endIndex else { return nil }
+            defer { index += 1 }
+            return slots[index]
+        }
+    }
+
+    /// An iterator over the queued elements, front first.
+    @inlinable
+    package func makeIterator() -> Iterator {
+        let queued = slots[head...]
+        return Iterator(slots: queued, index: queued.startIndex)
+    }
+
+    /// The number of elements queued.
+    @inlinable
+    package var underestimatedCount: Int { count }
+}
+
+extension FIFO: Sendable where Element: Sendable {}

@@ -1,7 +1,12 @@
 import TriadCore
 
-// Quick jobs of one kind travel to a worker in batches (see `BatchEntry`): a burst of tiny submissions then costs
+// Quick jobs of one kind travel to a worker in batches (see `PoolWork.batch`): a burst of tiny submissions then costs
 // one frame, one decoding and one answer per batch instead of per job, on both sides of the socket.
+//
+// The pool batches only jobs without a timeout, whose worker has been taking microseconds per job. A batch that
+// fails as a whole, because its worker crashed, was killed or could not decode it, is taken apart and its jobs run
+// again alone, so a crash or a bad payload still fails exactly one job. Cancelling a job of a running batch kills
+// the worker as it would for a job running alone; the other jobs of the batch run again.
 
 /// The bounds of batching.
 enum BatchTuning {
@@ -14,27 +19,30 @@ enum BatchTuning {
 }
 
 extension PoolState {
-    /// Joins `first` with the jobs of its kind queued right behind it, up to `limit` jobs, when `slot`'s worker has
-    /// been taking microseconds per job; otherwise returns `first`. Only jobs without a timeout and with a small
+    /// Joins `first` with the jobs of its kind queued right behind it, up to `limit` jobs, when the worker `index`
+    /// has been taking microseconds per job; otherwise returns `first`. Only jobs without a timeout and with a small
     /// payload join, and none while the pool has a default timeout or its configuration turns batches off.
-    mutating func batched(_ first: PoolEntry, for slot: WorkerSlot<Worker>, limit: Int) -> PoolEntry {
-        let average = slot.averageJobNanos
+    mutating func batched(_ first: PoolWork, for index: Int, limit: Int) -> PoolWork {
+        let average = slots[index].averageJobNanos
         guard batchesQuickJobs, defaultTimeout == nil, average > 0, average < BatchTuning.quickJobNanos,
-            first.batchablePayload != nil
+            first.batchablePayload != nil, let firstSink = first.sink
         else { return first }
         var limit = min(limit, BatchTuning.batchLimit, max(2, Int(BatchTuning.batchNanos / max(average, 1))))
-        if let maxJobs = maxJobsPerWorker { limit = min(limit, maxJobs - slot.jobsSent) }
+        if let maxJobs = maxJobsPerWorker { limit = min(limit, maxJobs - slots[index].jobsSent) }
         guard limit > 1 else { return first }
-        let kind = ObjectIdentifier(type(of: first))
-        var entries = [first]
-        while entries.count < limit, let next = queue.first, ObjectIdentifier(type(of: next)) == kind,
-            next.batchablePayload != nil
-        {
-            _ = queue.popFirst()
-            if !next.isFinished() { entries.append(next) }
+        // Jobs of one kind have sinks of one type, which decodes the batch's outcome for all of them.
+        let kind = ObjectIdentifier(type(of: firstSink))
+        var members = [first]
+        while members.count < limit {
+            dropCancelledAtFront()
+            let joins = queue.withFirst { next in
+                next.batchablePayload != nil && next.sink.map { ObjectIdentifier(type(of: $0)) == kind } == true
+            }
+            guard joins == true, let next = queue.popFirst() else { break }
+            members.append(next)
         }
-        guard entries.count > 1 else { return first }
+        guard members.count > 1 else { return first }
         batchesSent += 1
-        return BatchEntry(entries)
+        return .batch(members)
     }
 }

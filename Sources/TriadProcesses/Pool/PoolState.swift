@@ -17,19 +17,29 @@ protocol PoolWorker: AnyObject, Sendable {
     var pid: Int32 { get }
 }
 
-/// What the pool knows about one started worker. Guarded by the pool's state lock.
-///
-/// A class, though the rest of the state is made of values: the pool reads and updates a slot several times per
-/// result, and a struct in a dictionary is copied whole (every reference it holds retained and released) on each
-/// read through the dictionary's subscript.
-final class WorkerSlot<Worker: PoolWorker>: @unchecked Sendable {
-    enum Phase: Sendable { case initializing, ready, retiring }
+/// One started worker, as the pool's state knows it.
+struct PoolSlot<Worker: PoolWorker>: Sendable {
+    /// Where the worker is in its life. One value, so that no two contradicting facts can hold at once.
+    enum Phase: Sendable {
+        /// Running the pool's initializer, before its first job.
+        case initializing
+        /// Taking jobs.
+        case ready
+        /// Taking no more jobs, having had its ``ProcessPoolConfiguration/maxJobsPerWorker``; it is closed once
+        /// its jobs in flight are answered.
+        case retiring
+        /// Asked to exit once it has written everything: it has nothing in flight and gets nothing more.
+        case closing
+        /// Killed by the pool for `reason`, blaming the job `blame` when it was killed for one job. With a
+        /// `deadline`, a SIGKILL follows the signal sent (a SIGTERM) then.
+        case killing(KillReason, blame: StartedJob?, deadline: UInt64?)
+    }
 
     let worker: Worker
     var phase: Phase
-    /// Entries sent to the worker and not answered yet, in order; the first is the one running.
-    var inFlight = EntryQueue()
-    /// When the first entry in flight started, as far as the pool can tell: when it was sent to an idle worker,
+    /// Messages sent to the worker and not answered yet, in order; the first is the one running.
+    var inFlight = FIFO<PoolWork>()
+    /// When the first message in flight started, as far as the pool can tell: when it was sent to an idle worker,
     /// or when the result before it arrived.
     var headStart: UInt64 = 0
     var jobsSent = 0
@@ -38,28 +48,58 @@ final class WorkerSlot<Worker: PoolWorker>: @unchecked Sendable {
     /// An average of how long one job takes, in nanoseconds, to choose whether to send quick jobs in batches.
     var averageJobNanos: Double = 0
     var lastActivity: UInt64
-    var lastMemoryCheck: UInt64 = 0
-    var killReason: KillReason?
-    /// The job the pool killed the worker for (its message's sequence and its index there), when it killed it
-    /// for one job: a timeout, the memory limit, a cancellation.
-    var killBlame: StartedJob?
     /// Jobs cancelled while in flight but not running yet (their message's sequence and their index there): the
     /// worker is killed if one of them starts before its result comes back, so a cancelled job never runs long.
     var cancelledAhead: [(sequence: UInt64, ordinal: Int)] = []
-    var killDeadline: UInt64?
-    var closeRequested = false
 
     init(worker: Worker, phase: Phase, lastActivity: UInt64) {
         self.worker = worker
         self.phase = phase
         self.lastActivity = lastActivity
     }
+
+    var isReady: Bool {
+        if case .ready = phase { return true }
+        return false
+    }
+
+    /// Whether it counts towards the pool's workers: not on its way out.
+    var isLive: Bool {
+        switch phase {
+        case .initializing, .ready: return true
+        case .retiring, .closing, .killing: return false
+        }
+    }
+
+    var isLeaving: Bool {
+        switch phase {
+        case .retiring, .closing: return true
+        case .initializing, .ready, .killing: return false
+        }
+    }
+
+    var killReason: KillReason? {
+        if case .killing(let reason, _, _) = phase { return reason }
+        return nil
+    }
+
+    var isKilled: Bool { killReason != nil }
 }
 
-/// The side effects of a state change, run by the storage after it releases the lock.
-struct PoolEffects<Worker: PoolWorker> {
-    var deliveries: [(entry: PoolEntry, items: [Frame], first: Int, count: Int)] = []
-    var failures: [(PoolEntry, any Error)] = []
+/// What a state change asks for, in the order the storage carries it out after it releases the lock: signals,
+/// sends, closes, wakes and spawns first, then handles (marked running, resolved, failed), then shutdown waiters.
+struct PoolActions<Worker: PoolWorker> {
+    /// A worker's answer for the storage to decode and deliver.
+    enum Delivery {
+        /// Items answering the jobs `first..<first + count` of `sink` (a single job, or jobs of a chunk).
+        case jobs(any PoolJobSink, root: UInt64, items: [Frame], first: Int, count: Int)
+        /// One outcome answering single jobs that travelled in one batch, one sink each, in order.
+        case batch([any PoolJobSink], item: Frame)
+    }
+
+    var running: [any PoolJobSink] = []
+    var deliveries: [Delivery] = []
+    var failures: [(sink: any PoolJobSink, root: UInt64, error: any Error, jobs: Range<Int>)] = []
     var sends: [(Worker, OutgoingMessage)] = []
     var spawns: [Duration] = []
     var signals: [(Worker, Int32)] = []
@@ -68,8 +108,12 @@ struct PoolEffects<Worker: PoolWorker> {
     var resumes: [UnsafeContinuation<Void, Never>] = []
 }
 
-/// The pool's state machine: the queue, the workers and what happens on each event. A pure value type, driven by
-/// the storage under its lock; every effect it asks for runs after the lock is released.
+/// The pool's state machine: the queue, the workers and what happens on each event.
+///
+/// It holds only values: the works (`PoolWork`) of its queue and of each worker, its slots (`PoolSlot`), counts.
+/// Every event comes with the time, and every effect it has (a signal, a message, a spawn, a handle to resolve) is
+/// an action it returns; it reads no clock, takes no other lock and calls no handle. The storage applies it under
+/// its lock and carries out the actions after. Its tests drive it with no process at all.
 struct PoolState<Worker: PoolWorker>: Sendable {
     let workers: Int
     let pipelineDepth: Int
@@ -80,10 +124,11 @@ struct PoolState<Worker: PoolWorker>: Sendable {
     let memoryLimit: Int?
     let defaultTimeout: Duration?
     let grace: UInt64
-    let initializer: (@Sendable () -> PoolEntry)?
+    /// The initializer's message, which every worker runs first.
+    let initializer: PoolWork?
 
-    var queue = EntryQueue()
-    var slots: [Int: WorkerSlot<Worker>] = [:]
+    var queue = FIFO<PoolWork>()
+    var slots: [PoolSlot<Worker>] = []
     var starting = 0
     var nextWorkerID = 1
     var shuttingDown = false
@@ -96,268 +141,384 @@ struct PoolState<Worker: PoolWorker>: Sendable {
     /// The sequence numbers of messages the state makes itself, for the jobs of a message split after a crash;
     /// their high bit keeps them apart from the storage's.
     var nextPieceSequence: UInt64 = 1 << 63
+    /// The roots of handles cancelled while works of theirs may wait in the queue: those works are dropped when
+    /// their turn comes. Emptied whenever the queue is, since works in flight carry their own mark.
+    var cancelledRoots: Set<UInt64> = []
+
+    init(
+        workers: Int,
+        pipelineDepth: Int,
+        batchesQuickJobs: Bool,
+        crashRetries: Int,
+        maxJobsPerWorker: Int?,
+        idleTimeout: UInt64?,
+        memoryLimit: Int?,
+        defaultTimeout: Duration?,
+        grace: UInt64,
+        initializer: PoolWork?
+    ) {
+        self.workers = workers
+        self.pipelineDepth = pipelineDepth
+        self.batchesQuickJobs = batchesQuickJobs
+        self.crashRetries = crashRetries
+        self.maxJobsPerWorker = maxJobsPerWorker
+        self.idleTimeout = idleTimeout
+        self.memoryLimit = memoryLimit
+        self.defaultTimeout = defaultTimeout
+        self.grace = grace
+        self.initializer = initializer
+    }
 
     /// Workers running or starting, not counting those on their way out.
-    var liveCount: Int { starting + slots.values.count { $0.phase != .retiring && $0.killReason == nil } }
+    var liveCount: Int { starting + slots.count { $0.isLive } }
 
     var isStopped: Bool { shuttingDown && slots.isEmpty && starting == 0 }
 
     /// How many workers are ready for jobs, at least one, to share the queue among them.
-    var readyCount: Int { max(1, slots.values.count { $0.phase == .ready }) }
+    var readyCount: Int { max(1, slots.count { $0.isReady }) }
 
     /// Whether a job submitted now would only wait in the queue: the pool is open and has all its workers, and
     /// none of them is ready and idle. Every worker then owes the pool an event (a result, its start, its exit),
     /// and the state change of that event takes in what was submitted meanwhile.
     var acceptsQuietly: Bool {
         guard !shuttingDown, liveCount >= workers else { return false }
-        return !slots.values.contains { $0.phase == .ready && $0.inFlight.isEmpty && $0.killReason == nil }
+        return !slots.contains { $0.isReady && $0.inFlight.isEmpty }
     }
+
+    /// The index in ``slots`` of the worker `id`.
+    func slotIndex(of id: Int) -> Int? { slots.firstIndex { $0.worker.id == id } }
 
     // MARK: - Jobs
 
-    mutating func submit(_ entry: PoolEntry, now: UInt64, effects: inout PoolEffects<Worker>) {
-        queue.append(entry)
-        dispatchToIdle(now: now, effects: &effects)
-        if !queue.isEmpty { ensureWorkers(effects: &effects) }
+    mutating func submit(_ work: PoolWork, now: UInt64, actions: inout PoolActions<Worker>) {
+        queue.append(work)
+        dispatchToIdle(now: now, actions: &actions)
+        if !queue.isEmpty { ensureWorkers(actions: &actions) }
     }
 
     /// Starts workers until the pool has its number, with backoff after repeated crashes.
-    mutating func ensureWorkers(effects: inout PoolEffects<Worker>) {
+    mutating func ensureWorkers(actions: inout PoolActions<Worker>) {
         while liveCount < workers {
             starting += 1
             let delay: Duration =
                 consecutiveCrashes >= 3
                 ? .milliseconds(min(1000, 10 << min(consecutiveCrashes - 3, 7)))
                 : consecutiveStartFailures > 0 ? .milliseconds(50 * consecutiveStartFailures) : .zero
-            effects.spawns.append(delay)
+            actions.spawns.append(delay)
         }
     }
 
-    /// Sends one entry to each ready worker that has nothing in flight.
-    mutating func dispatchToIdle(now: UInt64, effects: inout PoolEffects<Worker>) {
+    /// Sends one message to each ready worker that has nothing in flight.
+    mutating func dispatchToIdle(now: UInt64, actions: inout PoolActions<Worker>) {
         guard !queue.isEmpty else { return }
         let readyCount = self.readyCount
-        for (id, slot) in slots where slot.phase == .ready && slot.inFlight.isEmpty && slot.killReason == nil {
+        for index in slots.indices where slots[index].isReady && slots[index].inFlight.isEmpty {
+            guard let work = takeWork() else { break }
+            // The work just taken counts in the share too.
+            let fairShare = (queue.count + readyCount) / readyCount
             var message = OutgoingMessage()
-            if let entry = takeEntry() {
-                // The entry just taken counts in the share too.
-                let fairShare = (queue.count + readyCount) / readyCount
-                let sent = batched(entry, for: slot, limit: fairShare)
-                assign(sent, to: id, now: now, message: &message, effects: &effects)
-                effects.sends.append((slot.worker, message))
-            }
+            assign(batched(work, for: index, limit: fairShare), to: index, now: now, message: &message, actions: &actions)
+            actions.sends.append((slots[index].worker, message))
             if queue.isEmpty { break }
         }
     }
 
     /// Tops up one worker's pipeline from the queue.
-    mutating func refill(_ id: Int, now: UInt64, effects: inout PoolEffects<Worker>) {
-        guard let slot = slots[id], slot.phase == .ready, slot.killReason == nil else { return }
-        let depth: Int
-        if slot.averageNanos > 0 {
-            // Results of quick jobs arrive in batches, so the average can approach zero: clamp before converting.
-            depth = max(2, Int(min(Double(pipelineDepth), 2_000_000 / max(slot.averageNanos, 1))))
-        } else {
-            depth = 2
-        }
+    mutating func refill(_ index: Int, now: UInt64, actions: inout PoolActions<Worker>) {
+        guard slots[index].isReady else { return }
+        let average = slots[index].averageNanos
+        // Results of quick jobs arrive in batches, so the average can approach zero: clamp before converting.
+        let depth = average > 0 ? max(2, Int(min(Double(pipelineDepth), 2_000_000 / max(average, 1)))) : 2
         let fairShare = (queue.count + readyCount - 1) / readyCount
-        var room = min(depth - slot.inFlight.count, max(1, fairShare))
+        var room = min(depth - slots[index].inFlight.count, max(1, fairShare))
         var jobBudget = max(1, fairShare)
         var message = OutgoingMessage()
-        while room > 0, jobBudget > 0, slot.phase == .ready, let entry = takeEntry() {
-            let sent = batched(entry, for: slot, limit: jobBudget)
-            assign(sent, to: id, now: now, message: &message, effects: &effects)
-            room -= 1
+        while room > 0, jobBudget > 0, slots[index].isReady, let work = takeWork() {
+            let sent = batched(work, for: index, limit: jobBudget)
             jobBudget -= sent.itemCount
+            assign(sent, to: index, now: now, message: &message, actions: &actions)
+            room -= 1
         }
-        if !message.isEmpty { effects.sends.append((slot.worker, message)) }
+        if !message.isEmpty { actions.sends.append((slots[index].worker, message)) }
     }
 
-    private mutating func takeEntry() -> PoolEntry? {
-        while let entry = queue.popFirst() {
-            if !entry.isFinished() { return entry }
+    /// The next work of the queue whose handle was not cancelled.
+    mutating func takeWork() -> PoolWork? {
+        dropCancelledAtFront()
+        return queue.popFirst()
+    }
+
+    /// Drops the works at the front of the queue whose handles were cancelled.
+    mutating func dropCancelledAtFront() {
+        guard !cancelledRoots.isEmpty else { return }
+        while let root = queue.withFirst({ $0.root }), cancelledRoots.contains(root) {
+            // A single job has one work: its root's mark has served.
+            if case .single? = queue.popFirst()?.kind { cancelledRoots.remove(root) }
         }
-        return nil
+        if queue.isEmpty { cancelledRoots.removeAll() }
+    }
+
+    /// Empties the queue, returning the works whose handles were not cancelled.
+    private mutating func drainQueue() -> [PoolWork] {
+        let drained = queue.removeAll().filter { !cancelledRoots.contains($0.root) }
+        cancelledRoots.removeAll()
+        return drained
     }
 
     private mutating func assign(
-        _ entry: PoolEntry,
-        to id: Int,
+        _ work: PoolWork,
+        to index: Int,
         now: UInt64,
         message: inout OutgoingMessage,
-        effects: inout PoolEffects<Worker>
+        actions: inout PoolActions<Worker>
     ) {
-        let slot = slots[id]!
-        message.append(entry.message)
-        entry.workerID = id
-        let batch = entry as? BatchEntry
-        for member in batch?.entries ?? [] { member.workerID = id }
-        slot.inFlight.append(entry)
-        if slot.inFlight.count == 1 {
-            slot.headStart = now
-            _ = entry.markRunning()
+        message.append(work.message)
+        if slots[index].inFlight.isEmpty {
+            slots[index].headStart = now
+            work.forEachSink { actions.running.append($0) }
             // The driver of an idle worker sleeps without a timer; it must start watching this job.
-            if entry.timeout != nil || defaultTimeout != nil || memoryLimit != nil {
-                effects.wakes.append(slot.worker)
+            if work.timeout != nil || defaultTimeout != nil || memoryLimit != nil {
+                actions.wakes.append(slots[index].worker)
             }
         }
-        slot.jobsSent += batch?.entries.count ?? 1
-        if let maxJobs = maxJobsPerWorker, slot.jobsSent >= maxJobs {
-            slot.phase = .retiring
+        slots[index].jobsSent += max(1, work.members.count)
+        slots[index].inFlight.append(work)
+        if let maxJobs = maxJobsPerWorker, slots[index].jobsSent >= maxJobs {
+            slots[index].phase = .retiring
         }
     }
 
-    mutating func cancel(_ entry: PoolEntry, started: (Int) -> StartedJob?, effects: inout PoolEffects<Worker>) {
-        // A queued entry is skipped when its turn comes; one in flight that has not started runs and its result
-        // is dropped. Only a running one needs its worker killed: the head of the worker's messages, or a later
-        // one the worker has started already (it sends the results of quick jobs together, so the head may have
-        // finished without the pool knowing yet). In a batch, only the job running counts.
-        guard let key = entry.handleKey else { return }
-        for (id, slot) in slots where slot.killReason == nil {
-            for message in slot.inFlight {
-                let batchIndex = (message as? BatchEntry)?.index(of: key)
-                guard message.handleKey == key || batchIndex != nil else { continue }
-                let running = started(id).flatMap { $0.sequence == message.sequence ? $0 : nil }
+    /// Cancels the jobs of the handle whose message was `root`: works of it in the queue are dropped when their
+    /// turn comes; one running is killed with its worker; one sent ahead is watched and killed if it starts.
+    /// `started` reads the job a worker's page names.
+    mutating func cancel(root: UInt64, started: (Worker) -> StartedJob?, actions: inout PoolActions<Worker>) {
+        cancelledRoots.insert(root)
+        for index in slots.indices where !slots[index].isKilled {
+            let matches = markCancelled(root: root, in: index)
+            guard !matches.isEmpty else { continue }
+            let worker = slots[index].worker
+            let running = started(worker)
+            for match in matches {
+                let runningHere = running.flatMap { $0.sequence == match.sequence ? $0 : nil }
                 let blame: StartedJob
-                if let running, batchIndex == nil || batchIndex == running.ordinal {
-                    blame = running
-                } else if let running, let batchIndex, batchIndex < running.ordinal {
+                if let runningHere, match.member == nil || match.member == runningHere.ordinal {
+                    blame = runningHere
+                } else if let runningHere, let member = match.member, member < runningHere.ordinal {
                     // It ran already; its result is on its way and will be dropped.
-                    return
-                } else if running == nil, message === slot.inFlight.first,
-                    batchIndex == nil || batchIndex == message.answered
-                {
-                    blame = StartedJob(sequence: message.sequence, ordinal: message.answered, startNanoseconds: 0)
+                    continue
+                } else if runningHere == nil, match.position == 0, match.member == nil || match.member == match.answered {
+                    blame = StartedJob(sequence: match.sequence, ordinal: match.answered, startNanoseconds: 0)
                 } else {
                     // Not running yet: watched on the worker's ticks until its result comes or it starts.
-                    slot.cancelledAhead.append((message.sequence, batchIndex ?? message.answered))
-                    effects.wakes.append(slot.worker)
-                    return
+                    slots[index].cancelledAhead.append((match.sequence, match.member ?? match.answered))
+                    actions.wakes.append(worker)
+                    continue
                 }
-                slot.killReason = .cancelled
-                slot.killBlame = blame
-                effects.signals.append((slot.worker, SIGKILL_VALUE))
-                return
+                kill(index, .cancelled, blame: blame, actions: &actions)
+                break
             }
         }
+    }
+
+    /// Drops the queued works of handles that need nothing more (an ordered map's chunk that met its first
+    /// failure), and marks theirs in flight so that they do not run again after a crash. Kills nothing.
+    mutating func abandon(roots: [UInt64]) {
+        for root in roots {
+            cancelledRoots.insert(root)
+            for index in slots.indices { _ = markCancelled(root: root, in: index) }
+        }
+    }
+
+    /// Marks the works of `root` in flight to worker `index` cancelled, returning where they are: their position
+    /// in flight, their message, and for a batch member, its index in the batch.
+    private mutating func markCancelled(
+        root: UInt64,
+        in index: Int
+    ) -> [(position: Int, sequence: UInt64, member: Int?, answered: Int)] {
+        var matches: [(position: Int, sequence: UInt64, member: Int?, answered: Int)] = []
+        var position = 0
+        slots[index].inFlight.updateEach { work in
+            defer { position += 1 }
+            if work.root == root {
+                work.isCancelled = true
+                matches.append((position, work.sequence, nil, work.answered))
+            } else if case .batch(var members) = work.kind, let member = members.firstIndex(where: { $0.root == root }) {
+                members[member].isCancelled = true
+                work.kind = .batch(members)
+                matches.append((position, work.sequence, member, work.answered))
+            }
+        }
+        return matches
+    }
+
+    private mutating func kill(
+        _ index: Int,
+        _ reason: KillReason,
+        blame: StartedJob?,
+        actions: inout PoolActions<Worker>
+    ) {
+        slots[index].phase = .killing(reason, blame: blame, deadline: nil)
+        actions.signals.append((slots[index].worker, SIGKILL_VALUE))
+    }
+
+    /// Fails the jobs `jobs` (indices in the message) of `work` with `error`, as actions.
+    private func fail(_ work: PoolWork, jobs: Range<Int>, with error: any Error, actions: inout PoolActions<Worker>) {
+        guard !jobs.isEmpty else { return }
+        switch work.kind {
+        case .initializer:
+            return
+        case .batch(let members):
+            for member in members[jobs] where !member.isCancelled {
+                actions.failures.append((member.sink!, member.root, error, 0..<1))
+            }
+        case .single, .chunk:
+            let first = work.offset + jobs.lowerBound
+            actions.failures.append((work.sink!, work.root, error, first..<(first + jobs.count)))
+        }
+    }
+
+    private func failRest(_ work: PoolWork, with error: any Error, actions: inout PoolActions<Worker>) {
+        fail(work, jobs: work.answered..<work.itemCount, with: error, actions: &actions)
     }
 
     // MARK: - Worker events
 
-    mutating func workerStarted(_ worker: Worker, now: UInt64, effects: inout PoolEffects<Worker>) {
+    mutating func workerStarted(_ worker: Worker, now: UInt64, actions: inout PoolActions<Worker>) {
         starting -= 1
         consecutiveStartFailures = 0
-        let slot = WorkerSlot(worker: worker, phase: .ready, lastActivity: now)
+        var slot = PoolSlot(worker: worker, phase: .ready, lastActivity: now)
         if let initializer {
-            let entry = initializer()
-            entry.workerID = worker.id
             slot.phase = .initializing
-            slot.inFlight = EntryQueue([entry])
+            slot.inFlight.append(initializer)
             slot.headStart = now
-            effects.sends.append((worker, entry.message))
+            actions.sends.append((worker, initializer.message))
         }
         if terminating {
-            slot.killReason = .terminated
-            slot.inFlight = EntryQueue()
-            effects.signals.append((worker, SIGKILL_VALUE))
+            slot.phase = .killing(.terminated, blame: nil, deadline: nil)
+            slot.inFlight = FIFO()
+            actions.signals.append((worker, SIGKILL_VALUE))
         }
-        slots[worker.id] = slot
-        if slot.phase == .ready && !terminating { afterProgress(worker.id, now: now, effects: &effects) }
+        slots.append(slot)
+        if slot.isReady { afterProgress(slots.count - 1, now: now, actions: &actions) }
     }
 
-    mutating func workerFailedToStart(error: ExecutorError, permanent: Bool, effects: inout PoolEffects<Worker>) {
+    mutating func workerFailedToStart(error: ExecutorError, permanent: Bool, actions: inout PoolActions<Worker>) {
         starting -= 1
         consecutiveStartFailures += 1
-        let hasWorkers = slots.values.contains { $0.phase == .ready }
+        let hasWorkers = slots.contains { $0.isReady }
         if !permanent && consecutiveStartFailures < 3 && !(shuttingDown && queue.isEmpty) {
-            ensureWorkers(effects: &effects)
+            ensureWorkers(actions: &actions)
         } else if !hasWorkers && starting == 0 {
-            for entry in queue.removeAll() { effects.failures.append((entry, error)) }
+            for work in drainQueue() { failRest(work, with: error, actions: &actions) }
         }
-        finishShutdownIfDone(effects: &effects)
+        finishShutdownIfDone(actions: &actions)
     }
 
-    mutating func results(_ id: Int, _ results: [IncomingResult], now: UInt64, effects: inout PoolEffects<Worker>) {
-        guard let slot = slots[id] else { return }
+    /// Takes a worker's answers. `initializerFailure` is the error the initializer's failure item carries, decoded
+    /// by the storage, if one of the answers is that.
+    mutating func results(
+        _ id: Int,
+        _ results: [IncomingResult],
+        initializerFailure: RemoteJobError? = nil,
+        now: UInt64,
+        actions: inout PoolActions<Worker>
+    ) {
+        guard let index = slotIndex(of: id) else { return }
         for result in results {
-            guard let head = slot.inFlight.first, head.sequence == result.sequence,
-                head.isBatch
-                    ? result.items.count == 1 && result.first == head.answered && result.jobs > 0
-                        && result.jobs <= head.itemCount - head.answered
-                    : result.items.count == head.itemCount && result.first == 0
-            else {
-                if slot.killReason == nil {
-                    slot.killReason = .protocolViolation(
-                        "worker process \(slot.worker.pid) answered message \(result.sequence) with "
-                            + "\(result.items.count) items out of turn; it was killed and replaced"
-                    )
-                    effects.signals.append((slot.worker, SIGKILL_VALUE))
-                }
+            guard var head = slots[index].inFlight.popFirst() else {
+                violation(index, result, actions: &actions)
                 return
             }
-            let jobs = head.isBatch ? result.jobs : head.itemCount
+            let inTurn =
+                head.sequence == result.sequence
+                && (head.answersInParts
+                    ? result.items.count == 1 && result.first == head.answered && result.jobs > 0
+                        && result.jobs <= head.itemCount - head.answered
+                    : result.items.count == head.itemCount && result.first == 0)
+            guard inTurn else {
+                slots[index].inFlight.prepend(head)
+                violation(index, result, actions: &actions)
+                return
+            }
+            let jobs = head.answersInParts ? result.jobs : head.itemCount
             let first = head.answered
             head.answered += jobs
-            slot.lastActivity = now
+            slots[index].lastActivity = now
             let finished = head.answered == head.itemCount
             if finished {
-                _ = slot.inFlight.popFirst()
-                let elapsed = Double(now - min(now, slot.headStart))
-                let average = slot.averageNanos
-                slot.averageNanos = average == 0 ? elapsed : average * 0.8 + elapsed * 0.2
+                let elapsed = Double(now - min(now, slots[index].headStart))
+                let average = slots[index].averageNanos
+                slots[index].averageNanos = average == 0 ? elapsed : average * 0.8 + elapsed * 0.2
                 let perJob = elapsed / Double(max(1, head.itemCount))
-                let jobAverage = slot.averageJobNanos
-                slot.averageJobNanos = jobAverage == 0 ? perJob : jobAverage * 0.8 + perJob * 0.2
-                slot.headStart = now
+                let jobAverage = slots[index].averageJobNanos
+                slots[index].averageJobNanos = jobAverage == 0 ? perJob : jobAverage * 0.8 + perJob * 0.2
+                slots[index].headStart = now
             }
-            if let batch = head as? BatchEntry, result.items.first?.flags == ResultFlag.failure {
+            let failedWhole = result.items.first?.flags == ResultFlag.failure
+            switch head.kind {
+            case .batch where failedWhole:
                 // The worker could not decode or encode these jobs together: they run again alone, so only the
                 // one at fault fails.
-                queue.prepend(batch.pieces(first..<(first + jobs), sequence: &nextPieceSequence))
-                if finished, let next = slot.inFlight.first { _ = next.markRunning() }
-                continue
+                queue.prepend(contentsOf: head.pieces(first..<(first + jobs), sequence: &nextPieceSequence))
+            case .batch(let members):
+                consecutiveCrashes = 0
+                let sinks = members[first..<(first + jobs)].map { $0.sink! }
+                actions.deliveries.append(.batch(sinks, item: result.items[0]))
+            case .initializer where failedWhole:
+                let remote =
+                    initializerFailure
+                    ?? RemoteJobError(jobName: head.jobName, typeName: "unknown", errorDescription: "an unreadable error")
+                kill(index, .initializerFailed(remote), blame: nil, actions: &actions)
+                let error = ExecutorError.initializerFailed(pid: slots[index].worker.pid, remote)
+                for work in drainQueue() { failRest(work, with: error, actions: &actions) }
+                return
+            case .initializer:
+                slots[index].phase = .ready
+            case .single, .chunk:
+                consecutiveCrashes = 0
+                actions.deliveries.append(
+                    .jobs(head.sink!, root: head.root, items: result.items, first: head.offset + first, count: jobs)
+                )
             }
-            if head.isInitializer {
-                if let item = result.items.first, item.flags == ResultFlag.failure {
-                    let wire = try? WireDecoder().decode(WireJobError.self, from: item.materialized.payload)
-                    let remote = RemoteJobError(
-                        jobName: head.jobName,
-                        typeName: wire?.typeName ?? "unknown",
-                        errorDescription: wire?.description ?? "an unreadable error"
-                    )
-                    slot.killReason = .initializerFailed(remote)
-                    if let error = initializerError(slot: slot) {
-                        for entry in queue.removeAll() { effects.failures.append((entry, error)) }
-                    }
-                    effects.signals.append((slot.worker, SIGKILL_VALUE))
-                    return
-                }
-                slot.phase = .ready
-                continue
+            if !finished {
+                slots[index].inFlight.prepend(head)
+            } else {
+                _ = slots[index].inFlight.withFirst { next in next.forEachSink { actions.running.append($0) } }
             }
-            consecutiveCrashes = 0
-            effects.deliveries.append((head, result.items, first, jobs))
-            if finished, let next = slot.inFlight.first { _ = next.markRunning() }
         }
-        afterProgress(id, now: now, effects: &effects)
+        afterProgress(index, now: now, actions: &actions)
+    }
+
+    private mutating func violation(_ index: Int, _ result: IncomingResult, actions: inout PoolActions<Worker>) {
+        guard !slots[index].isKilled else { return }
+        let message = ExecutorError.outOfTurnMessage(
+            pid: slots[index].worker.pid,
+            sequence: result.sequence,
+            items: result.items.count
+        )
+        kill(index, .protocolViolation(message), blame: nil, actions: &actions)
     }
 
     /// Refills a worker, or lets it go when it is retiring or the pool is shutting down and it has nothing left.
-    private mutating func afterProgress(_ id: Int, now: UInt64, effects: inout PoolEffects<Worker>) {
-        refill(id, now: now, effects: &effects)
-        dispatchToIdle(now: now, effects: &effects)
-        guard let slot = slots[id], slot.inFlight.isEmpty, !slot.closeRequested else { return }
-        let wasRetiring = slot.phase == .retiring
-        if wasRetiring || (shuttingDown && queue.isEmpty) {
-            slot.phase = .retiring
-            slot.closeRequested = true
-            effects.closes.append(slot.worker)
+    private mutating func afterProgress(_ index: Int, now: UInt64, actions: inout PoolActions<Worker>) {
+        refill(index, now: now, actions: &actions)
+        dispatchToIdle(now: now, actions: &actions)
+        guard slots[index].inFlight.isEmpty else { return }
+        let wasRetiring: Bool
+        switch slots[index].phase {
+        case .retiring: wasRetiring = true
+        case .ready: wasRetiring = false
+        case .initializing, .closing, .killing: return
         }
-        if wasRetiring { ensureWorkersIfDemand(effects: &effects) }
+        if wasRetiring || (shuttingDown && queue.isEmpty) {
+            slots[index].phase = .closing
+            actions.closes.append(slots[index].worker)
+        }
+        if wasRetiring { ensureWorkersIfDemand(actions: &actions) }
     }
 
-    private mutating func ensureWorkersIfDemand(effects: inout PoolEffects<Worker>) {
-        if !queue.isEmpty || (!shuttingDown && idleTimeout == nil) { ensureWorkers(effects: &effects) }
+    private mutating func ensureWorkersIfDemand(actions: inout PoolActions<Worker>) {
+        if !queue.isEmpty || (!shuttingDown && idleTimeout == nil) { ensureWorkers(actions: &actions) }
     }
 
     /// Checks a worker's running job against its timeout and the memory limit, and the worker against the idle
@@ -367,71 +528,72 @@ struct PoolState<Worker: PoolWorker>: Sendable {
         now: UInt64,
         resident: Int?,
         started: StartedJob?,
-        effects: inout PoolEffects<Worker>
+        actions: inout PoolActions<Worker>
     ) -> UInt64? {
-        guard let slot = slots[id] else { return nil }
+        guard let index = slotIndex(of: id) else { return nil }
         var next: UInt64?
         func soonest(_ time: UInt64) { next = min(next ?? time, time) }
-        if let deadline = slot.killDeadline {
+        if case .killing(let reason, let blame, let deadline?) = slots[index].phase {
             if now >= deadline {
-                effects.signals.append((slot.worker, SIGKILL_VALUE))
-                slots[id]!.killDeadline = nil
+                actions.signals.append((slots[index].worker, SIGKILL_VALUE))
+                slots[index].phase = .killing(reason, blame: blame, deadline: nil)
             } else {
                 soonest(deadline)
             }
         }
-        guard slot.killReason == nil else { return next }
-        if !slot.cancelledAhead.isEmpty {
-            slot.cancelledAhead.removeAll { cancelled in
-                guard let message = slot.inFlight.first(where: { $0.sequence == cancelled.sequence }) else { return true }
-                return message.answered > cancelled.ordinal
+        guard !slots[index].isKilled else { return next }
+        if !slots[index].cancelledAhead.isEmpty {
+            let inFlight = slots[index].inFlight
+            slots[index].cancelledAhead.removeAll { cancelled in
+                guard let work = inFlight.first(where: { $0.sequence == cancelled.sequence }) else { return true }
+                return work.answered > cancelled.ordinal
             }
-            if let started, slot.cancelledAhead.contains(where: { $0 == (started.sequence, started.ordinal) }) {
-                slot.killReason = .cancelled
-                slot.killBlame = started
-                slot.cancelledAhead = []
-                effects.signals.append((slot.worker, SIGKILL_VALUE))
+            if let started, slots[index].cancelledAhead.contains(where: { $0 == (started.sequence, started.ordinal) }) {
+                slots[index].cancelledAhead = []
+                kill(index, .cancelled, blame: started, actions: &actions)
                 return next
             }
-            if !slot.cancelledAhead.isEmpty { soonest(now + 1_000_000) }
+            if !slots[index].cancelledAhead.isEmpty { soonest(now + 1_000_000) }
         }
-        if let head = slot.inFlight.first {
+        let defaultTimeout = self.defaultTimeout
+        let head = slots[index].inFlight.withFirst { head in
+            (sequence: head.sequence, answered: head.answered, limit: head.limit(default: defaultTimeout))
+        }
+        if let head {
             // The job running: the one the worker's page names, if it is in flight, else the head's next job,
             // since the head was sent or the result before it came.
-            let running = started.flatMap { started in
-                slot.inFlight.first { $0.sequence == started.sequence }.map { (message: $0, job: started) }
+            let runningLimit = started.flatMap { started in
+                slots[index].inFlight.first { $0.sequence == started.sequence }.map { $0.limit(default: defaultTimeout) }
             }
-            let message = running?.message ?? head
-            let blame = running?.job
-                ?? StartedJob(sequence: head.sequence, ordinal: head.answered, startNanoseconds: slot.headStart)
-            if let timeout = message.timeout ?? (message.isInitializer ? nil : defaultTimeout) {
+            let blame =
+                runningLimit != nil
+                ? started!
+                : StartedJob(sequence: head.sequence, ordinal: head.answered, startNanoseconds: slots[index].headStart)
+            if let timeout = runningLimit ?? head.limit {
                 // Every job has the whole timeout to itself, counted from its own start.
-                let start = running == nil ? slot.headStart : max(blame.startNanoseconds, slot.headStart)
+                let start =
+                    runningLimit == nil
+                    ? slots[index].headStart : max(blame.startNanoseconds, slots[index].headStart)
                 let deadline = timeout.deadline(after: start)
                 if now >= deadline {
-                    slots[id]!.killReason = .timedOut(timeout)
-                    slots[id]!.killBlame = blame
-                    effects.signals.append((slot.worker, SIGKILL_VALUE))
+                    kill(index, .timedOut(timeout), blame: blame, actions: &actions)
                     return next
                 }
                 soonest(deadline)
             }
             if let memoryLimit {
                 if let resident, resident > memoryLimit {
-                    slots[id]!.killReason = .memory(limit: memoryLimit, resident: resident)
-                    slots[id]!.killBlame = blame
-                    effects.signals.append((slot.worker, SIGKILL_VALUE))
+                    kill(index, .memory(limit: memoryLimit, resident: resident), blame: blame, actions: &actions)
                     return next
                 }
                 soonest(now + 20_000_000)
             }
-        } else if let idleTimeout, slot.phase == .ready, !slot.closeRequested, queue.isEmpty {
-            if now >= slot.lastActivity + idleTimeout {
-                slots[id]!.phase = .retiring
-                slots[id]!.closeRequested = true
-                effects.closes.append(slot.worker)
+        } else if let idleTimeout, slots[index].isReady, queue.isEmpty {
+            if now >= slots[index].lastActivity + idleTimeout {
+                slots[index].phase = .closing
+                actions.closes.append(slots[index].worker)
             } else {
-                soonest(slot.lastActivity + idleTimeout)
+                soonest(slots[index].lastActivity + idleTimeout)
             }
         }
         return next
@@ -444,181 +606,157 @@ struct PoolState<Worker: PoolWorker>: Sendable {
         lastStarted: StartedJob?,
         tracksProgress: Bool,
         now: UInt64,
-        effects: inout PoolEffects<Worker>
+        actions: inout PoolActions<Worker>
     ) {
-        guard let slot = slots.removeValue(forKey: id) else { return }
+        guard let index = slotIndex(of: id) else { return }
+        let slot = slots.remove(at: index)
         let lost = Array(slot.inFlight)
         // Which job the loss hit: the one the pool killed the worker for, or the one the worker marked as started;
         // without a page, the head's next job. Jobs before it in its message finished, but their results were
         // lost with the worker, so they run again; so do the jobs after it, which had not started, and every
         // later message.
         let blame: StartedJob?
-        if let killBlame = slot.killBlame {
+        if case .killing(_, let killBlame?, _) = slot.phase {
             blame = killBlame
-        } else if slot.killReason == nil && tracksProgress {
+        } else if !slot.isKilled && tracksProgress {
             blame = lastStarted.flatMap { started in lost.contains { $0.sequence == started.sequence } ? started : nil }
         } else {
             blame = lost.first.map { StartedJob(sequence: $0.sequence, ordinal: $0.answered, startNanoseconds: 0) }
         }
-        var requeued: [PoolEntry] = []
         var crashed = false
-        if case .terminated = slot.killReason {
-            for entry in lost where !entry.isInitializer {
-                entry.fail(Self.terminatedError(entry), jobs: entry.answered..<entry.itemCount)
-            }
+        if case .terminated? = slot.killReason {
+            for work in lost { failRest(work, with: ExecutorError.terminated(jobName: work.jobName), actions: &actions) }
         } else {
-            for message in lost where !message.isInitializer {
-                guard let blame, blame.sequence == message.sequence else {
-                    requeued += message.pieces(message.answered..<message.itemCount, sequence: &nextPieceSequence)
+            var requeued: [PoolWork] = []
+            for work in lost where !work.isInitializer {
+                guard let blame, blame.sequence == work.sequence else {
+                    requeued += work.pieces(work.answered..<work.itemCount, sequence: &nextPieceSequence)
                     continue
                 }
-                let blamed = min(max(blame.ordinal, message.answered), message.itemCount - 1)
-                requeued += message.pieces(message.answered..<blamed, sequence: &nextPieceSequence)
+                let blamed = min(max(blame.ordinal, work.answered), work.itemCount - 1)
+                requeued += work.pieces(work.answered..<blamed, sequence: &nextPieceSequence)
                 // The blamed job, as a message of one job of its own, so its attempts are its own.
-                let alone: PoolEntry? =
-                    message.itemCount == 1
-                    ? message : message.pieces(blamed..<(blamed + 1), sequence: &nextPieceSequence).first
-                if let alone {
+                let alone = work.itemCount == 1 ? work : work.pieces(blamed..<(blamed + 1), sequence: &nextPieceSequence).first
+                if var alone {
                     if let error = failure(for: alone, slot: slot, exit: exit, violation: violation) {
-                        effects.failures.append((alone, error))
-                        crashed = violation == nil && slot.killReason == nil
-                    } else if !alone.isFinished() {
+                        fail(alone, jobs: 0..<1, with: error, actions: &actions)
+                        crashed = violation == nil && !slot.isKilled
+                    } else if !alone.isCancelled {
                         // A crash with retries left: the job runs again first.
                         alone.attempts += 1
                         requeued.insert(alone, at: 0)
                         crashed = true
                     }
                 }
-                requeued += message.pieces((blamed + 1)..<message.itemCount, sequence: &nextPieceSequence)
+                requeued += work.pieces((blamed + 1)..<work.itemCount, sequence: &nextPieceSequence)
             }
-            if blame == nil && slot.phase != .retiring && slot.killReason == nil && !shuttingDown { crashed = true }
+            if blame == nil && !slot.isLeaving && !slot.isKilled && !shuttingDown { crashed = true }
             // A worker that crashed in its initializer counts towards the backoff like any crash.
-            if let blame, slot.killReason == nil, violation == nil,
+            if let blame, !slot.isKilled, violation == nil,
                 lost.contains(where: { $0.isInitializer && $0.sequence == blame.sequence })
             {
                 crashed = true
             }
-            for entry in requeued { entry.workerID = nil }
-            queue.prepend(requeued)
+            queue.prepend(contentsOf: requeued)
         }
         if crashed { consecutiveCrashes += 1 }
-        let demand = !queue.isEmpty
         switch slot.killReason {
         case .terminated?, .initializerFailed?:
             break
         default:
-            let retiredIdle = slot.phase == .retiring && slot.jobsSent < (maxJobsPerWorker ?? .max)
-            if demand || (!shuttingDown && !retiredIdle) { ensureWorkers(effects: &effects) }
+            let retiredIdle = slot.isLeaving && slot.jobsSent < (maxJobsPerWorker ?? .max)
+            if !queue.isEmpty || (!shuttingDown && !retiredIdle) { ensureWorkers(actions: &actions) }
         }
-        dispatchToIdle(now: now, effects: &effects)
-        finishShutdownIfDone(effects: &effects)
+        dispatchToIdle(now: now, actions: &actions)
+        finishShutdownIfDone(actions: &actions)
     }
 
+    /// The error the blamed job of a lost worker fails with, or nil when it runs again.
     private func failure(
-        for head: PoolEntry,
-        slot: WorkerSlot<Worker>,
+        for work: PoolWork,
+        slot: PoolSlot<Worker>,
         exit: WorkerExit,
         violation: ExecutorError?
     ) -> (any Error)? {
         let pid = slot.worker.pid
         switch slot.killReason {
         case .cancelled?:
-            return ExecutorError.cancelled(jobName: head.jobName)
+            return ExecutorError.cancelled(jobName: work.jobName)
         case .timedOut(let timeout)?:
-            return ExecutorError.timedOut(jobName: head.jobName, after: timeout, killedWorker: true)
+            return ExecutorError.timedOut(jobName: work.jobName, after: timeout, killedWorker: true)
         case .memory(let limit, let resident)?:
-            return ExecutorError(
-                .memoryLimitExceeded,
-                jobName: head.jobName,
-                message: "worker process \(pid) used \(resident) bytes of memory, above the limit of \(limit); it "
-                    + "was killed and replaced",
-                underlying: exit
-            )
+            return ExecutorError.memoryLimit(jobName: work.jobName, pid: pid, limit: limit, resident: resident, exit: exit)
         case .initializerFailed?, .terminated?:
-            return Self.terminatedError(head)
+            return ExecutorError.terminated(jobName: work.jobName)
         case .protocolViolation(let message)?:
-            return ExecutorError(.protocolViolation, jobName: head.jobName, message: message)
+            return ExecutorError(.protocolViolation, jobName: work.jobName, message: message)
         case nil:
             break
         }
         if let violation {
-            return violation.about(jobName: head.jobName)
+            return violation.about(jobName: work.jobName)
         }
-        guard head.attempts >= crashRetries else { return nil }
-        let tries = head.attempts > 0 ? " after \(head.attempts + 1) attempts" : ""
-        return ExecutorError(
-            .workerCrashed,
-            jobName: head.jobName,
-            message: "worker process \(pid) running the job \(exit)\(tries); the job failed, the other jobs go on "
-                + "and the worker was replaced\(exit.lastOutputSuffix)",
-            underlying: exit
-        )
-    }
-
-    private func initializerError(slot: WorkerSlot<Worker>) -> ExecutorError? {
-        guard case .initializerFailed(let error)? = slot.killReason else { return nil }
-        return ExecutorError(
-            .workerStartFailed,
-            message: "the pool's initializer failed in worker process \(slot.worker.pid); no worker can start",
-            underlying: error
-        )
-    }
-
-    static func terminatedError(_ entry: PoolEntry) -> ExecutorError {
-        ExecutorError(
-            .cancelled,
-            jobName: entry.jobName,
-            message: "the pool was terminated before the job finished"
-        )
+        guard work.attempts >= crashRetries else { return nil }
+        return ExecutorError.workerCrashed(jobName: work.jobName, pid: pid, exit: exit, attempts: work.attempts + 1)
     }
 
     // MARK: - Shutdown
 
-    mutating func shutdown(cancelPending: Bool, effects: inout PoolEffects<Worker>) {
+    mutating func shutdown(cancelPending: Bool, actions: inout PoolActions<Worker>) {
         shuttingDown = true
         if cancelPending {
-            for entry in queue.removeAll() {
-                effects.failures.append((entry, ExecutorError.cancelled(jobName: entry.jobName)))
+            for work in drainQueue() {
+                failRest(work, with: ExecutorError.cancelled(jobName: work.jobName), actions: &actions)
             }
-            // Entries sent ahead but not started are pending too: their results will be dropped.
-            for slot in slots.values {
-                for entry in slot.inFlight.dropFirst() where !entry.isInitializer {
-                    effects.failures.append((entry, ExecutorError.cancelled(jobName: entry.jobName)))
+            // Messages sent ahead but not started are pending too: their results will be dropped.
+            for index in slots.indices {
+                var position = 0
+                var cancelled: [PoolWork] = []
+                slots[index].inFlight.updateEach { work in
+                    defer { position += 1 }
+                    guard position > 0, !work.isInitializer, !work.isCancelled else { return }
+                    cancelled.append(work)
+                    work.isCancelled = true
+                }
+                for work in cancelled {
+                    failRest(work, with: ExecutorError.cancelled(jobName: work.jobName), actions: &actions)
                 }
             }
         }
         guard queue.isEmpty else { return }
-        for (id, slot) in slots where slot.inFlight.isEmpty && !slot.closeRequested {
-            slots[id]!.phase = .retiring
-            slots[id]!.closeRequested = true
-            effects.closes.append(slot.worker)
+        for index in slots.indices where slots[index].inFlight.isEmpty {
+            switch slots[index].phase {
+            case .ready, .retiring:
+                slots[index].phase = .closing
+                actions.closes.append(slots[index].worker)
+            case .initializing, .closing, .killing:
+                break
+            }
         }
-        finishShutdownIfDone(effects: &effects)
+        finishShutdownIfDone(actions: &actions)
     }
 
-    mutating func terminate(signal: Int32, now: UInt64, effects: inout PoolEffects<Worker>) {
+    mutating func terminate(signal: Int32, now: UInt64, actions: inout PoolActions<Worker>) {
         shuttingDown = true
         terminating = true
-        for entry in queue.removeAll() { effects.failures.append((entry, Self.terminatedError(entry))) }
-        for (id, slot) in slots {
-            if case .terminated? = slot.killReason { continue }
-            for entry in slot.inFlight where !entry.isInitializer {
-                effects.failures.append((entry, Self.terminatedError(entry)))
+        for work in drainQueue() { failRest(work, with: ExecutorError.terminated(jobName: work.jobName), actions: &actions) }
+        for index in slots.indices {
+            if case .terminated? = slots[index].killReason { continue }
+            for work in slots[index].inFlight {
+                failRest(work, with: ExecutorError.terminated(jobName: work.jobName), actions: &actions)
             }
-            slots[id]!.inFlight = EntryQueue()
-            slots[id]!.killReason = .terminated
-            effects.signals.append((slot.worker, signal))
-            if signal != SIGKILL_VALUE {
-                slots[id]!.killDeadline = now + grace
-                effects.wakes.append(slot.worker)
-            }
+            slots[index].inFlight = FIFO()
+            let deadline = signal != SIGKILL_VALUE ? now + grace : nil
+            slots[index].phase = .killing(.terminated, blame: nil, deadline: deadline)
+            actions.signals.append((slots[index].worker, signal))
+            if deadline != nil { actions.wakes.append(slots[index].worker) }
         }
-        finishShutdownIfDone(effects: &effects)
+        finishShutdownIfDone(actions: &actions)
     }
 
-    mutating func finishShutdownIfDone(effects: inout PoolEffects<Worker>) {
+    mutating func finishShutdownIfDone(actions: inout PoolActions<Worker>) {
         guard isStopped else { return }
-        effects.resumes += shutdownWaiters
+        actions.resumes += shutdownWaiters
         shutdownWaiters = []
     }
 }

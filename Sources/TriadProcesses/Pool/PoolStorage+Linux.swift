@@ -32,9 +32,9 @@ final class PoolStorage: WorkerSupervisor {
             handshakeTimeout: configuration.handshakeTimeout,
             sharedPayloadThreshold: configuration.sharedPayloadThreshold
         )
-        var initializer: (@Sendable () -> PoolEntry)?
+        var initializer: PoolWork?
         if let job = configuration.initializer {
-            initializer = PoolStorage.initializerEntry(job, maxFrameSize: configuration.maxFrameSize)
+            initializer = PoolStorage.initializerWork(job, maxFrameSize: configuration.maxFrameSize)
         }
         state = Mutex(
             PoolState(
@@ -52,25 +52,16 @@ final class PoolStorage: WorkerSupervisor {
         )
     }
 
-    private static func initializerEntry<J: Job>(_ job: J, maxFrameSize: Int) -> (@Sendable () -> PoolEntry)? {
-        let name = J.jobName
-        guard
-            let message = try? PoolEntry.encodedMessage(
-                for: job,
-                named: name,
-                sequence: 0,
-                maxFrameSize: maxFrameSize
-            ).message
+    private static func initializerWork<J: Job>(_ job: J, maxFrameSize: Int) -> PoolWork? {
+        guard let encoded = try? JobMessages.single(job, named: J.jobName, sequence: 0, maxFrameSize: maxFrameSize)
         else { return nil }
-        return {
-            PoolEntry(sequence: 0, jobName: name, message: message, itemCount: 1, timeout: nil, isInitializer: true)
-        }
+        return .initializer(jobName: J.jobName, encoded: encoded)
     }
 
     // MARK: - Front-type operations
 
     func start() {
-        mutate { state, effects, _ in state.ensureWorkers(effects: &effects) }
+        mutate { state, actions, _ in state.ensureWorkers(actions: &actions) }
     }
 
     /// The job name of `J` if the registry holds it, else nil.
@@ -87,44 +78,42 @@ final class PoolStorage: WorkerSupervisor {
         sequences.add(1, ordering: .relaxed).newValue
     }
 
-    func enqueue(_ entry: PoolEntry) throws(ExecutorError) {
+    func enqueue(_ work: PoolWork) throws(ExecutorError) {
         // While every worker is busy, a new job only needs to wait its turn: it goes into the inbox, which the next
         // state change (a result, most often) empties into the queue. The submitting thread then never contends
         // with the drivers for the state's lock, which they take for every batch of results.
         let queued = inbox.withLock { inbox in
             guard inbox.acceptsQuietly else { return false }
-            inbox.entries.append(entry)
+            inbox.works.append(work)
             return true
         }
         if queued { return }
-        let accepted = mutate { state, effects, now in
+        let accepted = mutate { state, actions, now in
             guard !state.shuttingDown else { return false }
-            state.submit(entry, now: now, effects: &effects)
+            state.submit(work, now: now, actions: &actions)
             return true
         }
-        guard accepted else { throw ExecutorError.shutDown(jobName: entry.jobName) }
+        guard accepted else { throw ExecutorError.shutDown(jobName: work.jobName) }
     }
 
-    func cancel(_ entry: PoolEntry) {
-        mutate { state, effects, _ in
-            let workers = state.slots.mapValues(\.worker)
-            state.cancel(entry, started: { id in workers[id]?.startedJob }, effects: &effects)
-        }
+    /// Cancels the jobs of the handle that came with the message `root`.
+    func cancel(root: UInt64) {
+        mutate { state, actions, _ in state.cancel(root: root, started: { $0.startedJob }, actions: &actions) }
     }
 
     func shutdown(wait: Bool, cancelPending: Bool) async {
-        mutate { state, effects, _ in state.shutdown(cancelPending: cancelPending, effects: &effects) }
+        mutate { state, actions, _ in state.shutdown(cancelPending: cancelPending, actions: &actions) }
         if wait { await waitUntilStopped() }
     }
 
     func terminate(signal: Int32) async {
-        mutate { state, effects, now in state.terminate(signal: signal, now: now, effects: &effects) }
+        mutate { state, actions, now in state.terminate(signal: signal, now: now, actions: &actions) }
         await waitUntilStopped()
     }
 
     /// Kills every worker without waiting, for a pool dropped without a shutdown or a process about to exit.
     func killNow() {
-        mutate { state, effects, now in state.terminate(signal: SIGKILL, now: now, effects: &effects) }
+        mutate { state, actions, now in state.terminate(signal: SIGKILL, now: now, actions: &actions) }
     }
 
     private func waitUntilStopped() async {
@@ -139,7 +128,7 @@ final class PoolStorage: WorkerSupervisor {
     }
 
     var workerPIDs: [Int32] {
-        state.withLock { state in state.slots.values.map { $0.worker.pid }.sorted() }
+        state.withLock { state in state.slots.map { $0.worker.pid }.sorted() }
     }
 
     var isShutDown: Bool { state.withLock { $0.shuttingDown } }
@@ -150,30 +139,44 @@ final class PoolStorage: WorkerSupervisor {
 
     func workerDidStart(_ worker: WorkerProcess) {
         debugLog("worker \(worker.id) pid \(worker.pid) started")
-        mutate { state, effects, now in state.workerStarted(worker, now: now, effects: &effects) }
+        mutate { state, actions, now in state.workerStarted(worker, now: now, actions: &actions) }
     }
 
     func workerDidFailToStart(id: Int, error: ExecutorError, permanent: Bool) {
         debugLog("worker \(id) failed to start: \(error) permanent \(permanent)")
-        mutate { state, effects, _ in state.workerFailedToStart(error: error, permanent: permanent, effects: &effects) }
+        mutate { state, actions, _ in state.workerFailedToStart(error: error, permanent: permanent, actions: &actions) }
     }
 
     func worker(_ worker: WorkerProcess, didReceive results: [IncomingResult]) {
-        mutate { state, effects, now in state.results(worker.id, results, now: now, effects: &effects) }
+        // The initializer's answer (sequence 0) is decoded here when it is a failure, so the state decodes nothing.
+        let initializerFailure = results.lazy.filter { $0.sequence == 0 }.compactMap { result -> RemoteJobError? in
+            guard let item = result.items.first, item.flags == ResultFlag.failure else { return nil }
+            let wire = JobMessages.remoteWireError(item)
+            return RemoteJobError(
+                jobName: self.configuration.initializer.map { type(of: $0).jobName } ?? "initializer",
+                typeName: wire?.typeName ?? "unknown",
+                errorDescription: wire?.description ?? "an unreadable error"
+            )
+        }.first
+        mutate { state, actions, now in
+            state.results(worker.id, results, initializerFailure: initializerFailure, now: now, actions: &actions)
+        }
     }
 
     func workerExpectsResults(_ worker: WorkerProcess) -> Bool {
         // Spin only for a lone job, where latency matters. With many in flight, results come in batches, and on a
         // small machine a spinning driver would take the CPU from the workers that produce them.
-        state.withLock { state in state.slots[worker.id]?.inFlight.count == 1 }
+        state.withLock { state in state.slotIndex(of: worker.id).map { state.slots[$0].inFlight.count == 1 } ?? false }
     }
 
     func workerTick(_ worker: WorkerProcess, now: UInt64) -> UInt64? {
-        let busy = state.withLock { state in !(state.slots[worker.id]?.inFlight.isEmpty ?? true) }
+        let busy = state.withLock { state in
+            state.slotIndex(of: worker.id).map { !state.slots[$0].inFlight.isEmpty } ?? false
+        }
         let resident = configuration.memoryLimitPerWorker != nil && busy ? Syscall.residentBytes(of: worker.pid) : nil
         let started = busy ? worker.startedJob : nil
-        return mutate { state, effects, now in
-            state.tick(worker.id, now: now, resident: resident, started: started, effects: &effects)
+        return mutate { state, actions, now in
+            state.tick(worker.id, now: now, resident: resident, started: started, actions: &actions)
         }
     }
 
@@ -181,7 +184,7 @@ final class PoolStorage: WorkerSupervisor {
         _ worker: WorkerProcess, didExit exit: WorkerExit, violation: ExecutorError?, lastStarted: StartedJob?
     ) {
         debugLog("worker \(worker.id) \(exit) violation \(String(describing: violation))")
-        mutate { state, effects, now in
+        mutate { state, actions, now in
             state.workerExited(
                 worker.id,
                 exit: exit,
@@ -189,34 +192,34 @@ final class PoolStorage: WorkerSupervisor {
                 lastStarted: lastStarted,
                 tracksProgress: worker.tracksProgress,
                 now: now,
-                effects: &effects
+                actions: &actions
             )
         }
     }
 
-    // MARK: - Effects
+    // MARK: - Actions
 
     @discardableResult
-    private func mutate<R>(_ body: (inout PoolState<WorkerProcess>, inout PoolEffects<WorkerProcess>, UInt64) -> R) -> R {
-        var effects = PoolEffects<WorkerProcess>()
+    private func mutate<R>(_ body: (inout PoolState<WorkerProcess>, inout PoolActions<WorkerProcess>, UInt64) -> R) -> R {
+        var actions = PoolActions<WorkerProcess>()
         let now = Syscall.now()
         let result = state.withLock { state in
-            takeInbox(into: &state, now: now, effects: &effects)
-            let result = body(&state, &effects, now)
+            takeInbox(into: &state, now: now, actions: &actions)
+            let result = body(&state, &actions, now)
             // Before the lock goes: tell submitters whether they may queue quietly, once the inbox is empty.
             while true {
                 let quietly = state.acceptsQuietly
                 let done = inbox.withLock { inbox in
-                    guard inbox.entries.isEmpty else { return false }
+                    guard inbox.works.isEmpty else { return false }
                     inbox.acceptsQuietly = quietly
                     return true
                 }
                 if done { break }
-                takeInbox(into: &state, now: now, effects: &effects)
+                takeInbox(into: &state, now: now, actions: &actions)
             }
             return result
         }
-        perform(effects)
+        perform(actions)
         return result
     }
 
@@ -224,28 +227,29 @@ final class PoolStorage: WorkerSupervisor {
     private func takeInbox(
         into state: inout PoolState<WorkerProcess>,
         now: UInt64,
-        effects: inout PoolEffects<WorkerProcess>
+        actions: inout PoolActions<WorkerProcess>
     ) {
-        let entries = inbox.withLock { inbox in
-            defer { inbox.entries.removeAll(keepingCapacity: true) }
-            return inbox.entries
+        let works = inbox.withLock { inbox in
+            defer { inbox.works.removeAll(keepingCapacity: true) }
+            return inbox.works
         }
-        for entry in entries {
+        for work in works {
             if state.shuttingDown {
                 // Submitted while this state change shut the pool down: refused, as a later submit would be.
-                effects.failures.append((entry, ExecutorError.shutDown(jobName: entry.jobName)))
+                _ = work.sink?.fail(ExecutorError.shutDown(jobName: work.jobName), jobs: 0..<work.itemCount)
             } else {
-                state.submit(entry, now: now, effects: &effects)
+                state.submit(work, now: now, actions: &actions)
             }
         }
     }
 
-    private func perform(_ effects: PoolEffects<WorkerProcess>) {
-        for (worker, signal) in effects.signals { worker.signal(signal) }
-        for (worker, message) in effects.sends { worker.send(message) }
-        for worker in effects.closes { worker.closeWhenFlushed() }
-        for worker in effects.wakes { worker.wake() }
-        for delay in effects.spawns {
+    /// Carries out what a state change asked for, outside the lock: the workers' part first, then the handles'.
+    private func perform(_ actions: PoolActions<WorkerProcess>) {
+        for (worker, signal) in actions.signals { worker.signal(signal) }
+        for (worker, message) in actions.sends { worker.send(message) }
+        for worker in actions.closes { worker.closeWhenFlushed() }
+        for worker in actions.wakes { worker.wake() }
+        for delay in actions.spawns {
             let id = state.withLock { state in
                 defer { state.nextWorkerID += 1 }
                 return state.nextWorkerID
@@ -257,17 +261,28 @@ final class PoolStorage: WorkerSupervisor {
         }
         // A process ending by a signal resolves no handle: see `ProcessPool.installSignalHandlers()`.
         guard !SignalShutdown.isDying else { return }
-        for delivery in effects.deliveries {
-            delivery.entry.deliver(delivery.items, first: delivery.first, count: delivery.count)
+        for sink in actions.running { sink.markRunning() }
+        // Roots whose other works need not run any more: an ordered map's chunk that met its first failure.
+        var abandoned: [UInt64] = []
+        for delivery in actions.deliveries {
+            switch delivery {
+            case .jobs(let sink, let root, let items, let first, let count):
+                if sink.deliver(items, first: first, count: count) { abandoned.append(root) }
+            case .batch(let sinks, let item):
+                sinks[0].deliverBatch(item, to: sinks)
+            }
         }
-        for (entry, error) in effects.failures { entry.fail(error) }
-        for continuation in effects.resumes { continuation.resume() }
+        for failure in actions.failures {
+            if failure.sink.fail(failure.error, jobs: failure.jobs) { abandoned.append(failure.root) }
+        }
+        for continuation in actions.resumes { continuation.resume() }
+        if !abandoned.isEmpty { mutate { state, _, _ in state.abandon(roots: abandoned) } }
     }
 }
 
 /// Jobs submitted while every worker was busy, and whether submitters may still queue that way.
 private struct Inbox {
-    var entries: [PoolEntry] = []
+    var works: [PoolWork] = []
     /// Set by the state under its lock: true only while a new job would just wait in the queue anyway.
     var acceptsQuietly = false
 }

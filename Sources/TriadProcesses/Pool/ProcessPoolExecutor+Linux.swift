@@ -77,44 +77,36 @@ public final class ProcessPoolExecutor: Executor {
     public func submit<J: Job>(_ job: J, options: JobOptions) throws(ExecutorError) -> JobHandle<J.Output> {
         let name = try registeredName(of: J.self)
         let sequence = storage.nextSequence()
-        let encoded = try PoolEntry.encodedMessage(
-            for: job,
+        let encoded = try JobMessages.single(
+            job,
             named: name,
             sequence: sequence,
             maxFrameSize: storage.configuration.maxFrameSize
         )
-        let entry = SingleJobEntry<J>(
-            handle: JobHandle(jobName: name),
-            registry: storage.registry,
-            sequence: sequence,
-            encoded: encoded,
-            timeout: options.timeout
+        let handle = JobHandle<J.Output>(jobName: name)
+        let sink = SingleJobSink<J>(handle: handle, registry: storage.registry)
+        try enqueue(
+            PoolWork(sequence: sequence, jobName: name, encoded: encoded, timeout: options.timeout, sink: sink),
+            handle: handle
         )
-        return try enqueue(entry)
+        return handle
     }
 
     /// The job name of `J`, checked against the registry.
     ///
     /// - Throws: ``ExecutorError/Code/unknownJob`` when no job of that name is registered.
     func registeredName<J: Job>(of type: J.Type) throws(ExecutorError) -> String {
-        guard let name = storage.registeredName(of: type) else {
-            throw ExecutorError(
-                .unknownJob,
-                jobName: J.jobName,
-                message: "the job is not registered, so no worker could run it; add \(J.self).self to the jobs of "
-                    + "ProcessPool.bootstrap(jobs:errors:), the first statement of main"
-            )
-        }
+        guard let name = storage.registeredName(of: type) else { throw ExecutorError.unregistered(J.self) }
         return name
     }
 
-    /// Queues `entry`, letting cancelling its handle remove the entry or kill its worker. Returns the handle.
-    func enqueue<Output: Sendable>(_ entry: HandleEntry<Output>) throws(ExecutorError) -> JobHandle<Output> {
+    /// Queues `work`, letting cancelling `handle` drop the work or kill its worker.
+    func enqueue<Output: Sendable>(_ work: PoolWork, handle: JobHandle<Output>) throws(ExecutorError) {
         // A strong capture: the handler goes when the handle resolves, and every handle resolves, at the latest
         // when the pool is shut down or dropped.
-        entry.handle.setCancelHandler { [storage] _ in storage.cancel(entry) }
-        try storage.enqueue(entry)
-        return entry.handle
+        let root = work.root
+        handle.setCancelHandler { [storage] _ in storage.cancel(root: root) }
+        try storage.enqueue(work)
     }
 
     /// Stops accepting jobs and, optionally, waits for the queued ones and for the workers to exit.

@@ -79,7 +79,8 @@ extension ProcessPoolExecutor {
             jobs, named: name, ordered: true, timeout: timeout, tracker: tracker,
             registry: storage.registry, pool: storage.configuration
         )
-        return try enqueue(chunk.firstEntry(sequence: storage.nextSequence()))
+        try enqueue(chunk.work(sequence: storage.nextSequence()), handle: chunk.handle)
+        return chunk.handle
     }
 
     /// Submits a chunk of jobs as one message, for the unordered map: the handle carries one outcome per job.
@@ -93,17 +94,19 @@ extension ProcessPoolExecutor {
             jobs, named: name, ordered: false, timeout: timeout, tracker: tracker,
             registry: storage.registry, pool: storage.configuration
         )
-        return try enqueue(chunk.firstEntry(sequence: storage.nextSequence()))
+        try enqueue(chunk.work(sequence: storage.nextSequence()), handle: chunk.handle)
+        return chunk.handle
     }
 }
 
-/// One chunk of a map: its jobs, and what of them has come back. A chunk travels as one message, answered in
-/// parts as its jobs run; after a crash inside it, the jobs not answered travel again as smaller messages (see
-/// ``ChunkEntry``), and every message's answers land here, by each job's index in the chunk.
+/// One chunk of a map: its jobs, and what of them has come back; the sink of the chunk's messages. A chunk travels
+/// as one message, answered in parts as its jobs run; after a crash inside it, the jobs not answered travel again
+/// as smaller messages with the same encoded jobs (see `PoolWork.pieces`), and every message's answers land here,
+/// by each job's index in the chunk.
 ///
 /// `Output` is `[J.Output]` for the ordered map, which fails at the first failing job, and
 /// `[Result<J.Output, any Error>]` for the unordered one, which carries every job's outcome.
-final class MapChunk<J: Job, Output: Sendable>: Sendable {
+final class MapChunk<J: Job, Output: Sendable>: PoolJobSink {
     let jobs: ArraySlice<J>
     let name: String
     let handle: JobHandle<Output>
@@ -148,45 +151,41 @@ final class MapChunk<J: Job, Output: Sendable>: Sendable {
         timed = timeout != nil || configuration.defaultTimeout != nil
     }
 
-    /// The entry of the whole chunk.
-    func firstEntry(sequence: UInt64) throws(ExecutorError) -> ChunkEntry<J, Output> {
-        try entry(for: 0..<jobs.count, sequence: sequence)
-    }
-
-    /// The entry of the chunk's jobs `range` (indices in the chunk), as a message of its own.
-    func entry(for range: Range<Int>, sequence: UInt64) throws(ExecutorError) -> ChunkEntry<J, Output> {
-        let base = jobs.startIndex
-        let encoded = try PoolEntry.encodedChunk(
-            for: jobs[(base + range.lowerBound)..<(base + range.upperBound)],
-            named: name,
+    /// The message of the whole chunk, whose sequence number is its root: its jobs are encoded here, once.
+    func work(sequence: UInt64) throws(ExecutorError) -> PoolWork {
+        let data = try JobMessages.chunkData(jobs, named: name, maxFrameSize: maxFrameSize)
+        return .chunk(
             sequence: sequence,
+            root: sequence,
+            jobName: name,
+            data: data,
+            first: 0,
+            count: jobs.count,
             timed: timed,
-            maxFrameSize: maxFrameSize
+            timeout: timeout,
+            sink: self
         )
-        return ChunkEntry(chunk: self, range: range, sequence: sequence, message: encoded.message)
     }
 
-    /// Takes the answer to the chunk's jobs from `start` on: a part of a message, one outcome item.
-    func receive(_ item: Frame, from start: Int, count: Int) {
-        switch PoolEntry.decode(item, as: WireBatchOutcome<J.Output>.self, jobName: name, registry: registry) {
-        case .success(let outcome) where outcome.outputs.count + outcome.failures.count == count:
-            record(outcome, from: start, count: count)
-        case .success(let outcome):
-            fail(
-                ExecutorError(
-                    .protocolViolation,
-                    jobName: name,
-                    message: "the worker answered \(count) jobs of a map with "
-                        + "\(outcome.outputs.count + outcome.failures.count) outcomes"
-                ),
-                jobs: start..<(start + count)
-            )
-        case .failure(let error):
-            fail(error, jobs: start..<(start + count))
+    func markRunning() { _ = handle.markRunning() }
+
+    /// Takes the answer to the chunk's jobs from `first` on: a part of a message, one outcome item.
+    func deliver(_ items: [Frame], first: Int, count: Int) -> Bool {
+        guard let item = items.first else { return false }
+        switch JobMessages.outcome(item, of: J.Output.self, count: count, jobName: name, registry: registry) {
+        case .success(let outcome): return record(outcome, from: first, count: count)
+        case .failure(let error): return fail(error, jobs: first..<(first + count))
         }
     }
 
-    private func record(_ outcome: WireBatchOutcome<J.Output>, from start: Int, count: Int) {
+    /// A chunk's jobs never travel in a batch of single jobs: the pool batches only single jobs.
+    func deliverBatch(_ item: Frame, to sinks: [any PoolJobSink]) {
+        preconditionFailure("a map's chunk travelled in a batch of single jobs")
+    }
+
+    /// Places the outcome of the jobs `start..<start + count`; returns whether the chunk ended early, its other
+    /// jobs no longer needed.
+    private func record(_ outcome: WireBatchOutcome<J.Output>, from start: Int, count: Int) -> Bool {
         let total = jobs.count
         let (done, failure) = assembly.withLock { assembly -> (Output?, (any Error)?) in
             guard !assembly.finished else { return (nil, nil) }
@@ -213,26 +212,28 @@ final class MapChunk<J: Job, Output: Sendable>: Sendable {
             return (finish(&assembly, total: total), nil)
         }
         tracker.add(count)
-        if let failure { handle.fail(failure) }
-        if let done { handle.succeed(done) }
+        if let failure { _ = handle.fail(failure) }
+        if let done { _ = handle.succeed(done) }
+        return failure != nil && start + count < total
     }
 
     /// Fails the chunk's jobs `range` alone: the ordered map ends with the error, the unordered one carries it
-    /// for those jobs.
-    func fail(_ error: any Error, jobs range: Range<Int>) {
+    /// for those jobs. Returns whether the chunk ended early, its other jobs no longer needed.
+    func fail(_ error: any Error, jobs range: Range<Int>) -> Bool {
         let total = jobs.count
-        let done = assembly.withLock { assembly -> Output? in
-            guard !assembly.finished else { return nil }
+        let (done, ended) = assembly.withLock { assembly -> (Output?, Bool) in
+            guard !assembly.finished else { return (nil, false) }
             if ordered {
                 assembly.finished = true
-                return nil
+                return (nil, true)
             }
             for index in range { place(.failure(error), at: index, in: &assembly) }
-            return finish(&assembly, total: total)
+            return (finish(&assembly, total: total), false)
         }
         tracker.add(range.count)
-        if ordered { handle.fail(error) }
-        if let done { handle.succeed(done) }
+        if ordered { _ = handle.fail(error) }
+        if let done { _ = handle.succeed(done) }
+        return ended
     }
 
     private func place(_ result: Result<J.Output, any Error>, at index: Int, in assembly: inout Assembly) {
@@ -263,52 +264,6 @@ final class MapChunk<J: Job, Output: Sendable>: Sendable {
         assembly.finished = true
         // The initializer checked that `Output` is this very type; a checked cast would visit every element.
         return ordered ? unsafeBitCast(assembly.outputs, to: Output.self) : unsafeBitCast(assembly.results, to: Output.self)
-    }
-}
-
-/// A message that runs jobs of a map's chunk: the whole chunk, or after a crash inside it, the jobs that still
-/// need to run. Its answers go to the chunk, by each job's index there.
-final class ChunkEntry<J: Job, Output: Sendable>: HandleEntry<Output>, @unchecked Sendable {
-    let chunk: MapChunk<J, Output>
-    /// The chunk's jobs this message runs, by their indices in the chunk.
-    let range: Range<Int>
-
-    init(chunk: MapChunk<J, Output>, range: Range<Int>, sequence: UInt64, message: OutgoingMessage) {
-        self.chunk = chunk
-        self.range = range
-        super.init(
-            handle: chunk.handle,
-            sequence: sequence,
-            message: message,
-            itemCount: range.count,
-            timeout: chunk.timeout,
-            isBatch: true
-        )
-    }
-
-    override func deliver(_ items: [Frame], first: Int, count: Int) {
-        guard let item = items.first else { return }
-        chunk.receive(item, from: range.lowerBound + first, count: count)
-    }
-
-    override func fail(_ error: any Error) { chunk.fail(error, jobs: range) }
-
-    override func fail(_ error: any Error, jobs jobRange: Range<Int>) {
-        chunk.fail(error, jobs: (range.lowerBound + jobRange.lowerBound)..<(range.lowerBound + jobRange.upperBound))
-    }
-
-    override func pieces(_ jobRange: Range<Int>, sequence: inout UInt64) -> [PoolEntry] {
-        guard !jobRange.isEmpty, !isFinished() else { return [] }
-        if jobRange == 0..<itemCount && answered == 0 { return [self] }
-        let absolute = (range.lowerBound + jobRange.lowerBound)..<(range.lowerBound + jobRange.upperBound)
-        defer { sequence += 1 }
-        do {
-            return [try chunk.entry(for: absolute, sequence: sequence)]
-        } catch {
-            // These jobs were encoded once already, so this cannot happen; if it did, they fail, they are not lost.
-            chunk.fail(error, jobs: absolute)
-            return []
-        }
     }
 }
 

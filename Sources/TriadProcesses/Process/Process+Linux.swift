@@ -67,8 +67,8 @@ public final class Process<J: Job>: Sendable {
             }
         }
         message = Result { () throws(ExecutorError) in
-            try PoolEntry.encodedMessage(
-                for: job,
+            try JobMessages.single(
+                job,
                 named: J.jobName,
                 sequence: 1,
                 maxFrameSize: configuration.maxFrameSize
@@ -93,12 +93,7 @@ public final class Process<J: Job>: Sendable {
     ///   ``TriadCore/ExecutorError/Code/workerStartFailed`` as its ``result``.
     public func start() throws(ExecutorError) {
         guard registry.contains(jobName: J.jobName) else {
-            throw ExecutorError(
-                .unknownJob,
-                jobName: J.jobName,
-                message: "the job is not registered, so no child could run it; add \(J.self).self to the jobs of "
-                    + "ProcessPool.bootstrap(jobs:errors:), the first statement of main"
-            )
+            throw ExecutorError.unregistered(J.self, runner: "child")
         }
         _ = try message.get()
         storage.start()
@@ -134,7 +129,7 @@ public final class Process<J: Job>: Sendable {
         let value: Result<J.Output, any Error>
         switch outcome {
         case .success(let item):
-            value = PoolEntry.decode(item, as: J.Output.self, jobName: J.jobName, registry: registry)
+            value = JobMessages.decode(item, as: J.Output.self, jobName: J.jobName, registry: registry)
         case .failure(let error):
             value = .failure(error)
         }

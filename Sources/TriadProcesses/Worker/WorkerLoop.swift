@@ -79,7 +79,9 @@ struct WorkerLoop: Sendable {
     static let partBudget: Duration = .milliseconds(1)
 
     /// Runs a chunk's jobs in order, in parts of about ``partBudget``, marking each job as it starts. Every part
-    /// but the last goes to the parent at once; the last waits with other results like a single job's.
+    /// but the last goes to the parent at once; the last waits with other results like a single job's. The chunk's
+    /// jobs are `header.count` jobs of its array from index `header.first`; ordinals, in the marks and the answers,
+    /// count from that first job, as the parent's message does.
     private func runChunk<Source: FrameSource, Sink: FrameSink>(
         _ header: JobHeader,
         source: inout Source,
@@ -92,6 +94,7 @@ struct WorkerLoop: Sendable {
             throw ProtocolError(description: "chunk \(header.jobName) came without its data frame")
         }
         let count = Int(header.count)
+        let base = Int(header.first)
         try flushBeforeJob(header.jobName, count: count, sink: &sink, pending: &pending, durations: durations,
                            oldestPending: oldestPending)
         sink.jobWillStart(sequence: header.sequence, ordinal: 0, timed: header.timed)
@@ -100,8 +103,9 @@ struct WorkerLoop: Sendable {
             registry.prepare(jobName: header.jobName, input: bytes, batch: true)
         }
         source.release(data)
-        guard case .success(let job) = prepared, job.jobCount == count else {
-            // The chunk as a whole failed (it did not decode, or holds another count of jobs): one answer for all.
+        guard case .success(let job) = prepared, base + count <= job.jobCount else {
+            // The chunk as a whole failed (it did not decode, or holds fewer jobs than its header names): one answer
+            // for all.
             var message = OutgoingMessage()
             let error: WireJobError
             switch prepared {
@@ -109,7 +113,7 @@ struct WorkerLoop: Sendable {
             case .success(let job):
                 error = WireJobError(
                     typeName: String(reflecting: WireError.self),
-                    description: "the chunk holds \(job.jobCount) jobs, its header says \(count)",
+                    description: "the chunk holds \(job.jobCount) jobs, its header names jobs \(base)..<\(base + count)",
                     payload: nil
                 )
             }
@@ -127,10 +131,12 @@ struct WorkerLoop: Sendable {
             var checkEvery = 1
             var sinceCheck = 0
             let (outcome, end) = await job.runPart(
-                from: first,
+                from: base + first,
+                to: base + count,
                 registry: registry,
                 borrowingFrom: sink.borrowMinimum
-            ) { ordinal in
+            ) { index in
+                let ordinal = index - base
                 if ordinal > first {
                     sink.jobWillStart(sequence: header.sequence, ordinal: ordinal, timed: header.timed)
                 }
@@ -145,9 +151,9 @@ struct WorkerLoop: Sendable {
                 return true
             }
             var message = OutgoingMessage()
-            appendHeader(sequence: header.sequence, first: first, jobs: end - first, to: &message)
+            appendHeader(sequence: header.sequence, first: first, jobs: end - base - first, to: &message)
             append(outcome, to: &message)
-            next = end
+            next = end - base
             if pending.isEmpty { oldestPending = ContinuousClock.now }
             pending.append(message)
             if next < count {

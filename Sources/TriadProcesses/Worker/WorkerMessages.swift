@@ -11,9 +11,10 @@ enum WorkerFrameKind {
     static let hello: UInt8 = 1
     /// Parent to worker: sequence number and job name, followed by one data frame with the encoded job.
     static let job: UInt8 = 2
-    /// Parent to worker: sequence number, job name and count, followed by one data frame with the encoded array of
-    /// jobs. The worker runs them in order and answers in parts: each a result whose one data frame holds the
-    /// outcome of the jobs the part covers.
+    /// Parent to worker: sequence number, job name, count and first index, followed by one data frame with the
+    /// encoded array of jobs. The worker runs `count` of them in order from the first index and answers in parts:
+    /// each a result whose one data frame holds the outcome of the jobs the part covers. A chunk whose jobs must run
+    /// again after a crash inside it travels again with the same data frame and another first index and count.
     static let chunk: UInt8 = 3
     /// Worker to parent: sequence number, item count and the jobs covered (the first's index in its message and
     /// how many), followed by that many data frames.
@@ -31,7 +32,7 @@ enum ResultFlag {
 /// What a worker says first, so the parent can refuse a worker built from another binary or protocol.
 package struct WorkerHello: Codable, Sendable, Hashable {
     /// The worker protocol's version. It changes whenever the meaning of a message changes.
-    package static let currentVersion: UInt32 = 2
+    package static let currentVersion: UInt32 = 3
 
     package var version: UInt32
     package var identity: UInt64
@@ -58,33 +59,38 @@ struct JobHeader: Equatable {
     var jobName: String
     /// Whether the parent times the jobs: the worker then notes when each one starts, not only which.
     var timed: Bool
+    /// For a chunk, the index in its data frame's array of the first job to run; zero for a single job.
+    var first: UInt32
 
-    /// The header frame's payload: sequence (8 bytes), count (4 bytes), flags (4 bytes), then the job name in
-    /// UTF-8.
+    /// The header frame's payload: sequence (8 bytes), count (4 bytes), flags (4 bytes), first index (4 bytes),
+    /// then the job name in UTF-8.
     func append(kind: UInt8, to bytes: inout [UInt8]) {
         var name = jobName
         name.withUTF8 { nameBytes in
-            Frame.appendHeader(kind: kind, length: 16 + nameBytes.count, to: &bytes)
+            Frame.appendHeader(kind: kind, length: 20 + nameBytes.count, to: &bytes)
             appendInteger(sequence, to: &bytes)
             appendInteger(count, to: &bytes)
             appendInteger(timed ? UInt32(1) : 0, to: &bytes)
+            appendInteger(first, to: &bytes)
             bytes.append(contentsOf: nameBytes)
         }
     }
 
-    init(sequence: UInt64, count: UInt32, jobName: String, timed: Bool = true) {
+    init(sequence: UInt64, count: UInt32, jobName: String, timed: Bool = true, first: UInt32 = 0) {
         self.sequence = sequence
         self.count = count
         self.jobName = jobName
         self.timed = timed
+        self.first = first
     }
 
     init?(payload: [UInt8]) {
-        guard payload.count >= 16 else { return nil }
+        guard payload.count >= 20 else { return nil }
         sequence = readInteger(payload, at: 0)
         count = readInteger(payload, at: 8)
         timed = (readInteger(payload, at: 12) as UInt32) & 1 != 0
-        jobName = String(decoding: payload[16...], as: UTF8.self)
+        first = readInteger(payload, at: 16)
+        jobName = String(decoding: payload[20...], as: UTF8.self)
     }
 }
 

@@ -1,0 +1,174 @@
+import TriadCore
+
+/// Building the messages that carry jobs to a worker, and turning a worker's result items back into outputs and
+/// errors: the two ends of the worker protocol on the parent's side, shared by the pool and `Process`.
+enum JobMessages {
+    /// Builds the message of one job, or fails with a coding error.
+    ///
+    /// The job is encoded straight after its frame headers in one buffer, whose length field is filled in
+    /// afterwards, so it is encoded once and never copied; its large arrays stay out of the buffer and travel from
+    /// their own storage (see `WireChunk`). The job is taken alone rather than in a one-element collection: at run
+    /// time, iterating a generic collection asks the runtime for type metadata at every step.
+    static func single<J: Job>(
+        _ job: J,
+        named name: String,
+        sequence: UInt64,
+        maxFrameSize: Int
+    ) throws(ExecutorError) -> EncodedJobMessage {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64)
+        var chunks: [WireChunk] = []
+        JobHeader(sequence: sequence, count: 1, jobName: name).append(kind: WorkerFrameKind.job, to: &bytes)
+        var payloadStart = bytes.count
+        try appendDataFrame(to: &bytes, chunks: &chunks, jobName: name, maxFrameSize: maxFrameSize) {
+            bytes throws(WireError) in
+            payloadStart = bytes.count
+            return try WireEncoder().encode(job, appendingTo: &bytes, borrowingFrom: OutgoingMessage.borrowMinimum)
+        }
+        return EncodedJobMessage(bytes: bytes, payloadStart: payloadStart, chunks: chunks)
+    }
+
+    /// Builds the data frame of a chunk of jobs, encoded as one array, or fails with a coding error. Its header
+    /// comes apart (see ``chunkHeader(sequence:jobName:count:first:timed:)``), so the jobs of a chunk split after a
+    /// crash travel again with the same data frame.
+    static func chunkData<J: Job>(
+        _ jobs: ArraySlice<J>,
+        named name: String,
+        maxFrameSize: Int
+    ) throws(ExecutorError) -> OutgoingMessage {
+        var bytes: [UInt8] = []
+        var chunks: [WireChunk] = []
+        try appendDataFrame(to: &bytes, chunks: &chunks, jobName: name, maxFrameSize: maxFrameSize) {
+            bytes throws(WireError) in
+            try WireEncoder().encode(Array(jobs), appendingTo: &bytes, borrowingFrom: OutgoingMessage.borrowMinimum)
+        }
+        var message = OutgoingMessage()
+        message.appendInterleaved(bytes, chunks: chunks)
+        return message
+    }
+
+    /// The header frame of a chunk message that runs `count` jobs of its data frame's array from index `first`.
+    static func chunkHeader(sequence: UInt64, jobName: String, count: Int, first: Int, timed: Bool) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Frame.headerSize + 20 + jobName.utf8.count)
+        JobHeader(sequence: sequence, count: UInt32(count), jobName: jobName, timed: timed, first: UInt32(first))
+            .append(kind: WorkerFrameKind.chunk, to: &bytes)
+        return bytes
+    }
+
+    /// Appends a data frame whose payload `encode` appends (returning the arrays it left out of line), then fills
+    /// in the header's length.
+    private static func appendDataFrame(
+        to bytes: inout [UInt8],
+        chunks: inout [WireChunk],
+        jobName: String,
+        maxFrameSize: Int,
+        _ encode: (inout [UInt8]) throws(WireError) -> [WireChunk]
+    ) throws(ExecutorError) {
+        let headerStart = bytes.count
+        Frame.appendHeader(kind: WorkerFrameKind.data, length: 0, to: &bytes)
+        let borrowedBytes: Int
+        do {
+            let borrowed = try encode(&bytes)
+            borrowedBytes = borrowed.reduce(0) { $0 + $1.bytes.count }
+            chunks.append(contentsOf: borrowed)
+        } catch {
+            throw ExecutorError.unencodable(jobName: jobName, underlying: error)
+        }
+        let length = bytes.count - headerStart - Frame.headerSize + borrowedBytes
+        guard length <= maxFrameSize, length <= Int(UInt32.max) else {
+            throw ExecutorError.oversized(jobName: jobName, bytes: length, limit: maxFrameSize)
+        }
+        // The header keeps its little-endian payload length at offset 8.
+        withUnsafeBytes(of: UInt32(length).littleEndian) { field in
+            for (offset, byte) in field.enumerated() { bytes[headerStart + 8 + offset] = byte }
+        }
+    }
+
+    /// Turns one result item from a worker into the job's output or error.
+    static func decode<Output: Decodable>(
+        _ item: Frame,
+        as type: Output.Type,
+        jobName: String,
+        registry: JobRegistry
+    ) -> Result<Output, any Error> {
+        if item.flags == ResultFlag.success {
+            do {
+                return .success(
+                    try item.withPayloadBytes { bytes throws(WireError) in
+                        try WireDecoder().decode(Output.self, from: bytes)
+                    }
+                )
+            } catch {
+                return .failure(ExecutorError.undecodableOutput(jobName: jobName, underlying: error))
+            }
+        }
+        return .failure(remoteError(item, jobName: jobName, registry: registry))
+    }
+
+    /// Turns the item of a part of a chunk or batch into its outcome, checking that it covers `count` jobs: a
+    /// mismatch or an item that does not decode comes back as the one error of every job of the part.
+    static func outcome<Output: Codable & Sendable>(
+        _ item: Frame,
+        of _: Output.Type,
+        count: Int,
+        jobName: String,
+        registry: JobRegistry
+    ) -> Result<WireBatchOutcome<Output>, any Error> {
+        switch decode(item, as: WireBatchOutcome<Output>.self, jobName: jobName, registry: registry) {
+        case .success(let outcome) where outcome.outputs.count + outcome.failures.count == count:
+            return .success(outcome)
+        case .success(let outcome):
+            return .failure(
+                ExecutorError.outcomeCountMismatch(
+                    jobName: jobName,
+                    jobs: count,
+                    outcomes: outcome.outputs.count + outcome.failures.count
+                )
+            )
+        case .failure(let error):
+            return .failure(error)
+        }
+    }
+
+    /// The error a worker sent in a failure item: the job's own error when the registry can decode it, or what the
+    /// worker's protocol errors mean.
+    static func remoteError(_ item: Frame, jobName: String, registry: JobRegistry) -> any Error {
+        guard let wire = remoteWireError(item) else { return ExecutorError.unreadableError(jobName: jobName) }
+        let remote = RemoteJobError(jobName: jobName, typeName: wire.typeName, errorDescription: wire.description)
+        switch wire.typeName {
+        case String(reflecting: WireError.self):
+            return ExecutorError.workerCodingFailed(jobName: jobName, remote)
+        case String(reflecting: ExecutorError.self):
+            return ExecutorError.unregisteredInWorker(jobName: jobName, remote)
+        default:
+            return registry.error(from: wire, jobName: jobName)
+        }
+    }
+
+    /// The encoded error of a failure item, if it decodes.
+    static func remoteWireError(_ item: Frame) -> WireJobError? {
+        try? item.withPayloadBytes { bytes throws(WireError) in try WireDecoder().decode(WireJobError.self, from: bytes) }
+    }
+}
+
+/// A job message: its bytes, where the encoding of its job starts in them, and the large arrays that travel from
+/// their own storage (see `WireChunk`).
+struct EncodedJobMessage: Sendable {
+    var bytes: [UInt8]
+    var payloadStart: Int
+    var chunks: [WireChunk] = []
+
+    var message: OutgoingMessage {
+        var message = OutgoingMessage()
+        message.appendInterleaved(bytes, chunks: chunks)
+        return message
+    }
+
+    /// The job's own encoding, for a job that may travel in a batch with others of its kind: only a small job
+    /// with no array out of line.
+    var batchablePayload: ArraySlice<UInt8>? {
+        guard chunks.isEmpty, bytes.count - payloadStart <= 1024 else { return nil }
+        return bytes[payloadStart...]
+    }
+}

@@ -1,0 +1,229 @@
+import TriadCore
+
+/// One message of jobs waiting for, or travelling to, a worker, as the pool's state knows it: a value.
+///
+/// A work is a single job, a batch of quick single jobs that travel together, a chunk of a map (or the jobs of a
+/// chunk that must run again after a crash inside it), or a worker's initializer. The state moves works between its
+/// queue and its workers and counts what has been answered; it never calls their ``sink``, which it hands back in
+/// its actions for the storage to resolve after the lock.
+struct PoolWork: Sendable {
+    enum Kind: Sendable {
+        /// The pool's initializer, which every worker runs first and which resolves nothing.
+        case initializer
+        /// One submitted job; its encoding, when it is small enough to join a batch of its kind.
+        case single(batchable: ArraySlice<UInt8>?)
+        /// Quick single jobs of one kind, joined into one message and answered in parts like a chunk.
+        case batch([PoolWork])
+        /// Jobs of a map's chunk: the data frame holding the whole chunk's array, which every message of the chunk
+        /// carries, and whether the pool times its jobs one by one.
+        case chunk(data: OutgoingMessage, timed: Bool)
+    }
+
+    /// The message's sequence number, which the worker's answers carry.
+    let sequence: UInt64
+    /// The sequence number of the message the user's handle came with: the jobs of a chunk split after a crash
+    /// travel in new messages but keep their root, by which cancelling finds them all.
+    let root: UInt64
+    let jobName: String
+    var kind: Kind
+    let message: OutgoingMessage
+    /// The index of the message's first job among its root's jobs: zero but for the later parts of a chunk.
+    let offset: Int
+    let itemCount: Int
+    let timeout: Duration?
+    /// What resolves the jobs' handle; nil for the initializer and for a batch, whose members have their own.
+    let sink: (any PoolJobSink)?
+
+    /// How many times the message's job ran and crashed its worker, for ``ProcessPoolConfiguration/crashRetries``:
+    /// counted only for a message of one job, so a crash is never blamed on the jobs beside it.
+    var attempts = 0
+    /// How many of the message's jobs the worker has answered, in order; the message is done at ``itemCount``.
+    var answered = 0
+    /// Set once the job came back from a batch that failed as a whole, so it runs alone from then on.
+    var runsAlone = false
+    /// Set when the handle was cancelled while the message was in flight: its jobs never run again.
+    var isCancelled = false
+
+    var isInitializer: Bool {
+        if case .initializer = kind { return true }
+        return false
+    }
+
+    /// Whether the worker answers the message in parts, each covering some of its jobs with one outcome item.
+    var answersInParts: Bool {
+        switch kind {
+        case .batch, .chunk: return true
+        case .initializer, .single: return false
+        }
+    }
+
+    /// The encoding of a single job that may join a batch now: not after a crash, nor once it runs alone.
+    var batchablePayload: ArraySlice<UInt8>? {
+        guard case .single(let payload) = kind, timeout == nil, attempts == 0, !runsAlone else { return nil }
+        return payload
+    }
+
+    /// The time limit of each of its jobs: its own timeout, or `defaultTimeout` for jobs (not the initializer).
+    func limit(default defaultTimeout: Duration?) -> Duration? {
+        timeout ?? (isInitializer ? nil : defaultTimeout)
+    }
+
+    /// The members of a batch; empty for every other kind.
+    var members: [PoolWork] {
+        if case .batch(let members) = kind { return members }
+        return []
+    }
+
+    /// The sinks to mark running when the message becomes the one its worker runs.
+    func forEachSink(_ body: (any PoolJobSink) -> Void) {
+        if let sink { body(sink) }
+        for member in members where !member.isCancelled { member.sink.map(body) }
+    }
+}
+
+extension PoolWork {
+    /// A submitted job.
+    init(sequence: UInt64, jobName: String, encoded: EncodedJobMessage, timeout: Duration?, sink: any PoolJobSink) {
+        self.init(
+            sequence: sequence,
+            root: sequence,
+            jobName: jobName,
+            kind: .single(batchable: encoded.batchablePayload),
+            message: encoded.message,
+            offset: 0,
+            itemCount: 1,
+            timeout: timeout,
+            sink: sink
+        )
+    }
+
+    /// The pool's initializer job, which every worker runs before its first job.
+    static func initializer(jobName: String, encoded: EncodedJobMessage) -> PoolWork {
+        PoolWork(
+            sequence: 0,
+            root: 0,
+            jobName: jobName,
+            kind: .initializer,
+            message: encoded.message,
+            offset: 0,
+            itemCount: 1,
+            timeout: nil,
+            sink: nil
+        )
+    }
+
+    /// A map's chunk of `count` jobs, whose array `data` holds, from index `first` on.
+    static func chunk(
+        sequence: UInt64,
+        root: UInt64,
+        jobName: String,
+        data: OutgoingMessage,
+        first: Int,
+        count: Int,
+        timed: Bool,
+        timeout: Duration?,
+        sink: any PoolJobSink
+    ) -> PoolWork {
+        var message = OutgoingMessage()
+        message.appendEncodedFrames(
+            JobMessages.chunkHeader(sequence: sequence, jobName: jobName, count: count, first: first, timed: timed)
+        )
+        message.append(data)
+        return PoolWork(
+            sequence: sequence,
+            root: root,
+            jobName: jobName,
+            kind: .chunk(data: data, timed: timed),
+            message: message,
+            offset: first,
+            itemCount: count,
+            timeout: timeout,
+            sink: sink
+        )
+    }
+
+    /// Quick single jobs of one kind as one message, answered in parts like a chunk: the array of their encodings.
+    static func batch(_ members: [PoolWork]) -> PoolWork {
+        let first = members[0]
+        var total = 4
+        for member in members { total += member.batchablePayload?.count ?? 0 }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(first.jobName.utf8.count + 2 * Frame.headerSize + 20 + total)
+        JobHeader(sequence: first.sequence, count: UInt32(members.count), jobName: first.jobName, timed: false)
+            .append(kind: WorkerFrameKind.chunk, to: &bytes)
+        Frame.appendHeader(kind: WorkerFrameKind.data, length: total, to: &bytes)
+        // The encoding of an array: its count, then each element as it encodes alone.
+        withUnsafeBytes(of: UInt32(members.count).littleEndian) { bytes.append(contentsOf: $0) }
+        for member in members { bytes.append(contentsOf: member.batchablePayload ?? []) }
+        var message = OutgoingMessage()
+        message.appendSegment(bytes)
+        return PoolWork(
+            sequence: first.sequence,
+            // No handle's: cancelling finds the batch by its members' roots.
+            root: .max,
+            jobName: first.jobName,
+            kind: .batch(members),
+            message: message,
+            offset: 0,
+            itemCount: members.count,
+            timeout: nil,
+            sink: nil
+        )
+    }
+
+    /// The works that run the jobs `range` of this message again, after a crash inside it, as messages whose
+    /// sequence numbers come from `sequence`: the message itself when it is to run whole, the members of a batch
+    /// each alone, and a chunk's jobs as a new message with the same data. Jobs whose handle was cancelled are left
+    /// out.
+    func pieces(_ range: Range<Int>, sequence: inout UInt64) -> [PoolWork] {
+        guard !range.isEmpty, !isCancelled else { return [] }
+        switch kind {
+        case .initializer, .single:
+            return [self]
+        case .batch(let members):
+            return members[range].compactMap { member in
+                guard !member.isCancelled else { return nil }
+                var alone = member
+                alone.runsAlone = true
+                return alone
+            }
+        case .chunk(let data, let timed):
+            if range == 0..<itemCount && answered == 0 { return [self] }
+            defer { sequence += 1 }
+            return [
+                PoolWork.chunk(
+                    sequence: sequence,
+                    root: root,
+                    jobName: jobName,
+                    data: data,
+                    first: offset + range.lowerBound,
+                    count: range.count,
+                    timed: timed,
+                    timeout: timeout,
+                    sink: sink!
+                )
+            ]
+        }
+    }
+}
+
+/// What resolves the jobs of a message once the worker has answered: it decodes the worker's items and resolves
+/// the user's handle. The pool's state holds sinks without ever calling them; the storage calls them after the
+/// state's lock is released, on the thread of the worker's driver.
+///
+/// Job indices are the root's: a single job is job 0; a chunk's jobs count from its first.
+protocol PoolJobSink: AnyObject, Sendable {
+    /// Marks the handle running: the job has gone to a worker with nothing ahead of it.
+    func markRunning()
+
+    /// Decodes the worker's items for the jobs `first..<first + count` and resolves what they complete. Returns
+    /// whether the sink's other jobs need not run any more (an ordered map that met its first failure).
+    func deliver(_ items: [Frame], first: Int, count: Int) -> Bool
+
+    /// Fails the jobs `range` with `error`. Returns whether the sink's other jobs need not run any more.
+    func fail(_ error: any Error, jobs range: Range<Int>) -> Bool
+
+    /// Decodes one outcome item that answers `sinks`, single jobs of this sink's own kind that travelled in one
+    /// batch, and resolves each of them.
+    func deliverBatch(_ item: Frame, to sinks: [any PoolJobSink])
+}

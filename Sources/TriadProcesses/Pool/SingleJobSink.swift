@@ -1,0 +1,49 @@
+import TriadCore
+
+/// The sink of one submitted job: decodes its output into its handle.
+final class SingleJobSink<J: Job>: PoolJobSink {
+    let handle: JobHandle<J.Output>
+    let registry: JobRegistry
+
+    init(handle: JobHandle<J.Output>, registry: JobRegistry) {
+        self.handle = handle
+        self.registry = registry
+    }
+
+    func markRunning() { _ = handle.markRunning() }
+
+    func deliver(_ items: [Frame], first: Int, count: Int) -> Bool {
+        guard let item = items.first else { return false }
+        // The common case first, without building a `Result`: generic code builds one through a type-metadata
+        // lookup at run time.
+        if item.flags == ResultFlag.success,
+            let output = try? item.withPayloadBytes({ bytes throws(WireError) in
+                try WireDecoder().decode(J.Output.self, from: bytes)
+            })
+        {
+            _ = handle.succeed(output)
+            return false
+        }
+        _ = handle.complete(JobMessages.decode(item, as: J.Output.self, jobName: handle.jobName, registry: registry))
+        return false
+    }
+
+    func fail(_ error: any Error, jobs range: Range<Int>) -> Bool {
+        _ = handle.fail(error)
+        return false
+    }
+
+    func deliverBatch(_ item: Frame, to sinks: [any PoolJobSink]) {
+        let kind = Self.self
+        switch JobMessages.outcome(item, of: J.Output.self, count: sinks.count, jobName: handle.jobName, registry: registry) {
+        case .success(let outcome):
+            outcome.forEach(count: sinks.count, jobName: handle.jobName, registry: registry) { index, output in
+                _ = unsafeDowncast(sinks[index], to: kind).handle.succeed(output)
+            } failure: { index, error in
+                _ = unsafeDowncast(sinks[index], to: kind).handle.fail(error)
+            }
+        case .failure(let error):
+            for sink in sinks { _ = sink.fail(error, jobs: 0..<1) }
+        }
+    }
+}
