@@ -33,6 +33,30 @@ struct MachineryTests {
         #expect(fifo.isEmpty)
     }
 
+    @Test("a FIFO takes elements back at its front, in order, and changes its front and each element in place")
+    func fifoFront() {
+        var fifo = FIFO<Int>()
+        fifo.prepend(contentsOf: [1, 2])
+        fifo.append(3)
+        #expect(Array(fifo) == [1, 2, 3])
+        #expect(fifo.popFirst() == 1)
+        #expect(fifo.popFirst() == 2)
+        // Back into the two slots just taken, then ahead of them into a new one.
+        fifo.prepend(contentsOf: [10, 20])
+        fifo.prepend(0)
+        #expect(Array(fifo) == [0, 10, 20, 3])
+        #expect(fifo.withFirst { value -> Int in
+            value += 100
+            return value
+        } == 100)
+        fifo.updateEach { $0 *= 2 }
+        #expect(Array(fifo) == [200, 20, 40, 6])
+        #expect(fifo.underestimatedCount == 4)
+        _ = fifo.removeAll()
+        #expect(fifo.withFirst { _ in true } == nil)
+        #expect(Array(fifo).isEmpty)
+    }
+
     @Test("a FIFO lets go of what it handed out")
     func fifoReleases() {
         final class Token {}

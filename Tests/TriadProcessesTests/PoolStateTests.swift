@@ -51,8 +51,8 @@ private struct Machine {
             switch delivery {
             case .jobs(let sink, let root, let items, let first, let count):
                 if sink.deliver(items, first: first, count: count) { abandoned.append(root) }
-            case .batch(let sinks, let item):
-                sinks[0].deliverBatch(item, to: sinks)
+            case .batch(let members, let range, let item):
+                members[range.lowerBound].sink?.deliverBatch(item, to: members[range])
             }
         }
         for failure in actions.failures {

@@ -24,8 +24,14 @@ extension TinyWire: WireCodable {
     init(from reader: inout WireReader) throws(WireError) { value = try reader.read(Int.self) }
 }
 
+/// Bytes to a worker and back.
+struct EchoBytes: Job {
+    var bytes: [UInt8]
+    func run() async throws -> [UInt8] { bytes }
+}
+
 // In a worker, this call runs the worker and never returns.
-ProcessPool.bootstrap(jobs: [Tiny.self, TinyWire.self])
+ProcessPool.bootstrap(jobs: [Tiny.self, TinyWire.self, EchoBytes.self])
 
 let runs = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 15
 
@@ -64,6 +70,27 @@ nonisolated func measure() async throws {
     await pool.shutdown()
 }
 
+/// A tiny job submitted and awaited 1000 times in turn on one warm worker; the median of the runs' means.
+nonisolated func roundTrip() async throws {
+    let pool = ProcessPoolExecutor(workers: 1)
+    _ = try await pool.submit(Tiny(value: 0)).value
+    let total = try await medianMilliseconds {
+        for index in 0..<1000 { _ = try await pool.submit(Tiny(value: index)).value }
+    }
+    print("sequential round trip, 1 warm worker: median \(total) µs")
+    await pool.shutdown()
+}
+
+/// 64 MiB to a worker and back.
+nonisolated func largePayload() async throws {
+    let pool = ProcessPoolExecutor(workers: 1)
+    let bytes = (0..<(64 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+    _ = try await pool.submit(EchoBytes(bytes: bytes)).value
+    let time = try await medianMilliseconds { _ = try await pool.submit(EchoBytes(bytes: bytes)).value }
+    print("64 MiB [UInt8] to a worker and back: median \(time) ms = \(Double(128 << 20) / time / 1e6) GB/s")
+    await pool.shutdown()
+}
+
 /// A fresh pool of 2 until its first job's result; the pool is killed outside the measured time.
 nonisolated func firstResult() async throws {
     var times: [Double] = []
@@ -79,4 +106,6 @@ nonisolated func firstResult() async throws {
 }
 
 try await measure()
+try await roundTrip()
+try await largePayload()
 try await firstResult()

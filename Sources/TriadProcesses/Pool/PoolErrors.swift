@@ -113,6 +113,27 @@ extension ExecutorError {
         ExecutorError(.cancelled, jobName: jobName, message: "the pool was terminated before the job finished")
     }
 
+    /// The job of a `Process` that ended before it finished.
+    static func processCrashed(jobName: String, exit: WorkerExit) -> ExecutorError {
+        ExecutorError(
+            .workerCrashed,
+            jobName: jobName,
+            message: "process \(exit.pid) running the job \(exit); the job failed\(exit.lastOutputSuffix)",
+            underlying: exit
+        )
+    }
+
+    /// The job of a `Process` that its owner stopped with `signal` before it finished.
+    static func processStopped(jobName: String, signal: Int32, exit: WorkerExit) -> ExecutorError {
+        let how = signal == SIGKILL_VALUE ? "killed" : "terminated"
+        return ExecutorError(
+            .cancelled,
+            jobName: jobName,
+            message: "the process was \(how) (\(WorkerExit.signalName(signal))) before the job finished; it \(exit)",
+            underlying: exit
+        )
+    }
+
     /// The error for the jobs waiting when the pool's initializer failed: no worker can start.
     static func initializerFailed(pid: Int32, _ remote: RemoteJobError) -> ExecutorError {
         ExecutorError(

@@ -22,7 +22,7 @@ extension PoolState {
     /// Joins `first` with the jobs of its kind queued right behind it, up to `limit` jobs, when the worker `index`
     /// has been taking microseconds per job; otherwise returns `first`. Only jobs without a timeout and with a small
     /// payload join, and none while the pool has a default timeout or its configuration turns batches off.
-    mutating func batched(_ first: PoolWork, for index: Int, limit: Int) -> PoolWork {
+    mutating func batched(_ first: consuming PoolWork, for index: Int, limit: Int) -> PoolWork {
         let average = slots[index].averageJobNanos
         guard batchesQuickJobs, defaultTimeout == nil, average > 0, average < BatchTuning.quickJobNanos,
             first.batchablePayload != nil, let firstSink = first.sink
@@ -41,7 +41,7 @@ extension PoolState {
             guard joins == true, let next = queue.popFirst() else { break }
             members.append(next)
         }
-        guard members.count > 1 else { return first }
+        guard members.count > 1 else { return members.removeLast() }
         batchesSent += 1
         return .batch(members)
     }

@@ -93,8 +93,8 @@ struct PoolActions<Worker: PoolWorker> {
     enum Delivery {
         /// Items answering the jobs `first..<first + count` of `sink` (a single job, or jobs of a chunk).
         case jobs(any PoolJobSink, root: UInt64, items: [Frame], first: Int, count: Int)
-        /// One outcome answering single jobs that travelled in one batch, one sink each, in order.
-        case batch([any PoolJobSink], item: Frame)
+        /// One outcome answering the single jobs `range` of a batch's members, in order.
+        case batch([PoolWork], range: Range<Int>, item: Frame)
     }
 
     var running: [any PoolJobSink] = []
@@ -190,7 +190,7 @@ struct PoolState<Worker: PoolWorker>: Sendable {
 
     // MARK: - Jobs
 
-    mutating func submit(_ work: PoolWork, now: UInt64, actions: inout PoolActions<Worker>) {
+    mutating func submit(_ work: consuming PoolWork, now: UInt64, actions: inout PoolActions<Worker>) {
         queue.append(work)
         dispatchToIdle(now: now, actions: &actions)
         if !queue.isEmpty { ensureWorkers(actions: &actions) }
@@ -266,7 +266,7 @@ struct PoolState<Worker: PoolWorker>: Sendable {
     }
 
     private mutating func assign(
-        _ work: PoolWork,
+        _ work: consuming PoolWork,
         to index: Int,
         now: UInt64,
         message: inout OutgoingMessage,
@@ -462,8 +462,7 @@ struct PoolState<Worker: PoolWorker>: Sendable {
                 queue.prepend(contentsOf: head.pieces(first..<(first + jobs), sequence: &nextPieceSequence))
             case .batch(let members):
                 consecutiveCrashes = 0
-                let sinks = members[first..<(first + jobs)].map { $0.sink! }
-                actions.deliveries.append(.batch(sinks, item: result.items[0]))
+                actions.deliveries.append(.batch(members, range: first..<(first + jobs), item: result.items[0]))
             case .initializer where failedWhole:
                 let remote =
                     initializerFailure
@@ -473,7 +472,8 @@ struct PoolState<Worker: PoolWorker>: Sendable {
                 for work in drainQueue() { failRest(work, with: error, actions: &actions) }
                 return
             case .initializer:
-                slots[index].phase = .ready
+                // A worker killed meanwhile stays killed.
+                if case .initializing = slots[index].phase { slots[index].phase = .ready }
             case .single, .chunk:
                 consecutiveCrashes = 0
                 actions.deliveries.append(

@@ -229,11 +229,13 @@ final class PoolStorage: WorkerSupervisor {
         now: UInt64,
         actions: inout PoolActions<WorkerProcess>
     ) {
-        let works = inbox.withLock { inbox in
+        var works = inbox.withLock { inbox in
             defer { inbox.works.removeAll(keepingCapacity: true) }
             return inbox.works
         }
-        for work in works {
+        // Taken from the back of a reversed array, each work moves into the queue without a copy.
+        works.reverse()
+        while let work = works.popLast() {
             if state.shuttingDown {
                 // Submitted while this state change shut the pool down: refused, as a later submit would be.
                 _ = work.sink?.fail(ExecutorError.shutDown(jobName: work.jobName), jobs: 0..<work.itemCount)
@@ -268,8 +270,8 @@ final class PoolStorage: WorkerSupervisor {
             switch delivery {
             case .jobs(let sink, let root, let items, let first, let count):
                 if sink.deliver(items, first: first, count: count) { abandoned.append(root) }
-            case .batch(let sinks, let item):
-                sinks[0].deliverBatch(item, to: sinks)
+            case .batch(let members, let range, let item):
+                members[range.lowerBound].sink?.deliverBatch(item, to: members[range])
             }
         }
         for failure in actions.failures {

@@ -77,7 +77,11 @@ struct PoolWork: Sendable {
     /// The sinks to mark running when the message becomes the one its worker runs.
     func forEachSink(_ body: (any PoolJobSink) -> Void) {
         if let sink { body(sink) }
-        for member in members where !member.isCancelled { member.sink.map(body) }
+        guard case .batch(let members) = kind else { return }
+        // By index, so that no member is copied whole.
+        for index in members.indices where !members[index].isCancelled {
+            if let sink = members[index].sink { body(sink) }
+        }
     }
 }
 
@@ -223,7 +227,7 @@ protocol PoolJobSink: AnyObject, Sendable {
     /// Fails the jobs `range` with `error`. Returns whether the sink's other jobs need not run any more.
     func fail(_ error: any Error, jobs range: Range<Int>) -> Bool
 
-    /// Decodes one outcome item that answers `sinks`, single jobs of this sink's own kind that travelled in one
-    /// batch, and resolves each of them.
-    func deliverBatch(_ item: Frame, to sinks: [any PoolJobSink])
+    /// Decodes one outcome item that answers `members`, single jobs of this sink's own kind that travelled in one
+    /// batch, and resolves each of them through its sink.
+    func deliverBatch(_ item: Frame, to members: ArraySlice<PoolWork>)
 }

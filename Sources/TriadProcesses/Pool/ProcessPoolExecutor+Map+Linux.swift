@@ -179,7 +179,7 @@ final class MapChunk<J: Job, Output: Sendable>: PoolJobSink {
     }
 
     /// A chunk's jobs never travel in a batch of single jobs: the pool batches only single jobs.
-    func deliverBatch(_ item: Frame, to sinks: [any PoolJobSink]) {
+    func deliverBatch(_ item: Frame, to members: ArraySlice<PoolWork>) {
         preconditionFailure("a map's chunk travelled in a batch of single jobs")
     }
 

@@ -33,17 +33,20 @@ final class SingleJobSink<J: Job>: PoolJobSink {
         return false
     }
 
-    func deliverBatch(_ item: Frame, to sinks: [any PoolJobSink]) {
+    func deliverBatch(_ item: Frame, to members: ArraySlice<PoolWork>) {
         let kind = Self.self
-        switch JobMessages.outcome(item, of: J.Output.self, count: sinks.count, jobName: handle.jobName, registry: registry) {
+        let base = members.startIndex
+        let count = members.count
+        switch JobMessages.outcome(item, of: J.Output.self, count: count, jobName: handle.jobName, registry: registry) {
         case .success(let outcome):
-            outcome.forEach(count: sinks.count, jobName: handle.jobName, registry: registry) { index, output in
-                _ = unsafeDowncast(sinks[index], to: kind).handle.succeed(output)
+            // Every member of a batch has a sink of this very type (see `PoolState.batched`).
+            outcome.forEach(count: count, jobName: handle.jobName, registry: registry) { index, output in
+                _ = unsafeDowncast(members[base + index].sink!, to: kind).handle.succeed(output)
             } failure: { index, error in
-                _ = unsafeDowncast(sinks[index], to: kind).handle.fail(error)
+                _ = unsafeDowncast(members[base + index].sink!, to: kind).handle.fail(error)
             }
         case .failure(let error):
-            for sink in sinks { _ = sink.fail(error, jobs: 0..<1) }
+            for index in members.indices { _ = members[index].sink?.fail(error, jobs: 0..<1) }
         }
     }
 }

@@ -131,21 +131,9 @@ struct ProcessState: Sendable {
             return violation.about(jobName: jobName)
         }
         if let requestedSignal {
-            let how = requestedSignal == SIGKILL ? "killed" : "terminated"
-            return ExecutorError(
-                .cancelled,
-                jobName: jobName,
-                message: "the process was \(how) (\(WorkerExit.signalName(requestedSignal))) before the job "
-                    + "finished; it \(exit)",
-                underlying: exit
-            )
+            return ExecutorError.processStopped(jobName: jobName, signal: requestedSignal, exit: exit)
         }
-        return ExecutorError(
-            .workerCrashed,
-            jobName: jobName,
-            message: "process \(exit.pid) running the job \(exit); the job failed\(exit.lastOutputSuffix)",
-            underlying: exit
-        )
+        return ExecutorError.processCrashed(jobName: jobName, exit: exit)
     }
 
     private mutating func finish() -> Effects {
