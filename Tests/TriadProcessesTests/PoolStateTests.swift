@@ -45,19 +45,7 @@ private struct Machine {
     mutating func event(_ body: (inout PoolState<StandIn>, inout PoolActions<StandIn>, UInt64) -> Void) {
         var actions = PoolActions<StandIn>()
         body(&state, &actions, now)
-        for sink in actions.running { sink.markRunning() }
-        var abandoned: [UInt64] = []
-        for delivery in actions.deliveries {
-            switch delivery {
-            case .jobs(let sink, let root, let items, let first, let count):
-                if sink.deliver(items, first: first, count: count) { abandoned.append(root) }
-            case .batch(let members, let range, let item):
-                members[range.lowerBound].sink?.deliverBatch(item, to: members[range])
-            }
-        }
-        for failure in actions.failures {
-            if failure.sink.fail(failure.error, jobs: failure.jobs) { abandoned.append(failure.root) }
-        }
+        let abandoned = actions.resolveJobs()
         if !abandoned.isEmpty { state.abandon(roots: abandoned) }
         self.actions = actions
     }

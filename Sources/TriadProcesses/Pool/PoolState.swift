@@ -106,6 +106,26 @@ struct PoolActions<Worker: PoolWorker> {
     var closes: [Worker] = []
     var wakes: [Worker] = []
     var resumes: [UnsafeContinuation<Void, Never>] = []
+
+    /// Carries out the handles' part: marks jobs running, decodes and delivers answers, fails jobs. Returns the
+    /// roots whose works still queued or in flight need not run any more (an ordered map's chunk that met its
+    /// first failure), for ``PoolState/abandon(roots:)``.
+    func resolveJobs() -> [UInt64] {
+        for sink in running { sink.markRunning() }
+        var abandoned: [UInt64] = []
+        for delivery in deliveries {
+            switch delivery {
+            case .jobs(let sink, let root, let items, let first, let count):
+                if sink.deliver(items, first: first, count: count) { abandoned.append(root) }
+            case .batch(let members, let range, let item):
+                members[range.lowerBound].sink?.deliverBatch(item, to: members[range])
+            }
+        }
+        for failure in failures {
+            if failure.sink.fail(failure.error, jobs: failure.jobs) { abandoned.append(failure.root) }
+        }
+        return abandoned
+    }
 }
 
 /// The pool's state machine: the queue, the workers and what happens on each event.

@@ -263,20 +263,7 @@ final class PoolStorage: WorkerSupervisor {
         }
         // A process ending by a signal resolves no handle: see `ProcessPool.installSignalHandlers()`.
         guard !SignalShutdown.isDying else { return }
-        for sink in actions.running { sink.markRunning() }
-        // Roots whose other works need not run any more: an ordered map's chunk that met its first failure.
-        var abandoned: [UInt64] = []
-        for delivery in actions.deliveries {
-            switch delivery {
-            case .jobs(let sink, let root, let items, let first, let count):
-                if sink.deliver(items, first: first, count: count) { abandoned.append(root) }
-            case .batch(let members, let range, let item):
-                members[range.lowerBound].sink?.deliverBatch(item, to: members[range])
-            }
-        }
-        for failure in actions.failures {
-            if failure.sink.fail(failure.error, jobs: failure.jobs) { abandoned.append(failure.root) }
-        }
+        let abandoned = actions.resolveJobs()
         for continuation in actions.resumes { continuation.resume() }
         if !abandoned.isEmpty { mutate { state, _, _ in state.abandon(roots: abandoned) } }
     }
