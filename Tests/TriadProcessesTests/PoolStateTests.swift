@@ -201,6 +201,32 @@ struct PoolStateTests {
         #expect(machine.inFlight.isEmpty)
     }
 
+    @Test("a worker's first jobs, and slow ones, go one at a time: the second job waits for the second worker")
+    func noJobBehindASlowOne() async {
+        var machine = Machine(workers: 2)
+        let (_, firstWork) = machine.submit(1)
+        let (second, secondWork) = machine.submit(2)
+        let (third, _) = machine.submit(3)
+        let early = machine.start()
+        // The first worker's speed is unknown: it gets one job, not the second one too.
+        #expect(machine.sent(to: early) == 1)
+        #expect(machine.queued.count == 2)
+        let late = machine.start()
+        #expect(machine.sent(to: late) == 1)
+        #expect(second.state == .running)
+        #expect(third.state == .pending)
+        // Quick jobs, in microseconds, are sent ahead of the one running.
+        for value in 4..<8 { _ = machine.submit(value) }
+        machine.now += 20_000
+        machine.answer(late, sequence: secondWork.sequence, value: 4)
+        #expect(third.state == .running)
+        #expect(machine.state.slots.first { $0.worker === late }?.inFlight.count == 2)
+        // A job of 5 ms: its worker goes on one job at a time.
+        machine.now += 5_000_000
+        machine.answer(early, sequence: firstWork.sequence, value: 1)
+        #expect(machine.state.slots.first { $0.worker === early }?.inFlight.count == 1)
+    }
+
     @Test("a crash fails the running job with workerCrashed; the queued job runs on the replacement")
     func crash() async {
         var machine = Machine()
@@ -387,6 +413,8 @@ struct PoolStateTests {
         let worker = machine.start()
         let batch = machine.inFlight[0]
         let result = IncomingResult(sequence: batch.sequence, first: 0, jobs: 2, items: [PoolStateTests.failure("no")])
+        // A quick answer: the worker is known to be quick, so both jobs go to it at once.
+        machine.now += 10_000
         machine.event { state, actions, now in state.results(worker.id, [result], now: now, actions: &actions) }
         #expect(!jobs[0].0.isFinished)
         #expect(machine.sent(to: worker) == 1)

@@ -8,6 +8,14 @@ import TriadCore
 // again alone, so a crash or a bad payload still fails exactly one job. Cancelling a job of a running batch kills
 // the worker as it would for a job running alone; the other jobs of the batch run again.
 
+/// When the pool sends jobs to a worker ahead of the one it runs.
+enum PipelineTuning {
+    /// Jobs that take less than this, on average, on a worker are sent ahead; slower or unknown ones one at a time.
+    static let quickJobNanos: Double = 1_000_000
+    /// About how much work, in nanoseconds, a worker is sent ahead of the job it runs.
+    static let aheadNanos: Double = 2_000_000
+}
+
 /// The bounds of batching.
 enum BatchTuning {
     /// Jobs that take less than this, on average, on a worker may travel to it in batches.

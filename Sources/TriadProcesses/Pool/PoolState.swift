@@ -247,8 +247,12 @@ struct PoolState<Worker: PoolWorker>: Sendable {
     mutating func refill(_ index: Int, now: UInt64, actions: inout PoolActions<Worker>) {
         guard slots[index].isReady else { return }
         let average = slots[index].averageNanos
-        // Results of quick jobs arrive in batches, so the average can approach zero: clamp before converting.
-        let depth = average > 0 ? max(2, Int(min(Double(pipelineDepth), 2_000_000 / max(average, 1)))) : 2
+        // Only jobs known to be quick go ahead of the one running: a job queued behind a long one would wait while
+        // another worker idles, and a round trip is small beside a job of a millisecond or more. Results of quick
+        // jobs arrive in batches, so the average can approach zero: clamp before converting.
+        let depth =
+            average > 0 && average < PipelineTuning.quickJobNanos
+            ? max(2, Int(min(Double(pipelineDepth), PipelineTuning.aheadNanos / max(average, 1)))) : 1
         let fairShare = (queue.count + readyCount - 1) / readyCount
         var room = min(depth - slots[index].inFlight.count, max(1, fairShare))
         var jobBudget = max(1, fairShare)

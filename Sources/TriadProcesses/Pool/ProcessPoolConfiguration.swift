@@ -47,8 +47,9 @@ public struct ProcessPoolConfiguration: Sendable {
     /// (``ExecutorError/Code/protocolViolation``); a job whose encoding is larger fails at submit with
     /// ``ExecutorError/Code/codingFailed``. Defaults to 1 GiB.
     public var maxFrameSize: Int
-    /// The most jobs sent ahead to one worker. Jobs are pipelined so a worker never waits for the next one; the
-    /// pool sends fewer ahead when jobs take long, so a slow job does not hold many others behind it.
+    /// The most jobs sent ahead to one worker. Quick jobs are pipelined so a worker never waits for the next one.
+    /// Jobs that take a millisecond or more on a worker, and a worker's first job, go one at a time, so that no job
+    /// waits behind a long one while another worker is idle. Defaults to 512.
     public var pipelineDepth: Int
     /// Whether jobs submitted one by one may travel to a worker in batches when they are quick, as ``map`` sends
     /// chunks. On by default. The pool batches jobs of one type, without a timeout, with small payloads, once the
