@@ -21,6 +21,8 @@ let package = Package(
         .library(name: "TriadThreads", targets: ["TriadThreads"]),
         .library(name: "TriadProcesses", targets: ["TriadProcesses"]),
         .library(name: "TriadAsync", targets: ["TriadAsync"]),
+        // Executors as swift-service-lifecycle services: started with the app, drained on SIGTERM.
+        .library(name: "TriadLifecycle", targets: ["TriadLifecycle"]),
         // The HTTP client on the loop lives apart: AsyncHTTPClient takes minutes to build.
         .library(name: "TriadAsyncHTTP", targets: ["TriadAsyncHTTP"]),
         // A test and demo helper, not public API: the slow HTTP server that the benchmarks and the examples use.
@@ -31,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
@@ -40,7 +43,21 @@ let package = Package(
         // C helpers; every symbol starts with `triad_`.
         .target(name: "CTriadShims"),
         .target(name: "TriadThreads", dependencies: ["TriadCore", "CTriadShims"], swiftSettings: triadSwiftSettings),
-        .target(name: "TriadProcesses", dependencies: ["TriadCore", "CTriadShims"], swiftSettings: triadSwiftSettings),
+        .target(
+            name: "TriadProcesses",
+            dependencies: ["TriadCore", "CTriadShims", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: triadSwiftSettings
+        ),
+        // Any executor as a `Service` of a `ServiceGroup`.
+        .target(
+            name: "TriadLifecycle",
+            dependencies: [
+                "TriadCore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: triadSwiftSettings
+        ),
         .target(
             name: "TriadAsync",
             dependencies: [
@@ -69,7 +86,7 @@ let package = Package(
         // The umbrella: re-exports only.
         .target(
             name: "Triad",
-            dependencies: ["TriadCore", "TriadThreads", "TriadProcesses", "TriadAsync"],
+            dependencies: ["TriadCore", "TriadThreads", "TriadProcesses", "TriadAsync", "TriadLifecycle"],
             swiftSettings: triadSwiftSettings
         ),
         .executableTarget(
@@ -102,6 +119,27 @@ let package = Package(
         ),
         .testTarget(name: "TriadCLITests", dependencies: ["triad"], swiftSettings: triadSwiftSettings),
         .testTarget(name: "TriadCoreTests", dependencies: ["TriadCore"], swiftSettings: triadSwiftSettings),
+        .testTarget(
+            name: "TriadLifecycleTests",
+            dependencies: [
+                "TriadLifecycle", "TriadCore", "TriadThreads", "TriadLifecycleTestProgram",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: triadSwiftSettings
+        ),
+        // A server-shaped program for the lifecycle tests: a process pool in a ServiceGroup, stopped by a signal.
+        .executableTarget(
+            name: "TriadLifecycleTestProgram",
+            dependencies: [
+                "TriadLifecycle", "TriadProcesses", "TriadCore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TriadLifecycleTestProgram",
+            swiftSettings: triadSwiftSettings
+        ),
         .testTarget(
             name: "TriadThreadsTests",
             dependencies: ["TriadThreads", "TriadCore", "TriadTestSupport"],

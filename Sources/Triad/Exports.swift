@@ -1,4 +1,5 @@
 @_exported import TriadAsync
 @_exported import TriadCore
+@_exported import TriadLifecycle
 @_exported import TriadProcesses
 @_exported import TriadThreads

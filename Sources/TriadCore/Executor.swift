@@ -51,6 +51,16 @@ public protocol Executor: AnyObject, Sendable {
     func shutdown(wait: Bool, cancelPending: Bool) async
 }
 
+/// An executor that can stop at once, for a drain that ran out of time or an operator who will not wait.
+///
+/// The process pool can: it kills its workers. Threads cannot be killed, so the thread pool and the async loop's
+/// executor only drain (see ``Executor/shutdown(wait:cancelPending:)``).
+public protocol InterruptibleExecutor: Executor {
+    /// Fails every unfinished job with ``ExecutorError/Code/cancelled`` and stops the workers without waiting for
+    /// the jobs they run. Returns once every worker has stopped.
+    func stopNow() async
+}
+
 /// Options for one submitted job.
 public struct JobOptions: Sendable, Hashable {
     /// How long the job may run once it has started. `nil` means the executor's default, which is no limit unless

@@ -136,7 +136,9 @@ extension ProcessPoolTests {
         @Test("submit after shutdown throws shutDown; shutting down twice is fine")
         func shutdownTwice() async throws {
             let pool = TestPools.pool()
+            #expect(pool.isAcceptingJobs)
             await pool.shutdown()
+            #expect(!pool.isAcceptingJobs)
             await pool.shutdown()
             #expect(throws: ExecutorError.self) { try pool.submit(Square(1)) }
             #expect(pool.workerPIDs.isEmpty)

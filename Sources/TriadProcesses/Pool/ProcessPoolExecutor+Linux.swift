@@ -34,7 +34,7 @@ import TriadCore
 /// job it starts in a page it shares with the pool, so a crash is pinned on the job that was running even when results
 /// travel in batches. Quick jobs that had finished just before the crash, but whose results had not been sent yet, run
 /// again on the replacement worker: jobs are delivered at least once, so keep their side effects idempotent.
-public final class ProcessPoolExecutor: Executor {
+public final class ProcessPoolExecutor: InterruptibleExecutor {
     let storage: PoolStorage
 
     /// The number of worker processes.
@@ -133,8 +133,16 @@ public final class ProcessPoolExecutor: Executor {
         await storage.terminate(signal: SIGKILL)
     }
 
+    /// Stops the pool at once, as ``kill()`` does: for a drain that ran out of time.
+    public func stopNow() async {
+        await kill()
+    }
+
     /// How many batches of quick jobs the pool has sent to its workers, for tests.
     package var batchesSent: Int { storage.batchesSent }
+
+    /// Whether the pool still accepts jobs: false from the moment a shutdown, ``terminate()`` or ``kill()`` begins.
+    public var isAcceptingJobs: Bool { !storage.isShutDown }
 
     /// The process ids of the workers that have started, for monitoring and tests.
     public var workerPIDs: [Int32] { storage.workerPIDs }
