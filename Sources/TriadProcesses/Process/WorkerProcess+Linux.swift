@@ -214,8 +214,10 @@ final class WorkerProcess: PoolWorker {
         switch handshake(reader: reader, launch: launch, lastWords: &lastWords) {
         case .success:
             supervisor.workerDidStart(self)
-            let violation = serve(reader: reader, supervisor: supervisor, lastWords: &lastWords)
+            var violation = serve(reader: reader, supervisor: supervisor, lastWords: &lastWords)
             let exit = finish(lastWords: &lastWords)
+            // A worker killed by a signal in the middle of a message crashed: the signal, not the cut, says why.
+            if exit.signal != nil, (violation?.underlying as? WireError)?.code == .truncated { violation = nil }
             let lastStarted = progress?.lastStarted
             progress?.unmap()
             supervisor.worker(self, didExit: exit, violation: violation, lastStarted: lastStarted)
@@ -412,7 +414,7 @@ final class WorkerProcess: PoolWorker {
             }
             if endOfStream {
                 lastWords.drain()
-                if processEnded { return nil }
+                // Whether the end of the stream or of the process came first, a message cut short is reported.
                 if let error = reader.endOfStreamError() {
                     return ExecutorError(
                         .protocolViolation,
