@@ -149,6 +149,7 @@ let package = Package(
             name: "TriadProcessesTests",
             dependencies: [
                 "TriadProcesses", "TriadCore", "TriadProcessesTestSupport", "TriadTestWorker", "TriadIPCTestPeer",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: triadSwiftSettings
         ),

@@ -243,6 +243,45 @@ struct PoolStateTests {
         #expect(await value(second) == 4)
     }
 
+    @Test("the state reports a crash, a kill, respawns backing off and a draining shutdown as events to log")
+    func events() async {
+        var machine = Machine(crashRetries: 0, defaultTimeout: .seconds(1))
+        let (_, work) = machine.submit(1)
+        var worker = machine.start()
+        machine.exit(worker, started: StartedJob(sequence: work.sequence, ordinal: 0, startNanoseconds: 0))
+        guard case .workerEnded(let pid, _, nil, let job?, true)? = machine.actions.events.first else {
+            Issue.record("no crash event: \(machine.actions.events)")
+            return
+        }
+        #expect(pid == worker.pid)
+        #expect(job == Square.jobName)
+        // Two more crashes in a row: the third respawn waits, and says so.
+        for value in 2...3 {
+            let (_, next) = machine.submit(value)
+            worker = machine.start()
+            machine.exit(worker, started: StartedJob(sequence: next.sequence, ordinal: 0, startNanoseconds: 0))
+        }
+        #expect(machine.actions.events.contains { if case .respawnDelayed(_, 3) = $0 { true } else { false } })
+        // A job past its timeout: its worker is killed, and the event says why.
+        let (_, slow) = machine.submit(4)
+        worker = machine.start()
+        machine.now += 2_000_000_000
+        _ = machine.tick(worker, started: StartedJob(sequence: slow.sequence, ordinal: 0, startNanoseconds: machine.now - 2_000_000_000))
+        #expect(machine.killed(worker))
+        machine.exit(worker, signal: SIGKILL, started: nil)
+        guard case .workerEnded(_, _, let reason?, let killedJob?, false)? = machine.actions.events.first else {
+            Issue.record("no kill event: \(machine.actions.events)")
+            return
+        }
+        #expect(reason.contains("timeout"))
+        #expect(killedJob == Square.jobName)
+        // A shutdown with work left drains, and says how much.
+        _ = machine.submit(5)
+        _ = machine.submit(6)
+        machine.event { state, actions, _ in state.shutdown(cancelPending: false, actions: &actions) }
+        #expect(machine.actions.events == [.draining(queued: 2, inFlight: 0, cancelPending: false)])
+    }
+
     @Test("a worker that exits with a status while running a job fails it too, naming the status")
     func exitStatus() async {
         var machine = Machine()

@@ -8,6 +8,18 @@ enum KillReason: Sendable {
     case initializerFailed(RemoteJobError)
     case protocolViolation(String)
     case terminated
+
+    /// A few words for the pool's log.
+    var summary: String {
+        switch self {
+        case .cancelled: "its job was cancelled"
+        case .timedOut(let limit): "its job ran past its timeout of \(limit)"
+        case .memory(let limit, let resident): "it used \(resident) bytes, over the limit of \(limit)"
+        case .initializerFailed: "its initializer failed"
+        case .protocolViolation: "protocol violation"
+        case .terminated: "the pool was terminated"
+        }
+    }
 }
 
 /// What the state machine needs of a worker: who it is. The pool's workers are `WorkerProcess`es; the state's
@@ -86,6 +98,18 @@ struct PoolSlot<Worker: PoolWorker>: Sendable {
     var isKilled: Bool { killReason != nil }
 }
 
+/// Something an operator may want to know, for the storage to log after the lock. Values only, so the state's
+/// tests can check them.
+enum PoolEvent: Sendable, Equatable {
+    /// A worker process ended. `job` is the job it was blamed for, if any; `reason` is why the pool killed it,
+    /// nil if it ended on its own; `crashed` tells whether it counts as a crash.
+    case workerEnded(pid: Int32, exit: WorkerExit, reason: String?, job: String?, crashed: Bool)
+    /// A replacement worker starts only after `delay`, after `crashes` crashes in a row.
+    case respawnDelayed(delay: Duration, crashes: Int)
+    /// The pool began to shut down with jobs still to finish.
+    case draining(queued: Int, inFlight: Int, cancelPending: Bool)
+}
+
 /// What a state change asks for, in the order the storage carries it out after it releases the lock: signals,
 /// sends, closes, wakes and spawns first, then handles (marked running, resolved, failed), then shutdown waiters.
 struct PoolActions<Worker: PoolWorker> {
@@ -106,6 +130,7 @@ struct PoolActions<Worker: PoolWorker> {
     var closes: [Worker] = []
     var wakes: [Worker] = []
     var resumes: [UnsafeContinuation<Void, Never>] = []
+    var events: [PoolEvent] = []
 
     /// Carries out the handles' part: marks jobs running, decodes and delivers answers, fails jobs. Returns the
     /// roots whose works still queued or in flight need not run any more (an ordered map's chunk that met its
@@ -224,6 +249,9 @@ struct PoolState<Worker: PoolWorker>: Sendable {
                 consecutiveCrashes >= 3
                 ? .milliseconds(min(1000, 10 << min(consecutiveCrashes - 3, 7)))
                 : consecutiveStartFailures > 0 ? .milliseconds(50 * consecutiveStartFailures) : .zero
+            if delay > .zero && consecutiveCrashes >= 3 {
+                actions.events.append(.respawnDelayed(delay: delay, crashes: consecutiveCrashes))
+            }
             actions.spawns.append(delay)
         }
     }
@@ -684,6 +712,14 @@ struct PoolState<Worker: PoolWorker>: Sendable {
             queue.prepend(contentsOf: requeued)
         }
         if crashed { consecutiveCrashes += 1 }
+        let blamedJob = blame.flatMap { blame in lost.first { $0.sequence == blame.sequence } }
+        actions.events.append(
+            .workerEnded(
+                pid: slot.worker.pid, exit: exit,
+                reason: violation.map { _ in "protocol violation" } ?? slot.killReason.map(\.summary),
+                job: blamedJob?.jobName, crashed: crashed
+            )
+        )
         switch slot.killReason {
         case .terminated?, .initializerFailed?:
             break
@@ -727,6 +763,10 @@ struct PoolState<Worker: PoolWorker>: Sendable {
     // MARK: - Shutdown
 
     mutating func shutdown(cancelPending: Bool, actions: inout PoolActions<Worker>) {
+        let inFlight = slots.reduce(0) { $0 + $1.inFlight.count }
+        if !shuttingDown && (!queue.isEmpty || inFlight > 0) {
+            actions.events.append(.draining(queued: queue.count, inFlight: inFlight, cancelPending: cancelPending))
+        }
         shuttingDown = true
         if cancelPending {
             for work in drainQueue() {

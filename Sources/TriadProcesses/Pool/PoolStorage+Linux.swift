@@ -1,5 +1,6 @@
 #if os(Linux)
 import Glibc
+import Logging
 import Synchronization
 import TriadCore
 
@@ -9,6 +10,7 @@ final class PoolStorage: WorkerSupervisor {
     let registry: JobRegistry
     let configuration: ProcessPoolConfiguration
     private let launch: WorkerLaunch
+    private let logger: Logger
     private let state: Mutex<PoolState<WorkerProcess>>
     private let sequences = Atomic<UInt64>(0)
     /// Jobs submitted while every worker was busy, waiting for the next state change to take them in.
@@ -19,6 +21,9 @@ final class PoolStorage: WorkerSupervisor {
     init(configuration: ProcessPoolConfiguration, registry: JobRegistry) {
         self.configuration = configuration
         self.registry = registry
+        var logger = configuration.logger
+        logger[metadataKey: "pool"] = "\(configuration.name)"
+        self.logger = logger
         var environment = ProcessEnvironment.current()
         if !configuration.workerBacktraces { environment["SWIFT_BACKTRACE"] = "enable=no" }
         for (key, value) in configuration.environment { environment[key] = value }
@@ -138,12 +143,15 @@ final class PoolStorage: WorkerSupervisor {
     // MARK: - WorkerSupervisor
 
     func workerDidStart(_ worker: WorkerProcess) {
-        debugLog("worker \(worker.id) pid \(worker.pid) started")
+        logger.debug("worker started", metadata: ["worker.pid": "\(worker.pid)"])
         mutate { state, actions, now in state.workerStarted(worker, now: now, actions: &actions) }
     }
 
     func workerDidFailToStart(id: Int, error: ExecutorError, permanent: Bool) {
-        debugLog("worker \(id) failed to start: \(error) permanent \(permanent)")
+        logger.warning(
+            "a worker could not start: \(error.message)",
+            metadata: ["code": "\(error.code)", "permanent": "\(permanent)"]
+        )
         mutate { state, actions, _ in state.workerFailedToStart(error: error, permanent: permanent, actions: &actions) }
     }
 
@@ -183,7 +191,6 @@ final class PoolStorage: WorkerSupervisor {
     func worker(
         _ worker: WorkerProcess, didExit exit: WorkerExit, violation: ExecutorError?, lastStarted: StartedJob?
     ) {
-        debugLog("worker \(worker.id) \(exit) violation \(String(describing: violation))")
         mutate { state, actions, now in
             state.workerExited(
                 worker.id,
@@ -261,6 +268,16 @@ final class PoolStorage: WorkerSupervisor {
                 WorkerProcess.spawn(id: id, launch: launch, supervisor: self)
             }
         }
+        for event in actions.events { log(event) }
+        if logger.logLevel <= .debug {
+            for failure in actions.failures {
+                guard let error = failure.error as? ExecutorError else { continue }
+                logger.debug(
+                    "job failed: \(error.message)",
+                    metadata: ["job": "\(error.jobName ?? "?")", "code": "\(error.code)", "jobs": "\(failure.jobs.count)"]
+                )
+            }
+        }
         // A process ending by a signal resolves no handle: see `ProcessPool.installSignalHandlers()`.
         guard !SignalShutdown.isDying else { return }
         let abandoned = actions.resolveJobs()
@@ -269,19 +286,40 @@ final class PoolStorage: WorkerSupervisor {
     }
 }
 
+extension PoolStorage {
+    private func log(_ event: PoolEvent) {
+        switch event {
+        case .workerEnded(let pid, let exit, let reason, let job, let crashed):
+            var metadata: Logger.Metadata = ["worker.pid": "\(pid)", "exit": "\(exit)"]
+            if let job { metadata["job"] = "\(job)" }
+            if crashed {
+                metadata["code"] = "\(ExecutorError.Code.workerCrashed)"
+                if !exit.lastOutput.isEmpty { metadata["stderr"] = "\(exit.lastOutput)" }
+                logger.warning("a worker crashed; the pool replaces it", metadata: metadata)
+            } else if let reason, reason != KillReason.terminated.summary {
+                logger.notice("the pool killed a worker: \(reason)", metadata: metadata)
+            } else {
+                logger.debug("a worker ended", metadata: metadata)
+            }
+        case .respawnDelayed(let delay, let crashes):
+            logger.notice(
+                "workers keep crashing; the next one starts after \(delay)",
+                metadata: ["crashes": "\(crashes)"]
+            )
+        case .draining(let queued, let inFlight, let cancelPending):
+            logger.notice(
+                "shutting down: \(cancelPending ? "cancelling" : "finishing") \(queued) queued messages, finishing \(inFlight) in flight",
+                metadata: ["queued": "\(queued)", "inFlight": "\(inFlight)", "cancelPending": "\(cancelPending)"]
+            )
+        }
+    }
+}
+
 /// Jobs submitted while every worker was busy, and whether submitters may still queue that way.
 private struct Inbox {
     var works: [PoolWork] = []
     /// Set by the state under its lock: true only while a new job would just wait in the queue anyway.
     var acceptsQuietly = false
-}
-
-private let debugging = getenv("TRIAD_POOL_DEBUG") != nil
-
-func debugLog(_ message: @autoclosure () -> String) {
-    guard debugging else { return }
-    let text = "triad pool \(getpid()): \(message())\n"
-    _ = text.withCString { write(2, $0, strlen($0)) }
 }
 
 /// The parent's environment, read once per pool.

@@ -1,3 +1,4 @@
+import Logging
 import TriadCore
 
 /// How a ``ProcessPoolExecutor`` starts, feeds, watches and replaces its worker processes.
@@ -74,6 +75,15 @@ public struct ProcessPoolConfiguration: Sendable {
     /// A program that moves large payloads often gains as much again by starting itself with that variable set.
     public var sharedPayloadThreshold: Int?
 
+    /// Where the pool logs. Events worth an operator's attention log at `warning` (a worker crashed or could not
+    /// start) or `notice` (a worker killed for its timeout or its memory, respawns backing off after repeated
+    /// crashes, a shutdown that drains jobs); a failed job and a worker's start and exit log at `debug`. Every
+    /// record carries `pool` metadata (``name``), and `worker.pid`, `job` and `code` where they apply. Defaults to
+    /// a logger labelled `triad.processes`, which goes wherever the program's `LoggingSystem` sends logs.
+    public var logger: Logger
+    /// The pool's name in its logs, as `pool` metadata. Defaults to `"processes"`.
+    public var name: String
+
     /// Makes a configuration.
     ///
     /// - Parameter workers: How many worker processes run at once; `nil` for the number of CPUs. Must be at
@@ -98,6 +108,8 @@ public struct ProcessPoolConfiguration: Sendable {
         self.workerBacktraces = false
         self.environment = [:]
         self.sharedPayloadThreshold = 256 << 10
+        self.logger = Logger(label: "triad.processes")
+        self.name = "processes"
     }
 
     static var cpuCount: Int { Syscall.cpuCount }
