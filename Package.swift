@@ -34,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
@@ -45,7 +46,11 @@ let package = Package(
         .target(name: "TriadThreads", dependencies: ["TriadCore", "CTriadShims"], swiftSettings: triadSwiftSettings),
         .target(
             name: "TriadProcesses",
-            dependencies: ["TriadCore", "CTriadShims", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "TriadCore", "CTriadShims",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
             swiftSettings: triadSwiftSettings
         ),
         // Any executor as a `Service` of a `ServiceGroup`.
@@ -150,6 +155,7 @@ let package = Package(
             dependencies: [
                 "TriadProcesses", "TriadCore", "TriadProcessesTestSupport", "TriadTestWorker", "TriadIPCTestPeer",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: triadSwiftSettings
         ),

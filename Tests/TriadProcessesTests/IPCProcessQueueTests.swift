@@ -1,4 +1,5 @@
 import Glibc
+import SystemPackage
 import Testing
 import TriadProcesses
 
@@ -320,9 +321,14 @@ extension IPCTests {
         }
 
         @Test func errorsDescribeTheirCodeAndErrno() {
-            let error = IPCError(.systemCallFailed, "shm_open failed", errno: ENOENT)
+            let error = IPCError(.systemCallFailed, "shm_open failed", errno: .noSuchFileOrDirectory)
             #expect(error.description.hasPrefix("systemCallFailed: shm_open failed (errno 2: "))
-            #expect(IPCError(.closed, "x") == IPCError(.closed, "x"))
+            #expect(error.errno == Errno(rawValue: ENOENT))
+            // Equal by code and system error; the message, which names details, is not compared.
+            #expect(IPCError(.closed, "x") == IPCError(.closed, "y"))
+            #expect(IPCError(.closed, "x") != IPCError(.timedOut, "x"))
+            #expect(error != IPCError(.systemCallFailed, "shm_open failed", errno: .permissionDenied))
+            #expect(Set([IPCError(.closed, "pid 1"), IPCError(.closed, "pid 2")]).count == 1)
             #expect(IPCError.Code.endOfStream.description == "endOfStream")
         }
     }

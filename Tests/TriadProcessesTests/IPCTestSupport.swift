@@ -1,4 +1,5 @@
 import Glibc
+import SystemPackage
 import Testing
 import TriadProcesses
 
@@ -51,7 +52,7 @@ final class IPCPeer {
         }
         var child: pid_t = 0
         let result = posix_spawn(&child, path, &actions, nil, cArguments, cEnvironment)
-        guard result == 0 else { throw IPCError(.systemCallFailed, "posix_spawn \(path)", errno: result) }
+        guard result == 0 else { throw IPCError(.systemCallFailed, "posix_spawn \(path)", errno: Errno(rawValue: result)) }
         pid = child
     }
 

@@ -1,3 +1,5 @@
+import SystemPackage
+
 /// An error from Triad's communication between processes: ``Pipe``, ``ProcessQueue``, ``SharedMemory`` and
 /// ``SharedArray``.
 ///
@@ -60,28 +62,41 @@ public struct IPCError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     /// What went wrong.
-    public var code: Code
+    public let code: Code
     /// What happened and what to do about it.
-    public var message: String
-    /// The system's error number, when a system call failed.
-    public var errno: Int32?
+    public let message: String
+    /// The system's error, when a system call failed.
+    public let errno: Errno?
 
     /// Makes an error.
     ///
     /// - Parameters:
     ///   - code: What went wrong.
     ///   - message: What happened and what to do, in a sentence.
-    ///   - errno: The system's error number, if a system call failed.
-    public init(_ code: Code, _ message: String, errno: Int32? = nil) {
+    ///   - errno: The system's error, if a system call failed.
+    public init(_ code: Code, _ message: String, errno: Errno? = nil) {
         self.code = code
         self.message = message
         self.errno = errno
     }
 
+    /// Two errors are equal when their codes and system errors are. The message is not compared: it is for
+    /// people, and names details (a path, a size, a process id) that differ between two occurrences of the same
+    /// error.
+    public static func == (lhs: IPCError, rhs: IPCError) -> Bool {
+        lhs.code == rhs.code && lhs.errno == rhs.errno
+    }
+
+    /// Hashes the code and the system error.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(code)
+        hasher.combine(errno)
+    }
+
     /// The code, the message and the error number.
     public var description: String {
         var text = "\(code): \(message)"
-        if let errno { text += " (errno \(errno): \(IPCError.describe(errno: errno)))" }
+        if let errno { text += " (errno \(errno.rawValue): \(errno))" }
         return text
     }
 }
@@ -90,15 +105,10 @@ public struct IPCError: Error, Sendable, Hashable, CustomStringConvertible {
 import Glibc
 
 extension IPCError {
-    /// The system's text for an error number.
-    static func describe(errno: Int32) -> String {
-        String(cString: strerror(errno))
-    }
-
     /// An error for a failed system call.
     init(_ call: String, _ errno: Errno, _ advice: String = "") {
         let message = advice.isEmpty ? "\(call) failed" : "\(call) failed; \(advice)"
-        self.init(.systemCallFailed, message, errno: errno.rawValue)
+        self.init(.systemCallFailed, message, errno: errno)
     }
 }
 #endif

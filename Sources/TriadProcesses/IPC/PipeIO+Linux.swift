@@ -2,6 +2,7 @@
 import CTriadShims
 import Glibc
 import Synchronization
+import SystemPackage
 import TriadCore
 
 /// The descriptor and buffers behind a ``Pipe``: framing, non-blocking reads and writes with deadlines, and the
@@ -158,7 +159,7 @@ final class PipeIO: @unchecked Sendable {
                     .peerClosed,
                     "the other end of the pipe is closed (its process may have exited); nothing more can "
                         + "be sent",
-                    errno: error.rawValue
+                    errno: error
                 )
             case .failure(let error):
                 throw IPCError("writing to a pipe", error)

@@ -1,6 +1,7 @@
 #if os(Linux)
 import CTriadShims
 import Glibc
+import SystemPackage
 
 /// A ProcessQueue's shared segment and the operations on it.
 ///
@@ -78,7 +79,7 @@ final class ProcessQueueStorage: @unchecked Sendable {
         let storage = ProcessQueueStorage(memory: memory, capacity: capacity, slotSize: slotSize)
         let header = storage.header
         let result = triad_ipc_mutex_init(&header.pointee.mutex)
-        guard result == 0 else { throw IPCError("pthread_mutex_init (process-shared, robust)", Errno(result)) }
+        guard result == 0 else { throw IPCError("pthread_mutex_init (process-shared, robust)", Errno(rawValue: result)) }
         header.pointee.capacity = UInt32(capacity)
         header.pointee.slotSize = UInt32(slotSize)
         for index in 0..<capacity {
@@ -131,7 +132,7 @@ final class ProcessQueueStorage: @unchecked Sendable {
             repair()
             _ = triad_ipc_mutex_consistent(&header.pointee.mutex)
         default:
-            throw IPCError("locking the queue", Errno(result), "the queue is unusable; create a new one")
+            throw IPCError("locking the queue", Errno(rawValue: result), "the queue is unusable; create a new one")
         }
     }
 

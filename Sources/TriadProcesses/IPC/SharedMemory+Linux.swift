@@ -1,6 +1,7 @@
 #if os(Linux)
 import Glibc
 import Synchronization
+import SystemPackage
 
 /// A segment of memory that several processes map at once: what one writes, the others read, with no copy.
 ///
@@ -38,17 +39,17 @@ public final class SharedMemory {
 
     private static let counter = Atomic<UInt64>(0)
 
-    private init(fd: Int32, count: Int, name: String?, isOwner: Bool) throws(IPCError) {
+    /// Maps `fd`, which the new object owns; on failure the descriptor closes with its owner.
+    private init(fd: consuming OwnedDescriptor, count: Int, name: String?, isOwner: Bool) throws(IPCError) {
         let address: UnsafeMutableRawPointer
-        switch Syscall.map(fd, size: count) {
+        switch Syscall.map(fd.raw, size: count) {
         case .success(let mapped):
             address = mapped
         case .failure(let error):
-            Syscall.close(fd)
             if isOwner, let name { _ = Syscall.shmUnlink(name: name) }
             throw IPCError("mmap of a \(count)-byte shared segment", error, "check the memory limits")
         }
-        self.fd = fd
+        self.fd = fd.release()
         self.count = count
         self.name = name
         self.isOwner = isOwner
@@ -67,7 +68,7 @@ public final class SharedMemory {
         precondition(count > 0, "a shared segment needs at least one byte")
         switch Syscall.memfd(name: "triad", size: count) {
         case .success(let fd):
-            return try SharedMemory(fd: fd, count: count, name: nil, isOwner: false)
+            return try SharedMemory(fd: OwnedDescriptor(fd), count: count, name: nil, isOwner: false)
         case .failure(let error):
             throw IPCError("memfd_create of \(count) bytes", error)
         }
@@ -87,7 +88,7 @@ public final class SharedMemory {
         let name = "/\(namePrefix)\(me.pid).\(me.start).\(serial).\(UInt32.random(in: 0...UInt32.max))"
         switch Syscall.shmCreate(name: name, size: count) {
         case .success(let fd):
-            return try SharedMemory(fd: fd, count: count, name: name, isOwner: true)
+            return try SharedMemory(fd: OwnedDescriptor(fd), count: count, name: name, isOwner: true)
         case .failure(let error):
             throw IPCError("shm_open of \(name) (\(count) bytes)", error, "is /dev/shm mounted and writable?")
         }
@@ -108,7 +109,7 @@ public final class SharedMemory {
         case .failure(let error):
             throw IPCError("shm_open of \(name)", error)
         }
-        return try adopt(fd: fd, name: name, what: "the segment \(name)")
+        return try adopt(fd: OwnedDescriptor(fd), name: name, what: "the segment \(name)")
     }
 
     /// Maps a segment whose descriptor this process received, by inheritance or over a ``Pipe``, and takes
@@ -117,31 +118,28 @@ public final class SharedMemory {
     /// - Parameter descriptor: An open descriptor of a `memfd` or shared-memory object.
     /// - Throws: ``IPCError/Code/invalidSegment`` if the descriptor is empty or not a file that can be mapped.
     public convenience init(adopting descriptor: IPCDescriptor) throws(IPCError) {
-        let fd = descriptor.rawValue
+        let owned = OwnedDescriptor(descriptor.rawValue)
+        let fd = owned.raw
         _ = Syscall.setCloseOnExec(fd)
         let size: Int
         switch Syscall.fileSize(fd) {
         case .success(let value) where value > 0:
             size = value
         case .success:
-            Syscall.close(fd)
             throw IPCError(.invalidSegment, "descriptor \(fd) holds an empty file, not a shared segment")
         case .failure(let error):
-            Syscall.close(fd)
             throw IPCError("fstat of descriptor \(fd)", error)
         }
-        try self.init(fd: fd, count: size, name: nil, isOwner: false)
+        try self.init(fd: owned, count: size, name: nil, isOwner: false)
     }
 
-    private static func adopt(fd: Int32, name: String, what: String) throws(IPCError) -> SharedMemory {
-        switch Syscall.fileSize(fd) {
+    private static func adopt(fd: consuming OwnedDescriptor, name: String, what: String) throws(IPCError) -> SharedMemory {
+        switch Syscall.fileSize(fd.raw) {
         case .success(let size) where size > 0:
             return try SharedMemory(fd: fd, count: size, name: name, isOwner: false)
         case .success:
-            Syscall.close(fd)
             throw IPCError(.invalidSegment, "\(what) is empty; its creator has not sized it yet")
         case .failure(let error):
-            Syscall.close(fd)
             throw IPCError("fstat of \(what)", error)
         }
     }

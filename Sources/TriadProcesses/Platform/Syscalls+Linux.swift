@@ -1,23 +1,16 @@
 #if os(Linux)
 import CTriadShims
 import Glibc
+import SystemPackage
 
 // Every raw system call of TriadProcesses goes through these thin wrappers: each retries on EINTR and returns
 // `Result<_, Errno>`, so callers handle failures in one typed way.
 
-/// An `errno` value.
-struct Errno: Error, Hashable, CustomStringConvertible {
-    var rawValue: Int32
-
-    init(rawValue: Int32) { self.rawValue = rawValue }
-    init(_ rawValue: Int32) { self.rawValue = rawValue }
-
-    static var current: Errno { Errno(rawValue: errno) }
-
-    static let again = Errno(rawValue: EAGAIN)
-    static let interrupted = Errno(rawValue: EINTR)
-
-    var description: String { "\(String(cString: strerror(rawValue))) (errno \(rawValue))" }
+extension Errno {
+    /// The calling thread's `errno`.
+    static var now: Errno { Errno(rawValue: Glibc.errno) }
+    /// EAGAIN: nothing to read, or no room to write, right now.
+    static let again = Errno.resourceTemporarilyUnavailable
 }
 
 enum Syscall {
@@ -27,7 +20,7 @@ enum Syscall {
         while true {
             let value = body()
             if value != -1 { return .success(value) }
-            if errno != EINTR { return .failure(.current) }
+            if errno != EINTR { return .failure(.now) }
         }
     }
 
@@ -45,7 +38,7 @@ enum Syscall {
 
     static func eventFD() -> Result<Int32, Errno> {
         let fd = triad_eventfd()
-        return fd >= 0 ? .success(fd) : .failure(.current)
+        return fd >= 0 ? .success(fd) : .failure(.now)
     }
 
     static func signalEventFD(_ fd: Int32) {
@@ -73,17 +66,17 @@ enum Syscall {
 
     static func recvNonBlocking(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
         let count = triad_recv_nonblocking(fd, buffer.baseAddress, buffer.count)
-        return count >= 0 ? .success(count) : .failure(.current)
+        return count >= 0 ? .success(count) : .failure(.now)
     }
 
     static func sendNonBlocking(_ fd: Int32, _ iov: UnsafePointer<iovec>, count: Int) -> Result<Int, Errno> {
         let sent = triad_send_nonblocking(fd, iov, Int32(count))
-        return sent >= 0 ? .success(sent) : .failure(.current)
+        return sent >= 0 ? .success(sent) : .failure(.now)
     }
 
     static func sendBlocking(_ fd: Int32, _ iov: UnsafePointer<iovec>, count: Int) -> Result<Int, Errno> {
         let sent = triad_send_blocking(fd, iov, Int32(count))
-        return sent >= 0 ? .success(sent) : .failure(.current)
+        return sent >= 0 ? .success(sent) : .failure(.now)
     }
 
     /// Waits for events on `fds`; `timeout` in milliseconds, -1 for none. Returns the number of ready descriptors.
@@ -91,7 +84,7 @@ enum Syscall {
         let count = fds.count
         return fds.withUnsafeMutableBufferPointer { buffer in
             let value = Glibc.poll(buffer.baseAddress, nfds_t(count), timeout)
-            return value >= 0 ? .success(value) : .failure(.current)
+            return value >= 0 ? .success(value) : .failure(.now)
         }
     }
 
@@ -143,7 +136,7 @@ extension Syscall {
     /// Turns a `-errno`-or-value return of the C shim into a result.
     @inline(__always)
     static func negated<T: FixedWidthInteger & SignedInteger>(_ value: T) -> Result<T, Errno> {
-        value < 0 ? .failure(Errno(Int32(truncatingIfNeeded: 0 - value))) : .success(value)
+        value < 0 ? .failure(Errno(rawValue: Int32(truncatingIfNeeded: 0 - value))) : .success(value)
     }
 
     static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, isSocket: Bool) -> Result<Int, Errno> {
@@ -199,7 +192,7 @@ extension Syscall {
 
     static func shmUnlink(name: String) -> Result<Void, Errno> {
         let result = triad_ipc_shm_unlink(name)
-        return result == 0 ? .success(()) : .failure(Errno(result))
+        return result == 0 ? .success(()) : .failure(Errno(rawValue: result))
     }
 
     static func fileSize(_ fd: Int32) -> Result<Int, Errno> {
@@ -207,7 +200,7 @@ extension Syscall {
     }
 
     static func map(_ fd: Int32, size: Int) -> Result<UnsafeMutableRawPointer, Errno> {
-        guard let address = triad_ipc_map(fd, size) else { return .failure(.current) }
+        guard let address = triad_ipc_map(fd, size) else { return .failure(.now) }
         return .success(address)
     }
 

@@ -2,6 +2,7 @@
 import CTriadShims
 import Glibc
 import Synchronization
+import SystemPackage
 import TriadCore
 
 /// One result message from a worker: the sequence number of the message it answers, which of the message's jobs
@@ -92,59 +93,58 @@ final class WorkerProcess: PoolWorker {
                 permanent: true
             )
         }
-        guard case .success(let (parentEnd, childEnd)) = Syscall.socketPair() else {
-            return fail("socketpair", .current)
-        }
-        guard case .success(let life) = Syscall.pipe() else {
-            Syscall.close(parentEnd)
-            Syscall.close(childEnd)
-            return fail("pipe", .current)
-        }
-        guard case .success(let wakeFD) = Syscall.eventFD() else {
-            for fd in [parentEnd, childEnd, life.read, life.write] { Syscall.close(fd) }
-            return fail("eventfd", .current)
-        }
+        // Each descriptor has an owner: on any failure below, those made so far close as their owners end.
+        guard case .success(let pair) = Syscall.socketPair() else { return fail("socketpair", .now) }
+        let parentEnd = OwnedDescriptor(pair.0)
+        let childEnd = OwnedDescriptor(pair.1)
+        guard case .success(let life) = Syscall.pipe() else { return fail("pipe", .now) }
+        let lifeRead = OwnedDescriptor(life.read)
+        let lifeWrite = OwnedDescriptor(life.write)
+        guard case .success(let wake) = Syscall.eventFD() else { return fail("eventfd", .now) }
+        let wakeFD = OwnedDescriptor(wake)
         let lanes: SharedFrameLanes
         let laneFDs: [Int32]
         switch SharedFrameLanes.parentSide(threshold: launch.sharedPayloadThreshold, maxPayload: launch.maxPayload) {
         case .success(let made): (lanes, laneFDs) = made
-        case .failure(let error):
-            for fd in [parentEnd, childEnd, life.read, life.write, wakeFD] { Syscall.close(fd) }
-            return fail("memfd_create", error)
+        case .failure(let error): return fail("memfd_create", error)
         }
         var pid: pid_t = 0
         let argv = [launch.path] + launch.arguments
         let shared = SharedProgress.create()
+        let progressFD = OwnedDescriptor(shared?.1 ?? -1)
         // Without a pipe for its standard error the worker writes straight to the parent's, and a crash's message
         // is not kept: worth a worker all the same.
         let stderrPipe = try? Syscall.pipe().get()
+        let stderrRead = OwnedDescriptor(stderrPipe?.read ?? -1)
+        let stderrWrite = OwnedDescriptor(stderrPipe?.write ?? -1)
         let result = withCStrings(argv) { argv in
             withCStrings(lanes.environment(launch.environment, passing: launch.passedDescriptors.count)) { envp in
                 triad_spawn_passing(
-                    launch.path, argv, envp, childEnd, life.read, shared?.1 ?? -1, stderrPipe?.write ?? -1,
+                    launch.path, argv, envp, childEnd.raw, lifeRead.raw, progressFD.raw, stderrWrite.raw,
                     laneFDs + launch.passedDescriptors, Int32(laneFDs.count + launch.passedDescriptors.count), &pid
                 )
             }
         }
-        Syscall.close(childEnd)
-        Syscall.close(life.read)
-        if let fd = shared?.1 { Syscall.close(fd) }
-        if let fd = stderrPipe?.write { Syscall.close(fd) }
+        // The child's ends are the child's now: the parent keeps none, so it sees the end of the stream when the
+        // child and every process it started have closed them.
+        childEnd.close()
+        lifeRead.close()
+        progressFD.close()
+        stderrWrite.close()
         guard result == 0 else {
-            for fd in [parentEnd, life.write, wakeFD, stderrPipe?.read ?? -1] where fd >= 0 { Syscall.close(fd) }
             shared?.0.unmap()
             return fail("posix_spawn", Errno(rawValue: result))
         }
-        _ = Syscall.setNonBlocking(parentEnd)
-        if let fd = stderrPipe?.read { _ = Syscall.setNonBlocking(fd) }
+        _ = Syscall.setNonBlocking(parentEnd.raw)
+        if stderrRead.raw >= 0 { _ = Syscall.setNonBlocking(stderrRead.raw) }
         let worker = WorkerProcess(
             id: id,
             pid: pid,
-            channel: parentEnd,
-            lifeline: life.write,
-            wakeFD: wakeFD,
+            channel: parentEnd.release(),
+            lifeline: lifeWrite.release(),
+            wakeFD: wakeFD.release(),
             pidFD: triad_pidfd_open(pid),
-            stderrFD: stderrPipe?.read ?? -1,
+            stderrFD: stderrRead.release(),
             progress: shared?.0,
             lanes: lanes
         )

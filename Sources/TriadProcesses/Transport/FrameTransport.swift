@@ -1,3 +1,4 @@
+import SystemPackage
 import TriadCore
 
 // The small abstraction the worker loop runs over. A transport delivers whole frames in order and sends messages

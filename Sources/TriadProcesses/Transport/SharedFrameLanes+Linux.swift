@@ -2,6 +2,7 @@
 import CTriadShims
 import Glibc
 import Synchronization
+import SystemPackage
 import TriadCore
 
 // Large job and result frames travel through shared memory instead of the socket, transparently to jobs.
@@ -137,11 +138,10 @@ final class SharedFrameLanes: Sendable {
         Self.prepareLargeArrays
         let toWorker = triad_lane_memfd_create(headerSize)
         guard toWorker >= 0 else { return .failure(Errno(rawValue: -toWorker)) }
+        let toWorkerOwner = OwnedDescriptor(toWorker)
         let fromWorker = triad_lane_memfd_create(headerSize)
-        guard fromWorker >= 0 else {
-            Syscall.close(toWorker)
-            return .failure(Errno(rawValue: -fromWorker))
-        }
+        guard fromWorker >= 0 else { return .failure(Errno(rawValue: -fromWorker)) }
+        _ = toWorkerOwner.release()
         let lanes = SharedFrameLanes(
             writeFD: toWorker, readFD: fromWorker, threshold: threshold, maxPayload: maxPayload
         )

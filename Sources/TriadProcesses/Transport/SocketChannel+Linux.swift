@@ -1,6 +1,7 @@
 #if os(Linux)
 import CTriadShims
 import Glibc
+import SystemPackage
 import TriadCore
 
 /// Cuts the byte stream of one socket into frames. Small frames come out of one 64 KiB buffer, so one read serves
