@@ -142,4 +142,72 @@ extension ExecutorError {
             underlying: remote
         )
     }
+
+    // MARK: - A worker's start and its stream
+
+    /// Why a worker could not be started: a system call of the launch failed.
+    static func spawnFailed(path: String, call: String, _ error: some Error) -> ExecutorError {
+        ExecutorError(
+            .workerStartFailed,
+            message: "could not start a worker process from \(path): \(call) failed: \(error)"
+        )
+    }
+
+    /// What a program whose workers do not answer should change.
+    static let bootstrapAdvice =
+        "make ProcessPool.bootstrap(jobs:errors:) the first statement of the worker program's main"
+
+    /// A worker whose first bytes are not a Triad handshake.
+    static func noHandshake(pid: Int32, underlying: any Error) -> ExecutorError {
+        ExecutorError(
+            .protocolViolation,
+            message: "worker process \(pid) did not start with a Triad handshake; \(bootstrapAdvice)",
+            underlying: underlying
+        )
+    }
+
+    /// A worker that did not answer the handshake in time.
+    static func handshakeTimedOut(pid: Int32, path: String, after timeout: Duration) -> ExecutorError {
+        ExecutorError(
+            .workerStartFailed,
+            message: "worker process \(pid) (\(path)) did not answer the handshake within \(timeout); "
+                + bootstrapAdvice
+        )
+    }
+
+    /// A worker that ended before its handshake.
+    static func endedBeforeHandshake(pid: Int32, path: String) -> ExecutorError {
+        ExecutorError(
+            .workerStartFailed,
+            message: "worker process \(pid) (\(path)) ended before the handshake; \(bootstrapAdvice)"
+        )
+    }
+
+    /// A worker whose handshake is refused: `reason` says why, and what to do.
+    static func handshakeRefused(_ reason: String) -> ExecutorError {
+        ExecutorError(.protocolViolation, message: reason)
+    }
+
+    /// A worker that sent bytes outside the protocol, and was killed for it.
+    static func brokeProtocol(pid: Int32, underlying: any Error) -> ExecutorError {
+        ExecutorError(
+            .protocolViolation,
+            message: "worker process \(pid) sent bytes that break the worker protocol; it was killed and replaced",
+            underlying: underlying
+        )
+    }
+
+    /// A worker whose stream ended in the middle of a message.
+    static func brokeOff(pid: Int32, underlying: any Error) -> ExecutorError {
+        ExecutorError(
+            .protocolViolation,
+            message: "worker process \(pid) broke off in the middle of a message",
+            underlying: underlying
+        )
+    }
+
+    /// The job of a worker that the pool killed for breaking the protocol; `message` says how.
+    static func killedForViolation(jobName: String, message: String) -> ExecutorError {
+        ExecutorError(.protocolViolation, jobName: jobName, message: message)
+    }
 }

@@ -749,7 +749,7 @@ struct PoolState<Worker: PoolWorker>: Sendable {
         case .initializerFailed?, .terminated?:
             return ExecutorError.terminated(jobName: work.jobName)
         case .protocolViolation(let message)?:
-            return ExecutorError(.protocolViolation, jobName: work.jobName, message: message)
+            return ExecutorError.killedForViolation(jobName: work.jobName, message: message)
         case nil:
             break
         }

@@ -86,10 +86,7 @@ final class WorkerProcess: PoolWorker {
         func fail(_ what: String, _ error: Errno) {
             supervisor.workerDidFailToStart(
                 id: id,
-                error: ExecutorError(
-                    .workerStartFailed,
-                    message: "could not start a worker process from \(launch.path): \(what) failed: \(error)"
-                ),
+                error: ExecutorError.spawnFailed(path: launch.path, call: what, error),
                 permanent: true
             )
         }
@@ -242,7 +239,6 @@ final class WorkerProcess: PoolWorker {
         lastWords: inout WorkerOutput
     ) -> Result<Void, StartFailure> {
         let deadline = launch.handshakeTimeout.deadline(after: Syscall.now())
-        let advice = "make ProcessPool.bootstrap(jobs:errors:) the first statement of the worker program's main"
         while true {
             do {
                 if let frame = try reader.nextBuffered() {
@@ -251,11 +247,7 @@ final class WorkerProcess: PoolWorker {
             } catch {
                 return .failure(
                     StartFailure(
-                        error: ExecutorError(
-                            .protocolViolation,
-                            message: "worker process \(pid) did not start with a Triad handshake; \(advice)",
-                            underlying: error
-                        ),
+                        error: ExecutorError.noHandshake(pid: pid, underlying: error),
                         permanent: true
                     )
                 )
@@ -264,10 +256,8 @@ final class WorkerProcess: PoolWorker {
             guard now < deadline else {
                 return .failure(
                     StartFailure(
-                        error: ExecutorError(
-                            .workerStartFailed,
-                            message: "worker process \(pid) (\(launch.path)) did not answer the handshake within "
-                                + "\(launch.handshakeTimeout); \(advice)"
+                        error: ExecutorError.handshakeTimedOut(
+                            pid: pid, path: launch.path, after: launch.handshakeTimeout
                         ),
                         permanent: true
                     )
@@ -290,10 +280,7 @@ final class WorkerProcess: PoolWorker {
             if streamEnded {
                 return .failure(
                     StartFailure(
-                        error: ExecutorError(
-                            .workerStartFailed,
-                            message: "worker process \(pid) (\(launch.path)) ended before the handshake; \(advice)"
-                        ),
+                        error: ExecutorError.endedBeforeHandshake(pid: pid, path: launch.path),
                         permanent: false,
                         exitedEarly: true
                     )
@@ -304,7 +291,7 @@ final class WorkerProcess: PoolWorker {
 
     private func check(hello frame: Frame, launch: WorkerLaunch) -> Result<Void, StartFailure> {
         func refuse(_ message: String) -> Result<Void, StartFailure> {
-            .failure(StartFailure(error: ExecutorError(.protocolViolation, message: message), permanent: true))
+            .failure(StartFailure(error: ExecutorError.handshakeRefused(message), permanent: true))
         }
         guard frame.kind == WorkerFrameKind.hello,
             let hello = try? WireDecoder().decode(WorkerHello.self, from: frame.payload)
@@ -385,12 +372,7 @@ final class WorkerProcess: PoolWorker {
                     }
                 } catch {
                     signal(SIGKILL)
-                    return ExecutorError(
-                        .protocolViolation,
-                        message: "worker process \(pid) sent bytes that break the worker protocol; it was killed "
-                            + "and replaced",
-                        underlying: error
-                    )
+                    return ExecutorError.brokeProtocol(pid: pid, underlying: error)
                 }
                 switch reader.fill() {
                 case .success(0):
@@ -416,11 +398,7 @@ final class WorkerProcess: PoolWorker {
                 lastWords.drain()
                 // Whether the end of the stream or of the process came first, a message cut short is reported.
                 if let error = reader.endOfStreamError() {
-                    return ExecutorError(
-                        .protocolViolation,
-                        message: "worker process \(pid) broke off in the middle of a message",
-                        underlying: error
-                    )
+                    return ExecutorError.brokeOff(pid: pid, underlying: error)
                 }
                 return nil
             }
