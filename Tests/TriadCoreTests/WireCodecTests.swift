@@ -80,39 +80,105 @@ struct WireCodecTests {
 
 @Suite("Frames")
 struct FrameTests {
-    @Test("frames split across arbitrary chunks come back whole")
-    func chunked() throws {
+    @Test("frames come out whole whatever the sizes of the reads, large payloads read straight into place")
+    func frameStream() throws {
+        let sizes = [0, 1, 100, 70_000, 5, 40_000, 33_000, 12]
         var stream: [UInt8] = []
-        for size in [0, 1, 100, 70_000] {
-            stream += Frame(kind: 3, flags: 1, payload: Array(repeating: UInt8(size % 251), count: size)).encoded
+        for (index, size) in sizes.enumerated() {
+            let payload = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index) }
+            stream += Frame(kind: 3, flags: 1, payload: payload).encoded
         }
-        var reader = FrameReader()
-        var frames: [Frame] = []
+        for chunk in [1, 7, 997, 65_536, 1 << 20] {
+            for bufferSize in [64, 1 << 10, 64 << 10] {
+                var reader = FrameReader(bufferSize: bufferSize)
+                let frames = try FrameFeed.frames(from: stream, into: &reader, chunk: chunk)
+                #expect(frames.map(\.payload.count) == sizes, "reads of \(chunk), buffer of \(bufferSize)")
+                for (index, frame) in frames.enumerated() {
+                    #expect(frame.payload == (0..<sizes[index]).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index) })
+                }
+                #expect(frames.allSatisfy { $0.kind == 3 && $0.flags == 1 })
+                let ending = reader.endOfStreamError()
+                let held = reader.holdsPartialFrame
+                #expect(ending == nil)
+                #expect(!held)
+            }
+        }
+    }
+
+    @Test("a large payload's reads stop at its end, so the next frame stays in the stream until it is whole")
+    func largeReadsStopAtPayloadEnd() throws {
+        var reader = FrameReader(bufferSize: 1 << 10)
+        let large = Frame(kind: 1, payload: Array(repeating: 7, count: 4_000)).encoded
+        let small = Frame(kind: 2, payload: [9]).encoded
+        let stream = large + small
+        var offered: [Int] = []
         var offset = 0
+        var frames: [Frame] = []
         while offset < stream.count {
-            let end = min(stream.count, offset + 997)
-            reader.append(Array(stream[offset..<end]))
-            offset = end
             while let frame = try reader.next() { frames.append(frame) }
+            reader.fill { (space: UnsafeMutableRawBufferPointer) -> Int? in
+                offered.append(space.count)
+                let count = min(space.count, stream.count - offset)
+                stream.withUnsafeBytes { space.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: count) }
+                offset += count
+                return count
+            }
         }
-        try reader.finish()
-        #expect(frames.map(\.payload.count) == [0, 1, 100, 70_000])
-        #expect(frames.allSatisfy { $0.kind == 3 && $0.flags == 1 })
+        while let frame = try reader.next() { frames.append(frame) }
+        #expect(frames.map(\.kind) == [1, 2])
+        // After the first read (the buffer's 1 KiB), the reader offers exactly the rest of the large payload.
+        #expect(offered[1] == 4_000 - (1 << 10 - Frame.headerSize))
+        let complete = reader.hasCompleteFrame
+        #expect(!complete)
     }
 
     @Test("garbage, oversized and truncated streams give typed errors")
     func badStreams() throws {
         var garbage = FrameReader()
-        garbage.append(Array("GET / HTTP/1.1\r\n".utf8))
+        _ = try FrameFeed.frames(from: Array("GET / HTTP/1.1\r\n".utf8), into: &garbage, chunk: 100, takingFrames: false)
         #expect { try garbage.next() } throws: { ($0 as? WireError)?.code == .corruptFrame }
+        let garbageEnd = garbage.endOfStreamError()
+        #expect(garbageEnd?.code == .corruptFrame)
 
         var small = FrameReader(maxPayload: 10)
-        small.append(Frame(kind: 1, payload: Array(repeating: 0, count: 11)).encoded)
+        let oversized = Frame(kind: 1, payload: Array(repeating: 0, count: 11)).encoded
+        _ = try FrameFeed.frames(from: oversized, into: &small, chunk: 100, takingFrames: false)
         #expect { try small.next() } throws: { ($0 as? WireError)?.code == .frameTooLarge }
 
-        var cut = FrameReader()
-        cut.append(Array(Frame(kind: 1, payload: [1, 2, 3]).encoded.dropLast()))
-        #expect(try cut.next() == nil)
-        #expect { try cut.finish() } throws: { ($0 as? WireError)?.code == .truncated }
+        for bufferSize in [64, 64 << 10] {
+            var cut = FrameReader(bufferSize: bufferSize)
+            let truncated = Array(Frame(kind: 1, payload: Array(repeating: 1, count: 200)).encoded.dropLast())
+            #expect(try FrameFeed.frames(from: truncated, into: &cut, chunk: 50).isEmpty)
+            let (held, buffered, ending) = (cut.holdsPartialFrame, cut.bufferedCount, cut.endOfStreamError())
+            #expect(held)
+            #expect(buffered == truncated.count)
+            #expect(ending?.code == .truncated)
+        }
+    }
+}
+
+/// Feeds a byte stream to a frame reader as a socket would, in reads of at most a given size.
+enum FrameFeed {
+    /// Feeds `bytes` to `reader` in reads of at most `chunk` bytes, taking frames out between reads (unless told
+    /// not to), and returns them.
+    static func frames(
+        from bytes: [UInt8],
+        into reader: inout FrameReader,
+        chunk: Int,
+        takingFrames: Bool = true
+    ) throws -> [Frame] {
+        var frames: [Frame] = []
+        var offset = 0
+        while offset < bytes.count {
+            if takingFrames { while let frame = try reader.next() { frames.append(frame) } }
+            reader.fill { (space: UnsafeMutableRawBufferPointer) -> Int? in
+                let count = min(space.count, chunk, bytes.count - offset)
+                bytes.withUnsafeBytes { space.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: count) }
+                offset += count
+                return count
+            }
+        }
+        if takingFrames { while let frame = try reader.next() { frames.append(frame) } }
+        return frames
     }
 }

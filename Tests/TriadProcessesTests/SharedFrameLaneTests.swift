@@ -29,10 +29,20 @@ private struct LanePair {
 /// The frames of a message, as its reader would cut them.
 private func frames(of message: OutgoingMessage) throws -> [Frame] {
     var reader = FrameReader()
-    for segment in message.segments { reader.append(segment.bytes) }
+    let bytes = message.segments.flatMap(\.bytes)
+    var offset = 0
     var result: [Frame] = []
+    while offset < bytes.count {
+        while let frame = try reader.next() { result.append(frame) }
+        reader.fill { (space: UnsafeMutableRawBufferPointer) -> Int? in
+            let count = min(space.count, bytes.count - offset)
+            bytes.withUnsafeBytes { space.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: count) }
+            offset += count
+            return count
+        }
+    }
     while let frame = try reader.next() { result.append(frame) }
-    try reader.finish()
+    if let error = reader.endOfStreamError() { throw error }
     return result
 }
 

@@ -7,9 +7,7 @@ import TriadCore
 
 /// The descriptor and buffers behind a ``Pipe``: framing, non-blocking reads and writes with deadlines, and the
 /// descriptors that arrive on a Unix socket.
-final class PipeIO: @unchecked Sendable {
-    // @unchecked: `scratch` is used only with `receiveState`'s lock held; everything else is immutable, atomic or
-    // behind a Mutex.
+final class PipeIO: Sendable {
     /// Frame kinds on a pipe.
     enum Kind {
         static let value: UInt8 = 1
@@ -28,8 +26,6 @@ final class PipeIO: @unchecked Sendable {
 
     struct ReceiveState: ~Copyable {
         var reader: FrameReader
-        /// A large frame whose payload is being read straight into its array.
-        var partial: PartialFrame?
         var endOfStream = false
         var pendingDescriptors: [Int32] = []
         var peeked: Received?
@@ -40,11 +36,8 @@ final class PipeIO: @unchecked Sendable {
     let maxFrameSize: Int
     /// Blocking loops wait at most this long at a time, then check for close and cancellation.
     static let slice: Int64 = 100_000_000
-    private static let chunkSize = 128 << 10
-    /// Payloads this large skip the frame reader's buffer: the rest of the payload is read straight into its array.
-    private static let directReadThreshold = 256 << 10
-    /// The buffer each read lands in before the frame reader takes it.
-    private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
+    /// The frame reader's buffer: frames up to half of it are read through it, larger payloads straight into place.
+    private static let bufferSize = 128 << 10
 
     private let closing = Atomic<Bool>(false)
     private let closed = Atomic<Bool>(false)
@@ -56,11 +49,7 @@ final class PipeIO: @unchecked Sendable {
         self.fd = fd
         self.isSocket = isSocket
         self.maxFrameSize = maxFrameSize
-        self.receiveState = Mutex(ReceiveState(reader: FrameReader(maxPayload: maxFrameSize)))
-    }
-
-    deinit {
-        scratch.deallocate()
+        self.receiveState = Mutex(ReceiveState(reader: FrameReader(maxPayload: maxFrameSize, bufferSize: Self.bufferSize)))
     }
 
     var isClosed: Bool { closing.load(ordering: .acquiring) }
@@ -239,12 +228,6 @@ final class PipeIO: @unchecked Sendable {
         -> Received
     {
         while true {
-            if state.partial != nil {
-                if let frame = try fillPartial(&state, deadline: deadline, stop: stop) {
-                    return try received(frame, &state)
-                }
-                continue
-            }
             let frame: Frame?
             do throws(WireError) {
                 frame = try state.reader.next()
@@ -254,16 +237,14 @@ final class PipeIO: @unchecked Sendable {
                     : IPCError(.corruptStream, error.message)
             }
             if let frame { return try received(frame, &state) }
-            if !state.endOfStream, let partial = state.reader.takeLargeFrame(threshold: Self.directReadThreshold) {
-                state.partial = partial
-                continue
-            }
             if state.endOfStream {
-                if state.reader.bufferedCount > 0 {
+                if state.reader.holdsPartialFrame {
+                    let arrived = state.reader.bufferedCount
+                    // Reported once: the message's part is dropped, and later receives find the end of the stream.
+                    state.reader = FrameReader(maxPayload: maxFrameSize, bufferSize: Self.bufferSize)
                     throw IPCError(
                         .corruptStream,
-                        "the other end closed in the middle of a message (\(state.reader.bufferedCount) bytes of it "
-                            + "arrived)"
+                        "the other end closed in the middle of a message (\(arrived) bytes of it arrived)"
                     )
                 }
                 throw IPCError(
@@ -271,69 +252,23 @@ final class PipeIO: @unchecked Sendable {
                     "the other end of the pipe was closed, or its process exited, and everything it sent was received"
                 )
             }
-            if try !readOnce(&state) {
-                try wait(for: Int16(POLLIN), deadline: deadline, stop: stop)
+            // Read what is there into the space the reader offers, keeping any descriptors that come with it.
+            var descriptors: [Int32] = []
+            let read = try state.reader.fill { (space: UnsafeMutableRawBufferPointer) throws(IPCError) -> Int? in
+                try readOnce(into: space, descriptors: &descriptors)
             }
-        }
-    }
-
-    /// Reads the rest of a large frame's payload straight into its array, as much as is there, and returns the
-    /// frame once it is complete. Reads stop at the payload's end, so the next frame's bytes (and any descriptor
-    /// sent with them) stay in the socket for the frame reader.
-    private func fillPartial(_ state: inout ReceiveState, deadline: IPCDeadline, stop: IPCStopFlag?) throws(IPCError)
-        -> Frame?
-    {
-        // Taken out of the state while it is written, so that its array has one owner and is written in place.
-        guard var partial = state.partial.take() else { return nil }
-        let (filled, remaining) = (partial.filled, partial.remaining)
-        let outcome = partial.payload.withUnsafeMutableBytes { raw in
-            Result { () throws(IPCError) in
-                try readOnce(into: UnsafeMutableRawBufferPointer(rebasing: raw[filled..<filled + remaining]), &state)
+            state.pendingDescriptors += descriptors
+            switch read {
+            case nil: try wait(for: Int16(POLLIN), deadline: deadline, stop: stop)
+            case 0?: state.endOfStream = true
+            case .some: continue
             }
-        }
-        let read: Int?
-        do throws(IPCError) {
-            read = try outcome.get()
-        } catch {
-            state.partial = partial
-            throw error
-        }
-        switch read {
-        case nil:
-            state.partial = partial
-            try wait(for: Int16(POLLIN), deadline: deadline, stop: stop)
-            return nil
-        case 0?:
-            state.endOfStream = true
-            throw IPCError(
-                .corruptStream,
-                "the other end closed in the middle of a message (\(filled + Frame.headerSize) bytes of it arrived)"
-            )
-        case let count?:
-            partial.filled += count
-            if partial.remaining == 0 { return partial.frame }
-            state.partial = partial
-            return nil
-        }
-    }
-
-    /// Reads what is there into the frame reader; `false` if nothing was (the read would block).
-    private func readOnce(_ state: inout ReceiveState) throws(IPCError) -> Bool {
-        switch try readOnce(into: scratch, &state) {
-        case nil:
-            return false
-        case 0?:
-            state.endOfStream = true
-            return true
-        case let count?:
-            state.reader.append(UnsafeRawBufferPointer(rebasing: scratch[0..<count]))
-            return true
         }
     }
 
     /// Reads at most `chunk.count` bytes into `chunk`, keeping any descriptors that arrive; returns the count, 0 at
     /// the end of the stream, or `nil` if the read would block.
-    private func readOnce(into chunk: UnsafeMutableRawBufferPointer, _ state: inout ReceiveState) throws(IPCError)
+    private func readOnce(into chunk: UnsafeMutableRawBufferPointer, descriptors: inout [Int32]) throws(IPCError)
         -> Int?
     {
         let result: Result<Int, Errno>
@@ -350,7 +285,7 @@ final class PipeIO: @unchecked Sendable {
             }
             withUnsafeBytes(of: fds) { raw in
                 for index in 0..<Int(count) {
-                    state.pendingDescriptors.append(raw.load(fromByteOffset: index * 4, as: Int32.self))
+                    descriptors.append(raw.load(fromByteOffset: index * 4, as: Int32.self))
                 }
             }
         } else {

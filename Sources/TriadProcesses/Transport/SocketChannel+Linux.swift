@@ -4,110 +4,38 @@ import Glibc
 import SystemPackage
 import TriadCore
 
-/// Cuts the byte stream of one socket into frames. Small frames come out of one 64 KiB buffer, so one read serves
-/// many of them; a payload larger than half the buffer is read straight into its own array, without a second copy.
-///
-/// Not Sendable on purpose: it owns a raw buffer and belongs to the one thread that reads the socket.
+/// The frame reader of one non-blocking socket, read by the one thread that owns it: the pool's driver of a worker,
+/// or the worker's loop.
 final class SocketFrameReader {
     let fd: Int32
-    let maxPayload: Int
-    private let buffer: UnsafeMutableRawBufferPointer
-    private var start = 0
-    private var end = 0
-    private var large: (kind: UInt8, flags: UInt8, payload: [UInt8], filled: Int)?
-    private var failure: WireError?
+    private var reader: FrameReader
 
     init(fd: Int32, maxPayload: Int) {
         self.fd = fd
-        self.maxPayload = maxPayload
-        self.buffer = .allocate(byteCount: 64 * 1024, alignment: 8)
+        self.reader = FrameReader(maxPayload: maxPayload)
     }
-
-    deinit { buffer.deallocate() }
-
-    /// Whether bytes of an unfinished frame are held.
-    var holdsPartialFrame: Bool { end > start || large != nil }
 
     /// Whether a whole frame is among the bytes already read.
-    var hasCompleteFrame: Bool {
-        if let pending = large { return pending.filled == pending.payload.count }
-        guard end - start >= Frame.headerSize else { return false }
-        let length = Int(
-            UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: start + 8, as: UInt32.self))
-        )
-        return end - start - Frame.headerSize >= length
-    }
+    var hasCompleteFrame: Bool { reader.hasCompleteFrame }
 
     /// Returns the next whole frame among the bytes already read, or nil if more must be read.
     func nextBuffered() throws(WireError) -> Frame? {
-        if let failure { throw failure }
-        if let pending = large {
-            guard pending.filled == pending.payload.count else { return nil }
-            large = nil
-            return Frame(kind: pending.kind, flags: pending.flags, payload: pending.payload)
-        }
-        guard end - start >= Frame.headerSize else { return nil }
-        let header: (kind: UInt8, flags: UInt8, length: Int)
-        do {
-            header = try Frame.parseHeader(
-                UnsafeRawBufferPointer(rebasing: buffer[start..<start + Frame.headerSize]),
-                maxPayload: maxPayload
-            )
-        } catch {
-            failure = error
-            throw error
-        }
-        let available = end - start - Frame.headerSize
-        let payloadStart = start + Frame.headerSize
-        if header.length <= available {
-            let payload = [UInt8](UnsafeRawBufferPointer(rebasing: buffer[payloadStart..<payloadStart + header.length]))
-            start = payloadStart + header.length
-            if start == end { (start, end) = (0, 0) }
-            return Frame(kind: header.kind, flags: header.flags, payload: payload)
-        }
-        if header.length > buffer.count / 2 {
-            // Large: give the payload its own array and read the rest of it straight there. The array is not
-            // cleared first (the socket fills every byte before the frame is returned), and a big one asks for huge
-            // pages, so that filling it does not fault every 4 KiB.
-            let payload = [UInt8](unsafeUninitializedCapacity: header.length) { target, initialized in
-                if target.count >= 4 << 20 { triad_ipc_advise_huge_pages(target.baseAddress, target.count) }
-                UnsafeMutableRawBufferPointer(target).baseAddress!.copyMemory(
-                    from: buffer.baseAddress! + payloadStart, byteCount: available
-                )
-                initialized = header.length
-            }
-            large = (header.kind, header.flags, payload, available)
-            (start, end) = (0, 0)
-        }
-        return nil
+        try reader.next()
     }
 
     /// Reads what the socket has without blocking. Returns the byte count, 0 at end of stream; EAGAIN when empty.
     func fill() -> Result<Int, Errno> {
-        if var pending = large {
-            large = nil
-            let result = pending.payload.withUnsafeMutableBytes { target in
-                Syscall.recvNonBlocking(fd, into: UnsafeMutableRawBufferPointer(rebasing: target[pending.filled...]))
-            }
-            if case .success(let count) = result { pending.filled += count }
-            large = pending
-            return result
+        let fd = self.fd
+        return Result { () throws(Errno) -> Int in
+            try reader.fill { (space: UnsafeMutableRawBufferPointer) throws(Errno) -> Int? in
+                try Syscall.recvNonBlocking(fd, into: space).get()
+            } ?? 0
         }
-        if start > 0 {
-            let count = end - start
-            if count > 0 { buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: count) }
-            (start, end) = (0, count)
-        }
-        let result = Syscall.recvNonBlocking(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
-        if case .success(let count) = result { end += count }
-        return result
     }
 
     /// The error for a stream that ended now: nil if it ended between frames.
     func endOfStreamError() -> WireError? {
-        if let failure { return failure }
-        guard holdsPartialFrame else { return nil }
-        return WireError(.truncated, "the stream ended inside a frame, \(end - start) bytes into it")
+        reader.endOfStreamError()
     }
 }
 
