@@ -101,7 +101,7 @@ private struct Machine {
     mutating func answer(_ worker: StandIn, sequence: UInt64, value: Int) {
         let item = PoolStateTests.success(value)
         event { state, actions, now in
-            state.results(worker.id, [IncomingResult(sequence: sequence, items: [item])], now: now, actions: &actions)
+            state.results(worker.id, [IncomingResult(sequence: sequence, items: [ReceivedFrame(item)])], now: now, actions: &actions)
         }
     }
 
@@ -119,7 +119,7 @@ private struct Machine {
         }
         // swiftlint:disable:next force_try
         let item = Frame(kind: WorkerFrameKind.data, flags: ResultFlag.success, payload: try! WireEncoder().encode(outcome))
-        let result = IncomingResult(sequence: sequence, first: first, jobs: outputs.count, items: [item])
+        let result = IncomingResult(sequence: sequence, first: first, jobs: outputs.count, items: [ReceivedFrame(item)])
         event { state, actions, now in state.results(worker.id, [result], now: now, actions: &actions) }
     }
 
@@ -451,7 +451,7 @@ struct PoolStateTests {
         machine.state.queue.append(.batch(jobs.map(\.1)))
         let worker = machine.start()
         let batch = machine.inFlight[0]
-        let result = IncomingResult(sequence: batch.sequence, first: 0, jobs: 2, items: [PoolStateTests.failure("no")])
+        let result = IncomingResult(sequence: batch.sequence, first: 0, jobs: 2, items: [ReceivedFrame(PoolStateTests.failure("no"))])
         // A quick answer: the worker is known to be quick, so both jobs go to it at once.
         machine.now += 10_000
         machine.event { state, actions, now in state.results(worker.id, [result], now: now, actions: &actions) }
@@ -637,7 +637,7 @@ struct PoolStateTests {
         #expect(machine.inFlight.map(\.isInitializer) == [true])
         #expect(machine.phase(of: worker).map { if case .initializing = $0 { true } else { false } } == true)
         machine.event { state, actions, now in
-            state.results(worker.id, [IncomingResult(sequence: 0, items: [PoolStateTests.success(0)])], now: now, actions: &actions)
+            state.results(worker.id, [IncomingResult(sequence: 0, items: [ReceivedFrame(PoolStateTests.success(0))])], now: now, actions: &actions)
         }
         #expect(machine.sent(to: worker) == 1)
         machine.answer(worker, sequence: work.sequence, value: 9)
@@ -653,7 +653,7 @@ struct PoolStateTests {
         let remote = RemoteJobError(jobName: "Init", typeName: "Setup", errorDescription: "no database")
         machine.event { state, actions, now in
             state.results(
-                worker.id, [IncomingResult(sequence: 0, items: [PoolStateTests.failure("no database")])],
+                worker.id, [IncomingResult(sequence: 0, items: [ReceivedFrame(PoolStateTests.failure("no database"))])],
                 initializerFailure: remote, now: now, actions: &actions
             )
         }

@@ -87,7 +87,7 @@ enum JobMessages {
 
     /// Turns one result item from a worker into the job's output or error.
     static func decode<Output: Decodable>(
-        _ item: Frame,
+        _ item: ReceivedFrame,
         as type: Output.Type,
         jobName: String,
         registry: JobRegistry
@@ -109,7 +109,7 @@ enum JobMessages {
     /// Turns the item of a part of a chunk or batch into its outcome, checking that it covers `count` jobs: a
     /// mismatch or an item that does not decode comes back as the one error of every job of the part.
     static func outcome<Output: Codable & Sendable>(
-        _ item: Frame,
+        _ item: ReceivedFrame,
         of _: Output.Type,
         count: Int,
         jobName: String,
@@ -133,7 +133,7 @@ enum JobMessages {
 
     /// The error a worker sent in a failure item: the job's own error when the registry can decode it, or what the
     /// worker's protocol errors mean.
-    static func remoteError(_ item: Frame, jobName: String, registry: JobRegistry) -> any Error {
+    static func remoteError(_ item: ReceivedFrame, jobName: String, registry: JobRegistry) -> any Error {
         guard let wire = remoteWireError(item) else { return ExecutorError.unreadableError(jobName: jobName) }
         let remote = RemoteJobError(jobName: jobName, typeName: wire.typeName, errorDescription: wire.description)
         switch wire.typeName {
@@ -147,7 +147,7 @@ enum JobMessages {
     }
 
     /// The encoded error of a failure item, if it decodes.
-    static func remoteWireError(_ item: Frame) -> WireJobError? {
+    static func remoteWireError(_ item: ReceivedFrame) -> WireJobError? {
         try? item.withPayloadBytes { bytes throws(WireError) in try WireDecoder().decode(WireJobError.self, from: bytes) }
     }
 }

@@ -116,9 +116,9 @@ struct PoolActions<Worker: PoolWorker> {
     /// A worker's answer for the storage to decode and deliver.
     enum Delivery {
         /// Items answering the jobs `first..<first + count` of `sink` (a single job, or jobs of a chunk).
-        case jobs(any PoolJobSink, root: UInt64, items: [Frame], first: Int, count: Int)
+        case jobs(any PoolJobSink, root: UInt64, items: [ReceivedFrame], first: Int, count: Int)
         /// One outcome answering the single jobs `range` of a batch's members, in order.
-        case batch([PoolWork], range: Range<Int>, item: Frame)
+        case batch([PoolWork], range: Range<Int>, item: ReceivedFrame)
     }
 
     var running: [any PoolJobSink] = []

@@ -207,7 +207,7 @@ final class PoolStorage: WorkerSupervisor {
     // MARK: - Actions
 
     @discardableResult
-    private func mutate<R>(_ body: (inout PoolState<WorkerProcess>, inout PoolActions<WorkerProcess>, UInt64) -> R) -> R {
+    private func mutate<R: Sendable>(_ body: (inout PoolState<WorkerProcess>, inout PoolActions<WorkerProcess>, UInt64) -> R) -> R {
         var actions = PoolActions<WorkerProcess>()
         let now = Syscall.now()
         let result = state.withLock { state in

@@ -222,12 +222,12 @@ protocol PoolJobSink: AnyObject, Sendable {
 
     /// Decodes the worker's items for the jobs `first..<first + count` and resolves what they complete. Returns
     /// whether the sink's other jobs need not run any more (an ordered map that met its first failure).
-    func deliver(_ items: [Frame], first: Int, count: Int) -> Bool
+    func deliver(_ items: [ReceivedFrame], first: Int, count: Int) -> Bool
 
     /// Fails the jobs `range` with `error`. Returns whether the sink's other jobs need not run any more.
     func fail(_ error: any Error, jobs range: Range<Int>) -> Bool
 
     /// Decodes one outcome item that answers `members`, single jobs of this sink's own kind that travelled in one
     /// batch, and resolves each of them through its sink.
-    func deliverBatch(_ item: Frame, to members: ArraySlice<PoolWork>)
+    func deliverBatch(_ item: ReceivedFrame, to members: ArraySlice<PoolWork>)
 }

@@ -170,7 +170,7 @@ final class MapChunk<J: Job, Output: Sendable>: PoolJobSink {
     func markRunning() { _ = handle.markRunning() }
 
     /// Takes the answer to the chunk's jobs from `first` on: a part of a message, one outcome item.
-    func deliver(_ items: [Frame], first: Int, count: Int) -> Bool {
+    func deliver(_ items: [ReceivedFrame], first: Int, count: Int) -> Bool {
         guard let item = items.first else { return false }
         switch JobMessages.outcome(item, of: J.Output.self, count: count, jobName: name, registry: registry) {
         case .success(let outcome): return record(outcome, from: first, count: count)
@@ -179,7 +179,7 @@ final class MapChunk<J: Job, Output: Sendable>: PoolJobSink {
     }
 
     /// A chunk's jobs never travel in a batch of single jobs: the pool batches only single jobs.
-    func deliverBatch(_ item: Frame, to members: ArraySlice<PoolWork>) {
+    func deliverBatch(_ item: ReceivedFrame, to members: ArraySlice<PoolWork>) {
         preconditionFailure("a map's chunk travelled in a batch of single jobs")
     }
 

@@ -12,7 +12,7 @@ final class SingleJobSink<J: Job>: PoolJobSink {
 
     func markRunning() { _ = handle.markRunning() }
 
-    func deliver(_ items: [Frame], first: Int, count: Int) -> Bool {
+    func deliver(_ items: [ReceivedFrame], first: Int, count: Int) -> Bool {
         guard let item = items.first else { return false }
         // The common case first, without building a `Result`: generic code builds one through a type-metadata
         // lookup at run time.
@@ -33,7 +33,7 @@ final class SingleJobSink<J: Job>: PoolJobSink {
         return false
     }
 
-    func deliverBatch(_ item: Frame, to members: ArraySlice<PoolWork>) {
+    func deliverBatch(_ item: ReceivedFrame, to members: ArraySlice<PoolWork>) {
         let kind = Self.self
         let base = members.startIndex
         let count = members.count

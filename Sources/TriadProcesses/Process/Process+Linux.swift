@@ -129,7 +129,7 @@ public final class Process<J: Job>: Sendable {
         let value: Result<J.Output, any Error>
         switch outcome {
         case .success(let item):
-            value = JobMessages.decode(item, as: J.Output.self, jobName: J.jobName, registry: registry)
+            value = JobMessages.decode(ReceivedFrame(item), as: J.Output.self, jobName: J.jobName, registry: registry)
         case .failure(let error):
             value = .failure(error)
         }

@@ -111,8 +111,9 @@ struct ProcessState: Sendable {
         return finish()
     }
 
-    mutating func received(_ results: [IncomingResult]) {
-        guard outcome == nil, let item = results.first?.items.first else { return }
+    /// Takes the worker's answer: its first item, copied out of the worker's lane by the storage.
+    mutating func received(_ item: Frame?) {
+        guard outcome == nil, let item else { return }
         outcome = .success(item)
     }
 

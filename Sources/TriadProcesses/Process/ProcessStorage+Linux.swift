@@ -112,8 +112,8 @@ final class ProcessStorage: WorkerSupervisor {
 
     func worker(_ worker: WorkerProcess, didReceive results: [IncomingResult]) {
         // Kept past this call, so out of the worker's lane.
-        let results = results.map { IncomingResult(sequence: $0.sequence, items: $0.items.map(\.materialized)) }
-        state.withLock { $0.received(results) }
+        let output = results.first?.items.first?.owned
+        state.withLock { $0.received(output) }
     }
 
     func workerExpectsResults(_ worker: WorkerProcess) -> Bool {

@@ -11,7 +11,8 @@ struct IncomingResult {
     var sequence: UInt64
     var first: Int = 0
     var jobs: Int = 1
-    var items: [Frame]
+    /// The result's items; those left in place in the worker's lane are valid only during the supervisor's call.
+    var items: [ReceivedFrame]
 }
 
 /// What one worker reports to whoever supervises it. Every call comes from the worker's own driver thread.
@@ -323,8 +324,8 @@ final class WorkerProcess: PoolWorker {
     ) -> ExecutorError? {
         // The result being assembled: its header and the items received so far.
         var assemblingHeader: ResultHeader?
-        var assemblingItems: [Frame] = []
-        func incoming(_ header: ResultHeader, _ items: [Frame]) -> IncomingResult {
+        var assemblingItems: [ReceivedFrame] = []
+        func incoming(_ header: ResultHeader, _ items: [ReceivedFrame]) -> IncomingResult {
             IncomingResult(sequence: header.sequence, first: Int(header.first), jobs: Int(header.jobs), items: items)
         }
         var results: [IncomingResult] = []
@@ -344,12 +345,12 @@ final class WorkerProcess: PoolWorker {
                     while let raw = try reader.nextBuffered() {
                         let frame = try lanes.resolve(raw, inPlace: assemblingHeader != nil)
                         if let header = assemblingHeader {
-                            guard frame.sentKind == WorkerFrameKind.data else {
+                            guard frame.kind == WorkerFrameKind.data else {
                                 throw WorkerLoop.ProtocolError(description: "a result item is not a data frame")
                             }
                             assemblingItems.append(frame)
                             if assemblingItems.count == Int(header.count) {
-                                mappedInResults += assemblingItems.count { $0.isMapped }
+                                mappedInResults += assemblingItems.count { $0.isInLane }
                                 results.append(incoming(header, assemblingItems))
                                 assemblingHeader = nil
                                 assemblingItems = []

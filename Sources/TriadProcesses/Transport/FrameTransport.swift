@@ -11,18 +11,18 @@ protocol FrameSource {
     ///
     /// - Throws: ``WireError`` for a corrupt, oversized or truncated frame, or ``TransportError`` when the
     ///   transport itself failed.
-    mutating func receive() throws -> Frame?
+    mutating func receive() throws -> ReceivedFrame?
 
     /// Whether a whole frame is already buffered, so ``receive()`` would not wait.
     var hasBufferedFrame: Bool { get }
 
     /// Lets go of a data frame returned by ``receive()`` once its payload has been decoded: a payload read in
-    /// place (a mapped frame, see `Frame.withPayloadBytes`) must not be touched afterwards.
-    mutating func release(_ frame: Frame)
+    /// place in a shared lane (see `ReceivedFrame`) must not be touched afterwards.
+    mutating func release(_ frame: ReceivedFrame)
 }
 
 extension FrameSource {
-    func release(_ frame: Frame) {}
+    func release(_ frame: ReceivedFrame) {}
 }
 
 /// Where a worker sends its frames to.

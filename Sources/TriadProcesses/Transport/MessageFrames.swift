@@ -70,47 +70,65 @@ extension OutgoingMessage {
     }
 }
 
-extension Frame {
-    /// A frame whose payload stays where it is, in a shared lane: the kind carries `WorkerFrameKind.mapped`, and
-    /// the payload holds the address and byte count. Made only by `SharedFrameLanes.resolve(_:inPlace:)`.
-    static func mapped(kind: UInt8, flags: UInt8, bytes: UnsafeRawBufferPointer) -> Frame {
-        var payload: [UInt8] = []
-        payload.reserveCapacity(16)
-        appendInteger(UInt64(UInt(bitPattern: bytes.baseAddress)), to: &payload)
-        appendInteger(UInt64(bytes.count), to: &payload)
-        return Frame(kind: kind | WorkerFrameKind.mapped, flags: flags, payload: payload)
+/// A frame as a transport received it: its payload in an array of its own, or left in place in a shared lane.
+///
+/// A payload left in place is a view of memory that the peer writes: it is valid only until its lane releases it,
+/// which the receiver does once it has decoded it (see `SharedFrameLanes.release(_:)` and
+/// `FrameSource.release(_:)`). So this type is neither `Sendable` nor `Hashable`: it cannot cross to another
+/// thread, be kept as a key or compared, and nothing in a ``Frame`` (which is all three) ever holds an address.
+/// Keep a payload past its release with ``owned``.
+struct ReceivedFrame {
+    private enum Storage {
+        case owned([UInt8])
+        case inLane(UnsafeRawBufferPointer)
     }
 
-    /// Whether the payload was left in place in a shared lane.
-    var isMapped: Bool { kind & WorkerFrameKind.mapped != 0 }
+    /// The kind the frame was sent with.
+    let kind: UInt8
+    /// The flags it was sent with.
+    let flags: UInt8
+    private let storage: Storage
 
-    /// The kind the frame was sent with, whether or not its payload was left in place.
-    var sentKind: UInt8 { kind & ~WorkerFrameKind.mapped }
+    /// A frame whose payload is its own.
+    init(_ frame: Frame) {
+        kind = frame.kind
+        flags = frame.flags
+        storage = .owned(frame.payload)
+    }
 
-    /// Calls `body` with the payload's bytes, wherever they lie. A mapped frame's bytes are valid only until its
-    /// lane releases it, so `body` must not keep them.
+    /// A frame whose payload stays where it is, in a shared lane. Made only by `SharedFrameLanes.resolve`.
+    init(kind: UInt8, flags: UInt8, inLane bytes: UnsafeRawBufferPointer) {
+        self.kind = kind
+        self.flags = flags
+        storage = .inLane(bytes)
+    }
+
+    /// Whether the payload was left in place in a shared lane, and must be released once decoded.
+    var isInLane: Bool {
+        if case .inLane = storage { return true }
+        return false
+    }
+
+    /// Calls `body` with the payload's bytes, wherever they lie. Bytes in a lane are valid only until the lane
+    /// releases them, so `body` must not keep them.
     func withPayloadBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-        guard isMapped else {
+        switch storage {
+        case .owned(let payload):
             let result = payload.withUnsafeBytes { bytes in Result { () throws(E) in try body(bytes) } }
             return try result.get()
+        case .inLane(let bytes):
+            return try body(bytes)
         }
-        let address: UInt64 = readInteger(payload, at: 0)
-        let count: UInt64 = readInteger(payload, at: 8)
-        return try body(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(address)), count: Int(count)))
+    }
+
+    /// The payload as an array: the frame's own, or a copy of the bytes in the lane.
+    var payload: [UInt8] {
+        switch storage {
+        case .owned(let payload): payload
+        case .inLane(let bytes): [UInt8](bytes)
+        }
     }
 
     /// The frame with its payload in an array of its own, for keeping it after its lane releases it.
-    var materialized: Frame {
-        guard isMapped else { return self }
-        return Frame(kind: sentKind, flags: flags, payload: withPayloadBytes { [UInt8]($0) })
-    }
-
-    /// Refuses a frame from a peer that claims to be mapped: only this process may make one.
-    ///
-    /// - Throws: ``WireError/Code/corruptFrame``.
-    static func refuseMapped(_ frame: Frame) throws(WireError) {
-        guard !frame.isMapped else {
-            throw WireError(.corruptFrame, "a frame of kind \(frame.kind) is not one a peer may send")
-        }
-    }
+    var owned: Frame { Frame(kind: kind, flags: flags, payload: payload) }
 }

@@ -19,9 +19,6 @@ import TriadCore
 extension WorkerFrameKind {
     /// A data frame whose payload lies in a shared lane: original kind, offset and byte count (8 bytes each).
     static let sharedData: UInt8 = 6
-    /// Set in the kind of a frame whose payload was left in place in a lane (see `Frame.withPayloadBytes`). Such a
-    /// frame exists only inside a process: one that arrives from a peer is refused.
-    static let mapped: UInt8 = 0x80
 }
 
 /// Where the lanes of a worker are, and how large a frame must be to take them.
@@ -251,15 +248,13 @@ final class SharedFrameLanes: Sendable {
 
     /// Returns `frame` itself, or for a `sharedData` frame the frame it stands for.
     ///
-    /// With `inPlace`, a data frame is not copied out of the lane: it comes back as a mapped frame (see
-    /// `Frame.withPayloadBytes`) whose bytes stay valid and unchanged until ``release(_:)`` counts it, and the
-    /// writer does not reuse its place before. Other frames are copied out and counted as read at once.
+    /// With `inPlace`, a data frame is not copied out of the lane: its payload stays in place (see
+    /// `ReceivedFrame`), valid and unchanged until ``release(_:)`` counts it, and the writer does not reuse its
+    /// place before. Other frames are copied out and counted as read at once.
     ///
-    /// - Throws: ``WireError`` if the reference is malformed, above the frame limit or outside the lane, or if the
-    ///   peer sent a frame of the kind that stands for a mapped frame (which never travels).
-    func resolve(_ frame: Frame, inPlace: Bool = false) throws(WireError) -> Frame {
-        try Frame.refuseMapped(frame)
-        guard frame.kind == WorkerFrameKind.sharedData else { return frame }
+    /// - Throws: ``WireError`` if the reference is malformed, above the frame limit or outside the lane.
+    func resolve(_ frame: Frame, inPlace: Bool = false) throws(WireError) -> ReceivedFrame {
+        guard frame.kind == WorkerFrameKind.sharedData else { return ReceivedFrame(frame) }
         guard frame.payload.count == 24 else {
             throw WireError(.corruptFrame, "a shared-memory reference of \(frame.payload.count) bytes is malformed")
         }
@@ -272,14 +267,13 @@ final class SharedFrameLanes: Sendable {
                 "a frame of \(count) bytes is above the limit of \(maxPayload) bytes; raise the limit or send less"
             )
         }
-        guard kind <= UInt64(UInt8.max), UInt8(kind) & WorkerFrameKind.mapped == 0,
-            kind != UInt64(WorkerFrameKind.sharedData), offset >= UInt64(Self.headerSize),
+        guard kind <= UInt64(UInt8.max), kind != UInt64(WorkerFrameKind.sharedData), offset >= UInt64(Self.headerSize),
             offset <= UInt64(Int.max) - count
         else {
             throw WireError(.corruptFrame, "a shared-memory reference points outside its lane or names a bad kind")
         }
         let inPlace = inPlace && UInt8(kind) == WorkerFrameKind.data
-        return try reader.withLock { mapping throws(WireError) -> Frame in
+        return try reader.withLock { mapping throws(WireError) -> ReceivedFrame in
             let end = Int(offset + count)
             guard mapping.ensure(end, grow: false) else {
                 throw WireError(.corruptFrame, "a shared-memory reference points past the end of its lane")
@@ -287,7 +281,7 @@ final class SharedFrameLanes: Sendable {
             let source = UnsafeRawBufferPointer(start: mapping.base! + Int(offset), count: Int(count))
             if inPlace {
                 mapping.pinned += 1
-                return Frame.mapped(kind: UInt8(kind), flags: frame.flags, bytes: source)
+                return ReceivedFrame(kind: UInt8(kind), flags: frame.flags, inLane: source)
             }
             let bytes = [UInt8](unsafeUninitializedCapacity: Int(count)) { buffer, initialized in
                 let target = UnsafeMutableRawBufferPointer(buffer)
@@ -296,18 +290,18 @@ final class SharedFrameLanes: Sendable {
                 initialized = Int(count)
             }
             _ = triad_ipc_atomic_add32(mapping.consumedWord, 1)
-            return Frame(kind: UInt8(kind), flags: frame.flags, payload: bytes)
+            return ReceivedFrame(Frame(kind: UInt8(kind), flags: frame.flags, payload: bytes))
         }
     }
 
-    /// Counts `count` frames that ``resolve(_:inPlace:)`` returned mapped as read: their bytes may be reused by
+    /// Counts `count` frames that ``resolve(_:inPlace:)`` left in place as read: their bytes may be reused by
     /// the writer from now on, and must not be touched any more.
     func release(_ count: Int) {
         guard count > 0 else { return }
         reader.withLock { mapping in
             // Closed lanes (the worker has gone) have nothing left to count.
             guard mapping.base != nil else { return }
-            precondition(mapping.pinned >= count, "released more mapped frames than were resolved")
+            precondition(mapping.pinned >= count, "released more frames left in place than were resolved")
             _ = triad_ipc_atomic_add32(mapping.consumedWord, UInt32(count))
             mapping.pinned -= count
             if mapping.pinned == 0 { mapping.unmapRetired() }

@@ -48,7 +48,7 @@ struct WorkerLoop: Sendable {
                 .append(to: &resultHeader)
             message.appendEncodedFrames(resultHeader)
             for ordinal in 0..<Int(header.count) {
-                guard let data = try source.receive(), data.sentKind == WorkerFrameKind.data else {
+                guard let data = try source.receive(), data.kind == WorkerFrameKind.data else {
                     throw ProtocolError(description: "job \(header.jobName) came without its data frame")
                 }
                 try flushBeforeJob(header.jobName, count: 1, sink: &sink, pending: &pending,
@@ -90,7 +90,7 @@ struct WorkerLoop: Sendable {
         durations: inout JobDurations,
         oldestPending: inout ContinuousClock.Instant
     ) async throws {
-        guard let data = try source.receive(), data.sentKind == WorkerFrameKind.data else {
+        guard let data = try source.receive(), data.kind == WorkerFrameKind.data else {
             throw ProtocolError(description: "chunk \(header.jobName) came without its data frame")
         }
         let count = Int(header.count)

@@ -18,18 +18,15 @@ struct SocketFrameSource: FrameSource {
 
     var hasBufferedFrame: Bool { reader.hasCompleteFrame }
 
-    func release(_ frame: Frame) {
-        if frame.isMapped { lanes?.release(1) }
+    func release(_ frame: ReceivedFrame) {
+        if frame.isInLane { lanes?.release(1) }
     }
 
-    mutating func receive() throws -> Frame? {
+    mutating func receive() throws -> ReceivedFrame? {
         var spinUntil: UInt64 = 0
         while true {
             if let frame = try reader.nextBuffered() {
-                guard let lanes else {
-                    try Frame.refuseMapped(frame)
-                    return frame
-                }
+                guard let lanes else { return ReceivedFrame(frame) }
                 return try lanes.resolve(frame, inPlace: true)
             }
             switch reader.fill() {
