@@ -245,12 +245,36 @@ public struct ReadMarker: Job {
     public func run() async throws -> String? { marker.withLock { $0 } }
 }
 
+/// Creates the file at `path` once it runs, then sleeps like `Nap`: a test waits for the file to know the job has
+/// started in its worker, not just been sent there.
+public struct NapMarked: Job {
+    public var path: String
+    public var milliseconds: Int
+    public init(path: String, milliseconds: Int) {
+        self.path = path
+        self.milliseconds = milliseconds
+    }
+    public func run() async throws -> Int32 {
+        close(open(path, O_CREAT | O_WRONLY, 0o600))
+        usleep(UInt32(milliseconds) * 1000)
+        return getpid()
+    }
+
+    /// A fresh path for the marker file, which does not exist yet.
+    public static func freshPath() -> String {
+        "/tmp/triad-started-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+    }
+
+    /// Whether the job has started.
+    public static func hasStarted(_ path: String) -> Bool { access(path, F_OK) == 0 }
+}
+
 /// Every job and error type of the tests.
 public enum TestJobs {
     public static let all: [any Job.Type] = [
         Square.self, Echo.self, WhoAmI.self, Nap.self, Runaway.self, Crash.self, Throw.self, Undecodable.self,
         Sabotage.self, Hog.self, SetMarker.self, ReadMarker.self, MaybeFail.self, FastSquare.self, Burst.self,
-        StartOffspring.self,
+        StartOffspring.self, NapMarked.self,
     ]
     public static let errors: [any (Error & Codable).Type] = [TestFailure.self]
 }

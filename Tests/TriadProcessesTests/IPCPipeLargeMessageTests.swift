@@ -100,7 +100,12 @@ extension IPCTests {
             // Nobody reads, so the send fills the socket's buffer and waits with part of the message written.
             let large = Self.pattern(4 << 20, seed: 2)
             let sending = Task { try await sender.send(bytes: large, timeout: .seconds(30)) }
-            try await Task.sleep(for: .milliseconds(200))
+            // Cancelled once part of the message is in the socket, however slowly the send started.
+            let readEnd = receiver.descriptor.rawValue
+            #expect(await eventually(seconds: 60) {
+                var queued: Int32 = 0
+                return ioctl(readEnd, UInt(FIONREAD), &queued) == 0 && queued > 0
+            })
             sending.cancel()
             await expectIPCError(.cancelled) { try await sending.value }
             // The reader would take the next message's bytes for the rest of the cut one, so the pipe refuses them.

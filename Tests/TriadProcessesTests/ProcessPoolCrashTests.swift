@@ -50,10 +50,12 @@ extension ProcessPoolTests {
         @Test("SIGKILL from outside fails only the running job")
         func outsideKill() async throws {
             let pool = TestPools.pool(workers: 1)
-            let napping = try pool.submit(Nap(milliseconds: 5_000))
+            let started = NapMarked.freshPath()
+            defer { unlink(started) }
+            let napping = try pool.submit(NapMarked(path: started, milliseconds: 60_000))
             let queued = try (0..<10).map { try pool.submit(Square($0)) }
-            #expect(await eventually(seconds: 10) { napping.state == .running && !pool.workerPIDs.isEmpty })
-            try await Task.sleep(for: .milliseconds(100))
+            // Killed once the job runs in its worker, so the crash is the job's.
+            #expect(await eventually(seconds: 60) { NapMarked.hasStarted(started) })
             kill(pool.workerPIDs[0], SIGKILL)
             let error = executorError(await napping.result)
             #expect(error?.code == .workerCrashed)
@@ -65,9 +67,10 @@ extension ProcessPoolTests {
         @Test("with retries on, a job whose worker was killed runs again and succeeds")
         func retries() async throws {
             let pool = TestPools.pool(workers: 1) { $0.crashRetries = 2 }
-            let napping = try pool.submit(Nap(milliseconds: 1_000))
-            #expect(await eventually(seconds: 10) { napping.state == .running && !pool.workerPIDs.isEmpty })
-            try await Task.sleep(for: .milliseconds(100))
+            let started = NapMarked.freshPath()
+            defer { unlink(started) }
+            let napping = try pool.submit(NapMarked(path: started, milliseconds: 1_000))
+            #expect(await eventually(seconds: 60) { NapMarked.hasStarted(started) })
             let first = pool.workerPIDs[0]
             kill(first, SIGKILL)
             let pid = try await napping.value

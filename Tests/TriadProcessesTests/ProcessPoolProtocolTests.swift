@@ -77,7 +77,7 @@ extension ProcessPoolTests {
             let error = executorError(await (try pool.submit(Square(1))).result)
             #expect(error?.code == .workerStartFailed)
             #expect(error?.description.contains("bootstrap") == true)
-            #expect(ContinuousClock.now - start < .seconds(5))
+            #expect(ContinuousClock.now - start < .seconds(30), "bounded by the handshake timeout, not a hang")
             await pool.kill()
 
             let earlyConfiguration = TestPools.configuration(workers: 1, arguments: ["--exit-early"])
