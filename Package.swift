@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
@@ -49,6 +50,7 @@ let package = Package(
             dependencies: [
                 "TriadCore", "CTriadShims",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: triadSwiftSettings
@@ -156,6 +158,7 @@ let package = Package(
                 "TriadProcesses", "TriadCore", "TriadProcessesTestSupport", "TriadTestWorker", "TriadIPCTestPeer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: triadSwiftSettings
         ),

@@ -133,6 +133,16 @@ enum JobMessages {
 
     /// The error a worker sent in a failure item: the job's own error when the registry can decode it, or what the
     /// worker's protocol errors mean.
+    /// The code, for metrics, of the failure a worker reported as `wire`: as ``remoteError(_:jobName:registry:)``
+    /// would type it, without decoding the error itself.
+    static func failureCode(_ wire: WireJobError) -> String {
+        switch wire.typeName {
+        case String(reflecting: WireError.self): ExecutorError.Code.codingFailed.rawValue
+        case String(reflecting: ExecutorError.self): ExecutorError.Code.unknownJob.rawValue
+        default: PoolMetrics.jobErrorCode
+        }
+    }
+
     static func remoteError(_ item: ReceivedFrame, jobName: String, registry: JobRegistry) -> any Error {
         guard let wire = remoteWireError(item) else { return ExecutorError.unreadableError(jobName: jobName) }
         let remote = RemoteJobError(jobName: jobName, typeName: wire.typeName, errorDescription: wire.description)

@@ -131,6 +131,10 @@ struct PoolActions<Worker: PoolWorker> {
     var wakes: [Worker] = []
     var resumes: [UnsafeContinuation<Void, Never>] = []
     var events: [PoolEvent] = []
+    /// How long messages waited before a worker got them, and how long their jobs ran, in nanoseconds per job:
+    /// filled only while the state measures.
+    var waits: [(jobName: String, nanoseconds: UInt64)] = []
+    var runs: [(jobName: String, nanoseconds: UInt64)] = []
 
     /// Carries out the handles' part: marks jobs running, decodes and delivers answers, fails jobs. Returns the
     /// roots whose works still queued or in flight need not run any more (an ordered map's chunk that met its
@@ -183,6 +187,8 @@ struct PoolState<Worker: PoolWorker>: Sendable {
     var shutdownWaiters: [UnsafeContinuation<Void, Never>] = []
     /// How many batches of quick jobs the pool has sent, for tests and monitoring.
     var batchesSent = 0
+    /// Whether the state reports how long messages wait and run (see `PoolActions.waits`), for metrics.
+    var measures = false
     /// The sequence numbers of messages the state makes itself, for the jobs of a message split after a crash;
     /// their high bit keeps them apart from the storage's.
     var nextPieceSequence: UInt64 = 1 << 63
@@ -236,6 +242,7 @@ struct PoolState<Worker: PoolWorker>: Sendable {
     // MARK: - Jobs
 
     mutating func submit(_ work: consuming PoolWork, now: UInt64, actions: inout PoolActions<Worker>) {
+        if measures { work.submittedAt = now }
         queue.append(work)
         dispatchToIdle(now: now, actions: &actions)
         if !queue.isEmpty { ensureWorkers(actions: &actions) }
@@ -325,6 +332,7 @@ struct PoolState<Worker: PoolWorker>: Sendable {
         actions: inout PoolActions<Worker>
     ) {
         message.append(work.message)
+        if measures { recordWait(of: work, now: now, actions: &actions) }
         if slots[index].inFlight.isEmpty {
             slots[index].headStart = now
             work.forEachSink { actions.running.append($0) }
@@ -413,6 +421,17 @@ struct PoolState<Worker: PoolWorker>: Sendable {
         actions.signals.append((slots[index].worker, SIGKILL_VALUE))
     }
 
+    /// Reports how long `work`, or each member of a batch, waited from its submission until now.
+    private func recordWait(of work: borrowing PoolWork, now: UInt64, actions: inout PoolActions<Worker>) {
+        if case .batch(let members) = work.kind {
+            for member in members where member.submittedAt > 0 {
+                actions.waits.append((member.jobName, now - min(now, member.submittedAt)))
+            }
+        } else if work.submittedAt > 0 {
+            actions.waits.append((work.jobName, now - min(now, work.submittedAt)))
+        }
+    }
+
     /// Fails the jobs `jobs` (indices in the message) of `work` with `error`, as actions.
     private func fail(_ work: PoolWork, jobs: Range<Int>, with error: any Error, actions: inout PoolActions<Worker>) {
         guard !jobs.isEmpty else { return }
@@ -498,6 +517,10 @@ struct PoolState<Worker: PoolWorker>: Sendable {
             slots[index].lastActivity = now
             let finished = head.answered == head.itemCount
             if finished {
+                if measures && !head.isInitializer {
+                    let perJob = (now - min(now, slots[index].headStart)) / UInt64(max(1, head.itemCount))
+                    actions.runs.append((head.jobName, perJob))
+                }
                 let elapsed = Double(now - min(now, slots[index].headStart))
                 let average = slots[index].averageNanos
                 slots[index].averageNanos = average == 0 ? elapsed : average * 0.8 + elapsed * 0.2

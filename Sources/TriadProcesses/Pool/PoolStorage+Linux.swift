@@ -1,4 +1,5 @@
 #if os(Linux)
+import CoreMetrics
 import Glibc
 import Logging
 import Synchronization
@@ -11,6 +12,8 @@ final class PoolStorage: WorkerSupervisor {
     let configuration: ProcessPoolConfiguration
     private let launch: WorkerLaunch
     private let logger: Logger
+    /// Where the pool reports its metrics; nil when it reports none.
+    let metrics: PoolMetrics?
     private let state: Mutex<PoolState<WorkerProcess>>
     private let sequences = Atomic<UInt64>(0)
     /// Jobs submitted while every worker was busy, waiting for the next state change to take them in.
@@ -24,6 +27,7 @@ final class PoolStorage: WorkerSupervisor {
         var logger = configuration.logger
         logger[metadataKey: "pool"] = "\(configuration.name)"
         self.logger = logger
+        metrics = PoolMetrics.make(configuration)
         var environment = ProcessEnvironment.current()
         if !configuration.workerBacktraces { environment["SWIFT_BACKTRACE"] = "enable=no" }
         for (key, value) in configuration.environment { environment[key] = value }
@@ -55,6 +59,7 @@ final class PoolStorage: WorkerSupervisor {
                 initializer: initializer
             )
         )
+        if metrics != nil { state.withLock { $0.measures = true } }
     }
 
     private static func initializerWork<J: Job>(_ job: J, maxFrameSize: Int) -> PoolWork? {
@@ -84,6 +89,7 @@ final class PoolStorage: WorkerSupervisor {
     }
 
     func enqueue(_ work: PoolWork) throws(ExecutorError) {
+        metrics?.job(work.jobName).submitted.increment(by: work.itemCount)
         // While every worker is busy, a new job only needs to wait its turn: it goes into the inbox, which the next
         // state change (a result, most often) empties into the queue. The submitting thread then never contends
         // with the drivers for the state's lock, which they take for every batch of results.
@@ -224,6 +230,11 @@ final class PoolStorage: WorkerSupervisor {
                 if done { break }
                 takeInbox(into: &state, now: now, actions: &actions)
             }
+            if let metrics {
+                metrics.queueDepth.record(state.queue.count)
+                metrics.inFlight.record(state.slots.reduce(0) { $0 + $1.inFlight.count })
+                metrics.liveWorkers.record(state.liveCount)
+            }
             return result
         }
         perform(actions)
@@ -269,6 +280,7 @@ final class PoolStorage: WorkerSupervisor {
             }
         }
         for event in actions.events { log(event) }
+        if let metrics { record(actions, in: metrics) }
         if logger.logLevel <= .debug {
             for failure in actions.failures {
                 guard let error = failure.error as? ExecutorError else { continue }
@@ -287,6 +299,16 @@ final class PoolStorage: WorkerSupervisor {
 }
 
 extension PoolStorage {
+    /// Reports what a state change measured: waits, run times, and workers that must be replaced.
+    private func record(_ actions: PoolActions<WorkerProcess>, in metrics: PoolMetrics) {
+        for wait in actions.waits { metrics.job(wait.jobName).wait.recordNanoseconds(Int64(clamping: wait.nanoseconds)) }
+        for run in actions.runs { metrics.job(run.jobName).run.recordNanoseconds(Int64(clamping: run.nanoseconds)) }
+        for event in actions.events {
+            guard case .workerEnded(_, _, let reason, _, let crashed) = event else { continue }
+            if crashed || (reason != nil && reason != KillReason.terminated.summary) { metrics.restarts.increment() }
+        }
+    }
+
     private func log(_ event: PoolEvent) {
         switch event {
         case .workerEnded(let pid, let exit, let reason, let job, let crashed):

@@ -43,6 +43,8 @@ struct PoolWork: Sendable {
     var runsAlone = false
     /// Set when the handle was cancelled while the message was in flight: its jobs never run again.
     var isCancelled = false
+    /// When the message was submitted, while the pool measures waits; 0 otherwise.
+    var submittedAt: UInt64 = 0
 
     var isInitializer: Bool {
         if case .initializer = kind { return true }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import TriadCore
 
@@ -81,8 +82,17 @@ public struct ProcessPoolConfiguration: Sendable {
     /// record carries `pool` metadata (``name``), and `worker.pid`, `job` and `code` where they apply. Defaults to
     /// a logger labelled `triad.processes`, which goes wherever the program's `LoggingSystem` sends logs.
     public var logger: Logger
-    /// The pool's name in its logs, as `pool` metadata. Defaults to `"processes"`.
+    /// The pool's name in its logs, as `pool` metadata, and in its metrics, as the `pool` dimension. Defaults to
+    /// `"processes"`.
     public var name: String
+    /// Where the pool reports its metrics (swift-metrics): jobs submitted, completed and failed by error code, worker
+    /// restarts, the queue's depth, messages in flight, live workers, and how long jobs wait and run. `nil` (the
+    /// default) means the program's `MetricsSystem.factory`; while that is swift-metrics' no-op default, the pool
+    /// records nothing and pays nothing for it. The labels and their dimensions are listed in the article "Getting
+    /// started with process pools", under "Logs and metrics".
+    public var metricsFactory: (any MetricsFactory)?
+    /// The first part of every metric's label, as in `triad_pool_jobs_submitted_total`. Defaults to `"triad_pool"`.
+    public var metricsLabelPrefix: String
 
     /// Makes a configuration.
     ///
@@ -110,6 +120,8 @@ public struct ProcessPoolConfiguration: Sendable {
         self.sharedPayloadThreshold = 256 << 10
         self.logger = Logger(label: "triad.processes")
         self.name = "processes"
+        self.metricsFactory = nil
+        self.metricsLabelPrefix = "triad_pool"
     }
 
     static var cpuCount: Int { Syscall.cpuCount }

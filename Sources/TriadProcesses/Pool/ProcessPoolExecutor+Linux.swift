@@ -84,7 +84,7 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
             maxFrameSize: storage.configuration.maxFrameSize
         )
         let handle = JobHandle<J.Output>(jobName: name)
-        let sink = SingleJobSink<J>(handle: handle, registry: storage.registry)
+        let sink = SingleJobSink<J>(handle: handle, registry: storage.registry, metrics: storage.metrics)
         try enqueue(
             PoolWork(sequence: sequence, jobName: name, encoded: encoded, timeout: options.timeout, sink: sink),
             handle: handle
@@ -105,7 +105,12 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
         // A strong capture: the handler goes when the handle resolves, and every handle resolves, at the latest
         // when the pool is shut down or dropped.
         let root = work.root
-        handle.setCancelHandler { [storage] _ in storage.cancel(root: root) }
+        // A cancelled handle is resolved by its cancel, so its sink never counts it: count its jobs here.
+        let (jobName, jobs, metrics) = (work.jobName, work.itemCount, storage.metrics)
+        handle.setCancelHandler { [storage] _ in
+            metrics?.failed(jobName, code: ExecutorError.Code.cancelled.rawValue, count: jobs)
+            storage.cancel(root: root)
+        }
         try storage.enqueue(work)
     }
 

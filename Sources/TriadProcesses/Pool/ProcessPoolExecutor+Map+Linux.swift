@@ -1,4 +1,5 @@
 #if os(Linux)
+import CoreMetrics
 import Synchronization
 import TriadCore
 
@@ -77,7 +78,7 @@ extension ProcessPoolExecutor {
         let name = try registeredName(of: J.self)
         let chunk = MapChunk<J, [J.Output]>(
             jobs, named: name, ordered: true, timeout: timeout, tracker: tracker,
-            registry: storage.registry, pool: storage.configuration
+            registry: storage.registry, pool: storage.configuration, metrics: storage.metrics
         )
         try enqueue(chunk.work(sequence: storage.nextSequence()), handle: chunk.handle)
         return chunk.handle
@@ -92,7 +93,7 @@ extension ProcessPoolExecutor {
         let name = try registeredName(of: J.self)
         let chunk = MapChunk<J, [Result<J.Output, any Error>]>(
             jobs, named: name, ordered: false, timeout: timeout, tracker: tracker,
-            registry: storage.registry, pool: storage.configuration
+            registry: storage.registry, pool: storage.configuration, metrics: storage.metrics
         )
         try enqueue(chunk.work(sequence: storage.nextSequence()), handle: chunk.handle)
         return chunk.handle
@@ -116,6 +117,8 @@ final class MapChunk<J: Job, Output: Sendable>: PoolJobSink {
     private let registry: JobRegistry
     private let maxFrameSize: Int
     private let tracker: ProgressTracker
+    /// Where the jobs' outcomes are counted, if the pool reports metrics.
+    private let metrics: PoolMetrics?
     private let assembly = Mutex(Assembly())
 
     private struct Assembly {
@@ -134,7 +137,8 @@ final class MapChunk<J: Job, Output: Sendable>: PoolJobSink {
         timeout: Duration?,
         tracker: ProgressTracker,
         registry: JobRegistry,
-        pool configuration: ProcessPoolConfiguration
+        pool configuration: ProcessPoolConfiguration,
+        metrics: PoolMetrics? = nil
     ) {
         precondition(
             ordered ? Output.self == [J.Output].self : Output.self == [Result<J.Output, any Error>].self,
@@ -147,6 +151,7 @@ final class MapChunk<J: Job, Output: Sendable>: PoolJobSink {
         self.tracker = tracker
         handle = JobHandle(jobName: name)
         self.registry = registry
+        self.metrics = metrics
         maxFrameSize = configuration.maxFrameSize
         timed = timeout != nil || configuration.defaultTimeout != nil
     }
@@ -189,6 +194,7 @@ final class MapChunk<J: Job, Output: Sendable>: PoolJobSink {
         let total = jobs.count
         let (done, failure) = assembly.withLock { assembly -> (Output?, (any Error)?) in
             guard !assembly.finished else { return (nil, nil) }
+            if let metrics { countOutcomes(outcome, in: metrics) }
             // The common case: the next jobs in order, without a failure, need no `Result` each.
             if ordered && outcome.failures.isEmpty && start == assembly.outputs.count && assembly.ahead.isEmpty {
                 if assembly.outputs.isEmpty {
@@ -223,6 +229,7 @@ final class MapChunk<J: Job, Output: Sendable>: PoolJobSink {
         let total = jobs.count
         let (done, ended) = assembly.withLock { assembly -> (Output?, Bool) in
             guard !assembly.finished else { return (nil, false) }
+            metrics?.failed(name, error, count: range.count)
             if ordered {
                 assembly.finished = true
                 return (nil, true)
@@ -234,6 +241,15 @@ final class MapChunk<J: Job, Output: Sendable>: PoolJobSink {
         if ordered { _ = handle.fail(error) }
         if let done { _ = handle.succeed(done) }
         return ended
+    }
+
+    /// Counts the jobs of a part: those that produced an output, and those that failed, by code.
+    private func countOutcomes(_ outcome: WireBatchOutcome<J.Output>, in metrics: PoolMetrics) {
+        metrics.job(name).completed.increment(by: outcome.outputs.count)
+        guard !outcome.failures.isEmpty else { return }
+        var codes: [String: Int] = [:]
+        for failure in outcome.failures { codes[JobMessages.failureCode(failure.error), default: 0] += 1 }
+        for (code, count) in codes { metrics.failed(name, code: code, count: count) }
     }
 
     private func place(_ result: Result<J.Output, any Error>, at index: Int, in assembly: inout Assembly) {

@@ -1,13 +1,26 @@
+import CoreMetrics
 import TriadCore
 
 /// The sink of one submitted job: decodes its output into its handle.
 final class SingleJobSink<J: Job>: PoolJobSink {
     let handle: JobHandle<J.Output>
     let registry: JobRegistry
+    /// Where the job's outcome is counted, if the pool reports metrics.
+    let metrics: PoolMetrics?
 
-    init(handle: JobHandle<J.Output>, registry: JobRegistry) {
+    init(handle: JobHandle<J.Output>, registry: JobRegistry, metrics: PoolMetrics? = nil) {
         self.handle = handle
         self.registry = registry
+        self.metrics = metrics
+    }
+
+    /// Resolves the handle with `result`, counting it.
+    private func complete(_ result: Result<J.Output, any Error>) {
+        guard handle.complete(result) else { return }
+        switch result {
+        case .success: metrics?.job(handle.jobName).completed.increment()
+        case .failure(let error): metrics?.failed(handle.jobName, error)
+        }
     }
 
     func markRunning() { _ = handle.markRunning() }
@@ -21,15 +34,15 @@ final class SingleJobSink<J: Job>: PoolJobSink {
                 try WireDecoder().decode(J.Output.self, from: bytes)
             })
         {
-            _ = handle.succeed(output)
+            if handle.succeed(output) { metrics?.job(handle.jobName).completed.increment() }
             return false
         }
-        _ = handle.complete(JobMessages.decode(item, as: J.Output.self, jobName: handle.jobName, registry: registry))
+        complete(JobMessages.decode(item, as: J.Output.self, jobName: handle.jobName, registry: registry))
         return false
     }
 
     func fail(_ error: any Error, jobs range: Range<Int>) -> Bool {
-        _ = handle.fail(error)
+        complete(.failure(error))
         return false
     }
 
@@ -41,9 +54,9 @@ final class SingleJobSink<J: Job>: PoolJobSink {
         case .success(let outcome):
             // Every member of a batch has a sink of this very type (see `PoolState.batched`).
             outcome.forEach(count: count, jobName: handle.jobName, registry: registry) { index, output in
-                _ = unsafeDowncast(members[base + index].sink!, to: kind).handle.succeed(output)
+                unsafeDowncast(members[base + index].sink!, to: kind).complete(.success(output))
             } failure: { index, error in
-                _ = unsafeDowncast(members[base + index].sink!, to: kind).handle.fail(error)
+                unsafeDowncast(members[base + index].sink!, to: kind).complete(.failure(error))
             }
         case .failure(let error):
             for index in members.indices { _ = members[index].sink?.fail(error, jobs: 0..<1) }
