@@ -227,6 +227,25 @@ struct PoolStateTests {
         #expect(machine.state.slots.first { $0.worker === early }?.inFlight.count == 1)
     }
 
+    @Test("a map's chunks of quick jobs go ahead of the one running, even when a chunk takes milliseconds")
+    func chunksArePipelined() async {
+        var machine = Machine()
+        let (_, first) = machine.submitChunk(count: 100, as: [Int].self)
+        _ = machine.submitChunk(count: 100, as: [Int].self)
+        _ = machine.submitChunk(count: 100, as: [Int].self)
+        let worker = machine.start()
+        #expect(machine.inFlight.count == 1)
+        // Speed unknown: at the chunk's first part, the next chunk is sent behind it.
+        machine.now += 2_500_000
+        machine.answerPart(worker, sequence: first.sequence, first: 0, outputs: Array(repeating: 0, count: 50))
+        #expect(machine.inFlight.count == 2)
+        // 100 jobs in 5 ms, 50 µs each: quick per job, though the chunk took 5 ms, so the third goes ahead too.
+        machine.now += 2_500_000
+        machine.answerPart(worker, sequence: first.sequence, first: 50, outputs: Array(repeating: 0, count: 50))
+        #expect(machine.inFlight.count == 2)
+        #expect(machine.queued.isEmpty)
+    }
+
     @Test("a crash fails the running job with workerCrashed; the queued job runs on the replacement")
     func crash() async {
         var machine = Machine()

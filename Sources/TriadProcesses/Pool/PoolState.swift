@@ -282,12 +282,18 @@ struct PoolState<Worker: PoolWorker>: Sendable {
     mutating func refill(_ index: Int, now: UInt64, actions: inout PoolActions<Worker>) {
         guard slots[index].isReady else { return }
         let average = slots[index].averageNanos
-        // Only jobs known to be quick go ahead of the one running: a job queued behind a long one would wait while
-        // another worker idles, and a round trip is small beside a job of a millisecond or more. Results of quick
-        // jobs arrive in batches, so the average can approach zero: clamp before converting.
-        let depth =
-            average > 0 && average < PipelineTuning.quickJobNanos
-            ? max(2, Int(min(Double(pipelineDepth), PipelineTuning.aheadNanos / max(average, 1)))) : 1
+        let jobAverage = slots[index].averageJobNanos
+        // Only quick jobs go ahead of the one running: a job queued behind a long one would wait while another
+        // worker idles, and a round trip is small beside a job of a millisecond or more. Quick is per job, so that
+        // a batch or a map's chunk of quick jobs, which takes a millisecond or more as a whole, is pipelined too; a
+        // map's chunk is, even before its worker's speed is known, since maps are cut into chunks for throughput.
+        // Results of quick jobs arrive in batches, so the averages can approach zero: clamp before converting.
+        let quick =
+            jobAverage > 0
+            ? jobAverage < PipelineTuning.quickJobNanos
+            : queue.withFirst { if case .chunk = $0.kind { true } else { false } } == true
+        let ahead = average > 0 ? Int(min(Double(pipelineDepth), PipelineTuning.aheadNanos / max(average, 1))) : 2
+        let depth = quick ? max(2, ahead) : 1
         let fairShare = (queue.count + readyCount - 1) / readyCount
         var room = min(depth - slots[index].inFlight.count, max(1, fairShare))
         var jobBudget = max(1, fairShare)
