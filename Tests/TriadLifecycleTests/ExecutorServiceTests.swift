@@ -98,7 +98,8 @@ private final class Program: Sendable {
         _ = await line(startingWith: "<end>")
         for _ in 0..<12_000 where process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
         guard !process.isRunning else {
-            process.terminate()
+            // A hang: end it for good, so that no program outlives the test (its workers follow their parent).
+            kill(process.processIdentifier, SIGKILL)
             return nil
         }
         return process.terminationReason == .exit ? process.terminationStatus : -process.terminationStatus
