@@ -37,6 +37,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        // `swift package generate-documentation`: a plugin, never built into Triad.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
@@ -122,6 +124,33 @@ let package = Package(
             name: "AsyncExample",
             dependencies: ["Triad", "TriadHTTPTestServer"],
             path: "Examples/AsyncExample",
+            swiftSettings: triadSwiftSettings
+        ),
+        // The README's examples, each a complete program built with the package; ReadmeTests checks that the
+        // README shows them as they are here, so they cannot drift.
+        .executableTarget(
+            name: "ReadmeEveryModel", dependencies: ["Triad"], path: "Examples/Readme/EveryModel",
+            swiftSettings: triadSwiftSettings
+        ),
+        .executableTarget(
+            name: "ReadmeThreads", dependencies: ["Triad"], path: "Examples/Readme/Threads",
+            swiftSettings: triadSwiftSettings
+        ),
+        .executableTarget(
+            name: "ReadmeProcesses", dependencies: ["Triad"], path: "Examples/Readme/Processes",
+            swiftSettings: triadSwiftSettings
+        ),
+        .executableTarget(
+            name: "ReadmeOneProcess", dependencies: ["Triad"], path: "Examples/Readme/OneProcess",
+            swiftSettings: triadSwiftSettings
+        ),
+        .executableTarget(
+            name: "ReadmeAsync", dependencies: ["TriadAsync", "TriadAsyncHTTP"], path: "Examples/Readme/Async",
+            swiftSettings: triadSwiftSettings
+        ),
+        .testTarget(
+            name: "ReadmeTests",
+            dependencies: ["ReadmeEveryModel", "ReadmeThreads", "ReadmeProcesses", "ReadmeOneProcess", "ReadmeAsync"],
             swiftSettings: triadSwiftSettings
         ),
         .testTarget(name: "TriadCLITests", dependencies: ["triad"], swiftSettings: triadSwiftSettings),
