@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import NIOCore
 import NIOPosix
@@ -35,6 +36,9 @@ public final class AsyncLoop: Sendable {
         public var watchdogThreshold: Duration?
         /// Where the watchdog and the report of unretrieved task errors write.
         public var logger: Logger
+        /// Where the watchdog counts stalls (`triad_loop_stalls_total`) and records their lengths
+        /// (`triad_loop_stall_seconds`); `nil` means the program's `MetricsSystem.factory`.
+        public var metricsFactory: (any MetricsFactory)?
 
         /// Makes options.
         ///
@@ -42,9 +46,15 @@ public final class AsyncLoop: Sendable {
         ///   - watchdogThreshold: Report steps that hold the thread longer than this (100 ms by default); `nil`
         ///     turns the watchdog off.
         ///   - logger: The logger for the watchdog and for errors nobody awaited; by default `triad.async`.
-        public init(watchdogThreshold: Duration? = .milliseconds(100), logger: Logger = Logger(label: "triad.async")) {
+        ///   - metricsFactory: Where the watchdog's metrics go; by default the program's `MetricsSystem.factory`.
+        public init(
+            watchdogThreshold: Duration? = .milliseconds(100),
+            logger: Logger = Logger(label: "triad.async"),
+            metricsFactory: (any MetricsFactory)? = nil
+        ) {
             self.watchdogThreshold = watchdogThreshold
             self.logger = logger
+            self.metricsFactory = metricsFactory
         }
     }
 
@@ -86,7 +96,10 @@ public final class AsyncLoop: Sendable {
         self.executor = LoopExecutor(loop: eventLoop, steps: steps)
         self.timers = LoopTimers(loop: eventLoop)
         self.watchdog = options.watchdogThreshold.map {
-            Watchdog(steps: steps, threshold: $0, logger: options.logger)
+            Watchdog(
+                steps: steps, threshold: $0, logger: options.logger,
+                metrics: options.metricsFactory ?? MetricsSystem.factory
+            )
         }
     }
 

@@ -80,6 +80,11 @@ final class StepMonitor: Sendable {
     let sequence = Atomic<UInt64>(0)
     /// Names of the tasks that `createTask` and `run` started, by task address.
     let names = Mutex<[UInt: String]>([:])
+    /// Set by the watchdog when it reports the current step, so that the step's end is recorded for it.
+    let stalled = Atomic<Bool>(false)
+    /// The start and the end of the last step the watchdog reported, once it ended, in uptime nanoseconds.
+    let stallStart = Atomic<UInt64>(0)
+    let stallEnd = Atomic<UInt64>(0)
 
     @inline(__always)
     func begin(job: UInt) {
@@ -90,6 +95,12 @@ final class StepMonitor: Sendable {
 
     @inline(__always)
     func end() {
+        // Only a step the watchdog caught costs a clock read here: its whole length is reported once it ends.
+        if stalled.load(ordering: .relaxed) {
+            stalled.store(false, ordering: .relaxed)
+            stallStart.store(startedAt.load(ordering: .relaxed), ordering: .relaxed)
+            stallEnd.store(NIODeadline.now().uptimeNanoseconds, ordering: .releasing)
+        }
         startedAt.store(0, ordering: .releasing)
     }
 
