@@ -56,7 +56,7 @@ public final class EventLoopExecutor: TriadCore.Executor {
     ///   - job: The job.
     ///   - options: Its options; a timeout counts from the moment the job starts.
     /// - Returns: The job's handle.
-    /// - Throws: ``ExecutorError`` with code `shutDown` after shutdown. A job that fails does not make `submit`
+    /// - Throws: `ExecutorError` with code `shutDown` after shutdown. A job that fails does not make `submit`
     ///   throw; its handle carries the error.
     public func submit<J: Job>(_ job: J, options: JobOptions) throws(ExecutorError) -> JobHandle<J.Output> {
         try submitWork(jobName: J.jobName, timeout: options.timeout) { try await job.run() }

@@ -4,7 +4,7 @@ import NIOHTTP1
 import TriadAsync
 import TriadCore
 
-/// An HTTP client whose connections and callbacks all live on one ``AsyncLoop``: the `aiohttp.ClientSession` of
+/// An HTTP client whose connections and callbacks all live on one `AsyncLoop`: the `aiohttp.ClientSession` of
 /// Triad, built on AsyncHTTPClient bound to the loop's event loop.
 ///
 /// ```swift

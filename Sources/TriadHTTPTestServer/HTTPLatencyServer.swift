@@ -59,7 +59,7 @@ public final class HTTPLatencyServer: Sendable {
     ///   - threads: The NIO threads serving it; 1 by default, which handles thousands of requests per second.
     ///   - body: The response body.
     /// - Returns: The running server; call ``stop()`` when done.
-    /// - Throws: ``AsyncLoopError/Code/connectionFailed`` if the port cannot be bound.
+    /// - Throws: `AsyncLoopError.Code.connectionFailed` if the port cannot be bound.
     public static func start(
         port: Int = 0,
         latency: Duration = .milliseconds(20),

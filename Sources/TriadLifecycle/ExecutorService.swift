@@ -8,7 +8,7 @@ public struct DrainPolicy: Sendable, Hashable {
     /// How long the jobs allowed to finish have, from the start of the drain, before the executor is stopped at
     /// once. Defaults to 30 seconds.
     public var gracePeriod: Duration
-    /// Whether the jobs that have not started fail at once with ``TriadCore/ExecutorError/Code/cancelled``
+    /// Whether the jobs that have not started fail at once with `ExecutorError.Code.cancelled`
     /// instead of running within the grace period. Defaults to `false`: every job accepted before the drain runs.
     public var cancelPending: Bool
 
@@ -39,13 +39,13 @@ public struct DrainPolicy: Sendable, Hashable {
 /// ```
 ///
 /// ``run()`` serves until the group shuts down gracefully (the orchestrator's SIGTERM, say). Then it drains: the
-/// executor stops accepting jobs, so a `submit` throws ``TriadCore/ExecutorError/Code/shutDown``; the jobs already
+/// executor stops accepting jobs, so a `submit` throws `ExecutorError.Code.shutDown`; the jobs already
 /// accepted run, within ``DrainPolicy/gracePeriod`` (the pending ones fail at once with
 /// ``DrainPolicy/cancelPending``). What is still running when the grace period ends is stopped at once: a process
-/// pool kills its workers, and their jobs fail with ``TriadCore/ExecutorError/Code/cancelled``. Cancellation of the
+/// pool kills its workers, and their jobs fail with `ExecutorError.Code.cancelled`. Cancellation of the
 /// group, such as a second signal listed in its `cancellationSignals`, or a graceful shutdown that the group's own
 /// limit cut short, stops the executor at once too. Threads cannot be killed: an executor that is not an
-/// ``TriadCore/InterruptibleExecutor`` (the thread pool, the loop's executor) cancels its pending jobs and leaves
+/// `InterruptibleExecutor` (the thread pool, the loop's executor) cancels its pending jobs and leaves
 /// the running ones to finish on their own.
 ///
 /// The service logs the drain at `notice`, and a drain that had to stop jobs at `warning`, with the executor's name

@@ -18,7 +18,7 @@ public struct WireDecoder: Sendable {
 
     /// Decodes a value of `type` from all of `bytes`, without copying them first.
     ///
-    /// - Throws: The same errors as ``decode(_:from:)-([UInt8])``.
+    /// - Throws: The same errors as ``decode(_:from:)-(_,[UInt8])``.
     public func decode<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws(WireError) -> T {
         let source = WireSource(bytes)
         let value: T

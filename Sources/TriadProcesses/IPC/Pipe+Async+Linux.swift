@@ -4,7 +4,7 @@
 extension Pipe {
     /// Sends a value without blocking the cooperative pool.
     ///
-    /// - Throws: As ``send(_:timeout:)``, and ``IPCError/Code/cancelled`` if the task is cancelled before any of
+    /// - Throws: As ``send(_:timeout:)-66qdo``, and ``IPCError/Code/cancelled`` if the task is cancelled before any of
     ///   the message is written.
     public func send<Value: Encodable>(_ value: Value, timeout: Duration? = nil) async throws(IPCError) {
         let frame = try frameFor(value)
@@ -17,7 +17,7 @@ extension Pipe {
 
     /// Sends raw bytes without blocking the cooperative pool.
     ///
-    /// - Throws: As ``send(bytes:timeout:)``, and ``IPCError/Code/cancelled``.
+    /// - Throws: As ``send(bytes:timeout:)-9y0qo``, and ``IPCError/Code/cancelled``.
     public func send(bytes: [UInt8], timeout: Duration? = nil) async throws(IPCError) {
         let (frame, payload) = try bytesFrame(bytes)
         let io = self.io
@@ -30,7 +30,7 @@ extension Pipe {
     /// Receives a value without blocking the cooperative pool. A value that has already arrived is returned at
     /// once, without a thread hop.
     ///
-    /// - Throws: As ``receive(_:timeout:)``, and ``IPCError/Code/cancelled`` if the task is cancelled (nothing is
+    /// - Throws: As ``receive(_:timeout:)-2zmom``, and ``IPCError/Code/cancelled`` if the task is cancelled (nothing is
     ///   consumed).
     public func receive<Value: Decodable>(
         _ type: Value.Type,
@@ -41,7 +41,7 @@ extension Pipe {
 
     /// Receives raw bytes without blocking the cooperative pool.
     ///
-    /// - Throws: As ``receiveBytes(timeout:)``, and ``IPCError/Code/cancelled``.
+    /// - Throws: As ``receiveBytes(timeout:)-5lkid``, and ``IPCError/Code/cancelled``.
     public func receiveBytes(timeout: Duration? = nil) async throws(IPCError) -> [UInt8] {
         try await Self.bytes(from: receiveFrame(timeout: timeout))
     }

@@ -174,9 +174,9 @@ public final class Pipe: Sendable {
         try io.send(frameFor(value), deadline: IPCDeadline(timeout: timeout), stop: nil)
     }
 
-    /// Sends raw bytes, without encoding; receive them with ``receiveBytes(timeout:)``.
+    /// Sends raw bytes, without encoding; receive them with ``receiveBytes(timeout:)-5lkid``.
     ///
-    /// - Throws: As ``send(_:timeout:)``.
+    /// - Throws: As ``send(_:timeout:)-66qdo``.
     public func send(bytes: [UInt8], timeout: Duration? = nil) throws(IPCError) {
         let (header, payload) = try bytesFrame(bytes)
         try io.send(header, then: payload, deadline: IPCDeadline(timeout: timeout), stop: nil)
@@ -188,6 +188,8 @@ public final class Pipe: Sendable {
     /// - Parameters:
     ///   - descriptor: The descriptor to share.
     ///   - tag: A number the receiver gets with it, to tell descriptors apart.
+    ///   - timeout: How long to wait for room in the pipe; `nil` waits as long as it takes. As with
+    ///     ``send(_:timeout:)-66qdo``, a timeout once part of the frame is written leaves the pipe unusable.
     /// - Throws: ``IPCError/Code/peerClosed``, ``IPCError/Code/timedOut``, ``IPCError/Code/closed``.
     public func send(descriptor: IPCDescriptor, tag: UInt64 = 0, timeout: Duration? = nil) throws(IPCError) {
         precondition(direction == .duplex, "only duplex pipes (Unix sockets) can carry descriptors")
@@ -259,9 +261,9 @@ public final class Pipe: Sendable {
         return try Self.decode(type, from: frame)
     }
 
-    /// Receives raw bytes sent with ``send(bytes:timeout:)``.
+    /// Receives raw bytes sent with ``send(bytes:timeout:)-9y0qo``.
     ///
-    /// - Throws: As ``receive(_:timeout:)``; ``IPCError/Code/unexpectedMessage`` if a value came instead.
+    /// - Throws: As ``receive(_:timeout:)-2zmom``; ``IPCError/Code/unexpectedMessage`` if a value came instead.
     public func receiveBytes(timeout: Duration? = nil) throws(IPCError) -> [UInt8] {
         precondition(direction.canReceive, "this is the sending end of a one-way pipe")
         let frame = try io.receive(deadline: IPCDeadline(timeout: timeout), stop: nil)
@@ -272,7 +274,8 @@ public final class Pipe: Sendable {
     /// it, for example with ``SharedMemory/init(adopting:)``, or close it.
     ///
     /// - Returns: The descriptor, open in this process, and the sender's tag.
-    /// - Throws: As ``receive(_:timeout:)``; ``IPCError/Code/unexpectedMessage`` if a value or bytes came instead.
+    /// - Throws: As ``receive(_:timeout:)-2zmom``; ``IPCError/Code/unexpectedMessage`` if a value or bytes came
+    ///   instead.
     public func receiveDescriptor(
         timeout: Duration? = nil
     ) throws(IPCError) -> (descriptor: IPCDescriptor, tag: UInt64) {

@@ -19,8 +19,8 @@ extension Pipe {
     ///   - payload: The array, of any `BitwiseCopyable` element type such as `UInt8` or `Double`.
     ///   - writer: The shared-memory writer for this pipe's direction.
     ///   - threshold: The size in bytes from which the array goes through shared memory.
-    ///   - timeout: As ``send(_:timeout:)``.
-    /// - Throws: As ``send(bytes:timeout:)``; ``IPCError/Code/tooLarge`` only for an inline array above
+    ///   - timeout: As ``send(_:timeout:)-66qdo``.
+    /// - Throws: As ``send(bytes:timeout:)-9y0qo``; ``IPCError/Code/tooLarge`` only for an inline array above
     ///   ``maxFrameSize``.
     public func send<Element: BitwiseCopyable>(
         payload: [Element],
@@ -53,8 +53,8 @@ extension Pipe {
     /// - Parameters:
     ///   - type: The array type the sender sent.
     ///   - reader: The shared-memory reader for this pipe's direction.
-    ///   - timeout: As ``receive(_:timeout:)``; it applies to each message of the exchange.
-    /// - Throws: As ``receiveBytes(timeout:)``; ``IPCError/Code/unexpectedMessage`` if a value came instead;
+    ///   - timeout: As ``receive(_:timeout:)-2zmom``; it applies to each message of the exchange.
+    /// - Throws: As ``receiveBytes(timeout:)-5lkid``; ``IPCError/Code/unexpectedMessage`` if a value came instead;
     ///   ``IPCError/Code/invalidSegment`` if a reference does not match the segments received.
     public func receivePayload<Element: BitwiseCopyable>(
         _ type: [Element].Type,

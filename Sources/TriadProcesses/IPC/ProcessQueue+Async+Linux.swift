@@ -5,7 +5,7 @@
 extension ProcessQueue {
     /// Puts a value, suspending while the queue is full.
     ///
-    /// - Throws: As ``put(_:timeout:)``, and ``IPCError/Code/cancelled``.
+    /// - Throws: As ``put(_:timeout:)-63rkw``, and ``IPCError/Code/cancelled``.
     public func put(_ value: Element, timeout: Duration? = nil) async throws(IPCError) {
         let bytes = try encode(value)
         if try putWithoutWaiting(bytes) { return }
@@ -17,7 +17,7 @@ extension ProcessQueue {
 
     /// Takes and removes the value at the front, suspending while the queue is empty.
     ///
-    /// - Throws: As ``get(timeout:)``, and ``IPCError/Code/cancelled``.
+    /// - Throws: As ``get(timeout:)-1tmdd``, and ``IPCError/Code/cancelled``.
     public func get(timeout: Duration? = nil) async throws(IPCError) -> Element {
         let taken = try await take(lease: false, timeout: timeout)
         return try decode(taken.bytes)
@@ -25,7 +25,7 @@ extension ProcessQueue {
 
     /// Leases the value at the front, suspending while the queue is empty.
     ///
-    /// - Throws: As ``receive(timeout:)``, and ``IPCError/Code/cancelled``.
+    /// - Throws: As ``receive(timeout:)-7hso2``, and ``IPCError/Code/cancelled``.
     public func receive(timeout: Duration? = nil) async throws(IPCError) -> Delivery {
         try delivery(await take(lease: true, timeout: timeout))
     }

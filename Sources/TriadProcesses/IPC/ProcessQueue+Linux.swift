@@ -21,7 +21,7 @@ import TriadCore
 ///
 /// ## Delivery guarantee
 ///
-/// ``receive(timeout:)`` **leases** a value to the calling process and returns a ``Delivery``. The value stays in
+/// ``receive(timeout:)-7hso2`` **leases** a value to the calling process and returns a ``Delivery``. The value stays in
 /// its slot until the delivery is acknowledged:
 /// - ``Delivery/acknowledge()`` removes it for good: each value is acknowledged at most once.
 /// - If the consumer process dies in any way (crash, `SIGKILL`) before acknowledging, the value goes back to the
@@ -36,7 +36,7 @@ import TriadCore
 /// handling causes exactly one redelivery and no duplicate. One that dies after handling but before acknowledging
 /// causes the value to be handled again; ``Delivery/isRedelivered`` tells the next consumer so.
 ///
-/// ``get(timeout:)`` is the simple form: it takes the value and removes it in one step. The value is never
+/// ``get(timeout:)-1tmdd`` is the simple form: it takes the value and removes it in one step. The value is never
 /// duplicated, and is lost only if the consumer dies after `get` returned it.
 ///
 /// A value's slot counts towards ``maxSize`` until it is acknowledged, so `put` blocks while the queue holds

@@ -2,8 +2,9 @@
 import Synchronization
 
 extension ProcessQueue {
-    /// A value leased to this process by ``ProcessQueue/receive(timeout:)``. It stays in the queue, counted towards
-    /// ``ProcessQueue/maxSize``, until it is acknowledged; if this process dies first, it goes back to the queue.
+    /// A value leased to this process by ``ProcessQueue/receive(timeout:)-7hso2``. It stays in the queue, counted
+    /// towards ``ProcessQueue/maxSize``, until it is acknowledged; if this process dies first, it goes back to the
+    /// queue.
     ///
     /// Settle each delivery once, with ``acknowledge()`` or ``requeue()``. A delivery dropped unsettled is requeued.
     public final class Delivery: Sendable {
@@ -85,7 +86,7 @@ extension ProcessQueue {
 
     /// Puts a value if there is room now.
     ///
-    /// - Throws: ``IPCError/Code/full`` if the queue is full; otherwise as ``put(_:timeout:)``.
+    /// - Throws: ``IPCError/Code/full`` if the queue is full; otherwise as ``put(_:timeout:)-63rkw``.
     public func tryPut(_ value: Element) throws(IPCError) {
         try putBytes(encode(value), deadline: IPCDeadline(timeout: .zero), wait: false, stop: nil)
     }
@@ -102,7 +103,7 @@ extension ProcessQueue {
 
     /// Takes a value if one is waiting now.
     ///
-    /// - Throws: ``IPCError/Code/empty`` if none is; otherwise as ``get(timeout:)``.
+    /// - Throws: ``IPCError/Code/empty`` if none is; otherwise as ``get(timeout:)-1tmdd``.
     public func tryGet() throws(IPCError) -> Element {
         let taken = try takeBytes(lease: false, deadline: IPCDeadline(timeout: .zero), wait: false, stop: nil)
         return try decode(taken.bytes)
@@ -113,7 +114,8 @@ extension ProcessQueue {
     ///
     /// - Parameter timeout: How long to wait; `nil` waits as long as it takes.
     /// - Returns: The delivery; acknowledge it once the value is handled.
-    /// - Throws: As ``get(timeout:)``. A value that fails to decode is removed (it would fail for every consumer).
+    /// - Throws: As ``get(timeout:)-1tmdd``. A value that fails to decode is removed (it would fail for every
+    ///   consumer).
     public func receive(timeout: Duration? = nil) throws(IPCError) -> Delivery {
         let taken = try takeBytes(lease: true, deadline: IPCDeadline(timeout: timeout), wait: true, stop: nil)
         return try delivery(taken)

@@ -25,7 +25,7 @@ import TriadCore
 /// jobs and returns at once.
 ///
 /// A worker whose program does not call `bootstrap`, or calls it too late, never answers the pool's handshake.
-/// The pool then fails the jobs waiting for it with ``ExecutorError/Code/workerStartFailed`` after
+/// The pool then fails the jobs waiting for it with `ExecutorError.Code.workerStartFailed` after
 /// ``ProcessPoolConfiguration/handshakeTimeout``; it never hangs.
 public enum ProcessPool {
     private static let shared = Mutex(JobRegistry())
@@ -34,9 +34,9 @@ public enum ProcessPool {
     ///
     /// - Parameters:
     ///   - jobs: Every job type the program submits to a process pool. Submitting a job that is not here fails
-    ///     at once with ``ExecutorError/Code/unknownJob``.
+    ///     at once with `ExecutorError.Code.unknownJob`.
     ///   - errors: `Codable` error types that jobs throw and that should come back as themselves rather than as
-    ///     ``RemoteJobError``.
+    ///     `RemoteJobError`.
     ///
     /// Calling it more than once adds to the registry; that is not an error.
     public static func bootstrap(jobs: [any Job.Type], errors: [any (Error & Codable).Type] = []) {

@@ -21,7 +21,7 @@ public struct ProcessPoolConfiguration: Sendable {
     /// The jobs and errors the pool may run. `nil` (the default) means the process-wide registry that
     /// ``ProcessPool/bootstrap(jobs:errors:)`` filled.
     public var registry: JobRegistry?
-    /// How long a job may run once started when its ``JobOptions/timeout`` is `nil`; `nil` means no limit.
+    /// How long a job may run once started when its `JobOptions.timeout` is `nil`; `nil` means no limit.
     public var defaultTimeout: Duration?
     /// How many times a job whose worker crashed runs again before its handle fails. 0 (the default) fails it at
     /// the first crash. A job that timed out, was cancelled or exceeded the memory limit never runs again. (Jobs
@@ -35,28 +35,29 @@ public struct ProcessPoolConfiguration: Sendable {
     /// default) keeps idle workers warm.
     public var idleTimeout: Duration?
     /// The most resident memory, in bytes, a worker may use while it runs a job. A worker above it is killed and
-    /// its job fails with ``ExecutorError/Code/memoryLimitExceeded``. `nil` (the default) means no limit. The pool
+    /// its job fails with `ExecutorError.Code.memoryLimitExceeded`. `nil` (the default) means no limit. The pool
     /// samples the worker's resident set every 20 ms, so a job that allocates very fast can overshoot briefly.
     public var memoryLimitPerWorker: Int?
     /// A job every new worker runs once before any other job, like Python's `initializer`. If it fails, the
-    /// worker is discarded and the jobs waiting for workers fail with ``ExecutorError/Code/workerStartFailed``.
+    /// worker is discarded and the jobs waiting for workers fail with `ExecutorError.Code.workerStartFailed`.
     public var initializer: (any Job)?
     /// How long a new worker has to answer the pool's handshake. A program that does not call
     /// ``ProcessPool/bootstrap(jobs:errors:)`` first in `main` never answers, and the jobs waiting for it fail with
-    /// ``ExecutorError/Code/workerStartFailed`` after this long. Defaults to 10 seconds.
+    /// `ExecutorError.Code.workerStartFailed` after this long. Defaults to 10 seconds.
     public var handshakeTimeout: Duration
     /// The largest frame, in bytes, either side accepts. A worker that sends a larger one is treated as broken
-    /// (``ExecutorError/Code/protocolViolation``); a job whose encoding is larger fails at submit with
-    /// ``ExecutorError/Code/codingFailed``. Defaults to 1 GiB.
+    /// (`ExecutorError.Code.protocolViolation`); a job whose encoding is larger fails at submit with
+    /// `ExecutorError.Code.codingFailed`. Defaults to 1 GiB.
     public var maxFrameSize: Int
     /// The most jobs sent ahead to one worker. Quick jobs are pipelined so a worker never waits for the next one.
     /// Jobs that take a millisecond or more on a worker, and a worker's first job, go one at a time, so that no job
     /// waits behind a long one while another worker is idle. Defaults to 512.
     public var pipelineDepth: Int
-    /// Whether jobs submitted one by one may travel to a worker in batches when they are quick, as ``map`` sends
-    /// chunks. On by default. The pool batches jobs of one type, without a timeout, with small payloads, once the
-    /// worker has been taking under 100 µs per job, in batches of about a millisecond's work; a batch's results
-    /// come back together. Turn it off when every result must come back the moment its job ends.
+    /// Whether jobs submitted one by one may travel to a worker in batches when they are quick, as
+    /// ``ProcessPoolExecutor/map(_:options:)`` sends chunks. On by default. The pool batches jobs of one type,
+    /// without a timeout, with small payloads, once the worker has been taking under 100 µs per job, in batches of
+    /// about a millisecond's work; a batch's results come back together. Turn it off when every result must come
+    /// back the moment its job ends.
     public var batchesQuickJobs: Bool
     /// How long ``ProcessPoolExecutor/terminate()`` waits after SIGTERM before it sends SIGKILL.
     public var terminationGracePeriod: Duration
@@ -151,7 +152,7 @@ public struct WorkerExecutable: Sendable, Hashable {
 }
 
 /// How a worker process ended: its exit status or the signal that killed it. It is the
-/// ``ExecutorError/underlying`` cause of a ``ExecutorError/Code/workerCrashed`` error.
+/// `ExecutorError.underlying` cause of a `ExecutorError.Code.workerCrashed` error.
 public struct WorkerExit: Error, Sendable, Hashable, CustomStringConvertible {
     /// The worker's process id.
     public var pid: Int32

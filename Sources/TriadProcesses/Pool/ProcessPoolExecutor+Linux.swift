@@ -3,7 +3,7 @@ import Glibc
 import Synchronization
 import TriadCore
 
-/// A pool of worker processes that runs registered ``Job``s, like Python's `ProcessPoolExecutor`, but one that a
+/// A pool of worker processes that runs registered `Job`s, like Python's `ProcessPoolExecutor`, but one that a
 /// crash cannot break.
 ///
 /// Each worker is the program's own binary started again (see ``ProcessPool/bootstrap(jobs:errors:)``), so a job
@@ -18,19 +18,19 @@ import TriadCore
 ///
 /// What it guarantees:
 /// - **A crash fails one job.** A worker that dies (a `fatalError`, a segmentation fault, an outside SIGKILL, an
-///   `exit`) fails only the job it was running, with ``ExecutorError/Code/workerCrashed`` naming the job and the
+///   `exit`) fails only the job it was running, with `ExecutorError.Code.workerCrashed` naming the job and the
 ///   signal or exit status (see ``WorkerExit``). Jobs queued behind it run on the replacement worker. With
 ///   ``ProcessPoolConfiguration/crashRetries`` the crashed job runs again instead.
 /// - **Timeouts and cancellation reach running jobs.** The pool kills the worker and replaces it.
 /// - **Every handle resolves**, whatever happens to the workers.
 /// - **No orphans.** Workers exit when the parent dies, even by SIGKILL.
 /// - **Bad bytes never hurt the parent.** A worker that sends garbage, a truncated or an oversized frame is killed
-///   and replaced; its job fails with ``ExecutorError/Code/protocolViolation``.
+///   and replaced; its job fails with `ExecutorError.Code.protocolViolation`.
 ///
 /// Jobs are pipelined (several travel to a worker at once), quick jobs submitted one by one travel in batches (see
 /// ``ProcessPoolConfiguration/batchesQuickJobs``), a worker sends the results of quick jobs together, and
 /// ``map(_:options:)`` sends jobs in chunks, so tiny jobs cost about two microseconds each, not milliseconds. A job
-/// that writes its own wire form (``WireCodable``) skips `Codable`'s per-value costs on both sides. A worker marks each
+/// that writes its own wire form (`WireCodable`) skips `Codable`'s per-value costs on both sides. A worker marks each
 /// job it starts in a page it shares with the pool, so a crash is pinned on the job that was running even when results
 /// travel in batches. Quick jobs that had finished just before the crash, but whose results had not been sent yet, run
 /// again on the replacement worker: jobs are delivered at least once, so keep their side effects idempotent.
@@ -70,9 +70,9 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
     ///   - options: Per-job options; a `timeout` kills and replaces the worker when the job runs past it.
     /// - Returns: The job's handle. Cancelling it removes a queued job, or kills and replaces the worker of a
     ///   running one.
-    /// - Throws: ``ExecutorError`` with ``ExecutorError/Code/unknownJob`` when the job's type is not registered,
-    ///   ``ExecutorError/Code/codingFailed`` when it cannot be encoded or is larger than the frame limit, and
-    ///   ``ExecutorError/Code/shutDown`` after shutdown. A job that fails in its worker does not make `submit`
+    /// - Throws: `ExecutorError` with `ExecutorError.Code.unknownJob` when the job's type is not registered,
+    ///   `ExecutorError.Code.codingFailed` when it cannot be encoded or is larger than the frame limit, and
+    ///   `ExecutorError.Code.shutDown` after shutdown. A job that fails in its worker does not make `submit`
     ///   throw: its handle carries the error.
     public func submit<J: Job>(_ job: J, options: JobOptions) throws(ExecutorError) -> JobHandle<J.Output> {
         let name = try registeredName(of: J.self)
@@ -94,7 +94,7 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
 
     /// The job name of `J`, checked against the registry.
     ///
-    /// - Throws: ``ExecutorError/Code/unknownJob`` when no job of that name is registered.
+    /// - Throws: `ExecutorError.Code.unknownJob` when no job of that name is registered.
     func registeredName<J: Job>(of type: J.Type) throws(ExecutorError) -> String {
         guard let name = storage.registeredName(of: type) else { throw ExecutorError.unregistered(J.self) }
         return name
@@ -125,14 +125,14 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
         await storage.shutdown(wait: wait, cancelPending: cancelPending)
     }
 
-    /// Stops the pool now: fails every unfinished job with ``ExecutorError/Code/cancelled``, sends SIGTERM to the
+    /// Stops the pool now: fails every unfinished job with `ExecutorError.Code.cancelled`, sends SIGTERM to the
     /// workers, and SIGKILL to those still alive after ``ProcessPoolConfiguration/terminationGracePeriod``.
     /// Returns once every worker is reaped.
     public func terminate() async {
         await storage.terminate(signal: SIGTERM)
     }
 
-    /// Stops the pool at once with SIGKILL; every unfinished job fails with ``ExecutorError/Code/cancelled``.
+    /// Stops the pool at once with SIGKILL; every unfinished job fails with `ExecutorError.Code.cancelled`.
     /// Returns once every worker is reaped.
     public func kill() async {
         await storage.terminate(signal: SIGKILL)

@@ -7,16 +7,16 @@ extension ProcessPoolExecutor {
     /// Runs every job in worker processes and returns their values in the order of `jobs`.
     ///
     /// Jobs travel in chunks, one message per chunk, like Python's `Pool.map`: by default a chunk holds
-    /// `ceil(count / (4 × workers))` jobs, and ``MapOptions/chunkSize`` overrides that. Jobs that encode to a
+    /// `ceil(count / (4 × workers))` jobs, and `MapOptions.chunkSize` overrides that. Jobs that encode to a
     /// mebibyte or more (judged by the first) travel one per message instead, one per worker at a time, so large
     /// payloads do not pile up in shared memory. Chunks are pipelined to the workers through a sliding window of
-    /// ``MapOptions/maxInFlight`` jobs. ``MapOptions/timeout`` applies to each job on its own: a job that runs past
+    /// `MapOptions.maxInFlight` jobs. `MapOptions.timeout` applies to each job on its own: a job that runs past
     /// it fails alone, and the other jobs of its chunk run again elsewhere. A job that crashes its worker fails
     /// alone too, counting ``ProcessPoolConfiguration/crashRetries`` for itself. Progress is reported after each
     /// job, as the worker sends results in parts of about a millisecond.
     ///
     /// - Throws: The first failing job's error, after which the chunks still in flight are cancelled; an
-    ///   ``ExecutorError`` for a shut-down pool or an unregistered job; ``ExecutorError/Code/cancelled`` when the
+    ///   `ExecutorError` for a shut-down pool or an unregistered job; `ExecutorError.Code.cancelled` when the
     ///   calling task is cancelled.
     public func map<S: Sequence>(_ jobs: S, options: MapOptions) async throws -> [S.Element.Output]
     where S.Element: Job {

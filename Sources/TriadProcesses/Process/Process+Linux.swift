@@ -3,7 +3,7 @@ import Glibc
 import Synchronization
 import TriadCore
 
-/// One registered ``TriadCore/Job`` run in a process of its own, like Python's
+/// One registered `Job` run in a process of its own, like Python's
 /// `multiprocessing.Process(target=...)`, with the job's result coming back.
 ///
 /// ```swift
@@ -22,9 +22,9 @@ import TriadCore
 /// - **A clean environment.** The child runs with `SWIFT_BACKTRACE=enable=no` unless
 ///   ``ProcessPoolConfiguration/workerBacktraces`` asks otherwise.
 /// - **Typed failures.** A crash (`fatalError`, a segmentation fault, `exit(3)`, an outside SIGKILL) ends the job
-///   with ``TriadCore/ExecutorError/Code/workerCrashed`` naming the job, whose ``TriadCore/ExecutorError/underlying``
+///   with `ExecutorError.Code.workerCrashed` naming the job, whose `ExecutorError.underlying`
 ///   is the ``WorkerExit`` with the signal or status. An error thrown by the job comes back as itself when its type
-///   is registered and `Codable`, otherwise as a ``TriadCore/RemoteJobError``.
+///   is registered and `Codable`, otherwise as a `RemoteJobError`.
 ///
 /// **Talking to the parent.** Pass descriptors at start, for example one end of a ``Pipe``, a ``ProcessQueue`` or a
 /// ``SharedMemory`` segment: `Process(job, passing: [childEnd.descriptor, queue.descriptor])`. In the child, the
@@ -86,11 +86,11 @@ public final class Process<J: Job>: Sendable {
     ///
     /// Call it once: starting a process twice is a programmer error and stops the program.
     ///
-    /// - Throws: ``TriadCore/ExecutorError`` with ``TriadCore/ExecutorError/Code/unknownJob`` if the job's type is
-    ///   not registered, or ``TriadCore/ExecutorError/Code/codingFailed`` if the job cannot be encoded or is above
+    /// - Throws: `ExecutorError` with `ExecutorError.Code.unknownJob` if the job's type is
+    ///   not registered, or `ExecutorError.Code.codingFailed` if the job cannot be encoded or is above
     ///   the frame limit; the process is not started then. A child that fails to start (a missing program, one
     ///   that does not bootstrap) is not an error here: the process finishes with
-    ///   ``TriadCore/ExecutorError/Code/workerStartFailed`` as its ``result``.
+    ///   `ExecutorError.Code.workerStartFailed` as its ``result``.
     public func start() throws(ExecutorError) {
         guard registry.contains(jobName: J.jobName) else {
             throw ExecutorError.unregistered(J.self, runner: "child")
@@ -119,10 +119,10 @@ public final class Process<J: Job>: Sendable {
 
     /// The job's output or error, once the process has finished; `nil` before.
     ///
-    /// The error is the job's own when its type is registered and `Codable`, a ``TriadCore/RemoteJobError``
-    /// otherwise, or a ``TriadCore/ExecutorError``: ``TriadCore/ExecutorError/Code/workerCrashed`` for a crash,
-    /// ``TriadCore/ExecutorError/Code/cancelled`` after ``terminate()`` or ``kill()``,
-    /// ``TriadCore/ExecutorError/Code/workerStartFailed`` if the child never started.
+    /// The error is the job's own when its type is registered and `Codable`, a `RemoteJobError`
+    /// otherwise, or a `ExecutorError`: `ExecutorError.Code.workerCrashed` for a crash,
+    /// `ExecutorError.Code.cancelled` after ``terminate()`` or ``kill()``,
+    /// `ExecutorError.Code.workerStartFailed` if the child never started.
     public var result: Result<J.Output, any Error>? {
         if let done = decoded.withLock({ $0 }) { return done }
         guard let outcome = storage.snapshot.outcome, storage.snapshot.isFinished else { return nil }
@@ -139,8 +139,8 @@ public final class Process<J: Job>: Sendable {
 
     /// Waits for the process to finish and returns the job's output.
     ///
-    /// - Throws: The job's error, or an ``TriadCore/ExecutorError`` as described in ``result``;
-    ///   ``TriadCore/ExecutorError/Code/cancelled`` if the awaiting task is cancelled (the process runs on).
+    /// - Throws: The job's error, or an `ExecutorError` as described in ``result``;
+    ///   `ExecutorError.Code.cancelled` if the awaiting task is cancelled (the process runs on).
     public var value: J.Output {
         get async throws {
             guard await join(timeout: nil) else { throw ExecutorError.cancelled(jobName: J.jobName) }
@@ -149,7 +149,7 @@ public final class Process<J: Job>: Sendable {
     }
 
     /// Sends SIGTERM to the child, like Python's `terminate()`. The job's ``result`` becomes
-    /// ``TriadCore/ExecutorError/Code/cancelled`` unless its output had already arrived. Signalling a process that
+    /// `ExecutorError.Code.cancelled` unless its output had already arrived. Signalling a process that
     /// has finished does nothing; one that is still starting gets the signal as soon as it is up, before its job.
     /// A process that was never started is a programmer error.
     public func terminate() {

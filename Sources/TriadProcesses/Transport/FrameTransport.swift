@@ -9,7 +9,7 @@ import TriadCore
 protocol FrameSource {
     /// Waits for the next frame. Returns `nil` when the stream ended cleanly between frames.
     ///
-    /// - Throws: ``WireError`` for a corrupt, oversized or truncated frame, or ``TransportError`` when the
+    /// - Throws: `WireError` for a corrupt, oversized or truncated frame, or ``TransportError`` when the
     ///   transport itself failed.
     mutating func receive() throws -> ReceivedFrame?
 

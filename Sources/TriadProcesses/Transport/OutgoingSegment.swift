@@ -1,7 +1,7 @@
 import TriadCore
 
 /// One piece of an outgoing message: a byte array, or the bytes of a large array that the codec borrowed instead
-/// of copying (a ``WireChunk``), seen through a range so that slicing and partial writes copy nothing.
+/// of copying (a `WireChunk`), seen through a range so that slicing and partial writes copy nothing.
 struct OutgoingSegment: Sendable {
     private enum Storage: Sendable {
         case bytes([UInt8])

@@ -252,7 +252,7 @@ final class SharedFrameLanes: Sendable {
     /// `ReceivedFrame`), valid and unchanged until ``release(_:)`` counts it, and the writer does not reuse its
     /// place before. Other frames are copied out and counted as read at once.
     ///
-    /// - Throws: ``WireError`` if the reference is malformed, above the frame limit or outside the lane.
+    /// - Throws: `WireError` if the reference is malformed, above the frame limit or outside the lane.
     func resolve(_ frame: Frame, inPlace: Bool = false) throws(WireError) -> ReceivedFrame {
         guard frame.kind == WorkerFrameKind.sharedData else { return ReceivedFrame(frame) }
         guard frame.payload.count == 24 else {
