@@ -46,6 +46,11 @@ private final class Recorder: Sendable {
 
 @Suite("Process pool logging")
 struct ProcessPoolLoggingTests {
+    @Test("by default a pool logs nothing, so a program's standard output stays its own")
+    func silentByDefault() {
+        #expect(ProcessPoolConfiguration(workers: 1).logger.handler is SwiftLogNoOpLogHandler)
+    }
+
     @Test("a crash logs a warning naming the pool, the worker, the job, the code and the worker's last words")
     func crashIsLogged() async throws {
         let recorder = Recorder()

@@ -79,9 +79,10 @@ public struct ProcessPoolConfiguration: Sendable {
 
     /// Where the pool logs. Events worth an operator's attention log at `warning` (a worker crashed or could not
     /// start) or `notice` (a worker killed for its timeout or its memory, respawns backing off after repeated
-    /// crashes, a shutdown that drains jobs); a failed job and a worker's start and exit log at `debug`. Every
-    /// record carries `pool` metadata (``name``), and `worker.pid`, `job` and `code` where they apply. Defaults to
-    /// a logger labelled `triad.processes`, which goes wherever the program's `LoggingSystem` sends logs.
+    /// crashes, a shutdown that drains jobs); a failed job and a worker's start and end log at `debug`. Every
+    /// record carries `pool` metadata (``name``), and `worker.pid`, `job` and `code` where they apply. By default
+    /// the pool logs nothing, as AsyncHTTPClient does: a command-line program's standard output stays its own.
+    /// A server passes its logger.
     public var logger: Logger
     /// The pool's name in its logs, as `pool` metadata, and in its metrics, as the `pool` dimension. Defaults to
     /// `"processes"`.
@@ -119,7 +120,7 @@ public struct ProcessPoolConfiguration: Sendable {
         self.workerBacktraces = false
         self.environment = [:]
         self.sharedPayloadThreshold = 256 << 10
-        self.logger = Logger(label: "triad.processes")
+        self.logger = Logger(label: "triad.processes", factory: { _ in SwiftLogNoOpLogHandler() })
         self.name = "processes"
         self.metricsFactory = nil
         self.metricsLabelPrefix = "triad_pool"
