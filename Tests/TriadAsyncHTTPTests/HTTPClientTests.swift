@@ -59,7 +59,7 @@ struct HTTPClientTests {
 
     @Test("cancelling a request ends it at once")
     func cancelledRequest() async throws {
-        let server = try await HTTPLatencyServer.start(latency: .seconds(30))
+        let server = try await HTTPLatencyServer.start(latency: .seconds(3600))
         let loop = AsyncLoop()
         let client = try await loop.run { loop in LoopHTTPClient(loop: loop) }
         let started = ContinuousClock.now
@@ -68,8 +68,9 @@ struct HTTPClientTests {
         while server.requestsReceived < 1 { try await Task.sleep(for: .milliseconds(1)) }
         request.cancel()
         await #expect(throws: (any Error).self) { try await request.value }
-        // Generous: the point is that it does not wait for the server's 30 seconds.
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // The point is that it does not wait for the server's hour; minutes allow for a machine stalled by other
+        // work.
+        #expect(ContinuousClock.now - started < .seconds(600))
         try await client.shutdown()
         await server.stop()
         await loop.shutdown()
@@ -77,7 +78,7 @@ struct HTTPClientTests {
 
     @Test("a request slower than the client's timeout throws deadlineExceeded")
     func timeout() async throws {
-        let server = try await HTTPLatencyServer.start(latency: .seconds(30))
+        let server = try await HTTPLatencyServer.start(latency: .seconds(3600))
         let started = ContinuousClock.now
         try await AsyncLoop.run { loop in
             let client = LoopHTTPClient(loop: loop, timeout: .milliseconds(200))
@@ -89,8 +90,9 @@ struct HTTPClientTests {
             }
             try await client.shutdown()
         }
-        // Generous: the point is that it does not wait for the server's 30 seconds.
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // The point is that it does not wait for the server's hour; minutes allow for a machine stalled by other
+        // work.
+        #expect(ContinuousClock.now - started < .seconds(600))
         await server.stop()
     }
 }

@@ -62,7 +62,7 @@ struct SleepTests {
                 _ = try await loop.gather((0..<1000).map { _ in
                     {
                         do {
-                            try await loop.sleep(for: .seconds(60))
+                            try await loop.sleep(for: .seconds(3600))
                         } catch is CancellationError {
                             cancelled.add(1, ordering: .relaxed)
                             throw CancellationError()
@@ -74,8 +74,8 @@ struct SleepTests {
             let started = ContinuousClock.now
             sleepers.cancel()
             _ = await sleepers.result
-            // Generous: the point is that nobody waits for the 60 seconds.
-            #expect(ContinuousClock.now - started < .seconds(10))
+            // The point is that nobody waits for the hour; minutes allow for a machine stalled by other work.
+            #expect(ContinuousClock.now - started < .seconds(600))
             #expect(loop.pendingSleeps == 0)
         }
         #expect(cancelled.load(ordering: .relaxed) == 1000)

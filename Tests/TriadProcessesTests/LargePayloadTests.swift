@@ -91,7 +91,7 @@ extension ProcessPoolTests {
             let job = Self.mixed(9, bytes: 8 << 20, values: 1 << 20)
             #expect(try await pool.submit(job).value == job)
             await pool.shutdown()
-            let settled = await eventually(seconds: 10) { SharedPayloadPoolTests.laneMappings() <= mappingsBefore }
+            let settled = await eventually(seconds: 120) { SharedPayloadPoolTests.laneMappings() <= mappingsBefore }
             #expect(settled, "lane mappings: \(mappingsBefore) before, \(SharedPayloadPoolTests.laneMappings()) after")
         }
 

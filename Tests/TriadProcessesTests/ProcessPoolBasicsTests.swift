@@ -150,7 +150,7 @@ extension ProcessPoolTests {
             let slow = try pool.submit(Nap(milliseconds: 300))
             let queued = try (0..<5).map { _ in try pool.submit(Nap(milliseconds: 300)) }
             // Wait for the worker to start the first job, however slowly the machine spawns it.
-            #expect(await eventually(seconds: 10) { slow.state == .running })
+            #expect(await eventually(seconds: 120) { slow.state == .running })
             await pool.shutdown(wait: true, cancelPending: true)
             #expect(slow.state == .succeeded)
             #expect(queued.allSatisfy { $0.state == .cancelled })
@@ -165,7 +165,7 @@ extension ProcessPoolTests {
             var pids: Set<Int32> = []
             for _ in 0..<9 { pids.insert(try await pool.submit(WhoAmI()).value) }
             #expect(pids.count == 3)
-            #expect(await eventually(seconds: 5) { pool.workerPIDs.isEmpty })
+            #expect(await eventually(seconds: 120) { pool.workerPIDs.isEmpty })
             #expect(try await pool.submit(Square(3)).value == 9)
             await pool.shutdown()
         }

@@ -103,13 +103,13 @@ extension ProcessPoolTests {
             let running = try pool.submit(Nap(milliseconds: 10_000))
             let queued = try pool.submit(Nap(milliseconds: 10_000))
             let later = try pool.submit(Square(6))
-            #expect(await eventually(seconds: 10) { running.state == .running && !pool.workerPIDs.isEmpty })
+            #expect(await eventually(seconds: 120) { running.state == .running && !pool.workerPIDs.isEmpty })
             let pid = pool.workerPIDs[0]
             #expect(queued.cancel())
             #expect(running.cancel())
             #expect(running.state == .cancelled)
             #expect(try await later.value == 36)
-            #expect(await eventually(seconds: 5) { TestPools.isDead(pid) })
+            #expect(await eventually(seconds: 120) { TestPools.isDead(pid) })
             #expect(!running.cancel())
             await pool.shutdown()
         }
@@ -119,7 +119,7 @@ extension ProcessPoolTests {
             let pool = TestPools.pool(workers: 1)
             let handle = try pool.submit(Nap(milliseconds: 10_000))
             let waiter = Task { await handle.result }
-            #expect(await eventually(seconds: 10) { handle.state == .running })
+            #expect(await eventually(seconds: 120) { handle.state == .running })
             waiter.cancel()
             #expect(executorError(await waiter.value)?.code == .cancelled)
             #expect(try await pool.submit(Square(7)).value == 49)
@@ -141,7 +141,7 @@ extension ProcessPoolTests {
             for useKill in [false, true] {
                 let pool = TestPools.pool()
                 let handles = try (0..<6).map { _ in try pool.submit(Nap(milliseconds: 10_000)) }
-                #expect(await eventually(seconds: 10) { pool.workerPIDs.count == 2 })
+                #expect(await eventually(seconds: 120) { pool.workerPIDs.count == 2 })
                 let pids = pool.workerPIDs
                 if useKill { await pool.kill() } else { await pool.terminate() }
                 for handle in handles { #expect(executorError(await handle.result)?.code == .cancelled) }

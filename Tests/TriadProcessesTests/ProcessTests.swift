@@ -143,7 +143,7 @@ extension ProcessPoolTests {
             // And once the job is surely running.
             let process = TestProcesses.make(Nap(milliseconds: 60_000))
             try process.start()
-            #expect(await eventually(seconds: 30) { process.pid != nil })
+            #expect(await eventually(seconds: 120) { process.pid != nil })
             try await Task.sleep(for: .milliseconds(200))
             process.terminate()
             #expect(await process.join(timeout: .seconds(30)))

@@ -112,14 +112,14 @@ extension ProcessPoolTests {
             defer { unlink(marker) }
             let held = try pool.submit(HoldBytes(bytes, milliseconds: 30_000, marker: marker))
             let output = try pool.submit(MakeBytes(count: 16 << 20))
-            #expect(await eventually(seconds: 30) { access(marker, F_OK) == 0 })
+            #expect(await eventually(seconds: 120) { access(marker, F_OK) == 0 })
             for pid in pool.workerPIDs { kill(pid, SIGKILL) }
             let error = executorError(await held.result)
             #expect(error?.code == .workerCrashed)
             #expect(try await output.value.count == 16 << 20)
             #expect(try await pool.submit(Echo(bytes)).value.count == bytes.count)
             await pool.shutdown()
-            let settled = await eventually(seconds: 10) { Self.laneMappings() <= mappingsBefore }
+            let settled = await eventually(seconds: 120) { Self.laneMappings() <= mappingsBefore }
             #expect(settled, "lane mappings: \(mappingsBefore) before, \(Self.laneMappings()) after")
             #expect(SharedMemory.listTriadSegments() == segmentsBefore)
         }

@@ -76,7 +76,8 @@ enum TestPools {
     }
 }
 
-/// Waits up to `seconds` for `condition`, polling.
+/// Waits up to `seconds` for `condition`, polling: a hang guard, not a timing. Keep it to minutes: a loaded machine
+/// can stall a test process for most of one.
 func eventually(seconds: Double, _ condition: () -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
     while ContinuousClock.now < deadline {
