@@ -42,7 +42,7 @@ struct MapTests {
                         throw Boom()
                     }
                     do {
-                        try await loop.sleep(for: .seconds(30))
+                        try await loop.sleep(for: .seconds(3600))
                     } catch {
                         cancelled.append(value)
                         throw error

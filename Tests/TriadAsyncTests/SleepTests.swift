@@ -86,7 +86,7 @@ struct SleepTests {
         let woke = Recorder<String>()
         try await AsyncLoop.run { loop in
             let long = loop.createTask {
-                do { try await loop.sleep(for: .seconds(60)) } catch { woke.append("long cancelled") }
+                do { try await loop.sleep(for: .seconds(3600)) } catch { woke.append("long cancelled") }
             }
             let short = loop.createTask {
                 try await loop.sleep(for: .milliseconds(20))
@@ -115,7 +115,7 @@ struct SleepTests {
     @Test("shutting the loop down wakes a sleeper that started off the loop")
     func shutdownWakesSleeper() async throws {
         let loop = AsyncLoop()
-        let sleeper = Task { try await loop.sleep(for: .seconds(60)) }
+        let sleeper = Task { try await loop.sleep(for: .seconds(3600)) }
         while loop.pendingSleeps < 1 { try await Task.sleep(for: .milliseconds(1)) }
         await loop.shutdown()
         do {

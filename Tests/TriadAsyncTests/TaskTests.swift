@@ -39,7 +39,7 @@ struct TaskTests {
                         }
                         started.add()
                         do {
-                            try await loop.sleep(for: .seconds(30))
+                            try await loop.sleep(for: .seconds(3600))
                         } catch is CancellationError {
                             cancelled.append(index)
                             throw CancellationError()
@@ -63,7 +63,7 @@ struct TaskTests {
                     {
                         started.add()
                         do {
-                            try await loop.sleep(for: .seconds(30))
+                            try await loop.sleep(for: .seconds(3600))
                         } catch {
                             cancelled.append(index)
                             throw error
@@ -101,7 +101,7 @@ struct TaskTests {
     func gatherTasks() async throws {
         let result = try await AsyncLoop.run { loop in
             let ok = try await loop.gather([loop.createTask { 1 }, loop.createTask { 2 }])
-            let slow = loop.createTask { try await loop.sleep(for: .seconds(30)) }
+            let slow = loop.createTask { try await loop.sleep(for: .seconds(3600)) }
             let failing = loop.createTask { () async throws in
                 try await loop.sleep(for: .milliseconds(5))
                 throw Boom()
@@ -121,7 +121,7 @@ struct TaskTests {
             await #expect {
                 try await loop.timeout(.milliseconds(20)) {
                     do {
-                        try await loop.sleep(for: .seconds(30))
+                        try await loop.sleep(for: .seconds(3600))
                     } catch {
                         sawCancel.append(true)
                         throw error
@@ -148,7 +148,7 @@ struct TaskTests {
     @Test("waitFor cancels the task on timeout and returns its value otherwise")
     func waitFor() async throws {
         try await AsyncLoop.run { loop in
-            let slow = loop.createTask { try await loop.sleep(for: .seconds(30)) }
+            let slow = loop.createTask { try await loop.sleep(for: .seconds(3600)) }
             await #expect(throws: AsyncLoopError.self) { try await loop.waitFor(slow, timeout: .milliseconds(20)) }
             _ = await slow.result
             #expect(slow.isCancelled)
@@ -186,7 +186,7 @@ struct TaskTests {
     @Test("awaiting a task from a cancelled task cancels it, as in asyncio")
     func awaitingPropagatesCancel() async throws {
         try await AsyncLoop.run { loop in
-            let inner = loop.createTask { try await loop.sleep(for: .seconds(30)) }
+            let inner = loop.createTask { try await loop.sleep(for: .seconds(3600)) }
             let awaiting = Tally()
             let outer = loop.createTask {
                 awaiting.add()
@@ -243,7 +243,7 @@ struct TaskTests {
             let start = ContinuousClock.now
             try await loop.sleep(for: .milliseconds(30))
             #expect(ContinuousClock.now - start >= .milliseconds(29))
-            let sleeper = loop.createTask { try await loop.sleep(for: .seconds(30)) }
+            let sleeper = loop.createTask { try await loop.sleep(for: .seconds(3600)) }
             sleeper.cancel()
             await #expect(throws: CancellationError.self) { try await sleeper.value }
         }
@@ -281,7 +281,7 @@ struct TaskTests {
         try await AsyncLoop.run { loop in
             loop.createTask {
                 started.add()
-                do { try await loop.sleep(for: .seconds(30)) } catch { cancelled.append(true) }
+                do { try await loop.sleep(for: .seconds(3600)) } catch { cancelled.append(true) }
             }
             await started.wait(untilAtLeast: 1)
         }

@@ -269,12 +269,26 @@ public struct NapMarked: Job {
     public static func hasStarted(_ path: String) -> Bool { access(path, F_OK) == 0 }
 }
 
+/// Waits in its worker until the file at `path` exists, then returns the worker's pid: a job that ends when the
+/// test says so, however fast or slow the machine.
+public struct AwaitFile: Job {
+    public var path: String
+    public init(path: String) { self.path = path }
+    public func run() async throws -> Int32 {
+        while access(path, F_OK) != 0 { usleep(1_000) }
+        return getpid()
+    }
+
+    /// Creates the file the job waits for.
+    public static func open(_ path: String) { close(Glibc.open(path, O_CREAT | O_WRONLY, 0o600)) }
+}
+
 /// Every job and error type of the tests.
 public enum TestJobs {
     public static let all: [any Job.Type] = [
         Square.self, Echo.self, WhoAmI.self, Nap.self, Runaway.self, Crash.self, Throw.self, Undecodable.self,
         Sabotage.self, Hog.self, SetMarker.self, ReadMarker.self, MaybeFail.self, FastSquare.self, Burst.self,
-        StartOffspring.self, NapMarked.self,
+        StartOffspring.self, NapMarked.self, AwaitFile.self,
     ]
     public static let errors: [any (Error & Codable).Type] = [TestFailure.self]
 }

@@ -147,13 +147,17 @@ extension ProcessPoolTests {
         @Test("shutdown without waiting lets queued jobs finish; cancelPending cancels them")
         func shutdownModes() async throws {
             let pool = TestPools.pool(workers: 1)
-            let slow = try pool.submit(Nap(milliseconds: 300))
+            let gate = NapMarked.freshPath()
+            defer { unlink(gate) }
+            // The first job runs until the test opens its gate, so the others are still queued at the shutdown.
+            let slow = try pool.submit(AwaitFile(path: gate))
             let queued = try (0..<5).map { _ in try pool.submit(Nap(milliseconds: 300)) }
-            // Wait for the worker to start the first job, however slowly the machine spawns it.
             #expect(await eventually(seconds: 120) { slow.state == .running })
-            await pool.shutdown(wait: true, cancelPending: true)
-            #expect(slow.state == .succeeded)
+            await pool.shutdown(wait: false, cancelPending: true)
             #expect(queued.allSatisfy { $0.state == .cancelled })
+            AwaitFile.open(gate)
+            await pool.shutdown(wait: true, cancelPending: false)
+            #expect(slow.state == .succeeded)
         }
 
         @Test("max jobs per worker replaces workers, and idle workers leave and come back")
