@@ -31,7 +31,7 @@ func run() throws {
         let pipe = try Pipe(inheriting: descriptor(2))
         while true {
             do {
-                if try pipe.poll(timeout: .seconds(30)) == false { fail("nothing arrived") }
+                if try pipe.poll(timeout: .seconds(600)) == false { fail("nothing arrived") }
                 let value = try pipe.receive(Int.self)
                 try pipe.send(value + 1)
             } catch {
@@ -65,7 +65,7 @@ func run() throws {
     case "shared-array-double":
         // Receives a SharedArray<Double> segment over the pipe, doubles every element, replies with the sum.
         let pipe = try Pipe(inheriting: descriptor(2))
-        let received = try pipe.receiveDescriptor(timeout: .seconds(30))
+        let received = try pipe.receiveDescriptor(timeout: .seconds(600))
         let array = try SharedArray<Double>(openingIn: SharedMemory(adopting: received.descriptor))
         var sum = 0.0
         for index in array.indices {
@@ -138,7 +138,7 @@ func run() throws {
         let queue = try ProcessQueue<Int>(inheriting: descriptor(2))
         let pipe = try Pipe(inheriting: descriptor(3))
         for _ in 0..<Int(arguments[4])! {
-            let delivery = try queue.receive(timeout: .seconds(30))
+            let delivery = try queue.receive(timeout: .seconds(600))
             try delivery.acknowledge()
             try pipe.send([delivery.value, delivery.deliveryCount])
         }
@@ -150,12 +150,12 @@ func run() throws {
         while true {
             let delivery: ProcessQueue<Int>.Delivery
             do {
-                delivery = try queue.receive(timeout: .seconds(30))
+                delivery = try queue.receive(timeout: .seconds(600))
             } catch {
                 if error.code == .closed { exit(0) }
                 throw error
             }
-            try reports.put([delivery.value, delivery.deliveryCount], timeout: .seconds(30))
+            try reports.put([delivery.value, delivery.deliveryCount], timeout: .seconds(600))
             usleep(UInt32.random(in: 200...2000))
             try delivery.acknowledge()
         }
@@ -163,7 +163,7 @@ func run() throws {
         // Receives one value, reports it, and waits without acknowledging it, to be killed.
         let queue = try ProcessQueue<Int>(inheriting: descriptor(2))
         let pipe = try Pipe(inheriting: descriptor(3))
-        let delivery = try queue.receive(timeout: .seconds(30))
+        let delivery = try queue.receive(timeout: .seconds(600))
         try pipe.send(delivery.value)
         withExtendedLifetime(delivery) { sleepForever() }
     case "queue-get-block":
@@ -187,7 +187,7 @@ func run() throws {
         let queue = try ProcessQueue<Int>(inheriting: descriptor(2))
         let start = Int(arguments[3])!
         for value in start..<start + Int(arguments[4])! {
-            try queue.put(value, timeout: .seconds(30))
+            try queue.put(value, timeout: .seconds(600))
         }
     case "queue-put-bytes":
         // Puts a value of another type, which an Int queue cannot decode.
@@ -201,7 +201,7 @@ func run() throws {
         let requests = try ProcessQueue<Int>(inheriting: descriptor(2))
         let replies = try ProcessQueue<Int>(inheriting: descriptor(3))
         for _ in 0..<Int(arguments[4])! {
-            try replies.put(requests.get(timeout: .seconds(30)) + 1)
+            try replies.put(requests.get(timeout: .seconds(600)) + 1)
         }
     default:
         fail("unknown role \(arguments[1])")

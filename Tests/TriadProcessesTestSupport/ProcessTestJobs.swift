@@ -11,7 +11,7 @@ public struct PipeTalk: Job {
     public init() {}
     public func run() async throws -> Int {
         let pipe = try Pipe(inheriting: .passed(0))
-        let value = try await pipe.receive(Int.self, timeout: .seconds(30))
+        let value = try await pipe.receive(Int.self, timeout: .seconds(600))
         try await pipe.send(value + 1)
         try await pipe.send("goodbye")
         return value
@@ -37,7 +37,7 @@ public struct QueueHold: Job {
     public func run() async throws -> Int {
         let queue = try ProcessQueue<Int>(inheriting: .passed(0))
         let pipe = try Pipe(inheriting: .passed(1))
-        let delivery = try await queue.receive(timeout: .seconds(30))
+        let delivery = try await queue.receive(timeout: .seconds(600))
         try await pipe.send(delivery.value)
         while true { sleep(1000) }
     }

@@ -46,8 +46,8 @@ extension IPCTests {
                 try? sender.send("after")
             }
             sending.start()
-            #expect(try receiver.receiveBytes(timeout: .seconds(30)) == large)
-            let (descriptor, tag) = try receiver.receiveDescriptor(timeout: .seconds(30))
+            #expect(try receiver.receiveBytes(timeout: .seconds(600)) == large)
+            let (descriptor, tag) = try receiver.receiveDescriptor(timeout: .seconds(600))
             #expect(tag == 77)
             #expect(fcntl(descriptor.rawValue, F_GETFD) >= 0)
             // The descriptor is the writing end of the spare pipe: what goes in comes out of its reading end.
@@ -56,7 +56,7 @@ extension IPCTests {
             #expect(try spareReading.receiveBytes(timeout: .seconds(5)) == [4, 2])
             written.close()
             spareWriting.close()
-            #expect(try receiver.receive(String.self, timeout: .seconds(30)) == "after")
+            #expect(try receiver.receive(String.self, timeout: .seconds(600)) == "after")
             sender.close()
         }
 
@@ -76,10 +76,10 @@ extension IPCTests {
             #expect(try receiver.poll(timeout: .milliseconds(50)) == false)
             let rest = Thread { Self.writeAll(raw, Array(payload[first...])) }
             rest.start()
-            #expect(try receiver.receiveBytes(timeout: .seconds(30)) == payload)
+            #expect(try receiver.receiveBytes(timeout: .seconds(600)) == payload)
             // The stream is still in step.
             try sender.send(12)
-            #expect(try receiver.receive(Int.self, timeout: .seconds(30)) == 12)
+            #expect(try receiver.receive(Int.self, timeout: .seconds(600)) == 12)
             sender.close()
         }
 
@@ -91,7 +91,7 @@ extension IPCTests {
             Frame.appendHeader(kind: Self.bytesKind, length: 2 << 20, to: &header)
             Self.writeAll(raw, header + Self.pattern(100 << 10, seed: 1))
             close(raw)
-            expectIPCError(.corruptStream) { try receiver.receiveBytes(timeout: .seconds(30)) }
+            expectIPCError(.corruptStream) { try receiver.receiveBytes(timeout: .seconds(600)) }
             expectIPCError(.endOfStream) { try receiver.receiveBytes(timeout: .seconds(1)) }
         }
 
@@ -99,7 +99,7 @@ extension IPCTests {
             let (sender, receiver) = try Pipe.duplex(maxFrameSize: 8 << 20)
             // Nobody reads, so the send fills the socket's buffer and waits with part of the message written.
             let large = Self.pattern(4 << 20, seed: 2)
-            let sending = Task { try await sender.send(bytes: large, timeout: .seconds(30)) }
+            let sending = Task { try await sender.send(bytes: large, timeout: .seconds(600)) }
             // Cancelled once part of the message is in the socket, however slowly the send started.
             let readEnd = receiver.descriptor.rawValue
             #expect(await eventually(seconds: 60) {
@@ -117,8 +117,8 @@ extension IPCTests {
         @Test func aLargeMessageSentAsynchronouslyArrivesWhole() async throws {
             let (sender, receiver) = try Pipe.duplex(maxFrameSize: 8 << 20)
             let large = Self.pattern(2 << 20, seed: 3)
-            async let sent: Void = sender.send(bytes: large, timeout: .seconds(30))
-            let received = try await receiver.receiveBytes(timeout: .seconds(30))
+            async let sent: Void = sender.send(bytes: large, timeout: .seconds(600))
+            let received = try await receiver.receiveBytes(timeout: .seconds(600))
             try await sent
             #expect(received == large)
             sender.close()

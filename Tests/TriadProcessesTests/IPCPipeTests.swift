@@ -16,7 +16,7 @@ extension IPCTests {
             let (pipe, peer) = try peer("pipe-echo")
             for value in [1, 41, -7] {
                 try pipe.send(value)
-                #expect(try pipe.receive(Int.self, timeout: .seconds(30)) == value + 1)
+                #expect(try pipe.receive(Int.self, timeout: .seconds(600)) == value + 1)
             }
             pipe.close()
             #expect(pipe.isClosed)
@@ -29,12 +29,12 @@ extension IPCTests {
             let (pipe, peer) = try peer("pipe-bytes-echo")
             let small: [UInt8] = [1, 2, 3]
             try pipe.send(bytes: small)
-            #expect(try pipe.receiveBytes(timeout: .seconds(30)) == small.reversed())
+            #expect(try pipe.receiveBytes(timeout: .seconds(600)) == small.reversed())
             let large = (0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
             try pipe.send(bytes: large)
-            #expect(try pipe.receiveBytes(timeout: .seconds(30)) == large.reversed())
+            #expect(try pipe.receiveBytes(timeout: .seconds(600)) == large.reversed())
             try pipe.send(bytes: [])
-            #expect(try pipe.receiveBytes(timeout: .seconds(30)) == [])
+            #expect(try pipe.receiveBytes(timeout: .seconds(600)) == [])
             pipe.close()
             #expect(peer.wait() == 0)
         }
@@ -44,9 +44,9 @@ extension IPCTests {
             #expect(receiving.direction == .receiving && sending.direction == .sending)
             let peer = try IPCPeer("pipe-write-then-exit", descriptors: [sending.descriptor])
             sending.close()
-            #expect(try receiving.receive(String.self, timeout: .seconds(30)) == "goodbye")
+            #expect(try receiving.receive(String.self, timeout: .seconds(600)) == "goodbye")
             #expect(peer.wait() == 0)
-            expectIPCError(.endOfStream) { try receiving.receive(String.self, timeout: .seconds(30)) }
+            expectIPCError(.endOfStream) { try receiving.receive(String.self, timeout: .seconds(600)) }
             // It stays at end of stream.
             #expect(try receiving.poll(timeout: .zero))
             expectIPCError(.endOfStream) { try receiving.receiveBytes(timeout: .seconds(1)) }
@@ -58,7 +58,7 @@ extension IPCTests {
             peer.kill(SIGKILL)
             peer.wait()
             #expect(peer.signal == SIGKILL)
-            expectIPCError(.endOfStream) { try pipe.receive(Int.self, timeout: .seconds(30)) }
+            expectIPCError(.endOfStream) { try pipe.receive(Int.self, timeout: .seconds(600)) }
             expectIPCError(.peerClosed) { try pipe.send(bytes: [UInt8](repeating: 1, count: 1 << 20)) }
         }
 
@@ -77,15 +77,15 @@ extension IPCTests {
             #expect(try pipe.poll(timeout: .milliseconds(50)) == false)
             // The pipe still works after a timeout.
             try pipe.send(9)
-            #expect(try pipe.poll(timeout: .seconds(30)))
-            #expect(try pipe.receive(Int.self, timeout: .seconds(30)) == 10)
+            #expect(try pipe.poll(timeout: .seconds(600)))
+            #expect(try pipe.receive(Int.self, timeout: .seconds(600)) == 10)
             pipe.close()
             #expect(peer.wait() == 0)
         }
 
         @Test func closingAnEndEndsACallBlockedOnItInAnotherTask() async throws {
             let (first, second) = try Pipe.duplex()
-            let waiting = Task { try await first.receive(Int.self, timeout: .seconds(60)) }
+            let waiting = Task { try await first.receive(Int.self, timeout: .seconds(600)) }
             try await Task.sleep(for: .milliseconds(100))
             first.close()
             await expectIPCError(.closed) { try await waiting.value }
@@ -95,7 +95,7 @@ extension IPCTests {
 
         @Test func garbageFromThePeerIsACorruptStream() throws {
             let (pipe, peer) = try peer("pipe-write-garbage")
-            expectIPCError(.corruptStream) { try pipe.receive(Int.self, timeout: .seconds(30)) }
+            expectIPCError(.corruptStream) { try pipe.receive(Int.self, timeout: .seconds(600)) }
             peer.kill()
             peer.wait()
         }
@@ -128,7 +128,7 @@ extension IPCTests {
             let (pipe, peer) = try peer("pipe-echo")
             for value in 0..<20 {
                 try await pipe.send(value)
-                #expect(try await pipe.receive(Int.self, timeout: .seconds(30)) == value + 1)
+                #expect(try await pipe.receive(Int.self, timeout: .seconds(600)) == value + 1)
             }
             try await pipe.send(bytes: [1])  // the echo peer skips raw bytes
             let (first, second) = try Pipe.duplex()
@@ -141,7 +141,7 @@ extension IPCTests {
             await expectIPCError(.cancelled) { try await waiting.value }
             // Nothing was consumed: the pipe still works.
             try await pipe.send(100)
-            #expect(try await pipe.receive(Int.self, timeout: .seconds(30)) == 101)
+            #expect(try await pipe.receive(Int.self, timeout: .seconds(600)) == 101)
             pipe.close()
             #expect(peer.wait() == 0)
         }

@@ -40,11 +40,11 @@ extension IPCTests {
             let second = try await queue.receive()
             try queue.close()
             // Both values are leased: a consumer waits, since either may come back.
-            let waiting = Task { try await queue.get(timeout: .seconds(30)) }
+            let waiting = Task { try await queue.get(timeout: .seconds(600)) }
             try await Task.sleep(for: .milliseconds(100))
             try first.requeue()
             #expect(try await waiting.value == 1)
-            let last = Task { try await queue.get(timeout: .seconds(30)) }
+            let last = Task { try await queue.get(timeout: .seconds(600)) }
             try await Task.sleep(for: .milliseconds(100))
             try second.acknowledge()
             await expectIPCError(.closed) { try await last.value }
@@ -100,12 +100,12 @@ extension IPCTests {
             theirs.close()
             var seen: [Int] = []
             for _ in 0..<350 {
-                let delivery = try queue.receive(timeout: .seconds(30))
+                let delivery = try queue.receive(timeout: .seconds(600))
                 seen.append(delivery.value)
                 try delivery.acknowledge()
             }
             for _ in 0..<250 {
-                seen.append(try report.receive([Int].self, timeout: .seconds(30))[0])
+                seen.append(try report.receive([Int].self, timeout: .seconds(600))[0])
             }
             for process in producers + [consumer] { #expect(process.wait() == 0) }
             #expect(seen.sorted() == Array(0..<600))
@@ -119,13 +119,13 @@ extension IPCTests {
             let consumer = try IPCPeer("queue-consume-hold", descriptors: [queue.descriptor, theirs.descriptor])
             theirs.close()
             // The consumer has received 10 and holds it, unacknowledged.
-            #expect(try report.receive(Int.self, timeout: .seconds(30)) == 10)
+            #expect(try report.receive(Int.self, timeout: .seconds(600)) == 10)
             #expect(try queue.inFlightCount == 1)
             consumer.kill(SIGKILL)
             consumer.wait()
             #expect(consumer.signal == SIGKILL)
             // A waiting consumer notices the death by itself: 10 comes back first, marked as redelivered.
-            let redelivered = try queue.receive(timeout: .seconds(30))
+            let redelivered = try queue.receive(timeout: .seconds(600))
             #expect(redelivered.value == 10)
             #expect(redelivered.deliveryCount == 2 && redelivered.isRedelivered)
             try redelivered.acknowledge()
@@ -164,7 +164,7 @@ extension IPCTests {
                     kills += 1
                     continue
                 }
-                producer.wait(timeout: .seconds(30))
+                producer.wait(timeout: .seconds(600))
                 if queue.count == 0, try queue.inFlightCount == 0 { break }
                 usleep(10_000)
             }
@@ -190,7 +190,7 @@ extension IPCTests {
             let (report, theirs) = try Pipe.duplex()
             let consumer = try IPCPeer("queue-consume-hold", descriptors: [queue.descriptor, theirs.descriptor])
             theirs.close()
-            #expect(try report.receive(Int.self, timeout: .seconds(30)) == 5)
+            #expect(try report.receive(Int.self, timeout: .seconds(600)) == 5)
             #expect(try queue.recoverAbandoned() == 0)  // the consumer is alive
             consumer.kill(SIGKILL)
             consumer.wait()
@@ -203,7 +203,7 @@ extension IPCTests {
             let queue = try ProcessQueue<Int>.anonymous(maxSize: 1)
             let (report, theirs) = try Pipe.duplex()
             let getter = try IPCPeer("queue-get-block", descriptors: [queue.descriptor, theirs.descriptor])
-            #expect(try report.receive(Int.self, timeout: .seconds(30)) == 0)
+            #expect(try report.receive(Int.self, timeout: .seconds(600)) == 0)
             usleep(200_000)
             getter.kill(SIGKILL)
             getter.wait()
@@ -216,7 +216,7 @@ extension IPCTests {
             let putter = try IPCPeer(
                 "queue-put-block", descriptors: [queue.descriptor, theirs.descriptor], arguments: ["3"]
             )
-            #expect(try report.receive(Int.self, timeout: .seconds(30)) == 0)
+            #expect(try report.receive(Int.self, timeout: .seconds(600)) == 0)
             usleep(200_000)
             putter.kill(SIGKILL)
             putter.wait()
@@ -261,7 +261,7 @@ extension IPCTests {
             )
             for value in 0..<5 {
                 try await requests.put(value)
-                #expect(try await queue.get(timeout: .seconds(30)) == value + 1)
+                #expect(try await queue.get(timeout: .seconds(600)) == value + 1)
             }
             #expect(peer.wait() == 0)
             let waiting = Task { try await queue.get() }
@@ -282,7 +282,7 @@ extension IPCTests {
             let waiters = 12
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<waiters {
-                    group.addTask { try await queue.get(timeout: .seconds(60)) }
+                    group.addTask { try await queue.get(timeout: .seconds(600)) }
                 }
                 try await Task.sleep(for: .milliseconds(200))
                 for value in 0..<waiters { try await queue.put(value) }
@@ -300,9 +300,9 @@ extension IPCTests {
                 "queue-consume-ack", descriptors: [queue.descriptor, theirs.descriptor], arguments: ["2"]
             )
             theirs.close()
-            try await queue.put(2, timeout: .seconds(30))  // waits until the consumer took 1
-            #expect(try await report.receive([Int].self, timeout: .seconds(30)) == [1, 1])
-            #expect(try await report.receive([Int].self, timeout: .seconds(30)) == [2, 1])
+            try await queue.put(2, timeout: .seconds(600))  // waits until the consumer took 1
+            #expect(try await report.receive([Int].self, timeout: .seconds(600)) == [1, 1])
+            #expect(try await report.receive([Int].self, timeout: .seconds(600)) == [2, 1])
             #expect(consumer.wait() == 0)
             await expectIPCError(.timedOut) {
                 try await queue.put(3)

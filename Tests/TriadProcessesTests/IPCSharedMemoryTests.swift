@@ -12,7 +12,7 @@ extension IPCTests {
             let peer = try IPCPeer("shared-array-double", descriptors: [theirs.descriptor])
             theirs.close()
             try pipe.send(descriptor: array.memory.descriptor, tag: 1)
-            let sum = try pipe.receive(Double.self, timeout: .seconds(30))
+            let sum = try pipe.receive(Double.self, timeout: .seconds(600))
             #expect(sum == Double(999 * 1000))
             // The child's writes are visible here without a copy.
             #expect(array[10] == 20)
@@ -34,7 +34,7 @@ extension IPCTests {
             let (pipe, theirs) = try Pipe.duplex()
             let peer = try IPCPeer("shared-array-named", descriptors: [theirs.descriptor], arguments: [name])
             theirs.close()
-            #expect(try pipe.receive(Int.self, timeout: .seconds(30)) == 64)
+            #expect(try pipe.receive(Int.self, timeout: .seconds(600)) == 64)
             #expect(array[3] == 2.5 && array[0] == 1)
             #expect(peer.wait() == 0)
             // Opening by name does not own it; releasing the owner unlinks it.
@@ -51,7 +51,7 @@ extension IPCTests {
             let (pipe, theirs) = try Pipe.duplex()
             let owner = try IPCPeer("shared-named-owner", descriptors: [theirs.descriptor])
             theirs.close()
-            let name = try pipe.receive(String.self, timeout: .seconds(30))
+            let name = try pipe.receive(String.self, timeout: .seconds(600))
             #expect(triadSegments(ofProcesses: [owner.pid]).count == 1)
             // A live owner's segment is left alone.
             #expect(!SharedMemory.removeAbandoned().contains(name))
@@ -102,11 +102,11 @@ extension IPCTests {
                 }
                 try pipe.send(UInt8(2))
                 try pipe.send(reference)
-                while try pipe.receive(UInt8.self, timeout: .seconds(30)) == 1 {
-                    let (descriptor, tag) = try pipe.receiveDescriptor(timeout: .seconds(30))
+                while try pipe.receive(UInt8.self, timeout: .seconds(600)) == 1 {
+                    let (descriptor, tag) = try pipe.receiveDescriptor(timeout: .seconds(600))
                     try reader.adopt(descriptor, segment: tag)
                 }
-                let back = try pipe.receive(SharedPayloadReference.self, timeout: .seconds(30))
+                let back = try pipe.receive(SharedPayloadReference.self, timeout: .seconds(600))
                 try reader.read(into: &received, at: back)
                 #expect(received == values.map { $0 + 1 })
             }
@@ -133,7 +133,7 @@ extension IPCTests {
                 let values = (0..<size).map { Double($0) * 0.5 }
                 writer.reset()
                 try pipe.send(payload: values, using: writer)
-                let back = try pipe.receivePayload([Double].self, using: reader, timeout: .seconds(30))
+                let back = try pipe.receivePayload([Double].self, using: reader, timeout: .seconds(600))
                 #expect(back == values.map { $0 + 1 })
             }
             // Only the large payloads made segments: 1 MiB for 100k Doubles, then 2.4 MB for 300k.

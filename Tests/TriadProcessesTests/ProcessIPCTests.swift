@@ -14,10 +14,10 @@ extension ProcessPoolTests {
             try process.start()
             childEnd.close()
             try await parentEnd.send(41)
-            #expect(try await parentEnd.receive(Int.self, timeout: .seconds(30)) == 42)
-            #expect(try await parentEnd.receive(String.self, timeout: .seconds(30)) == "goodbye")
+            #expect(try await parentEnd.receive(Int.self, timeout: .seconds(600)) == 42)
+            #expect(try await parentEnd.receive(String.self, timeout: .seconds(600)) == "goodbye")
             #expect(try await process.value == 41)
-            await expectIPCError(.endOfStream) { try await parentEnd.receive(Int.self, timeout: .seconds(30)) }
+            await expectIPCError(.endOfStream) { try await parentEnd.receive(Int.self, timeout: .seconds(600)) }
         }
 
         @Test("a passed shared segment is written by the child and read by the parent")
@@ -39,10 +39,10 @@ extension ProcessPoolTests {
             try process.start()
             childEnd.close()
             // The child says it is about to block; give it time to park in get.
-            let childPID = try await parentEnd.receive(Int32.self, timeout: .seconds(30))
+            let childPID = try await parentEnd.receive(Int32.self, timeout: .seconds(600))
             try await Task.sleep(for: .milliseconds(300))
             process.kill()
-            #expect(await process.join(timeout: .seconds(30)))
+            #expect(await process.join(timeout: .seconds(600)))
             #expect(process.exit?.signal == SIGKILL)
             #expect(process.pid == childPID)
             let error = await #expect(throws: ExecutorError.self) { try await process.value }
@@ -59,7 +59,7 @@ extension ProcessPoolTests {
             let next = TestProcesses.make(QueueTake(), passing: [queue.descriptor, nextChildEnd.descriptor])
             try next.start()
             nextChildEnd.close()
-            _ = try await nextParentEnd.receive(Int32.self, timeout: .seconds(30))
+            _ = try await nextParentEnd.receive(Int32.self, timeout: .seconds(600))
             try await queue.put(7, timeout: .seconds(5))
             #expect(try await next.value == 7)
         }
@@ -72,10 +72,10 @@ extension ProcessPoolTests {
             let process = TestProcesses.make(QueueHold(), passing: [queue.descriptor, childEnd.descriptor])
             try process.start()
             childEnd.close()
-            #expect(try await parentEnd.receive(Int.self, timeout: .seconds(30)) == 42)
+            #expect(try await parentEnd.receive(Int.self, timeout: .seconds(600)) == 42)
             #expect(queue.count == 0)
             process.kill()
-            #expect(await process.join(timeout: .seconds(30)))
+            #expect(await process.join(timeout: .seconds(600)))
             let delivery = try await queue.receive(timeout: .seconds(10))
             #expect(delivery.value == 42)
             #expect(delivery.isRedelivered)
@@ -89,11 +89,11 @@ extension ProcessPoolTests {
             let middle = TestProcesses.make(StartGrandchild(), passing: [childEnd.descriptor])
             try middle.start()
             childEnd.close()
-            let grandchild = try await parentEnd.receive(Int32.self, timeout: .seconds(30))
+            let grandchild = try await parentEnd.receive(Int32.self, timeout: .seconds(600))
             #expect(!TestPools.isDead(grandchild))
             let middlePID = try #require(middle.pid)
             kill(middlePID, SIGKILL)
-            #expect(await middle.join(timeout: .seconds(30)))
+            #expect(await middle.join(timeout: .seconds(600)))
             #expect(middle.exit?.signal == SIGKILL)
             // The grandchild learns of its parent's death and ends: wait for that, however slow the machine.
             #expect(await eventually(seconds: 60) { TestPools.isDead(grandchild) }, "process \(grandchild) outlived its parent")

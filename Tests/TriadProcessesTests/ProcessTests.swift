@@ -38,7 +38,7 @@ extension ProcessPoolTests {
             #expect(process.result == nil)
             try process.start()
             #expect(process.isAlive)
-            #expect(await process.join(timeout: .seconds(30)))
+            #expect(await process.join(timeout: .seconds(600)))
             #expect(!process.isAlive)
             #expect(try process.result?.get() == 49)
             #expect(try await process.value == 49)
@@ -132,7 +132,7 @@ extension ProcessPoolTests {
                 try process.start()
                 // Signal it while it may still be starting: the signal waits for the handshake.
                 stop(process)
-                #expect(await process.join(timeout: .seconds(30)))
+                #expect(await process.join(timeout: .seconds(600)))
                 #expect(process.exit?.signal == signal)
                 #expect(process.exitCode == -signal)
                 let error = await #expect(throws: ExecutorError.self) { try await process.value }
@@ -146,7 +146,7 @@ extension ProcessPoolTests {
             #expect(await eventually(seconds: 120) { process.pid != nil })
             try await Task.sleep(for: .milliseconds(200))
             process.terminate()
-            #expect(await process.join(timeout: .seconds(30)))
+            #expect(await process.join(timeout: .seconds(600)))
             #expect(process.exit?.signal == SIGTERM)
         }
 

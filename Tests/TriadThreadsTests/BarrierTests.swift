@@ -9,7 +9,7 @@ struct BarrierTests {
         let barrier = Barrier(parties: 3, action: { actions.increment() })
         #expect(barrier.parties == 3)
         let threads = try startThreads(3) { _ in
-            [try barrier.wait(timeout: .seconds(30)), try barrier.wait(timeout: .seconds(30))]
+            [try barrier.wait(timeout: .seconds(600)), try barrier.wait(timeout: .seconds(600))]
         }
         var indices: [[Int]] = []
         for thread in threads { indices.append(try await thread.join()) }
@@ -23,24 +23,24 @@ struct BarrierTests {
     @Test("abort breaks the barrier for every waiter and every later arrival, until reset")
     func abort() async throws {
         let barrier = Barrier(parties: 3)
-        let waiters = try startThreads(2) { _ in try barrier.wait(timeout: .seconds(30)) }
+        let waiters = try startThreads(2) { _ in try barrier.wait(timeout: .seconds(600)) }
         try await onThread {
             while barrier.waitingCount < 2 { sleepOnThread(.milliseconds(5)) }
             barrier.abort()
         }
         for outcome in await outcomes(waiters) { #expect(threadingCode(outcome) == .brokenBarrier) }
         #expect(barrier.isBroken)
-        let late = await attempt { try await onThread { try barrier.wait(timeout: .seconds(30)) } }
+        let late = await attempt { try await onThread { try barrier.wait(timeout: .seconds(600)) } }
         #expect(threadingCode(late) == .brokenBarrier)
         barrier.reset()
         #expect(!barrier.isBroken)
-        let again = try startThreads(3) { _ in try barrier.wait(timeout: .seconds(30)) }
+        let again = try startThreads(3) { _ in try barrier.wait(timeout: .seconds(600)) }
         for outcome in await outcomes(again) { #expect((try? outcome.get()) != nil) }
     }
 
     @Test("a timeout breaks the barrier for the waiter and for the others")
     func timeout() async throws {
-        let barrier = Barrier(parties: 3, timeout: .seconds(60))
+        let barrier = Barrier(parties: 3, timeout: .seconds(600))
         let patient = Thread { try barrier.wait() }
         try patient.start()
         try await onThread { while barrier.waitingCount < 1 { sleepOnThread(.milliseconds(5)) } }
@@ -59,7 +59,7 @@ struct BarrierTests {
     @Test("an action that throws breaks the barrier; its thread gets the action's error")
     func failingAction() async throws {
         let barrier = Barrier(parties: 2, action: { throw TestFailure(reason: "action") })
-        let threads = try startThreads(2) { _ in try barrier.wait(timeout: .seconds(30)) }
+        let threads = try startThreads(2) { _ in try barrier.wait(timeout: .seconds(600)) }
         let results = await outcomes(threads)
         let actionErrors = results.filter {
             if case .failure(let error as TestFailure) = $0 { return error.reason == "action" }
@@ -72,7 +72,7 @@ struct BarrierTests {
     @Test("reset while threads wait breaks their round")
     func resetWhileWaiting() async throws {
         let barrier = Barrier(parties: 2)
-        let waiter = Thread { try barrier.wait(timeout: .seconds(30)) }
+        let waiter = Thread { try barrier.wait(timeout: .seconds(600)) }
         try waiter.start()
         try await onThread { while barrier.waitingCount < 1 { sleepOnThread(.milliseconds(5)) } }
         barrier.reset()
@@ -96,8 +96,8 @@ struct BarrierTests {
             inAction.set()
             proceed.wait()
         })
-        let threads = try startThreads(2) { _ in try barrier.wait(timeout: .seconds(30)) }
-        try await inAction.wait(timeout: .seconds(30))
+        let threads = try startThreads(2) { _ in try barrier.wait(timeout: .seconds(600)) }
+        try await inAction.wait(timeout: .seconds(600))
         barrier.abort()
         proceed.set()
         for outcome in await outcomes(threads) { #expect(threadingCode(outcome) == .brokenBarrier) }

@@ -48,7 +48,7 @@ struct BlockingQueueTests {
         #expect(threadingCode(blocking) == .timedOut)
         await #expect(throws: ThreadingError.self) { try await queue.put(3, timeout: .milliseconds(50)) }
         #expect(queue.count == 2)
-        let putter = Thread { try queue.put(3, timeout: .seconds(30)) }
+        let putter = Thread { try queue.put(3, timeout: .seconds(600)) }
         try putter.start()
         #expect(try await queue.get() == 1)
         try await putter.join()
@@ -68,7 +68,7 @@ struct BlockingQueueTests {
         let blocking = await attempt { try await onThread { try queue.get(timeout: .milliseconds(50)) } }
         #expect(threadingCode(blocking) == .timedOut)
         await #expect(throws: ThreadingError.self) { try await queue.get(timeout: .milliseconds(50)) }
-        let getter = Thread { try queue.get(timeout: .seconds(30)) }
+        let getter = Thread { try queue.get(timeout: .seconds(600)) }
         try getter.start()
         try queue.putNowait("late")
         #expect(try await getter.join() == "late")
@@ -87,8 +87,8 @@ struct BlockingQueueTests {
         #expect(received == Array(0..<100))
 
         try await queue.put(1)
-        let waiter = Task { try await queue.put(2, timeout: .seconds(30)) }
-        #expect(try await queue.get(timeout: .seconds(30)) == 1)
+        let waiter = Task { try await queue.put(2, timeout: .seconds(600)) }
+        #expect(try await queue.get(timeout: .seconds(600)) == 1)
         try await waiter.value
         #expect(try queue.getNowait() == 2)
         let cancelled = Task { try await queue.get() }
@@ -108,7 +108,7 @@ struct BlockingQueueTests {
             var total = 0
             for item in 0..<1_000 {
                 try ping.put(item)
-                total += try pong.get(timeout: .seconds(30))
+                total += try pong.get(timeout: .seconds(600))
             }
             return total
         }

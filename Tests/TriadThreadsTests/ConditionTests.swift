@@ -9,7 +9,7 @@ struct ConditionTests {
         let box = UnsafeCounterBox()
         let consumer = Thread { () -> Int in
             try condition.withLock { () throws(ThreadingError) -> Int in
-                try condition.wait(for: { box.value > 0 }, timeout: .seconds(30))
+                try condition.wait(for: { box.value > 0 }, timeout: .seconds(600))
                 return box.value
             }
         }
@@ -70,7 +70,7 @@ struct ConditionTests {
         let waiters = try startThreads(4) { _ in
             try condition.withLock { () throws(ThreadingError) in
                 waiting.increment()
-                try condition.wait(timeout: .seconds(60))
+                try condition.wait(timeout: .seconds(600))
                 woken.increment()
             }
         }
@@ -111,7 +111,7 @@ struct ConditionTests {
             condition.release()
         }
         try holder.start()
-        try await held.wait(timeout: .seconds(30))
+        try await held.wait(timeout: .seconds(600))
         let outcome = await attempt { try await onThread { try condition.acquire(timeout: .milliseconds(50)) } }
         #expect(threadingCode(outcome) == .timedOut)
         release.set()

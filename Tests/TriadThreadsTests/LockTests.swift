@@ -33,7 +33,7 @@ struct LockTests {
         #expect(threadingCode(outcome) == .timedOut)
         lock.release()
         try await onThread {
-            try lock.acquire(timeout: .seconds(30))
+            try lock.acquire(timeout: .seconds(600))
             lock.release()
         }
     }
@@ -60,7 +60,7 @@ struct LockTests {
         try await lock.acquire()
         await #expect(throws: ThreadingError.self) { try await lock.acquire(timeout: .milliseconds(50)) }
         let waiter = Task { () async throws -> Bool in
-            try await lock.acquire(timeout: .seconds(30))
+            try await lock.acquire(timeout: .seconds(600))
             lock.release()
             return true
         }
@@ -125,14 +125,14 @@ struct RLockTests {
             lock.release()
         }
         try owner.start()
-        try await held.wait(timeout: .seconds(30))
+        try await held.wait(timeout: .seconds(600))
         let outcome = await attempt { try await onThread { try lock.acquire(timeout: .milliseconds(50)) } }
         #expect(threadingCode(outcome) == .timedOut)
         #expect(try await onThread { !lock.tryAcquire() })
         release.set()
         try await owner.join()
         try await onThread {
-            try lock.acquire(timeout: .seconds(30))
+            try lock.acquire(timeout: .seconds(600))
             lock.withLock { lock.release(); lock.acquire() }
             lock.release()
         }

@@ -32,7 +32,7 @@ struct SemaphoreTests {
     func asyncAcquire() async throws {
         let semaphore = Semaphore(0)
         await #expect(throws: ThreadingError.self) { try await semaphore.acquire(timeout: .milliseconds(50)) }
-        let waiter = Task { try await semaphore.acquire(timeout: .seconds(30)) }
+        let waiter = Task { try await semaphore.acquire(timeout: .seconds(600)) }
         try await onThread {
             sleepOnThread(.milliseconds(20))
             semaphore.release()

@@ -125,7 +125,7 @@ struct ThreadPoolExecutorTests {
             gate.wait()
             return "finished"
         }
-        try await started.wait(timeout: .seconds(30))
+        try await started.wait(timeout: .seconds(600))
         let pending = try (1...5).map { try pool.submit(Square(n: $0)) }
         let pendingClosure = try pool.submit { 1 }
         #expect(pending.allSatisfy { $0.state == .pending })
@@ -178,7 +178,7 @@ struct ThreadPoolExecutorTests {
         }
         #expect(executorCode(await closure.result) == .timedOut)
         timedOut.set()
-        let quick = try pool.submit(Sleeps(milliseconds: 1), options: JobOptions(timeout: .seconds(30)))
+        let quick = try pool.submit(Sleeps(milliseconds: 1), options: JobOptions(timeout: .seconds(600)))
         #expect(try await quick.value)
         // The cancelled sleep ends at once, so shutdown does not wait a minute.
         await pool.shutdown()
@@ -204,11 +204,11 @@ struct ThreadPoolExecutorTests {
             stopped.set()
             return 0
         }
-        try await started.wait(timeout: .seconds(30))
+        try await started.wait(timeout: .seconds(600))
         #expect(handle.state == .running)
         #expect(handle.cancel())
         #expect(handle.state == .cancelled)
-        try await stopped.wait(timeout: .seconds(30))
+        try await stopped.wait(timeout: .seconds(600))
         await pool.shutdown()
     }
 
@@ -229,7 +229,7 @@ struct ThreadPoolExecutorTests {
                 #expect(error.code == .timedOut)
             }
             gate.set()
-            values.append(try slow.wait(timeout: .seconds(30)))
+            values.append(try slow.wait(timeout: .seconds(600)))
             return values
         }
         #expect(values == [81, 5])
@@ -239,7 +239,7 @@ struct ThreadPoolExecutorTests {
     @Test("jobs run in parallel on every worker")
     func parallel() async throws {
         let pool = ThreadPoolExecutor(workers: 2)
-        let barrier = Barrier(parties: 2, timeout: .seconds(30))
+        let barrier = Barrier(parties: 2, timeout: .seconds(600))
         let handles = try (0..<2).map { _ in try pool.submit { try barrier.wait() } }
         for handle in handles { _ = try await handle.value }
         await pool.shutdown()

@@ -48,7 +48,7 @@ struct ThreadTests {
         await #expect(throws: ThreadingError.self) { try await thread.join(timeout: .milliseconds(50)) }
         #expect(thread.isAlive)
         gate.set()
-        #expect(try await thread.join(timeout: .seconds(30)) == "done")
+        #expect(try await thread.join(timeout: .seconds(600)) == "done")
         #expect(!thread.isAlive)
     }
 
@@ -92,7 +92,7 @@ struct ThreadTests {
             precondition(daemon.isDaemon && !worker.isDaemon)
             try daemon.start()
             try worker.start()
-            try await Threading.joinNonDaemonThreads(timeout: .seconds(60))
+            try await Threading.joinNonDaemonThreads(timeout: .seconds(600))
             precondition(finished.count == 1, "the wait returned before the non-daemon thread ended")
             precondition(!worker.isAlive)
             precondition(daemon.isAlive, "the wait waited for the daemon thread")
