@@ -73,7 +73,7 @@ struct App {
         // The same work on the event loop, for comparison: every other request on this loop waits for it.
         router.get("/primes-inline/{limit}") { _, context -> String in
             let limit = try context.parameters.require("limit", as: Int.self)
-            return String(CountPrimes(limit: limit).runInline())
+            return String(CountPrimes(limit: limit).count())
         }
         // Crash-prone work: a crash fails this request with a 500 that names it, and the pool serves on.
         router.get("/parse/{document}") { _, context -> String in

@@ -4,26 +4,14 @@ import TriadCore
 struct CountPrimes: Job {
     var limit: Int
 
-    func run() async throws -> Int {
+    func run() async throws -> Int { count() }
+
+    /// The work itself, run where it is called: in a worker, or on the event loop for a route without the pool.
+    func count() -> Int {
         guard limit > 2 else { return 0 }
         var composite = [Bool](repeating: false, count: limit)
         var count = 0
         for n in 2..<limit where !composite[n] {
-            count += 1
-            var multiple = n * n
-            while multiple < limit {
-                composite[multiple] = true
-                multiple += n
-            }
-        }
-        return count
-    }
-
-    /// The same work, run where it is called: what a route does without the pool.
-    func runInline() -> Int {
-        var composite = [Bool](repeating: false, count: max(0, limit))
-        var count = 0
-        for n in 2..<max(2, limit) where !composite[n] {
             count += 1
             var multiple = n * n
             while multiple < limit {
