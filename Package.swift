@@ -29,12 +29,23 @@ let package = Package(
         .library(name: "TriadHTTPTestServer", targets: ["TriadHTTPTestServer"]),
         .executable(name: "triad", targets: ["triad"]),
     ],
+    traits: [
+        .trait(
+            name: "TracingSupport",
+            description: """
+                A swift-distributed-tracing span around each job of a process pool, with the caller's \
+                ServiceContext carried to the worker process so that one trace crosses the process boundary.
+                """
+        ),
+        .default(enabledTraits: []),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         // `swift package generate-documentation`: a plugin, never built into Triad.
@@ -54,6 +65,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(
+                    name: "Tracing", package: "swift-distributed-tracing", condition: .when(traits: ["TracingSupport"])
+                ),
             ],
             swiftSettings: triadSwiftSettings
         ),
@@ -220,6 +234,28 @@ let package = Package(
         .testTarget(
             name: "TriadAsyncHTTPTests",
             dependencies: ["TriadAsyncHTTP", "TriadAsync", "TriadHTTPTestServer"],
+            swiftSettings: triadSwiftSettings
+        ),
+        // Tracing across the process boundary, with the trait `TracingSupport`: a traced pool in a program of its own,
+        // since a tracer is bootstrapped once per process, in the parent and in each worker.
+        .executableTarget(
+            name: "TriadTracingTestProgram",
+            dependencies: [
+                "TriadProcesses", "TriadCore",
+                .product(
+                    name: "Tracing", package: "swift-distributed-tracing", condition: .when(traits: ["TracingSupport"])
+                ),
+                .product(
+                    name: "InMemoryTracing", package: "swift-distributed-tracing",
+                    condition: .when(traits: ["TracingSupport"])
+                ),
+            ],
+            path: "Tests/TriadTracingTestProgram",
+            swiftSettings: triadSwiftSettings
+        ),
+        .testTarget(
+            name: "TriadTracingTests",
+            dependencies: ["TriadTracingTestProgram"],
             swiftSettings: triadSwiftSettings
         ),
         // Counters and keyed shared objects for the executors' map tests.

@@ -9,23 +9,27 @@ enum JobMessages {
     /// afterwards, so it is encoded once and never copied; its large arrays stay out of the buffer and travel from
     /// their own storage (see `WireChunk`). The job is taken alone rather than in a one-element collection: at run
     /// time, iterating a generic collection asks the runtime for type metadata at every step.
+    ///
+    /// A message with a trace `context` never joins a batch: a batch's jobs share one header.
     static func single<J: Job>(
         _ job: J,
         named name: String,
         sequence: UInt64,
-        maxFrameSize: Int
+        maxFrameSize: Int,
+        context: [String: String] = [:]
     ) throws(ExecutorError) -> EncodedJobMessage {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(64)
         var chunks: [WireChunk] = []
-        JobHeader(sequence: sequence, count: 1, jobName: name).append(kind: WorkerFrameKind.job, to: &bytes)
+        JobHeader(sequence: sequence, count: 1, jobName: name, context: context)
+            .append(kind: WorkerFrameKind.job, to: &bytes)
         var payloadStart = bytes.count
         try appendDataFrame(to: &bytes, chunks: &chunks, jobName: name, maxFrameSize: maxFrameSize) {
             bytes throws(WireError) in
             payloadStart = bytes.count
             return try WireEncoder().encode(job, appendingTo: &bytes, borrowingFrom: OutgoingMessage.borrowMinimum)
         }
-        return EncodedJobMessage(bytes: bytes, payloadStart: payloadStart, chunks: chunks)
+        return EncodedJobMessage(bytes: bytes, payloadStart: payloadStart, chunks: chunks, traced: !context.isEmpty)
     }
 
     /// Builds the data frame of a chunk of jobs, encoded as one array, or fails with a coding error. Its header
@@ -47,12 +51,22 @@ enum JobMessages {
         return message
     }
 
-    /// The header frame of a chunk message that runs `count` jobs of its data frame's array from index `first`.
-    static func chunkHeader(sequence: UInt64, jobName: String, count: Int, first: Int, timed: Bool) -> [UInt8] {
+    /// The header frame of a chunk message that runs `count` jobs of its data frame's array from index `first`,
+    /// with the caller's trace `context`, if any.
+    static func chunkHeader(
+        sequence: UInt64,
+        jobName: String,
+        count: Int,
+        first: Int,
+        timed: Bool,
+        context: [String: String] = [:]
+    ) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(Frame.headerSize + 20 + jobName.utf8.count)
-        JobHeader(sequence: sequence, count: UInt32(count), jobName: jobName, timed: timed, first: UInt32(first))
-            .append(kind: WorkerFrameKind.chunk, to: &bytes)
+        JobHeader(
+            sequence: sequence, count: UInt32(count), jobName: jobName, timed: timed, first: UInt32(first),
+            context: context
+        ).append(kind: WorkerFrameKind.chunk, to: &bytes)
         return bytes
     }
 
@@ -168,6 +182,8 @@ struct EncodedJobMessage: Sendable {
     var bytes: [UInt8]
     var payloadStart: Int
     var chunks: [WireChunk] = []
+    /// Whether the header carries a trace context, which a batch's shared header could not.
+    var traced = false
 
     var message: OutgoingMessage {
         var message = OutgoingMessage()
@@ -178,7 +194,7 @@ struct EncodedJobMessage: Sendable {
     /// The job's own encoding, for a job that may travel in a batch with others of its kind: only a small job
     /// with no array out of line.
     var batchablePayload: ArraySlice<UInt8>? {
-        guard chunks.isEmpty, bytes.count - payloadStart <= 1024 else { return nil }
+        guard chunks.isEmpty, !traced, bytes.count - payloadStart <= 1024 else { return nil }
         return bytes[payloadStart...]
     }
 }

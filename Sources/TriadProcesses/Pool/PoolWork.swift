@@ -15,8 +15,8 @@ struct PoolWork: Sendable {
         /// Quick single jobs of one kind, joined into one message and answered in parts like a chunk.
         case batch([PoolWork])
         /// Jobs of a map's chunk: the data frame holding the whole chunk's array, which every message of the chunk
-        /// carries, and whether the pool times its jobs one by one.
-        case chunk(data: OutgoingMessage, timed: Bool)
+        /// carries, whether the pool times its jobs one by one, and the caller's trace context (empty if none).
+        case chunk(data: OutgoingMessage, timed: Bool, context: [String: String])
     }
 
     /// The message's sequence number, which the worker's answers carry.
@@ -127,19 +127,22 @@ extension PoolWork {
         first: Int,
         count: Int,
         timed: Bool,
+        context: [String: String] = [:],
         timeout: Duration?,
         sink: any PoolJobSink
     ) -> PoolWork {
         var message = OutgoingMessage()
         message.appendEncodedFrames(
-            JobMessages.chunkHeader(sequence: sequence, jobName: jobName, count: count, first: first, timed: timed)
+            JobMessages.chunkHeader(
+                sequence: sequence, jobName: jobName, count: count, first: first, timed: timed, context: context
+            )
         )
         message.append(data)
         return PoolWork(
             sequence: sequence,
             root: root,
             jobName: jobName,
-            kind: .chunk(data: data, timed: timed),
+            kind: .chunk(data: data, timed: timed, context: context),
             message: message,
             offset: first,
             itemCount: count,
@@ -193,7 +196,7 @@ extension PoolWork {
                 alone.runsAlone = true
                 return alone
             }
-        case .chunk(let data, let timed):
+        case .chunk(let data, let timed, let context):
             if range == 0..<itemCount && answered == 0 { return [self] }
             defer { sequence += 1 }
             return [
@@ -205,6 +208,7 @@ extension PoolWork {
                     first: offset + range.lowerBound,
                     count: range.count,
                     timed: timed,
+                    context: context,
                     timeout: timeout,
                     sink: sink!
                 )

@@ -77,13 +77,21 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
     public func submit<J: Job>(_ job: J, options: JobOptions) throws(ExecutorError) -> JobHandle<J.Output> {
         let name = try registeredName(of: J.self)
         let sequence = storage.nextSequence()
-        let encoded = try JobMessages.single(
-            job,
-            named: name,
-            sequence: sequence,
-            maxFrameSize: storage.configuration.maxFrameSize
-        )
         let handle = JobHandle<J.Output>(jobName: name)
+        let encoded: EncodedJobMessage
+        do throws(ExecutorError) {
+            encoded = try JobMessages.single(
+                job,
+                named: name,
+                sequence: sequence,
+                maxFrameSize: storage.configuration.maxFrameSize,
+                context: JobTracing.begin(jobName: name, jobs: 1, handle: handle)
+            )
+        } catch {
+            // Nobody sees the handle, but its span, if the job is traced, ends with the error.
+            _ = handle.fail(error)
+            throw error
+        }
         let sink = SingleJobSink<J>(handle: handle, registry: storage.registry, metrics: storage.metrics)
         try enqueue(
             PoolWork(sequence: sequence, jobName: name, encoded: encoded, timeout: options.timeout, sink: sink),
@@ -111,7 +119,13 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
             metrics?.failed(jobName, code: ExecutorError.Code.cancelled.rawValue, count: jobs)
             storage.cancel(root: root)
         }
-        try storage.enqueue(work)
+        do throws(ExecutorError) {
+            try storage.enqueue(work)
+        } catch {
+            // Nobody sees the handle, but its span, if its jobs are traced, ends with the error.
+            _ = handle.fail(error)
+            throw error
+        }
     }
 
     /// Stops accepting jobs and, optionally, waits for the queued ones and for the workers to exit.

@@ -159,6 +159,7 @@ final class MapChunk<J: Job, Output: Sendable>: PoolJobSink {
     /// The message of the whole chunk, whose sequence number is its root: its jobs are encoded here, once.
     func work(sequence: UInt64) throws(ExecutorError) -> PoolWork {
         let data = try JobMessages.chunkData(jobs, named: name, maxFrameSize: maxFrameSize)
+        let context = JobTracing.begin(jobName: name, jobs: jobs.count, handle: handle)
         return .chunk(
             sequence: sequence,
             root: sequence,
@@ -167,6 +168,7 @@ final class MapChunk<J: Job, Output: Sendable>: PoolJobSink {
             first: 0,
             count: jobs.count,
             timed: timed,
+            context: context,
             timeout: timeout,
             sink: self
         )

@@ -47,6 +47,8 @@ struct WorkerLoop: Sendable {
             ResultHeader(sequence: header.sequence, count: header.count, first: 0, jobs: header.count)
                 .append(to: &resultHeader)
             message.appendEncodedFrames(resultHeader)
+            let span = WorkerSpan(jobName: header.jobName, context: header.context, jobs: Int(header.count))
+            var failure: WireJobError?
             for ordinal in 0..<Int(header.count) {
                 guard let data = try source.receive(), data.kind == WorkerFrameKind.data else {
                     throw ProtocolError(description: "job \(header.jobName) came without its data frame")
@@ -62,12 +64,16 @@ struct WorkerLoop: Sendable {
                 source.release(data)
                 let outcome: Result<WireEncoded, WireJobError>
                 switch prepared {
-                case .success(let job): outcome = await job.run(registry: registry, borrowingFrom: sink.borrowMinimum)
+                case .success(let job):
+                    let borrowMinimum = sink.borrowMinimum
+                    outcome = await span.run { await job.run(registry: registry, borrowingFrom: borrowMinimum) }
                 case .failure(let error): outcome = .failure(error)
                 }
                 durations.record(header.jobName, ContinuousClock.now - started, count: 1)
+                if case .failure(let error) = outcome { failure = error }
                 append(outcome, to: &message)
             }
+            span.end(failure: failure)
             if pending.isEmpty { oldestPending = ContinuousClock.now }
             pending.append(message)
         }
@@ -99,6 +105,9 @@ struct WorkerLoop: Sendable {
                            oldestPending: oldestPending)
         sink.jobWillStart(sequence: header.sequence, ordinal: 0, timed: header.timed)
         let started = ContinuousClock.now
+        let span = WorkerSpan(jobName: header.jobName, context: header.context, jobs: count)
+        var failure: WireJobError?
+        defer { span.end(failure: failure) }
         let prepared = data.withPayloadBytes { bytes in
             registry.prepare(jobName: header.jobName, input: bytes, batch: true)
         }
@@ -117,6 +126,7 @@ struct WorkerLoop: Sendable {
                     payload: nil
                 )
             }
+            failure = error
             appendHeader(sequence: header.sequence, first: 0, jobs: count, to: &message)
             append(.failure(error), to: &message)
             if pending.isEmpty { oldestPending = ContinuousClock.now }
@@ -130,28 +140,32 @@ struct WorkerLoop: Sendable {
             // The clock is read every `checkEvery` jobs, fewer reads the quicker the jobs.
             var checkEvery = 1
             var sinceCheck = 0
-            let (outcome, end) = await job.runPart(
-                from: base + first,
-                to: base + count,
-                registry: registry,
-                borrowingFrom: sink.borrowMinimum
-            ) { index in
-                let ordinal = index - base
-                if ordinal > first {
-                    sink.jobWillStart(sequence: header.sequence, ordinal: ordinal, timed: header.timed)
+            let borrowMinimum = sink.borrowMinimum
+            let (outcome, end) = await span.run {
+                await job.runPart(
+                    from: base + first,
+                    to: base + count,
+                    registry: registry,
+                    borrowingFrom: borrowMinimum
+                ) { index in
+                    let ordinal = index - base
+                    if ordinal > first {
+                        sink.jobWillStart(sequence: header.sequence, ordinal: ordinal, timed: header.timed)
+                    }
+                    guard ordinal > first else { return true }
+                    sinceCheck += 1
+                    guard sinceCheck >= checkEvery else { return true }
+                    sinceCheck = 0
+                    let elapsed = ContinuousClock.now - partStart
+                    if elapsed >= Self.partBudget { return false }
+                    let perJob = elapsed / (ordinal - first)
+                    checkEvery = perJob < .microseconds(1) ? min(1024, checkEvery * 2) : 1
+                    return true
                 }
-                guard ordinal > first else { return true }
-                sinceCheck += 1
-                guard sinceCheck >= checkEvery else { return true }
-                sinceCheck = 0
-                let elapsed = ContinuousClock.now - partStart
-                if elapsed >= Self.partBudget { return false }
-                let perJob = elapsed / (ordinal - first)
-                checkEvery = perJob < .microseconds(1) ? min(1024, checkEvery * 2) : 1
-                return true
             }
             var message = OutgoingMessage()
             appendHeader(sequence: header.sequence, first: first, jobs: end - base - first, to: &message)
+            if case .failure(let error) = outcome { failure = error }
             append(outcome, to: &message)
             next = end - base
             if pending.isEmpty { oldestPending = ContinuousClock.now }

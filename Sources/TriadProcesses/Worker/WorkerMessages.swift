@@ -32,7 +32,7 @@ enum ResultFlag {
 /// What a worker says first, so the parent can refuse a worker built from another binary or protocol.
 package struct WorkerHello: Codable, Sendable, Hashable {
     /// The worker protocol's version. It changes whenever the meaning of a message changes.
-    package static let currentVersion: UInt32 = 3
+    package static let currentVersion: UInt32 = 4
 
     package var version: UInt32
     package var identity: UInt64
@@ -61,36 +61,110 @@ struct JobHeader: Equatable {
     var timed: Bool
     /// For a chunk, the index in its data frame's array of the first job to run; zero for a single job.
     var first: UInt32
+    /// The caller's trace context, as the tracing instrument injected it (W3C `traceparent`, say), so that the
+    /// worker's span joins the caller's trace; empty when the job is not traced, and then absent from the header.
+    var context: [String: String]
 
-    /// The header frame's payload: sequence (8 bytes), count (4 bytes), flags (4 bytes), first index (4 bytes),
-    /// then the job name in UTF-8.
+    /// The flag bits: the jobs are timed; a context follows the fixed fields.
+    private static let timedFlag: UInt32 = 1
+    private static let contextFlag: UInt32 = 2
+
+    /// The header frame's payload: sequence (8 bytes), count (4 bytes), flags (4 bytes), first index (4 bytes);
+    /// with a context, its byte length (4 bytes) and its fields (a 2-byte count, then each key and value as a
+    /// 2-byte length and UTF-8); then the job name in UTF-8.
     func append(kind: UInt8, to bytes: inout [UInt8]) {
+        let contextBytes = context.isEmpty ? [] : Self.encode(context)
         var name = jobName
         name.withUTF8 { nameBytes in
-            Frame.appendHeader(kind: kind, length: 20 + nameBytes.count, to: &bytes)
+            let contextLength = contextBytes.isEmpty ? 0 : 4 + contextBytes.count
+            Frame.appendHeader(kind: kind, length: 20 + contextLength + nameBytes.count, to: &bytes)
             appendInteger(sequence, to: &bytes)
             appendInteger(count, to: &bytes)
-            appendInteger(timed ? UInt32(1) : 0, to: &bytes)
+            appendInteger((timed ? Self.timedFlag : 0) | (contextBytes.isEmpty ? 0 : Self.contextFlag), to: &bytes)
             appendInteger(first, to: &bytes)
+            if !contextBytes.isEmpty {
+                appendInteger(UInt32(contextBytes.count), to: &bytes)
+                bytes.append(contentsOf: contextBytes)
+            }
             bytes.append(contentsOf: nameBytes)
         }
     }
 
-    init(sequence: UInt64, count: UInt32, jobName: String, timed: Bool = true, first: UInt32 = 0) {
+    init(
+        sequence: UInt64,
+        count: UInt32,
+        jobName: String,
+        timed: Bool = true,
+        first: UInt32 = 0,
+        context: [String: String] = [:]
+    ) {
         self.sequence = sequence
         self.count = count
         self.jobName = jobName
         self.timed = timed
         self.first = first
+        self.context = context
     }
 
+    /// Reads a header; `nil` when it is malformed, a context included.
     init?(payload: [UInt8]) {
         guard payload.count >= 20 else { return nil }
         sequence = readInteger(payload, at: 0)
         count = readInteger(payload, at: 8)
-        timed = (readInteger(payload, at: 12) as UInt32) & 1 != 0
+        let flags: UInt32 = readInteger(payload, at: 12)
+        timed = flags & Self.timedFlag != 0
         first = readInteger(payload, at: 16)
-        jobName = String(decoding: payload[20...], as: UTF8.self)
+        var nameStart = 20
+        if flags & Self.contextFlag != 0 {
+            guard payload.count >= 24 else { return nil }
+            let length = Int(readInteger(payload, at: 20) as UInt32)
+            guard length <= payload.count - 24, let context = Self.decodeContext(payload[24..<(24 + length)]) else {
+                return nil
+            }
+            self.context = context
+            nameStart = 24 + length
+        } else {
+            context = [:]
+        }
+        jobName = String(decoding: payload[nameStart...], as: UTF8.self)
+    }
+
+    /// A context's fields as the header carries them. Fields too long for a 2-byte length are left out: no trace
+    /// format comes near that.
+    private static func encode(_ context: [String: String]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        let fields = context.filter { $0.key.utf8.count <= Int(UInt16.max) && $0.value.utf8.count <= Int(UInt16.max) }
+            .prefix(Int(UInt16.max))
+        appendInteger(UInt16(fields.count), to: &bytes)
+        for (key, value) in fields {
+            for text in [key, value] {
+                appendInteger(UInt16(text.utf8.count), to: &bytes)
+                bytes.append(contentsOf: text.utf8)
+            }
+        }
+        return bytes
+    }
+
+    private static func decodeContext(_ bytes: ArraySlice<UInt8>) -> [String: String]? {
+        var offset = bytes.startIndex
+        func readText() -> String? {
+            guard bytes.endIndex - offset >= 2 else { return nil }
+            let length = Int(UInt16(bytes[offset]) | UInt16(bytes[offset + 1]) << 8)
+            offset += 2
+            guard bytes.endIndex - offset >= length else { return nil }
+            defer { offset += length }
+            return String(decoding: bytes[offset..<(offset + length)], as: UTF8.self)
+        }
+        guard bytes.count >= 2 else { return nil }
+        let count = Int(UInt16(bytes[offset]) | UInt16(bytes[offset + 1]) << 8)
+        offset += 2
+        var context: [String: String] = [:]
+        for _ in 0..<count {
+            guard let key = readText(), let value = readText() else { return nil }
+            context[key] = value
+        }
+        guard offset == bytes.endIndex else { return nil }
+        return context
     }
 }
 

@@ -1,0 +1,71 @@
+import Testing
+import TriadCore
+import TriadProcessesTestSupport
+
+@testable import TriadProcesses
+
+/// The payload of a header as `append` writes it, checking the frame header around it.
+private func payload(of header: JobHeader, kind: UInt8 = WorkerFrameKind.job) -> [UInt8] {
+    var bytes: [UInt8] = []
+    header.append(kind: kind, to: &bytes)
+    let length = bytes[8..<12].reversed().reduce(0) { $0 << 8 | Int($1) }
+    #expect(bytes[4] == kind)
+    #expect(length == bytes.count - Frame.headerSize)
+    return Array(bytes[Frame.headerSize...])
+}
+
+@Suite("Job headers")
+struct JobHeaderTests {
+    @Test("a header without a trace context keeps its 20 fixed bytes and the name, and reads back")
+    func untracedRoundTrip() throws {
+        let header = JobHeader(sequence: 42, count: 7, jobName: "Thumbnail", timed: false, first: 3)
+        let bytes = payload(of: header)
+        #expect(bytes.count == 20 + "Thumbnail".utf8.count)
+        #expect(JobHeader(payload: bytes) == header)
+    }
+
+    @Test("a trace context travels in the header and reads back whole")
+    func tracedRoundTrip() throws {
+        let context = [
+            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "tracestate": "triad=é,vendor=1",
+            "": "",
+        ]
+        let header = JobHeader(
+            sequence: .max, count: 1, jobName: "Résumé", timed: true, first: 0, context: context
+        )
+        let read = try #require(JobHeader(payload: payload(of: header, kind: WorkerFrameKind.chunk)))
+        #expect(read == header)
+        #expect(read.context == context)
+        #expect(read.jobName == "Résumé")
+    }
+
+    @Test("a traced single job never joins a batch; an untraced small one may")
+    func tracedJobsAreNotBatchable() throws {
+        let untraced = try JobMessages.single(Square(3), named: Square.jobName, sequence: 1, maxFrameSize: 1 << 20)
+        #expect(untraced.batchablePayload != nil)
+        let traced = try JobMessages.single(
+            Square(3), named: Square.jobName, sequence: 1, maxFrameSize: 1 << 20,
+            context: ["traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"]
+        )
+        #expect(traced.batchablePayload == nil)
+        // The job's own encoding is the same either way: only the header grew.
+        #expect(traced.bytes[traced.payloadStart...] == untraced.bytes[untraced.payloadStart...])
+    }
+
+    @Test("a malformed context makes the header unreadable rather than misread", arguments: [
+        // Flags say a context follows, but the payload ends before its length.
+        [UInt8](repeating: 0, count: 12) + [2, 0, 0, 0] + [0, 0, 0, 0],
+        // A context length beyond the payload.
+        [UInt8](repeating: 0, count: 12) + [2, 0, 0, 0] + [0, 0, 0, 0] + [200, 0, 0, 0] + [0, 0],
+        // One field announced, none present.
+        [UInt8](repeating: 0, count: 12) + [2, 0, 0, 0] + [0, 0, 0, 0] + [2, 0, 0, 0] + [1, 0],
+        // A key longer than the context.
+        [UInt8](repeating: 0, count: 12) + [2, 0, 0, 0] + [0, 0, 0, 0] + [5, 0, 0, 0] + [1, 0, 9, 0, 65],
+        // Bytes left over after the fields.
+        [UInt8](repeating: 0, count: 12) + [2, 0, 0, 0] + [0, 0, 0, 0] + [3, 0, 0, 0] + [0, 0, 7],
+    ])
+    func malformedContext(bytes: [UInt8]) {
+        #expect(JobHeader(payload: bytes) == nil)
+    }
+}
