@@ -54,10 +54,22 @@ let package = Package(
     ],
     targets: [
         // The platform-free core: jobs, executors, handles, errors and the wire codec.
-        .target(name: "TriadCore", swiftSettings: triadSwiftSettings),
+        .target(
+            name: "TriadCore",
+            dependencies: [.product(name: "CoreMetrics", package: "swift-metrics")],
+            swiftSettings: triadSwiftSettings
+        ),
         // C helpers; every symbol starts with `triad_`.
         .target(name: "CTriadShims"),
-        .target(name: "TriadThreads", dependencies: ["TriadCore", "CTriadShims"], swiftSettings: triadSwiftSettings),
+        .target(
+            name: "TriadThreads",
+            dependencies: [
+                "TriadCore", "CTriadShims",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: triadSwiftSettings
+        ),
         .target(
             name: "TriadProcesses",
             dependencies: [
@@ -193,13 +205,18 @@ let package = Package(
         ),
         .testTarget(
             name: "TriadThreadsTests",
-            dependencies: ["TriadThreads", "TriadCore", "TriadTestSupport"],
+            dependencies: [
+                "TriadThreads", "TriadCore", "TriadTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: triadSwiftSettings
         ),
         .testTarget(
             name: "TriadProcessesTests",
             dependencies: [
                 "TriadProcesses", "TriadCore", "TriadProcessesTestSupport", "TriadTestWorker", "TriadIPCTestPeer",
+                "TriadTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
@@ -259,7 +276,12 @@ let package = Package(
             swiftSettings: triadSwiftSettings
         ),
         // Counters and keyed shared objects for the executors' map tests.
-        .target(name: "TriadTestSupport", path: "Tests/TriadTestSupport", swiftSettings: triadSwiftSettings),
+        .target(
+            name: "TriadTestSupport",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            path: "Tests/TriadTestSupport",
+            swiftSettings: triadSwiftSettings
+        ),
         // Jobs for the process pool tests, and the worker program that runs them in its own binary.
         .target(
             name: "TriadProcessesTestSupport",

@@ -1,3 +1,5 @@
+import CoreMetrics
+import Logging
 import NIOCore
 import Synchronization
 import TriadCore
@@ -16,22 +18,53 @@ import TriadCore
 ///
 /// At most ``workerCount`` jobs run at once; the rest wait in submission order. A timed-out or cancelled job's
 /// task is cancelled and its handle resolves at once.
+///
+/// ## Logs and metrics
+/// The executor logs through the `logger` it is given (nothing by default, so that a program's standard output
+/// stays its own): a job that timed out and a shutdown at `notice`, a failed job at `debug`, with `pool` (the executor's ``name``), `job` and `code` metadata. With a
+/// swift-metrics backend it reports, under the `triad_loop_executor` prefix, jobs submitted, completed and failed
+/// by error code, the jobs waiting for a free slot (`queue_depth`) and running (`jobs_running`), and how long jobs
+/// wait and run.
 public final class EventLoopExecutor: TriadCore.Executor {
     /// The loop the jobs run on.
     public let loop: AsyncLoop
     /// The most jobs running at once: the executor's concurrency limit, not a thread count.
     public let workerCount: Int
+    /// The executor's name in its logs, as `pool` metadata, and in its metrics, as the `pool` dimension.
+    public let name: String
+
+    /// Where the executor logs, with its ``name`` as `pool` metadata; a logger that discards everything unless one
+    /// was given.
+    public let logger: Logger
 
     private let ownsLoop: Bool
     private let state = Mutex(ExecutorState())
+    private let metrics: ExecutorMetrics?
 
     /// Makes an executor with a loop of its own, which ``shutdown(wait:cancelPending:)`` stops.
     ///
     /// - Parameters:
     ///   - maxConcurrent: The most jobs running at once (`workerCount`); at least 1.
     ///   - options: The new loop's options.
-    public convenience init(maxConcurrent: Int = 1024, options: AsyncLoop.Options = AsyncLoop.Options()) {
-        self.init(loop: AsyncLoop(options: options), maxConcurrent: maxConcurrent, ownsLoop: true)
+    ///   - name: The executor's name in its logs and metrics.
+    ///   - logger: Where the executor logs; by default nowhere.
+    ///   - metricsFactory: Where the executor reports its metrics; `nil` for the loop's factory
+    ///     (`AsyncLoop.Options.metricsFactory`) or else the program's `MetricsSystem.factory`. While that is
+    ///     swift-metrics' no-op default, the executor records nothing and pays nothing for it.
+    ///   - metricsLabelPrefix: The first part of every metric's label.
+    public convenience init(
+        maxConcurrent: Int = 1024,
+        options: AsyncLoop.Options = AsyncLoop.Options(),
+        name: String = "loop",
+        logger: Logger = Logger(label: "triad.async.executor", factory: { _ in SwiftLogNoOpLogHandler() }),
+        metricsFactory: (any MetricsFactory)? = nil,
+        metricsLabelPrefix: String = "triad_loop_executor"
+    ) {
+        self.init(
+            loop: AsyncLoop(options: options), maxConcurrent: maxConcurrent, ownsLoop: true, name: name,
+            logger: logger, metricsFactory: metricsFactory ?? options.metricsFactory,
+            metricsLabelPrefix: metricsLabelPrefix
+        )
     }
 
     /// Makes an executor on an existing loop, which it leaves running at shutdown.
@@ -39,15 +72,45 @@ public final class EventLoopExecutor: TriadCore.Executor {
     /// - Parameters:
     ///   - loop: The loop to run jobs on.
     ///   - maxConcurrent: The most jobs running at once (`workerCount`); at least 1.
-    public convenience init(loop: AsyncLoop, maxConcurrent: Int = 1024) {
-        self.init(loop: loop, maxConcurrent: maxConcurrent, ownsLoop: false)
+    ///   - name: The executor's name in its logs and metrics.
+    ///   - logger: Where the executor logs; by default nowhere.
+    ///   - metricsFactory: Where the executor reports its metrics; `nil` for the loop's factory or else the
+    ///     program's `MetricsSystem.factory`.
+    ///   - metricsLabelPrefix: The first part of every metric's label.
+    public convenience init(
+        loop: AsyncLoop,
+        maxConcurrent: Int = 1024,
+        name: String = "loop",
+        logger: Logger = Logger(label: "triad.async.executor", factory: { _ in SwiftLogNoOpLogHandler() }),
+        metricsFactory: (any MetricsFactory)? = nil,
+        metricsLabelPrefix: String = "triad_loop_executor"
+    ) {
+        self.init(
+            loop: loop, maxConcurrent: maxConcurrent, ownsLoop: false, name: name, logger: logger,
+            metricsFactory: metricsFactory ?? loop.options.metricsFactory, metricsLabelPrefix: metricsLabelPrefix
+        )
     }
 
-    private init(loop: AsyncLoop, maxConcurrent: Int, ownsLoop: Bool) {
+    private init(
+        loop: AsyncLoop,
+        maxConcurrent: Int,
+        ownsLoop: Bool,
+        name: String,
+        logger: Logger,
+        metricsFactory: (any MetricsFactory)?,
+        metricsLabelPrefix: String
+    ) {
         precondition(maxConcurrent >= 1, "maxConcurrent must be at least 1")
         self.loop = loop
         self.workerCount = maxConcurrent
         self.ownsLoop = ownsLoop
+        self.name = name
+        var logger = logger
+        logger[metadataKey: "pool"] = "\(name)"
+        self.logger = logger
+        metrics = ExecutorMetrics.make(
+            factory: metricsFactory, prefix: metricsLabelPrefix, name: name, workers: false
+        )
     }
 
     /// Queues a job on the loop and returns its handle at once.
@@ -82,7 +145,7 @@ public final class EventLoopExecutor: TriadCore.Executor {
     where S.Element: Job {
         try await RunnerMap.map(
             Array(jobs), on: self, options: options, timed: options.timeout != nil, runners: workerCount,
-            startRunner: startRunner
+            metrics: metrics, startRunner: startRunner
         )
     }
 
@@ -102,13 +165,13 @@ public final class EventLoopExecutor: TriadCore.Executor {
     ) -> AsyncStream<JobCompletion<S.Element.Output>> where S.Element: Job {
         RunnerMap.mapUnordered(
             Array(jobs), on: self, options: options, timed: options.timeout != nil, runners: workerCount,
-            startRunner: startRunner
+            metrics: metrics, startRunner: startRunner
         )
     }
 
     /// Starts one runner of `run` as a job of this executor, so that its limit and its shutdown count it.
     private func startRunner<J: Job>(_ run: RunnerMap<J>) throws(ExecutorError) -> JobHandle<Void> {
-        try submitWork(jobName: J.jobName, timeout: nil) { [self] in
+        try submitWork(jobName: J.jobName, timeout: nil, observed: false) { [self] in
             await run.runJobs { isShutDown ? ExecutorError.shutDown(jobName: J.jobName) : nil }
         }
     }
@@ -116,23 +179,33 @@ public final class EventLoopExecutor: TriadCore.Executor {
     private var isShutDown: Bool { state.withLock { $0.isShutDown } }
 
     /// Queues `body` as one job: it starts at once if fewer than ``workerCount`` jobs run, else in turn.
+    /// Starts or queues `body`. With `observed`, the job counts in the metrics and its failure is logged; a map's
+    /// runner is not observed, its jobs are.
     private func submitWork<T: Sendable>(
         jobName: String,
         timeout: Duration?,
+        observed: Bool = true,
         _ body: @escaping @Sendable () async throws -> T
     ) throws(ExecutorError) -> JobHandle<T> {
         let handle = JobHandle<T>(jobName: jobName)
-        let start: @Sendable () -> Void = { [self] in self.start(body, handle: handle, timeout: timeout) }
-        let runNow = state.withLock { state -> Bool? in
-            if state.isShutDown { return nil }
+        let submitted = observed ? observe(handle) : nil
+        let start: @Sendable () -> Void = { [self] in
+            self.start(body, handle: handle, timeout: timeout, submitted: submitted)
+        }
+        let (runNow, counts) = state.withLock { state -> (Bool?, Counts?) in
+            if state.isShutDown { return (nil, nil) }
             if state.running < workerCount {
                 state.running += 1
-                return true
+                return (true, metrics == nil ? nil : state.counts)
             }
             state.pending.append(PendingJob(start: start, cancel: { handle.cancel() }))
-            return false
+            return (false, metrics == nil ? nil : state.counts)
         }
-        guard let runNow else { throw ExecutorError.shutDown(jobName: jobName) }
+        guard let runNow else {
+            if observed { metrics?.failed(jobName, code: ExecutorError.Code.shutDown.rawValue) }
+            throw ExecutorError.shutDown(jobName: jobName)
+        }
+        if let counts { record(counts) }
         if runNow { start() }
         return handle
     }
@@ -140,13 +213,19 @@ public final class EventLoopExecutor: TriadCore.Executor {
     private func start<T: Sendable>(
         _ body: @escaping @Sendable () async throws -> T,
         handle: JobHandle<T>,
-        timeout: Duration?
+        timeout: Duration?,
+        submitted: ContinuousClock.Instant?
     ) {
         guard handle.markRunning() else {
             finishOne()
             return
         }
         let loop = self.loop
+        let metrics = self.metrics
+        let started: ContinuousClock.Instant? = submitted == nil ? nil : .now
+        if let metrics, let started, let submitted {
+            metrics.job(handle.jobName).wait.recordNanoseconds((started - submitted).saturatingSignedNanoseconds)
+        }
         let task = Task(executorPreference: loop.taskExecutor) {
             do {
                 // Jobs find their loop through `AsyncLoop.current`, to sleep on its clock and use its I/O.
@@ -154,12 +233,20 @@ public final class EventLoopExecutor: TriadCore.Executor {
             } catch {
                 handle.fail(error)
             }
+            if let metrics, let started {
+                metrics.job(handle.jobName).run.recordNanoseconds((.now - started).saturatingSignedNanoseconds)
+            }
         }
         var timer: Scheduled<Void>?
         if let timeout {
+            let logger = self.logger
             timer = loop.eventLoop.scheduleTask(in: timeout.timeAmount) {
                 if handle.fail(ExecutorError.timedOut(jobName: handle.jobName, after: timeout, killedWorker: false)) {
                     task.cancel()
+                    logger.notice(
+                        "job timed out after \(timeout); its task was cancelled",
+                        metadata: ["job": "\(handle.jobName)", "code": "\(ExecutorError.Code.timedOut.rawValue)"]
+                    )
                 }
             }
         }
@@ -175,16 +262,39 @@ public final class EventLoopExecutor: TriadCore.Executor {
 
     /// Counts a job as finished and starts the next pending one.
     private func finishOne() {
-        let next = state.withLock { state -> (@Sendable () -> Void)? in
-            if let next = state.pending.popFirst() { return next.start }
+        let (next, counts) = state.withLock { state -> ((@Sendable () -> Void)?, Counts?) in
+            if let next = state.pending.popFirst() { return (next.start, metrics == nil ? nil : state.counts) }
             state.running -= 1
             if state.running == 0 {
                 for waiter in state.idleWaiters { waiter.resume() }
                 state.idleWaiters = []
             }
-            return nil
+            return (nil, metrics == nil ? nil : state.counts)
         }
+        if let counts { record(counts) }
         next?()
+    }
+
+    /// Counts a job that is being submitted and logs its failure, if metrics or debug logs want them; returns when
+    /// it was submitted, for its wait, or nil when nothing measures it.
+    private func observe<T: Sendable>(_ handle: JobHandle<T>) -> ContinuousClock.Instant? {
+        if logger.logLevel <= .debug {
+            let logger = self.logger
+            handle.whenComplete { result in
+                guard case .failure(let error) = result else { return }
+                let code = (error as? ExecutorError)?.code.rawValue ?? ExecutorMetrics.jobErrorCode
+                logger.debug("job failed: \(error)", metadata: ["job": "\(handle.jobName)", "code": "\(code)"])
+            }
+        }
+        guard let metrics else { return nil }
+        metrics.job(handle.jobName).submitted.increment()
+        metrics.countOutcome(of: handle)
+        return .now
+    }
+
+    private func record(_ counts: Counts) {
+        metrics?.queueDepth.record(counts.pending)
+        metrics?.inFlight.record(counts.running)
     }
 
     /// Stops accepting jobs and, optionally, waits for the queued ones. If the executor made its own loop, the
@@ -196,11 +306,18 @@ public final class EventLoopExecutor: TriadCore.Executor {
     ///
     /// Shutting down twice is not an error.
     public func shutdown(wait: Bool, cancelPending: Bool) async {
-        let pending = state.withLock { state -> [PendingJob] in
+        let (pending, counts) = state.withLock { state -> ([PendingJob], Counts?) in
+            let counts = state.isShutDown ? nil : state.counts
             state.isShutDown = true
-            guard cancelPending else { return [] }
+            guard cancelPending else { return ([], counts) }
             defer { state.pending.removeAll() }
-            return Array(state.pending)
+            return (Array(state.pending), counts)
+        }
+        if let counts {
+            logger.notice(
+                "shutting down: \(cancelPending ? "cancelling" : "finishing") \(counts.pending) queued jobs, finishing \(counts.running) running",
+                metadata: ["queued": "\(counts.pending)", "running": "\(counts.running)", "cancelPending": "\(cancelPending)"]
+            )
         }
         for job in pending { job.cancel() }
         guard wait else {
@@ -225,6 +342,14 @@ private struct ExecutorState {
     var running = 0
     var pending = CircularBuffer<PendingJob>()
     var idleWaiters: [UnsafeContinuation<Void, Never>] = []
+
+    var counts: Counts { Counts(pending: pending.count, running: running) }
+}
+
+/// How many jobs wait for a free slot and how many run.
+private struct Counts {
+    var pending: Int
+    var running: Int
 }
 
 private struct PendingJob {

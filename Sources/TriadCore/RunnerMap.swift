@@ -1,3 +1,4 @@
+import CoreMetrics
 import Synchronization
 
 /// A map run by a few runner tasks instead of a task per job: each runner takes the next job as it finishes the
@@ -28,6 +29,10 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
     private let stopped = Atomic<Bool>(false)
     private let progress: (@Sendable (MapProgress) -> Void)?
     private let outcome = Mutex(Outcome())
+    /// Where each job is counted, completed or failed by code, if the executor reports metrics: the runners are
+    /// the executor's work, the jobs are what its users count.
+    private let metrics: ExecutorMetrics?
+    private let jobMetrics: ExecutorMetrics.JobMetrics?
 
     /// How many jobs a runner runs between the turns it gives the executor's other work, when it also asks whether
     /// it must stop.
@@ -36,11 +41,15 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
     private init(
         _ jobs: [J],
         progress: (@Sendable (MapProgress) -> Void)?,
-        stream: AsyncStream<JobCompletion<J.Output>>.Continuation?
+        stream: AsyncStream<JobCompletion<J.Output>>.Continuation?,
+        metrics: ExecutorMetrics?
     ) {
         self.claims = SlotBuffer(jobs, storesValues: stream == nil)
         self.progress = progress
         self.stream = stream
+        self.metrics = metrics
+        jobMetrics = metrics?.job(J.jobName)
+        jobMetrics?.submitted.increment(by: jobs.count)
     }
 
     /// Runs `jobs` on `runners` runners and returns their values in order.
@@ -49,6 +58,7 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
     ///   - jobs: The jobs.
     ///   - runners: How many runners to start; at most one per job.
     ///   - progress: Called after each job.
+    ///   - metrics: Where each job is counted, if the executor reports metrics.
     ///   - startRunner: Starts one runner as the executor's work: it must call ``runJobs(stopIf:)`` and return
     ///     the work's handle. A runner whose handle fails (cancelled before it started, say) fails the map.
     /// - Returns: The values, in the order of `jobs`.
@@ -59,10 +69,11 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
         _ jobs: [J],
         runners: Int,
         progress: (@Sendable (MapProgress) -> Void)?,
+        metrics: ExecutorMetrics? = nil,
         startRunner: (RunnerMap<J>) throws(ExecutorError) -> JobHandle<Void>
     ) async throws -> [J.Output] {
         if jobs.isEmpty { return [] }
-        let run = RunnerMap(jobs, progress: progress, stream: nil)
+        let run = RunnerMap(jobs, progress: progress, stream: nil, metrics: metrics)
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in
                 guard run.start(continuation) else { return }
@@ -80,12 +91,13 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
     /// start), every job not yet started yields that error, so each job yields exactly once. Ending the iteration
     /// early cancels the runners.
     ///
-    /// - Parameters: As ``run(_:runners:progress:startRunner:)``.
+    /// - Parameters: As ``run(_:runners:progress:metrics:startRunner:)``.
     /// - Returns: The outcomes in completion order.
     package static func stream(
         _ jobs: [J],
         runners: Int,
         progress: (@Sendable (MapProgress) -> Void)?,
+        metrics: ExecutorMetrics? = nil,
         startRunner: (RunnerMap<J>) throws(ExecutorError) -> JobHandle<Void>
     ) -> AsyncStream<JobCompletion<J.Output>> {
         let (stream, continuation) = AsyncStream.makeStream(of: JobCompletion<J.Output>.self)
@@ -93,7 +105,7 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
             continuation.finish()
             return stream
         }
-        let run = RunnerMap(jobs, progress: progress, stream: continuation)
+        let run = RunnerMap(jobs, progress: progress, stream: continuation, metrics: metrics)
         continuation.onTermination = { _ in run.finish(.failure(ExecutorError.cancelled(jobName: nil))) }
         run.startRunners(runners, startRunner)
         return stream
@@ -134,6 +146,7 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
             let more: Bool
             do {
                 let value = try await job.run()
+                jobMetrics?.completed.increment()
                 if let stream {
                     stream.yield(JobCompletion(index: index, result: .success(value)))
                 } else {
@@ -168,6 +181,7 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
     /// A job failed: the ordered map ends with its error; the unordered one yields it and goes on. Returns whether
     /// the runner goes on.
     private func fail(_ error: any Error, at index: Int) -> Bool {
+        metrics?.failed(J.jobName, error)
         guard let stream else {
             finish(.failure(error))
             return false
@@ -180,6 +194,7 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
     /// had claimed (if any) and for every job not yet started, so that each job yields once.
     private func abandon(_ error: any Error, claimed: Int? = nil) {
         guard stream != nil else {
+            if claimed != nil { metrics?.failed(J.jobName, error) }
             finish(.failure(error))
             return
         }
@@ -228,6 +243,14 @@ package final class RunnerMap<J: Job>: @unchecked Sendable {
         guard let (waiter, runners) = ended else { return }
         if case .failure = result {
             for runner in runners { runner.cancel() }
+            // The jobs no runner took will never run: with metrics, each counts as failed with the map's own
+            // code (`shutDown`, say), or as cancelled when a job's error ended the map.
+            if let metrics, case .failure(let error) = result {
+                var left = 0
+                while claims.claim() != nil { left += 1 }
+                let code = (error as? ExecutorError)?.code ?? .cancelled
+                metrics.failed(J.jobName, code: code.rawValue, count: left)
+            }
         }
         if let stream {
             stream.finish()
@@ -247,6 +270,7 @@ extension RunnerMap {
     ///   - options: The map's options.
     ///   - timed: Whether a timeout applies to each job (from `options` or the executor's default).
     ///   - runners: The runners to start when `options` names no `maxInFlight`.
+    ///   - metrics: Where each job is counted, if the executor reports metrics.
     ///   - startRunner: Starts one runner as the executor's work.
     package static func map<E: Executor>(
         _ jobs: [J],
@@ -254,6 +278,7 @@ extension RunnerMap {
         options: MapOptions,
         timed: Bool,
         runners: Int,
+        metrics: ExecutorMetrics? = nil,
         startRunner: (RunnerMap<J>) throws(ExecutorError) -> JobHandle<Void>
     ) async throws -> [J.Output] {
         if timed { return try await SlidingWindowMap.ordered(jobs, on: executor, options: options) }
@@ -261,18 +286,20 @@ extension RunnerMap {
             jobs,
             runners: options.maxInFlight ?? runners,
             progress: options.progress,
+            metrics: metrics,
             startRunner: startRunner
         )
     }
 
     /// The unordered map of an executor that runs maps on runners; the parameters are those of
-    /// ``map(_:on:options:timed:runners:startRunner:)``.
+    /// ``map(_:on:options:timed:runners:metrics:startRunner:)``.
     package static func mapUnordered<E: Executor>(
         _ jobs: [J],
         on executor: E,
         options: MapOptions,
         timed: Bool,
         runners: Int,
+        metrics: ExecutorMetrics? = nil,
         startRunner: (RunnerMap<J>) throws(ExecutorError) -> JobHandle<Void>
     ) -> AsyncStream<JobCompletion<J.Output>> {
         if timed { return SlidingWindowMap.unordered(jobs, on: executor, options: options) }
@@ -280,6 +307,7 @@ extension RunnerMap {
             jobs,
             runners: options.maxInFlight ?? runners,
             progress: options.progress,
+            metrics: metrics,
             startRunner: startRunner
         )
     }

@@ -22,7 +22,7 @@ extension ThreadPoolExecutor {
     where S.Element: Job {
         try await RunnerMap.map(
             Array(jobs), on: self, options: options, timed: isTimed(options), runners: defaultRunners,
-            startRunner: startRunner
+            metrics: metrics, startRunner: startRunner
         )
     }
 
@@ -42,7 +42,7 @@ extension ThreadPoolExecutor {
     ) -> AsyncStream<JobCompletion<S.Element.Output>> where S.Element: Job {
         RunnerMap.mapUnordered(
             Array(jobs), on: self, options: options, timed: isTimed(options), runners: defaultRunners,
-            startRunner: startRunner
+            metrics: metrics, startRunner: startRunner
         )
     }
 
@@ -51,10 +51,11 @@ extension ThreadPoolExecutor {
     /// Four runners per worker by default, so that jobs that suspend overlap as much as `submit`'s would.
     private var defaultRunners: Int { SlidingWindowMap.defaultWindow(workers: workerCount) }
 
-    /// Starts one runner of `run` as a job of the pool, so that shutdown counts it.
+    /// Starts one runner of `run` as work of the pool, so that shutdown counts it; the metrics count its jobs, not
+    /// the runner.
     private func startRunner<J: Job>(_ run: RunnerMap<J>) throws(ExecutorError) -> JobHandle<Void> {
         let core = self.core
-        return try submit(timeout: nil) {
+        return try submitAsync(jobName: J.jobName, timeout: nil, observed: false) {
             await run.runJobs { core.isAcceptingJobs ? nil : ExecutorError.shutDown(jobName: J.jobName) }
         }
     }

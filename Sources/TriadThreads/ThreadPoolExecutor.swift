@@ -1,5 +1,7 @@
 import CTriadShims
+import CoreMetrics
 import Glibc
+import Logging
 import TriadCore
 
 /// A pool of dedicated OS threads that runs `Job`s and closures, like Python's
@@ -31,6 +33,13 @@ import TriadCore
 /// ``defaultTimeout``) has its handle resolved at once with `ExecutorError.Code.timedOut` and its task
 /// cancelled; its code stops at its next cancellation check, and its worker is busy until then. A closure job cannot
 /// be cancelled at all: its handle resolves, and the closure runs to its end.
+///
+/// ## Logs and metrics
+/// The pool logs through the `logger` it is given (nothing by default): a job that timed out at `notice`, a
+/// shutdown at `notice`, a failed job at `debug`, with `pool`, `job` and `code` metadata. With a swift-metrics
+/// backend it reports, under the `triad_threads` prefix and with the pool's ``name`` as the `pool` dimension, jobs
+/// submitted, completed and failed by error code (closures count as the job `closure`), the jobs waiting
+/// (`queue_depth`) and running (`jobs_running`), the live worker threads, and how long jobs wait and run.
 public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
     /// The number of worker threads.
     public let workerCount: Int
@@ -39,7 +48,12 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
     /// The timeout of every job that sets none in its `JobOptions`; `nil` for none.
     public let defaultTimeout: Duration?
 
+    /// Where the pool logs, with its ``name`` as `pool` metadata; a logger that discards everything unless one was
+    /// given.
+    public let logger: Logger
+
     let core = PoolCore()
+    let metrics: ExecutorMetrics?
 
     /// Makes a pool and starts its threads.
     ///
@@ -47,6 +61,10 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
     ///   - workers: The number of threads; `nil` for the number of CPUs online. At least 1.
     ///   - name: The prefix of the workers' thread names.
     ///   - defaultTimeout: The timeout of jobs that set none; `nil` for no limit.
+    ///   - logger: Where the pool logs; by default nowhere. Records carry the pool's `name` as `pool` metadata.
+    ///   - metricsFactory: Where the pool reports its metrics; `nil` for the program's `MetricsSystem.factory`.
+    ///     While that is swift-metrics' no-op default, the pool records nothing and pays nothing for it.
+    ///   - metricsLabelPrefix: The first part of every metric's label, as in `triad_threads_jobs_submitted_total`.
     ///   - initializer: Runs once on each worker thread, with the worker's index, before it takes any job (Python's
     ///     `initializer`). Use it to set up ``ThreadLocal`` state.
     /// - Precondition: `workers` is at least 1, and the system can start the threads.
@@ -54,6 +72,9 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
         workers: Int? = nil,
         name: String = "triad-pool",
         defaultTimeout: Duration? = nil,
+        logger: Logger = Logger(label: "triad.threads", factory: { _ in SwiftLogNoOpLogHandler() }),
+        metricsFactory: (any MetricsFactory)? = nil,
+        metricsLabelPrefix: String = "triad_threads",
         initializer: (@Sendable (_ workerIndex: Int) -> Void)? = nil
     ) {
         let count = workers ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
@@ -61,6 +82,11 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
         self.workerCount = count
         self.name = name
         self.defaultTimeout = defaultTimeout
+        var logger = logger
+        logger[metadataKey: "pool"] = "\(name)"
+        self.logger = logger
+        metrics = ExecutorMetrics.make(factory: metricsFactory, prefix: metricsLabelPrefix, name: name)
+        core.metrics = metrics
         core.executor = asUnownedTaskExecutor()
         let core = self.core
         for index in 0..<count {
@@ -77,7 +103,7 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
 
     /// A pool that nobody references any more stops taking jobs; its workers finish the queued ones and exit.
     deinit {
-        for cancel in core.beginShutdown(cancelPending: false) { cancel() }
+        for cancel in core.beginShutdown(cancelPending: false).cancels { cancel() }
     }
 
     // MARK: - Submitting
@@ -112,15 +138,18 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
         let handle = JobHandle<T>(jobName: "closure")
         let timeout = timeout ?? defaultTimeout
         let core = self.core
+        let logger = self.logger
+        let submitted = observe(handle)
         let work = PoolCore.Work.closure {
-            core.started(handle.id)
-            defer { core.finished() }
+            let started = core.started(handle.id, submitted: submitted, jobName: handle.jobName)
+            defer { core.finished(started: started, jobName: handle.jobName) }
             guard handle.markRunning() else { return }
-            let timer = timeout.map { Self.scheduleTimeout($0, for: handle, cancelling: nil) }
+            let timer = timeout.map { Self.scheduleTimeout($0, for: handle, cancelling: nil, logger: logger) }
             handle.complete(Result { try body() })
             if let timer { DeadlineScheduler.shared.cancel(timer) }
         }
         guard core.submit(work, id: handle.id, cancel: { handle.cancel() }) else {
+            metrics?.failed(handle.jobName, code: ExecutorError.Code.shutDown.rawValue)
             throw ExecutorError.shutDown(jobName: handle.jobName)
         }
         return handle
@@ -154,7 +183,7 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
     /// Shutting down twice is not an error. ``submit(_:options:)`` throws `ExecutorError.Code.shutDown`
     /// from the first call on.
     public func shutdown(wait: Bool, cancelPending: Bool) async {
-        for cancel in core.beginShutdown(cancelPending: cancelPending) { cancel() }
+        beginShutdown(cancelPending: cancelPending)
         if wait { await core.waitForExit() }
     }
 
@@ -165,7 +194,7 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
     /// - Parameter cancelPending: Whether to cancel the jobs that have not started.
     @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func shutdownBlocking(cancelPending: Bool = false) {
-        for cancel in core.beginShutdown(cancelPending: cancelPending) { cancel() }
+        beginShutdown(cancelPending: cancelPending)
         core.waitForExitBlocking()
     }
 
@@ -188,14 +217,48 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
 
     // MARK: - Internals
 
-    private func submitAsync<T: Sendable>(
+    /// Stops accepting jobs, cancels the pending ones if asked, and logs it the first time.
+    private func beginShutdown(cancelPending: Bool) {
+        let (cancels, counts) = core.beginShutdown(cancelPending: cancelPending)
+        if let counts {
+            logger.notice(
+                "shutting down: \(cancelPending ? "cancelling" : "finishing") \(counts.pending) queued jobs, finishing \(counts.running) running",
+                metadata: ["queued": "\(counts.pending)", "running": "\(counts.running)", "cancelPending": "\(cancelPending)"]
+            )
+        }
+        for cancel in cancels { cancel() }
+    }
+
+    /// Counts a job that is being submitted and logs its failure, if metrics or debug logs want them; returns when
+    /// it was submitted, for its wait, or nil when nothing measures it.
+    private func observe<T: Sendable>(_ handle: JobHandle<T>) -> ContinuousClock.Instant? {
+        if logger.logLevel <= .debug {
+            let logger = self.logger
+            handle.whenComplete { result in
+                guard case .failure(let error) = result else { return }
+                let code = (error as? ExecutorError)?.code.rawValue ?? ExecutorMetrics.jobErrorCode
+                logger.debug("job failed: \(error)", metadata: ["job": "\(handle.jobName)", "code": "\(code)"])
+            }
+        }
+        guard let metrics else { return nil }
+        metrics.job(handle.jobName).submitted.increment()
+        metrics.countOutcome(of: handle)
+        return .now
+    }
+
+    /// Queues `body` as a task on the pool's threads. With `observed`, the job counts in the metrics and its failure
+    /// is logged; a map's runner is not observed, its jobs are.
+    func submitAsync<T: Sendable>(
         jobName: String,
         timeout: Duration?,
+        observed: Bool = true,
         _ body: @escaping @Sendable () async throws -> T
     ) throws(ExecutorError) -> JobHandle<T> {
         let handle = JobHandle<T>(jobName: jobName)
         let timeout = timeout ?? defaultTimeout
         let core = self.core
+        let logger = self.logger
+        let submitted = observed ? observe(handle) : nil
         let taskBox = TaskBox()
         handle.setCancelHandler { wasRunning in
             if wasRunning { taskBox.cancel() }
@@ -203,14 +266,15 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
         // The task is queued on the pool at once; it checks whether its job was cancelled before doing anything.
         // Accounting happens before the task exists, so shutdown cannot miss it.
         guard core.submit(nil, id: handle.id, cancel: { handle.cancel() }) else {
+            if observed { metrics?.failed(jobName, code: ExecutorError.Code.shutDown.rawValue) }
             throw ExecutorError.shutDown(jobName: jobName)
         }
         let task = Task(executorPreference: self) { [self] in
             _ = self  // keeps the pool, the task's executor, alive while the task lives
-            core.started(handle.id)
-            defer { core.finished() }
+            let started = core.started(handle.id, submitted: submitted, jobName: jobName)
+            defer { core.finished(started: started, jobName: jobName) }
             guard handle.markRunning() else { return }
-            let timer = timeout.map { Self.scheduleTimeout($0, for: handle, cancelling: taskBox) }
+            let timer = timeout.map { Self.scheduleTimeout($0, for: handle, cancelling: taskBox, logger: logger) }
             do {
                 handle.succeed(try await body())
             } catch {
@@ -225,11 +289,17 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
     private static func scheduleTimeout<T: Sendable>(
         _ timeout: Duration,
         for handle: JobHandle<T>,
-        cancelling task: TaskBox?
+        cancelling task: TaskBox?,
+        logger: Logger
     ) -> DeadlineScheduler.Token {
         DeadlineScheduler.shared.schedule(at: .after(timeout)!) {
             let error = ExecutorError.timedOut(jobName: handle.jobName, after: timeout, killedWorker: false)
-            if handle.fail(error) { task?.cancel() }
+            guard handle.fail(error) else { return }
+            task?.cancel()
+            logger.notice(
+                "job timed out after \(timeout); its thread stays busy until the job stops at a cancellation check",
+                metadata: ["job": "\(handle.jobName)", "code": "\(ExecutorError.Code.timedOut.rawValue)"]
+            )
         }
     }
 }

@@ -4,45 +4,7 @@ import Testing
 import TriadCore
 import TriadProcesses
 import TriadProcessesTestSupport
-
-/// A log handler that keeps every record, for tests to read.
-private final class Recorder: Sendable {
-    struct Record: Sendable {
-        var level: Logger.Level
-        var message: String
-        var metadata: [String: String]
-    }
-
-    private let records = Mutex<[Record]>([])
-
-    var all: [Record] { records.withLock { $0 } }
-
-    func logger(level: Logger.Level = .debug) -> Logger {
-        var logger = Logger(label: "test") { _ in Handler(recorder: self) }
-        logger.logLevel = level
-        return logger
-    }
-
-    fileprivate func append(_ record: Record) { records.withLock { $0.append(record) } }
-
-    private struct Handler: LogHandler {
-        let recorder: Recorder
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-            recorder.append(
-                Record(level: event.level, message: "\(event.message)", metadata: merged.mapValues { "\($0)" })
-            )
-        }
-    }
-}
+import TriadTestSupport
 
 @Suite("Process pool logging")
 struct ProcessPoolLoggingTests {
@@ -53,7 +15,7 @@ struct ProcessPoolLoggingTests {
 
     @Test("a crash logs a warning naming the pool, the worker, the job, the code and the worker's last words")
     func crashIsLogged() async throws {
-        let recorder = Recorder()
+        let recorder = LogRecorder()
         let pool = TestPools.pool(workers: 1) {
             $0.logger = recorder.logger()
             $0.name = "thumbnails"
@@ -77,7 +39,7 @@ struct ProcessPoolLoggingTests {
 
     @Test("a timeout kill logs a notice; a draining shutdown logs a notice; nothing below the logger's level")
     func killAndDrainAreLogged() async throws {
-        let recorder = Recorder()
+        let recorder = LogRecorder()
         let pool = TestPools.pool(workers: 1) { $0.logger = recorder.logger(level: .notice) }
         let runaway = try pool.submit(Runaway(), options: JobOptions(timeout: .milliseconds(200)))
         await #expect(throws: ExecutorError.self) { try await runaway.value }

@@ -233,7 +233,7 @@ final class PoolStorage: WorkerSupervisor {
             if let metrics {
                 metrics.queueDepth.record(state.queue.count)
                 metrics.inFlight.record(state.slots.reduce(0) { $0 + $1.inFlight.count })
-                metrics.liveWorkers.record(state.liveCount)
+                metrics.liveWorkers?.record(state.liveCount)
             }
             return result
         }
@@ -305,7 +305,7 @@ extension PoolStorage {
         for run in actions.runs { metrics.job(run.jobName).run.recordNanoseconds(Int64(clamping: run.nanoseconds)) }
         for event in actions.events {
             guard case .workerEnded(_, _, let reason, _, let crashed) = event else { continue }
-            if crashed || (reason != nil && reason != KillReason.terminated.summary) { metrics.restarts.increment() }
+            if crashed || (reason != nil && reason != KillReason.terminated.summary) { metrics.restarts?.increment() }
         }
     }
 

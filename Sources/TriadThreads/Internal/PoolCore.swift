@@ -1,4 +1,5 @@
 import CTriadShims
+import CoreMetrics
 import Synchronization
 import TriadCore
 
@@ -27,6 +28,8 @@ final class PoolCore: @unchecked Sendable {
     private var exitSleepers = 0
     private(set) var workerIDs: [Int32] = []
     nonisolated(unsafe) var executor: UnownedTaskExecutor?
+    /// Where the pool's metrics go, if anywhere; written once, before the workers start.
+    nonisolated(unsafe) var metrics: ExecutorMetrics?
 
     // MARK: - Submitting
 
@@ -41,7 +44,9 @@ final class PoolCore: @unchecked Sendable {
         activeJobs += 1
         pending[id] = cancel
         if let work { pushLocked(work) }
+        let counts = metrics == nil ? nil : countsLocked
         monitor.unlock()
+        if let counts { record(counts) }
         return true
     }
 
@@ -65,32 +70,64 @@ final class PoolCore: @unchecked Sendable {
         if sleepers > 0, waiting > spinners { monitor.signal() }
     }
 
-    /// The job started: it can no longer be cancelled as pending.
-    func started(_ id: UInt64) {
+    /// The job started: it can no longer be cancelled as pending. With metrics, records how long the job named
+    /// `jobName`, submitted at `submitted`, waited, and returns when it started.
+    func started(_ id: UInt64, submitted: ContinuousClock.Instant?, jobName: String) -> ContinuousClock.Instant? {
         monitor.lock()
         pending[id] = nil
+        let counts = metrics == nil ? nil : countsLocked
         monitor.unlock()
+        guard let metrics, let submitted else { return nil }
+        let now = ContinuousClock.now
+        metrics.job(jobName).wait.recordNanoseconds((now - submitted).saturatingSignedNanoseconds)
+        if let counts { record(counts) }
+        return now
     }
 
-    /// The job's code has returned (its handle may have resolved earlier, by a timeout or a cancellation).
-    func finished() {
+    /// The job's code has returned (its handle may have resolved earlier, by a timeout or a cancellation). With
+    /// metrics, records how long it ran since `started`.
+    func finished(started: ContinuousClock.Instant?, jobName: String) {
         monitor.lock()
         activeJobs -= 1
         if isShutDown, activeJobs == 0, sleepers > 0 { monitor.broadcast() }
+        let counts = metrics == nil ? nil : countsLocked
         monitor.unlock()
+        guard let metrics, let started else { return }
+        metrics.job(jobName).run.recordNanoseconds((ContinuousClock.now - started).saturatingSignedNanoseconds)
+        if let counts { record(counts) }
+    }
+
+    /// How many jobs wait, run, and how many workers live.
+    struct Counts {
+        var pending: Int
+        var running: Int
+        var workers: Int
+    }
+
+    private var countsLocked: Counts {
+        Counts(pending: pending.count, running: activeJobs - pending.count, workers: liveWorkers)
+    }
+
+    private func record(_ counts: Counts) {
+        guard let metrics else { return }
+        metrics.queueDepth.record(counts.pending)
+        metrics.inFlight.record(counts.running)
+        metrics.liveWorkers?.record(counts.workers)
     }
 
     // MARK: - Shutting down
 
-    /// Stops accepting jobs and returns the cancel actions of the jobs that have not started, if asked to.
-    func beginShutdown(cancelPending: Bool) -> [@Sendable () -> Void] {
+    /// Stops accepting jobs and returns the cancel actions of the jobs that have not started, if asked to, and,
+    /// the first time only, how many jobs were waiting and running.
+    func beginShutdown(cancelPending: Bool) -> (cancels: [@Sendable () -> Void], counts: Counts?) {
         monitor.lock()
         defer { monitor.unlock() }
+        let counts = isShutDown ? nil : countsLocked
         isShutDown = true
         if sleepers > 0 { monitor.broadcast() }
-        guard cancelPending else { return [] }
+        guard cancelPending else { return ([], counts) }
         defer { pending = [:] }
-        return Array(pending.values)
+        return (Array(pending.values), counts)
     }
 
     /// Suspends until every worker has exited. Never blocks a thread.
@@ -135,7 +172,9 @@ final class PoolCore: @unchecked Sendable {
     func workerWillStart() {
         monitor.lock()
         liveWorkers += 1
+        let counts = metrics == nil ? nil : countsLocked
         monitor.unlock()
+        if let counts { record(counts) }
     }
 
     /// The loop of one worker thread: run work until shutdown leaves nothing to do.
@@ -178,7 +217,9 @@ final class PoolCore: @unchecked Sendable {
         }
         // Let other workers re-check the exit condition too.
         if sleepers > 0 { monitor.broadcast() }
+        let counts = metrics == nil ? nil : countsLocked
         monitor.unlock()
+        if let counts { record(counts) }
         for waiter in waiters { waiter.resume() }
     }
 
