@@ -198,7 +198,9 @@ public final class EventLoopExecutor: TriadCore.Executor {
                 state.running += 1
                 return (true, metrics == nil ? nil : state.counts)
             }
-            state.pending.append(PendingJob(start: start, cancel: { handle.cancel() }))
+            state.pending.append(
+                PendingJob(start: start, cancel: { handle.fail(ExecutorError.droppedAtShutdown(jobName: jobName)) })
+            )
             return (false, metrics == nil ? nil : state.counts)
         }
         guard let runNow else {
@@ -302,7 +304,8 @@ public final class EventLoopExecutor: TriadCore.Executor {
     ///
     /// - Parameters:
     ///   - wait: Whether to return only once every job allowed to run has finished.
-    ///   - cancelPending: Whether to cancel jobs that have not started; their handles resolve as cancelled.
+    ///   - cancelPending: Whether to drop the jobs that have not started; their handles resolve as cancelled, with
+    ///     `ExecutorError.Code.shutDown`.
     ///
     /// Shutting down twice is not an error.
     public func shutdown(wait: Bool, cancelPending: Bool) async {

@@ -44,8 +44,9 @@ public protocol Executor: AnyObject, Sendable {
     /// - Parameters:
     ///   - wait: Whether to return only once every job still allowed to run has finished and the workers have
     ///     stopped.
-    ///   - cancelPending: Whether to cancel jobs that have not started yet. Their handles resolve with
-    ///     ``ExecutorError/Code/cancelled``. Running jobs are allowed to finish.
+    ///   - cancelPending: Whether to drop the jobs that have not started yet. They never run: their handles
+    ///     resolve as ``JobState/cancelled`` with ``ExecutorError/Code/shutDown``, which tells them apart from jobs
+    ///     whose handles were cancelled. Running jobs are allowed to finish.
     ///
     /// Shutting down twice is not an error.
     func shutdown(wait: Bool, cancelPending: Bool) async

@@ -120,6 +120,15 @@ extension ExecutorError {
         )
     }
 
+    /// The error for a job that had not started when its executor shut down with `cancelPending`: it never ran.
+    package static func droppedAtShutdown(jobName: String?) -> ExecutorError {
+        ExecutorError(
+            .shutDown,
+            jobName: jobName,
+            message: "the executor shut down before the job started, and it never ran"
+        )
+    }
+
     /// The error for a job that ran past its timeout.
     package static func timedOut(jobName: String?, after timeout: Duration, killedWorker: Bool) -> ExecutorError {
         let action =

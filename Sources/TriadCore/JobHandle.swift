@@ -124,11 +124,12 @@ public final class JobHandle<Output: Sendable>: Sendable {
         resolve(.value(value), as: .succeeded) != nil
     }
 
-    /// Resolves the handle with an error. A cancellation ``ExecutorError`` moves it to ``JobState/cancelled``.
-    /// Returns `false` if it was already resolved.
+    /// Resolves the handle with an error. A cancellation ``ExecutorError``, or the shutdown that dropped a job
+    /// before it started, moves it to ``JobState/cancelled``. Returns `false` if it was already resolved.
     @discardableResult
     package func fail(_ error: any Error) -> Bool {
-        let isCancel = (error as? ExecutorError)?.code == .cancelled
+        let code = (error as? ExecutorError)?.code
+        let isCancel = code == .cancelled || code == .shutDown
         return resolve(.error(error), as: isCancel ? .cancelled : .failed) != nil
     }
 

@@ -8,8 +8,8 @@ public struct DrainPolicy: Sendable, Hashable {
     /// How long the jobs allowed to finish have, from the start of the drain, before the executor is stopped at
     /// once. Defaults to 30 seconds.
     public var gracePeriod: Duration
-    /// Whether the jobs that have not started fail at once with `ExecutorError.Code.cancelled`
-    /// instead of running within the grace period. Defaults to `false`: every job accepted before the drain runs.
+    /// Whether the jobs that have not started fail at once with `ExecutorError.Code.shutDown` instead of running
+    /// within the grace period. Defaults to `false`: every job accepted before the drain runs.
     public var cancelPending: Bool
 
     /// Makes a drain policy.

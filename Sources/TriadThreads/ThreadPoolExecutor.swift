@@ -148,7 +148,7 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
             handle.complete(Result { try body() })
             if let timer { DeadlineScheduler.shared.cancel(timer) }
         }
-        guard core.submit(work, id: handle.id, cancel: { handle.cancel() }) else {
+        guard core.submit(work, id: handle.id, drop: Self.dropper(handle)) else {
             metrics?.failed(handle.jobName, code: ExecutorError.Code.shutDown.rawValue)
             throw ExecutorError.shutDown(jobName: handle.jobName)
         }
@@ -177,8 +177,8 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
     /// - Parameters:
     ///   - wait: Whether to return only once every job still allowed to run has finished and every worker has
     ///     exited. Suspends; never blocks a thread.
-    ///   - cancelPending: Whether to cancel the jobs that have not started; their handles resolve with
-    ///     `ExecutorError.Code.cancelled`. Running jobs always finish.
+    ///   - cancelPending: Whether to drop the jobs that have not started; their handles resolve as cancelled,
+    ///     with `ExecutorError.Code.shutDown`. Running jobs always finish.
     ///
     /// Shutting down twice is not an error. ``submit(_:options:)`` throws `ExecutorError.Code.shutDown`
     /// from the first call on.
@@ -265,7 +265,7 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
         }
         // The task is queued on the pool at once; it checks whether its job was cancelled before doing anything.
         // Accounting happens before the task exists, so shutdown cannot miss it.
-        guard core.submit(nil, id: handle.id, cancel: { handle.cancel() }) else {
+        guard core.submit(nil, id: handle.id, drop: Self.dropper(handle)) else {
             if observed { metrics?.failed(jobName, code: ExecutorError.Code.shutDown.rawValue) }
             throw ExecutorError.shutDown(jobName: jobName)
         }
@@ -284,6 +284,11 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
         }
         taskBox.set(task)
         return handle
+    }
+
+    /// What fails `handle`'s job if a shutdown with `cancelPending` comes before it starts.
+    private static func dropper<T: Sendable>(_ handle: JobHandle<T>) -> @Sendable () -> Void {
+        { handle.fail(ExecutorError.droppedAtShutdown(jobName: handle.jobName)) }
     }
 
     private static func scheduleTimeout<T: Sendable>(

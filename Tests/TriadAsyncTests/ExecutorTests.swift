@@ -105,7 +105,7 @@ struct ExecutorTests {
         #expect(throws: ExecutorError.self) { try executor.submit(FailingJob()) }
     }
 
-    @Test("shutdown with cancelPending cancels the queued jobs")
+    @Test("shutdown with cancelPending drops the queued jobs: cancelled, with the code shutDown")
     func shutdownCancelsPending() async throws {
         let executor = EventLoopExecutor(maxConcurrent: 1)
         let running = try executor.submit(SleepJob(milliseconds: 50, value: 1))
@@ -113,6 +113,7 @@ struct ExecutorTests {
         await executor.shutdown(wait: true, cancelPending: true)
         #expect(try await running.value == 1)
         #expect(queued.state == .cancelled)
+        await #expect { try await queued.value } throws: { ($0 as? ExecutorError)?.code == .shutDown }
     }
 
     @Test("an executor on an existing loop leaves it running")

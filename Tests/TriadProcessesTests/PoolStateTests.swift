@@ -718,9 +718,9 @@ struct PoolStateTests {
         _ = cancelling.start()
         let (pending, _) = cancelling.submit(3)
         cancelling.event { state, actions, _ in state.shutdown(cancelPending: true, actions: &actions) }
-        #expect(await code(pending) == .cancelled)
+        #expect(await code(pending) == .shutDown)
         #expect(!busy.isFinished)
-        #expect(await code(waiting) == .cancelled)
+        #expect(await code(waiting) == .shutDown)
     }
 
     @Test("terminating fails every job, signals the workers, and kills those still alive after the grace period")

@@ -155,6 +155,7 @@ extension ProcessPoolTests {
             #expect(await eventually(seconds: 120) { slow.state == .running })
             await pool.shutdown(wait: false, cancelPending: true)
             #expect(queued.allSatisfy { $0.state == .cancelled })
+            for handle in queued { #expect(executorError(await handle.result)?.code == .shutDown) }
             AwaitFile.open(gate)
             await pool.shutdown(wait: true, cancelPending: false)
             #expect(slow.state == .succeeded)

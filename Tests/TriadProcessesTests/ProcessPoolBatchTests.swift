@@ -117,7 +117,7 @@ extension ProcessPoolTests {
             }
             for handle in pending {
                 let result = await handle.result
-                #expect((try? result.get()) != nil || executorError(result)?.code == .cancelled)
+                #expect((try? result.get()) != nil || executorError(result)?.code == .shutDown)
             }
             #expect(throws: ExecutorError.self) { try pool.submit(Square(1)) }
         }

@@ -799,7 +799,7 @@ struct PoolState<Worker: PoolWorker>: Sendable {
         shuttingDown = true
         if cancelPending {
             for work in drainQueue() {
-                failRest(work, with: ExecutorError.cancelled(jobName: work.jobName), actions: &actions)
+                failRest(work, with: ExecutorError.droppedAtShutdown(jobName: work.jobName), actions: &actions)
             }
             // Messages sent ahead but not started are pending too: their results will be dropped.
             for index in slots.indices {
@@ -812,7 +812,7 @@ struct PoolState<Worker: PoolWorker>: Sendable {
                     work.isCancelled = true
                 }
                 for work in cancelled {
-                    failRest(work, with: ExecutorError.cancelled(jobName: work.jobName), actions: &actions)
+                    failRest(work, with: ExecutorError.droppedAtShutdown(jobName: work.jobName), actions: &actions)
                 }
             }
         }

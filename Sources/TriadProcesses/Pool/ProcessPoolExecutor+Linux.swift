@@ -132,7 +132,8 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
     ///
     /// - Parameters:
     ///   - wait: Whether to return only once every remaining job has finished and every worker has exited.
-    ///   - cancelPending: Whether to cancel the jobs that have not been sent to a worker yet.
+    ///   - cancelPending: Whether to drop the jobs that have not started in a worker yet; their handles resolve as
+    ///     cancelled, with `ExecutorError.Code.shutDown`.
     ///
     /// Shutting down twice is not an error.
     public func shutdown(wait: Bool, cancelPending: Bool) async {

@@ -33,16 +33,16 @@ final class PoolCore: @unchecked Sendable {
 
     // MARK: - Submitting
 
-    /// Counts a new job, records how to cancel it while it waits, and queues its work if it has some yet (a job's
-    /// task queues itself through `enqueue`). Returns `false` after shutdown.
-    func submit(_ work: Work?, id: UInt64, cancel: @escaping @Sendable () -> Void) -> Bool {
+    /// Counts a new job, records how to drop it if a shutdown comes before it starts, and queues its work if it has
+    /// some yet (a job's task queues itself through `enqueue`). Returns `false` after shutdown.
+    func submit(_ work: Work?, id: UInt64, drop: @escaping @Sendable () -> Void) -> Bool {
         monitor.lock()
         guard !isShutDown else {
             monitor.unlock()
             return false
         }
         activeJobs += 1
-        pending[id] = cancel
+        pending[id] = drop
         if let work { pushLocked(work) }
         let counts = metrics == nil ? nil : countsLocked
         monitor.unlock()
@@ -117,7 +117,7 @@ final class PoolCore: @unchecked Sendable {
 
     // MARK: - Shutting down
 
-    /// Stops accepting jobs and returns the cancel actions of the jobs that have not started, if asked to, and,
+    /// Stops accepting jobs and returns the drop actions of the jobs that have not started, if asked to, and,
     /// the first time only, how many jobs were waiting and running.
     func beginShutdown(cancelPending: Bool) -> (cancels: [@Sendable () -> Void], counts: Counts?) {
         monitor.lock()
