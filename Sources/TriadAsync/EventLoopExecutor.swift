@@ -21,10 +21,10 @@ import TriadCore
 ///
 /// ## Logs and metrics
 /// The executor logs through the `logger` it is given (nothing by default, so that a program's standard output
-/// stays its own): a job that timed out and a shutdown at `notice`, a failed job at `debug`, with `pool` (the executor's ``name``), `job` and `code` metadata. With a
-/// swift-metrics backend it reports, under the `triad_loop_executor` prefix, jobs submitted, completed and failed
-/// by error code, the jobs waiting for a free slot (`queue_depth`) and running (`jobs_running`), and how long jobs
-/// wait and run.
+/// stays its own): a job that timed out and a shutdown at `notice`, a failed job at `debug`, with `pool` (the
+/// executor's ``name``), `job` and `code` metadata. With a swift-metrics backend it reports, under the
+/// `triad_loop_executor` prefix, jobs submitted, completed and failed by error code, the jobs waiting for a free
+/// slot (`queue_depth`) and running (`jobs_running`), and how long jobs wait and run.
 public final class EventLoopExecutor: TriadCore.Executor {
     /// The loop the jobs run on.
     public let loop: AsyncLoop
@@ -318,8 +318,13 @@ public final class EventLoopExecutor: TriadCore.Executor {
         }
         if let counts {
             logger.notice(
-                "shutting down: \(cancelPending ? "cancelling" : "finishing") \(counts.pending) queued jobs, finishing \(counts.running) running",
-                metadata: ["queued": "\(counts.pending)", "running": "\(counts.running)", "cancelPending": "\(cancelPending)"]
+                """
+                shutting down: \(cancelPending ? "dropping" : "finishing") \(counts.pending) queued jobs, \
+                finishing \(counts.running) running
+                """,
+                metadata: [
+                    "queued": "\(counts.pending)", "running": "\(counts.running)", "cancelPending": "\(cancelPending)",
+                ]
             )
         }
         for job in pending { job.cancel() }

@@ -222,8 +222,13 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
         let (cancels, counts) = core.beginShutdown(cancelPending: cancelPending)
         if let counts {
             logger.notice(
-                "shutting down: \(cancelPending ? "cancelling" : "finishing") \(counts.pending) queued jobs, finishing \(counts.running) running",
-                metadata: ["queued": "\(counts.pending)", "running": "\(counts.running)", "cancelPending": "\(cancelPending)"]
+                """
+                shutting down: \(cancelPending ? "dropping" : "finishing") \(counts.pending) queued jobs, \
+                finishing \(counts.running) running
+                """,
+                metadata: [
+                    "queued": "\(counts.pending)", "running": "\(counts.running)", "cancelPending": "\(cancelPending)",
+                ]
             )
         }
         for cancel in cancels { cancel() }

@@ -23,9 +23,12 @@ struct ExecutorObservabilityTests {
     func counts() async throws {
         let metrics = TestMetrics()
         let executor = EventLoopExecutor(maxConcurrent: 1, name: "fetch", metricsFactory: metrics)
-        for value in 0..<3 { #expect(try await executor.submit(SleepJob(milliseconds: 0, value: value)).value == value) }
+        for value in 0..<3 {
+            #expect(try await executor.submit(SleepJob(milliseconds: 0, value: value)).value == value)
+        }
         await #expect(throws: Boom.self) { try await executor.submit(FailingJob()).value }
-        let late = try executor.submit(SleepJob(milliseconds: 3_600_000, value: 0), options: JobOptions(timeout: .milliseconds(50)))
+        let hour = SleepJob(milliseconds: 3_600_000, value: 0)
+        let late = try executor.submit(hour, options: JobOptions(timeout: .milliseconds(50)))
         await #expect(throws: ExecutorError.self) { try await late.value }
         // A map counts its jobs, not the runners that run them.
         #expect(try await executor.map((0..<10).map { SleepJob(milliseconds: 0, value: $0) }).count == 10)
@@ -41,8 +44,9 @@ struct ExecutorObservabilityTests {
         let sleep = [("pool", "fetch"), ("job", SleepJob.jobName)]
         #expect(try metrics.expectCounter(prefix + "_jobs_submitted_total", sleep).totalValue == 15)
         #expect(try metrics.expectCounter(prefix + "_jobs_completed_total", sleep).totalValue == 13)
-        #expect(try metrics.expectCounter(prefix + "_jobs_failed_total", sleep + [("code", "timedOut")]).totalValue == 1)
-        #expect(try metrics.expectCounter(prefix + "_jobs_failed_total", sleep + [("code", "cancelled")]).totalValue == 1)
+        let failed = prefix + "_jobs_failed_total"
+        #expect(try metrics.expectCounter(failed, sleep + [("code", "timedOut")]).totalValue == 1)
+        #expect(try metrics.expectCounter(failed, sleep + [("code", "cancelled")]).totalValue == 1)
         let failing = [("pool", "fetch"), ("job", FailingJob.jobName), ("code", "jobError")]
         #expect(try metrics.expectCounter(prefix + "_jobs_failed_total", failing).totalValue == 1)
         // A wait and a run for each job that started alone: three quick ones and the timed-out one.
@@ -58,7 +62,8 @@ struct ExecutorObservabilityTests {
     func logs() async throws {
         let recorder = LogRecorder()
         let executor = EventLoopExecutor(name: "fetch", logger: recorder.logger())
-        let late = try executor.submit(SleepJob(milliseconds: 3_600_000, value: 0), options: JobOptions(timeout: .milliseconds(50)))
+        let hour = SleepJob(milliseconds: 3_600_000, value: 0)
+        let late = try executor.submit(hour, options: JobOptions(timeout: .milliseconds(50)))
         await #expect(throws: ExecutorError.self) { try await late.value }
         await #expect(throws: Boom.self) { try await executor.submit(FailingJob()).value }
         await executor.shutdown()

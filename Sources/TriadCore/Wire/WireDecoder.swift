@@ -21,6 +21,7 @@ public struct WireDecoder: Sendable {
     /// - Throws: The same errors as ``decode(_:from:)-(_,[UInt8])``.
     public func decode<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws(WireError) -> T {
         let source = WireSource(bytes)
+        defer { source.containers.removeAll() }
         let value: T
         do {
             value = try source.decodeValue(type)
@@ -42,7 +43,10 @@ public struct WireDecoder: Sendable {
 /// The input bytes and the decoding of single values, shared by every container of one decoding.
 final class WireSource {
     let bytes: UnsafeRawBufferPointer
-    var offset = 0
+    // Unchecked: only the thread that decodes touches a source; see `WireSink`.
+    @exclusivity(unchecked) var offset = 0
+    /// The keyed containers of this decoding, by key type.
+    @exclusivity(unchecked) var containers = WireContainerCache()
     // The last type decoded through `decodeValue` and its path; see `WireSink`.
     private var lastType: ObjectIdentifier?
     private var lastRoute = WireRoute.conformance
@@ -101,6 +105,14 @@ final class WireSource {
         return true
     }
 
+    /// A keyed container for `Key`, shared by every struct of this decoding that uses it.
+    @inline(__always)
+    func keyedContainer<Key: CodingKey>(keyedBy _: Key.Type) -> KeyedDecodingContainer<Key> {
+        containers.container(for: ObjectIdentifier(Key.self)) {
+            KeyedDecodingContainer(WireKeyedDecoder<Key>(source: self))
+        }
+    }
+
     /// Decodes any value, taking the bulk and optional paths before falling back to its conformance.
     func decodeValue<T: Decodable>(_ type: T.Type) throws -> T {
         let identifier = ObjectIdentifier(T.self)
@@ -129,7 +141,7 @@ struct WireDecoderImpl: Decoder {
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
-        KeyedDecodingContainer(WireKeyedDecoder<Key>(source: source))
+        source.keyedContainer(keyedBy: type)
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
@@ -207,7 +219,7 @@ struct WireUnkeyedDecoder: UnkeyedDecodingContainer {
         keyedBy type: NestedKey.Type
     ) throws -> KeyedDecodingContainer<NestedKey> {
         try next()
-        return KeyedDecodingContainer(WireKeyedDecoder<NestedKey>(source: source))
+        return source.keyedContainer(keyedBy: type)
     }
 
     mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
@@ -298,7 +310,7 @@ struct WireKeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
         keyedBy type: NestedKey.Type,
         forKey key: Key
     ) throws -> KeyedDecodingContainer<NestedKey> {
-        KeyedDecodingContainer(WireKeyedDecoder<NestedKey>(source: source))
+        source.keyedContainer(keyedBy: type)
     }
 
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {

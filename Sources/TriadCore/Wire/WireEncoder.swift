@@ -63,7 +63,10 @@ extension WireSink {
         let sink = WireSink(bytes: bytes)
         prepare(sink)
         bytes = []
-        defer { swap(&bytes, &sink.bytes) }
+        defer {
+            swap(&bytes, &sink.bytes)
+            sink.containers.removeAll()
+        }
         do {
             try sink.encodeValue(value)
         } catch let error as WireError {
@@ -77,7 +80,11 @@ extension WireSink {
 
 /// The output buffer and the encoding of single values, shared by every container of one encoding.
 final class WireSink {
-    var bytes: [UInt8]
+    // Unchecked: only the thread that encodes touches a sink, and a dynamic exclusivity check on every byte
+    // written costs more than writing it.
+    @exclusivity(unchecked) var bytes: [UInt8]
+    /// The keyed containers of this encoding, by key type.
+    @exclusivity(unchecked) var containers = WireContainerCache()
     /// Where large arrays go instead of `bytes`, for an encoding that borrows them (see `WireOutOfLine`).
     var outOfLine = WireOutOfLine()
     // The last type encoded through `encodeValue` and its path: the elements of an array share one type, so this
@@ -127,6 +134,14 @@ final class WireSink {
         bytes.withUnsafeMutableBytes { $0.storeBytes(of: next.littleEndian, toByteOffset: position, as: UInt32.self) }
     }
 
+    /// A keyed container for `Key`, shared by every struct of this encoding that uses it.
+    @inline(__always)
+    func keyedContainer<Key: CodingKey>(keyedBy _: Key.Type) -> KeyedEncodingContainer<Key> {
+        containers.container(for: ObjectIdentifier(Key.self)) {
+            KeyedEncodingContainer(WireKeyedEncoder<Key>(sink: self))
+        }
+    }
+
     /// Encodes any value, taking the bulk and optional paths before falling back to its conformance.
     func encodeValue<T: Encodable>(_ value: T) throws {
         let type = ObjectIdentifier(T.self)
@@ -155,7 +170,7 @@ struct WireEncoderImpl: Encoder {
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        KeyedEncodingContainer(WireKeyedEncoder<Key>(sink: sink))
+        sink.keyedContainer(keyedBy: type)
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
@@ -221,7 +236,7 @@ struct WireUnkeyedEncoder: UnkeyedEncodingContainer {
         keyedBy keyType: NestedKey.Type
     ) -> KeyedEncodingContainer<NestedKey> {
         added()
-        return KeyedEncodingContainer(WireKeyedEncoder<NestedKey>(sink: sink))
+        return sink.keyedContainer(keyedBy: keyType)
     }
 
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
@@ -312,7 +327,7 @@ struct WireKeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
         keyedBy keyType: NestedKey.Type,
         forKey key: Key
     ) -> KeyedEncodingContainer<NestedKey> {
-        KeyedEncodingContainer(WireKeyedEncoder<NestedKey>(sink: sink))
+        sink.keyedContainer(keyedBy: keyType)
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
