@@ -128,3 +128,24 @@ extension Dictionary: WireSpecialDecodable where Key: Decodable, Value: Decodabl
         return dictionary
     }
 }
+
+// An array of any other `Codable` element: its count and its elements, the bytes its unkeyed container writes, but
+// without the container, whose existential calls and per-element count update cost as much as a small element.
+extension Array: WireSpecialEncodable where Element: Encodable {
+    func wireEncode(into sink: WireSink) throws {
+        try sink.writeLength(count)
+        for index in indices { try sink.encodeValue(self[index]) }
+    }
+}
+
+extension Array: WireSpecialDecodable where Element: Decodable {
+    static func wireDecode(from source: WireSource) throws -> [Element] {
+        let count = try source.readLength(minimumStride: 0)
+        var elements: [Element] = []
+        // An element may take no bytes; reserve no more than the input could hold, so a hostile count cannot make
+        // a huge allocation.
+        elements.reserveCapacity(Swift.min(count, source.remaining))
+        for _ in 0..<count { elements.append(try source.decodeValue(Element.self)) }
+        return elements
+    }
+}
