@@ -103,7 +103,7 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
 
     /// A pool that nobody references any more stops taking jobs; its workers finish the queued ones and exit.
     deinit {
-        for cancel in core.beginShutdown(cancelPending: false).cancels { cancel() }
+        for drop in core.beginShutdown(cancelPending: false).drops { drop() }
     }
 
     // MARK: - Submitting
@@ -217,9 +217,9 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
 
     // MARK: - Internals
 
-    /// Stops accepting jobs, cancels the pending ones if asked, and logs it the first time.
+    /// Stops accepting jobs, drops the pending ones if asked, and logs it the first time.
     private func beginShutdown(cancelPending: Bool) {
-        let (cancels, counts) = core.beginShutdown(cancelPending: cancelPending)
+        let (drops, counts) = core.beginShutdown(cancelPending: cancelPending)
         if let counts {
             logger.notice(
                 """
@@ -231,7 +231,7 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
                 ]
             )
         }
-        for cancel in cancels { cancel() }
+        for drop in drops { drop() }
     }
 
     /// Counts a job that is being submitted and logs its failure, if metrics or debug logs want them; returns when

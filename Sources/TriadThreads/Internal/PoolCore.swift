@@ -119,7 +119,7 @@ final class PoolCore: @unchecked Sendable {
 
     /// Stops accepting jobs and returns the drop actions of the jobs that have not started, if asked to, and,
     /// the first time only, how many jobs were waiting and running.
-    func beginShutdown(cancelPending: Bool) -> (cancels: [@Sendable () -> Void], counts: Counts?) {
+    func beginShutdown(cancelPending: Bool) -> (drops: [@Sendable () -> Void], counts: Counts?) {
         monitor.lock()
         defer { monitor.unlock() }
         let counts = isShutDown ? nil : countsLocked
