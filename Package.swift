@@ -275,6 +275,18 @@ let package = Package(
             dependencies: ["TriadTracingTestProgram"],
             swiftSettings: triadSwiftSettings
         ),
+        // Fuzzing what takes bytes from another process: the frame reader and the wire decoder. `Fuzz/run` builds
+        // TriadFuzzer with libFuzzer and AddressSanitizer and runs each target over its corpus in Fuzz/Corpus;
+        // FuzzCorpusTests replays that corpus in every test run.
+        .target(
+            name: "TriadFuzzTargets", dependencies: ["TriadCore"], path: "Fuzz/Targets", swiftSettings: triadSwiftSettings
+        ),
+        .target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"),
+        .executableTarget(
+            name: "TriadFuzzer", dependencies: ["TriadFuzzTargets", "CFuzzDriver"], path: "Fuzz/Fuzzer",
+            swiftSettings: triadSwiftSettings
+        ),
+        .testTarget(name: "FuzzCorpusTests", dependencies: ["TriadFuzzTargets"], swiftSettings: triadSwiftSettings),
         // Counters and keyed shared objects for the executors' map tests.
         .target(
             name: "TriadTestSupport",
