@@ -1,3 +1,4 @@
+import Glibc
 import TriadCore
 import TriadProcesses
 
@@ -5,7 +6,7 @@ import TriadProcesses
 // form as peers/processes_peer.py. Under the harness, tiny jobs measure about twice as slow as here; the likely
 // cause is its malloc interposer, which wraps every allocation in the parent and in the workers (they run the same
 // binary), but this version of the harness does not build without it, so that is not proven.
-// Run: `swift run -c release ProcessesTimings [runs]`.
+// Run: `swift run -c release ProcessesTimings [runs]`, or `ProcessesTimings idle` for the CPU an idle pool uses.
 
 /// A tiny job through `Codable`.
 struct Tiny: Job {
@@ -34,6 +35,7 @@ struct EchoBytes: Job {
 ProcessPool.bootstrap(jobs: [Tiny.self, TinyWire.self, EchoBytes.self])
 
 let runs = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 15
+// `ProcessesTimings idle` measures only the CPU an idle pool uses.
 
 /// Runs `body` `runs` times and returns the median wall time in milliseconds.
 nonisolated func medianMilliseconds(_ body: () async throws -> Void) async rethrows -> Double {
@@ -105,7 +107,40 @@ nonisolated func firstResult() async throws {
     print("pool of 2 to its first result: median \(times.sorted()[times.count / 2]) ms")
 }
 
-try await measure()
-try await roundTrip()
-try await largePayload()
-try await firstResult()
+/// The CPU time, in seconds, that the process `pid` (`"self"` for this one) has used so far: its user and system
+/// time from /proc.
+func cpuSeconds(of pid: String) -> Double {
+    guard let file = fopen("/proc/\(pid)/stat", "r") else { return 0 }
+    defer { fclose(file) }
+    var line = [CChar](repeating: 0, count: 4096)
+    guard fgets(&line, Int32(line.count), file) != nil else { return 0 }
+    let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    // The fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th
+    // and 13th of them.
+    guard let close = text.lastIndex(of: ")") else { return 0 }
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+/// The CPU time a pool of 2 warm, idle workers uses in 10 seconds, the parent's and the workers' together, as a
+/// share of one core.
+nonisolated func idlePool() async throws {
+    let pool = ProcessPoolExecutor(workers: 2)
+    _ = try await pool.map((0..<1000).map { Tiny(value: $0) })
+    let pids = ["self"] + pool.workerPIDs.map(String.init)
+    let before = pids.map(cpuSeconds(of:)).reduce(0, +)
+    try await Task.sleep(for: .seconds(10))
+    let used = pids.map(cpuSeconds(of:)).reduce(0, +) - before
+    print("CPU an idle pool of 2 workers uses in 10 s: \(used * 1000) ms = \(used / 10 * 100) % of one core")
+    await pool.shutdown()
+}
+
+if CommandLine.arguments.dropFirst().first == "idle" {
+    try await idlePool()
+} else {
+    try await measure()
+    try await roundTrip()
+    try await largePayload()
+    try await firstResult()
+}
