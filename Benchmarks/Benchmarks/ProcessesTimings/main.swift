@@ -107,20 +107,25 @@ nonisolated func firstResult() async throws {
     print("pool of 2 to its first result: median \(times.sorted()[times.count / 2]) ms")
 }
 
-/// The CPU time, in seconds, that the process `pid` (`"self"` for this one) has used so far: its user and system
-/// time from /proc.
+/// The CPU time, in seconds, that the threads of process `pid` (`"self"` for this one) have used so far, to the
+/// nanosecond: the first field of each thread's /proc schedstat.
 func cpuSeconds(of pid: String) -> Double {
-    guard let file = fopen("/proc/\(pid)/stat", "r") else { return 0 }
-    defer { fclose(file) }
-    var line = [CChar](repeating: 0, count: 4096)
-    guard fgets(&line, Int32(line.count), file) != nil else { return 0 }
-    let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    // The fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th
-    // and 13th of them.
-    guard let close = text.lastIndex(of: ")") else { return 0 }
-    let fields = text[text.index(after: close)...].split(separator: " ")
-    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    guard let directory = opendir("/proc/\(pid)/task") else { return 0 }
+    defer { closedir(directory) }
+    var total = 0.0
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        guard !name.hasPrefix("."), let file = fopen("/proc/\(pid)/task/\(name)/schedstat", "r") else { continue }
+        var nanoseconds: UInt64 = 0
+        withUnsafeMutablePointer(to: &nanoseconds) { pointer in
+            withVaList([pointer]) { arguments in _ = vfscanf(file, "%llu", arguments) }
+        }
+        fclose(file)
+        total += Double(nanoseconds) / 1e9
+    }
+    return total
 }
 
 /// The CPU time a pool of 2 warm, idle workers uses in 10 seconds, the parent's and the workers' together, as a
