@@ -199,7 +199,7 @@ public final class EventLoopExecutor: TriadCore.Executor {
                 return (true, metrics == nil ? nil : state.counts)
             }
             state.pending.append(
-                PendingJob(start: start, cancel: { handle.fail(ExecutorError.droppedAtShutdown(jobName: jobName)) })
+                PendingJob(start: start, drop: { handle.fail(ExecutorError.droppedAtShutdown(jobName: jobName)) })
             )
             return (false, metrics == nil ? nil : state.counts)
         }
@@ -327,7 +327,7 @@ public final class EventLoopExecutor: TriadCore.Executor {
                 ]
             )
         }
-        for job in pending { job.cancel() }
+        for job in pending { job.drop() }
         guard wait else {
             // Still stop an owned loop, once the jobs allowed to run have finished.
             if ownsLoop { Task { await self.shutdown(wait: true, cancelPending: false) } }
@@ -360,7 +360,8 @@ private struct Counts {
     var running: Int
 }
 
+/// A job waiting for a free slot: how to start it, and how to fail it if a shutdown drops it first.
 private struct PendingJob {
     let start: @Sendable () -> Void
-    let cancel: @Sendable () -> Void
+    let drop: @Sendable () -> Void
 }
