@@ -20,10 +20,11 @@ public struct ExecutorError: Error, Sendable, Hashable, CustomStringConvertible 
         /// Makes a code. Model modules use this to add codes of their own.
         package init(_ rawValue: String) { self.rawValue = rawValue }
 
-        /// The job was cancelled, by ``JobHandle/cancel()``, by cancelling the task that awaited it, or by a
-        /// cancelling shutdown.
+        /// The job was cancelled, by ``JobHandle/cancel()``, by cancelling the task that awaited it, or by an
+        /// executor stopped at once (``InterruptibleExecutor/stopNow()``).
         public static let cancelled = Code("cancelled")
-        /// The executor is shut down and accepts no more jobs.
+        /// The executor is shut down: it refused the job, or dropped it before it started (a shutdown with
+        /// `cancelPending`; the job's handle is then ``JobState/cancelled``).
         public static let shutDown = Code("shutDown")
         /// The job ran past its timeout.
         public static let timedOut = Code("timedOut")
