@@ -2,14 +2,14 @@ import TriadCore
 
 /// Building the messages that carry jobs to a worker, and turning a worker's result items back into outputs and
 /// errors: the two ends of the worker protocol on the parent's side, shared by the pool and `Process`.
-enum JobMessages {
+package enum JobMessages {
     /// Builds the message of one job, or fails with a coding error.
     ///
     /// The job is encoded straight after its frame headers in one buffer, whose length field is filled in
     /// afterwards, so it is encoded once and never copied; its large arrays stay out of the buffer and travel from
     /// their own storage (see `WireChunk`). The job is taken alone rather than in a one-element collection: at run
     /// time, iterating a generic collection asks the runtime for type metadata at every step.
-    static func single<J: Job>(
+    package static func single<J: Job>(
         _ job: J,
         named name: String,
         sequence: UInt64,
@@ -31,7 +31,7 @@ enum JobMessages {
     /// Builds the data frame of a chunk of jobs, encoded as one array, or fails with a coding error. Its header
     /// comes apart (see ``chunkHeader(sequence:jobName:count:first:timed:)``), so the jobs of a chunk split after a
     /// crash travel again with the same data frame.
-    static func chunkData<J: Job>(
+    package static func chunkData<J: Job>(
         _ jobs: ArraySlice<J>,
         named name: String,
         maxFrameSize: Int
@@ -48,7 +48,7 @@ enum JobMessages {
     }
 
     /// The header frame of a chunk message that runs `count` jobs of its data frame's array from index `first`.
-    static func chunkHeader(sequence: UInt64, jobName: String, count: Int, first: Int, timed: Bool) -> [UInt8] {
+    package static func chunkHeader(sequence: UInt64, jobName: String, count: Int, first: Int, timed: Bool) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(Frame.headerSize + 20 + jobName.utf8.count)
         JobHeader(sequence: sequence, count: UInt32(count), jobName: jobName, timed: timed, first: UInt32(first))
@@ -86,7 +86,7 @@ enum JobMessages {
     }
 
     /// Turns one result item from a worker into the job's output or error.
-    static func decode<Output: Decodable>(
+    package static func decode<Output: Decodable>(
         _ item: ReceivedFrame,
         as type: Output.Type,
         jobName: String,
@@ -108,7 +108,7 @@ enum JobMessages {
 
     /// Turns the item of a part of a chunk or batch into its outcome, checking that it covers `count` jobs: a
     /// mismatch or an item that does not decode comes back as the one error of every job of the part.
-    static func outcome<Output: Codable & Sendable>(
+    package static func outcome<Output: Codable & Sendable>(
         _ item: ReceivedFrame,
         of _: Output.Type,
         count: Int,
@@ -135,7 +135,7 @@ enum JobMessages {
     /// worker's protocol errors mean.
     /// The code, for metrics, of the failure a worker reported as `wire`: as ``remoteError(_:jobName:registry:)``
     /// would type it, without decoding the error itself.
-    static func failureCode(_ wire: WireJobError) -> String {
+    package static func failureCode(_ wire: WireJobError) -> String {
         switch wire.typeName {
         case String(reflecting: WireError.self): ExecutorError.Code.codingFailed.rawValue
         case String(reflecting: ExecutorError.self): ExecutorError.Code.unknownJob.rawValue
@@ -143,7 +143,7 @@ enum JobMessages {
         }
     }
 
-    static func remoteError(_ item: ReceivedFrame, jobName: String, registry: JobRegistry) -> any Error {
+    package static func remoteError(_ item: ReceivedFrame, jobName: String, registry: JobRegistry) -> any Error {
         guard let wire = remoteWireError(item) else { return ExecutorError.unreadableError(jobName: jobName) }
         let remote = RemoteJobError(jobName: jobName, typeName: wire.typeName, errorDescription: wire.description)
         switch wire.typeName {
@@ -157,19 +157,19 @@ enum JobMessages {
     }
 
     /// The encoded error of a failure item, if it decodes.
-    static func remoteWireError(_ item: ReceivedFrame) -> WireJobError? {
+    package static func remoteWireError(_ item: ReceivedFrame) -> WireJobError? {
         try? item.withPayloadBytes { bytes throws(WireError) in try WireDecoder().decode(WireJobError.self, from: bytes) }
     }
 }
 
 /// A job message: its bytes, where the encoding of its job starts in them, and the large arrays that travel from
 /// their own storage (see `WireChunk`).
-struct EncodedJobMessage: Sendable {
-    var bytes: [UInt8]
-    var payloadStart: Int
-    var chunks: [WireChunk] = []
+package struct EncodedJobMessage: Sendable {
+    package var bytes: [UInt8]
+    package var payloadStart: Int
+    package var chunks: [WireChunk] = []
 
-    var message: OutgoingMessage {
+    package var message: OutgoingMessage {
         var message = OutgoingMessage()
         message.appendInterleaved(bytes, chunks: chunks)
         return message
@@ -177,7 +177,7 @@ struct EncodedJobMessage: Sendable {
 
     /// The job's own encoding, for a job that may travel in a batch with others of its kind: only a small job
     /// with no array out of line.
-    var batchablePayload: ArraySlice<UInt8>? {
+    package var batchablePayload: ArraySlice<UInt8>? {
         guard chunks.isEmpty, bytes.count - payloadStart <= 1024 else { return nil }
         return bytes[payloadStart...]
     }

@@ -21,7 +21,7 @@ import TriadCore
 /// | `<prefix>_job_run_seconds` | timer | pool, job |
 ///
 /// `code` is the `ExecutorError.Code` a job failed with, or `jobError` for an error the job threw itself.
-final class PoolMetrics: Sendable {
+package final class PoolMetrics: Sendable {
     private let factory: any MetricsFactory
     private let prefix: String
     private let pool: String
