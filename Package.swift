@@ -28,6 +28,14 @@ let package = Package(
         // A test and demo helper, not public API: the slow HTTP server that the benchmarks and the examples use.
         .library(name: "TriadHTTPTestServer", targets: ["TriadHTTPTestServer"]),
         .executable(name: "triad", targets: ["triad"]),
+        // The cluster on Open MPI; its code is compiled only with the `MPI` trait (`swift build --traits MPI`).
+        .library(name: "TriadCluster", targets: ["TriadCluster"]),
+    ],
+    traits: [
+        .trait(
+            name: "MPI",
+            description: "Builds TriadCluster on Open MPI (needs libopenmpi-dev); without it nothing touches mpi.h."
+        )
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -90,6 +98,21 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: triadSwiftSettings
+        ),
+        // Open MPI's C API, found through pkg-config; used only with the `MPI` trait.
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
+        ),
+        // The cluster: the same executor across machines, on Open MPI. Empty without the `MPI` trait.
+        .target(
+            name: "TriadCluster",
+            dependencies: [
+                "TriadCore", "TriadProcesses", "CTriadShims",
+                .target(name: "CMPI", condition: .when(traits: ["MPI"])),
             ],
             swiftSettings: triadSwiftSettings
         ),
@@ -220,6 +243,19 @@ let package = Package(
         .testTarget(
             name: "TriadAsyncHTTPTests",
             dependencies: ["TriadAsyncHTTP", "TriadAsync", "TriadHTTPTestServer"],
+            swiftSettings: triadSwiftSettings
+        ),
+        // The cluster's tests launch this program under mpirun and read what it prints; both need the `MPI` trait
+        // to do anything (`swift test --traits MPI --filter TriadClusterTests`).
+        .executableTarget(
+            name: "TriadClusterTestProgram",
+            dependencies: ["TriadCluster", "TriadProcesses", "TriadCore", "TriadProcessesTestSupport"],
+            path: "Tests/TriadClusterTestProgram",
+            swiftSettings: triadSwiftSettings
+        ),
+        .testTarget(
+            name: "TriadClusterTests",
+            dependencies: ["TriadClusterTestProgram"],
             swiftSettings: triadSwiftSettings
         ),
         // Counters and keyed shared objects for the executors' map tests.

@@ -1,0 +1,295 @@
+#if MPI && os(Linux)
+import CMPI
+import CTriadShims
+import Glibc
+import Synchronization
+import TriadCore
+import TriadProcesses
+
+/// A word one thread sleeps on and others wake it with; a wake that comes before the sleep is not lost.
+final class WakeWord: @unchecked Sendable {
+    // Unchecked: the word is only touched through the C atomics and the futex calls.
+    private let word: UnsafeMutablePointer<UInt32>
+    /// Set while the owner is about to sleep or sleeps, so a waker makes a system call only then.
+    private let sleeping = Atomic<Bool>(false)
+
+    init() {
+        word = .allocate(capacity: 1)
+        word.initialize(to: 0)
+    }
+
+    deinit { word.deallocate() }
+
+    /// Sleeps for up to `nanoseconds` (forever when negative) unless woken since the last sleep, or `ready` says
+    /// there is work already.
+    func sleep(nanoseconds: Int64, unless ready: () -> Bool) {
+        sleeping.store(true, ordering: .sequentiallyConsistent)
+        if !ready() && triad_ipc_atomic_load32(word) == 0 { _ = triad_ipc_futex_wait(word, 0, nanoseconds) }
+        sleeping.store(false, ordering: .sequentiallyConsistent)
+        triad_ipc_atomic_store32(word, 0)
+    }
+
+    /// Wakes the owner if it sleeps or is about to.
+    func wake() {
+        guard sleeping.load(ordering: .sequentiallyConsistent) else { return }
+        triad_ipc_atomic_store32(word, 1)
+        _ = triad_ipc_futex_wake(word, 1)
+    }
+}
+
+/// What reaches the engine's owner: a message of frames, or a small message of the cluster's own.
+enum Inbound {
+    case frames(InboundFrames)
+    case small(source: Int, tag: Int32, bytes: [UInt8])
+}
+
+/// What drives a rank: it hears of each message on the engine's thread and gets a turn every round.
+protocol EngineHandler: AnyObject, Sendable {
+    /// A message arrived. Runs on the engine's thread: keep it short, and never wait in it.
+    func received(_ inbound: Inbound)
+    /// A turn to send what is due and check deadlines; returns whether it did anything.
+    func poll(now: UInt64) -> Bool
+    /// MPI has been finalised; the engine's thread ends after this.
+    func finalized()
+}
+
+extension EngineHandler {
+    func finalized() {}
+}
+
+/// The one thread that owns MPI in this process (MPI_THREAD_FUNNELED): it initialises MPI, sends what others post,
+/// receives, hands messages to its handler, and finalises.
+///
+/// It never blocks in a receive: it asks `MPI_Iprobe` in a loop that spins for a short while after the last
+/// activity and then sleeps, a little longer each round up to ``maxBackoff``, so an idle rank does not burn a core
+/// and a busy one answers in microseconds. A post wakes it from its sleep at once.
+final class MPIEngine: @unchecked Sendable {
+    // Unchecked: `sends` is used on the engine's thread only; `outbox` and `handler` are behind their locks; the
+    // world is written once before `started` is set, and read after.
+    /// The longest the engine sleeps between two probes.
+    static let maxBackoff: UInt64 = 1_000_000
+    /// How long it spins after the last activity before it starts sleeping.
+    static let spin: UInt64 = 100_000
+
+    private let outbox = Mutex<[Outbound]>([])
+    private let handler = Mutex<(any EngineHandler)?>(nil)
+    private let wakeWord = WakeWord()
+    private let stopRequested = Atomic<Bool>(false)
+    private let state = Mutex<Phase>(.starting)
+    private let phaseWord = WakeWord()
+    private var sends: [(request: MPI_Request?, keep: OutboundPart)] = []
+    private var worldValue = MPICalls.World(rank: 0, size: 1, host: "")
+
+    private enum Phase {
+        case starting
+        case running
+        case failed(ClusterError)
+        case finished
+    }
+
+    /// The engine of this process, started on first use: MPI is initialised once per process.
+    static let shared: Result<MPIEngine, ClusterError> = {
+        let engine = MPIEngine()
+        return engine.waitForStart().map { engine }
+    }()
+
+    private init() {
+        let result = DetachedThread.start { [self] in
+            triad_thread_set_name("triad-mpi")
+            switch MPICalls.initialize() {
+            case .success(let world):
+                worldValue = world
+                state.withLock { $0 = .running }
+                phaseWord.wake()
+                loop()
+            case .failure(let error):
+                state.withLock { $0 = .failed(error) }
+                phaseWord.wake()
+            }
+        }
+        precondition(result == 0, "could not start the MPI thread: errno \(result)")
+    }
+
+    private func waitForStart() -> Result<Void, ClusterError> {
+        while true {
+            let phase = state.withLock { $0 }
+            switch phase {
+            case .starting: phaseWord.sleep(nanoseconds: 10_000_000) { false }
+            case .running, .finished: return .success(())
+            case .failed(let error): return .failure(error)
+            }
+        }
+    }
+
+    /// This process's rank, the world's size and this host's name.
+    var world: MPICalls.World { worldValue }
+
+    /// Hands the engine's messages to `handler` from now on.
+    func attach(_ handler: any EngineHandler) {
+        self.handler.withLock { $0 = handler }
+        wakeWord.wake()
+    }
+
+    /// Queues messages to send, in order, and wakes the engine.
+    func post(_ outbound: Outbound) {
+        outbox.withLock { $0.append(outbound) }
+        wakeWord.wake()
+    }
+
+    /// Queues several messages at once.
+    func post(_ outbounds: [Outbound]) {
+        guard !outbounds.isEmpty else { return }
+        outbox.withLock { $0.append(contentsOf: outbounds) }
+        wakeWord.wake()
+    }
+
+    /// Wakes the engine for its handler's turn, for work that is not a message (a deadline, a shutdown).
+    func wake() { wakeWord.wake() }
+
+    /// Asks the engine to finalise MPI once everything posted so far has been sent, without waiting for it; the
+    /// handler hears of it through ``EngineHandler/finalized()``.
+    func requestFinish() {
+        stopRequested.store(true, ordering: .releasing)
+        wakeWord.wake()
+    }
+
+    /// Asks the engine to finalise MPI once everything posted so far has been sent; returns once it has. Never call
+    /// it on the engine's thread.
+    func finish() {
+        requestFinish()
+        while true {
+            let phase = state.withLock { $0 }
+            if case .finished = phase { return }
+            if case .failed = phase { return }
+            phaseWord.sleep(nanoseconds: 10_000_000) { false }
+        }
+    }
+
+    /// Whether MPI has been finalised.
+    var isFinished: Bool {
+        state.withLock { if case .finished = $0 { true } else { false } }
+    }
+
+    private func loop() {
+        var lastActivity = triad_monotonic_ns()
+        var backoff: UInt64 = 1_000
+        while true {
+            var busy = false
+            let posted = outbox.withLock { outbox -> [Outbound] in
+                guard !outbox.isEmpty else { return [] }
+                defer { outbox.removeAll(keepingCapacity: true) }
+                return outbox
+            }
+            for outbound in posted { start(outbound) }
+            busy = busy || !posted.isEmpty
+            var index = 0
+            while index < sends.count {
+                if MPICalls.test(&sends[index].request) {
+                    sends.remove(at: index)
+                } else {
+                    index += 1
+                }
+            }
+            let current = handler.withLock { $0 }
+            if let current {
+                var received = 0
+                while received < 64, let probe = MPICalls.probe() {
+                    current.received(receive(probe))
+                    received += 1
+                }
+                busy = busy || received > 0
+                if current.poll(now: triad_monotonic_ns()) { busy = true }
+            }
+            if stopRequested.load(ordering: .acquiring) && sends.isEmpty
+                && outbox.withLock({ $0.isEmpty })
+            {
+                break
+            }
+            let now = triad_monotonic_ns()
+            if busy {
+                lastActivity = now
+                backoff = 1_000
+                continue
+            }
+            if now - lastActivity < Self.spin || !sends.isEmpty {
+                triad_cpu_relax()
+                continue
+            }
+            wakeWord.sleep(nanoseconds: Int64(backoff)) { !outbox.withLock { $0.isEmpty } }
+            backoff = min(Self.maxBackoff, backoff * 2)
+        }
+        MPICalls.finalize()
+        state.withLock { $0 = .finished }
+        phaseWord.wake()
+        handler.withLock { $0 }?.finalized()
+    }
+
+    private func start(_ outbound: Outbound) {
+        // The first part is the message itself; any others are the segments its envelope announced.
+        for (index, part) in outbound.parts.enumerated() {
+            let tag = index == 0 ? outbound.tag : ClusterTag.segment
+            let request: MPI_Request?
+            // The part is kept in `sends` until its send completes, so the bytes stay where they are.
+            switch part {
+            case .bytes(let bytes):
+                request = bytes.withUnsafeBytes {
+                    MPICalls.startSend($0.baseAddress, count: $0.count, to: outbound.rank, tag: tag)
+                }
+            case .segment(let segment):
+                request = segment.withUnsafeBytes {
+                    MPICalls.startSend($0.baseAddress, count: $0.count, to: outbound.rank, tag: tag)
+                }
+            }
+            sends.append((request, part))
+        }
+    }
+
+    private func receive(_ probe: MPICalls.Probe) -> Inbound {
+        guard probe.tag == ClusterTag.frames else {
+            var bytes = [UInt8](repeating: 0, count: probe.count)
+            bytes.withUnsafeMutableBytes {
+                MPICalls.receive(into: $0.baseAddress, count: probe.count, from: probe.source, tag: probe.tag)
+            }
+            return .small(source: probe.source, tag: probe.tag, bytes: bytes)
+        }
+        let first = UnsafeMutableRawBufferPointer.allocate(byteCount: max(probe.count, 1), alignment: 16)
+        MPICalls.receive(into: first.baseAddress, count: probe.count, from: probe.source, tag: probe.tag)
+        let envelope = FramesEnvelope(UnsafeRawBufferPointer(rebasing: first[0..<probe.count]))
+            ?? FramesEnvelope(timeoutNanoseconds: 0, segments: 0)
+        guard envelope.segments > 0 else {
+            return .frames(
+                InboundFrames(
+                    source: probe.source, timeoutNanoseconds: envelope.timeoutNanoseconds,
+                    buffer: UnsafeMutableRawBufferPointer(rebasing: first[0..<probe.count]), start: FramesEnvelope.size,
+                    owner: first
+                )
+            )
+        }
+        var sizes: [Int] = []
+        var total = 0
+        for index in 0..<Int(envelope.segments) {
+            let size = Int(
+                UInt64(littleEndian: UnsafeRawPointer(first.baseAddress!).loadUnaligned(
+                    fromByteOffset: FramesEnvelope.size + 8 * index, as: UInt64.self
+                ))
+            )
+            sizes.append(size)
+            total += size
+        }
+        first.deallocate()
+        // One buffer for the whole message: each segment is read straight into its place.
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 16)
+        var offset = 0
+        for size in sizes {
+            MPICalls.receive(into: buffer.baseAddress! + offset, count: size, from: probe.source, tag: ClusterTag.segment)
+            offset += size
+        }
+        return .frames(
+            InboundFrames(
+                source: probe.source, timeoutNanoseconds: envelope.timeoutNanoseconds,
+                buffer: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<total]), start: 0, owner: buffer
+            )
+        )
+    }
+}
+#endif
