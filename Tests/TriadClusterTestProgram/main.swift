@@ -151,7 +151,7 @@ case "crash":
     // A job that kills its rank: the run must end, naming the rank, its host and the job.
     let executor = try MPIExecutor()
     say("ranks \(executor.workerCount)")
-    let naps = try (0..<4).map { _ in try executor.submit(Nap(milliseconds: 60_000)) }
+    let naps = try (0..<executor.workerCount - 1).map { _ in try executor.submit(Nap(milliseconds: 60_000)) }
     _ = try executor.submit(Crash(.segmentationFault))
     say("submitted")
     for nap in naps { _ = await nap.result }
