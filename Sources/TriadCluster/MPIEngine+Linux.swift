@@ -68,8 +68,10 @@ final class MPIEngine: @unchecked Sendable {
     // world is written once before `started` is set, and read after.
     /// The longest the engine sleeps between two probes.
     static let maxBackoff: UInt64 = 1_000_000
-    /// How long it spins after the last activity before it starts sleeping.
-    static let spin: UInt64 = 100_000
+    /// How long it keeps polling after the last activity before it starts sleeping. A send still in flight (a
+    /// large payload the peer reads) needs no spinning: the peer's receive moves it, and a probe now and then is
+    /// enough to complete it.
+    static let spin: UInt64 = 50_000
 
     private let outbox = Mutex<[Outbound]>([])
     private let handler = Mutex<(any EngineHandler)?>(nil)
@@ -211,8 +213,10 @@ final class MPIEngine: @unchecked Sendable {
                 backoff = 1_000
                 continue
             }
-            if now - lastActivity < Self.spin || !sends.isEmpty {
-                triad_cpu_relax()
+            // Right after activity the next message is likely near: poll on, but yield the core at each turn, since
+            // ranks often share cores with the jobs' threads and with each other.
+            if now - lastActivity < Self.spin {
+                triad_thread_yield()
                 continue
             }
             wakeWord.sleep(nanoseconds: Int64(backoff)) { !outbox.withLock { $0.isEmpty } }

@@ -154,14 +154,14 @@ final class RankWorker: EngineHandler, @unchecked Sendable {
     /// The next message for the worker loop, waiting for it; nil once rank 0 has said stop and none is left.
     /// The worker loop's task waits here as a pool worker waits on its socket: this rank has nothing else to run.
     func nextMessage() -> InboundFrames? {
-        var spins = 0
+        let spinUntil = triad_monotonic_ns() + 50_000
         while true {
             let (message, closed) = inbox.withLock { inbox in (inbox.messages.popFirst(), inbox.closed) }
             if let message { return message }
             if closed { return nil }
-            spins += 1
-            if spins < 2_000 {
-                triad_cpu_relax()
+            // The next job often arrives within microseconds of the last result: poll a little, yielding the core.
+            if triad_monotonic_ns() < spinUntil {
+                triad_thread_yield()
                 continue
             }
             inboxWake.sleep(nanoseconds: -1) { inbox.withLock { !$0.messages.isEmpty || $0.closed } }
