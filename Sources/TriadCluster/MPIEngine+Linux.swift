@@ -75,7 +75,7 @@ final class MPIEngine: @unchecked Sendable {
 
     private let outbox = Mutex<[Outbound]>([])
     private let handler = Mutex<(any EngineHandler)?>(nil)
-    private let wakeWord = WakeWord()
+    fileprivate let wakeWord = WakeWord()
     private let stopRequested = Atomic<Bool>(false)
     private let state = Mutex<Phase>(.starting)
     private let phaseWord = WakeWord()
@@ -96,6 +96,7 @@ final class MPIEngine: @unchecked Sendable {
     }()
 
     private init() {
+        taskExecutor = EngineTaskExecutor(engine: self)
         let result = DetachedThread.start { [self] in
             triad_thread_set_name("triad-mpi")
             switch MPICalls.initialize() {
@@ -173,59 +174,115 @@ final class MPIEngine: @unchecked Sendable {
     }
 
     private func loop() {
-        var lastActivity = triad_monotonic_ns()
-        var backoff: UInt64 = 1_000
+        var idle = Idle()
         while true {
-            var busy = false
-            let posted = outbox.withLock { outbox -> [Outbound] in
-                guard !outbox.isEmpty else { return [] }
-                defer { outbox.removeAll(keepingCapacity: true) }
-                return outbox
-            }
-            for outbound in posted { start(outbound) }
-            busy = busy || !posted.isEmpty
-            var index = 0
-            while index < sends.count {
-                if MPICalls.test(&sends[index].request) {
-                    sends.remove(at: index)
-                } else {
-                    index += 1
-                }
-            }
-            let current = handler.withLock { $0 }
-            if let current {
-                var received = 0
-                while received < 64, let probe = MPICalls.probe() {
-                    current.received(receive(probe))
-                    received += 1
-                }
-                busy = busy || received > 0
-                if current.poll(now: triad_monotonic_ns()) { busy = true }
-            }
-            if stopRequested.load(ordering: .acquiring) && sends.isEmpty
-                && outbox.withLock({ $0.isEmpty })
+            var busy = runJobs()
+            if pump() { busy = true }
+            if stopRequested.load(ordering: .acquiring) && sends.isEmpty && outbox.withLock({ $0.isEmpty })
+                && jobs.withLock({ $0.isEmpty })
             {
                 break
             }
-            let now = triad_monotonic_ns()
-            if busy {
-                lastActivity = now
-                backoff = 1_000
-                continue
-            }
-            // Right after activity the next message is likely near: poll on, but yield the core at each turn, since
-            // ranks often share cores with the jobs' threads and with each other.
-            if now - lastActivity < Self.spin {
-                triad_thread_yield()
-                continue
-            }
-            wakeWord.sleep(nanoseconds: Int64(backoff)) { !outbox.withLock { $0.isEmpty } }
-            backoff = min(Self.maxBackoff, backoff * 2)
+            idle.wait(busy: busy, engine: self)
         }
         MPICalls.finalize()
         state.withLock { $0 = .finished }
         phaseWord.wake()
         handler.withLock { $0 }?.finalized()
+    }
+
+    /// How long the engine has been idle, and how it waits: polling for a short while after the last activity,
+    /// yielding the core at each turn (ranks often share cores with the jobs' threads and with each other), then
+    /// sleeping a little longer each round, up to ``maxBackoff``, unless a post wakes it.
+    struct Idle {
+        var lastActivity = triad_monotonic_ns()
+        var backoff: UInt64 = 1_000
+
+        mutating func wait(busy: Bool, engine: MPIEngine) {
+            let now = triad_monotonic_ns()
+            if busy {
+                lastActivity = now
+                backoff = 1_000
+                return
+            }
+            if now - lastActivity < MPIEngine.spin {
+                triad_thread_yield()
+                return
+            }
+            engine.wakeWord.sleep(nanoseconds: Int64(backoff)) { engine.hasPostedWork }
+            backoff = min(MPIEngine.maxBackoff, backoff * 2)
+        }
+    }
+
+    private var hasPostedWork: Bool {
+        !outbox.withLock { $0.isEmpty } || !jobs.withLock { $0.isEmpty }
+    }
+
+    /// One round of MPI: sends what was posted, completes finished sends, hands arrived messages to the handler
+    /// and gives it its turn. Returns whether anything happened. On the engine's thread only.
+    private func pump() -> Bool {
+        var busy = false
+        let posted = outbox.withLock { outbox -> [Outbound] in
+            guard !outbox.isEmpty else { return [] }
+            defer { outbox.removeAll(keepingCapacity: true) }
+            return outbox
+        }
+        for outbound in posted { start(outbound) }
+        busy = !posted.isEmpty
+        var index = 0
+        while index < sends.count {
+            if MPICalls.test(&sends[index].request) {
+                sends.remove(at: index)
+            } else {
+                index += 1
+            }
+        }
+        let current = handler.withLock { $0 }
+        if let current {
+            var received = 0
+            while received < 64, let probe = MPICalls.probe() {
+                current.received(receive(probe))
+                received += 1
+            }
+            busy = busy || received > 0
+            if current.poll(now: triad_monotonic_ns()) { busy = true }
+        }
+        return busy
+    }
+
+    // MARK: - Tasks on the engine's thread
+
+    private let jobs = Mutex<[UnownedJob]>([])
+
+    /// An executor for tasks that must run on the engine's thread: a worker rank's loop, which then receives its
+    /// jobs straight from MPI, with no hop to another thread and back.
+    private(set) var taskExecutor: EngineTaskExecutor!
+
+    fileprivate func enqueue(_ job: UnownedJob) {
+        jobs.withLock { $0.append(job) }
+        wakeWord.wake()
+    }
+
+    private func runJobs() -> Bool {
+        let ready = jobs.withLock { jobs -> [UnownedJob] in
+            guard !jobs.isEmpty else { return [] }
+            defer { jobs.removeAll(keepingCapacity: true) }
+            return jobs
+        }
+        let executor = taskExecutor.asUnownedTaskExecutor()
+        for job in ready { job.runSynchronously(on: executor) }
+        return !ready.isEmpty
+    }
+
+    /// Pumps MPI until `ready` returns a value, for a task running on the engine's thread that waits for a
+    /// message (a worker rank's loop between jobs): the engine's own loop is held up meanwhile, so the waiter
+    /// does its work, idling as it would.
+    func pump<T>(until ready: () -> T?) -> T {
+        var idle = Idle()
+        while true {
+            if let value = ready() { return value }
+            idle.wait(busy: pump(), engine: self)
+        }
     }
 
     private func start(_ outbound: Outbound) {
@@ -294,6 +351,20 @@ final class MPIEngine: @unchecked Sendable {
                 buffer: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<total]), start: 0, owner: buffer
             )
         )
+    }
+}
+#endif
+
+#if MPI && os(Linux)
+/// Runs tasks on the thread that owns MPI, between its rounds.
+final class EngineTaskExecutor: TaskExecutor, @unchecked Sendable {
+    // Unchecked: the engine is Sendable by its own contract; this only forwards to it.
+    unowned let engine: MPIEngine
+
+    init(engine: MPIEngine) { self.engine = engine }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        engine.enqueue(UnownedJob(job))
     }
 }
 #endif

@@ -14,7 +14,6 @@ final class RankWorker: EngineHandler, @unchecked Sendable {
     private let engine: MPIEngine
     private let registry: JobRegistry
     private let inbox = Mutex<Inbox>(Inbox())
-    private let inboxWake = WakeWord()
     private let finished = Atomic<Bool>(false)
     private let doneWake = WakeWord()
     private let finishWaiter = Mutex<UnsafeContinuation<Void, Never>?>(nil)
@@ -83,7 +82,6 @@ final class RankWorker: EngineHandler, @unchecked Sendable {
                 forward(message)
             } else {
                 inbox.withLock { $0.messages.append(message) }
-                inboxWake.wake()
             }
         case .small(_, let tag, let bytes):
             switch tag {
@@ -95,7 +93,6 @@ final class RankWorker: EngineHandler, @unchecked Sendable {
             case ClusterTag.stop:
                 stopping.store(true, ordering: .releasing)
                 inbox.withLock { $0.closed = true }
-                inboxWake.wake()
             case ClusterTag.cancel:
                 guard bytes.count == 8 else { return }
                 let sequence = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
@@ -127,7 +124,9 @@ final class RankWorker: EngineHandler, @unchecked Sendable {
             return
         }
         let maxPayload = configuration.maxFrameSize
-        Task.detached { [self] in
+        // The worker loop runs on the thread that owns MPI: between jobs it takes the next message straight from
+        // MPI, as a single-threaded mpi4py worker does, with no hop to another thread and back.
+        Task(executorPreference: engine.taskExecutor) { [self] in
             var source = RankFrameSource(worker: self, maxPayload: maxPayload)
             var sink = RankFrameSink(engine: engine)
             do {
@@ -152,19 +151,13 @@ final class RankWorker: EngineHandler, @unchecked Sendable {
     }
 
     /// The next message for the worker loop, waiting for it; nil once rank 0 has said stop and none is left.
-    /// The worker loop's task waits here as a pool worker waits on its socket: this rank has nothing else to run.
+    /// The worker loop runs on the engine's thread, so it pumps MPI itself while it waits.
     func nextMessage() -> InboundFrames? {
-        let spinUntil = triad_monotonic_ns() + 50_000
-        while true {
-            let (message, closed) = inbox.withLock { inbox in (inbox.messages.popFirst(), inbox.closed) }
-            if let message { return message }
-            if closed { return nil }
-            // The next job often arrives within microseconds of the last result: poll a little, yielding the core.
-            if triad_monotonic_ns() < spinUntil {
-                triad_thread_yield()
-                continue
+        engine.pump { () -> InboundFrames?? in
+            inbox.withLock { inbox in
+                if let message = inbox.messages.popFirst() { return .some(message) }
+                return inbox.closed ? .some(nil) : nil
             }
-            inboxWake.sleep(nanoseconds: -1) { inbox.withLock { !$0.messages.isEmpty || $0.closed } }
         }
     }
 
