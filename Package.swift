@@ -126,6 +126,8 @@ let package = Package(
             name: "triad",
             dependencies: [
                 "Triad",
+                // Empty without the `MPI` trait; with it, `triad compare --models mpi` under mpirun.
+                "TriadCluster",
                 "TriadHTTPTestServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -255,7 +257,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TriadClusterTests",
-            dependencies: ["TriadClusterTestProgram"],
+            dependencies: ["TriadClusterTestProgram", "triad"],
             swiftSettings: triadSwiftSettings
         ),
         // Counters and keyed shared objects for the executors' map tests.

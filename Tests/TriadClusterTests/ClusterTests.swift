@@ -147,6 +147,26 @@ struct ClusterTests {
         #expect(MPIRun.waitForNoneLeft())
     }
 
+    @Test func triadCompareAddsAnMPIRowUnderMpirun() throws {
+        let run = try MPIRun(
+            ranks: 3, scenario: "compare",
+            program: [
+                MPIRun.triadPath, "compare", "--models", "mpi", "--workloads", "tiny,cpu", "--scale", "0.02",
+                "--repeat", "1", "--no-python", "--no-progress",
+            ]
+        )
+        defer { run.cleanUp() }
+        let status = run.wait()
+        let output = run.output
+        #expect(status.map(exitStatus) == 0, "\(output)")
+        let rows = output.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true) }
+        for workload in ["tiny", "cpu"] {
+            let row = rows.first { $0.count > 3 && $0[0] == workload && $0[1] == "mpi" }
+            #expect(row?.last == "ok", "no checked mpi row for \(workload):\n\(output)")
+        }
+        #expect(MPIRun.waitForNoneLeft())
+    }
+
     @Test func outsideMpirunTheExecutorSaysHowToStart() throws {
         var child: pid_t = 0
         let outputPath = "/tmp/triad-cluster-single-\(getpid()).out"

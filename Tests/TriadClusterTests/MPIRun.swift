@@ -24,9 +24,20 @@ final class MPIRun {
         return directory + "/TriadClusterTestProgram"
     }()
 
+    /// The `triad` tool, built next to the test runner.
+    static var triadPath: String {
+        String(programPath.dropLast("TriadClusterTestProgram".count)) + "triad"
+    }
+
     /// Starts `mpirun -n ranks` of the test program with `scenario`, with SIGINT and SIGTERM at their defaults
     /// (a test runner started in the background may ignore SIGINT, and its children would inherit that).
-    init(ranks: Int, scenario: String, mpirunOptions: [String] = [], environment: [String: String] = [:]) throws {
+    init(
+        ranks: Int,
+        scenario: String,
+        mpirunOptions: [String] = [],
+        environment: [String: String] = [:],
+        program: [String]? = nil
+    ) throws {
         outputPath = "/tmp/triad-cluster-test-\(getpid())-\(scenario)-\(UInt32.random(in: 0...UInt32.max)).out"
         var options = ["--oversubscribe"]
         if mpirunOptions.isEmpty {
@@ -34,7 +45,7 @@ final class MPIRun {
         } else {
             options += mpirunOptions
         }
-        let arguments = ["mpirun"] + options + ["-n", String(ranks), MPIRun.programPath, scenario]
+        let arguments = ["mpirun"] + options + ["-n", String(ranks)] + (program ?? [MPIRun.programPath, scenario])
         var environment = environment
         environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
         environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"

@@ -80,7 +80,7 @@ struct Lab: Sendable {
                 let sample = try await measureSwift(workload, model: model, workers: workers, label: label)
                 if round >= configuration.warmUps { swift.append(sample) }
                 for (index, runner) in pythons {
-                    guard workload.pythonParameters != nil else { continue }
+                    guard workload.pythonParameters != nil, model.runsInPython else { continue }
                     let measured = await attempt(index) {
                         try await workload.withPythonParameters { parameters in
                             try await runner.measure(
