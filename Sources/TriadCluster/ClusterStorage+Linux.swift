@@ -115,7 +115,8 @@ final class ClusterStorage: EngineHandler, @unchecked Sendable {
             guard frames[index].kind == WorkerFrameKind.result,
                 let header = ResultHeader(payload: frames[index].payload)
             else {
-                report("rank \(message.source) sent a frame of kind \(frames[index].kind), not a result; ending the run")
+                let kind = frames[index].kind
+                report("rank \(message.source) sent a frame of kind \(kind), not a result; ending the run")
                 MPICalls.abort(code: 70)
             }
             let items = Array(frames[(index + 1)..<min(frames.count, index + 1 + Int(header.count))])

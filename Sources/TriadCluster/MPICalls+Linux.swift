@@ -42,7 +42,9 @@ enum MPICalls {
     /// says the send completed.
     static func startSend(_ bytes: UnsafeRawPointer?, count: Int, to rank: Int, tag: Int32) -> MPI_Request? {
         var request: MPI_Request? = triad_mpi_request_null()
-        let status = MPI_Isend(bytes, Int32(count), triad_mpi_byte(), Int32(rank), tag, triad_mpi_comm_world(), &request)
+        let status = MPI_Isend(
+            bytes, Int32(count), triad_mpi_byte(), Int32(rank), tag, triad_mpi_comm_world(), &request
+        )
         precondition(status == triad_mpi_success(), "MPI_Isend failed with \(status)")
         return request
     }

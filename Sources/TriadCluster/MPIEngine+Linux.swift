@@ -342,7 +342,9 @@ final class MPIEngine: @unchecked Sendable {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 16)
         var offset = 0
         for size in sizes {
-            MPICalls.receive(into: buffer.baseAddress! + offset, count: size, from: probe.source, tag: ClusterTag.segment)
+            MPICalls.receive(
+                into: buffer.baseAddress! + offset, count: size, from: probe.source, tag: ClusterTag.segment
+            )
             offset += size
         }
         return .frames(

@@ -276,7 +276,13 @@ final class ForwardingSink: PoolJobSink {
     private let answered = Mutex<(count: Int, finished: Bool)>((0, false))
     private let onFinish: @Sendable (UInt64) -> Void
 
-    init(engine: MPIEngine, sequence: UInt64, jobs: Int, localRoot: UInt64, onFinish: @escaping @Sendable (UInt64) -> Void) {
+    init(
+        engine: MPIEngine,
+        sequence: UInt64,
+        jobs: Int,
+        localRoot: UInt64,
+        onFinish: @escaping @Sendable (UInt64) -> Void
+    ) {
         self.engine = engine
         self.sequence = sequence
         self.jobs = jobs

@@ -57,6 +57,7 @@ switch scenario {
 case "basics":
     let executor = try MPIExecutor()
     say("ranks \(executor.workerCount)")
+    check("accepting", executor.isAcceptingJobs)
     let square = try await executor.submit(Square(7)).value
     check("submit", square == 49, "got \(square)")
     do {
@@ -96,8 +97,14 @@ case "basics":
     }
     let failed = seen.values.filter { if case .failure = $0 { true } else { false } }.count
     check("mapUnordered", seen.count == 300 && failed == 3, "count \(seen.count), failed \(failed)")
-    let ranks = Set(try await executor.map((0..<40).map { _ in Nap(milliseconds: 20) }, options: MapOptions(chunkSize: 1)))
-    check("every rank works", ranks.count == executor.workerCount, "\(ranks.count) pids")
+    let pids = try await executor.map((0..<40).map { _ in Nap(milliseconds: 20) }, options: MapOptions(chunkSize: 1))
+    check("every rank works", Set(pids).count == executor.workerCount, "\(Set(pids).count) pids")
+    let hosts = executor.rankHosts
+    check(
+        "rank hosts",
+        hosts.keys.sorted() == Array(1...executor.workerCount) && hosts.values.allSatisfy { $0 == executor.host },
+        "\(hosts) against \(executor.host)"
+    )
     let big = [UInt8]((0..<(16 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
     let bounced = try await executor.submit(Bounce(bytes: big)).value
     check("large payload", bounced == big, "\(bounced.count) bytes back")
@@ -124,14 +131,22 @@ case "basics":
         await executor.shutdown(wait: true, cancelPending: true)
         var cancelled = 0
         for handle in pending {
-            if case .failure(let error as ExecutorError) = await handle.result, error.code == .cancelled { cancelled += 1 }
+            if case .failure(let error as ExecutorError) = await handle.result, error.code == .cancelled {
+                cancelled += 1
+            }
         }
         check("shutdown cancels pending", cancelled > 0, "none cancelled")
         do {
             _ = try executor.submit(Square(1))
             check("shut down", false, "accepted a job")
         } catch {
-            check("shut down", error.code == .shutDown, "\(error)")
+            check("shut down", error.code == .shutDown && !executor.isAcceptingJobs, "\(error)")
+        }
+        do {
+            _ = try MPIExecutor()
+            check("MPI starts once", false, "made a second executor")
+        } catch {
+            check("MPI starts once", error.code == .finalized, "\(error)")
         }
     }
 case "large":
@@ -168,9 +183,14 @@ case "local-pool":
     check("run goes on", values == (0..<100).map { $0 * $0 }, "wrong values")
     var outcomes: [Int: Bool] = [:]
     for await completion in executor.mapUnordered((0..<20).map { Burst($0, $0 == 5 ? .crash : .double) }) {
-        if case .success = completion.result { outcomes[completion.index] = true } else { outcomes[completion.index] = false }
+        if case .success = completion.result {
+            outcomes[completion.index] = true
+        } else {
+            outcomes[completion.index] = false
+        }
     }
-    check("only the crashing job fails", outcomes.count == 20 && outcomes.values.filter { !$0 }.count == 1, "\(outcomes)")
+    let failedJobs = outcomes.values.filter { !$0 }.count
+    check("only the crashing job fails", outcomes.count == 20 && failedJobs == 1, "\(outcomes)")
     do {
         _ = try await executor.submit(Nap(milliseconds: 60_000), options: JobOptions(timeout: .milliseconds(300))).value
         check("timeout kills the local worker", false, "no error")
@@ -188,6 +208,14 @@ case "hang":
     say("running")
     for nap in naps { _ = await nap.result }
 case "comm":
+    if MPICluster.rank != 0 {
+        do {
+            _ = try MPIExecutor()
+            check("not rank zero on rank \(MPICluster.rank ?? -1)", false, "made an executor")
+        } catch {
+            check("not rank zero on rank \(MPICluster.rank ?? -1)", error.code == .notRankZero, "\(error)")
+        }
+    }
     let value = try await MPICluster.withExecutor { executor in
         try await executor.map((0..<10).map(Square.init)).reduce(0, +)
     }

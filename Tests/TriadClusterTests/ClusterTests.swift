@@ -14,7 +14,8 @@ struct ClusterTests {
         defer { run.cleanUp() }
         let status = run.wait()
         let output = run.output
-        #expect(status.map(exitStatus) == 0, "mpirun ended with \(status.map(exitStatus).map(String.init) ?? "nothing (hung)"):\n\(output)")
+        let ended = status.map { String(exitStatus($0)) } ?? "nothing (hung)"
+        #expect(status.map(exitStatus) == 0, "mpirun ended with \(ended):\n\(output)")
         #expect(run.failures.isEmpty, "\(output)")
         for check in checks { #expect(output.contains("ok \(check)\n"), "no ok for \(check):\n\(output)") }
         #expect(output.contains("\ndone\n") || output.hasPrefix("done\n"), "\(output)")
@@ -25,8 +26,9 @@ struct ClusterTests {
         try expectClean(
             ranks: 3, scenario: "basics",
             checks: [
-                "submit", "registered error", "remote error", "map", "map progress", "map failure", "mapUnordered",
-                "every rank works", "large payload", "timeout", "cancel", "shutdown cancels pending", "shut down",
+                "accepting", "submit", "registered error", "remote error", "map", "map progress", "map failure",
+                "mapUnordered", "every rank works", "rank hosts", "large payload", "timeout", "cancel",
+                "shutdown cancels pending", "shut down", "MPI starts once",
             ]
         )
     }
@@ -45,6 +47,8 @@ struct ClusterTests {
         let output = run.output
         #expect(status.map(exitStatus) == 0, "\(output)")
         #expect(output.contains("ok withExecutor"), "\(output)")
+        #expect(!output.contains("FAIL"), "\(output)")
+        for rank in 1..<3 { #expect(output.contains("ok not rank zero on rank \(rank)"), "\(output)") }
         for rank in 0..<3 { #expect(output.contains("returned on rank \(rank)"), "\(output)") }
         #expect(MPIRun.waitForNoneLeft())
     }
@@ -113,7 +117,8 @@ struct ClusterTests {
         let agent = folder + "/agent.sh"
         let hostfile = folder + "/hosts"
         try write(
-            "#!/bin/sh\nhost=\"$1\"\nshift\nTRIAD_TEST_HOST=\"$host\"\nexport TRIAD_TEST_HOST\nexec /bin/sh -c \"$*\"\n",
+            "#!/bin/sh\nhost=\"$1\"\nshift\nTRIAD_TEST_HOST=\"$host\"\nexport TRIAD_TEST_HOST\n"
+                + "exec /bin/sh -c \"$*\"\n",
             to: agent
         )
         chmod(agent, 0o755)

@@ -59,7 +59,8 @@ case "map":
         precondition(values.count == count)
     }
     let time = median(times)
-    print("map ranks=\(executor.workerCount + 1) jobs=\(count) median_ms=\(time * 1e3) jobs_per_s=\(Double(count) / time)")
+    let perSecond = Double(count) / time
+    print("map ranks=\(executor.workerCount + 1) jobs=\(count) median_ms=\(time * 1e3) jobs_per_s=\(perSecond)")
 case "bytes":
     let bytes = [UInt8](repeating: 7, count: 64 << 20)
     _ = try await executor.submit(Bounce(bytes: bytes)).value

@@ -18,8 +18,8 @@ struct CompareCommand: AsyncParsableCommand {
             async (EventLoopExecutor: tasks on one event-loop thread, where workers is the concurrency limit; in \
             Python asyncio); and, only when asked for with --models mpi, in a triad built with the MPI trait and \
             started by `mpirun -n 4 triad compare --models mpi`, mpi (MPIExecutor: the other ranks run the jobs; \
-            its CPU time and peak RSS are rank 0's alone; Swift only). Python runs the lab's own script (--python-script prints it) with the python3 on PATH, \
-            or with each --python given; Swift and Python runs alternate. Every row is the median of --repeat runs \
+            its CPU time and peak RSS are rank 0's alone; Swift only). Python runs the lab's own script \
+            (--python-script prints it) with the python3 on PATH, or with each --python given; Swift and Python runs alternate. Every row is the median of --repeat runs \
             after a warm-up, with the range. Speedup is against the sequential row of the same workload and \
             runtime. CPU time includes worker processes. Peak RSS is the process's peak during the run plus the \
             summed peaks of its worker processes. Overhead per job is wall time minus the jobs' own time spread \
