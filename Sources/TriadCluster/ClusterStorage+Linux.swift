@@ -213,6 +213,9 @@ final class ClusterStorage: EngineHandler, @unchecked Sendable {
         var text = "triad: rank 0 on host \(engine.world.host) stopped by signal \(signal)"
         text += running.isEmpty ? "; no job was running\n" : "; " + running.joined(separator: "; ") + "\n"
         report(text, raw: true)
+        // mpirun forwards a rank's output through a pipe it stops reading once every rank is gone: give the line a
+        // moment to get through before this rank goes.
+        usleep(50_000)
         triad_reraise_default(signal)
         _exit(128 + signal)
     }

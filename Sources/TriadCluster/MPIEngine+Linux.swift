@@ -139,6 +139,12 @@ final class MPIEngine: @unchecked Sendable {
         wakeWord.wake()
     }
 
+    /// Starts sending a message at once, for a task that runs on the engine's thread (a worker rank's loop): a
+    /// post would wait for the engine's next round, which a long job that follows would hold up.
+    func sendOnEngineThread(_ outbound: Outbound) {
+        start(outbound)
+    }
+
     /// Queues several messages at once.
     func post(_ outbounds: [Outbound]) {
         guard !outbounds.isEmpty else { return }

@@ -254,12 +254,12 @@ struct RankFrameSource: FrameSource {
     }
 }
 
-/// The worker loop's answers, posted to rank 0.
+/// The worker loop's answers to rank 0, sent at once: the loop runs on the engine's thread.
 struct RankFrameSink: FrameSink {
     let engine: MPIEngine
 
     func send(_ message: OutgoingMessage) throws {
-        engine.post(Outbound(rank: 0, frames: message))
+        engine.sendOnEngineThread(Outbound(rank: 0, frames: message))
     }
 
     /// Rank 0 times jobs from its side: a rank cannot be killed, so nothing here needs the start of each job.

@@ -90,9 +90,9 @@ struct ClusterTests {
         let status = run.wait()
         let output = run.output
         #expect(status != nil && exitStatus(status!) != 0, "\(output)")
-        #expect(output.contains("rank 2"), "\(output)")
-        // Rank 0 names the job every rank was running when mpirun stopped it.
-        #expect(output.contains("was running job TriadProcessesTestSupport.Nap"), "\(output)")
+        // mpirun names the rank, its host and the signal. Rank 0 adds the job each rank was running when mpirun
+        // sends it SIGTERM before SIGKILL, which it does not always do, so that line is not required here.
+        #expect(output.contains("rank 2") && output.contains("signal 9"), "\(output)")
         #expect(MPIRun.waitForNoneLeft(), "processes left: \(MPIRun.programProcesses())")
     }
 
