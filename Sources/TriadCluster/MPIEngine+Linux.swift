@@ -68,10 +68,11 @@ final class MPIEngine: @unchecked Sendable {
     // world is written once before `started` is set, and read after.
     /// The longest the engine sleeps between two probes.
     static let maxBackoff: UInt64 = 1_000_000
-    /// How long it keeps polling after the last activity before it starts sleeping. A send still in flight (a
-    /// large payload the peer reads) needs no spinning: the peer's receive moves it, and a probe now and then is
-    /// enough to complete it.
-    static let spin: UInt64 = 50_000
+    /// How long it keeps polling after the last activity before it starts sleeping: a millisecond, the longest
+    /// it then sleeps, so a rank that answers within one never waits for a sleep to end. It yields the core at
+    /// each turn, so polling costs little to other threads that need it. A send still in flight (a large payload
+    /// the peer reads) needs no polling: the peer's receive moves it, and a probe now and then completes it.
+    static let spin: UInt64 = 1_000_000
 
     private let outbox = Mutex<[Outbound]>([])
     private let handler = Mutex<(any EngineHandler)?>(nil)
@@ -99,6 +100,8 @@ final class MPIEngine: @unchecked Sendable {
         taskExecutor = EngineTaskExecutor(engine: self)
         let result = DetachedThread.start { [self] in
             triad_thread_set_name("triad-mpi")
+            // Its sleeps are microseconds long at first; the default slack of 50 µs would stretch each one.
+            _ = triad_set_timer_slack(1_000)
             switch MPICalls.initialize() {
             case .success(let world):
                 worldValue = world
