@@ -129,6 +129,7 @@ final class InboundFrames: @unchecked Sendable {
     private let buffer: UnsafeMutableRawBufferPointer
     private let start: Int
     private let owner: UnsafeMutableRawBufferPointer
+    private let recycle: (@Sendable (UnsafeMutableRawBufferPointer) -> Void)?
 
     /// A message whose bytes are `buffer`, its frames from `start` on, in memory it takes over from `owner`.
     init(
@@ -136,16 +137,20 @@ final class InboundFrames: @unchecked Sendable {
         timeoutNanoseconds: UInt64,
         buffer: UnsafeMutableRawBufferPointer,
         start: Int,
-        owner: UnsafeMutableRawBufferPointer
+        owner: UnsafeMutableRawBufferPointer,
+        recycle: (@Sendable (UnsafeMutableRawBufferPointer) -> Void)? = nil
     ) {
         self.source = source
         self.timeoutNanoseconds = timeoutNanoseconds
         self.buffer = buffer
         self.start = start
         self.owner = owner
+        self.recycle = recycle
     }
 
-    deinit { owner.deallocate() }
+    deinit {
+        if let recycle { recycle(owner) } else { owner.deallocate() }
+    }
 
     /// The frames, their payloads left in place in the buffer: valid while this message lives.
     ///

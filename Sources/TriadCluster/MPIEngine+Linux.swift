@@ -314,6 +314,37 @@ final class MPIEngine: @unchecked Sendable {
         }
     }
 
+    /// The buffer of the last large message, kept for the next one: a fresh buffer of tens of mebibytes costs a
+    /// page fault per page each time, more than the copy into it.
+    private let spare = Mutex<Spare?>(nil)
+
+    /// A buffer that has no owner: the one kept, or one to free.
+    private struct Spare: @unchecked Sendable {
+        // Unchecked: a spare buffer is owned by the lock that holds it, or by the one caller that took it out.
+        var buffer: UnsafeMutableRawBufferPointer
+    }
+
+    private func largeBuffer(_ count: Int) -> UnsafeMutableRawBufferPointer {
+        let kept = spare.withLock { spare -> Spare? in
+            guard let kept = spare, kept.buffer.count >= count, kept.buffer.count <= 2 * count else { return nil }
+            spare = nil
+            return kept
+        }
+        return kept?.buffer ?? UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 16)
+    }
+
+    /// Keeps a large message's buffer for the next one, in place of a smaller one kept before.
+    private func keep(_ buffer: UnsafeMutableRawBufferPointer) {
+        let offered = Spare(buffer: buffer)
+        let dropped = spare.withLock { spare -> Spare? in
+            guard offered.buffer.count >= FramesEnvelope.inlineLimit else { return offered }
+            if let kept = spare, kept.buffer.count >= offered.buffer.count { return offered }
+            defer { spare = offered }
+            return spare
+        }
+        dropped?.buffer.deallocate()
+    }
+
     private func receive(_ probe: MPICalls.Probe) -> Inbound {
         guard probe.tag == ClusterTag.frames else {
             var bytes = [UInt8](repeating: 0, count: probe.count)
@@ -348,7 +379,7 @@ final class MPIEngine: @unchecked Sendable {
         }
         first.deallocate()
         // One buffer for the whole message: each segment is read straight into its place.
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 16)
+        let buffer = largeBuffer(total)
         var offset = 0
         for size in sizes {
             MPICalls.receive(
@@ -359,7 +390,8 @@ final class MPIEngine: @unchecked Sendable {
         return .frames(
             InboundFrames(
                 source: probe.source, timeoutNanoseconds: envelope.timeoutNanoseconds,
-                buffer: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<total]), start: 0, owner: buffer
+                buffer: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<total]), start: 0, owner: buffer,
+                recycle: { [self] in keep($0) }
             )
         )
     }
