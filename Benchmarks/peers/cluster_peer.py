@@ -85,10 +85,18 @@ def first():
         print("first", executor.submit(square, 7).result())
 
 
+def compile_pingpong():
+    here = os.path.dirname(os.path.abspath(__file__))
+    binary = "/tmp/triad_mpi_pingpong"
+    subprocess.run(["mpicc", "-O2", "-o", binary, os.path.join(here, "mpi_pingpong.c")], check=True)
+    return binary
+
+
 def startup(timings):
     environment = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     commands = {
         "mpirun -n 4 /bin/true": ["/bin/true"],
+        "C MPI_Init + MPI_Finalize": [compile_pingpong(), "init"],
         "ClusterTimings first": [timings, "first"],
         "mpi4py.futures first": ["/usr/bin/python3", "-m", "mpi4py.futures", os.path.abspath(__file__), "first"],
     }
@@ -104,9 +112,7 @@ def startup(timings):
 
 
 def raw(job_bytes, result_bytes):
-    here = os.path.dirname(os.path.abspath(__file__))
-    binary = "/tmp/triad_mpi_pingpong"
-    subprocess.run(["mpicc", "-O2", "-o", binary, os.path.join(here, "mpi_pingpong.c")], check=True)
+    binary = compile_pingpong()
     environment = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     subprocess.run(["mpirun", "--oversubscribe", "--mca", "btl", "self,vader", "-n", "2", binary,
                     str(job_bytes), str(result_bytes)], env=environment, check=True)

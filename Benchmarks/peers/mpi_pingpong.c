@@ -1,6 +1,7 @@
 // The floor under an MPI executor's round trip: rank 0 sends a message of the size of a tiny job's, rank 1 answers
 // with one of the size of its result, with blocking MPI_Send and MPI_Recv (a busy wait in Open MPI). Prints the
-// median round trip of 15 batches of 20,000. Run by cluster_peer.py raw.
+// median round trip of 15 batches of 20,000. Run by cluster_peer.py raw; with the argument `init` it only starts
+// and ends MPI, for cluster_peer.py startup.
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,11 @@ static int compare(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
+    // `init` only starts and ends MPI: the floor under any MPI program's start-up.
+    if (argc > 1 && strcmp(argv[1], "init") == 0) {
+        MPI_Finalize();
+        return 0;
+    }
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     int request = argc > 1 ? atoi(argv[1]) : 120;
