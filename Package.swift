@@ -248,7 +248,8 @@ let package = Package(
             swiftSettings: triadSwiftSettings
         ),
         // The cluster's tests launch this program under mpirun and read what it prints; both need the `MPI` trait
-        // to do anything (`swift test --traits MPI --filter TriadClusterTests`).
+        // to do that (`swift test --traits MPI --filter TriadClusterTests`). The tests of rank 0's state machine
+        // and of the messages between ranks need no MPI and run in every build.
         .executableTarget(
             name: "TriadClusterTestProgram",
             dependencies: ["TriadCluster", "TriadProcesses", "TriadCore", "TriadProcessesTestSupport"],
@@ -257,7 +258,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TriadClusterTests",
-            dependencies: ["TriadClusterTestProgram", "triad"],
+            dependencies: ["TriadCluster", "TriadProcesses", "TriadCore", "TriadClusterTestProgram", "triad"],
             swiftSettings: triadSwiftSettings
         ),
         // Counters and keyed shared objects for the executors' map tests.

@@ -1,4 +1,3 @@
-#if MPI
 import TriadCore
 import TriadProcesses
 
@@ -167,4 +166,3 @@ struct ClusterState {
         }
     }
 }
-#endif

@@ -1,4 +1,3 @@
-#if MPI
 import TriadCore
 import TriadProcesses
 
@@ -207,4 +206,3 @@ struct RankHello: Codable, Sendable, Equatable {
     var pid: Int32
     var host: String
 }
-#endif
