@@ -20,17 +20,10 @@ extension ProcessPoolExecutor {
     ///   calling task is cancelled.
     public func map<S: Sequence>(_ jobs: S, options: MapOptions) async throws -> [S.Element.Output]
     where S.Element: Job {
-        let all = Array(jobs)
-        let plan = ChunkPlan(count: all.count, workers: workerCount, options: options, firstJob: all.first)
-        let tracker = ProgressTracker(total: all.count, progress: options.progress)
-        let chunks = try await SlidingWindowMap.ordered(count: plan.chunkCount, window: plan.window, progress: nil) {
-            index throws(ExecutorError) in
-            try self.submitOrderedChunk(all[plan.range(of: index)], timeout: options.timeout, tracker: tracker)
+        try await ChunkedMap.ordered(Array(jobs), workers: workerCount, options: options) {
+            chunk, timeout, tracker throws(ExecutorError) in
+            try self.submitOrderedChunk(chunk, timeout: timeout, tracker: tracker)
         }
-        var values: [S.Element.Output] = []
-        values.reserveCapacity(all.count)
-        for chunk in chunks { values.append(contentsOf: chunk) }
-        return values
     }
 
     /// Runs every job in worker processes and yields each outcome, tagged with its index, as its chunk completes.
@@ -41,30 +34,10 @@ extension ProcessPoolExecutor {
         _ jobs: S,
         options: MapOptions
     ) -> AsyncStream<JobCompletion<S.Element.Output>> where S.Element: Job {
-        let all = Array(jobs)
-        let plan = ChunkPlan(count: all.count, workers: workerCount, options: options, firstJob: all.first)
-        let tracker = ProgressTracker(total: all.count, progress: options.progress)
-        let chunks = SlidingWindowMap.unordered(count: plan.chunkCount, window: plan.window, progress: nil) {
-            index throws(ExecutorError) in
-            try self.submitChunk(all[plan.range(of: index)], timeout: options.timeout, tracker: tracker)
+        ChunkedMap.unordered(Array(jobs), workers: workerCount, options: options) {
+            chunk, timeout, tracker throws(ExecutorError) in
+            try self.submitChunk(chunk, timeout: timeout, tracker: tracker)
         }
-        let (stream, continuation) = AsyncStream.makeStream(of: JobCompletion<S.Element.Output>.self)
-        let forwarder = Task {
-            for await chunk in chunks {
-                let range = plan.range(of: chunk.index)
-                switch chunk.result {
-                case .success(let items):
-                    for (offset, item) in items.enumerated() {
-                        continuation.yield(JobCompletion(index: range.lowerBound + offset, result: item))
-                    }
-                case .failure(let error):
-                    for index in range { continuation.yield(JobCompletion(index: index, result: .failure(error))) }
-                }
-            }
-            continuation.finish()
-        }
-        continuation.onTermination = { _ in forwarder.cancel() }
-        return stream
     }
 
     /// Submits a chunk of jobs as one message, for the ordered map: the handle carries the outputs in order, or
