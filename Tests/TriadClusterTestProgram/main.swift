@@ -200,6 +200,38 @@ case "local-pool":
     let after = try await executor.submit(Square(9)).value
     check("after timeout", after == 81, "\(after)")
     await executor.shutdown()
+case "configured":
+    // Every knob of the configuration: an explicit registry, a default timeout, a frame limit, a pipeline of one.
+    var configured = MPIExecutorConfiguration()
+    var registry = JobRegistry([Square.self, Nap.self, Bounce.self])
+    registry.registerError(TestFailure.self)
+    configured.registry = registry
+    configured.defaultTimeout = .milliseconds(300)
+    configured.maxFrameSize = 1 << 20
+    configured.pipelineDepth = 1
+    let executor = try MPIExecutor(configuration: configured)
+    do {
+        _ = try await executor.submit(Nap(milliseconds: 2_000)).value
+        check("default timeout", false, "no error")
+    } catch let error as ExecutorError {
+        check("default timeout", error.code == .timedOut, "\(error)")
+    }
+    do {
+        _ = try executor.submit(Bounce(bytes: [UInt8](repeating: 1, count: 2 << 20)))
+        check("frame limit", false, "accepted")
+    } catch {
+        check("frame limit", error.code == .codingFailed, "\(error)")
+    }
+    do {
+        _ = try executor.submit(WhoAmI())
+        check("explicit registry", false, "accepted an unregistered job")
+    } catch {
+        let named = error.message.contains("MPICluster.bootstrap")
+        check("explicit registry", error.code == .unknownJob && named, "\(error)")
+    }
+    let squares = try await executor.map((0..<50).map(Square.init), options: MapOptions(chunkSize: 1))
+    check("pipeline of one", squares == (0..<50).map { $0 * $0 }, "wrong values")
+    await executor.shutdown()
 case "hang":
     // Every rank busy for an hour: the test stops the run with a signal.
     let executor = try MPIExecutor()

@@ -33,6 +33,13 @@ struct ClusterTests {
         )
     }
 
+    @Test func theConfigurationIsHonoured() throws {
+        try expectClean(
+            ranks: 3, scenario: "configured",
+            checks: ["default timeout", "frame limit", "explicit registry", "pipeline of one"]
+        )
+    }
+
     @Test func largePayloadsTravelBothWays() throws {
         try expectClean(
             ranks: 2, scenario: "large",
