@@ -185,8 +185,13 @@ final class ClusterStorage: EngineHandler, @unchecked Sendable {
         }
     }
 
+    /// How long a program that ends waits for the jobs still running on the ranks (those whose handles nobody
+    /// awaited, or that ran past their timeout) before it ends the run instead.
+    static let exitGrace: UInt64 = 10_000_000_000
+
     /// A shutdown for a program that ends without one: MPI must be finalised before the process exits, or
-    /// `mpirun` reports the run as failed.
+    /// `mpirun` reports the run as failed. A job still running after ``exitGrace`` (one that never ends, say)
+    /// would hold the program forever: the run is then ended with `MPI_Abort`, naming the jobs.
     func shutdownAtExit() {
         guard !engine.isFinished else { return }
         let cancelled = state.withLock { state -> [PoolWork] in
@@ -196,7 +201,16 @@ final class ClusterStorage: EngineHandler, @unchecked Sendable {
         for work in cancelled {
             _ = work.sink?.fail(ExecutorError.cancelled(jobName: work.jobName), jobs: 0..<work.itemCount)
         }
+        let deadline = triad_monotonic_ns() + Self.exitGrace
         while !engine.isFinished {
+            if triad_monotonic_ns() > deadline {
+                let running = state.withLock { $0.inFlightReport }
+                report(
+                    "the program ended, but jobs still run after \(Self.exitGrace / 1_000_000_000) s: "
+                        + running.joined(separator: "; ") + "; ending the run"
+                )
+                MPICalls.abort(code: 1)
+            }
             engine.wake()
             usleep(1_000)
         }

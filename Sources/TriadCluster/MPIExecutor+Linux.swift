@@ -107,6 +107,11 @@ public final class MPIExecutor: Executor {
     /// Stops accepting jobs and, optionally, waits for the queued ones, then stops the worker ranks and finalises
     /// MPI.
     ///
+    /// The ranks are stopped once every job sent to them has finished, including jobs whose handles already
+    /// resolved with a timeout or a cancellation (a rank finishes what it started). A program that ends without a
+    /// shutdown gets one at exit, which waits ten seconds for such jobs and then ends the run with `MPI_Abort`,
+    /// naming them, rather than hang.
+    ///
     /// - Parameters:
     ///   - wait: Whether to return only once every remaining job has finished, every worker rank has stopped and
     ///     MPI is finalised. Without it, all that still happens, in the background.

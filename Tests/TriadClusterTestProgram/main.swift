@@ -232,6 +232,15 @@ case "configured":
     let squares = try await executor.map((0..<50).map(Square.init), options: MapOptions(chunkSize: 1))
     check("pipeline of one", squares == (0..<50).map { $0 * $0 }, "wrong values")
     await executor.shutdown()
+case "runaway":
+    // A job that never ends times out; the program then ends without a shutdown, and must not hang at exit.
+    let executor = try MPIExecutor()
+    let result = await (try executor.submit(Runaway(), options: JobOptions(timeout: .milliseconds(200)))).result
+    if case .failure(let error as ExecutorError) = result {
+        check("runaway times out", error.code == .timedOut, "\(error)")
+    } else {
+        check("runaway times out", false, "\(result)")
+    }
 case "hang":
     // Every rank busy for an hour: the test stops the run with a signal.
     let executor = try MPIExecutor()

@@ -88,6 +88,18 @@ struct ClusterTests {
         print("a crashing rank ended the run in \(elapsed)")
     }
 
+    @Test func aProgramThatEndsWithAJobThatNeverEndsEndsTheRun() throws {
+        let run = try MPIRun(ranks: 2, scenario: "runaway")
+        defer { run.cleanUp() }
+        let status = run.wait()
+        let output = run.output
+        #expect(output.contains("ok runaway times out"), "\(output)")
+        #expect(status != nil && exitStatus(status!) != 0, "\(output)")
+        let named = output.contains("TriadProcessesTestSupport.Runaway")
+        #expect(output.contains("jobs still run after") && named, "\(output)")
+        #expect(MPIRun.waitForNoneLeft(), "processes left: \(MPIRun.programProcesses())")
+    }
+
     @Test func aKilledRankEndsTheRunAndNothingIsLeft() throws {
         let run = try MPIRun(ranks: 4, scenario: "hang")
         defer { run.cleanUp() }
