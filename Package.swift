@@ -28,8 +28,14 @@ let package = Package(
         // A test and demo helper, not public API: the slow HTTP server that the benchmarks and the examples use.
         .library(name: "TriadHTTPTestServer", targets: ["TriadHTTPTestServer"]),
         .executable(name: "triad", targets: ["triad"]),
+        // The cluster on Open MPI; its code is compiled only with the `MPI` trait (`swift build --traits MPI`).
+        .library(name: "TriadCluster", targets: ["TriadCluster"]),
     ],
     traits: [
+        .trait(
+            name: "MPI",
+            description: "Builds TriadCluster on Open MPI (needs libopenmpi-dev); without it nothing touches mpi.h."
+        ),
         .trait(
             name: "TracingSupport",
             description: """
@@ -119,6 +125,21 @@ let package = Package(
             ],
             swiftSettings: triadSwiftSettings
         ),
+        // Open MPI's C API, found through pkg-config; used only with the `MPI` trait.
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
+        ),
+        // The cluster: the same executor across machines, on Open MPI. Empty without the `MPI` trait.
+        .target(
+            name: "TriadCluster",
+            dependencies: [
+                "TriadCore", "TriadProcesses", "CTriadShims",
+                .target(name: "CMPI", condition: .when(traits: ["MPI"])),
+            ],
+            swiftSettings: triadSwiftSettings
+        ),
         // The umbrella: re-exports only.
         .target(
             name: "Triad",
@@ -129,6 +150,8 @@ let package = Package(
             name: "triad",
             dependencies: [
                 "Triad",
+                // Empty without the `MPI` trait; with it, `triad compare --models mpi` under mpirun.
+                "TriadCluster",
                 "TriadHTTPTestServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -287,6 +310,20 @@ let package = Package(
             swiftSettings: triadSwiftSettings
         ),
         .testTarget(name: "FuzzCorpusTests", dependencies: ["TriadFuzzTargets"], swiftSettings: triadSwiftSettings),
+        // The cluster's tests launch this program under mpirun and read what it prints; both need the `MPI` trait
+        // to do that (`swift test --traits MPI --filter TriadClusterTests`). The tests of rank 0's state machine
+        // and of the messages between ranks need no MPI and run in every build.
+        .executableTarget(
+            name: "TriadClusterTestProgram",
+            dependencies: ["TriadCluster", "TriadProcesses", "TriadCore", "TriadProcessesTestSupport"],
+            path: "Tests/TriadClusterTestProgram",
+            swiftSettings: triadSwiftSettings
+        ),
+        .testTarget(
+            name: "TriadClusterTests",
+            dependencies: ["TriadCluster", "TriadProcesses", "TriadCore", "TriadClusterTestProgram", "triad"],
+            swiftSettings: triadSwiftSettings
+        ),
         // Counters and keyed shared objects for the executors' map tests.
         .target(
             name: "TriadTestSupport",

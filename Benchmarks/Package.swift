@@ -18,8 +18,11 @@ func benchmarkTarget(_ name: String, _ dependencies: [Target.Dependency]) -> Tar
 let package = Package(
     name: "TriadBenchmarks",
     platforms: [.macOS(.v15)],
+    // `--traits MPI` builds ClusterTimings on Open MPI (TriadCluster); without it ClusterTimings only says so.
+    traits: [.trait(name: "MPI", description: "Builds the cluster's timings on Triad's MPI trait (needs libopenmpi-dev).")],
     dependencies: [
-        .package(path: "triad"),  // a link to the repository root, so the identity is "triad" wherever it is cloned
+        // A link to the repository root, so the identity is "triad" wherever it is cloned.
+        .package(path: "triad", traits: [.defaults, .trait(name: "MPI", condition: .when(traits: ["MPI"]))]),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -32,6 +35,9 @@ let package = Package(
         benchmarkTarget("ProcessesBenchmarks", [.product(name: "TriadProcesses", package: "triad")]),
         // The same process pool workloads outside the harness: `swift run -c release ProcessesTimings`.
         .executableTarget(name: "ProcessesTimings", dependencies: [.product(name: "TriadProcesses", package: "triad"), .product(name: "TriadCore", package: "triad")], path: "Benchmarks/ProcessesTimings", swiftSettings: benchmarkSettings),
+        // The cluster's workloads, run under mpirun: `swift build -c release --traits MPI --product ClusterTimings`,
+        // then `mpirun -n 2 .build/release/ClusterTimings roundtrip` (see the README).
+        .executableTarget(name: "ClusterTimings", dependencies: [.product(name: "TriadCluster", package: "triad"), .product(name: "TriadProcesses", package: "triad"), .product(name: "TriadCore", package: "triad")], path: "Benchmarks/ClusterTimings", swiftSettings: benchmarkSettings),
         benchmarkTarget("DataMovementBenchmarks", [.product(name: "TriadProcesses", package: "triad"), .product(name: "TriadCore", package: "triad")]),
     ]
 )

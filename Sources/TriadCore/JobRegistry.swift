@@ -93,7 +93,9 @@ public struct JobRegistry: Sendable {
         if let payload = wire.payload, let entry = errors[wire.typeName], let error = try? entry.decode(payload) {
             return error
         }
-        return RemoteJobError(jobName: jobName, typeName: wire.typeName, errorDescription: wire.description)
+        return RemoteJobError(
+            jobName: jobName, typeName: wire.typeName, errorDescription: wire.description, origin: RemoteOrigin.current
+        )
     }
 
     private struct JobEntry: Sendable {

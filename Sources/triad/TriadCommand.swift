@@ -22,7 +22,8 @@ struct TriadCommand: AsyncParsableCommand {
     /// The entry point. Registering the jobs comes first: in a worker process started by a pool, the call runs
     /// the worker and never returns.
     static func main() async {
-        ProcessPool.bootstrap(jobs: compareJobs)
+        // Under mpirun (the `mpi` model), every rank but rank 0 serves the lab's jobs from here on.
+        MPIModel.bootstrap(jobs: compareJobs)
         await main(nil)
     }
 }

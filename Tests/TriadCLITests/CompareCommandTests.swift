@@ -70,6 +70,8 @@ struct CompareCommandTests {
             (["--workloads", "gpu"], "unknown workload 'gpu'"),
             (["--models", ","], "--models names no model"),
             (["--models", "fibers"], "unknown model 'fibers'"),
+            // Outside mpirun (or without the MPI trait) the mpi model says how to start it.
+            (["--models", "mpi"], "mpirun -n 4"),
             (["--workers", "-3"], "--workers must be"),
             (["--workers", "0"], "--workers must be"),
             (["--repeat", "0"], "--repeat must be"),

@@ -6,5 +6,6 @@
 #include "triad_process.h"
 #include "triad_ipc.h"
 #include "triad_lanes.h"
+#include "triad_crash.h"
 #endif
 

@@ -2,7 +2,7 @@ import TriadCore
 
 /// Building the messages that carry jobs to a worker, and turning a worker's result items back into outputs and
 /// errors: the two ends of the worker protocol on the parent's side, shared by the pool and `Process`.
-enum JobMessages {
+package enum JobMessages {
     /// Builds the message of one job, or fails with a coding error.
     ///
     /// The job is encoded straight after its frame headers in one buffer, whose length field is filled in
@@ -11,7 +11,7 @@ enum JobMessages {
     /// time, iterating a generic collection asks the runtime for type metadata at every step.
     ///
     /// A message with a trace `context` never joins a batch: a batch's jobs share one header.
-    static func single<J: Job>(
+    package static func single<J: Job>(
         _ job: J,
         named name: String,
         sequence: UInt64,
@@ -35,7 +35,7 @@ enum JobMessages {
     /// Builds the data frame of a chunk of jobs, encoded as one array, or fails with a coding error. Its header
     /// comes apart (see ``chunkHeader(sequence:jobName:count:first:timed:)``), so the jobs of a chunk split after a
     /// crash travel again with the same data frame.
-    static func chunkData<J: Job>(
+    package static func chunkData<J: Job>(
         _ jobs: ArraySlice<J>,
         named name: String,
         maxFrameSize: Int
@@ -53,7 +53,7 @@ enum JobMessages {
 
     /// The header frame of a chunk message that runs `count` jobs of its data frame's array from index `first`,
     /// with the caller's trace `context`, if any.
-    static func chunkHeader(
+    package static func chunkHeader(
         sequence: UInt64,
         jobName: String,
         count: Int,
@@ -100,7 +100,7 @@ enum JobMessages {
     }
 
     /// Turns one result item from a worker into the job's output or error.
-    static func decode<Output: Decodable>(
+    package static func decode<Output: Decodable>(
         _ item: ReceivedFrame,
         as type: Output.Type,
         jobName: String,
@@ -122,7 +122,7 @@ enum JobMessages {
 
     /// Turns the item of a part of a chunk or batch into its outcome, checking that it covers `count` jobs: a
     /// mismatch or an item that does not decode comes back as the one error of every job of the part.
-    static func outcome<Output: Codable & Sendable>(
+    package static func outcome<Output: Codable & Sendable>(
         _ item: ReceivedFrame,
         of _: Output.Type,
         count: Int,
@@ -149,7 +149,7 @@ enum JobMessages {
     /// worker's protocol errors mean.
     /// The code, for metrics, of the failure a worker reported as `wire`: as ``remoteError(_:jobName:registry:)``
     /// would type it, without decoding the error itself.
-    static func failureCode(_ wire: WireJobError) -> String {
+    package static func failureCode(_ wire: WireJobError) -> String {
         switch wire.typeName {
         case String(reflecting: WireError.self): ExecutorError.Code.codingFailed.rawValue
         case String(reflecting: ExecutorError.self): ExecutorError.Code.unknownJob.rawValue
@@ -157,7 +157,7 @@ enum JobMessages {
         }
     }
 
-    static func remoteError(_ item: ReceivedFrame, jobName: String, registry: JobRegistry) -> any Error {
+    package static func remoteError(_ item: ReceivedFrame, jobName: String, registry: JobRegistry) -> any Error {
         guard let wire = remoteWireError(item) else { return ExecutorError.unreadableError(jobName: jobName) }
         let remote = RemoteJobError(jobName: jobName, typeName: wire.typeName, errorDescription: wire.description)
         switch wire.typeName {
@@ -171,21 +171,21 @@ enum JobMessages {
     }
 
     /// The encoded error of a failure item, if it decodes.
-    static func remoteWireError(_ item: ReceivedFrame) -> WireJobError? {
+    package static func remoteWireError(_ item: ReceivedFrame) -> WireJobError? {
         try? item.withPayloadBytes { bytes throws(WireError) in try WireDecoder().decode(WireJobError.self, from: bytes) }
     }
 }
 
 /// A job message: its bytes, where the encoding of its job starts in them, and the large arrays that travel from
 /// their own storage (see `WireChunk`).
-struct EncodedJobMessage: Sendable {
-    var bytes: [UInt8]
-    var payloadStart: Int
-    var chunks: [WireChunk] = []
+package struct EncodedJobMessage: Sendable {
+    package var bytes: [UInt8]
+    package var payloadStart: Int
+    package var chunks: [WireChunk] = []
     /// Whether the header carries a trace context, which a batch's shared header could not.
-    var traced = false
+    package var traced = false
 
-    var message: OutgoingMessage {
+    package var message: OutgoingMessage {
         var message = OutgoingMessage()
         message.appendInterleaved(bytes, chunks: chunks)
         return message
@@ -193,7 +193,7 @@ struct EncodedJobMessage: Sendable {
 
     /// The job's own encoding, for a job that may travel in a batch with others of its kind: only a small job
     /// with no array out of line.
-    var batchablePayload: ArraySlice<UInt8>? {
+    package var batchablePayload: ArraySlice<UInt8>? {
         guard chunks.isEmpty, !traced, bytes.count - payloadStart <= 1024 else { return nil }
         return bytes[payloadStart...]
     }

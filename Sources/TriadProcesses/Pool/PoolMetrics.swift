@@ -2,7 +2,7 @@ import TriadCore
 
 /// The process pool's metrics: an executor's (see `ExecutorMetrics` for the labels), with messages in flight and
 /// worker restarts.
-typealias PoolMetrics = ExecutorMetrics
+package typealias PoolMetrics = ExecutorMetrics
 
 extension ExecutorMetrics {
     /// The metrics of a pool configured so, or nil when the pool has nowhere to report.

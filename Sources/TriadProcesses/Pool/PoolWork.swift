@@ -6,8 +6,8 @@ import TriadCore
 /// chunk that must run again after a crash inside it), or a worker's initializer. The state moves works between its
 /// queue and its workers and counts what has been answered; it never calls their ``sink``, which it hands back in
 /// its actions for the storage to resolve after the lock.
-struct PoolWork: Sendable {
-    enum Kind: Sendable {
+package struct PoolWork: Sendable {
+    package enum Kind: Sendable {
         /// The pool's initializer, which every worker runs first and which resolves nothing.
         case initializer
         /// One submitted job; its encoding, when it is small enough to join a batch of its kind.
@@ -20,39 +20,39 @@ struct PoolWork: Sendable {
     }
 
     /// The message's sequence number, which the worker's answers carry.
-    let sequence: UInt64
+    package let sequence: UInt64
     /// The sequence number of the message the user's handle came with: the jobs of a chunk split after a crash
     /// travel in new messages but keep their root, by which cancelling finds them all.
-    let root: UInt64
-    let jobName: String
-    var kind: Kind
-    let message: OutgoingMessage
+    package let root: UInt64
+    package let jobName: String
+    package var kind: Kind
+    package let message: OutgoingMessage
     /// The index of the message's first job among its root's jobs: zero but for the later parts of a chunk.
-    let offset: Int
-    let itemCount: Int
-    let timeout: Duration?
+    package let offset: Int
+    package let itemCount: Int
+    package let timeout: Duration?
     /// What resolves the jobs' handle; nil for the initializer and for a batch, whose members have their own.
-    let sink: (any PoolJobSink)?
+    package let sink: (any PoolJobSink)?
 
     /// How many times the message's job ran and crashed its worker, for ``ProcessPoolConfiguration/crashRetries``:
     /// counted only for a message of one job, so a crash is never blamed on the jobs beside it.
-    var attempts = 0
+    package var attempts = 0
     /// How many of the message's jobs the worker has answered, in order; the message is done at ``itemCount``.
-    var answered = 0
+    package var answered = 0
     /// Set once the job came back from a batch that failed as a whole, so it runs alone from then on.
-    var runsAlone = false
+    package var runsAlone = false
     /// Set when the handle was cancelled while the message was in flight: its jobs never run again.
-    var isCancelled = false
+    package var isCancelled = false
     /// When the message was submitted, while the pool measures waits; 0 otherwise.
-    var submittedAt: UInt64 = 0
+    package var submittedAt: UInt64 = 0
 
-    var isInitializer: Bool {
+    package var isInitializer: Bool {
         if case .initializer = kind { return true }
         return false
     }
 
     /// Whether the worker answers the message in parts, each covering some of its jobs with one outcome item.
-    var answersInParts: Bool {
+    package var answersInParts: Bool {
         switch kind {
         case .batch, .chunk: return true
         case .initializer, .single: return false
@@ -60,24 +60,24 @@ struct PoolWork: Sendable {
     }
 
     /// The encoding of a single job that may join a batch now: not after a crash, nor once it runs alone.
-    var batchablePayload: ArraySlice<UInt8>? {
+    package var batchablePayload: ArraySlice<UInt8>? {
         guard case .single(let payload) = kind, timeout == nil, attempts == 0, !runsAlone else { return nil }
         return payload
     }
 
     /// The time limit of each of its jobs: its own timeout, or `defaultTimeout` for jobs (not the initializer).
-    func limit(default defaultTimeout: Duration?) -> Duration? {
+    package func limit(default defaultTimeout: Duration?) -> Duration? {
         timeout ?? (isInitializer ? nil : defaultTimeout)
     }
 
     /// The members of a batch; empty for every other kind.
-    var members: [PoolWork] {
+    package var members: [PoolWork] {
         if case .batch(let members) = kind { return members }
         return []
     }
 
     /// The sinks to mark running when the message becomes the one its worker runs.
-    func forEachSink(_ body: (any PoolJobSink) -> Void) {
+    package func forEachSink(_ body: (any PoolJobSink) -> Void) {
         if let sink { body(sink) }
         guard case .batch(let members) = kind else { return }
         // By index, so that no member is copied whole.
@@ -89,7 +89,7 @@ struct PoolWork: Sendable {
 
 extension PoolWork {
     /// A submitted job.
-    init(sequence: UInt64, jobName: String, encoded: EncodedJobMessage, timeout: Duration?, sink: any PoolJobSink) {
+    package init(sequence: UInt64, jobName: String, encoded: EncodedJobMessage, timeout: Duration?, sink: any PoolJobSink) {
         self.init(
             sequence: sequence,
             root: sequence,
@@ -103,8 +103,30 @@ extension PoolWork {
         )
     }
 
+    /// A job message built elsewhere with `sequence` in its header, such as one an MPI rank forwards to its local
+    /// pool: it runs alone, never in a batch.
+    package static func forwarded(
+        sequence: UInt64,
+        jobName: String,
+        message: OutgoingMessage,
+        timeout: Duration?,
+        sink: any PoolJobSink
+    ) -> PoolWork {
+        PoolWork(
+            sequence: sequence,
+            root: sequence,
+            jobName: jobName,
+            kind: .single(batchable: nil),
+            message: message,
+            offset: 0,
+            itemCount: 1,
+            timeout: timeout,
+            sink: sink
+        )
+    }
+
     /// The pool's initializer job, which every worker runs before its first job.
-    static func initializer(jobName: String, encoded: EncodedJobMessage) -> PoolWork {
+    package static func initializer(jobName: String, encoded: EncodedJobMessage) -> PoolWork {
         PoolWork(
             sequence: 0,
             root: 0,
@@ -119,7 +141,7 @@ extension PoolWork {
     }
 
     /// A map's chunk of `count` jobs, whose array `data` holds, from index `first` on.
-    static func chunk(
+    package static func chunk(
         sequence: UInt64,
         root: UInt64,
         jobName: String,
@@ -152,7 +174,7 @@ extension PoolWork {
     }
 
     /// Quick single jobs of one kind as one message, answered in parts like a chunk: the array of their encodings.
-    static func batch(_ members: [PoolWork]) -> PoolWork {
+    package static func batch(_ members: [PoolWork]) -> PoolWork {
         let first = members[0]
         var total = 4
         for member in members { total += member.batchablePayload?.count ?? 0 }
@@ -184,7 +206,7 @@ extension PoolWork {
     /// sequence numbers come from `sequence`: the message itself when it is to run whole, the members of a batch
     /// each alone, and a chunk's jobs as a new message with the same data. Jobs whose handle was cancelled are left
     /// out.
-    func pieces(_ range: Range<Int>, sequence: inout UInt64) -> [PoolWork] {
+    package func pieces(_ range: Range<Int>, sequence: inout UInt64) -> [PoolWork] {
         guard !range.isEmpty, !isCancelled else { return [] }
         switch kind {
         case .initializer, .single:
@@ -222,7 +244,7 @@ extension PoolWork {
 /// state's lock is released, on the thread of the worker's driver.
 ///
 /// Job indices are the root's: a single job is job 0; a chunk's jobs count from its first.
-protocol PoolJobSink: AnyObject, Sendable {
+package protocol PoolJobSink: AnyObject, Sendable {
     /// Marks the handle running: the job has gone to a worker with nothing ahead of it.
     func markRunning()
 

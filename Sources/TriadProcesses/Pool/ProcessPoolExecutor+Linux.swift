@@ -158,6 +158,22 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
         await kill()
     }
 
+    /// A fresh sequence number for a message of this pool, for a transport that forwards messages it did not
+    /// build (an MPI rank handing its jobs to a local pool).
+    package func nextSequence() -> UInt64 { storage.nextSequence() }
+
+    /// Queues a message that was built elsewhere; its sink hears of its jobs as they finish or fail.
+    ///
+    /// - Throws: `ExecutorError.Code.shutDown` after shutdown.
+    package func enqueue(forwarded work: PoolWork) throws(ExecutorError) {
+        try storage.enqueue(work)
+    }
+
+    /// Cancels every message of `root`, killing and replacing the worker of one that runs.
+    package func cancel(root: UInt64) {
+        storage.cancel(root: root)
+    }
+
     /// How many batches of quick jobs the pool has sent to its workers, for tests.
     package var batchesSent: Int { storage.batchesSent }
 

@@ -20,17 +20,10 @@ extension ProcessPoolExecutor {
     ///   calling task is cancelled.
     public func map<S: Sequence>(_ jobs: S, options: MapOptions) async throws -> [S.Element.Output]
     where S.Element: Job {
-        let all = Array(jobs)
-        let plan = ChunkPlan(count: all.count, workers: workerCount, options: options, firstJob: all.first)
-        let tracker = ProgressTracker(total: all.count, progress: options.progress)
-        let chunks = try await SlidingWindowMap.ordered(count: plan.chunkCount, window: plan.window, progress: nil) {
-            index throws(ExecutorError) in
-            try self.submitOrderedChunk(all[plan.range(of: index)], timeout: options.timeout, tracker: tracker)
+        try await ChunkedMap.ordered(Array(jobs), workers: workerCount, options: options) {
+            chunk, timeout, tracker throws(ExecutorError) in
+            try self.submitOrderedChunk(chunk, timeout: timeout, tracker: tracker)
         }
-        var values: [S.Element.Output] = []
-        values.reserveCapacity(all.count)
-        for chunk in chunks { values.append(contentsOf: chunk) }
-        return values
     }
 
     /// Runs every job in worker processes and yields each outcome, tagged with its index, as its chunk completes.
@@ -41,30 +34,10 @@ extension ProcessPoolExecutor {
         _ jobs: S,
         options: MapOptions
     ) -> AsyncStream<JobCompletion<S.Element.Output>> where S.Element: Job {
-        let all = Array(jobs)
-        let plan = ChunkPlan(count: all.count, workers: workerCount, options: options, firstJob: all.first)
-        let tracker = ProgressTracker(total: all.count, progress: options.progress)
-        let chunks = SlidingWindowMap.unordered(count: plan.chunkCount, window: plan.window, progress: nil) {
-            index throws(ExecutorError) in
-            try self.submitChunk(all[plan.range(of: index)], timeout: options.timeout, tracker: tracker)
+        ChunkedMap.unordered(Array(jobs), workers: workerCount, options: options) {
+            chunk, timeout, tracker throws(ExecutorError) in
+            try self.submitChunk(chunk, timeout: timeout, tracker: tracker)
         }
-        let (stream, continuation) = AsyncStream.makeStream(of: JobCompletion<S.Element.Output>.self)
-        let forwarder = Task {
-            for await chunk in chunks {
-                let range = plan.range(of: chunk.index)
-                switch chunk.result {
-                case .success(let items):
-                    for (offset, item) in items.enumerated() {
-                        continuation.yield(JobCompletion(index: range.lowerBound + offset, result: item))
-                    }
-                case .failure(let error):
-                    for index in range { continuation.yield(JobCompletion(index: index, result: .failure(error))) }
-                }
-            }
-            continuation.finish()
-        }
-        continuation.onTermination = { _ in forwarder.cancel() }
-        return stream
     }
 
     /// Submits a chunk of jobs as one message, for the ordered map: the handle carries the outputs in order, or
@@ -107,11 +80,11 @@ extension ProcessPoolExecutor {
 ///
 /// `Output` is `[J.Output]` for the ordered map, which fails at the first failing job, and
 /// `[Result<J.Output, any Error>]` for the unordered one, which carries every job's outcome.
-final class MapChunk<J: Job, Output: Sendable>: PoolJobSink {
-    let jobs: ArraySlice<J>
-    let name: String
-    let handle: JobHandle<Output>
-    let timeout: Duration?
+package final class MapChunk<J: Job, Output: Sendable>: PoolJobSink {
+    package let jobs: ArraySlice<J>
+    package let name: String
+    package let handle: JobHandle<Output>
+    package let timeout: Duration?
     private let ordered: Bool
     private let timed: Bool
     private let registry: JobRegistry
@@ -130,7 +103,7 @@ final class MapChunk<J: Job, Output: Sendable>: PoolJobSink {
         var finished = false
     }
 
-    init(
+    package init(
         _ jobs: ArraySlice<J>,
         named name: String,
         ordered: Bool,
@@ -157,7 +130,7 @@ final class MapChunk<J: Job, Output: Sendable>: PoolJobSink {
     }
 
     /// The message of the whole chunk, whose sequence number is its root: its jobs are encoded here, once.
-    func work(sequence: UInt64) throws(ExecutorError) -> PoolWork {
+    package func work(sequence: UInt64) throws(ExecutorError) -> PoolWork {
         let data = try JobMessages.chunkData(jobs, named: name, maxFrameSize: maxFrameSize)
         let context = JobTracing.begin(jobName: name, jobs: jobs.count, handle: handle)
         return .chunk(
@@ -174,10 +147,10 @@ final class MapChunk<J: Job, Output: Sendable>: PoolJobSink {
         )
     }
 
-    func markRunning() { _ = handle.markRunning() }
+    package func markRunning() { _ = handle.markRunning() }
 
     /// Takes the answer to the chunk's jobs from `first` on: a part of a message, one outcome item.
-    func deliver(_ items: [ReceivedFrame], first: Int, count: Int) -> Bool {
+    package func deliver(_ items: [ReceivedFrame], first: Int, count: Int) -> Bool {
         guard let item = items.first else { return false }
         switch JobMessages.outcome(item, of: J.Output.self, count: count, jobName: name, registry: registry) {
         case .success(let outcome): return record(outcome, from: first, count: count)
@@ -186,7 +159,7 @@ final class MapChunk<J: Job, Output: Sendable>: PoolJobSink {
     }
 
     /// A chunk's jobs never travel in a batch of single jobs: the pool batches only single jobs.
-    func deliverBatch(_ item: ReceivedFrame, to members: ArraySlice<PoolWork>) {
+    package func deliverBatch(_ item: ReceivedFrame, to members: ArraySlice<PoolWork>) {
         preconditionFailure("a map's chunk travelled in a batch of single jobs")
     }
 
@@ -227,7 +200,7 @@ final class MapChunk<J: Job, Output: Sendable>: PoolJobSink {
 
     /// Fails the chunk's jobs `range` alone: the ordered map ends with the error, the unordered one carries it
     /// for those jobs. Returns whether the chunk ended early, its other jobs no longer needed.
-    func fail(_ error: any Error, jobs range: Range<Int>) -> Bool {
+    package func fail(_ error: any Error, jobs range: Range<Int>) -> Bool {
         let total = jobs.count
         let (done, ended) = assembly.withLock { assembly -> (Output?, Bool) in
             guard !assembly.finished else { return (nil, false) }
@@ -286,15 +259,15 @@ final class MapChunk<J: Job, Output: Sendable>: PoolJobSink {
 }
 
 /// How a map is cut into chunks.
-struct ChunkPlan: Sendable {
-    let count: Int
-    let chunkSize: Int
-    let window: Int
+package struct ChunkPlan: Sendable {
+    package let count: Int
+    package let chunkSize: Int
+    package let window: Int
 
     /// Jobs that encode to at least this many bytes travel one per message, one per worker at a time.
-    static let largeJobBytes = 1 << 20
+    package static let largeJobBytes = 1 << 20
 
-    init<J: Job>(count: Int, workers: Int, options: MapOptions, firstJob: J?) {
+    package init<J: Job>(count: Int, workers: Int, options: MapOptions, firstJob: J?) {
         // The first job's size stands for the others': encoding it borrows its large arrays, so it costs little.
         let firstJobBytes = firstJob.flatMap {
             try? WireEncoder().encoded($0, borrowingFrom: OutgoingMessage.borrowMinimum).count
@@ -302,7 +275,7 @@ struct ChunkPlan: Sendable {
         self.init(count: count, workers: workers, options: options, jobBytes: firstJobBytes ?? 0)
     }
 
-    init(count: Int, workers: Int, options: MapOptions, jobBytes: Int) {
+    package init(count: Int, workers: Int, options: MapOptions, jobBytes: Int) {
         self.count = count
         let workers = max(1, workers)
         let large = jobBytes >= Self.largeJobBytes
@@ -316,26 +289,26 @@ struct ChunkPlan: Sendable {
         window = max(1, jobsInFlight / chunkSize)
     }
 
-    var chunkCount: Int { (count + chunkSize - 1) / chunkSize }
+    package var chunkCount: Int { (count + chunkSize - 1) / chunkSize }
 
-    func range(of chunk: Int) -> Range<Int> {
+    package func range(of chunk: Int) -> Range<Int> {
         chunk * chunkSize..<min(count, (chunk + 1) * chunkSize)
     }
 }
 
 /// Counts finished jobs across chunks and reports progress per job.
-final class ProgressTracker: Sendable {
+package final class ProgressTracker: Sendable {
     private let completed = Atomic<Int>(0)
     private let total: Int
     private let progress: (@Sendable (MapProgress) -> Void)?
 
-    init(total: Int, progress: (@Sendable (MapProgress) -> Void)?) {
+    package init(total: Int, progress: (@Sendable (MapProgress) -> Void)?) {
         self.total = total
         self.progress = progress
     }
 
     /// Counts `count` finished jobs, reporting progress once per job.
-    func add(_ count: Int) {
+    package func add(_ count: Int) {
         guard let progress else {
             completed.add(count, ordering: .relaxed)
             return

@@ -2,13 +2,13 @@ import CoreMetrics
 import TriadCore
 
 /// The sink of one submitted job: decodes its output into its handle.
-final class SingleJobSink<J: Job>: PoolJobSink {
-    let handle: JobHandle<J.Output>
-    let registry: JobRegistry
+package final class SingleJobSink<J: Job>: PoolJobSink {
+    package let handle: JobHandle<J.Output>
+    package let registry: JobRegistry
     /// Where the job's outcome is counted, if the pool reports metrics.
-    let metrics: PoolMetrics?
+    package let metrics: PoolMetrics?
 
-    init(handle: JobHandle<J.Output>, registry: JobRegistry, metrics: PoolMetrics? = nil) {
+    package init(handle: JobHandle<J.Output>, registry: JobRegistry, metrics: PoolMetrics? = nil) {
         self.handle = handle
         self.registry = registry
         self.metrics = metrics
@@ -23,9 +23,9 @@ final class SingleJobSink<J: Job>: PoolJobSink {
         }
     }
 
-    func markRunning() { _ = handle.markRunning() }
+    package func markRunning() { _ = handle.markRunning() }
 
-    func deliver(_ items: [ReceivedFrame], first: Int, count: Int) -> Bool {
+    package func deliver(_ items: [ReceivedFrame], first: Int, count: Int) -> Bool {
         guard let item = items.first else { return false }
         // The common case first, without building a `Result`: generic code builds one through a type-metadata
         // lookup at run time.
@@ -41,12 +41,12 @@ final class SingleJobSink<J: Job>: PoolJobSink {
         return false
     }
 
-    func fail(_ error: any Error, jobs range: Range<Int>) -> Bool {
+    package func fail(_ error: any Error, jobs range: Range<Int>) -> Bool {
         complete(.failure(error))
         return false
     }
 
-    func deliverBatch(_ item: ReceivedFrame, to members: ArraySlice<PoolWork>) {
+    package func deliverBatch(_ item: ReceivedFrame, to members: ArraySlice<PoolWork>) {
         let kind = Self.self
         let base = members.startIndex
         let count = members.count

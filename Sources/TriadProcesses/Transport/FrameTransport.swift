@@ -6,7 +6,7 @@ import TriadCore
 // implement it without touching the worker loop.
 
 /// Where a worker gets its frames from.
-protocol FrameSource {
+package protocol FrameSource {
     /// Waits for the next frame. Returns `nil` when the stream ended cleanly between frames.
     ///
     /// - Throws: `WireError` for a corrupt, oversized or truncated frame, or ``TransportError`` when the
@@ -22,11 +22,11 @@ protocol FrameSource {
 }
 
 extension FrameSource {
-    func release(_ frame: ReceivedFrame) {}
+    package func release(_ frame: ReceivedFrame) {}
 }
 
 /// Where a worker sends its frames to.
-protocol FrameSink {
+package protocol FrameSink {
     /// Sends a message, all or nothing from the caller's view: it returns once every byte is handed over.
     mutating func send(_ message: OutgoingMessage) throws
 
@@ -37,36 +37,36 @@ protocol FrameSink {
 
 extension FrameSink {
     /// The smallest array an output leaves out of line when it is encoded (see `WireChunk`).
-    var borrowMinimum: Int? { OutgoingMessage.borrowMinimum }
+    package var borrowMinimum: Int? { OutgoingMessage.borrowMinimum }
 }
 
 /// A transport failure below the frames: a system call that failed.
-struct TransportError: Error, CustomStringConvertible {
-    var operation: String
-    var errno: Errno
+package struct TransportError: Error, CustomStringConvertible {
+    package var operation: String
+    package var errno: Errno
 
-    var description: String { "\(operation) failed: \(errno)" }
+    package var description: String { "\(operation) failed: \(errno)" }
 }
 
 /// A message as a list of byte segments, written in order. Small frames are packed together in one segment; large
 /// payloads keep their own segment, so they are written from where they are without a copy.
-struct OutgoingMessage: Sendable {
+package struct OutgoingMessage: Sendable {
     /// Payloads up to this size are copied into the packed segment; larger ones travel as their own segment.
-    static let copyLimit = 4096
+    package static let copyLimit = 4096
 
-    private(set) var segments: [OutgoingSegment] = []
-    private(set) var byteCount = 0
+    package private(set) var segments: [OutgoingSegment] = []
+    package private(set) var byteCount = 0
 
-    init() {}
+    package init() {}
 
     /// Makes a message of these segments, for a transport that rewrites frames (see `SharedFrameLanes`).
-    init(segments: [OutgoingSegment]) {
+    package init(segments: [OutgoingSegment]) {
         self.segments = segments
         byteCount = segments.reduce(0) { $0 + $1.count }
     }
 
     /// Appends a frame whose payload is `payload`.
-    mutating func appendFrame(kind: UInt8, flags: UInt8 = 0, payload: [UInt8]) {
+    package mutating func appendFrame(kind: UInt8, flags: UInt8 = 0, payload: [UInt8]) {
         var header = takePacked(reserving: Frame.headerSize + min(payload.count, OutgoingMessage.copyLimit))
         Frame.appendHeader(kind: kind, flags: flags, length: payload.count, to: &header)
         if payload.count <= OutgoingMessage.copyLimit {
@@ -81,7 +81,7 @@ struct OutgoingMessage: Sendable {
     }
 
     /// Appends bytes that already hold whole frames.
-    mutating func appendEncodedFrames(_ bytes: [UInt8]) {
+    package mutating func appendEncodedFrames(_ bytes: [UInt8]) {
         var packed = takePacked(reserving: bytes.count)
         packed.append(contentsOf: bytes)
         putPacked(packed)
@@ -89,27 +89,27 @@ struct OutgoingMessage: Sendable {
     }
 
     /// Appends bytes that hold whole frames as a segment of their own, without copying them.
-    mutating func appendSegment(_ bytes: [UInt8]) {
+    package mutating func appendSegment(_ bytes: [UInt8]) {
         segments.append(OutgoingSegment(bytes))
         byteCount += bytes.count
         packedIsOpen = bytes.count < OutgoingMessage.copyLimit
     }
 
     /// Appends a segment as it is, without copying it.
-    mutating func appendSegment(_ segment: OutgoingSegment) {
+    package mutating func appendSegment(_ segment: OutgoingSegment) {
         segments.append(segment)
         byteCount += segment.count
         packedIsOpen = false
     }
 
     /// Appends another message's segments after this one's.
-    mutating func append(_ other: OutgoingMessage) {
+    package mutating func append(_ other: OutgoingMessage) {
         for segment in other.segments { segments.append(segment) }
         byteCount += other.byteCount
         packedIsOpen = false
     }
 
-    var isEmpty: Bool { byteCount == 0 }
+    package var isEmpty: Bool { byteCount == 0 }
 
     // The last segment is the packed one when it is small enough to grow; otherwise a new one starts.
     private var packedIsOpen = false
@@ -132,7 +132,7 @@ struct OutgoingMessage: Sendable {
     }
 
     /// Drops the first `count` bytes, after a partial write.
-    mutating func dropFirst(_ count: Int) {
+    package mutating func dropFirst(_ count: Int) {
         var remaining = count
         byteCount -= count
         var index = 0

@@ -77,41 +77,41 @@ extension OutgoingMessage {
 /// `FrameSource.release(_:)`). So this type is neither `Sendable` nor `Hashable`: it cannot cross to another
 /// thread, be kept as a key or compared, and nothing in a ``Frame`` (which is all three) ever holds an address.
 /// Keep a payload past its release with ``owned``.
-struct ReceivedFrame {
+package struct ReceivedFrame {
     private enum Storage {
         case owned([UInt8])
         case inLane(UnsafeRawBufferPointer)
     }
 
     /// The kind the frame was sent with.
-    let kind: UInt8
+    package let kind: UInt8
     /// The flags it was sent with.
-    let flags: UInt8
+    package let flags: UInt8
     private let storage: Storage
 
     /// A frame whose payload is its own.
-    init(_ frame: Frame) {
+    package init(_ frame: Frame) {
         kind = frame.kind
         flags = frame.flags
         storage = .owned(frame.payload)
     }
 
     /// A frame whose payload stays where it is, in a shared lane. Made only by `SharedFrameLanes.resolve`.
-    init(kind: UInt8, flags: UInt8, inLane bytes: UnsafeRawBufferPointer) {
+    package init(kind: UInt8, flags: UInt8, inLane bytes: UnsafeRawBufferPointer) {
         self.kind = kind
         self.flags = flags
         storage = .inLane(bytes)
     }
 
     /// Whether the payload was left in place in a shared lane, and must be released once decoded.
-    var isInLane: Bool {
+    package var isInLane: Bool {
         if case .inLane = storage { return true }
         return false
     }
 
     /// Calls `body` with the payload's bytes, wherever they lie. Bytes in a lane are valid only until the lane
     /// releases them, so `body` must not keep them.
-    func withPayloadBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+    package func withPayloadBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         switch storage {
         case .owned(let payload):
             let result = payload.withUnsafeBytes { bytes in Result { () throws(E) in try body(bytes) } }
@@ -122,7 +122,7 @@ struct ReceivedFrame {
     }
 
     /// The payload as an array: the frame's own, or a copy of the bytes in the lane.
-    var payload: [UInt8] {
+    package var payload: [UInt8] {
         switch storage {
         case .owned(let payload): payload
         case .inLane(let bytes): [UInt8](bytes)
@@ -130,5 +130,5 @@ struct ReceivedFrame {
     }
 
     /// The frame with its payload in an array of its own, for keeping it after its lane releases it.
-    var owned: Frame { Frame(kind: kind, flags: flags, payload: payload) }
+    package var owned: Frame { Frame(kind: kind, flags: flags, payload: payload) }
 }

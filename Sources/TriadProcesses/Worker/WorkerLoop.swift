@@ -8,7 +8,7 @@ import TriadCore
 /// work, when they pile up, when the oldest has waited half a millisecond, or before a job of a kind that has not
 /// been quick so far. The sink marks each job as it starts, so a parent that loses the worker still knows which
 /// job was running.
-struct WorkerLoop: Sendable {
+package struct WorkerLoop: Sendable {
     /// Why the loop stopped before its source ended.
     struct ProtocolError: Error, CustomStringConvertible {
         var description: String
@@ -16,11 +16,15 @@ struct WorkerLoop: Sendable {
 
     let registry: JobRegistry
 
+    package init(registry: JobRegistry) {
+        self.registry = registry
+    }
+
     /// Runs jobs until the source ends. Returns normally at a clean end of stream.
     ///
     /// - Throws: ``ProtocolError`` or the source's error when the parent sent something that is not a job, or
     ///   ``TransportError`` when the transport failed.
-    func run<Source: FrameSource, Sink: FrameSink>(source: inout Source, sink: inout Sink) async throws {
+    package func run<Source: FrameSource, Sink: FrameSink>(source: inout Source, sink: inout Sink) async throws {
         var pending = OutgoingMessage()
         var oldestPending = ContinuousClock.now
         var durations = JobDurations()

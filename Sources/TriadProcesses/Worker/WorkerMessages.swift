@@ -6,27 +6,27 @@ import TriadCore
 // ring later.
 
 /// The kinds of frames the worker protocol uses.
-enum WorkerFrameKind {
+package enum WorkerFrameKind {
     /// Worker to parent, first: protocol version, binary identity and pid.
-    static let hello: UInt8 = 1
+    package static let hello: UInt8 = 1
     /// Parent to worker: sequence number and job name, followed by one data frame with the encoded job.
-    static let job: UInt8 = 2
+    package static let job: UInt8 = 2
     /// Parent to worker: sequence number, job name, count and first index, followed by one data frame with the
     /// encoded array of jobs. The worker runs `count` of them in order from the first index and answers in parts:
     /// each a result whose one data frame holds the outcome of the jobs the part covers. A chunk whose jobs must run
     /// again after a crash inside it travels again with the same data frame and another first index and count.
-    static let chunk: UInt8 = 3
+    package static let chunk: UInt8 = 3
     /// Worker to parent: sequence number, item count and the jobs covered (the first's index in its message and
     /// how many), followed by that many data frames.
-    static let result: UInt8 = 4
+    package static let result: UInt8 = 4
     /// The payload of a message; for results, flags say whether it is an output or an error.
-    static let data: UInt8 = 5
+    package static let data: UInt8 = 5
 }
 
 /// The flags of a result's data frame.
-enum ResultFlag {
-    static let success: UInt8 = 0
-    static let failure: UInt8 = 1
+package enum ResultFlag {
+    package static let success: UInt8 = 0
+    package static let failure: UInt8 = 1
 }
 
 /// What a worker says first, so the parent can refuse a worker built from another binary or protocol.
@@ -53,17 +53,17 @@ package struct WorkerHello: Codable, Sendable, Hashable {
 }
 
 /// The header of a job or chunk message: which job, and which sequence number its result must carry.
-struct JobHeader: Equatable {
-    var sequence: UInt64
-    var count: UInt32
-    var jobName: String
+package struct JobHeader: Equatable {
+    package var sequence: UInt64
+    package var count: UInt32
+    package var jobName: String
     /// Whether the parent times the jobs: the worker then notes when each one starts, not only which.
-    var timed: Bool
+    package var timed: Bool
     /// For a chunk, the index in its data frame's array of the first job to run; zero for a single job.
-    var first: UInt32
+    package var first: UInt32
     /// The caller's trace context, as the tracing instrument injected it (W3C `traceparent`, say), so that the
     /// worker's span joins the caller's trace; empty when the job is not traced, and then absent from the header.
-    var context: [String: String]
+    package var context: [String: String]
 
     /// The flag bits: the jobs are timed; a context follows the fixed fields.
     private static let timedFlag: UInt32 = 1
@@ -72,7 +72,7 @@ struct JobHeader: Equatable {
     /// The header frame's payload: sequence (8 bytes), count (4 bytes), flags (4 bytes), first index (4 bytes);
     /// with a context, its byte length (4 bytes) and its fields (a 2-byte count, then each key and value as a
     /// 2-byte length and UTF-8); then the job name in UTF-8.
-    func append(kind: UInt8, to bytes: inout [UInt8]) {
+    package func append(kind: UInt8, to bytes: inout [UInt8]) {
         let contextBytes = context.isEmpty ? [] : Self.encode(context)
         var name = jobName
         name.withUTF8 { nameBytes in
@@ -90,7 +90,7 @@ struct JobHeader: Equatable {
         }
     }
 
-    init(
+    package init(
         sequence: UInt64,
         count: UInt32,
         jobName: String,
@@ -107,7 +107,7 @@ struct JobHeader: Equatable {
     }
 
     /// Reads a header; `nil` when it is malformed, a context included.
-    init?(payload: [UInt8]) {
+    package init?(payload: [UInt8]) {
         guard payload.count >= 20 else { return nil }
         sequence = readInteger(payload, at: 0)
         count = readInteger(payload, at: 8)
@@ -170,15 +170,15 @@ struct JobHeader: Equatable {
 
 /// The header of a result message: which message it answers, how many data frames follow, and which of the
 /// message's jobs it covers (all of a single job's; a part of a chunk's).
-struct ResultHeader: Equatable {
-    var sequence: UInt64
-    var count: UInt32
+package struct ResultHeader: Equatable {
+    package var sequence: UInt64
+    package var count: UInt32
     /// The index, in its message, of the first job covered.
-    var first: UInt32
+    package var first: UInt32
     /// How many jobs are covered.
-    var jobs: UInt32
+    package var jobs: UInt32
 
-    func append(to bytes: inout [UInt8]) {
+    package func append(to bytes: inout [UInt8]) {
         Frame.appendHeader(kind: WorkerFrameKind.result, length: 20, to: &bytes)
         appendInteger(sequence, to: &bytes)
         appendInteger(count, to: &bytes)
@@ -186,14 +186,14 @@ struct ResultHeader: Equatable {
         appendInteger(jobs, to: &bytes)
     }
 
-    init(sequence: UInt64, count: UInt32, first: UInt32 = 0, jobs: UInt32 = 1) {
+    package init(sequence: UInt64, count: UInt32, first: UInt32 = 0, jobs: UInt32 = 1) {
         self.sequence = sequence
         self.count = count
         self.first = first
         self.jobs = jobs
     }
 
-    init?(payload: [UInt8]) {
+    package init?(payload: [UInt8]) {
         guard payload.count == 20 else { return nil }
         sequence = readInteger(payload, at: 0)
         count = readInteger(payload, at: 8)

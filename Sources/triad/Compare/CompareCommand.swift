@@ -13,17 +13,19 @@ struct CompareCommand: AsyncParsableCommand {
         commandName: "compare",
         abstract: "Measure the usual claims about Python's three models, in Swift and in Python, side by side.",
         discussion: """
-            Each row runs one workload under one model and one runtime: sequential (one job at a time on one \
-            thread), threads (ThreadPoolExecutor; in Python ThreadPoolExecutor), processes (ProcessPoolExecutor), \
-            async (EventLoopExecutor: tasks on one event-loop thread, where workers is the concurrency limit; in \
-            Python asyncio). Python runs the lab's own script (--python-script prints it) with the python3 on PATH, \
-            or with each --python given; Swift and Python runs alternate. Every row is the median of --repeat runs \
-            after a warm-up, with the range. Speedup is against the sequential row of the same workload and \
-            runtime. CPU time includes worker processes. Peak RSS is the process's peak during the run plus the \
-            summed peaks of its worker processes. Overhead per job is wall time minus the jobs' own time spread \
-            over the workers, divided by the jobs. The verdicts come from this run's figures by the thresholds \
-            printed beside them. Ctrl-C or SIGTERM stops the run and prints what it measured, marked as \
-            interrupted. Set NO_COLOR to turn colour off.
+            Each row runs one workload under one model and one runtime: sequential (one job at a time on one thread), \
+            threads (ThreadPoolExecutor; in Python ThreadPoolExecutor), processes (ProcessPoolExecutor), async \
+            (EventLoopExecutor: tasks on one event-loop thread, where workers is the concurrency limit; in Python \
+            asyncio); and, only when asked for with --models mpi, in a triad built with the MPI trait and started by \
+            `mpirun -n 4 triad compare --models mpi`, mpi (MPIExecutor: the other ranks run the jobs; its CPU time and \
+            peak RSS are rank 0's alone; Swift only). Python runs the lab's own script (--python-script prints it) \
+            with the python3 on PATH, or with each --python given; Swift and Python runs alternate. Every row is the \
+            median of --repeat runs after a warm-up, with the range. Speedup is against the sequential row of the same \
+            workload and runtime. CPU time includes worker processes. Peak RSS is the process's peak during the run \
+            plus the summed peaks of its worker processes. Overhead per job is wall time minus the jobs' own time \
+            spread over the workers, divided by the jobs. The verdicts come from this run's figures by the thresholds \
+            printed beside them. Ctrl-C or SIGTERM stops the run and prints what it measured, marked as interrupted. \
+            Set NO_COLOR to turn colour off.
             """
     )
 
@@ -33,7 +35,10 @@ struct CompareCommand: AsyncParsableCommand {
     )
     var workloads: String?
 
-    @Option(name: .long, help: "Models to run, comma-separated (sequential, threads, processes, async). Default: all.")
+    @Option(
+        name: .long,
+        help: "Models to run, comma-separated (sequential, threads, processes, async, mpi). Default: all but mpi."
+    )
     var models: String?
 
     @Option(
@@ -235,11 +240,11 @@ struct CompareCommand: AsyncParsableCommand {
     }
 
     private func selectedModels() throws -> Set<Model> {
-        guard let models else { return Set(Model.allCases) }
+        guard let models else { return Set(Model.defaults) }
         let choices = Model.allCases.map(\.rawValue).joined(separator: ", ")
         let names = models.split(separator: ",").map { $0.trimmingCharacters() }.filter { !$0.isEmpty }
         guard !names.isEmpty else { throw ValidationError("--models names no model; choose from \(choices)") }
-        return Set(
+        let selected = Set(
             try names.map { name in
                 guard let model = Model(rawValue: name) else {
                     throw ValidationError("unknown model '\(name)'; choose from \(choices)")
@@ -247,6 +252,10 @@ struct CompareCommand: AsyncParsableCommand {
                 return model
             }
         )
+        if selected.contains(.mpi), let problem = MPIModel.unavailable {
+            throw ValidationError(problem)
+        }
+        return selected
     }
 }
 

@@ -80,7 +80,7 @@ struct Lab: Sendable {
                 let sample = try await measureSwift(workload, model: model, workers: workers, label: label)
                 if round >= configuration.warmUps { swift.append(sample) }
                 for (index, runner) in pythons {
-                    guard workload.pythonParameters != nil else { continue }
+                    guard workload.pythonParameters != nil, model.runsInPython else { continue }
                     let measured = await attempt(index) {
                         try await workload.withPythonParameters { parameters in
                             try await runner.measure(
@@ -220,7 +220,7 @@ struct Lab: Sendable {
         let counts = [1_000, 10_000, 100_000, 1_000_000].map { max(10, Int(Double($0) * configuration.scale)) }
         for count in counts {
             let tiny = TinyJobWorkload(jobs: count)
-            for model in Model.allCases {
+            for model in Model.defaults {
                 let workers = tiny.defaultWorkers(for: model, cores: configuration.cores)
                 try await sweepPoint(tiny, sweep: "tiny-jobs", model: model, workers: workers, x: count)
             }

@@ -15,6 +15,12 @@ enum Model: String, CaseIterable, Codable, Sendable {
     case processes
     /// Triad's `EventLoopExecutor`: many jobs at once as tasks on one event-loop thread, as asyncio runs them.
     case async
+    /// Triad's `MPIExecutor`: the ranks of an MPI run. Only on request (`--models mpi`), under `mpirun`, in a
+    /// `triad` built with the `MPI` trait.
+    case mpi
+
+    /// The models a run measures unless `--models` says otherwise: all but `mpi`, which needs `mpirun`.
+    static var defaults: [Model] { allCases.filter { $0 != .mpi } }
 
     /// What the model is, for `--help` and the report.
     var summary: String {
@@ -23,6 +29,7 @@ enum Model: String, CaseIterable, Codable, Sendable {
         case .threads: "ThreadPoolExecutor: OS threads in one process"
         case .processes: "ProcessPoolExecutor: worker processes running registered jobs"
         case .async: "EventLoopExecutor: tasks on one event-loop thread"
+        case .mpi: "MPIExecutor: the ranks of an MPI run (under mpirun)"
         }
     }
 
@@ -34,11 +41,17 @@ enum Model: String, CaseIterable, Codable, Sendable {
         case .processes: ProcessPoolExecutor(workers: workers)
         // The CPU-bound row blocks the loop on purpose, to show it; the watchdog would only repeat that.
         case .async: EventLoopExecutor(maxConcurrent: workers, options: AsyncLoop.Options(watchdogThreshold: nil))
+        // One executor for the whole run, whatever `workers` says: MPI starts once per process, and the ranks are
+        // what mpirun started.
+        case .mpi: MPIModel.executor()
         }
     }
 
     /// Whether jobs go to the executor one at a time rather than all at once.
     var isSequential: Bool { self == .sequential }
+
+    /// Whether the lab's Python side has this model (it has no MPI).
+    var runsInPython: Bool { self != .mpi }
 }
 
 /// Every job `triad compare` may send to a worker process. `triad`'s `main` registers them before anything else,

@@ -154,7 +154,7 @@ enum ReportSchema {
       }
     },
     "workload": {"type": "string", "enum": ["cpu", "io", "http", "tiny", "data", "data-pipe", "startup"]},
-    "model": {"type": "string", "enum": ["sequential", "threads", "processes", "async"]}
+    "model": {"type": "string", "enum": ["sequential", "threads", "processes", "async", "mpi"]}
   }
 }
 """#

@@ -78,7 +78,7 @@ struct BlockingIOWorkload: Workload {
         switch model {
         case .sequential: 1
         // Waiting jobs need no core, so an I/O pool is sized for the waits, as Python's default of 32 is.
-        case .threads, .processes: 16
+        case .threads, .processes, .mpi: 16
         case .async: 64
         }
     }

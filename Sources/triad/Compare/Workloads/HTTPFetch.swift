@@ -78,7 +78,7 @@ struct HTTPFetchWorkload: Workload {
         case .sequential: 1
         case .threads, .async: concurrency
         // A process per concurrent request would cost more memory than the comparison is worth.
-        case .processes: 8
+        case .processes, .mpi: 8
         }
     }
 

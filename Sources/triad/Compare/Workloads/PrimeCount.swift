@@ -54,7 +54,7 @@ struct PrimeCountWorkload: Workload {
         switch model {
         case .sequential: 1
         // The loop runs CPU-bound jobs one after another whatever its limit, as asyncio does; the row shows it.
-        case .threads, .processes, .async: cores
+        case .threads, .processes, .async, .mpi: cores
         }
     }
 

@@ -5,7 +5,8 @@ import TriadCore
 struct StartupWorkload: Workload {
     let name = "startup"
     let summary = "an executor made, one tiny job to its result, the executor shut down"
-    let models: [Model] = Model.allCases
+    // Not `mpi`: MPI starts once per process, so a cluster's start-up is mpirun's (see ClusterTimings).
+    let models: [Model] = Model.defaults
 
     func defaultWorkers(for model: Model, cores: Int) -> Int { model.isSequential ? 1 : cores }
 

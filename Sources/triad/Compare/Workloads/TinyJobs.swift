@@ -34,7 +34,7 @@ struct TinyJobWorkload: Workload {
     func defaultWorkers(for model: Model, cores: Int) -> Int {
         switch model {
         case .sequential: 1
-        case .threads, .processes: cores
+        case .threads, .processes, .mpi: cores
         case .async: 64
         }
     }

@@ -1,0 +1,261 @@
+#if MPI && os(Linux)
+import CTriadShims
+import Glibc
+import Synchronization
+import TriadCore
+import TriadProcesses
+
+/// Rank 0's storage: the state behind its lock, the engine, and what the engine's thread does with each message.
+final class ClusterStorage: EngineHandler, @unchecked Sendable {
+    // Unchecked: `state` is behind its lock; the rest is immutable or atomic.
+    let engine: MPIEngine
+    let registry: JobRegistry
+    let configuration: MPIExecutorConfiguration
+    /// The configuration the process pool's map chunks read (their frame limit and default timeout).
+    let chunkConfiguration: ProcessPoolConfiguration
+    let state: Mutex<ClusterState>
+    private let sequence = Atomic<UInt64>(1)
+    private let shutdownWaiters = Mutex<(done: Bool, waiters: [UnsafeContinuation<Void, Never>])>((false, []))
+
+    init(engine: MPIEngine, configuration: MPIExecutorConfiguration, registry: JobRegistry) {
+        self.engine = engine
+        self.registry = registry
+        self.configuration = configuration
+        var chunkConfiguration = ProcessPoolConfiguration(workers: max(1, engine.world.size - 1))
+        chunkConfiguration.maxFrameSize = configuration.maxFrameSize
+        chunkConfiguration.defaultTimeout = configuration.defaultTimeout
+        self.chunkConfiguration = chunkConfiguration
+        state = Mutex(
+            ClusterState(
+                worldSize: engine.world.size, depth: configuration.pipelineDepth,
+                localPool: configuration.localPoolWorkers > 0, defaultTimeout: configuration.defaultTimeout
+            )
+        )
+    }
+
+    func start() {
+        let rankConfiguration = RankConfiguration(
+            localPoolWorkers: configuration.localPoolWorkers, maxFrameSize: configuration.maxFrameSize
+        )
+        let bytes = (try? WireEncoder().encode(rankConfiguration)) ?? []
+        engine.attach(self)
+        engine.post((1..<engine.world.size).map { Outbound(rank: $0, tag: ClusterTag.configuration, bytes: bytes) })
+    }
+
+    func nextSequence() -> UInt64 { sequence.add(1, ordering: .relaxed).oldValue }
+
+    /// Queues a message and sends what can go now.
+    func enqueue(_ work: PoolWork) throws(ExecutorError) {
+        let accepted = state.withLock { state -> Bool in
+            guard !state.shuttingDown else { return false }
+            state.queue.append(work)
+            return true
+        }
+        guard accepted else { throw ExecutorError.shutDown(jobName: work.jobName) }
+        engine.wake()
+    }
+
+    func cancel(root: UInt64) {
+        if let message = state.withLock({ $0.cancel(root: root) }) { engine.post(message) }
+    }
+
+    // MARK: - On the engine's thread
+
+    func received(_ inbound: Inbound) {
+        switch inbound {
+        case .frames(let message):
+            receivedResults(message)
+        case .small(let source, let tag, let bytes):
+            switch tag {
+            case ClusterTag.hello:
+                guard let hello = try? WireDecoder().decode(RankHello.self, from: bytes) else { return }
+                state.withLock { state in
+                    if let index = state.slots.firstIndex(where: { $0.rank == source }) {
+                        state.slots[index].host = hello.host
+                    }
+                }
+            case ClusterTag.failure:
+                guard let failure = try? WireDecoder().decode(RankFailure.self, from: bytes) else { return }
+                let (resolution, started) = state.withLock {
+                    $0.answer(
+                        rank: source, sequence: failure.sequence, first: failure.first, count: failure.count,
+                        now: triad_monotonic_ns()
+                    )
+                }
+                started?.markRunning()
+                guard let resolution else { return }
+                let error = ExecutorError(
+                    ExecutorError.Code(failure.code),
+                    jobName: nil,
+                    message: "\(failure.message) (on \(resolution.origin))"
+                )
+                _ = resolution.sink.fail(error, jobs: resolution.first..<resolution.first + resolution.count)
+            case ClusterTag.bye:
+                let all = state.withLock { state -> Bool in
+                    if let index = state.slots.firstIndex(where: { $0.rank == source }) {
+                        state.slots[index].saidBye = true
+                    }
+                    return state.slots.allSatisfy(\.saidBye)
+                }
+                if all { engine.requestFinish() }
+            default:
+                break
+            }
+        }
+    }
+
+    /// Hands each part of a rank's answer to the sink of its message.
+    private func receivedResults(_ message: InboundFrames) {
+        guard let frames = try? message.frames(maxPayload: configuration.maxFrameSize) else {
+            report("rank \(message.source) sent a message that is not whole frames; ending the run")
+            MPICalls.abort(code: 70)
+        }
+        var index = 0
+        while index < frames.count {
+            guard frames[index].kind == WorkerFrameKind.result,
+                let header = ResultHeader(payload: frames[index].payload)
+            else {
+                let kind = frames[index].kind
+                report("rank \(message.source) sent a frame of kind \(kind), not a result; ending the run")
+                MPICalls.abort(code: 70)
+            }
+            let items = Array(frames[(index + 1)..<min(frames.count, index + 1 + Int(header.count))])
+            index += 1 + Int(header.count)
+            let (resolution, started) = state.withLock {
+                $0.answer(
+                    rank: message.source, sequence: header.sequence, first: Int(header.first), count: Int(header.jobs),
+                    now: triad_monotonic_ns()
+                )
+            }
+            started?.markRunning()
+            guard let resolution else { continue }
+            // The items point into `message`, which lives until this function returns. An ordered map's chunk
+            // that met its first failure says so here; its other jobs are one message, already on their way.
+            _ = RemoteOrigin.$current.withValue(resolution.origin) {
+                resolution.sink.deliver(items, first: resolution.first, count: resolution.count)
+            }
+        }
+    }
+
+    func poll(now: UInt64) -> Bool {
+        if let signal = pendingSignal() { stopBySignal(signal) }
+        let (sends, started, expired, stops) = state.withLock { state in
+            let (sends, started) = state.dispatch(now: now)
+            let expired = state.inFlightCount > 0 ? state.expire(now: now) : []
+            return (sends, started, expired, state.stopsIfDrained())
+        }
+        engine.post(sends)
+        for sink in started { sink.markRunning() }
+        for (resolution, error) in expired {
+            _ = resolution.sink.fail(error, jobs: resolution.first..<resolution.first + resolution.count)
+        }
+        engine.post(stops)
+        return !sends.isEmpty || !expired.isEmpty || !stops.isEmpty
+    }
+
+    func finalized() {
+        let waiters = shutdownWaiters.withLock { shutdown -> [UnsafeContinuation<Void, Never>] in
+            shutdown.done = true
+            defer { shutdown.waiters = [] }
+            return shutdown.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    // MARK: - Shutdown
+
+    /// Stops accepting jobs; cancels the queued ones if asked; once every rank is drained, stops the ranks and
+    /// finalises MPI. With `wait`, returns after that.
+    func shutdown(wait: Bool, cancelPending: Bool) async {
+        let cancelled = state.withLock { state -> [PoolWork] in
+            state.shuttingDown = true
+            return cancelPending ? state.drainQueue() : []
+        }
+        for work in cancelled {
+            _ = work.sink?.fail(ExecutorError.cancelled(jobName: work.jobName), jobs: 0..<work.itemCount)
+        }
+        engine.wake()
+        guard wait else { return }
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            let done = shutdownWaiters.withLock { shutdown in
+                if !shutdown.done { shutdown.waiters.append(continuation) }
+                return shutdown.done
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    /// How long a program that ends waits for the jobs still running on the ranks (those whose handles nobody
+    /// awaited, or that ran past their timeout) before it ends the run instead.
+    static let exitGrace: UInt64 = 10_000_000_000
+
+    /// A shutdown for a program that ends without one: MPI must be finalised before the process exits, or
+    /// `mpirun` reports the run as failed. A job still running after ``exitGrace`` (one that never ends, say)
+    /// would hold the program forever: the run is then ended with `MPI_Abort`, naming the jobs.
+    func shutdownAtExit() {
+        guard !engine.isFinished else { return }
+        let cancelled = state.withLock { state -> [PoolWork] in
+            state.shuttingDown = true
+            return state.drainQueue()
+        }
+        for work in cancelled {
+            _ = work.sink?.fail(ExecutorError.cancelled(jobName: work.jobName), jobs: 0..<work.itemCount)
+        }
+        let deadline = triad_monotonic_ns() + Self.exitGrace
+        while !engine.isFinished {
+            if triad_monotonic_ns() > deadline {
+                let running = state.withLock { $0.inFlightReport }
+                report(
+                    "the program ended, but jobs still run after \(Self.exitGrace / 1_000_000_000) s: "
+                        + running.joined(separator: "; ") + "; ending the run"
+                )
+                MPICalls.abort(code: 1)
+            }
+            engine.wake()
+            usleep(1_000)
+        }
+    }
+
+    var isShutDown: Bool { state.withLock { $0.shuttingDown } }
+
+    // MARK: - Signals
+
+    /// Ends this rank at a SIGINT or SIGTERM (mpirun sends SIGTERM to every rank when another rank died or when
+    /// it was interrupted), after saying which job each rank was running.
+    private func stopBySignal(_ signal: Int32) -> Never {
+        let running = state.withLock { $0.inFlightReport }
+        var text = "triad: rank 0 on host \(engine.world.host) stopped by signal \(signal)"
+        text += running.isEmpty ? "; no job was running\n" : "; " + running.joined(separator: "; ") + "\n"
+        report(text, raw: true)
+        // mpirun forwards a rank's output through a pipe it stops reading once every rank is gone: give the line a
+        // moment to get through before this rank goes.
+        usleep(50_000)
+        triad_reraise_default(signal)
+        _exit(128 + signal)
+    }
+
+    private func report(_ text: String, raw: Bool = false) {
+        let line = raw ? text : "triad: rank 0 on host \(engine.world.host): \(text)\n"
+        _ = line.withCString { Glibc.write(2, $0, strlen($0)) }
+    }
+}
+
+// MARK: - Signals
+
+private let caughtSignal = Atomic<Int32>(0)
+
+private func clusterSignalHandler(_ signal: Int32) {
+    caughtSignal.store(signal, ordering: .relaxed)
+}
+
+/// Makes SIGINT and SIGTERM set a flag that the engine's thread reads each round.
+func installClusterSignalHandlers() {
+    _ = triad_install_signal_handler(SIGINT, clusterSignalHandler)
+    _ = triad_install_signal_handler(SIGTERM, clusterSignalHandler)
+}
+
+private func pendingSignal() -> Int32? {
+    let signal = caughtSignal.load(ordering: .relaxed)
+    return signal == 0 ? nil : signal
+}
+#endif

@@ -1,0 +1,42 @@
+#if MPI
+import TriadCore
+
+/// How an ``MPIExecutor`` runs jobs on its worker ranks.
+public struct MPIExecutorConfiguration: Sendable {
+    /// Worker processes of a local Triad process pool on each worker rank; 0 (the default) runs jobs in the rank
+    /// itself.
+    ///
+    /// Open MPI ends the whole run when a rank dies. With a local pool, a job that crashes kills only a worker
+    /// process of its rank's pool: the job fails with `ExecutorError.Code.workerCrashed`, as on one machine, and
+    /// the run goes on. A job that runs past its timeout is stopped the same way, its worker killed and replaced.
+    /// The price is a hop through a local socket for every job and a copy of each job's bytes.
+    public var localPoolWorkers: Int
+
+    /// The most messages (single jobs or chunks of a map) in flight to one rank at once. More hide the network's
+    /// latency; fewer keep the work balanced. The default is 4.
+    public var pipelineDepth: Int
+
+    /// The timeout of jobs submitted without one; `nil` (the default) for none.
+    ///
+    /// A rank cannot be killed without ending the run, so without a local pool a job that times out resolves its
+    /// handle with `ExecutorError.Code.timedOut` at once, and its rank finishes it and drops its result before it
+    /// runs the next job. With a local pool, the job's worker process is killed and replaced.
+    public var defaultTimeout: Duration?
+
+    /// The largest frame payload (one job, one chunk or one result), in bytes. The default is 1 GiB.
+    public var maxFrameSize: Int
+
+    /// The jobs and errors this executor can run; `nil` (the default) for those registered with
+    /// `MPICluster.bootstrap(jobs:errors:)` or `ProcessPool.bootstrap(jobs:errors:)`.
+    public var registry: JobRegistry?
+
+    /// Makes the default configuration.
+    public init() {
+        localPoolWorkers = 0
+        pipelineDepth = 4
+        defaultTimeout = nil
+        maxFrameSize = Frame.defaultMaxPayload
+        registry = nil
+    }
+}
+#endif
