@@ -1,4 +1,5 @@
 // swift-tools-version: 6.2
+import CompilerPluginSupport
 import PackageDescription
 
 // Triad runs on Linux. Every platform-specific line lives in a file named `Thing+Linux.swift`, wrapped in
@@ -28,6 +29,10 @@ let package = Package(
         // A test and demo helper, not public API: the slow HTTP server that the benchmarks and the examples use.
         .library(name: "TriadHTTPTestServer", targets: ["TriadHTTPTestServer"]),
         .executable(name: "triad", targets: ["triad"]),
+        // `@WireCodable`, which derives a job's wire form at compile time. A product of its own, which no other Triad
+        // module depends on, because a macro needs swift-syntax, and swift-syntax takes minutes to build: a user who
+        // depends on `Triad` alone never builds it, and one who wants the attribute opts in with this product.
+        .library(name: "TriadWireMacros", targets: ["TriadWireMacros"]),
     ],
     traits: [
         .trait(
@@ -51,12 +56,33 @@ let package = Package(
         // `swift package generate-documentation`: a plugin, never built into Triad.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // Only for the optional TriadWireMacros product (see above).
+        .package(url: "https://github.com/swiftlang/swift-syntax", from: "603.0.1"),
     ],
     targets: [
         // The platform-free core: jobs, executors, handles, errors and the wire codec.
         .target(
             name: "TriadCore",
             dependencies: [.product(name: "CoreMetrics", package: "swift-metrics")],
+            swiftSettings: triadSwiftSettings
+        ),
+        // The compiler plugin behind `@WireCodable`: it reads a struct's or an enum's declaration and writes its
+        // `WireCodable` conformance. Apart from TriadCore so that only users of TriadWireMacros build swift-syntax.
+        .macro(
+            name: "TriadWireMacrosPlugin",
+            dependencies: [
+                .product(name: "SwiftSyntax", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxBuilder", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
+                .product(name: "SwiftCompilerPlugin", package: "swift-syntax"),
+                .product(name: "SwiftDiagnostics", package: "swift-syntax"),
+            ],
+            swiftSettings: triadSwiftSettings
+        ),
+        // The macro's declaration, the field helpers its code calls, and TriadCore re-exported.
+        .target(
+            name: "TriadWireMacros",
+            dependencies: ["TriadCore", "TriadWireMacrosPlugin"],
             swiftSettings: triadSwiftSettings
         ),
         // C helpers; every symbol starts with `triad_`.
@@ -164,7 +190,7 @@ let package = Package(
             swiftSettings: triadSwiftSettings
         ),
         .executableTarget(
-            name: "ReadmeProcesses", dependencies: ["Triad"], path: "Examples/Readme/Processes",
+            name: "ReadmeProcesses", dependencies: ["Triad", "TriadWireMacros"], path: "Examples/Readme/Processes",
             swiftSettings: triadSwiftSettings
         ),
         .executableTarget(
@@ -273,6 +299,31 @@ let package = Package(
         .testTarget(
             name: "TriadTracingTests",
             dependencies: ["TriadTracingTestProgram"],
+            swiftSettings: triadSwiftSettings
+        ),
+        // `@WireCodable`: its expansions and diagnostics, its bytes against hand-written conformances, and its jobs in a
+        // real process pool, run by a worker program of its own that knows them.
+        .testTarget(
+            name: "TriadWireMacrosTests",
+            dependencies: [
+                "TriadWireMacros", "TriadWireMacrosPlugin", "TriadWireMacrosTestJobs", "TriadWireMacrosTestWorker",
+                "TriadProcesses", "TriadCore",
+                .product(name: "SwiftSyntax", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacrosGenericTestSupport", package: "swift-syntax"),
+            ],
+            swiftSettings: triadSwiftSettings
+        ),
+        .target(
+            name: "TriadWireMacrosTestJobs",
+            dependencies: ["TriadWireMacros", "TriadCore"],
+            path: "Tests/TriadWireMacrosTestJobs",
+            swiftSettings: triadSwiftSettings
+        ),
+        .executableTarget(
+            name: "TriadWireMacrosTestWorker",
+            dependencies: ["TriadWireMacrosTestJobs", "TriadProcesses", "TriadCore"],
+            path: "Tests/TriadWireMacrosTestWorker",
             swiftSettings: triadSwiftSettings
         ),
         // Counters and keyed shared objects for the executors' map tests.

@@ -31,7 +31,7 @@ let package = Package(
         .executableTarget(name: "AsyncTimings", dependencies: [.product(name: "TriadAsync", package: "triad"), .product(name: "TriadAsyncHTTP", package: "triad"), .product(name: "TriadHTTPTestServer", package: "triad")], path: "Benchmarks/AsyncTimings", swiftSettings: benchmarkSettings),
         benchmarkTarget("ProcessesBenchmarks", [.product(name: "TriadProcesses", package: "triad")]),
         // The same process pool workloads outside the harness: `swift run -c release ProcessesTimings`.
-        .executableTarget(name: "ProcessesTimings", dependencies: [.product(name: "TriadProcesses", package: "triad"), .product(name: "TriadCore", package: "triad")], path: "Benchmarks/ProcessesTimings", swiftSettings: benchmarkSettings),
+        .executableTarget(name: "ProcessesTimings", dependencies: [.product(name: "TriadProcesses", package: "triad"), .product(name: "TriadCore", package: "triad"), .product(name: "TriadWireMacros", package: "triad")], path: "Benchmarks/ProcessesTimings", swiftSettings: benchmarkSettings),
         benchmarkTarget("DataMovementBenchmarks", [.product(name: "TriadProcesses", package: "triad"), .product(name: "TriadCore", package: "triad")]),
     ]
 )
