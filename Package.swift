@@ -66,15 +66,27 @@ let package = Package(
             dependencies: [.product(name: "CoreMetrics", package: "swift-metrics")],
             swiftSettings: triadSwiftSettings
         ),
-        // The compiler plugin behind `@WireCodable`: it reads a struct's or an enum's declaration and writes its
-        // `WireCodable` conformance. Apart from TriadCore so that only users of TriadWireMacros build swift-syntax.
+        // The compiler plugin behind `@WireCodable`. Apart from TriadCore so that only users of TriadWireMacros build
+        // swift-syntax.
         .macro(
             name: "TriadWireMacrosPlugin",
+            dependencies: [
+                "TriadWireMacrosExpansion",
+                .product(name: "SwiftSyntax", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
+                .product(name: "SwiftCompilerPlugin", package: "swift-syntax"),
+            ],
+            swiftSettings: triadSwiftSettings
+        ),
+        // What the plugin does: read a struct's or an enum's declaration and write its `WireCodable` conformance. A
+        // plain library, so that the expansion tests import it: a test that depends on a `.macro` target makes
+        // SwiftPM build every test for the host, without the executables some of them import.
+        .target(
+            name: "TriadWireMacrosExpansion",
             dependencies: [
                 .product(name: "SwiftSyntax", package: "swift-syntax"),
                 .product(name: "SwiftSyntaxBuilder", package: "swift-syntax"),
                 .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
-                .product(name: "SwiftCompilerPlugin", package: "swift-syntax"),
                 .product(name: "SwiftDiagnostics", package: "swift-syntax"),
             ],
             swiftSettings: triadSwiftSettings
@@ -301,15 +313,17 @@ let package = Package(
             dependencies: ["TriadTracingTestProgram"],
             swiftSettings: triadSwiftSettings
         ),
-        // `@WireCodable`: its expansions and diagnostics, its bytes against hand-written conformances, and its jobs in a
-        // real process pool, run by a worker program of its own that knows them.
+        // `@WireCodable`: its expansions and diagnostics, its bytes against hand-written conformances, and its jobs in
+        // a real process pool, run by a worker program of its own that knows them.
         .testTarget(
             name: "TriadWireMacrosTests",
             dependencies: [
-                "TriadWireMacros", "TriadWireMacrosPlugin", "TriadWireMacrosTestJobs", "TriadWireMacrosTestWorker",
+                "TriadWireMacros", "TriadWireMacrosExpansion", "TriadWireMacrosTestJobs", "TriadWireMacrosTestWorker",
                 "TriadProcesses", "TriadCore",
                 .product(name: "SwiftSyntax", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxBuilder", package: "swift-syntax"),
                 .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacroExpansion", package: "swift-syntax"),
                 .product(name: "SwiftSyntaxMacrosGenericTestSupport", package: "swift-syntax"),
             ],
             swiftSettings: triadSwiftSettings

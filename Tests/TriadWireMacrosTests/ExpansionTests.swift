@@ -1,19 +1,22 @@
 import SwiftSyntax
+import SwiftSyntaxBuilder
 import SwiftSyntaxMacroExpansion
 import SwiftSyntaxMacros
 import SwiftSyntaxMacrosGenericTestSupport
 import Testing
-import TriadWireMacrosPlugin
+import TriadWireMacrosExpansion
 
 /// What `@WireCodable` writes for each kind of declaration, and the errors it reports for what it cannot derive.
 @Suite struct ExpansionTests {
-    let macros: [String: MacroSpec] = ["WireCodable": MacroSpec(type: WireCodableMacro.self, conformances: ["WireCodable"])]
+    let macros: [String: MacroSpec] = [
+        "WireCodable": MacroSpec(type: WireCodableMacro.self, conformances: ["WireCodable"])
+    ]
 
     func expect(
         _ source: String,
         expands expanded: String,
         diagnostics: [DiagnosticSpec] = [],
-        sourceLocation: SourceLocation = #_sourceLocation
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
     ) {
         assertMacroExpansion(
             source, expandedSource: expanded, diagnostics: diagnostics, macroSpecs: macros,
@@ -224,7 +227,8 @@ import TriadWireMacrosPlugin
                         case 4:
                             self = .unknown
                         case let tag:
-                            throw TriadCore.WireError(.invalidValue, "\\(tag) is not the index of a case of \\(Self.self)")
+                            throw TriadCore.WireError(.invalidValue, \
+                "\\(tag) is not the index of a case of \\(Self.self)")
                         }
                     }
                 }
@@ -314,8 +318,8 @@ import TriadWireMacrosPlugin
                 """,
             diagnostics: [
                 DiagnosticSpec(
-                    message: "@WireCodable cannot derive a wire form for 'Never2', which has no cases and so no values; "
-                        + "remove the attribute",
+                    message: "@WireCodable cannot derive a wire form for 'Never2', which has no cases and so no "
+                        + "values; remove the attribute",
                     line: 2, column: 6
                 )
             ]

@@ -70,9 +70,8 @@ public enum WireCodableMacro: ExtensionMacro {
         var fields: [(name: String, type: String)] = []
         for member in decl.memberBlock.members {
             guard let variable = member.decl.as(VariableDeclSyntax.self) else { continue }
-            if variable.modifiers.contains(where: { [.keyword(.static), .keyword(.class)].contains($0.name.tokenKind) }) {
-                continue
-            }
+            let typeLevel: [TokenKind] = [.keyword(.static), .keyword(.class)]
+            if variable.modifiers.contains(where: { typeLevel.contains($0.name.tokenKind) }) { continue }
             let isLet = variable.bindingSpecifier.tokenKind == .keyword(.let)
             let isLazy = variable.modifiers.contains { $0.name.tokenKind == .keyword(.lazy) }
             let wrapper = variable.attributes.compactMap { $0.as(AttributeSyntax.self) }.first {
@@ -101,7 +100,8 @@ public enum WireCodableMacro: ExtensionMacro {
                     if binding.initializer == nil {
                         pendingNames.append(name)
                     } else {
-                        diagnostics.append(Diagnostic(node: binding.pattern, message: WireCodableDiagnostic.noType(name)))
+                        let message = WireCodableDiagnostic.noType(name)
+                        diagnostics.append(Diagnostic(node: binding.pattern, message: message))
                     }
                     continue
                 }
@@ -180,9 +180,8 @@ public enum WireCodableMacro: ExtensionMacro {
         }
         encode.append("        }")
         decode.append("        case let tag:")
-        decode.append(
-            "            throw TriadCore.WireError(.invalidValue, \"\\(tag) is not the index of a case of \\(Self.self)\")"
-        )
+        let message = #"\(tag) is not the index of a case of \(Self.self)"#
+        decode.append("            throw TriadCore.WireError(.invalidValue, \"\(message)\")")
         decode.append("        }")
         return (encode.joined(separator: "\n"), decode.joined(separator: "\n"))
     }
