@@ -5,27 +5,27 @@
 // the primitive a hand-written conformance would call, so a release build compiles the derived form to the same
 // code. Each one throws, so that the macro can write `try` before every field without a warning.
 
-/// A value that ``TriadCore/WireWriter`` writes and ``TriadCore/WireReader`` reads with a primitive of their own:
+/// A value that `WireWriter` writes and `WireReader` reads with a primitive of their own:
 /// the fixed-width integers, `Float`, `Double`, `Bool` and `String`.
 ///
-/// An implementation detail of ``WireCodable()``, public only because the code it writes calls it; do not conform
+/// An implementation detail of `@WireCodable`, public only because the code it writes calls it; do not conform
 /// other types.
 public protocol _WirePrimitive: Codable {
     /// Writes the value with the writer's primitive for its type.
     ///
-    /// - Throws: ``TriadCore/WireError`` only for a `String` of 4 GiB or more.
+    /// - Throws: `WireError` only for a `String` of 4 GiB or more.
     func _write(to writer: inout WireWriter) throws(WireError)
 
     /// Reads a value with the reader's primitive for its type.
     ///
-    /// - Throws: ``TriadCore/WireError`` when the bytes end early or do not hold a valid value.
+    /// - Throws: `WireError` when the bytes end early or do not hold a valid value.
     static func _read(from reader: inout WireReader) throws(WireError) -> Self
 }
 
 extension Int: _WirePrimitive {
     /// Writes an `Int` as 8 bytes.
     @inlinable @inline(__always) public func _write(to writer: inout WireWriter) { writer.write(self) }
-    /// Reads an `Int`. - Throws: ``TriadCore/WireError`` when the bytes end or the value does not fit.
+    /// Reads an `Int`. - Throws: `WireError` when the bytes end or the value does not fit.
     @inlinable @inline(__always) public static func _read(from reader: inout WireReader) throws(WireError) -> Int {
         try reader.read(Int.self)
     }
@@ -34,7 +34,7 @@ extension Int: _WirePrimitive {
 extension Int8: _WirePrimitive {
     /// Writes an `Int8`.
     @inlinable @inline(__always) public func _write(to writer: inout WireWriter) { writer.write(self) }
-    /// Reads an `Int8`. - Throws: ``TriadCore/WireError`` when the bytes end.
+    /// Reads an `Int8`. - Throws: `WireError` when the bytes end.
     @inlinable @inline(__always) public static func _read(from reader: inout WireReader) throws(WireError) -> Int8 {
         try reader.read(Int8.self)
     }
@@ -43,7 +43,7 @@ extension Int8: _WirePrimitive {
 extension Int16: _WirePrimitive {
     /// Writes an `Int16`.
     @inlinable @inline(__always) public func _write(to writer: inout WireWriter) { writer.write(self) }
-    /// Reads an `Int16`. - Throws: ``TriadCore/WireError`` when the bytes end.
+    /// Reads an `Int16`. - Throws: `WireError` when the bytes end.
     @inlinable @inline(__always) public static func _read(from reader: inout WireReader) throws(WireError) -> Int16 {
         try reader.read(Int16.self)
     }
@@ -52,7 +52,7 @@ extension Int16: _WirePrimitive {
 extension Int32: _WirePrimitive {
     /// Writes an `Int32`.
     @inlinable @inline(__always) public func _write(to writer: inout WireWriter) { writer.write(self) }
-    /// Reads an `Int32`. - Throws: ``TriadCore/WireError`` when the bytes end.
+    /// Reads an `Int32`. - Throws: `WireError` when the bytes end.
     @inlinable @inline(__always) public static func _read(from reader: inout WireReader) throws(WireError) -> Int32 {
         try reader.read(Int32.self)
     }
@@ -61,7 +61,7 @@ extension Int32: _WirePrimitive {
 extension Int64: _WirePrimitive {
     /// Writes an `Int64`.
     @inlinable @inline(__always) public func _write(to writer: inout WireWriter) { writer.write(self) }
-    /// Reads an `Int64`. - Throws: ``TriadCore/WireError`` when the bytes end.
+    /// Reads an `Int64`. - Throws: `WireError` when the bytes end.
     @inlinable @inline(__always) public static func _read(from reader: inout WireReader) throws(WireError) -> Int64 {
         try reader.read(Int64.self)
     }
@@ -70,7 +70,7 @@ extension Int64: _WirePrimitive {
 extension UInt: _WirePrimitive {
     /// Writes a `UInt` as 8 bytes.
     @inlinable @inline(__always) public func _write(to writer: inout WireWriter) { writer.write(self) }
-    /// Reads a `UInt`. - Throws: ``TriadCore/WireError`` when the bytes end or the value does not fit.
+    /// Reads a `UInt`. - Throws: `WireError` when the bytes end or the value does not fit.
     @inlinable @inline(__always) public static func _read(from reader: inout WireReader) throws(WireError) -> UInt {
         try reader.read(UInt.self)
     }
@@ -79,7 +79,7 @@ extension UInt: _WirePrimitive {
 extension UInt8: _WirePrimitive {
     /// Writes a `UInt8`.
     @inlinable @inline(__always) public func _write(to writer: inout WireWriter) { writer.write(self) }
-    /// Reads a `UInt8`. - Throws: ``TriadCore/WireError`` when the bytes end.
+    /// Reads a `UInt8`. - Throws: `WireError` when the bytes end.
     @inlinable @inline(__always) public static func _read(from reader: inout WireReader) throws(WireError) -> UInt8 {
         try reader.read(UInt8.self)
     }
@@ -88,7 +88,7 @@ extension UInt8: _WirePrimitive {
 extension UInt16: _WirePrimitive {
     /// Writes a `UInt16`.
     @inlinable @inline(__always) public func _write(to writer: inout WireWriter) { writer.write(self) }
-    /// Reads a `UInt16`. - Throws: ``TriadCore/WireError`` when the bytes end.
+    /// Reads a `UInt16`. - Throws: `WireError` when the bytes end.
     @inlinable @inline(__always) public static func _read(from reader: inout WireReader) throws(WireError) -> UInt16 {
         try reader.read(UInt16.self)
     }
@@ -97,7 +97,7 @@ extension UInt16: _WirePrimitive {
 extension UInt32: _WirePrimitive {
     /// Writes a `UInt32`.
     @inlinable @inline(__always) public func _write(to writer: inout WireWriter) { writer.write(self) }
-    /// Reads a `UInt32`. - Throws: ``TriadCore/WireError`` when the bytes end.
+    /// Reads a `UInt32`. - Throws: `WireError` when the bytes end.
     @inlinable @inline(__always) public static func _read(from reader: inout WireReader) throws(WireError) -> UInt32 {
         try reader.read(UInt32.self)
     }
@@ -106,7 +106,7 @@ extension UInt32: _WirePrimitive {
 extension UInt64: _WirePrimitive {
     /// Writes a `UInt64`.
     @inlinable @inline(__always) public func _write(to writer: inout WireWriter) { writer.write(self) }
-    /// Reads a `UInt64`. - Throws: ``TriadCore/WireError`` when the bytes end.
+    /// Reads a `UInt64`. - Throws: `WireError` when the bytes end.
     @inlinable @inline(__always) public static func _read(from reader: inout WireReader) throws(WireError) -> UInt64 {
         try reader.read(UInt64.self)
     }
@@ -115,7 +115,7 @@ extension UInt64: _WirePrimitive {
 extension Float: _WirePrimitive {
     /// Writes a `Float` by its bit pattern.
     @inlinable @inline(__always) public func _write(to writer: inout WireWriter) { writer.write(self) }
-    /// Reads a `Float`. - Throws: ``TriadCore/WireError`` when the bytes end.
+    /// Reads a `Float`. - Throws: `WireError` when the bytes end.
     @inlinable @inline(__always) public static func _read(from reader: inout WireReader) throws(WireError) -> Float {
         try reader.read(Float.self)
     }
@@ -124,7 +124,7 @@ extension Float: _WirePrimitive {
 extension Double: _WirePrimitive {
     /// Writes a `Double` by its bit pattern.
     @inlinable @inline(__always) public func _write(to writer: inout WireWriter) { writer.write(self) }
-    /// Reads a `Double`. - Throws: ``TriadCore/WireError`` when the bytes end.
+    /// Reads a `Double`. - Throws: `WireError` when the bytes end.
     @inlinable @inline(__always) public static func _read(from reader: inout WireReader) throws(WireError) -> Double {
         try reader.read(Double.self)
     }
@@ -133,7 +133,7 @@ extension Double: _WirePrimitive {
 extension Bool: _WirePrimitive {
     /// Writes a `Bool` as one byte.
     @inlinable @inline(__always) public func _write(to writer: inout WireWriter) { writer.write(self) }
-    /// Reads a `Bool`. - Throws: ``TriadCore/WireError`` when the bytes end or the byte is not 0 or 1.
+    /// Reads a `Bool`. - Throws: `WireError` when the bytes end or the byte is not 0 or 1.
     @inlinable @inline(__always) public static func _read(from reader: inout WireReader) throws(WireError) -> Bool {
         try reader.read(Bool.self)
     }
@@ -142,29 +142,29 @@ extension Bool: _WirePrimitive {
 extension String: _WirePrimitive {
     /// Writes a `String` as its UTF-8 byte count and bytes.
     ///
-    /// - Throws: ``TriadCore/WireError/Code/encodingFailed`` for a string of 4 GiB or more.
+    /// - Throws: `WireError.Code.encodingFailed` for a string of 4 GiB or more.
     @inlinable @inline(__always) public func _write(to writer: inout WireWriter) throws(WireError) {
         try writer.write(self)
     }
-    /// Reads a `String`. - Throws: ``TriadCore/WireError`` when the bytes end or are not UTF-8.
+    /// Reads a `String`. - Throws: `WireError` when the bytes end or are not UTF-8.
     @inlinable @inline(__always) public static func _read(from reader: inout WireReader) throws(WireError) -> String {
         try reader.read(String.self)
     }
 }
 
 extension WireWriter {
-    /// Writes a number, a `Bool` or a `String` with its primitive. Called by ``WireCodable()``'s code.
+    /// Writes a number, a `Bool` or a `String` with its primitive. Called by `@WireCodable`'s code.
     ///
-    /// - Throws: ``TriadCore/WireError`` only for a `String` of 4 GiB or more.
+    /// - Throws: `WireError` only for a `String` of 4 GiB or more.
     @inlinable @inline(__always)
     public mutating func _writeField<Value: _WirePrimitive>(_ value: Value) throws(WireError) {
         try value._write(to: &self)
     }
 
     /// Writes an optional number, `Bool` or `String`: a presence byte, then the value if there is one, as the
-    /// codec writes any optional. Called by ``WireCodable()``'s code.
+    /// codec writes any optional. Called by `@WireCodable`'s code.
     ///
-    /// - Throws: ``TriadCore/WireError`` only for a `String` of 4 GiB or more.
+    /// - Throws: `WireError` only for a `String` of 4 GiB or more.
     @inlinable @inline(__always)
     public mutating func _writeField<Value: _WirePrimitive>(_ value: Value?) throws(WireError) {
         if let value {
@@ -175,7 +175,7 @@ extension WireWriter {
         }
     }
 
-    /// Writes a ``TriadCore/WireCodable`` value through its own `encode(to:)`. Called by ``WireCodable()``'s code.
+    /// Writes a `WireCodable` value through its own `encode(to:)`. Called by `@WireCodable`'s code.
     ///
     /// - Throws: What the value's `encode(to:)` throws.
     @inlinable @inline(__always)
@@ -183,8 +183,8 @@ extension WireWriter {
         try value.encode(to: &self)
     }
 
-    /// Writes an optional ``TriadCore/WireCodable`` value: a presence byte, then the value through its own
-    /// `encode(to:)`. Called by ``WireCodable()``'s code.
+    /// Writes an optional `WireCodable` value: a presence byte, then the value through its own
+    /// `encode(to:)`. Called by `@WireCodable`'s code.
     ///
     /// - Throws: What the value's `encode(to:)` throws.
     @inlinable @inline(__always)
@@ -197,10 +197,10 @@ extension WireWriter {
         }
     }
 
-    /// Writes an array of ``TriadCore/WireCodable`` values: a 4-byte count, then each element through its own
-    /// `encode(to:)`, as the codec writes such an array. Called by ``WireCodable()``'s code.
+    /// Writes an array of `WireCodable` values: a 4-byte count, then each element through its own
+    /// `encode(to:)`, as the codec writes such an array. Called by `@WireCodable`'s code.
     ///
-    /// - Throws: ``TriadCore/WireError/Code/encodingFailed`` for an array of 2³² elements or more, and what an
+    /// - Throws: `WireError.Code.encodingFailed` for an array of 2³² elements or more, and what an
     ///   element's `encode(to:)` throws.
     @inlinable
     public mutating func _writeField<Element: WireCodable>(_ value: [Element]) throws(WireError) {
@@ -211,10 +211,10 @@ extension WireWriter {
         for index in value.indices { try value[index].encode(to: &self) }
     }
 
-    /// Writes any other `Encodable` value through the codec's general path, as ``TriadCore/WireWriter/write(_:)-(T)``
-    /// does. Called by ``WireCodable()``'s code.
+    /// Writes any other `Encodable` value through the codec's general path, as `WireWriter.write(_:)`
+    /// does. Called by `@WireCodable`'s code.
     ///
-    /// - Throws: ``TriadCore/WireError/Code/encodingFailed`` when the value's conformance throws.
+    /// - Throws: `WireError.Code.encodingFailed` when the value's conformance throws.
     @inlinable @inline(__always)
     public mutating func _writeField<Value: Encodable>(_ value: Value) throws(WireError) {
         try write(value)
@@ -222,24 +222,24 @@ extension WireWriter {
 }
 
 extension WireReader {
-    /// Reads a number, a `Bool` or a `String` with its primitive. Called by ``WireCodable()``'s code.
+    /// Reads a number, a `Bool` or a `String` with its primitive. Called by `@WireCodable`'s code.
     ///
-    /// - Throws: ``TriadCore/WireError`` when the bytes end early or do not hold a valid value.
+    /// - Throws: `WireError` when the bytes end early or do not hold a valid value.
     @inlinable @inline(__always)
     public mutating func _readField<Value: _WirePrimitive>(_ type: Value.Type) throws(WireError) -> Value {
         try Value._read(from: &self)
     }
 
     /// Reads an optional number, `Bool` or `String` written by `WireWriter._writeField(_:)`.
-    /// Called by ``WireCodable()``'s code.
+    /// Called by `@WireCodable`'s code.
     ///
-    /// - Throws: ``TriadCore/WireError`` when the bytes end early or do not hold a valid value.
+    /// - Throws: `WireError` when the bytes end early or do not hold a valid value.
     @inlinable @inline(__always)
     public mutating func _readField<Value: _WirePrimitive>(_ type: Value?.Type) throws(WireError) -> Value? {
         try read(Bool.self) ? try Value._read(from: &self) : nil
     }
 
-    /// Reads a ``TriadCore/WireCodable`` value through its own `init(from:)`. Called by ``WireCodable()``'s code.
+    /// Reads a `WireCodable` value through its own `init(from:)`. Called by `@WireCodable`'s code.
     ///
     /// - Throws: What the type's `init(from:)` throws.
     @inlinable @inline(__always)
@@ -247,20 +247,20 @@ extension WireReader {
         try Value(from: &self)
     }
 
-    /// Reads an optional ``TriadCore/WireCodable`` value: a presence byte, then the value through its own
-    /// `init(from:)`. Called by ``WireCodable()``'s code.
+    /// Reads an optional `WireCodable` value: a presence byte, then the value through its own
+    /// `init(from:)`. Called by `@WireCodable`'s code.
     ///
-    /// - Throws: What the type's `init(from:)` throws, and ``TriadCore/WireError/Code/invalidValue`` for a presence
+    /// - Throws: What the type's `init(from:)` throws, and `WireError.Code.invalidValue` for a presence
     ///   byte other than 0 or 1.
     @inlinable @inline(__always)
     public mutating func _readField<Value: WireCodable>(_ type: Value?.Type) throws(WireError) -> Value? {
         try read(Bool.self) ? try Value(from: &self) : nil
     }
 
-    /// Reads an array of ``TriadCore/WireCodable`` values: a 4-byte count, then each element through its own
-    /// `init(from:)`. Called by ``WireCodable()``'s code.
+    /// Reads an array of `WireCodable` values: a 4-byte count, then each element through its own
+    /// `init(from:)`. Called by `@WireCodable`'s code.
     ///
-    /// - Throws: What an element's `init(from:)` throws, and ``TriadCore/WireError/Code/truncated`` when the bytes
+    /// - Throws: What an element's `init(from:)` throws, and `WireError.Code.truncated` when the bytes
     ///   end early.
     @inlinable
     public mutating func _readField<Element: WireCodable>(_ type: [Element].Type) throws(WireError) -> [Element] {
@@ -274,9 +274,9 @@ extension WireReader {
     }
 
     /// Reads any other `Decodable` value through the codec's general path, as
-    /// ``TriadCore/WireReader/read(_:)-(T.Type)`` does. Called by ``WireCodable()``'s code.
+    /// `WireReader.read(_:)` does. Called by `@WireCodable`'s code.
     ///
-    /// - Throws: ``TriadCore/WireError`` when the bytes end early, are invalid, or the type's conformance throws.
+    /// - Throws: `WireError` when the bytes end early, are invalid, or the type's conformance throws.
     @inlinable @inline(__always)
     public mutating func _readField<Value: Decodable>(_ type: Value.Type) throws(WireError) -> Value {
         try read(Value.self)
