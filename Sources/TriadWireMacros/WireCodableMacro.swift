@@ -41,9 +41,9 @@
 /// JSON and files keep using the `Codable` form.
 ///
 /// The macro reports a compile error, with what to do instead, when it is attached to a class, an actor, a
-/// protocol or an extension, to an enum without cases, or to a struct with a `lazy` property, a property
-/// wrapper, a property declared by a tuple pattern such as `var (x, y) = (0, 0)`, or a stored property without a
-/// type annotation.
+/// protocol or an extension, to a type with members under `#if`, to an enum without cases, or to a struct with a
+/// `lazy` property, a property wrapper, a property declared by a tuple pattern such as `var (x, y) = (0, 0)`, or a
+/// stored property without a type annotation.
 @attached(
     extension,
     conformances: WireCodable,

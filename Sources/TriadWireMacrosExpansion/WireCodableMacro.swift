@@ -16,15 +16,24 @@ public enum WireCodableMacro: ExtensionMacro {
         conformingTo protocols: [TypeSyntax],
         in context: some MacroExpansionContext
     ) throws -> [ExtensionDeclSyntax] {
+        guard declaration.is(StructDeclSyntax.self) || declaration.is(EnumDeclSyntax.self) else {
+            throw DiagnosticsError(diagnostics: [
+                Diagnostic(node: node, message: WireCodableDiagnostic.notStructOrEnum(kind: kind(of: declaration)))
+            ])
+        }
+        // Members under `#if` would be coded in some builds and not in others; the macro sees every branch alike.
+        if let conditional = declaration.memberBlock.members.first(where: { $0.decl.is(IfConfigDeclSyntax.self) }) {
+            throw DiagnosticsError(diagnostics: [
+                Diagnostic(node: conditional.decl, message: WireCodableDiagnostic.conditionalMembers)
+            ])
+        }
         let members: (encode: String, decode: String)
         if let structDecl = declaration.as(StructDeclSyntax.self) {
             members = try structMembers(structDecl)
         } else if let enumDecl = declaration.as(EnumDeclSyntax.self) {
             members = try enumMembers(enumDecl)
         } else {
-            throw DiagnosticsError(diagnostics: [
-                Diagnostic(node: node, message: WireCodableDiagnostic.notStructOrEnum(kind: kind(of: declaration)))
-            ])
+            return []
         }
         let access = accessModifier(of: declaration)
         let conformance = protocols.isEmpty ? "" : ": TriadCore.WireCodable"
@@ -195,6 +204,7 @@ enum WireCodableDiagnostic: DiagnosticMessage {
     case lazy(String)
     case wrapper(String)
     case noType(String)
+    case conditionalMembers
 
     var message: String {
         switch self {
@@ -213,6 +223,9 @@ enum WireCodableDiagnostic: DiagnosticMessage {
         case .wrapper(let name):
             "@WireCodable cannot encode '\(name)', which has a property wrapper; store the wrapped value in a plain "
                 + "property, or conform to WireCodable by hand"
+        case .conditionalMembers:
+            "@WireCodable cannot derive a wire form from members declared under #if; move the stored properties "
+                + "or cases out of the #if, or conform to WireCodable by hand"
         case .noType(let name):
             "@WireCodable needs the type of the stored property '\(name)'; write it out, such as "
                 + "'var \(name): Int = 0'"
@@ -228,6 +241,7 @@ enum WireCodableDiagnostic: DiagnosticMessage {
         case .lazy: id = "lazy"
         case .wrapper: id = "wrapper"
         case .noType: id = "noType"
+        case .conditionalMembers: id = "conditionalMembers"
         }
         return MessageID(domain: "TriadWireMacros", id: id)
     }

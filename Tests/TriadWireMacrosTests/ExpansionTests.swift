@@ -385,4 +385,33 @@ import TriadWireMacrosExpansion
             ]
         )
     }
+
+    @Test func membersUnderIfAreAnError() {
+        expect(
+            """
+            @WireCodable
+            struct Settings: Codable {
+                var level: Int
+                #if DEBUG
+                var trace: Bool
+                #endif
+            }
+            """,
+            expands: """
+                struct Settings: Codable {
+                    var level: Int
+                    #if DEBUG
+                    var trace: Bool
+                    #endif
+                }
+                """,
+            diagnostics: [
+                DiagnosticSpec(
+                    message: "@WireCodable cannot derive a wire form from members declared under #if; move the "
+                        + "stored properties or cases out of the #if, or conform to WireCodable by hand",
+                    line: 4, column: 5
+                )
+            ]
+        )
+    }
 }
