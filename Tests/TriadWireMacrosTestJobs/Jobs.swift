@@ -66,6 +66,8 @@ public struct MacroMixed: Codable, Sendable, Hashable {
     public var points: [MacroPoint]
     public var numbers: [Int]
     public var table: [String: Int]
+    public var hand: HandScore
+    public var hands: [HandScore]
     public var label: PlainLabel
     public var count: Count
     public var a, b: UInt8
@@ -88,6 +90,8 @@ public struct MacroMixed: Codable, Sendable, Hashable {
         points = (0..<(seed % 4)).map { MacroPoint(x: Int32($0), y: Int32(seed)) }
         numbers = Array(0..<(seed % 5))
         table = seed.isMultiple(of: 2) ? [:] : ["one": 1]
+        hand = HandScore(points: Double(seed) * 1.5)
+        hands = (0..<(seed % 3)).map { HandScore(points: Double($0)) }
         label = PlainLabel(text: "label", weight: seed)
         count = seed + 1
         a = 7
@@ -112,6 +116,8 @@ public struct CodableMixed: Codable, Sendable, Hashable {
     public var points: [MacroPoint]
     public var numbers: [Int]
     public var table: [String: Int]
+    public var hand: HandScore
+    public var hands: [HandScore]
     public var label: PlainLabel
     public var count: Count
     public var a, b: UInt8
@@ -132,6 +138,8 @@ public struct CodableMixed: Codable, Sendable, Hashable {
         points = mixed.points
         numbers = mixed.numbers
         table = mixed.table
+        hand = mixed.hand
+        hands = mixed.hands
         label = mixed.label
         count = mixed.count
         a = mixed.a
