@@ -1,4 +1,5 @@
 // swift-tools-version: 6.2
+import CompilerPluginSupport
 import PackageDescription
 
 // Triad runs on Linux. Every platform-specific line lives in a file named `Thing+Linux.swift`, wrapped in
@@ -30,6 +31,10 @@ let package = Package(
         .executable(name: "triad", targets: ["triad"]),
         // The cluster on Open MPI; its code is compiled only with the `MPI` trait (`swift build --traits MPI`).
         .library(name: "TriadCluster", targets: ["TriadCluster"]),
+        // `@WireCodable`, which derives a job's wire form at compile time. A product of its own, which no other Triad
+        // module depends on, because a macro needs swift-syntax, and swift-syntax takes minutes to build: a user who
+        // depends on `Triad` alone never builds it, and one who wants the attribute opts in with this product.
+        .library(name: "TriadWireMacros", targets: ["TriadWireMacros"]),
     ],
     traits: [
         .trait(
@@ -57,12 +62,45 @@ let package = Package(
         // `swift package generate-documentation`: a plugin, never built into Triad.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // Only for the optional TriadWireMacros product (see above).
+        .package(url: "https://github.com/swiftlang/swift-syntax", from: "603.0.1"),
     ],
     targets: [
         // The platform-free core: jobs, executors, handles, errors and the wire codec.
         .target(
             name: "TriadCore",
             dependencies: [.product(name: "CoreMetrics", package: "swift-metrics")],
+            swiftSettings: triadSwiftSettings
+        ),
+        // The compiler plugin behind `@WireCodable`. Apart from TriadCore so that only users of TriadWireMacros build
+        // swift-syntax.
+        .macro(
+            name: "TriadWireMacrosPlugin",
+            dependencies: [
+                "TriadWireMacrosExpansion",
+                .product(name: "SwiftSyntax", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
+                .product(name: "SwiftCompilerPlugin", package: "swift-syntax"),
+            ],
+            swiftSettings: triadSwiftSettings
+        ),
+        // What the plugin does: read a struct's or an enum's declaration and write its `WireCodable` conformance. A
+        // plain library, so that the expansion tests import it: a test that depends on a `.macro` target makes
+        // SwiftPM build every test for the host, without the executables some of them import.
+        .target(
+            name: "TriadWireMacrosExpansion",
+            dependencies: [
+                .product(name: "SwiftSyntax", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxBuilder", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
+                .product(name: "SwiftDiagnostics", package: "swift-syntax"),
+            ],
+            swiftSettings: triadSwiftSettings
+        ),
+        // The macro's declaration, the field helpers its code calls, and TriadCore re-exported.
+        .target(
+            name: "TriadWireMacros",
+            dependencies: ["TriadCore", "TriadWireMacrosPlugin"],
             swiftSettings: triadSwiftSettings
         ),
         // C helpers; every symbol starts with `triad_`.
@@ -187,7 +225,7 @@ let package = Package(
             swiftSettings: triadSwiftSettings
         ),
         .executableTarget(
-            name: "ReadmeProcesses", dependencies: ["Triad"], path: "Examples/Readme/Processes",
+            name: "ReadmeProcesses", dependencies: ["Triad", "TriadWireMacros"], path: "Examples/Readme/Processes",
             swiftSettings: triadSwiftSettings
         ),
         .executableTarget(
@@ -322,6 +360,33 @@ let package = Package(
         .testTarget(
             name: "TriadClusterTests",
             dependencies: ["TriadCluster", "TriadProcesses", "TriadCore", "TriadClusterTestProgram", "triad"],
+            swiftSettings: triadSwiftSettings
+        ),
+        // `@WireCodable`: its expansions and diagnostics, its bytes against hand-written conformances, and its jobs in
+        // a real process pool, run by a worker program of its own that knows them.
+        .testTarget(
+            name: "TriadWireMacrosTests",
+            dependencies: [
+                "TriadWireMacros", "TriadWireMacrosExpansion", "TriadWireMacrosTestJobs", "TriadWireMacrosTestWorker",
+                "TriadProcesses", "TriadCore",
+                .product(name: "SwiftSyntax", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxBuilder", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacroExpansion", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacrosGenericTestSupport", package: "swift-syntax"),
+            ],
+            swiftSettings: triadSwiftSettings
+        ),
+        .target(
+            name: "TriadWireMacrosTestJobs",
+            dependencies: ["TriadWireMacros", "TriadCore"],
+            path: "Tests/TriadWireMacrosTestJobs",
+            swiftSettings: triadSwiftSettings
+        ),
+        .executableTarget(
+            name: "TriadWireMacrosTestWorker",
+            dependencies: ["TriadWireMacrosTestJobs", "TriadProcesses", "TriadCore"],
+            path: "Tests/TriadWireMacrosTestWorker",
             swiftSettings: triadSwiftSettings
         ),
         // Counters and keyed shared objects for the executors' map tests.

@@ -1,6 +1,7 @@
 import Glibc
 import TriadCore
 import TriadProcesses
+import TriadWireMacros
 
 // The ProcessesBenchmarks workloads as a plain release program, printing the median of several runs in the same
 // form as peers/processes_peer.py. Under the harness, tiny jobs measure about twice as slow as here; the likely
@@ -25,6 +26,13 @@ extension TinyWire: WireCodable {
     init(from reader: inout WireReader) throws(WireError) { value = try reader.read(Int.self) }
 }
 
+/// The same job with its wire functions derived by the macro: one line instead of the extension above.
+@WireCodable
+struct TinyMacro: Job {
+    var value: Int
+    func run() async throws -> Int { value &+ 1 }
+}
+
 /// Bytes to a worker and back.
 struct EchoBytes: Job {
     var bytes: [UInt8]
@@ -32,7 +40,7 @@ struct EchoBytes: Job {
 }
 
 // In a worker, this call runs the worker and never returns.
-ProcessPool.bootstrap(jobs: [Tiny.self, TinyWire.self, EchoBytes.self])
+ProcessPool.bootstrap(jobs: [Tiny.self, TinyWire.self, TinyMacro.self, EchoBytes.self])
 
 let runs = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 15
 // `ProcessesTimings idle` measures only the CPU an idle pool uses.
@@ -69,6 +77,9 @@ nonisolated func measure() async throws {
     let wireItems = (0..<200_000).map { TinyWire(value: $0) }
     let wireMap = try await medianMilliseconds { _ = try await pool.map(wireItems) }
     print("map over 200k tiny WireCodable items: median \(wireMap) ms = \(Int(200_000 / wireMap * 1000)) items/s")
+    let macroItems = (0..<200_000).map { TinyMacro(value: $0) }
+    let macroMap = try await medianMilliseconds { _ = try await pool.map(macroItems) }
+    print("map over 200k tiny @WireCodable items: median \(macroMap) ms = \(Int(200_000 / macroMap * 1000)) items/s")
     await pool.shutdown()
 }
 
