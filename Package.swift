@@ -175,6 +175,8 @@ let package = Package(
             dependencies: [
                 "TriadCore", "TriadProcesses", "CTriadShims",
                 .target(name: "CMPI", condition: .when(traits: ["MPI"])),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: triadSwiftSettings
         ),
@@ -353,7 +355,11 @@ let package = Package(
         // and of the messages between ranks need no MPI and run in every build.
         .executableTarget(
             name: "TriadClusterTestProgram",
-            dependencies: ["TriadCluster", "TriadProcesses", "TriadCore", "TriadProcessesTestSupport"],
+            dependencies: [
+                "TriadCluster", "TriadProcesses", "TriadCore", "TriadProcessesTestSupport", "TriadTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             path: "Tests/TriadClusterTestProgram",
             swiftSettings: triadSwiftSettings
         ),

@@ -1,6 +1,8 @@
 #if MPI && os(Linux)
 import CTriadShims
+import CoreMetrics
 import Glibc
+import Logging
 import Synchronization
 import TriadCore
 import TriadProcesses
@@ -14,6 +16,10 @@ final class ClusterStorage: EngineHandler, @unchecked Sendable {
     /// The configuration the process pool's map chunks read (their frame limit and default timeout).
     let chunkConfiguration: ProcessPoolConfiguration
     let state: Mutex<ClusterState>
+    /// Where jobs are counted, if anywhere.
+    let metrics: ExecutorMetrics?
+    /// The configuration's logger, with the executor's name as `pool` metadata.
+    let logger: Logger
     private let sequence = Atomic<UInt64>(1)
     private let shutdownWaiters = Mutex<(done: Bool, waiters: [UnsafeContinuation<Void, Never>])>((false, []))
 
@@ -25,6 +31,13 @@ final class ClusterStorage: EngineHandler, @unchecked Sendable {
         chunkConfiguration.maxFrameSize = configuration.maxFrameSize
         chunkConfiguration.defaultTimeout = configuration.defaultTimeout
         self.chunkConfiguration = chunkConfiguration
+        metrics = ExecutorMetrics.make(
+            factory: configuration.metricsFactory, prefix: configuration.metricsLabelPrefix, name: configuration.name,
+            inFlight: "messages_in_flight", workers: false
+        )
+        var logger = configuration.logger
+        logger[metadataKey: "pool"] = "\(configuration.name)"
+        self.logger = logger
         state = Mutex(
             ClusterState(
                 worldSize: engine.world.size, depth: configuration.pipelineDepth,
@@ -46,12 +59,16 @@ final class ClusterStorage: EngineHandler, @unchecked Sendable {
 
     /// Queues a message and sends what can go now.
     func enqueue(_ work: PoolWork) throws(ExecutorError) {
+        metrics?.job(work.jobName).submitted.increment(by: work.itemCount)
         let accepted = state.withLock { state -> Bool in
             guard !state.shuttingDown else { return false }
             state.queue.append(work)
             return true
         }
-        guard accepted else { throw ExecutorError.shutDown(jobName: work.jobName) }
+        guard accepted else {
+            metrics?.failed(work.jobName, code: ExecutorError.Code.shutDown.rawValue, count: work.itemCount)
+            throw ExecutorError.shutDown(jobName: work.jobName)
+        }
         engine.wake()
     }
 
@@ -147,6 +164,12 @@ final class ClusterStorage: EngineHandler, @unchecked Sendable {
         engine.post(sends)
         for sink in started { sink.markRunning() }
         for (resolution, error) in expired {
+            logger.notice(
+                "\(error.message)",
+                metadata: [
+                    "job": "\(error.jobName ?? "")", "code": "\(error.code.rawValue)", "origin": "\(resolution.origin)",
+                ]
+            )
             _ = resolution.sink.fail(error, jobs: resolution.first..<resolution.first + resolution.count)
         }
         engine.post(stops)
@@ -167,12 +190,20 @@ final class ClusterStorage: EngineHandler, @unchecked Sendable {
     /// Stops accepting jobs; cancels the queued ones if asked; once every rank is drained, stops the ranks and
     /// finalises MPI. With `wait`, returns after that.
     func shutdown(wait: Bool, cancelPending: Bool) async {
-        let cancelled = state.withLock { state -> [PoolWork] in
+        let (dropped, queued, first) = state.withLock { state -> ([PoolWork], Int, Bool) in
+            let first = !state.shuttingDown
             state.shuttingDown = true
-            return cancelPending ? state.drainQueue() : []
+            let queued = state.queue.count
+            return (cancelPending ? state.drainQueue() : [], queued, first)
         }
-        for work in cancelled {
-            _ = work.sink?.fail(ExecutorError.cancelled(jobName: work.jobName), jobs: 0..<work.itemCount)
+        if first {
+            logger.notice(
+                "shutting down: \(cancelPending ? "dropping" : "finishing") \(queued) queued messages",
+                metadata: ["queued": "\(queued)", "cancelPending": "\(cancelPending)"]
+            )
+        }
+        for work in dropped {
+            _ = work.sink?.fail(ExecutorError.droppedAtShutdown(jobName: work.jobName), jobs: 0..<work.itemCount)
         }
         engine.wake()
         guard wait else { return }
@@ -199,7 +230,7 @@ final class ClusterStorage: EngineHandler, @unchecked Sendable {
             return state.drainQueue()
         }
         for work in cancelled {
-            _ = work.sink?.fail(ExecutorError.cancelled(jobName: work.jobName), jobs: 0..<work.itemCount)
+            _ = work.sink?.fail(ExecutorError.droppedAtShutdown(jobName: work.jobName), jobs: 0..<work.itemCount)
         }
         let deadline = triad_monotonic_ns() + Self.exitGrace
         while !engine.isFinished {

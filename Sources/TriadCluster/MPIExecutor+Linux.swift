@@ -92,11 +92,19 @@ public final class MPIExecutor: Executor {
     public func submit<J: Job>(_ job: J, options: JobOptions) throws(ExecutorError) -> JobHandle<J.Output> {
         let name = try registeredName(of: J.self)
         let sequence = storage.nextSequence()
-        let encoded = try JobMessages.single(
-            job, named: name, sequence: sequence, maxFrameSize: storage.configuration.maxFrameSize
-        )
         let handle = JobHandle<J.Output>(jobName: name)
-        let sink = SingleJobSink<J>(handle: handle, registry: storage.registry)
+        let encoded: EncodedJobMessage
+        do throws(ExecutorError) {
+            encoded = try JobMessages.single(
+                job, named: name, sequence: sequence, maxFrameSize: storage.configuration.maxFrameSize,
+                context: JobTracing.begin(jobName: name, jobs: 1, handle: handle)
+            )
+        } catch {
+            // Nobody sees the handle, but its span, if the job is traced, ends with the error.
+            _ = handle.fail(error)
+            throw error
+        }
+        let sink = SingleJobSink<J>(handle: handle, registry: storage.registry, metrics: storage.metrics)
         try enqueue(
             PoolWork(sequence: sequence, jobName: name, encoded: encoded, timeout: options.timeout, sink: sink),
             handle: handle
@@ -140,8 +148,19 @@ public final class MPIExecutor: Executor {
 
     func enqueue<Output: Sendable>(_ work: PoolWork, handle: JobHandle<Output>) throws(ExecutorError) {
         let root = work.root
-        handle.setCancelHandler { [storage] _ in storage.cancel(root: root) }
-        try storage.enqueue(work)
+        // A cancelled handle is resolved by its cancel, so its sink never counts it: count its jobs here.
+        let (jobName, jobs, metrics) = (work.jobName, work.itemCount, storage.metrics)
+        handle.setCancelHandler { [storage] _ in
+            metrics?.failed(jobName, code: ExecutorError.Code.cancelled.rawValue, count: jobs)
+            storage.cancel(root: root)
+        }
+        do throws(ExecutorError) {
+            try storage.enqueue(work)
+        } catch {
+            // Nobody sees the handle, but its span, if its jobs are traced, ends with the error.
+            _ = handle.fail(error)
+            throw error
+        }
     }
 
     // MARK: - One per process

@@ -48,7 +48,7 @@ extension MPIExecutor {
         let name = try registeredName(of: J.self)
         let chunk = MapChunk<J, Output>(
             jobs, named: name, ordered: ordered, timeout: timeout, tracker: tracker,
-            registry: storage.registry, pool: storage.chunkConfiguration
+            registry: storage.registry, pool: storage.chunkConfiguration, metrics: storage.metrics
         )
         try enqueue(chunk.work(sequence: storage.nextSequence()), handle: chunk.handle)
         return chunk.handle

@@ -1,4 +1,6 @@
 #if MPI
+import CoreMetrics
+import Logging
 import TriadCore
 
 /// How an ``MPIExecutor`` runs jobs on its worker ranks.
@@ -30,6 +32,20 @@ public struct MPIExecutorConfiguration: Sendable {
     /// `MPICluster.bootstrap(jobs:errors:)` or `ProcessPool.bootstrap(jobs:errors:)`.
     public var registry: JobRegistry?
 
+    /// Where rank 0's executor logs: a shutdown and a job that timed out at `notice`, with `pool` (``name``), `job`,
+    /// `code` and `origin` (the rank and host) metadata. By default it logs nothing.
+    public var logger: Logger
+    /// The executor's name in its logs, as `pool` metadata, and in its metrics, as the `pool` dimension. Defaults to
+    /// `"cluster"`.
+    public var name: String
+    /// Where the executor reports jobs submitted, completed and failed by error code (swift-metrics); `nil` (the
+    /// default) for the program's `MetricsSystem.factory`. While that is swift-metrics' no-op default, the executor
+    /// records nothing and pays nothing for it.
+    public var metricsFactory: (any MetricsFactory)?
+    /// The first part of every metric's label, as in `triad_cluster_jobs_submitted_total`. Defaults to
+    /// `"triad_cluster"`.
+    public var metricsLabelPrefix: String
+
     /// Makes the default configuration.
     public init() {
         localPoolWorkers = 0
@@ -37,6 +53,10 @@ public struct MPIExecutorConfiguration: Sendable {
         defaultTimeout = nil
         maxFrameSize = Frame.defaultMaxPayload
         registry = nil
+        logger = Logger(label: "triad.cluster", factory: { _ in SwiftLogNoOpLogHandler() })
+        name = "cluster"
+        metricsFactory = nil
+        metricsLabelPrefix = "triad_cluster"
     }
 }
 #endif

@@ -3,11 +3,14 @@
 // those lines; a scenario that must end the run (a crash) prints what it did before it.
 #if MPI && os(Linux)
 import Glibc
+import Logging
+import MetricsTestKit
 import Synchronization
 import TriadCluster
 import TriadCore
 import TriadProcesses
 import TriadProcessesTestSupport
+import TriadTestSupport
 
 /// Says which rank and which (fake) host ran it: the two-node test's launcher sets TRIAD_TEST_HOST per host.
 struct WhereAmI: Job {
@@ -129,13 +132,16 @@ case "basics":
         _ = try executor.submit(Square(1))
         let pending = try (0..<20).map { _ in try executor.submit(Nap(milliseconds: 100)) }
         await executor.shutdown(wait: true, cancelPending: true)
-        var cancelled = 0
+        // Dropped: their handles are cancelled, with the code shutDown.
+        var dropped = 0
         for handle in pending {
-            if case .failure(let error as ExecutorError) = await handle.result, error.code == .cancelled {
-                cancelled += 1
+            if case .failure(let error as ExecutorError) = await handle.result, error.code == .shutDown,
+                handle.state == .cancelled
+            {
+                dropped += 1
             }
         }
-        check("shutdown cancels pending", cancelled > 0, "none cancelled")
+        check("shutdown cancels pending", dropped > 0, "none dropped")
         do {
             _ = try executor.submit(Square(1))
             check("shut down", false, "accepted a job")
@@ -232,6 +238,37 @@ case "configured":
     let squares = try await executor.map((0..<50).map(Square.init), options: MapOptions(chunkSize: 1))
     check("pipeline of one", squares == (0..<50).map { $0 * $0 }, "wrong values")
     await executor.shutdown()
+case "observed":
+    // The executor's metrics and logs, read through a test metrics factory and a recording logger.
+    let metrics = TestMetrics()
+    let recorder = LogRecorder()
+    var configured = MPIExecutorConfiguration()
+    configured.metricsFactory = metrics
+    configured.logger = recorder.logger()
+    configured.name = "ranks"
+    let executor = try MPIExecutor(configuration: configured)
+    for value in 0..<3 { _ = try await executor.submit(Square(value)).value }
+    _ = await (try executor.submit(Throw(registered: true))).result
+    _ = try await executor.map((0..<20).map(Square.init), options: MapOptions(chunkSize: 5))
+    _ = await (try executor.submit(Nap(milliseconds: 2_000), options: JobOptions(timeout: .milliseconds(200)))).result
+    await executor.shutdown()
+    func counted(_ label: String, _ job: String, code: String? = nil) -> Int64? {
+        let dimensions = [("pool", "ranks"), ("job", job)] + (code.map { [("code", $0)] } ?? [])
+        return (try? metrics.expectCounter("triad_cluster_" + label, dimensions))?.totalValue
+    }
+    let submitted = counted("jobs_submitted_total", Square.jobName)
+    let completed = counted("jobs_completed_total", Square.jobName)
+    check("submitted counted", submitted == 23, "\(String(describing: submitted))")
+    check("completed counted", completed == 23, "\(String(describing: completed))")
+    check("failure counted", counted("jobs_failed_total", Throw.jobName, code: "jobError") == 1)
+    check("timeout counted", counted("jobs_failed_total", Nap.jobName, code: "timedOut") == 1)
+    let records = recorder.all
+    check(
+        "timeout logged",
+        records.contains { $0.level == .notice && $0.metadata["code"] == "timedOut" && $0.metadata["pool"] == "ranks" },
+        "\(records.map(\.message))"
+    )
+    check("shutdown logged", records.contains { $0.level == .notice && $0.message.hasPrefix("shutting down") })
 case "runaway":
     // A job that never ends times out; the program then ends without a shutdown, and must not hang at exit.
     let executor = try MPIExecutor()

@@ -11,11 +11,11 @@ import Tracing
 // and no context travels: the header keeps its old size and a worker does nothing more per job.
 
 /// The caller's side of a traced job message.
-enum JobTracing {
+package enum JobTracing {
     /// Opens the caller's span of a message of `jobs` jobs named `jobName`, ends it when `handle` resolves
     /// (recording the error if it fails), and returns the context to carry to the worker: empty when nothing is
     /// traced.
-    static func begin<Output: Sendable>(
+    package static func begin<Output: Sendable>(
         jobName: String,
         jobs: Int,
         handle: JobHandle<Output>
