@@ -69,7 +69,9 @@ let package = Package(
         // The platform-free core: jobs, executors, handles, errors and the wire codec.
         .target(
             name: "TriadCore",
-            dependencies: [.product(name: "CoreMetrics", package: "swift-metrics")],
+            dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: triadSwiftSettings
         ),
         // The compiler plugin behind `@WireCodable`. Apart from TriadCore so that only users of TriadWireMacros build

@@ -188,7 +188,7 @@ public final class EventLoopExecutor: TriadCore.Executor {
         _ body: @escaping @Sendable () async throws -> T
     ) throws(ExecutorError) -> JobHandle<T> {
         let handle = JobHandle<T>(jobName: jobName)
-        let submitted = observed ? observe(handle) : nil
+        let submitted = observed ? observeSubmission(of: handle, logger: logger, metrics: metrics) : nil
         let start: @Sendable () -> Void = { [self] in
             self.start(body, handle: handle, timeout: timeout, submitted: submitted)
         }
@@ -277,23 +277,6 @@ public final class EventLoopExecutor: TriadCore.Executor {
         next?()
     }
 
-    /// Counts a job that is being submitted and logs its failure, if metrics or debug logs want them; returns when
-    /// it was submitted, for its wait, or nil when nothing measures it.
-    private func observe<T: Sendable>(_ handle: JobHandle<T>) -> ContinuousClock.Instant? {
-        if logger.logLevel <= .debug {
-            let logger = self.logger
-            handle.whenComplete { result in
-                guard case .failure(let error) = result else { return }
-                let code = (error as? ExecutorError)?.code.rawValue ?? ExecutorMetrics.jobErrorCode
-                logger.debug("job failed: \(error)", metadata: ["job": "\(handle.jobName)", "code": "\(code)"])
-            }
-        }
-        guard let metrics else { return nil }
-        metrics.job(handle.jobName).submitted.increment()
-        metrics.countOutcome(of: handle)
-        return .now
-    }
-
     private func record(_ counts: Counts) {
         metrics?.queueDepth.record(counts.pending)
         metrics?.inFlight.record(counts.running)
@@ -317,15 +300,7 @@ public final class EventLoopExecutor: TriadCore.Executor {
             return (Array(state.pending), counts)
         }
         if let counts {
-            logger.notice(
-                """
-                shutting down: \(cancelPending ? "dropping" : "finishing") \(counts.pending) queued jobs, \
-                finishing \(counts.running) running
-                """,
-                metadata: [
-                    "queued": "\(counts.pending)", "running": "\(counts.running)", "cancelPending": "\(cancelPending)",
-                ]
-            )
+            logger.shutdownBegan(cancelPending: cancelPending, queued: counts.pending, running: counts.running)
         }
         for job in pending { job.drop() }
         guard wait else {

@@ -139,7 +139,7 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
         let timeout = timeout ?? defaultTimeout
         let core = self.core
         let logger = self.logger
-        let submitted = observe(handle)
+        let submitted = observeSubmission(of: handle, logger: logger, metrics: metrics)
         let work = PoolCore.Work.closure {
             let started = core.started(handle.id, submitted: submitted, jobName: handle.jobName)
             defer { core.finished(started: started, jobName: handle.jobName) }
@@ -221,34 +221,9 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
     private func beginShutdown(cancelPending: Bool) {
         let (drops, counts) = core.beginShutdown(cancelPending: cancelPending)
         if let counts {
-            logger.notice(
-                """
-                shutting down: \(cancelPending ? "dropping" : "finishing") \(counts.pending) queued jobs, \
-                finishing \(counts.running) running
-                """,
-                metadata: [
-                    "queued": "\(counts.pending)", "running": "\(counts.running)", "cancelPending": "\(cancelPending)",
-                ]
-            )
+            logger.shutdownBegan(cancelPending: cancelPending, queued: counts.pending, running: counts.running)
         }
         for drop in drops { drop() }
-    }
-
-    /// Counts a job that is being submitted and logs its failure, if metrics or debug logs want them; returns when
-    /// it was submitted, for its wait, or nil when nothing measures it.
-    private func observe<T: Sendable>(_ handle: JobHandle<T>) -> ContinuousClock.Instant? {
-        if logger.logLevel <= .debug {
-            let logger = self.logger
-            handle.whenComplete { result in
-                guard case .failure(let error) = result else { return }
-                let code = (error as? ExecutorError)?.code.rawValue ?? ExecutorMetrics.jobErrorCode
-                logger.debug("job failed: \(error)", metadata: ["job": "\(handle.jobName)", "code": "\(code)"])
-            }
-        }
-        guard let metrics else { return nil }
-        metrics.job(handle.jobName).submitted.increment()
-        metrics.countOutcome(of: handle)
-        return .now
     }
 
     /// Queues `body` as a task on the pool's threads. With `observed`, the job counts in the metrics and its failure
@@ -263,7 +238,7 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
         let timeout = timeout ?? defaultTimeout
         let core = self.core
         let logger = self.logger
-        let submitted = observed ? observe(handle) : nil
+        let submitted = observed ? observeSubmission(of: handle, logger: logger, metrics: metrics) : nil
         let taskBox = TaskBox()
         handle.setCancelHandler { wasRunning in
             if wasRunning { taskBox.cancel() }

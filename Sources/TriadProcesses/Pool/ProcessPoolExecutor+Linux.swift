@@ -75,28 +75,12 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
     ///   `ExecutorError.Code.shutDown` after shutdown. A job that fails in its worker does not make `submit`
     ///   throw: its handle carries the error.
     public func submit<J: Job>(_ job: J, options: JobOptions) throws(ExecutorError) -> JobHandle<J.Output> {
-        let name = try registeredName(of: J.self)
-        let sequence = storage.nextSequence()
-        let handle = JobHandle<J.Output>(jobName: name)
-        let encoded: EncodedJobMessage
-        do throws(ExecutorError) {
-            encoded = try JobMessages.single(
-                job,
-                named: name,
-                sequence: sequence,
-                maxFrameSize: storage.configuration.maxFrameSize,
-                context: JobTracing.begin(jobName: name, jobs: 1, handle: handle)
-            )
-        } catch {
-            // Nobody sees the handle, but its span, if the job is traced, ends with the error.
-            _ = handle.fail(error)
-            throw error
-        }
-        let sink = SingleJobSink<J>(handle: handle, registry: storage.registry, metrics: storage.metrics)
-        try enqueue(
-            PoolWork(sequence: sequence, jobName: name, encoded: encoded, timeout: options.timeout, sink: sink),
-            handle: handle
+        let (work, handle) = try PoolSubmission.single(
+            job, named: try registeredName(of: J.self), sequence: storage.nextSequence(),
+            maxFrameSize: storage.configuration.maxFrameSize, timeout: options.timeout, registry: storage.registry,
+            metrics: storage.metrics
         )
+        try enqueue(work, handle: handle)
         return handle
     }
 
@@ -112,20 +96,10 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
     func enqueue<Output: Sendable>(_ work: PoolWork, handle: JobHandle<Output>) throws(ExecutorError) {
         // A strong capture: the handler goes when the handle resolves, and every handle resolves, at the latest
         // when the pool is shut down or dropped.
-        let root = work.root
-        // A cancelled handle is resolved by its cancel, so its sink never counts it: count its jobs here.
-        let (jobName, jobs, metrics) = (work.jobName, work.itemCount, storage.metrics)
-        handle.setCancelHandler { [storage] _ in
-            metrics?.failed(jobName, code: ExecutorError.Code.cancelled.rawValue, count: jobs)
-            storage.cancel(root: root)
-        }
-        do throws(ExecutorError) {
-            try storage.enqueue(work)
-        } catch {
-            // Nobody sees the handle, but its span, if its jobs are traced, ends with the error.
-            _ = handle.fail(error)
-            throw error
-        }
+        let storage = self.storage
+        try PoolSubmission.enqueue(
+            work, handle: handle, metrics: storage.metrics, cancel: { storage.cancel(root: $0) }, queue: storage.enqueue
+        )
     }
 
     /// Stops accepting jobs and, optionally, waits for the queued ones and for the workers to exit.
