@@ -158,7 +158,7 @@ public struct CrashWithBytes: Job {
     }
 }
 
-/// Writes a frame about shared lanes that the parent must refuse straight into the worker's channel.
+/// Writes a frame about shared lanes that the parent must refuse straight into the worker's ring of results.
 public struct LaneSabotage: Job {
     public enum Kind: String, Codable, Sendable {
         /// A reference to bytes far past the end of the lane.
@@ -183,7 +183,7 @@ public struct LaneSabotage: Job {
             Frame.appendHeader(kind: 0x85, length: 16, to: &bytes)
             bytes += [UInt8](repeating: 0x41, count: 16)
         }
-        _ = write(3, &bytes, bytes.count)
+        WorkerRingTesting.writeRaw(bytes)
         sleep(10)
         return 0
     }

@@ -1,6 +1,7 @@
 import Glibc
 import Synchronization
 import TriadCore
+import TriadProcesses
 
 // Jobs the process pool tests run in real worker processes. Both the test runner and the test worker executable
 // register them, so their names agree on both sides.
@@ -189,9 +190,15 @@ public struct Undecodable: Job {
     public func run() async throws -> Int { value }
 }
 
-/// Writes bytes straight into the worker's channel to its parent, breaking the protocol.
+/// Writes bytes straight into the worker's ring of results to its parent, breaking the protocol.
 public struct Sabotage: Job {
-    public enum Kind: String, Codable, Sendable { case garbage, oversizedFrame, truncatedFrame }
+    public enum Kind: String, Codable, Sendable {
+        case garbage, oversizedFrame, truncatedFrame
+        /// Publishes a position in the ring of results that no ring of its size can have.
+        case impossibleRingPosition
+        /// Writes the start of a 1 MiB result frame into the ring, then dies by SIGKILL in the middle of it.
+        case killedMidFrame
+    }
     public var kind: Kind
     public init(_ kind: Kind) { self.kind = kind }
     public func run() async throws -> Int {
@@ -204,8 +211,21 @@ public struct Sabotage: Job {
             bytes = [0x54, 0x52, 0x44, 1, 4, 0, 0, 0, 0xF0, 0xFF, 0xFF, 0xFF]
         case .truncatedFrame:
             bytes = [0x54, 0x52, 0x44, 1, 4, 0, 0, 0, 12, 0, 0, 0, 1, 2]
+        case .impossibleRingPosition:
+            WorkerRingTesting.corruptPosition()
+            sleep(10)
+            return 0
+        case .killedMidFrame:
+            // A data frame of 1 MiB, of which only the header and 3000 bytes are written.
+            bytes = []
+            Frame.appendHeader(kind: 5, length: 1 << 20, to: &bytes)
+            bytes += [UInt8](repeating: 0x5A, count: 3000)
+            WorkerRingTesting.writeRaw(bytes)
+            kill(getpid(), SIGKILL)
+            sleep(10)
+            return 0
         }
-        _ = write(3, &bytes, bytes.count)
+        WorkerRingTesting.writeRaw(bytes)
         if kind == .truncatedFrame { exit(0) }
         sleep(10)
         return 0

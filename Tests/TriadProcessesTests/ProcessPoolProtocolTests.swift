@@ -46,6 +46,32 @@ extension ProcessPoolTests {
             await pool.shutdown()
         }
 
+        @Test("a worker that publishes an impossible ring position gives protocolViolation, and it is replaced")
+        func impossibleRingPosition() async throws {
+            let pool = TestPools.pool(workers: 1)
+            let before = try await pool.submit(WhoAmI()).value
+            let error = executorError(await (try pool.submit(Sabotage(.impossibleRingPosition))).result)
+            #expect(error?.code == .protocolViolation)
+            #expect(error?.jobName == Sabotage.jobName)
+            #expect(try await pool.submit(WhoAmI()).value != before)
+            await pool.shutdown()
+        }
+
+        @Test("a worker killed in the middle of a frame in its ring fails that job alone; its successor's ring is fresh")
+        func killedMidFrame() async throws {
+            // Small rings, so that the next worker's first results wrap around its ring at once.
+            let pool = TestPools.pool(workers: 1) { $0.ringCapacity = 4096 }
+            let before = try await pool.submit(WhoAmI()).value
+            let error = executorError(await (try pool.submit(Sabotage(.killedMidFrame))).result)
+            #expect(error?.code == .workerCrashed)
+            #expect(error?.jobName == Sabotage.jobName)
+            #expect("\(error.map { "\($0)" } ?? "")".contains("SIGKILL"))
+            #expect(try await pool.submit(WhoAmI()).value != before)
+            let echoed = try await pool.submit(Echo([UInt8](repeating: 7, count: 100_000))).value
+            #expect(echoed == [UInt8](repeating: 7, count: 100_000))
+            await pool.shutdown()
+        }
+
         @Test("a frame above the configured limit is refused in both directions")
         func frameLimit() async throws {
             let pool = TestPools.pool(workers: 1) { $0.maxFrameSize = 1 << 16 }

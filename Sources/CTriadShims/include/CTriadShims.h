@@ -6,6 +6,7 @@
 #include "triad_process.h"
 #include "triad_ipc.h"
 #include "triad_lanes.h"
+#include "triad_ring.h"
 #include "triad_crash.h"
 #endif
 

@@ -28,19 +28,7 @@ final class PoolStorage: WorkerSupervisor {
         logger[metadataKey: "pool"] = "\(configuration.name)"
         self.logger = logger
         metrics = PoolMetrics.make(configuration)
-        var environment = ProcessEnvironment.current()
-        if !configuration.workerBacktraces { environment["SWIFT_BACKTRACE"] = "enable=no" }
-        for (key, value) in configuration.environment { environment[key] = value }
-        environment[WorkerEnvironment.parentPIDKey] = String(getpid())
-        environment[WorkerEnvironment.maxFrameKey] = String(configuration.maxFrameSize)
-        launch = WorkerLaunch(
-            path: configuration.executable.path,
-            arguments: configuration.executable.arguments,
-            environment: environment.map { "\($0.key)=\($0.value)" },
-            maxPayload: configuration.maxFrameSize,
-            handshakeTimeout: configuration.handshakeTimeout,
-            sharedPayloadThreshold: configuration.sharedPayloadThreshold
-        )
+        launch = WorkerLaunch(configuration: configuration)
         var initializer: PoolWork?
         if let job = configuration.initializer {
             initializer = PoolStorage.initializerWork(job, maxFrameSize: configuration.maxFrameSize)
@@ -177,10 +165,11 @@ final class PoolStorage: WorkerSupervisor {
         }
     }
 
-    func workerExpectsResults(_ worker: WorkerProcess) -> Bool {
-        // Spin only for a lone job, where latency matters. With many in flight, results come in batches, and on a
-        // small machine a spinning driver would take the CPU from the workers that produce them.
-        state.withLock { state in state.slotIndex(of: worker.id).map { state.slots[$0].inFlight.count == 1 } ?? false }
+    func workerWantsSpinning(_ worker: WorkerProcess) -> Bool {
+        // Spin for a lone job, where latency matters, and while none is in flight, in case the program submits the
+        // next at once. With many in flight, results come in batches, and on a small machine a spinning driver
+        // would take the CPU from the workers that produce them.
+        state.withLock { state in state.slotIndex(of: worker.id).map { state.slots[$0].inFlight.count <= 1 } ?? false }
     }
 
     func workerTick(_ worker: WorkerProcess, now: UInt64) -> UInt64? {

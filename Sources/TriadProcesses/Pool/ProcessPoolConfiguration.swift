@@ -76,6 +76,18 @@ public struct ProcessPoolConfiguration: Sendable {
     /// fresh 64 MiB array cost 32 page faults instead of 16,384) unless the environment sets `GLIBC_TUNABLES` already.
     /// A program that moves large payloads often gains as much again by starting itself with that variable set.
     public var sharedPayloadThreshold: Int?
+    /// How the pool's threads and its workers wait when they have nothing to do. Jobs and results travel through
+    /// two rings in memory that the pool shares with each worker; after its last frame, each side spins for a
+    /// while, then yields its CPU for a while, then parks until the other side rings it through the worker's
+    /// socket. A frame that arrives while the other side spins costs no system call and no wake-up; one that
+    /// arrives once it has parked costs a wake-up (tens of microseconds on a virtual machine). Defaults to
+    /// ``IdleStrategy/balanced``. An idle pool parks everywhere, so it uses no CPU whatever the strategy.
+    public var idleStrategy: IdleStrategy
+    /// The size in bytes of each of the two rings a worker shares with the pool (jobs one way, results the other),
+    /// rounded up to a power of two between 4 KiB and 1 GiB. Defaults to 512 KiB. A message larger than its ring
+    /// still goes through, in pieces, as the other side reads; payloads from ``sharedPayloadThreshold`` up never
+    /// take the rings at all.
+    public var ringCapacity: Int
 
     /// Where the pool logs. Events worth an operator's attention log at `warning` (a worker crashed or could not
     /// start) or `notice` (a worker killed for its timeout or its memory, respawns backing off after repeated
@@ -120,6 +132,8 @@ public struct ProcessPoolConfiguration: Sendable {
         self.workerBacktraces = false
         self.environment = [:]
         self.sharedPayloadThreshold = 256 << 10
+        self.idleStrategy = .balanced
+        self.ringCapacity = 512 << 10
         self.logger = Logger(label: "triad.processes", factory: { _ in SwiftLogNoOpLogHandler() })
         self.name = "processes"
         self.metricsFactory = nil
@@ -127,6 +141,54 @@ public struct ProcessPoolConfiguration: Sendable {
     }
 
     static var cpuCount: Int { Syscall.cpuCount }
+
+    /// ``ringCapacity`` as the rings are made: a power of two from 4 KiB to 1 GiB.
+    var effectiveRingCapacity: Int {
+        let clamped = min(max(ringCapacity, 4 << 10), 1 << 30)
+        return 1 << (Int.bitWidth - (clamped - 1).leadingZeroBitCount)
+    }
+}
+
+/// How a side of a process pool's connection to a worker waits when it has nothing to do: it spins for ``spin``
+/// after its last frame, then yields its CPU for ``yield``, then parks until the other side rings. This is the
+/// spin-then-park of Aeron's idle strategies and the LMAX Disruptor's wait strategies.
+///
+/// Spinning answers fastest but burns a CPU while it lasts; with more spinning threads than CPUs they take turns,
+/// and yielding lets the others run. Parking costs nothing while it lasts, but waking a parked CPU takes tens of
+/// microseconds on a virtual machine. Spinning is always bounded, so an idle pool uses no CPU.
+public struct IdleStrategy: Sendable, Hashable {
+    /// How long a side spins on the ring after its last frame.
+    public var spin: Duration
+    /// How long it then yields its CPU between looks at the ring, before it parks.
+    public var yield: Duration
+
+    /// Makes a strategy. Negative durations count as zero.
+    public init(spin: Duration, yield: Duration) {
+        self.spin = spin
+        self.yield = yield
+    }
+
+    /// Spins 1 µs, then yields for 150 µs, then parks: a steady stream of jobs never parks, and a pool that goes
+    /// quiet stops using CPU within a fifth of a millisecond. Yielding rather than spinning suits machines with
+    /// few CPUs, where the pool's thread, the worker and the waiting program take turns on them. The default.
+    public static let balanced = IdleStrategy(spin: .microseconds(1), yield: .microseconds(150))
+
+    /// Spins 5 µs and yields 2 ms before it parks: for a program that submits jobs one after another with a
+    /// little work between them, at the cost of a CPU kept busy for 2 ms after each result.
+    public static let lowLatency = IdleStrategy(spin: .microseconds(5), yield: .milliseconds(2))
+
+    /// Parks at once: for a machine where every CPU is busy with other work, at the cost of a wake-up per message.
+    public static let lowCPU = IdleStrategy(spin: .zero, yield: .zero)
+
+    var schedule: IdleSchedule {
+        IdleSchedule(spinNanos: Self.nanoseconds(spin), yieldNanos: Self.nanoseconds(yield))
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = duration.components
+        guard seconds >= 0, attoseconds >= 0 else { return 0 }
+        return UInt64(clamping: seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
+    }
 }
 
 /// The program a pool's workers run.

@@ -116,7 +116,7 @@ final class ProcessStorage: WorkerSupervisor {
         state.withLock { $0.received(output) }
     }
 
-    func workerExpectsResults(_ worker: WorkerProcess) -> Bool {
+    func workerWantsSpinning(_ worker: WorkerProcess) -> Bool {
         state.withLock { $0.expectsResult }
     }
 
@@ -149,6 +149,8 @@ extension WorkerLaunch {
         for (key, value) in configuration.environment { environment[key] = value }
         environment[WorkerEnvironment.parentPIDKey] = String(getpid())
         environment[WorkerEnvironment.maxFrameKey] = String(configuration.maxFrameSize)
+        let schedule = configuration.idleStrategy.schedule
+        environment[IdleSchedule.environmentKey] = "\(schedule.spinNanos),\(schedule.yieldNanos)"
         self.init(
             path: configuration.executable.path,
             arguments: configuration.executable.arguments,
@@ -156,7 +158,9 @@ extension WorkerLaunch {
             maxPayload: configuration.maxFrameSize,
             handshakeTimeout: configuration.handshakeTimeout,
             passedDescriptors: descriptors,
-            sharedPayloadThreshold: configuration.sharedPayloadThreshold
+            sharedPayloadThreshold: configuration.sharedPayloadThreshold,
+            idle: schedule,
+            ringCapacity: configuration.effectiveRingCapacity
         )
     }
 }

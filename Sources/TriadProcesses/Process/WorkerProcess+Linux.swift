@@ -20,8 +20,10 @@ protocol WorkerSupervisor: AnyObject, Sendable {
     func workerDidStart(_ worker: WorkerProcess)
     func workerDidFailToStart(id: Int, error: ExecutorError, permanent: Bool)
     func worker(_ worker: WorkerProcess, didReceive results: [IncomingResult])
-    /// Whether results are expected soon, so the driver spins briefly before it parks.
-    func workerExpectsResults(_ worker: WorkerProcess) -> Bool
+    /// Whether the driver should follow its idle schedule (spin, then yield) before it parks: true while a result
+    /// is due soon or the next job may follow at once; false while many are in flight, when results come in
+    /// batches and a spinning driver would take the CPU from the workers that produce them.
+    func workerWantsSpinning(_ worker: WorkerProcess) -> Bool
     /// Checks timeouts, memory and idleness; returns when to check again (monotonic nanoseconds), or nil.
     func workerTick(_ worker: WorkerProcess, now: UInt64) -> UInt64?
     /// The worker ended; `lastStarted` is the last job it started, if it started one.
@@ -39,10 +41,15 @@ struct WorkerLaunch: Sendable {
     var passedDescriptors: [Int32] = []
     /// Payloads of at least this many bytes travel through the worker's shared lanes; nil: always inline.
     var sharedPayloadThreshold: Int? = nil
+    /// How both sides wait when idle.
+    var idle = IdleStrategy.balanced.schedule
+    /// The bytes of each of the two rings, a power of two.
+    var ringCapacity = 512 << 10
 }
 
 /// One worker process and the dedicated thread that drives it: spawns it, checks its handshake, writes what is
-/// queued for it, reads its results, runs its supervisor's timers and reaps it. This is the reusable unit of
+/// queued for it, reads its results, runs its supervisor's timers and reaps it. Frames travel through the worker's
+/// shared rings (`SharedRings`); the socket carries the worker's hello, then only doorbell bytes and its end. This is the reusable unit of
 /// process supervision: a pool owns many, a single-job process would own one.
 final class WorkerProcess: PoolWorker {
     let id: Int
@@ -56,21 +63,49 @@ final class WorkerProcess: PoolWorker {
     /// The read end of the worker's standard error, or -1.
     private let stderrFD: Int32
     private let lanes: SharedFrameLanes
+    private let rings: SharedRings
     private let progress: SharedProgress?
-    private let output = Mutex(Output())
+    private let output: Mutex<Output>
     // Guards the pid against reuse: a signal is sent only while the child has not been reaped.
     private let alive = Mutex(true)
 
-    private struct Output {
+    /// What goes to the worker: the writer of its job ring, and what did not fit in the ring yet. Frames are
+    /// written into the ring under this lock, so that the ring's one writer is whoever holds it, and nothing is
+    /// written once the rings are unmapped.
+    private struct Output: ~Copyable {
+        var writer: RingWriter?
         var pending = OutgoingMessage()
-        var flushing = false
-        var closeRequested = false
+        /// The worker moved its ring's read position somewhere impossible.
+        var violation: WireError?
+
+        /// Writes what is pending into the ring, as much as fits. Returns whether the worker must be rung (it
+        /// parked waiting for jobs) and whether some remains for the driver.
+        mutating func flush() -> (ringWorker: Bool, remains: Bool) {
+            guard violation == nil, !pending.isEmpty else { return (false, !pending.isEmpty) }
+            let written: Int
+            do {
+                guard let count = try writer?.write(pending) else {
+                    // The rings are gone with the worker: what was queued is lost with it, and reported as such.
+                    pending = OutgoingMessage()
+                    return (false, false)
+                }
+                written = count
+            } catch {
+                violation = error
+                return (false, true)
+            }
+            guard written > 0 else { return (false, true) }
+            pending.dropFirst(written)
+            return (writer?.readerIsParked() ?? false, !pending.isEmpty)
+        }
     }
 
     private init(
         id: Int, pid: pid_t, channel: Int32, lifeline: Int32, wakeFD: Int32, pidFD: Int32, stderrFD: Int32,
-        progress: SharedProgress?, lanes: SharedFrameLanes
+        progress: SharedProgress?, lanes: SharedFrameLanes, rings: SharedRings
     ) {
+        self.rings = rings
+        output = Mutex(Output(writer: rings.writer(parent: true)))
         self.pidFD = pidFD
         self.stderrFD = stderrFD
         self.lanes = lanes
@@ -106,6 +141,13 @@ final class WorkerProcess: PoolWorker {
         case .success(let made): (lanes, laneFDs) = made
         case .failure(let error): return fail("memfd_create", error)
         }
+        let madeRings = SharedRings.parentSide(capacity: launch.ringCapacity)
+        if case .failure(let error) = madeRings {
+            lanes.close()
+            return fail("memfd_create", error)
+        }
+        guard case .success(let (rings, rawRingFD)) = madeRings else { return }
+        let ringFD = OwnedDescriptor(rawRingFD)
         var pid: pid_t = 0
         let argv = [launch.path] + launch.arguments
         let shared = SharedProgress.create()
@@ -119,7 +161,8 @@ final class WorkerProcess: PoolWorker {
             withCStrings(lanes.environment(launch.environment, passing: launch.passedDescriptors.count)) { envp in
                 triad_spawn_passing(
                     launch.path, argv, envp, childEnd.raw, lifeRead.raw, progressFD.raw, stderrWrite.raw,
-                    laneFDs + launch.passedDescriptors, Int32(laneFDs.count + launch.passedDescriptors.count), &pid
+                    laneFDs + [ringFD.raw] + launch.passedDescriptors,
+                    Int32(laneFDs.count + 1 + launch.passedDescriptors.count), &pid
                 )
             }
         }
@@ -129,8 +172,11 @@ final class WorkerProcess: PoolWorker {
         lifeRead.close()
         progressFD.close()
         stderrWrite.close()
+        ringFD.close()
         guard result == 0 else {
             shared?.0.unmap()
+            rings.close()
+            lanes.close()
             return fail("posix_spawn", Errno(rawValue: result))
         }
         _ = Syscall.setNonBlocking(parentEnd.raw)
@@ -144,7 +190,8 @@ final class WorkerProcess: PoolWorker {
             pidFD: triad_pidfd_open(pid),
             stderrFD: stderrRead.release(),
             progress: shared?.0,
-            lanes: lanes
+            lanes: lanes,
+            rings: rings
         )
         DedicatedThread.start(name: "triad-worker") {
             worker.drive(launch: launch, supervisor: supervisor)
@@ -163,33 +210,22 @@ final class WorkerProcess: PoolWorker {
         alive.withLock { alive in alive ? progress?.lastStarted : nil }
     }
 
-    /// Queues `message` and writes as much as the socket takes now; the driver writes the rest.
+    /// Writes `message` into the worker's ring, as much as fits now; the driver writes the rest.
     func send(_ message: OutgoingMessage) {
         let message = lanes.externalize(message)
-        var batch = output.withLock { output -> OutgoingMessage? in
+        let (ringWorker, remains) = output.withLock { output in
             output.pending.append(message)
-            guard !output.flushing else { return nil }
-            output.flushing = true
-            defer { output.pending = OutgoingMessage() }
-            return output.pending
+            return output.flush()
         }
-        guard var rest = batch.take() else { return }
-        if case .success(let count) = SocketWriter.writeSome(channel, rest) { rest.dropFirst(count) }
-        let needsDriver = output.withLock { output -> Bool in
-            if !rest.isEmpty {
-                rest.append(output.pending)
-                output.pending = rest
-            }
-            output.flushing = false
-            return !output.pending.isEmpty
-        }
-        if needsDriver { wake() }
+        if ringWorker { RingDoorbell.ring(channel) }
+        if remains { wake() }
     }
 
-    /// Closes the parent's writing side once everything queued is written, so the worker ends at end of stream.
+    /// Tells the worker, after everything queued, that no more jobs come, so it finishes and exits.
     func closeWhenFlushed() {
-        output.withLock { $0.closeRequested = true }
-        wake()
+        var goodbye = OutgoingMessage()
+        goodbye.appendFrame(kind: WorkerFrameKind.goodbye, payload: [])
+        send(goodbye)
     }
 
     /// Sends `signal` to the worker unless it has already been reaped.
@@ -212,7 +248,7 @@ final class WorkerProcess: PoolWorker {
         switch handshake(reader: reader, launch: launch, lastWords: &lastWords) {
         case .success:
             supervisor.workerDidStart(self)
-            var violation = serve(reader: reader, supervisor: supervisor, lastWords: &lastWords)
+            var violation = serve(launch: launch, supervisor: supervisor, lastWords: &lastWords)
             let exit = finish(lastWords: &lastWords)
             // A worker killed by a signal in the middle of a message crashed: the signal, not the cut, says why.
             if exit.signal != nil, (violation?.underlying as? WireError)?.code == .truncated { violation = nil }
@@ -316,12 +352,13 @@ final class WorkerProcess: PoolWorker {
         return .success(())
     }
 
-    /// Reads, writes and ticks until the worker's stream ends. Returns the protocol violation that ended it, if any.
+    /// Reads, writes and ticks until the worker ends. Returns the protocol violation that ended it, if any.
     private func serve(
-        reader: SocketFrameReader,
+        launch: WorkerLaunch,
         supervisor: any WorkerSupervisor,
         lastWords: inout WorkerOutput
     ) -> ExecutorError? {
+        let reader = RingFrameReader(rings.reader(parent: true), maxPayload: launch.maxPayload)
         // The result being assembled: its header and the items received so far.
         var assemblingHeader: ResultHeader?
         var assemblingItems: [ReceivedFrame] = []
@@ -332,16 +369,21 @@ final class WorkerProcess: PoolWorker {
         // Data frames decoded straight out of the lane, once the supervisor has had them.
         var mappedInResults = 0
         var nextTick: UInt64? = 0
-        var spinUntil: UInt64 = 0
-        var closed = false
-        // Set once the pidfd says the process ended: what it wrote before is read, then the stream counts as
-        // ended, whoever else (a process the job started) still holds the socket.
-        var processEnded = false
+        var waiter = IdleWaiter(launch.idle)
+        // Set once the socket has ended or the pidfd says the process ended. The ring is read once more after
+        // that, since the worker wrote everything it wrote before it ended; then the worker counts as gone, whoever
+        // else (a process a job started) still holds the socket.
+        var ended = false
+        func violated(_ error: any Error) -> ExecutorError {
+            signal(SIGKILL)
+            return ExecutorError.brokeProtocol(pid: pid, underlying: error)
+        }
         while true {
-            // Read everything the socket holds and hand complete results over in one batch.
-            var endOfStream = false
-            readLoop: while true {
-                do {
+            let endedBeforeReading = ended
+            var active = false
+            // Read everything the ring holds and hand complete results over in one batch.
+            do {
+                while true {
                     while let raw = try reader.nextBuffered() {
                         let frame = try lanes.resolve(raw, inPlace: assemblingHeader != nil)
                         if let header = assemblingHeader {
@@ -371,20 +413,14 @@ final class WorkerProcess: PoolWorker {
                             }
                         }
                     }
-                } catch {
-                    signal(SIGKILL)
-                    return ExecutorError.brokeProtocol(pid: pid, underlying: error)
+                    var ringWorker = false
+                    let moved = try reader.fill(ringWriter: &ringWorker)
+                    if ringWorker { RingDoorbell.ring(channel) }
+                    guard moved > 0 else { break }
+                    active = true
                 }
-                switch reader.fill() {
-                case .success(0):
-                    endOfStream = true
-                    break readLoop
-                case .success:
-                    continue
-                case .failure:
-                    endOfStream = processEnded
-                    break readLoop
-                }
+            } catch {
+                return violated(error)
             }
             if !results.isEmpty {
                 supervisor.worker(self, didReceive: results)
@@ -392,10 +428,9 @@ final class WorkerProcess: PoolWorker {
                 lanes.release(mappedInResults)
                 mappedInResults = 0
                 results.removeAll(keepingCapacity: true)
-                spinUntil = 0
                 nextTick = 0
             }
-            if endOfStream {
+            if endedBeforeReading {
                 lastWords.drain()
                 // Whether the end of the stream or of the process came first, a message cut short is reported.
                 if let error = reader.endOfStreamError() {
@@ -403,66 +438,65 @@ final class WorkerProcess: PoolWorker {
                 }
                 return nil
             }
-            // Write what is queued, and close the writing side when asked and everything is out.
-            let wantsWrite = flushPending(closed: &closed)
+            // Write what did not fit in the ring before.
+            let (ringWorker, remains, violation) = output.withLock { output in
+                let (ringWorker, remains) = output.flush()
+                return (ringWorker, remains, output.violation)
+            }
+            if let violation { return violated(violation) }
+            if ringWorker { RingDoorbell.ring(channel) }
             let now = Syscall.now()
             if let tick = nextTick, tick <= now {
                 nextTick = supervisor.workerTick(self, now: now)
             }
-            // Spin briefly while a result is due: waking a parked CPU costs more than the spin.
-            if supervisor.workerExpectsResults(self) && !wantsWrite {
-                if spinUntil == 0 { spinUntil = now + 50_000 }
-                if now < spinUntil {
-                    triad_cpu_relax()
-                    continue
+            if active {
+                waiter.reset()
+                continue
+            }
+            // Follow the idle schedule while a result or the next job may come at once; otherwise park now.
+            if supervisor.workerWantsSpinning(self) && !waiter.pause(now: now) { continue }
+            // Park: raise the flags, look once more, then poll until the worker rings, the pool wakes this
+            // driver, the process ends or a timer is due.
+            reader.raiseWaiting()
+            if remains { output.withLock { $0.writer?.raiseWaitingForRoom() } }
+            let ready: Bool
+            do {
+                let room = remains ? try output.withLock { output throws(WireError) in try output.writer?.room() ?? 0 } : 0
+                ready = try reader.ringHasBytes() || room > 0
+            } catch {
+                return violated(error)
+            }
+            if !ready {
+                var fds = [
+                    pollfd(fd: channel, events: Int16(POLLIN), revents: 0),
+                    pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0),
+                    pollfd(fd: pidFD, events: Int16(POLLIN), revents: 0),
+                    pollfd(fd: lastWords.descriptor, events: Int16(POLLIN), revents: 0),
+                ]
+                _ = Syscall.poll(&fds, timeout: nextTick.map { $0.pollTimeout(from: now) } ?? -1)
+                if fds[0].revents != 0, RingDoorbell.drain(channel) { ended = true }
+                if fds[1].revents != 0 {
+                    Syscall.drainEventFD(wakeFD)
+                    nextTick = 0
                 }
+                if fds[2].revents != 0 { ended = true }
+                if fds[3].revents != 0 { lastWords.drain() }
             }
-            var fds = [
-                pollfd(fd: channel, events: Int16(POLLIN) | (wantsWrite ? Int16(POLLOUT) : 0), revents: 0),
-                pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: pidFD, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: lastWords.descriptor, events: Int16(POLLIN), revents: 0),
-            ]
-            _ = Syscall.poll(&fds, timeout: nextTick.map { $0.pollTimeout(from: now) } ?? -1)
-            if fds[1].revents != 0 {
-                Syscall.drainEventFD(wakeFD)
-                nextTick = 0
-            }
-            if fds[2].revents != 0 { processEnded = true }
-            if fds[3].revents != 0 { lastWords.drain() }
-            spinUntil = 0
-        }
-    }
-
-    /// Writes pending output without blocking. Returns whether some remains.
-    private func flushPending(closed: inout Bool) -> Bool {
-        let (batch, closeRequested) = output.withLock { output -> (OutgoingMessage?, Bool) in
-            guard !output.flushing, !output.pending.isEmpty else { return (nil, output.closeRequested) }
-            output.flushing = true
-            defer { output.pending = OutgoingMessage() }
-            return (output.pending, output.closeRequested)
-        }
-        guard var rest = batch else {
-            if closeRequested && !closed {
-                Syscall.shutdownWrite(channel)
-                closed = true
-            }
-            return false
-        }
-        if case .success(let count) = SocketWriter.writeSome(channel, rest) { rest.dropFirst(count) }
-        return output.withLock { output in
-            if !rest.isEmpty {
-                rest.append(output.pending)
-                output.pending = rest
-            }
-            output.flushing = false
-            return !output.pending.isEmpty
+            reader.lowerWaiting()
+            if remains { output.withLock { $0.writer?.lowerWaitingForRoom() } }
+            waiter.reset()
         }
     }
 
     /// Closes the socket, reaps the child (killing it if it lingers) and releases every descriptor.
     private func finish(lastWords: inout WorkerOutput) -> WorkerExit {
         Syscall.close(channel)
+        // Nothing is written into the rings from now on, and this thread was their only reader.
+        output.withLock { output in
+            output.writer = nil
+            output.pending = OutgoingMessage()
+        }
+        rings.close()
         // A worker whose stream ended exits on its own; one that lingers past two seconds is killed.
         if pidFD >= 0 {
             if case .success(0) = Syscall.poll(pidFD, events: Int16(POLLIN), timeoutMilliseconds: 2_000) {

@@ -29,8 +29,9 @@ enum SharedLaneEnvironment {
     static let toWorkerFD: Int32 = 6
     /// The lane from the worker to the parent.
     static let fromWorkerFD: Int32 = 7
-    /// The first descriptor after the lanes, where a `Process`'s passed descriptors start.
-    static let firstFree: Int32 = 8
+    /// The first descriptor after the lanes and the rings (fd 8, `SharedRings.workerFD`), where a `Process`'s
+    /// passed descriptors start.
+    static let firstFree: Int32 = 9
 }
 
 /// A mapping of a whole lane, remapped when the lane has grown. Guarded by the owner's mutex.

@@ -1,18 +1,22 @@
 #if os(Linux)
 import CTriadShims
 import Glibc
+import Synchronization
+import SystemPackage
 import TriadCore
 
-/// The frame source of a worker: the socket to its parent. Between jobs it spins briefly before it parks in
-/// `poll`, because waking an idle CPU costs more than the spin on these machines.
-struct SocketFrameSource: FrameSource {
-    private let reader: SocketFrameReader
-    private let spinNanos: UInt64
+/// The frame source of a worker: the ring of jobs from its parent. Between jobs it follows its pool's idle
+/// schedule: spins, yields, then parks on the socket until the parent rings.
+struct RingFrameSource: FrameSource {
+    private let reader: RingFrameReader
+    private let channel: Int32
+    private let schedule: IdleSchedule
     private let lanes: SharedFrameLanes?
 
-    init(fd: Int32, maxPayload: Int, spinNanos: UInt64 = 50_000, lanes: SharedFrameLanes? = nil) {
-        reader = SocketFrameReader(fd: fd, maxPayload: maxPayload)
-        self.spinNanos = spinNanos
+    init(rings: SharedRings, channel: Int32, maxPayload: Int, schedule: IdleSchedule, lanes: SharedFrameLanes?) {
+        reader = RingFrameReader(rings.reader(parent: false), maxPayload: maxPayload)
+        self.channel = channel
+        self.schedule = schedule
         self.lanes = lanes
     }
 
@@ -23,51 +27,88 @@ struct SocketFrameSource: FrameSource {
     }
 
     mutating func receive() throws -> ReceivedFrame? {
-        var spinUntil: UInt64 = 0
+        var waiter = IdleWaiter(schedule)
+        var ended = false
         while true {
             if let frame = try reader.nextBuffered() {
+                if frame.kind == WorkerFrameKind.goodbye { return nil }
                 guard let lanes else { return ReceivedFrame(frame) }
                 return try lanes.resolve(frame, inPlace: true)
             }
-            switch reader.fill() {
-            case .success(0):
+            var ringParent = false
+            let moved = try reader.fill(ringWriter: &ringParent)
+            if ringParent { RingDoorbell.ring(channel) }
+            if moved > 0 {
+                waiter.reset()
+                continue
+            }
+            // The ring was read after the socket ended, so it holds nothing more: the parent is gone.
+            if ended {
                 if let error = reader.endOfStreamError() { throw error }
                 return nil
-            case .success:
-                spinUntil = 0
-                continue
-            case .failure(let error) where error == .again:
-                let now = Syscall.now()
-                if spinUntil == 0 { spinUntil = now + spinNanos }
-                if now < spinUntil {
-                    triad_cpu_relax()
-                    continue
-                }
-                var fds = [pollfd(fd: reader.fd, events: Int16(POLLIN), revents: 0)]
-                // The worker process has nothing else to run while it waits for work, so this thread may park.
-                _ = Syscall.poll(&fds, timeout: -1)
-                spinUntil = 0
-            case .failure(let error):
-                throw TransportError(operation: "recv", errno: error)
             }
+            guard waiter.pause(now: Syscall.now()) else { continue }
+            reader.raiseWaiting()
+            if try reader.ringHasBytes() {
+                reader.lowerWaiting()
+                continue
+            }
+            // The worker process has nothing else to run while it waits for work, so this thread may park.
+            _ = Syscall.poll(channel, events: Int16(POLLIN), timeoutMilliseconds: -1)
+            reader.lowerWaiting()
+            ended = RingDoorbell.drain(channel)
+            waiter.reset()
         }
     }
 }
 
-/// The frame sink of a worker: blocking writes to the socket.
-struct SocketFrameSink: FrameSink {
-    let fd: Int32
-    let progress: SharedProgress?
-    var lanes: SharedFrameLanes? = nil
+/// The frame sink of a worker: the ring of results to its parent. When the ring is full it waits, by the same
+/// schedule, for the parent to read.
+struct RingFrameSink: FrameSink {
+    private let channel: Int32
+    private let progress: SharedProgress?
+    private let lanes: SharedFrameLanes?
+    private let schedule: IdleSchedule
+    /// In a class, so that the sink stays copyable as `FrameSink` wants while one writer owns the ring's position.
+    private let writer: WorkerResultRing
+
+    init(rings: SharedRings, channel: Int32, progress: SharedProgress?, schedule: IdleSchedule, lanes: SharedFrameLanes?) {
+        let writer = WorkerResultRing(rings.writer(parent: false), channel: channel)
+        WorkerResultRing.current.withLock { $0 = writer }
+        self.writer = writer
+        self.channel = channel
+        self.progress = progress
+        self.schedule = schedule
+        self.lanes = lanes
+    }
 
     func jobWillStart(sequence: UInt64, ordinal: Int, timed: Bool) {
         progress?.markStarted(sequence, ordinal: ordinal, startNanoseconds: timed ? Syscall.now() : nil)
     }
 
     func send(_ message: OutgoingMessage) throws {
-        let message = lanes?.externalize(message) ?? message
-        if case .failure(let error) = SocketWriter.writeAll(fd, message) {
-            throw TransportError(operation: "send", errno: error)
+        var rest = lanes?.externalize(message) ?? message
+        var waiter = IdleWaiter(schedule)
+        while !rest.isEmpty {
+            let written = try writer.writer.write(rest)
+            if written > 0 {
+                rest.dropFirst(written)
+                if writer.writer.readerIsParked() { RingDoorbell.ring(channel) }
+                waiter.reset()
+                continue
+            }
+            guard waiter.pause(now: Syscall.now()) else { continue }
+            writer.writer.raiseWaitingForRoom()
+            if try writer.writer.room() > 0 {
+                writer.writer.lowerWaitingForRoom()
+                continue
+            }
+            _ = Syscall.poll(channel, events: Int16(POLLIN), timeoutMilliseconds: -1)
+            writer.writer.lowerWaitingForRoom()
+            if RingDoorbell.drain(channel) {
+                throw TransportError(operation: "send", errno: .brokenPipe)
+            }
+            waiter.reset()
         }
     }
 }
@@ -99,11 +140,21 @@ enum WorkerMain {
         var hello = OutgoingMessage()
         hello.appendEncodedFrames(WorkerHello(identity: identity, pid: getpid()).frameBytes)
         guard case .success = SocketWriter.writeAll(WorkerEnvironment.channelFD, hello) else { _exit(0) }
+        guard let rings = SharedRings.workerSide() else {
+            let text = "triad worker \(getpid()): no shared rings at descriptor \(SharedRings.workerFD); "
+                + "the parent runs another version of Triad\n"
+            _ = text.withCString { Glibc.write(2, $0, strlen($0)) }
+            exit(70)
+        }
         Task.detached {
             let lanes = SharedFrameLanes.workerSide(maxPayload: maxPayload)
-            var source = SocketFrameSource(fd: WorkerEnvironment.channelFD, maxPayload: maxPayload, lanes: lanes)
-            var sink = SocketFrameSink(
-                fd: WorkerEnvironment.channelFD, progress: SharedProgress.inherited(), lanes: lanes
+            let schedule = IdleSchedule.inherited(or: IdleStrategy.balanced.schedule)
+            let channel = WorkerEnvironment.channelFD
+            var source = RingFrameSource(
+                rings: rings, channel: channel, maxPayload: maxPayload, schedule: schedule, lanes: lanes
+            )
+            var sink = RingFrameSink(
+                rings: rings, channel: channel, progress: SharedProgress.inherited(), schedule: schedule, lanes: lanes
             )
             do {
                 try await WorkerLoop(registry: registry).run(source: &source, sink: &sink)

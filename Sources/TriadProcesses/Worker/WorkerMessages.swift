@@ -32,7 +32,7 @@ package enum ResultFlag {
 /// What a worker says first, so the parent can refuse a worker built from another binary or protocol.
 package struct WorkerHello: Codable, Sendable, Hashable {
     /// The worker protocol's version. It changes whenever the meaning of a message changes.
-    package static let currentVersion: UInt32 = 4
+    package static let currentVersion: UInt32 = 5
 
     package var version: UInt32
     package var identity: UInt64
