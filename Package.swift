@@ -344,7 +344,8 @@ let package = Package(
         // TriadFuzzer with libFuzzer and AddressSanitizer and runs each target over its corpus in Fuzz/Corpus;
         // FuzzCorpusTests replays that corpus in every test run.
         .target(
-            name: "TriadFuzzTargets", dependencies: ["TriadCore"], path: "Fuzz/Targets", swiftSettings: triadSwiftSettings
+            name: "TriadFuzzTargets", dependencies: ["TriadCore", "TriadProcesses", "CTriadShims"], path: "Fuzz/Targets",
+            swiftSettings: triadSwiftSettings
         ),
         .target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"),
         .executableTarget(

@@ -5,7 +5,7 @@ import TriadFuzzTargets
 import Glibc
 #endif
 
-// One fuzzer binary for every target, chosen by TRIAD_FUZZ_TARGET (`frames`, `wire`). Built with
+// One fuzzer binary for every target, chosen by TRIAD_FUZZ_TARGET (`frames`, `wire`, `ring`). Built with
 // `-sanitize=fuzzer,address -DTRIAD_FUZZING` by `Fuzz/run`, it is a libFuzzer program; built normally, it replays
 // inputs (`TriadFuzzer frames FILE-OR-DIRECTORY...`) or writes a target's seeds (`TriadFuzzer frames --seeds DIR`).
 
@@ -21,7 +21,7 @@ enum TriadFuzzer {
         #if TRIAD_FUZZING
         guard let name = getenv("TRIAD_FUZZ_TARGET").map({ String(cString: $0) }), !FuzzTargets.seeds(for: name).isEmpty
         else {
-            complain("set TRIAD_FUZZ_TARGET to frames or wire")
+            complain("set TRIAD_FUZZ_TARGET to frames, wire or ring")
             exit(64)
         }
         target = name
@@ -34,7 +34,7 @@ enum TriadFuzzer {
         #else
         let arguments = Array(CommandLine.arguments.dropFirst())
         guard let target = arguments.first, !FuzzTargets.seeds(for: target).isEmpty, arguments.count >= 2 else {
-            complain("usage: TriadFuzzer frames|wire (FILE-OR-DIRECTORY... | --seeds DIRECTORY)")
+            complain("usage: TriadFuzzer frames|wire|ring (FILE-OR-DIRECTORY... | --seeds DIRECTORY)")
             exit(64)
         }
         if arguments[1] == "--seeds", arguments.count == 3 {

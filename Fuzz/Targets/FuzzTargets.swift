@@ -129,6 +129,12 @@ public enum FuzzTargets {
             add(8, FuzzWirePoint(x: 1, y: -1))
             add(9, [FuzzWirePoint(x: 1, y: 2), FuzzWirePoint(x: 3, y: 4)])
             return seeds
+        case "ring":
+            #if os(Linux)
+            return ringSeeds
+            #else
+            return []
+            #endif
         default:
             return []
         }
@@ -140,6 +146,9 @@ public enum FuzzTargets {
             switch target {
             case "frames": frames(bytes)
             case "wire": wire(bytes)
+            #if os(Linux)
+            case "ring": ring(bytes)
+            #endif
             default: preconditionFailure("no fuzz target named \(target)")
             }
         }

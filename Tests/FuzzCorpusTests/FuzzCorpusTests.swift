@@ -11,7 +11,7 @@ private func corpus(_ target: String) -> String {
 @Suite("Fuzz corpus")
 struct FuzzCorpusTests {
     @Test("every input in the repository's corpus runs through its target without a failed check", arguments: [
-        "frames", "wire",
+        "frames", "wire", "ring",
     ])
     func replay(target: String) throws {
         let count = try FuzzCorpus.replay(target, paths: [corpus(target)])
@@ -19,7 +19,7 @@ struct FuzzCorpusTests {
         #expect(count >= FuzzTargets.seeds(for: target).count)
     }
 
-    @Test("the seeds are valid inputs that the targets accept whole", arguments: ["frames", "wire"])
+    @Test("the seeds are valid inputs that the targets accept whole", arguments: ["frames", "wire", "ring"])
     func seeds(target: String) {
         for seed in FuzzTargets.seeds(for: target) { FuzzTargets.run(target, seed) }
         #expect(!FuzzTargets.seeds(for: target).isEmpty)
