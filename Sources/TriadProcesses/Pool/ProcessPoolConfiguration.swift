@@ -66,8 +66,9 @@ public struct ProcessPoolConfiguration: Sendable {
     public var workerBacktraces: Bool
     /// Extra environment variables for the workers, on top of the parent's environment.
     public var environment: [String: String]
-    /// The size in bytes from which an encoded job, output or error travels through shared memory instead of the
-    /// socket: 256 KiB by default; `nil` sends everything through the socket. Jobs do not change: a `[Double]`,
+    /// The size in bytes from which an encoded job, output or error travels through segments of its own instead of
+    /// the worker's rings (see ``ringCapacity``): 256 KiB by default; `nil` sends everything through the rings, in
+    /// pieces as the other side reads. Jobs do not change: a `[Double]`,
     /// `[UInt8]` or `Data` in a job or its output moves this way by itself. Each worker has two anonymous segments
     /// (memfd, never in `/dev/shm`) that grow to the largest payloads in flight and are reused from their start once
     /// read; they are freed when the worker exits, however it ends. Large arrays of numbers are copied into a segment

@@ -37,7 +37,7 @@ struct WorkerLaunch: Sendable {
     var environment: [String]
     var maxPayload: Int
     var handshakeTimeout: Duration
-    /// Descriptors the child inherits from fd 8 up (a `Process`'s passed pipes, queues and segments).
+    /// Descriptors the child inherits from fd 9 up (a `Process`'s passed pipes, queues and segments).
     var passedDescriptors: [Int32] = []
     /// Payloads of at least this many bytes travel through the worker's shared lanes; nil: always inline.
     var sharedPayloadThreshold: Int? = nil
