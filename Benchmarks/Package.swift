@@ -34,7 +34,7 @@ let package = Package(
         .executableTarget(name: "AsyncTimings", dependencies: [.product(name: "TriadAsync", package: "triad"), .product(name: "TriadAsyncHTTP", package: "triad"), .product(name: "TriadHTTPTestServer", package: "triad")], path: "Benchmarks/AsyncTimings", swiftSettings: benchmarkSettings),
         benchmarkTarget("ProcessesBenchmarks", [.product(name: "TriadProcesses", package: "triad")]),
         // The same process pool workloads outside the harness: `swift run -c release ProcessesTimings`.
-        .executableTarget(name: "ProcessesTimings", dependencies: [.product(name: "TriadProcesses", package: "triad"), .product(name: "TriadCore", package: "triad"), .product(name: "TriadWireMacros", package: "triad")], path: "Benchmarks/ProcessesTimings", swiftSettings: benchmarkSettings),
+        .executableTarget(name: "ProcessesTimings", dependencies: [.product(name: "TriadProcesses", package: "triad"), .product(name: "TriadThreads", package: "triad"), .product(name: "TriadCore", package: "triad"), .product(name: "TriadWireMacros", package: "triad")], path: "Benchmarks/ProcessesTimings", swiftSettings: benchmarkSettings),
         // The cluster's workloads, run under mpirun: `swift build -c release --traits MPI --product ClusterTimings`,
         // then `mpirun -n 2 .build/release/ClusterTimings roundtrip` (see the README).
         .executableTarget(name: "ClusterTimings", dependencies: [.product(name: "TriadCluster", package: "triad"), .product(name: "TriadProcesses", package: "triad"), .product(name: "TriadCore", package: "triad")], path: "Benchmarks/ClusterTimings", swiftSettings: benchmarkSettings),

@@ -1,6 +1,7 @@
 import Glibc
 import TriadCore
 import TriadProcesses
+import TriadThreads
 import TriadWireMacros
 
 // The ProcessesBenchmarks workloads as a plain release program, printing the median of several runs in the same
@@ -42,7 +43,7 @@ struct EchoBytes: Job {
 // In a worker, this call runs the worker and never returns.
 ProcessPool.bootstrap(jobs: [Tiny.self, TinyWire.self, TinyMacro.self, EchoBytes.self])
 
-let runs = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 15
+let runs = CommandLine.arguments.dropFirst().last.flatMap { Int($0) } ?? 15
 // `ProcessesTimings idle` measures only the CPU an idle pool uses.
 
 /// Runs `body` `runs` times and returns the median wall time in milliseconds.
@@ -64,7 +65,7 @@ nonisolated func submitAndAwait<J: Job>(_ pool: ProcessPoolExecutor, _ make: (In
 }
 
 nonisolated func measure() async throws {
-    let pool = ProcessPoolExecutor(workers: 2)
+    let pool = benchPool(workers: 2)
     _ = try await pool.map((0..<1000).map { Tiny(value: $0) })
     let tiny = try await medianMilliseconds { try await submitAndAwait(pool, Tiny.init) }
     print("10k tiny jobs submitted and awaited: median \(tiny) ms = \(Int(10_000 / tiny * 1000)) jobs/s")
@@ -83,14 +84,47 @@ nonisolated func measure() async throws {
     await pool.shutdown()
 }
 
+/// A pool of `workers` with the idle strategy of `TRIAD_BENCH_IDLE` (`<spin µs>,<yield µs>`), if set.
+func benchPool(workers: Int) -> ProcessPoolExecutor {
+    var configuration = ProcessPoolConfiguration(workers: workers)
+    if let text = getenv("TRIAD_BENCH_IDLE").map({ String(cString: $0) }) {
+        let parts = text.split(separator: ",").compactMap { Int($0) }
+        if parts.count == 2 {
+            configuration.idleStrategy = IdleStrategy(spin: .microseconds(parts[0]), yield: .microseconds(parts[1]))
+        }
+    }
+    return ProcessPoolExecutor(configuration: configuration)
+}
+
 /// A tiny job submitted and awaited 1000 times in turn on one warm worker; the median of the runs' means.
 nonisolated func roundTrip() async throws {
-    let pool = ProcessPoolExecutor(workers: 1)
+    let pool = benchPool(workers: 1)
     _ = try await pool.submit(Tiny(value: 0)).value
     let total = try await medianMilliseconds {
         for index in 0..<1000 { _ = try await pool.submit(Tiny(value: index)).value }
     }
     print("sequential round trip, 1 warm worker: median \(total) µs")
+    await pool.shutdown()
+}
+
+/// The same round trip waited for by a plain OS thread that blocks (`JobHandle.wait()`), so no task has to be woken
+/// on Swift's cooperative pool when the result arrives.
+nonisolated func roundTripBlocking() async throws {
+    let pool = benchPool(workers: 1)
+    _ = try await pool.submit(Tiny(value: 0)).value
+    let thread = TriadThreads.Thread(name: "round-trip") { () throws -> Double in
+        var times: [Double] = []
+        for _ in 0..<runs {
+            let start = ContinuousClock.now
+            for index in 0..<1000 { _ = try pool.submit(Tiny(value: index)).wait() }
+            let elapsed = (ContinuousClock.now - start).components
+            times.append(Double(elapsed.seconds) * 1e3 + Double(elapsed.attoseconds) / 1e15)
+        }
+        return times.sorted()[times.count / 2]
+    }
+    try thread.start()
+    let total = try await thread.join()
+    print("sequential round trip, 1 warm worker, blocking wait: median \(total) µs")
     await pool.shutdown()
 }
 
@@ -142,7 +176,7 @@ func cpuSeconds(of pid: String) -> Double {
 /// The CPU time a pool of 2 warm, idle workers uses in 10 seconds, the parent's and the workers' together, as a
 /// share of one core.
 nonisolated func idlePool() async throws {
-    let pool = ProcessPoolExecutor(workers: 2)
+    let pool = benchPool(workers: 2)
     _ = try await pool.map((0..<1000).map { Tiny(value: $0) })
     let pids = ["self"] + pool.workerPIDs.map(String.init)
     let before = pids.map(cpuSeconds(of:)).reduce(0, +)
@@ -154,9 +188,20 @@ nonisolated func idlePool() async throws {
 
 if CommandLine.arguments.dropFirst().first == "idle" {
     try await idlePool()
+} else if CommandLine.arguments.dropFirst().first == "map" {
+    let pool = benchPool(workers: 2)
+    let items = (0..<200_000).map { TinyMacro(value: $0) }
+    _ = try await pool.map(items)
+    let time = try await medianMilliseconds { _ = try await pool.map(items) }
+    print("map over 200k tiny @WireCodable items: median \(time) ms")
+    await pool.shutdown()
+} else if CommandLine.arguments.dropFirst().first == "roundtrip" {
+    try await roundTrip()
+    try await roundTripBlocking()
 } else {
     try await measure()
     try await roundTrip()
+    try await roundTripBlocking()
     try await largePayload()
     try await firstResult()
 }
