@@ -22,7 +22,10 @@ extension FuzzTargets {
         defer { memory.deallocate() }
         let maxPayload = 200
         var writer = RingWriter(ring: memory, capacity: capacity)
-        let reader = RingFrameReader(RingReader(ring: memory, capacity: capacity), maxPayload: maxPayload)
+        // A buffer of 64 bytes, so that payloads above 32 bytes take the reader's large-frame path.
+        let reader = RingFrameReader(
+            RingReader(ring: memory, capacity: capacity), maxPayload: maxPayload, bufferSize: 64
+        )
         // What the writer published while the peer played fair, and how much of it the frames read cover.
         var honest = true
         var written: [UInt8] = []

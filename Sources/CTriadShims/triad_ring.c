@@ -18,6 +18,8 @@ struct triad_ring_control {
 };
 
 _Static_assert(sizeof(struct triad_ring_control) <= TRIAD_RING_CONTROL_SIZE, "the control block outgrew its room");
+// Atomics shared between processes must be lock-free: a lock would live in one process only.
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2, "the ring needs lock-free atomics");
 
 static size_t ring_span(size_t capacity) { return TRIAD_RING_CONTROL_SIZE + capacity; }
 

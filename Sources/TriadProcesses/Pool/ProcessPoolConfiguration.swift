@@ -87,7 +87,8 @@ public struct ProcessPoolConfiguration: Sendable {
     /// The size in bytes of each of the two rings a worker shares with the pool (jobs one way, results the other),
     /// rounded up to a power of two between 4 KiB and 1 GiB. Defaults to 512 KiB. A message larger than its ring
     /// still goes through, in pieces, as the other side reads; payloads from ``sharedPayloadThreshold`` up never
-    /// take the rings at all.
+    /// take the rings at all. Once a ring has gone round, its pages stay in memory for the worker's life: each
+    /// worker holds twice this much shared memory.
     public var ringCapacity: Int
 
     /// Where the pool logs. Events worth an operator's attention log at `warning` (a worker crashed or could not
@@ -160,7 +161,8 @@ public struct ProcessPoolConfiguration: Sendable {
 public struct IdleStrategy: Sendable, Hashable {
     /// How long a side spins on the ring after its last frame.
     public var spin: Duration
-    /// How long it then yields its CPU between looks at the ring, before it parks.
+    /// How long it then calls `sched_yield` between looks at the ring, before it parks: other threads that want its
+    /// CPU get it at once, but with none waiting this burns the CPU as spinning does.
     public var yield: Duration
 
     /// Makes a strategy. Negative durations count as zero.
@@ -188,7 +190,11 @@ public struct IdleStrategy: Sendable, Hashable {
     private static func nanoseconds(_ duration: Duration) -> UInt64 {
         let (seconds, attoseconds) = duration.components
         guard seconds >= 0, attoseconds >= 0 else { return 0 }
-        return UInt64(clamping: seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
+        // Saturating: a duration of centuries is as good as forever.
+        let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return .max }
+        return whole.addingReportingOverflow(UInt64(attoseconds / 1_000_000_000)).overflow
+            ? .max : whole + UInt64(attoseconds / 1_000_000_000)
     }
 }
 

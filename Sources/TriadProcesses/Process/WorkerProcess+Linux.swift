@@ -144,7 +144,7 @@ final class WorkerProcess: PoolWorker {
         let madeRings = SharedRings.parentSide(capacity: launch.ringCapacity)
         if case .failure(let error) = madeRings {
             lanes.close()
-            return fail("memfd_create", error)
+            return fail("memfd_create or mmap of the shared rings", error)
         }
         guard case .success(let (rings, rawRingFD)) = madeRings else { return }
         let ringFD = OwnedDescriptor(rawRingFD)
@@ -213,12 +213,14 @@ final class WorkerProcess: PoolWorker {
     /// Writes `message` into the worker's ring, as much as fits now; the driver writes the rest.
     func send(_ message: OutgoingMessage) {
         let message = lanes.externalize(message)
-        let (ringWorker, remains) = output.withLock { output in
+        output.withLock { output in
             output.pending.append(message)
-            return output.flush()
+            let (ringWorker, remains) = output.flush()
+            // Under the lock, where the descriptors are known to be open: `finish()` closes them only after it has
+            // let go of the writer under the same lock.
+            if ringWorker { RingDoorbell.ring(channel) }
+            if remains { Syscall.signalEventFD(wakeFD) }
         }
-        if ringWorker { RingDoorbell.ring(channel) }
-        if remains { wake() }
     }
 
     /// Tells the worker, after everything queued, that no more jobs come, so it finishes and exits.
@@ -237,7 +239,9 @@ final class WorkerProcess: PoolWorker {
 
     /// Wakes the driver thread, so it runs its supervisor's timers and writes what is queued.
     func wake() {
-        Syscall.signalEventFD(wakeFD)
+        output.withLock { output in
+            if output.writer != nil { Syscall.signalEventFD(wakeFD) }
+        }
     }
 
     // MARK: - The driver thread
@@ -370,6 +374,7 @@ final class WorkerProcess: PoolWorker {
         var mappedInResults = 0
         var nextTick: UInt64? = 0
         var waiter = IdleWaiter(launch.idle)
+        var wantsSpinning: Bool?
         // Set once the socket has ended or the pidfd says the process ended. The ring is read once more after
         // that, since the worker wrote everything it wrote before it ended; then the worker counts as gone, whoever
         // else (a process a job started) still holds the socket.
@@ -381,6 +386,7 @@ final class WorkerProcess: PoolWorker {
         while true {
             let endedBeforeReading = ended
             var active = false
+            var movedThisPass = 0
             // Read everything the ring holds and hand complete results over in one batch.
             do {
                 while true {
@@ -418,6 +424,9 @@ final class WorkerProcess: PoolWorker {
                     if ringWorker { RingDoorbell.ring(channel) }
                     guard moved > 0 else { break }
                     active = true
+                    // Hand over what has come and look at the timers before reading on, however fast results come.
+                    movedThisPass += moved
+                    if movedThisPass >= Self.maxBytesPerPass { break }
                 }
             } catch {
                 return violated(error)
@@ -436,6 +445,13 @@ final class WorkerProcess: PoolWorker {
                 if let error = reader.endOfStreamError() {
                     return ExecutorError.brokeOff(pid: pid, underlying: error)
                 }
+                if let header = assemblingHeader {
+                    let error = WireError(
+                        .truncated,
+                        "the stream ended after \(assemblingItems.count) of the \(header.count) items of a result"
+                    )
+                    return ExecutorError.brokeOff(pid: pid, underlying: error)
+                }
                 return nil
             }
             // Write what did not fit in the ring before.
@@ -451,10 +467,14 @@ final class WorkerProcess: PoolWorker {
             }
             if active {
                 waiter.reset()
+                wantsSpinning = nil
                 continue
             }
-            // Follow the idle schedule while a result or the next job may come at once; otherwise park now.
-            if supervisor.workerWantsSpinning(self) && !waiter.pause(now: now) { continue }
+            // Follow the idle schedule while a result or the next job may come at once; otherwise park now. The
+            // supervisor is asked once per idle spell, not at every turn: it takes the pool's lock. (While it spins,
+            // the driver does not look at its wake descriptor, so a timer asked for then runs up to a spell late.)
+            if wantsSpinning == nil { wantsSpinning = supervisor.workerWantsSpinning(self) }
+            if wantsSpinning == true && !waiter.pause(now: now) { continue }
             // Park: raise the flags, look once more, then poll until the worker rings, the pool wakes this
             // driver, the process ends or a timer is due.
             reader.raiseWaiting()
@@ -485,17 +505,22 @@ final class WorkerProcess: PoolWorker {
             reader.lowerWaiting()
             if remains { output.withLock { $0.writer?.lowerWaitingForRoom() } }
             waiter.reset()
+            wantsSpinning = nil
         }
     }
 
+    /// The most bytes the driver reads from the ring before it hands results over and looks at its timers.
+    private static let maxBytesPerPass = 4 << 20
+
     /// Closes the socket, reaps the child (killing it if it lingers) and releases every descriptor.
     private func finish(lastWords: inout WorkerOutput) -> WorkerExit {
-        Syscall.close(channel)
-        // Nothing is written into the rings from now on, and this thread was their only reader.
+        // Nothing is written into the rings, and no other thread touches the socket or the wake descriptor, from
+        // now on; this thread was the rings' only reader.
         output.withLock { output in
             output.writer = nil
             output.pending = OutgoingMessage()
         }
+        Syscall.close(channel)
         rings.close()
         // A worker whose stream ended exits on its own; one that lingers past two seconds is killed.
         if pidFD >= 0 {

@@ -59,7 +59,8 @@ struct IdleWaiter {
             triad_cpu_relax()
             return false
         }
-        if idle < schedule.spinNanos &+ schedule.yieldNanos {
+        let (total, overflow) = schedule.spinNanos.addingReportingOverflow(schedule.yieldNanos)
+        if overflow || idle < total {
             sched_yield()
             return false
         }
@@ -75,16 +76,19 @@ enum RingDoorbell {
         _ = Glibc.send(fd, &byte, 1, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
     }
 
-    /// Reads the rings waiting on the socket. Returns true if the socket has ended: the peer is gone.
+    /// Reads the rings waiting on the socket, up to a bound: a peer that floods the socket only keeps it
+    /// readable, and the caller comes back to it after its other duties. Returns true if the socket has ended (the
+    /// peer is gone).
     static func drain(_ fd: Int32) -> Bool {
-        var scratch: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        while true {
-            let count = withUnsafeMutableBytes(of: &scratch) { Glibc.recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+        var scratch = (0..<512).map { _ in UInt8(0) }
+        for _ in 0..<8 {
+            let count = scratch.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
             if count > 0 { continue }
             if count == 0 { return true }
             if errno == EINTR { continue }
             return errno != EAGAIN && errno != EWOULDBLOCK
         }
+        return false
     }
 }
 
@@ -118,9 +122,13 @@ final class SharedRings: @unchecked Sendable {
         let fd = triad_ring_memfd_create(capacity)
         guard fd >= 0 else { return .failure(Errno(rawValue: -fd)) }
         var mapped = 0
+        errno = 0
         guard let mapping = triad_ring_map(fd, &mapped) else {
+            // The memfd is a ring of this process's own making, so what failed is a system call (mmap, most
+            // likely for want of memory), whose errno is set.
+            let error = errno != 0 ? Errno(rawValue: errno) : .invalidArgument
             Syscall.close(fd)
-            return .failure(.invalidArgument)
+            return .failure(error)
         }
         return .success((SharedRings(mapping: mapping, capacity: mapped), fd))
     }
@@ -206,9 +214,11 @@ package final class RingFrameReader {
     private var frames: FrameReader
     private var reader: RingReader
 
-    package init(_ reader: consuming RingReader, maxPayload: Int) {
+    /// Cuts the bytes of `reader` into frames of at most `maxPayload` bytes, through a buffer of `bufferSize` bytes
+    /// (see `FrameReader.init(maxPayload:bufferSize:)`).
+    package init(_ reader: consuming RingReader, maxPayload: Int, bufferSize: Int = 64 << 10) {
         self.reader = reader
-        frames = FrameReader(maxPayload: maxPayload)
+        frames = FrameReader(maxPayload: maxPayload, bufferSize: bufferSize)
     }
 
     /// Whether a whole frame is among the bytes already read.

@@ -137,15 +137,16 @@ enum WorkerMain {
         let maxPayload = getenv(WorkerEnvironment.maxFrameKey).flatMap { Int(String(cString: $0)) }
             ?? Frame.defaultMaxPayload
         let identity = WorkerEnvironment.identity(ofExecutableAt: WorkerEnvironment.currentExecutable) ?? 0
-        var hello = OutgoingMessage()
-        hello.appendEncodedFrames(WorkerHello(identity: identity, pid: getpid()).frameBytes)
-        guard case .success = SocketWriter.writeAll(WorkerEnvironment.channelFD, hello) else { _exit(0) }
+        // The rings first: a worker that cannot map them must fail its start, not its first job.
         guard let rings = SharedRings.workerSide() else {
-            let text = "triad worker \(getpid()): no shared rings at descriptor \(SharedRings.workerFD); "
-                + "the parent runs another version of Triad\n"
+            let text = "triad worker \(getpid()): could not map the shared rings at descriptor "
+                + "\(SharedRings.workerFD) (errno \(errno)); the parent may run another version of Triad\n"
             _ = text.withCString { Glibc.write(2, $0, strlen($0)) }
             exit(70)
         }
+        var hello = OutgoingMessage()
+        hello.appendEncodedFrames(WorkerHello(identity: identity, pid: getpid()).frameBytes)
+        guard case .success = SocketWriter.writeAll(WorkerEnvironment.channelFD, hello) else { _exit(0) }
         Task.detached {
             let lanes = SharedFrameLanes.workerSide(maxPayload: maxPayload)
             let schedule = IdleSchedule.inherited(or: IdleStrategy.balanced.schedule)
