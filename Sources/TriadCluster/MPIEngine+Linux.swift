@@ -97,6 +97,8 @@ final class MPIEngine: @unchecked Sendable {
     }()
 
     private init() {
+        // Large payloads arrive in fresh arrays: huge pages make filling one cost a fault per 2 MiB, not per 4 KiB.
+        LargeArrays.preferHugePages()
         taskExecutor = EngineTaskExecutor(engine: self)
         let result = DetachedThread.start { [self] in
             triad_thread_set_name("triad-mpi")
@@ -330,7 +332,10 @@ final class MPIEngine: @unchecked Sendable {
             spare = nil
             return kept
         }
-        return kept?.buffer ?? UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 16)
+        if let kept { return kept.buffer }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 16)
+        if count >= WireLargeBuffers.minimumBytes { triad_ipc_advise_huge_pages(buffer.baseAddress, buffer.count) }
+        return buffer
     }
 
     /// Keeps a large message's buffer for the next one, in place of a smaller one kept before.

@@ -8,6 +8,14 @@ import CTriadShims
 /// transparent huge pages asked for before the first write, so that filling 64 MiB costs 32 page faults rather
 /// than 16,384. For measurements that set the pool against a raw reference, which must pay the same page faults.
 package enum LargeArrays {
+    #if os(Linux)
+    /// Has the codec ask for transparent huge pages for every large array it decodes in this process, as a pool
+    /// and its workers do: for a transport of its own (the cluster's) that moves large payloads.
+    package static func preferHugePages() {
+        SharedFrameLanes.prepareLargeArrays
+    }
+    #endif
+
     /// A new array of `count` bytes, which `fill` must write in full before it returns.
     ///
     /// - Parameters:
