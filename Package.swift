@@ -281,7 +281,7 @@ let package = Package(
             name: "TriadProcessesTests",
             dependencies: [
                 "TriadProcesses", "TriadCore", "TriadProcessesTestSupport", "TriadTestWorker", "TriadIPCTestPeer",
-                "TriadTestSupport",
+                "TriadTestSupport", "TriadThreads",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

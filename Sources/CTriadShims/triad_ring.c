@@ -132,6 +132,12 @@ int triad_ring_take(void *ring, int flag) {
     return atomic_exchange_explicit(word, 0, memory_order_acq_rel) != 0;
 }
 
+int triad_ring_unread(const void *ring) {
+    struct triad_ring_control *block = control((void *)ring);
+    uint64_t tail = atomic_load_explicit(&block->tail, memory_order_acquire);
+    return atomic_load_explicit(&block->head, memory_order_acquire) != tail;
+}
+
 void triad_ring_publish(void *ring, int which, uint64_t position) {
     atomic_store_explicit(which == 0 ? &control(ring)->head : &control(ring)->tail, position, memory_order_release);
 }

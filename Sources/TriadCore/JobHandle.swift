@@ -118,6 +118,19 @@ public final class JobHandle<Output: Sendable>: Sendable {
         storage.withLock { $0.cancelHandler = handler }
     }
 
+    /// Installs what a thread that blocks waiting for the handle may do, between its looks at the handle, to bring
+    /// the outcome sooner: a process pool reads its workers' results on that thread, instead of handing them from
+    /// its own thread to the waiting one. `begin` starts a session whose `poll` the thread calls between looks and
+    /// whose `end` it calls once, when it stops; none of them may block. Dropped when the handle resolves.
+    package func setWaitAssist(_ begin: @escaping @Sendable () -> WaitAssistSession) {
+        storage.withLock { storage in
+            if storage.promise.outcome == nil { storage.waitAssist = begin }
+        }
+    }
+
+    /// The assist installed by ``setWaitAssist(_:)``, while the handle has not resolved.
+    package var waitAssist: (@Sendable () -> WaitAssistSession)? { storage.withLock { $0.waitAssist } }
+
     /// Resolves the handle with a value. Returns `false` if it was already resolved (for example cancelled).
     @discardableResult
     package func succeed(_ value: Output) -> Bool {
@@ -165,12 +178,25 @@ public final class JobHandle<Output: Sendable>: Sendable {
             guard let wakeups = storage.promise.resolve(outcome) else { return nil }
             resolution.wasRunning = storage.state == .running
             swap(&resolution.cancelHandler, &storage.cancelHandler)
+            storage.waitAssist = nil
             storage.state = state
             return wakeups
         }
         guard let wakeups else { return nil }
         wakeups.run()
         return resolution
+    }
+}
+
+/// What a thread that blocks waiting for a handle does while it spins (see `JobHandle.setWaitAssist(_:)`): used
+/// by that one thread, `poll` any number of times, then `end` once.
+package struct WaitAssistSession {
+    package let poll: () -> Void
+    package let end: () -> Void
+
+    package init(poll: @escaping () -> Void, end: @escaping () -> Void) {
+        self.poll = poll
+        self.end = end
     }
 }
 
@@ -190,4 +216,6 @@ private struct HandleStorage {
     /// The outcome and the waiters and callbacks that hear of it.
     var promise = Promise<HandleOutcome>()
     var cancelHandler: (@Sendable (_ wasRunning: Bool) -> Void)?
+    /// What a thread that blocks waiting for the handle may call to bring the outcome sooner.
+    var waitAssist: (@Sendable () -> WaitAssistSession)?
 }

@@ -1,3 +1,4 @@
+import CTriadShims
 import TriadCore
 
 extension JobHandle {
@@ -16,9 +17,27 @@ extension JobHandle {
     public func wait(timeout: Duration? = nil) throws -> Output {
         let outcome = Guarded<Result<Output, any Error>?>(nil)
         whenComplete { result in outcome.change { $0 = result } }
+        assistWhileSpinning(until: .after(timeout))
         guard let result = outcome.wait(until: .after(timeout), wakesOthers: false, { $0 }) else {
             throw ThreadingError.timedOut(after: timeout, waitingFor: "job \(jobName) to finish")
         }
         return try result.get()
+    }
+
+    /// While the spin budget lasts, calls the executor's wait assist between looks at the handle (a process pool
+    /// reads its workers' results on this thread), yielding the CPU between calls.
+    private func assistWhileSpinning(until deadline: Deadline?) {
+        guard let begin = waitAssist else { return }
+        let session = begin()
+        defer { session.end() }
+        let start = triad_monotonic_ns()
+        while !isFinished {
+            session.poll()
+            if isFinished { return }
+            let now = triad_monotonic_ns()
+            if now &- start >= Spin.assistNanoseconds { return }
+            if let deadline, now >= deadline.nanoseconds { return }
+            triad_thread_yield()
+        }
     }
 }

@@ -56,6 +56,10 @@ void triad_ring_lower(void *ring, int flag);
 /// the other side had raised it, so the caller wakes it exactly once.
 int triad_ring_take(void *ring, int flag);
 
+/// Whether the ring holds bytes its reader has not read, by the positions both sides published: for threads other
+/// than the reader.
+int triad_ring_unread(const void *ring);
+
 /// Publishes `position` as the ring's written (`which` 0) or read (`which` 1) position, whatever it is: for tests
 /// and fuzzing of the other side's defences only.
 void triad_ring_publish(void *ring, int which, uint64_t position);

@@ -20,6 +20,9 @@ final class PoolStorage: WorkerSupervisor {
     private let inbox = Mutex(Inbox())
     /// The names of the job types submitted so far that the registry holds, by type: one lookup per submit.
     private let registeredNames = Mutex<[ObjectIdentifier: String]>([:])
+    /// The started workers, for threads that assist while they block waiting for a job: apart from the state, so
+    /// that an assist never takes the pool's lock.
+    private let started = Mutex<[WorkerProcess]>([])
 
     init(configuration: ProcessPoolConfiguration, registry: JobRegistry) {
         self.configuration = configuration
@@ -134,10 +137,23 @@ final class PoolStorage: WorkerSupervisor {
 
     var batchesSent: Int { state.withLock { $0.batchesSent } }
 
+    /// The wait assist of a single job's handle (see `JobHandle.setWaitAssist(_:)`): while it lasts, the calling
+    /// thread reads every started worker's results that no other thread is reading, so that a thread blocked on
+    /// the handle gets its result without a hand-off from a driver thread, and the drivers are not rung for them.
+    func assistWaiter() -> WaitAssistSession {
+        let workers = started.withLock { $0 }
+        for worker in workers { worker.beginAssist() }
+        return WaitAssistSession(
+            poll: { for worker in workers { worker.assist(supervisor: self) } },
+            end: { for worker in workers { worker.endAssist() } }
+        )
+    }
+
     // MARK: - WorkerSupervisor
 
     func workerDidStart(_ worker: WorkerProcess) {
         logger.debug("worker started", metadata: ["worker.pid": "\(worker.pid)"])
+        started.withLock { $0.append(worker) }
         mutate { state, actions, now in state.workerStarted(worker, now: now, actions: &actions) }
     }
 
@@ -186,6 +202,7 @@ final class PoolStorage: WorkerSupervisor {
     func worker(
         _ worker: WorkerProcess, didExit exit: WorkerExit, violation: ExecutorError?, lastStarted: StartedJob?
     ) {
+        started.withLock { $0.removeAll { $0 === worker } }
         mutate { state, actions, now in
             state.workerExited(
                 worker.id,

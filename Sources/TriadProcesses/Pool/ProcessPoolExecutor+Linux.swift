@@ -81,6 +81,9 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
             metrics: storage.metrics
         )
         try enqueue(work, handle: handle)
+        // A thread that blocks on the handle reads the workers' results itself while it spins.
+        let storage = self.storage
+        handle.setWaitAssist { storage.assistWaiter() }
         return handle
     }
 

@@ -15,7 +15,9 @@ struct IncomingResult {
     var items: [ReceivedFrame]
 }
 
-/// What one worker reports to whoever supervises it. Every call comes from the worker's own driver thread.
+/// What one worker reports to whoever supervises it. Every call comes from the worker's own driver thread, but for
+/// results, which may also come from a thread that assists while it waits (`WorkerProcess.assist(supervisor:)`);
+/// never two calls for one worker at once.
 protocol WorkerSupervisor: AnyObject, Sendable {
     func workerDidStart(_ worker: WorkerProcess)
     func workerDidFailToStart(id: Int, error: ExecutorError, permanent: Bool)
@@ -66,6 +68,13 @@ final class WorkerProcess: PoolWorker {
     private let rings: SharedRings
     private let progress: SharedProgress?
     private let output: Mutex<Output>
+    /// The reading side of the result ring: the driver reads it, and so may a thread that blocks waiting for a job
+    /// (``assist(supervisor:)``), one at a time.
+    private let incoming: Mutex<ResultAssembly>
+    /// How many threads assist now (see ``beginAssist()``).
+    private let assisting = Atomic<Int>(0)
+    /// The flags of the result ring and its written position, which any thread may use without the lock.
+    private let resultFlags: RingFlags
     // Guards the pid against reuse: a signal is sent only while the child has not been reaped.
     private let alive = Mutex(true)
 
@@ -102,10 +111,12 @@ final class WorkerProcess: PoolWorker {
 
     private init(
         id: Int, pid: pid_t, channel: Int32, lifeline: Int32, wakeFD: Int32, pidFD: Int32, stderrFD: Int32,
-        progress: SharedProgress?, lanes: SharedFrameLanes, rings: SharedRings
+        progress: SharedProgress?, lanes: SharedFrameLanes, rings: SharedRings, maxPayload: Int
     ) {
         self.rings = rings
         output = Mutex(Output(writer: rings.writer(parent: true)))
+        incoming = Mutex(ResultAssembly(RingFrameReader(rings.reader(parent: true), maxPayload: maxPayload)))
+        resultFlags = rings.flags(parent: true)
         self.pidFD = pidFD
         self.stderrFD = stderrFD
         self.lanes = lanes
@@ -191,7 +202,8 @@ final class WorkerProcess: PoolWorker {
             stderrFD: stderrRead.release(),
             progress: shared?.0,
             lanes: lanes,
-            rings: rings
+            rings: rings,
+            maxPayload: launch.maxPayload
         )
         DedicatedThread.start(name: "triad-worker") {
             worker.drive(launch: launch, supervisor: supervisor)
@@ -242,6 +254,97 @@ final class WorkerProcess: PoolWorker {
         output.withLock { output in
             if output.writer != nil { Syscall.signalEventFD(wakeFD) }
         }
+    }
+
+    /// Reads the worker's results on the calling thread and hands them to `supervisor`, unless another thread is
+    /// reading them now: for a thread that blocks waiting for a job, so that its result reaches it without a
+    /// hand-off from the driver thread. Never blocks.
+    func assist(supervisor: any WorkerSupervisor) {
+        _ = incoming.withLockIfAvailable { assembly in readResults(assembly, supervisor: supervisor) }
+    }
+
+    /// Starts assisting (see ``assist(supervisor:)``): while any thread assists, the driver's flag in the result
+    /// ring stays lowered, so the worker does not ring a parked driver for results that the assisting thread reads.
+    func beginAssist() {
+        // Under the reading side's lock, which the driver holds for its own flag changes, and which says whether
+        // the rings are still mapped.
+        incoming.withLock { assembly in
+            guard !assembly.closed else { return }
+            if assisting.wrappingAdd(1, ordering: .relaxed).oldValue == 0 { resultFlags.lowerWaitingForBytes() }
+        }
+    }
+
+    /// Stops assisting. The last thread to stop raises the driver's flag again and looks at the ring once more:
+    /// what came in meanwhile either made the worker ring, or is seen here and the driver is woken for it.
+    func endAssist() {
+        let wakeDriver = incoming.withLock { assembly -> Bool in
+            guard !assembly.closed, assisting.load(ordering: .relaxed) > 0 else { return false }
+            guard assisting.wrappingSubtract(1, ordering: .relaxed).oldValue == 1 else { return false }
+            resultFlags.raiseWaitingForBytes()
+            return resultFlags.hasBytes()
+        }
+        if wakeDriver { wake() }
+    }
+
+    /// Reads what the result ring holds, up to a bound, and hands the complete results to `supervisor`; called
+    /// under `incoming`'s lock. Returns whether it read anything. A protocol violation is kept in `assembly` for
+    /// the driver, which ends the worker.
+    private func readResults(_ assembly: ResultAssembly, supervisor: any WorkerSupervisor) -> Bool {
+        guard !assembly.closed, assembly.violation == nil else { return false }
+        var results: [IncomingResult] = []
+        // Data frames decoded straight out of the lane, once the supervisor has had them.
+        var mapped = 0
+        var movedThisPass = 0
+        func incoming(_ header: ResultHeader, _ items: [ReceivedFrame]) -> IncomingResult {
+            IncomingResult(sequence: header.sequence, first: Int(header.first), jobs: Int(header.jobs), items: items)
+        }
+        do {
+            while true {
+                while let raw = try assembly.reader.nextBuffered() {
+                    let frame = try lanes.resolve(raw, inPlace: assembly.header != nil)
+                    if let header = assembly.header {
+                        guard frame.kind == WorkerFrameKind.data else {
+                            throw WorkerLoop.ProtocolError(description: "a result item is not a data frame")
+                        }
+                        assembly.items.append(frame)
+                        if assembly.items.count == Int(header.count) {
+                            mapped += assembly.items.count { $0.isInLane }
+                            results.append(incoming(header, assembly.items))
+                            assembly.header = nil
+                            assembly.items = []
+                        }
+                    } else {
+                        guard frame.kind == WorkerFrameKind.result, let header = ResultHeader(payload: frame.payload)
+                        else {
+                            throw WorkerLoop.ProtocolError(
+                                description: "expected a result header, got a frame of kind \(frame.kind)"
+                            )
+                        }
+                        if header.count == 0 {
+                            results.append(incoming(header, []))
+                        } else {
+                            assembly.header = header
+                            assembly.items.reserveCapacity(Int(min(header.count, 1 << 16)))
+                        }
+                    }
+                }
+                var ringWorker = false
+                let moved = try assembly.reader.fill(ringWriter: &ringWorker)
+                if ringWorker { RingDoorbell.ring(channel) }
+                guard moved > 0 else { break }
+                // Hand over what has come (and let the driver look at its timers) however fast results come.
+                movedThisPass += moved
+                if movedThisPass >= Self.maxBytesPerPass { break }
+            }
+        } catch {
+            assembly.violation = error
+        }
+        if !results.isEmpty {
+            supervisor.worker(self, didReceive: results)
+            // Every delivery decoded its items during the call; their lane slots may be reused now.
+            lanes.release(mapped)
+        }
+        return movedThisPass > 0
     }
 
     // MARK: - The driver thread
@@ -362,16 +465,6 @@ final class WorkerProcess: PoolWorker {
         supervisor: any WorkerSupervisor,
         lastWords: inout WorkerOutput
     ) -> ExecutorError? {
-        let reader = RingFrameReader(rings.reader(parent: true), maxPayload: launch.maxPayload)
-        // The result being assembled: its header and the items received so far.
-        var assemblingHeader: ResultHeader?
-        var assemblingItems: [ReceivedFrame] = []
-        func incoming(_ header: ResultHeader, _ items: [ReceivedFrame]) -> IncomingResult {
-            IncomingResult(sequence: header.sequence, first: Int(header.first), jobs: Int(header.jobs), items: items)
-        }
-        var results: [IncomingResult] = []
-        // Data frames decoded straight out of the lane, once the supervisor has had them.
-        var mappedInResults = 0
         var nextTick: UInt64? = 0
         var waiter = IdleWaiter(launch.idle)
         var wantsSpinning: Bool?
@@ -385,81 +478,32 @@ final class WorkerProcess: PoolWorker {
         }
         while true {
             let endedBeforeReading = ended
-            var active = false
-            var movedThisPass = 0
-            // Read everything the ring holds and hand complete results over in one batch.
-            do {
-                while true {
-                    while let raw = try reader.nextBuffered() {
-                        let frame = try lanes.resolve(raw, inPlace: assemblingHeader != nil)
-                        if let header = assemblingHeader {
-                            guard frame.kind == WorkerFrameKind.data else {
-                                throw WorkerLoop.ProtocolError(description: "a result item is not a data frame")
-                            }
-                            assemblingItems.append(frame)
-                            if assemblingItems.count == Int(header.count) {
-                                mappedInResults += assemblingItems.count { $0.isInLane }
-                                results.append(incoming(header, assemblingItems))
-                                assemblingHeader = nil
-                                assemblingItems = []
-                            }
-                        } else {
-                            guard frame.kind == WorkerFrameKind.result,
-                                let header = ResultHeader(payload: frame.payload)
-                            else {
-                                throw WorkerLoop.ProtocolError(
-                                    description: "expected a result header, got a frame of kind \(frame.kind)"
-                                )
-                            }
-                            if header.count == 0 {
-                                results.append(incoming(header, []))
-                            } else {
-                                assemblingHeader = header
-                                assemblingItems.reserveCapacity(Int(min(header.count, 1 << 16)))
-                            }
-                        }
-                    }
-                    var ringWorker = false
-                    let moved = try reader.fill(ringWriter: &ringWorker)
-                    if ringWorker { RingDoorbell.ring(channel) }
-                    guard moved > 0 else { break }
-                    active = true
-                    // Hand over what has come and look at the timers before reading on, however fast results come.
-                    movedThisPass += moved
-                    if movedThisPass >= Self.maxBytesPerPass { break }
-                }
-            } catch {
-                return violated(error)
+            // Read what the ring holds and hand complete results over.
+            let (active, violation) = incoming.withLock { assembly in
+                (readResults(assembly, supervisor: supervisor), assembly.violation)
             }
-            if !results.isEmpty {
-                supervisor.worker(self, didReceive: results)
-                // Every delivery decoded its items during the call; their lane slots may be reused now.
-                lanes.release(mappedInResults)
-                mappedInResults = 0
-                results.removeAll(keepingCapacity: true)
-                nextTick = 0
-            }
+            if let violation { return violated(violation) }
+            if active { nextTick = 0 }
             if endedBeforeReading {
                 lastWords.drain()
                 // Whether the end of the stream or of the process came first, a message cut short is reported.
-                if let error = reader.endOfStreamError() {
-                    return ExecutorError.brokeOff(pid: pid, underlying: error)
-                }
-                if let header = assemblingHeader {
-                    let error = WireError(
+                let error = incoming.withLock { assembly -> WireError? in
+                    if let error = assembly.reader.endOfStreamError() { return error }
+                    guard let header = assembly.header else { return nil }
+                    return WireError(
                         .truncated,
-                        "the stream ended after \(assemblingItems.count) of the \(header.count) items of a result"
+                        "the stream ended after \(assembly.items.count) of the \(header.count) items of a result"
                     )
-                    return ExecutorError.brokeOff(pid: pid, underlying: error)
                 }
+                if let error { return ExecutorError.brokeOff(pid: pid, underlying: error) }
                 return nil
             }
             // Write what did not fit in the ring before.
-            let (ringWorker, remains, violation) = output.withLock { output in
+            let (ringWorker, remains, outputViolation) = output.withLock { output in
                 let (ringWorker, remains) = output.flush()
                 return (ringWorker, remains, output.violation)
             }
-            if let violation { return violated(violation) }
+            if let outputViolation { return violated(outputViolation) }
             if ringWorker { RingDoorbell.ring(channel) }
             let now = Syscall.now()
             if let tick = nextTick, tick <= now {
@@ -477,12 +521,16 @@ final class WorkerProcess: PoolWorker {
             if wantsSpinning == true && !waiter.pause(now: now) { continue }
             // Park: raise the flags, look once more, then poll until the worker rings, the pool wakes this
             // driver, the process ends or a timer is due.
-            reader.raiseWaiting()
             if remains { output.withLock { $0.writer?.raiseWaitingForRoom() } }
             let ready: Bool
             do {
                 let room = remains ? try output.withLock { output throws(WireError) in try output.writer?.room() ?? 0 } : 0
-                ready = try reader.ringHasBytes() || room > 0
+                let hasBytes = try incoming.withLock { assembly throws(WireError) in
+                    // While a thread assists, it reads the results, and the worker need not ring this driver.
+                    if assisting.load(ordering: .relaxed) == 0 { resultFlags.raiseWaitingForBytes() }
+                    return try assembly.reader.ringHasBytes()
+                }
+                ready = hasBytes || room > 0
             } catch {
                 return violated(error)
             }
@@ -502,7 +550,7 @@ final class WorkerProcess: PoolWorker {
                 if fds[2].revents != 0 { ended = true }
                 if fds[3].revents != 0 { lastWords.drain() }
             }
-            reader.lowerWaiting()
+            incoming.withLock { _ in resultFlags.lowerWaitingForBytes() }
             if remains { output.withLock { $0.writer?.lowerWaitingForRoom() } }
             waiter.reset()
             wantsSpinning = nil
@@ -515,11 +563,13 @@ final class WorkerProcess: PoolWorker {
     /// Closes the socket, reaps the child (killing it if it lingers) and releases every descriptor.
     private func finish(lastWords: inout WorkerOutput) -> WorkerExit {
         // Nothing is written into the rings, and no other thread touches the socket or the wake descriptor, from
-        // now on; this thread was the rings' only reader.
+        // now on.
         output.withLock { output in
             output.writer = nil
             output.pending = OutgoingMessage()
         }
+        // Nor read: an assisting thread finds the reading side closed.
+        incoming.withLock { $0.closed = true }
         Syscall.close(channel)
         rings.close()
         // A worker whose stream ended exits on its own; one that lingers past two seconds is killed.
@@ -553,6 +603,21 @@ final class WorkerProcess: PoolWorker {
         }
         return WorkerExit(pid: pid, signal: nil, exitStatus: triad_wexitstatus(status), lastOutput: output)
     }
+}
+
+/// The reading side of a worker's result ring and the result being assembled from it, guarded by the worker's
+/// `incoming` lock.
+private final class ResultAssembly {
+    let reader: RingFrameReader
+    /// The header of the result being assembled, and its items received so far.
+    var header: ResultHeader?
+    var items: [ReceivedFrame] = []
+    /// A protocol violation found while reading, kept for the driver, which ends the worker.
+    var violation: (any Error)?
+    /// Set before the rings are unmapped; nothing is read afterwards.
+    var closed = false
+
+    init(_ reader: RingFrameReader) { self.reader = reader }
 }
 
 /// Calls `body` with a NULL-terminated array of C strings.

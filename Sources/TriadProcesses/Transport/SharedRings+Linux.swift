@@ -148,10 +148,28 @@ final class SharedRings: @unchecked Sendable {
         RingWriter(ring: triad_ring_at(mapping, capacity, parent ? Self.toWorker : Self.toParent), capacity: capacity)
     }
 
+    /// The flags of the parent's ring of results (`parent`) or of the worker's ring of jobs, for threads other
+    /// than the ring's reader. Valid until ``close()``.
+    func flags(parent: Bool) -> RingFlags {
+        RingFlags(ring: triad_ring_at(mapping, capacity, parent ? Self.toParent : Self.toWorker))
+    }
+
     /// The parent's reader of results, or the worker's reader of jobs.
     func reader(parent: Bool) -> RingReader {
         RingReader(ring: triad_ring_at(mapping, capacity, parent ? Self.toParent : Self.toWorker), capacity: capacity)
     }
+}
+
+/// The reader's flag of one ring, and whether the ring holds unread bytes, for threads other than its reader: they
+/// touch only the words of the control block that any side may touch.
+struct RingFlags: @unchecked Sendable {
+    // @unchecked: the pointer is into a shared mapping that its owner keeps until no thread uses these any more.
+    fileprivate let ring: UnsafeMutableRawPointer
+
+    func raiseWaitingForBytes() { triad_ring_raise(ring, 0) }
+    func lowerWaitingForBytes() { triad_ring_lower(ring, 0) }
+    /// Whether the writer has published bytes the reader has not read.
+    func hasBytes() -> Bool { triad_ring_unread(ring) != 0 }
 }
 
 /// The writing end of one ring. Not copyable: its position is the writer's alone.

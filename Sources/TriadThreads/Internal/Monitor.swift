@@ -58,6 +58,9 @@ enum Spin {
     static let budgetNanoseconds: UInt64 = 40_000
     /// The first part of the budget is spent in CPU pause hints: enough for a thread on another CPU to answer.
     static let pauseNanoseconds: UInt64 = 1_000
+    /// How long a blocking wait on a job calls its executor's wait assist before it waits as usual: the time a
+    /// tiny job takes on another process, with room to spare.
+    static let assistNanoseconds: UInt64 = 200_000
 
     /// Spins until `changed` returns `true` or the budget is spent. Returns whether it saw the change.
     ///

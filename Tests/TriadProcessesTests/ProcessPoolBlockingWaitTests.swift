@@ -1,0 +1,72 @@
+import Testing
+import TriadCore
+import TriadProcesses
+import TriadProcessesTestSupport
+import TriadThreads
+
+/// Runs `body` on an OS thread of its own (it blocks in `JobHandle.wait()`) and returns its value.
+private func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    let thread = TriadThreads.Thread(name: "blocking-waiter", body)
+    try thread.start()
+    return try await thread.join()
+}
+
+extension ProcessPoolTests {
+    /// A thread that blocks on a pool job's handle reads the workers' results itself while it spins (the handle's
+    /// wait assist), so these tests drive that path: several such threads at once, beside awaiting tasks, and
+    /// through a crash.
+    @Suite("Blocking waits on a process pool's jobs", .serialized)
+    struct BlockingWaitTests {
+        @Test("threads that block on their jobs' handles get their own results, many at once, beside awaiting tasks")
+        func manyWaiters() async throws {
+            let pool = TestPools.pool(workers: 2)
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                for waiter in 0..<4 {
+                    group.addTask {
+                        try await onThread { () throws -> Bool in
+                            for index in 0..<300 {
+                                let value = waiter * 1000 + index
+                                guard try pool.submit(Square(value)).wait() == value * value else { return false }
+                            }
+                            return true
+                        }
+                    }
+                }
+                group.addTask {
+                    for index in 0..<300 {
+                        guard try await pool.submit(Square(index)).value == index * index else { return false }
+                    }
+                    return true
+                }
+                for try await allRight in group { #expect(allRight) }
+            }
+            await pool.shutdown()
+        }
+
+        @Test("a blocking wait ends with the job's crash, and the pool's next blocking wait works")
+        func crashWhileBlocked() async throws {
+            let pool = TestPools.pool(workers: 1)
+            let outcome = try await onThread { () -> ExecutorError.Code? in
+                do {
+                    _ = try pool.submit(Crash(.segmentationFault)).wait()
+                    return nil
+                } catch {
+                    return (error as? ExecutorError)?.code
+                }
+            }
+            #expect(outcome == .workerCrashed)
+            #expect(try await onThread { try pool.submit(Square(12)).wait() } == 144)
+            await pool.shutdown()
+        }
+
+        @Test("a blocking wait on a job longer than the assist's spin parks, and still gets its result")
+        func longJob() async throws {
+            let pool = TestPools.pool(workers: 1)
+            // 20 ms is a hundred times the assist's spin: the result comes through the driver, which the end of the
+            // assist hands the ring back to.
+            let pid = try await onThread { try pool.submit(Nap(milliseconds: 20)).wait() }
+            #expect(pool.workerPIDs.contains(pid))
+            await pool.shutdown()
+        }
+    }
+}
