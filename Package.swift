@@ -340,11 +340,13 @@ let package = Package(
             dependencies: ["TriadTracingTestProgram"],
             swiftSettings: triadSwiftSettings
         ),
-        // Fuzzing what takes bytes from another process: the frame reader and the wire decoder. `Fuzz/run` builds
-        // TriadFuzzer with libFuzzer and AddressSanitizer and runs each target over its corpus in Fuzz/Corpus;
-        // FuzzCorpusTests replays that corpus in every test run.
+        // Fuzzing what takes bytes from another process: the frame reader, the wire decoder and the shared rings.
+        // `Fuzz/run` builds TriadFuzzer with libFuzzer and AddressSanitizer and runs each target over its corpus in
+        // Fuzz/Corpus; FuzzCorpusTests replays that corpus in every test run.
         .target(
-            name: "TriadFuzzTargets", dependencies: ["TriadCore", "TriadProcesses", "CTriadShims"], path: "Fuzz/Targets",
+            name: "TriadFuzzTargets",
+            dependencies: ["TriadCore", "TriadProcesses", "CTriadShims"],
+            path: "Fuzz/Targets",
             swiftSettings: triadSwiftSettings
         ),
         .target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"),

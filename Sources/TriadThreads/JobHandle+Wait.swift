@@ -7,7 +7,9 @@ extension JobHandle {
     ///
     /// This blocks an OS thread: do not call it from async code; the async variant is `JobHandle.value`. It suits
     /// code running on a ``TriadThreads/Thread`` or in a pool job, and synchronous programs. The thread spins for a
-    /// few tens of microseconds before it parks, so a short job's result arrives without the cost of a wake-up.
+    /// few tens of microseconds before it parks, so a short job's result arrives without the cost of a wake-up. While
+    /// it spins, the job's executor may have it help: a process pool's handle has it read the workers' results
+    /// itself, so the result reaches it without a hand-off between threads.
     ///
     /// - Parameter timeout: How long to wait; `nil` waits as long as it takes. Timing out does not cancel the job.
     /// - Throws: The job's own error, an `ExecutorError` (cancelled, timed out, shut down), or
