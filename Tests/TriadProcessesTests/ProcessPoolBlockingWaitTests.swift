@@ -59,6 +59,35 @@ extension ProcessPoolTests {
             await pool.shutdown()
         }
 
+        @Test("a job's time limit is watched when the job before it was answered to a blocking waiter")
+        func timeoutBehindAssistedJob() async throws {
+            let pool = TestPools.pool(workers: 1)
+            for index in 0..<20 { _ = try await pool.submit(Square(index)).value }
+            let quick = try pool.submit(Square(3))
+            // A minute long, with a limit of a fifth of a second: if no one watched the limit, the job would run
+            // its minute and come back with a pid instead of timedOut.
+            let long = try pool.submit(Nap(milliseconds: 60_000), options: JobOptions(timeout: .milliseconds(200)))
+            #expect(try await onThread { try quick.wait() } == 9)
+            #expect(executorError(await long.result)?.code == .timedOut)
+            await pool.shutdown()
+        }
+
+        @Test("garbage read by a blocking waiter ends the worker with protocolViolation, as the driver would")
+        func garbageSeenByWaiter() async throws {
+            let pool = TestPools.pool(workers: 1)
+            let code = try await onThread { () -> ExecutorError.Code? in
+                do {
+                    _ = try pool.submit(Sabotage(.garbage)).wait()
+                    return nil
+                } catch {
+                    return (error as? ExecutorError)?.code
+                }
+            }
+            #expect(code == .protocolViolation)
+            #expect(try await onThread { try pool.submit(Square(5)).wait() } == 25)
+            await pool.shutdown()
+        }
+
         @Test("a blocking wait on a job longer than the assist's spin parks, and still gets its result")
         func longJob() async throws {
             let pool = TestPools.pool(workers: 1)

@@ -853,3 +853,15 @@ struct PoolState<Worker: PoolWorker>: Sendable {
         shutdownWaiters = []
     }
 }
+
+extension PoolState {
+    /// Whether the driver of worker `id` must look at its timers once its results are in: some job in flight has a
+    /// time limit, the pool watches memory, or a cancelled job waits to be watched.
+    func watchesTimers(_ id: Int) -> Bool {
+        guard let index = slotIndex(of: id) else { return false }
+        let slot = slots[index]
+        if !slot.cancelledAhead.isEmpty { return true }
+        guard !slot.inFlight.isEmpty else { return false }
+        return memoryLimit != nil || slot.inFlight.contains { $0.limit(default: defaultTimeout) != nil }
+    }
+}

@@ -181,6 +181,10 @@ final class PoolStorage: WorkerSupervisor {
         }
     }
 
+    func workerWatchesTimers(_ worker: WorkerProcess) -> Bool {
+        state.withLock { $0.watchesTimers(worker.id) }
+    }
+
     func workerWantsSpinning(_ worker: WorkerProcess) -> Bool {
         // Spin for a lone job, where latency matters, and while none is in flight, in case the program submits the
         // next at once. With many in flight, results come in batches, and on a small machine a spinning driver

@@ -116,6 +116,8 @@ final class ProcessStorage: WorkerSupervisor {
         state.withLock { $0.received(output) }
     }
 
+    func workerWatchesTimers(_ worker: WorkerProcess) -> Bool { false }
+
     func workerWantsSpinning(_ worker: WorkerProcess) -> Bool {
         state.withLock { $0.expectsResult }
     }

@@ -22,6 +22,9 @@ protocol WorkerSupervisor: AnyObject, Sendable {
     func workerDidStart(_ worker: WorkerProcess)
     func workerDidFailToStart(id: Int, error: ExecutorError, permanent: Bool)
     func worker(_ worker: WorkerProcess, didReceive results: [IncomingResult])
+    /// Whether the driver must look at its timers after results that another thread read: some job in flight has a
+    /// time limit, or memory is watched.
+    func workerWatchesTimers(_ worker: WorkerProcess) -> Bool
     /// Whether the driver should follow its idle schedule (spin, then yield) before it parks: true while a result
     /// is due soon or the next job may follow at once; false while many are in flight, when results come in
     /// batches and a spinning driver would take the CPU from the workers that produce them.
@@ -260,7 +263,12 @@ final class WorkerProcess: PoolWorker {
     /// reading them now: for a thread that blocks waiting for a job, so that its result reaches it without a
     /// hand-off from the driver thread. Never blocks.
     func assist(supervisor: any WorkerSupervisor) {
-        _ = incoming.withLockIfAvailable { assembly in readResults(assembly, supervisor: supervisor) }
+        let (read, violated) = incoming.withLockIfAvailable { assembly in
+            (readResults(assembly, supervisor: supervisor), assembly.violation != nil)
+        } ?? (false, false)
+        // The driver ends a worker that broke the protocol, and starts watching the time limits of the jobs that
+        // start once their predecessors' results are in: it must hear of both, parked as it may be.
+        if violated || (read && supervisor.workerWatchesTimers(self)) { wake() }
     }
 
     /// Starts assisting (see ``assist(supervisor:)``): while any thread assists, the driver's flag in the result
