@@ -23,6 +23,9 @@ final class PoolStorage: WorkerSupervisor {
     /// The started workers, for threads that assist while they block waiting for a job: apart from the state, so
     /// that an assist never takes the pool's lock.
     private let started = Mutex<[WorkerProcess]>([])
+    /// Whether a job with a time limit of its own was ever submitted: until then, and with no default limit or
+    /// memory limit, no driver has timers to watch, which a blocking waiter's assist then learns without the lock.
+    private let timedJobsSubmitted = Atomic<Bool>(false)
 
     init(configuration: ProcessPoolConfiguration, registry: JobRegistry) {
         self.configuration = configuration
@@ -81,6 +84,9 @@ final class PoolStorage: WorkerSupervisor {
 
     func enqueue(_ work: PoolWork) throws(ExecutorError) {
         metrics?.job(work.jobName).submitted.increment(by: work.itemCount)
+        if work.timeout != nil, !timedJobsSubmitted.load(ordering: .relaxed) {
+            timedJobsSubmitted.store(true, ordering: .relaxed)
+        }
         // While every worker is busy, a new job only needs to wait its turn: it goes into the inbox, which the next
         // state change (a result, most often) empties into the queue. The submitting thread then never contends
         // with the drivers for the state's lock, which they take for every batch of results.
@@ -182,7 +188,12 @@ final class PoolStorage: WorkerSupervisor {
     }
 
     func workerWatchesTimers(_ worker: WorkerProcess) -> Bool {
-        state.withLock { $0.watchesTimers(worker.id) }
+        if configuration.defaultTimeout == nil, configuration.memoryLimitPerWorker == nil,
+            !timedJobsSubmitted.load(ordering: .relaxed)
+        {
+            return false
+        }
+        return state.withLock { $0.watchesTimers(worker.id) }
     }
 
     func workerWantsSpinning(_ worker: WorkerProcess) -> Bool {
