@@ -250,7 +250,7 @@ let package = Package(
         .testTarget(
             name: "TriadLifecycleTests",
             dependencies: [
-                "TriadLifecycle", "TriadCore", "TriadThreads", "TriadLifecycleTestProgram",
+                "TriadLifecycle", "TriadCore", "TriadThreads", "TriadLifecycleTestProgram", "TriadTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -337,7 +337,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TriadTracingTests",
-            dependencies: ["TriadTracingTestProgram"],
+            dependencies: ["TriadTracingTestProgram", "TriadTestSupport"],
             swiftSettings: triadSwiftSettings
         ),
         // Fuzzing what takes bytes from another process: the frame reader, the wire decoder and the shared rings.
@@ -370,7 +370,9 @@ let package = Package(
         ),
         .testTarget(
             name: "TriadClusterTests",
-            dependencies: ["TriadCluster", "TriadProcesses", "TriadCore", "TriadClusterTestProgram", "triad"],
+            dependencies: [
+                "TriadCluster", "TriadProcesses", "TriadCore", "TriadClusterTestProgram", "triad", "TriadTestSupport",
+            ],
             swiftSettings: triadSwiftSettings
         ),
         // `@WireCodable`: its expansions and diagnostics, its bytes against hand-written conformances, and its jobs in
@@ -379,7 +381,7 @@ let package = Package(
             name: "TriadWireMacrosTests",
             dependencies: [
                 "TriadWireMacros", "TriadWireMacrosExpansion", "TriadWireMacrosTestJobs", "TriadWireMacrosTestWorker",
-                "TriadProcesses", "TriadCore",
+                "TriadProcesses", "TriadCore", "TriadTestSupport",
                 .product(name: "SwiftSyntax", package: "swift-syntax"),
                 .product(name: "SwiftSyntaxBuilder", package: "swift-syntax"),
                 .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),

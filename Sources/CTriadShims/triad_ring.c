@@ -81,6 +81,13 @@ size_t triad_ring_readable(const void *ring, size_t capacity, uint64_t tail) {
     return (size_t)available;
 }
 
+// Where `take` bytes at `position` lie in a ring's data: from `*at` to the end, `*first` bytes, and the rest from the
+// data's start.
+static void span(uint64_t position, size_t take, size_t capacity, size_t *at, size_t *first) {
+    *at = (size_t)(position & (capacity - 1));
+    *first = capacity - *at < take ? capacity - *at : take;
+}
+
 size_t triad_ring_write(void *ring, size_t capacity, uint64_t *head, const void *bytes, size_t count, int *corrupt) {
     size_t room = triad_ring_writable(ring, capacity, *head);
     if (room == SIZE_MAX) {
@@ -89,10 +96,10 @@ size_t triad_ring_write(void *ring, size_t capacity, uint64_t *head, const void 
     }
     size_t take = count < room ? count : room;
     if (take == 0) return 0;
-    size_t at = (size_t)(*head & (capacity - 1));
-    size_t first = capacity - at < take ? capacity - at : take;
+    size_t at, first;
+    span(*head, take, capacity, &at, &first);
     memcpy(data(ring) + at, bytes, first);
-    if (take > first) memcpy(data(ring), (const uint8_t *)bytes + first, take - first);
+    memcpy(data(ring), (const uint8_t *)bytes + first, take - first);
     *head += take;
     atomic_store_explicit(&control(ring)->head, *head, memory_order_release);
     return take;
@@ -106,10 +113,10 @@ size_t triad_ring_read(void *ring, size_t capacity, uint64_t *tail, void *into, 
     }
     size_t take = count < available ? count : available;
     if (take == 0) return 0;
-    size_t at = (size_t)(*tail & (capacity - 1));
-    size_t first = capacity - at < take ? capacity - at : take;
+    size_t at, first;
+    span(*tail, take, capacity, &at, &first);
     memcpy(into, data(ring) + at, first);
-    if (take > first) memcpy((uint8_t *)into + first, data(ring), take - first);
+    memcpy((uint8_t *)into + first, data(ring), take - first);
     *tail += take;
     atomic_store_explicit(&control(ring)->tail, *tail, memory_order_release);
     return take;

@@ -1,6 +1,7 @@
 #if MPI && os(Linux)
 import Glibc
 import Testing
+import TriadTestSupport
 
 /// Runs the cluster's test program under `mpirun`, its output in a file, and watches it.
 ///
@@ -13,16 +14,7 @@ final class MPIRun {
     private(set) var status: Int32?
 
     /// The test program, built next to the test runner.
-    static let programPath: String = {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        let path = String(decoding: buffer[..<max(0, count)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        var directory = path[..<(path.lastIndex(of: "/") ?? path.endIndex)]
-        if directory.hasSuffix(".xctest") {
-            directory = directory[..<(directory.lastIndex(of: "/") ?? directory.endIndex)]
-        }
-        return directory + "/TriadClusterTestProgram"
-    }()
+    static let programPath = TestPrograms.path(of: "TriadClusterTestProgram")
 
     /// The `triad` tool, built next to the test runner.
     static var triadPath: String {

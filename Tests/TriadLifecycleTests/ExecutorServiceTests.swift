@@ -5,15 +5,11 @@ import Synchronization
 import Testing
 import TriadCore
 import TriadLifecycle
+import TriadTestSupport
 import TriadThreads
 
 /// The lifecycle test program, built beside the test runner.
-private var programPath: String {
-    var directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-    // The runner may sit inside an .xctest bundle directory.
-    if directory.pathExtension == "xctest" { directory.deleteLastPathComponent() }
-    return directory.appendingPathComponent("TriadLifecycleTestProgram").path
-}
+private var programPath: String { TestPrograms.path(of: "TriadLifecycleTestProgram") }
 
 /// A running lifecycle test program and the lines it has printed.
 private final class Program: Sendable {

@@ -2,6 +2,7 @@ import Glibc
 import SystemPackage
 import Testing
 import TriadProcesses
+import TriadTestSupport
 
 /// The IPC tests: one serialized suite, since they spawn processes and send signals. The nested suites live in the
 /// other IPC test files.
@@ -15,16 +16,7 @@ final class IPCPeer {
     private var reaped = false
     private(set) var status: Int32 = 0
 
-    static var executablePath: String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        precondition(length > 0)
-        let exe = String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        var directory = exe[..<exe.lastIndex(of: "/")!]
-        // swift test runs <build>/triadPackageTests.xctest; the peer sits beside it.
-        if directory.hasSuffix(".xctest") { directory = directory[..<directory.lastIndex(of: "/")!] }
-        return directory + "/TriadIPCTestPeer"
-    }
+    static var executablePath: String { TestPrograms.path(of: "TriadIPCTestPeer") }
 
     init(_ role: String, descriptors: [IPCDescriptor] = [], arguments: [String] = []) throws {
         let path = Self.executablePath

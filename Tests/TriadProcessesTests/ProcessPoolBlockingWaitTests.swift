@@ -11,6 +11,19 @@ private func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) a
     return try await thread.join()
 }
 
+/// Submits `job` and blocks on its handle on a thread of its own; returns the code of the `ExecutorError` it ends
+/// with, or nil if it succeeds or fails otherwise.
+private func blockingErrorCode<J: Job>(_ pool: ProcessPoolExecutor, _ job: J) async throws -> ExecutorError.Code? {
+    try await onThread { () -> ExecutorError.Code? in
+        do {
+            _ = try pool.submit(job).wait()
+            return nil
+        } catch {
+            return (error as? ExecutorError)?.code
+        }
+    }
+}
+
 extension ProcessPoolTests {
     /// A thread that blocks on a pool job's handle reads the workers' results itself while it spins (the handle's
     /// wait assist), so these tests drive that path: several such threads at once, beside awaiting tasks, and
@@ -46,15 +59,7 @@ extension ProcessPoolTests {
         @Test("a blocking wait ends with the job's crash, and the pool's next blocking wait works")
         func crashWhileBlocked() async throws {
             let pool = TestPools.pool(workers: 1)
-            let outcome = try await onThread { () -> ExecutorError.Code? in
-                do {
-                    _ = try pool.submit(Crash(.segmentationFault)).wait()
-                    return nil
-                } catch {
-                    return (error as? ExecutorError)?.code
-                }
-            }
-            #expect(outcome == .workerCrashed)
+            #expect(try await blockingErrorCode(pool, Crash(.segmentationFault)) == .workerCrashed)
             #expect(try await onThread { try pool.submit(Square(12)).wait() } == 144)
             await pool.shutdown()
         }
@@ -75,15 +80,7 @@ extension ProcessPoolTests {
         @Test("garbage read by a blocking waiter ends the worker with protocolViolation, as the driver would")
         func garbageSeenByWaiter() async throws {
             let pool = TestPools.pool(workers: 1)
-            let code = try await onThread { () -> ExecutorError.Code? in
-                do {
-                    _ = try pool.submit(Sabotage(.garbage)).wait()
-                    return nil
-                } catch {
-                    return (error as? ExecutorError)?.code
-                }
-            }
-            #expect(code == .protocolViolation)
+            #expect(try await blockingErrorCode(pool, Sabotage(.garbage)) == .protocolViolation)
             #expect(try await onThread { try pool.submit(Square(5)).wait() } == 25)
             await pool.shutdown()
         }

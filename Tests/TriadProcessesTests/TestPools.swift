@@ -3,6 +3,7 @@ import Testing
 import TriadCore
 import TriadProcesses
 import TriadProcessesTestSupport
+import TriadTestSupport
 
 /// Makes pools that run the test worker executable, built next to the test runner.
 enum TestPools {
@@ -12,17 +13,7 @@ enum TestPools {
         return registry
     }()
 
-    static var workerPath: String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        let path = String(decoding: buffer[..<max(0, count)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        var directory = path[..<(path.lastIndex(of: "/") ?? path.endIndex)]
-        // The runner may sit inside an .xctest bundle directory.
-        if directory.hasSuffix(".xctest") {
-            directory = directory[..<(directory.lastIndex(of: "/") ?? directory.endIndex)]
-        }
-        return directory + "/TriadTestWorker"
-    }
+    static var workerPath: String { TestPrograms.path(of: "TriadTestWorker") }
 
     static func configuration(workers: Int = 2, arguments: [String] = []) -> ProcessPoolConfiguration {
         var configuration = ProcessPoolConfiguration(workers: workers)

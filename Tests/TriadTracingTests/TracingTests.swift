@@ -4,13 +4,10 @@
 import Foundation
 import Synchronization
 import Testing
+import TriadTestSupport
 
 /// The test program, built beside the test runner.
-private var programPath: String {
-    var directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-    if directory.pathExtension == "xctest" { directory.deleteLastPathComponent() }
-    return directory.appendingPathComponent("TriadTracingTestProgram").path
-}
+private var programPath: String { TestPrograms.path(of: "TriadTracingTestProgram") }
 
 /// The program's report, as it prints it (see Tests/TriadTracingTestProgram).
 private struct Report: Decodable {

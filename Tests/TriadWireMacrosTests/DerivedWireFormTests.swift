@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import TriadCore
 import TriadProcesses
+import TriadTestSupport
 import TriadWireMacros
 import TriadWireMacrosTestJobs
 
@@ -90,16 +91,7 @@ private struct CodablePairTwin: Codable {
 
 /// Derived jobs in a real process pool, run by the worker program that knows them.
 @Suite(.serialized) struct DerivedJobsInAPoolTests {
-    static var workerPath: String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        let path = String(decoding: buffer[..<max(0, count)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        var directory = path[..<(path.lastIndex(of: "/") ?? path.endIndex)]
-        if directory.hasSuffix(".xctest") {
-            directory = directory[..<(directory.lastIndex(of: "/") ?? directory.endIndex)]
-        }
-        return directory + "/TriadWireMacrosTestWorker"
-    }
+    static var workerPath: String { TestPrograms.path(of: "TriadWireMacrosTestWorker") }
 
     func pool() -> ProcessPoolExecutor {
         var configuration = ProcessPoolConfiguration(workers: 2)

@@ -106,10 +106,6 @@ enum Syscall {
         return retrying { waitpid(pid, &status, 0) }.map { _ in status }
     }
 
-    static func shutdownWrite(_ fd: Int32) {
-        _ = Glibc.shutdown(fd, Int32(SHUT_WR))
-    }
-
     /// Monotonic time in nanoseconds.
     static func now() -> UInt64 {
         var spec = timespec()

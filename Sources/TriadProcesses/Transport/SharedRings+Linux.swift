@@ -73,20 +73,23 @@ enum RingDoorbell {
     /// Rings the peer. A full socket already holds rings the peer has not seen, so that is not an error.
     static func ring(_ fd: Int32) {
         var byte: UInt8 = 1
-        _ = Glibc.send(fd, &byte, 1, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+        withUnsafeMutableBytes(of: &byte) { bytes in
+            var vector = iovec(iov_base: bytes.baseAddress, iov_len: 1)
+            _ = Syscall.sendNonBlocking(fd, &vector, count: 1)
+        }
     }
 
     /// Reads the rings waiting on the socket, up to a bound: a peer that floods the socket only keeps it
     /// readable, and the caller comes back to it after its other duties. Returns true if the socket has ended (the
     /// peer is gone).
     static func drain(_ fd: Int32) -> Bool {
-        var scratch = (0..<512).map { _ in UInt8(0) }
+        var scratch = [UInt8](repeating: 0, count: 512)
         for _ in 0..<8 {
-            let count = scratch.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-            if count > 0 { continue }
-            if count == 0 { return true }
-            if errno == EINTR { continue }
-            return errno != EAGAIN && errno != EWOULDBLOCK
+            switch scratch.withUnsafeMutableBytes({ Syscall.recvNonBlocking(fd, into: $0) }) {
+            case .success(0): return true
+            case .success: continue
+            case .failure(let error): return error != .again && error.rawValue != EWOULDBLOCK
+            }
         }
         return false
     }
@@ -148,8 +151,8 @@ final class SharedRings: @unchecked Sendable {
         RingWriter(ring: triad_ring_at(mapping, capacity, parent ? Self.toWorker : Self.toParent), capacity: capacity)
     }
 
-    /// The flags of the parent's ring of results (`parent`) or of the worker's ring of jobs, for threads other
-    /// than the ring's reader. Valid until ``close()``.
+    /// The flags of the parent's ring of results (`parent`) or of the worker's ring of jobs. Valid until
+    /// ``close()``.
     func flags(parent: Bool) -> RingFlags {
         RingFlags(ring: triad_ring_at(mapping, capacity, parent ? Self.toParent : Self.toWorker))
     }
@@ -160,13 +163,15 @@ final class SharedRings: @unchecked Sendable {
     }
 }
 
-/// The reader's flag of one ring, and whether the ring holds unread bytes, for threads other than its reader: they
-/// touch only the words of the control block that any side may touch.
+/// The reader's flag of one ring, and whether the ring holds unread bytes: the words of the control block that any
+/// thread may touch, apart from the reader's position, which is its own.
 struct RingFlags: @unchecked Sendable {
     // @unchecked: the pointer is into a shared mapping that its owner keeps until no thread uses these any more.
-    fileprivate let ring: UnsafeMutableRawPointer
+    let ring: UnsafeMutableRawPointer
 
+    /// Raises the reader's flag before it parks for want of bytes.
     func raiseWaitingForBytes() { triad_ring_raise(ring, 0) }
+    /// Lowers it again.
     func lowerWaitingForBytes() { triad_ring_lower(ring, 0) }
     /// Whether the writer has published bytes the reader has not read.
     func hasBytes() -> Bool { triad_ring_unread(ring) != 0 }
@@ -260,9 +265,6 @@ package final class RingFrameReader {
     /// Whether the ring holds bytes not moved yet.
     func ringHasBytes() throws(WireError) -> Bool { try reader.readable() > 0 }
 
-    /// Raises the reader's flag before it parks; `lowerWaiting()` after.
-    func raiseWaiting() { reader.raiseWaitingForBytes() }
-    func lowerWaiting() { reader.lowerWaitingForBytes() }
 
     /// The error for a stream that ended now: nil if it ended between frames.
     package func endOfStreamError() -> WireError? { frames.endOfStreamError() }
@@ -300,12 +302,6 @@ package struct RingReader: ~Copyable {
 
     /// Whether the writer raised its flag while it waited for room (and so must be rung); lowers it.
     package func writerIsParked() -> Bool { triad_ring_take(ring, 1) != 0 }
-
-    /// Raises this reader's flag before it parks for want of bytes.
-    package func raiseWaitingForBytes() { triad_ring_raise(ring, 0) }
-
-    /// Lowers it again.
-    package func lowerWaitingForBytes() { triad_ring_lower(ring, 0) }
 
     /// Publishes `position` as the bytes read, whatever it is, as a peer that overwrote its memory would: for
     /// tests and fuzzing of the writer's defences.

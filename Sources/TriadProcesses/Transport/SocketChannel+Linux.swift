@@ -40,16 +40,11 @@ final class SocketFrameReader {
 }
 
 enum SocketWriter {
-    /// Writes as much of `message` as the socket takes now. Returns the bytes written; EAGAIN counts as zero.
-    static func writeSome(_ fd: Int32, _ message: OutgoingMessage) -> Result<Int, Errno> {
-        write(fd, message, blocking: false)
-    }
-
     /// Writes the whole message, blocking as needed.
     static func writeAll(_ fd: Int32, _ message: OutgoingMessage) -> Result<Void, Errno> {
         var rest = message
         while !rest.isEmpty {
-            switch write(fd, rest, blocking: true) {
+            switch write(fd, rest) {
             case .success(let count): rest.dropFirst(count)
             case .failure(let error): return .failure(error)
             }
@@ -57,18 +52,12 @@ enum SocketWriter {
         return .success(())
     }
 
-    private static func write(_ fd: Int32, _ message: OutgoingMessage, blocking: Bool) -> Result<Int, Errno> {
+    /// Writes as much of `message` as one blocking send takes.
+    private static func write(_ fd: Int32, _ message: OutgoingMessage) -> Result<Int, Errno> {
         let segments = message.segments
         let count = min(segments.count, 64)
         return withVectors(segments[..<count]) { iov in
-            let result =
-                blocking
-                ? Syscall.sendBlocking(fd, iov.baseAddress!, count: iov.count)
-                : Syscall.sendNonBlocking(fd, iov.baseAddress!, count: iov.count)
-            if case .failure(let error) = result, error == .again || error.rawValue == EWOULDBLOCK {
-                return .success(0)
-            }
-            return result
+            Syscall.sendBlocking(fd, iov.baseAddress!, count: iov.count)
         }
     }
 

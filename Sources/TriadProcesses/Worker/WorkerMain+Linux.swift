@@ -9,12 +9,14 @@ import TriadCore
 /// schedule: spins, yields, then parks on the socket until the parent rings.
 struct RingFrameSource: FrameSource {
     private let reader: RingFrameReader
+    private let flags: RingFlags
     private let channel: Int32
     private let schedule: IdleSchedule
     private let lanes: SharedFrameLanes?
 
     init(rings: SharedRings, channel: Int32, maxPayload: Int, schedule: IdleSchedule, lanes: SharedFrameLanes?) {
         reader = RingFrameReader(rings.reader(parent: false), maxPayload: maxPayload)
+        flags = rings.flags(parent: false)
         self.channel = channel
         self.schedule = schedule
         self.lanes = lanes
@@ -48,14 +50,14 @@ struct RingFrameSource: FrameSource {
                 return nil
             }
             guard waiter.pause(now: Syscall.now()) else { continue }
-            reader.raiseWaiting()
+            flags.raiseWaitingForBytes()
             if try reader.ringHasBytes() {
-                reader.lowerWaiting()
+                flags.lowerWaitingForBytes()
                 continue
             }
             // The worker process has nothing else to run while it waits for work, so this thread may park.
             _ = Syscall.poll(channel, events: Int16(POLLIN), timeoutMilliseconds: -1)
-            reader.lowerWaiting()
+            flags.lowerWaitingForBytes()
             ended = RingDoorbell.drain(channel)
             waiter.reset()
         }
