@@ -61,18 +61,15 @@ package struct PreparedJob: Sendable {
                 PreparedJob(jobCount: jobs.count) { registry, minimumBytes, start, end, beforeJob in
                     var outcome = WireBatchOutcome<J.Output>(outputs: [], failures: [])
                     outcome.outputs.reserveCapacity(max(0, end - start))
-                    var index = start
-                    while index < end {
-                        if !beforeJob(index) && index > start { break }
-                        do {
-                            outcome.outputs.append(try await jobs[index].run())
-                        } catch {
-                            outcome.failures.append(
-                                WireBatchFailure(index: index - start, error: registry.wireError(error))
-                            )
-                        }
-                        index += 1
-                    }
+                    var failures: [WireBatchFailure] = []
+                    let index = await J._runJobs(
+                        jobs, from: start, to: end, appendingTo: &outcome.outputs,
+                        failed: { index, error in
+                            failures.append(WireBatchFailure(index: index - start, error: registry.wireError(error)))
+                        },
+                        beforeJob: beforeJob
+                    )
+                    outcome.failures = failures
                     return (encode(outcome, borrowingFrom: minimumBytes, what: "outputs", of: J.self), index)
                 }
             )

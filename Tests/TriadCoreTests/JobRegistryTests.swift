@@ -6,6 +6,17 @@ private struct Square: Job {
     func run() async throws -> Int { value * value }
 }
 
+extension Square {
+    /// Squares its value, and fails for a negative one.
+    struct Failing: Job {
+        var value: Int
+        func run() async throws -> Int {
+            guard value >= 0 else { throw ParseError(line: value) }
+            return value * value
+        }
+    }
+}
+
 private struct Renamed: Job {
     static var jobName: String { "renamed-job" }
     func run() async throws -> String { "ok" }
@@ -73,5 +84,32 @@ struct JobRegistryTests {
                 #expect(remote.description.contains(Fails.jobName))
             }
         }
+    }
+    @Test("a job type's batch loop runs its jobs in order, hands each error over with its index and stops where told")
+    func batchLoop() async {
+        let squares = [3, 2, -1, 4, 5].map(Square.Failing.init(value:))
+        var outputs: [Int] = [99]
+        var failures: [(index: Int, error: any Error)] = []
+        var asked: [Int] = []
+        // From index 1: the job at 1 runs whatever the closure says, 2 fails, 3 runs, and the closure stops the part
+        // before 4.
+        let end = await Square.Failing._runJobs(
+            squares, from: 1, to: 5, appendingTo: &outputs,
+            failed: { index, error in failures.append((index, error)) },
+            beforeJob: { index in
+                asked.append(index)
+                return index != 1 && index < 4
+            }
+        )
+        #expect(end == 4)
+        #expect(asked == [1, 2, 3, 4])
+        #expect(outputs == [99, 4, 16])
+        #expect(failures.map(\.index) == [2])
+        #expect(failures.first?.error as? ParseError == ParseError(line: -1))
+        // An empty range runs nothing and asks nothing.
+        asked = []
+        #expect(await Square.Failing._runJobs(squares, from: 3, to: 3, appendingTo: &outputs, failed: { _, _ in },
+                                              beforeJob: { asked.append($0); return true }) == 3)
+        #expect(asked.isEmpty)
     }
 }
