@@ -133,6 +133,20 @@ private struct Counted: WireCodable, Hashable, Sendable {
     init(from reader: inout WireReader) throws(WireError) { value = try reader.read(Int.self) - 1_000 }
 }
 
+/// A list that writes its count and then its elements through the type's array loops.
+private struct CountedList: WireCodable, Hashable {
+    var values: [Counted]
+    init(values: [Counted]) { self.values = values }
+    func encode(to writer: inout WireWriter) throws(WireError) {
+        writer.write(UInt32(values.count))
+        try Counted._encodeArray(values, to: &writer)
+    }
+    init(from reader: inout WireReader) throws(WireError) {
+        let count = Int(try reader.read(UInt32.self))
+        values = try Counted._decodeArray(count: count, from: &reader)
+    }
+}
+
 /// Takes every byte that is left, to show `remainingCount`.
 private struct Rest: WireCodable, Hashable {
     var bytes: [UInt8]
@@ -206,5 +220,21 @@ struct WireCodableTests {
         let reading = Reading(sensor: "west", value: 9)
         let decoded = try WireDecoder().decode(Reading.self, from: WireEncoder().encode(reading))
         #expect(decoded.note == "positive")
+    }
+    @Test("a type's array loops write the elements one after another and read them back, checking every length")
+    func arrayLoops() throws {
+        let list = CountedList(values: (0..<50).map(Counted.init))
+        let bytes = try WireEncoder().encode(list)
+        // The codec's own array form is the same: a 4-byte count, then the elements' bytes one after another.
+        #expect(bytes == (try WireEncoder().encode(list.values)))
+        #expect(bytes.count == 4 + 50 * 8)
+        #expect(try WireDecoder().decode(CountedList.self, from: bytes) == list)
+        // More elements than the bytes hold: a typed error, and no allocation sized by the hostile count.
+        for count in [51, Int(UInt32.max)] {
+            var hostile = bytes
+            withUnsafeBytes(of: UInt32(count).littleEndian) { hostile.replaceSubrange(0..<4, with: $0) }
+            let error = #expect(throws: WireError.self) { try WireDecoder().decode(CountedList.self, from: hostile) }
+            #expect(error?.code == .truncated)
+        }
     }
 }

@@ -44,6 +44,35 @@ public protocol WireCodable: Codable {
     ///
     /// - Throws: ``WireError`` when the bytes end early or do not hold a valid value.
     init(from reader: inout WireReader) throws(WireError)
+
+    /// Writes the elements of an array, one after another, with ``encode(to:)``.
+    ///
+    /// Triad's implementation is the only one a type should have: do not implement this. It is a requirement, not
+    /// a helper, so that each type gets its own compiled copy of the loop, with direct calls to its functions
+    /// instead of a generic loop that copies every element through run-time type information.
+    static func _encodeArray(_ elements: [Self], to writer: inout WireWriter) throws(WireError)
+
+    /// Reads `count` values written by ``_encodeArray(_:to:)``. Like ``_encodeArray(_:to:)``, Triad's own.
+    static func _decodeArray(count: Int, from reader: inout WireReader) throws(WireError) -> [Self]
+}
+
+extension WireCodable {
+    /// Triad's loop; see the requirement. Inlinable so that each conforming type's module compiles it for the type.
+    @inlinable
+    public static func _encodeArray(_ elements: [Self], to writer: inout WireWriter) throws(WireError) {
+        for index in elements.indices { try elements[index].encode(to: &writer) }
+    }
+
+    /// Triad's loop; see the requirement. Inlinable so that each conforming type's module compiles it for the type.
+    @inlinable
+    public static func _decodeArray(count: Int, from reader: inout WireReader) throws(WireError) -> [Self] {
+        var elements: [Self] = []
+        // An element may take no bytes at all; reserve no more than the input could hold, so a hostile count
+        // cannot make a huge allocation.
+        elements.reserveCapacity(Swift.min(count, reader.remainingCount))
+        for _ in 0..<count { elements.append(try Self(from: &reader)) }
+        return elements
+    }
 }
 
 /// Where a ``WireCodable`` type writes its fields: an output buffer with the codec's primitives.
@@ -250,7 +279,7 @@ extension Array: WireNativeEncodable where Element: WireCodable {
     func wireEncodeNative(into sink: WireSink) throws(WireError) {
         try sink.writeLength(count)
         try sink.withWriter { (writer: inout WireWriter) throws(WireError) in
-            for index in indices { try self[index].encode(to: &writer) }
+            try Element._encodeArray(self, to: &writer)
         }
     }
 }
@@ -258,12 +287,7 @@ extension Array: WireNativeEncodable where Element: WireCodable {
 extension Array: WireNativeDecodable where Element: WireCodable {
     static func wireDecodeNative(from source: WireSource) throws(WireError) -> [Element] {
         let count = try source.readLength(minimumStride: 0)
-        var elements: [Element] = []
-        // An element may take no bytes at all; reserve no more than the input could hold, so a hostile count
-        // cannot make a huge allocation.
-        elements.reserveCapacity(Swift.min(count, source.remaining))
         var reader = WireReader(source: source)
-        for _ in 0..<count { elements.append(try Element(from: &reader)) }
-        return elements
+        return try Element._decodeArray(count: count, from: &reader)
     }
 }
