@@ -195,6 +195,13 @@ if CommandLine.arguments.dropFirst().first == "idle" {
     let time = try await medianMilliseconds { _ = try await pool.map(items) }
     print("map over 200k tiny @WireCodable items: median \(time) ms")
     await pool.shutdown()
+} else if CommandLine.arguments.dropFirst().first == "map-codable" {
+    let pool = benchPool(workers: 2)
+    let items = (0..<200_000).map { Tiny(value: $0) }
+    _ = try await pool.map(items)
+    let time = try await medianMilliseconds { _ = try await pool.map(items) }
+    print("map over 200k tiny items: median \(time) ms")
+    await pool.shutdown()
 } else if CommandLine.arguments.dropFirst().first == "roundtrip" {
     try await roundTrip()
     try await roundTripBlocking()
