@@ -372,6 +372,7 @@ let package = Package(
             name: "TriadClusterTests",
             dependencies: [
                 "TriadCluster", "TriadProcesses", "TriadCore", "TriadClusterTestProgram", "triad", "TriadTestSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: triadSwiftSettings
         ),

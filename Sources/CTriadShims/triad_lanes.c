@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 int triad_lane_memfd_create(size_t size) {
@@ -36,4 +38,47 @@ void triad_lane_populate(void *address, size_t length) {
 #else
     (void)madvise(address, length, 23);  // MADV_POPULATE_WRITE, Linux 5.14
 #endif
+}
+
+int triad_lane_set_token(int fd, const void *token, size_t length) {
+    size_t written = 0;
+    while (written < length) {
+        ssize_t count = pwrite(fd, (const char *)token + written, length - written,
+                               (off_t)(TRIAD_LANE_TOKEN_OFFSET + written));
+        if (count < 0 && errno == EINTR) continue;
+        if (count <= 0) return count < 0 ? errno : EIO;
+        written += (size_t)count;
+    }
+    return 0;
+}
+
+int triad_lane_open_peer(int pid, int fd, const void *token, size_t length) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd/%d", pid, fd);
+    int opened;
+    do {
+        opened = open(path, O_RDWR | O_CLOEXEC);
+    } while (opened < 0 && errno == EINTR);
+    if (opened < 0) return -errno;
+    // Only a lane will do: a memfd sealed against shrinking, so the peer cannot truncate it under this mapping.
+    int seals = fcntl(opened, F_GET_SEALS);
+    if (seals < 0 || (seals & F_SEAL_SHRINK) == 0 || (seals & F_SEAL_SEAL) == 0) {
+        close(opened);
+        return -EBADF;
+    }
+    // And only the peer's own: a process of the same pid on another machine could hold a lane at the same number.
+    char found[64];
+    if (length > sizeof found) length = sizeof found;
+    size_t read = 0;
+    while (read < length) {
+        ssize_t count = pread(opened, found + read, length - read, (off_t)(TRIAD_LANE_TOKEN_OFFSET + read));
+        if (count < 0 && errno == EINTR) continue;
+        if (count <= 0) break;
+        read += (size_t)count;
+    }
+    if (read < length || memcmp(found, token, length) != 0) {
+        close(opened);
+        return -EACCES;
+    }
+    return opened;
 }

@@ -47,12 +47,22 @@ final class ClusterStorage: EngineHandler, @unchecked Sendable {
     }
 
     func start() {
-        let rankConfiguration = RankConfiguration(
-            localPoolWorkers: configuration.localPoolWorkers, maxFrameSize: configuration.maxFrameSize
-        )
-        let bytes = (try? WireEncoder().encode(rankConfiguration)) ?? []
         engine.attach(self)
-        engine.post((1..<engine.world.size).map { Outbound(rank: $0, tag: ClusterTag.configuration, bytes: bytes) })
+        let configurations = (1..<engine.world.size).map { rank in
+            var rankConfiguration = RankConfiguration(
+                localPoolWorkers: configuration.localPoolWorkers, maxFrameSize: configuration.maxFrameSize,
+                sharedMemoryThreshold: configuration.sharedMemoryThreshold
+            )
+            // A lane for each rank, in case it shares this machine (see `ClusterLanes`).
+            if configuration.sharedMemoryThreshold != nil, let offer = engine.lanes.offer(to: rank) {
+                rankConfiguration.lanePID = getpid()
+                rankConfiguration.laneFD = offer.fd
+                rankConfiguration.laneToken = offer.token
+            }
+            let bytes = (try? WireEncoder().encode(rankConfiguration)) ?? []
+            return Outbound(rank: rank, tag: ClusterTag.configuration, bytes: bytes)
+        }
+        engine.post(configurations)
     }
 
     func nextSequence() -> UInt64 { sequence.add(1, ordering: .relaxed).oldValue }
@@ -107,6 +117,18 @@ final class ClusterStorage: EngineHandler, @unchecked Sendable {
                     message: "\(failure.message) (on \(resolution.origin))"
                 )
                 _ = resolution.sink.fail(error, jobs: resolution.first..<resolution.first + resolution.count)
+            case ClusterTag.lanes:
+                guard let answer = try? WireDecoder().decode(RankLanes.self, from: bytes),
+                    let threshold = configuration.sharedMemoryThreshold
+                else { return }
+                let joined = engine.lanes.complete(
+                    with: source, pid: answer.pid,
+                    answer: answer.fd >= 0 ? ClusterLanes.Offer(fd: answer.fd, token: answer.token) : nil,
+                    threshold: threshold, maxPayload: configuration.maxFrameSize
+                )
+                let reply = RankLanes(pid: getpid(), fd: -1, token: [], accepted: joined)
+                let replyBytes = (try? WireEncoder().encode(reply)) ?? []
+                engine.post(Outbound(rank: source, tag: ClusterTag.lanes, bytes: replyBytes))
             case ClusterTag.bye:
                 let all = state.withLock { state -> Bool in
                     if let index = state.slots.firstIndex(where: { $0.rank == source }) {

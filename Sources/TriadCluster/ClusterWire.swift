@@ -26,6 +26,9 @@ enum ClusterTag {
     static let cancel: Int32 = 17
     /// Rank 0 to every worker rank, first: how to run jobs (a `RankConfiguration`).
     static let configuration: Int32 = 18
+    /// Shared-memory lanes between rank 0 and a worker rank on the same machine (a `RankLanes`): the worker's
+    /// answer to the lane rank 0 offered, then rank 0's answer to the worker's.
+    static let lanes: Int32 = 19
 }
 
 /// The envelope of a `frames` message: the jobs' timeout, and how many segments follow on their own.
@@ -75,6 +78,11 @@ struct Outbound: Sendable {
     var rank: Int
     var tag: Int32
     var parts: [OutboundPart]
+    /// The worker-protocol message these parts carry, kept so that the engine can move its large frames into a
+    /// shared-memory lane instead (see `ClusterLanes`); nil for the cluster's own messages.
+    private(set) var frames: OutgoingMessage?
+    /// The timeout the envelope carries, in nanoseconds; 0 for none.
+    private(set) var timeoutNanoseconds: UInt64 = 0
 
     /// A small message of the cluster's own.
     init(rank: Int, tag: Int32, bytes: [UInt8] = []) {
@@ -86,9 +94,17 @@ struct Outbound: Sendable {
     /// A message of the worker protocol, in its envelope: whole when small, in segments when large. Small
     /// segments next to each other are packed together; large ones travel as they are, without a copy.
     init(rank: Int, frames message: OutgoingMessage, timeout: Duration? = nil) {
+        let nanoseconds = timeout.map { max(1, $0.saturatingNanoseconds) } ?? 0
+        self.init(rank: rank, frames: message, timeoutNanoseconds: nanoseconds)
+    }
+
+    /// A message of the worker protocol with its timeout in nanoseconds (0 for none); see
+    /// ``init(rank:frames:timeout:)``.
+    init(rank: Int, frames message: OutgoingMessage, timeoutNanoseconds: UInt64) {
         self.rank = rank
         tag = ClusterTag.frames
-        let timeoutNanoseconds = timeout.map { max(1, $0.saturatingNanoseconds) } ?? 0
+        frames = message
+        self.timeoutNanoseconds = timeoutNanoseconds
         var envelope: [UInt8] = []
         if message.byteCount <= FramesEnvelope.inlineLimit {
             envelope.reserveCapacity(FramesEnvelope.size + message.byteCount)
@@ -117,18 +133,24 @@ struct Outbound: Sendable {
     }
 }
 
-/// A received worker-protocol message: its frames in one buffer, which the frames handed out point into.
+/// A received worker-protocol message: its frames in one buffer, which the frames handed out point into, or in the
+/// sender's shared-memory lane, for the large frames it moved there.
 ///
 /// Not Sendable: it is made and read on the engine's thread (rank 0) or handed once to the worker loop's task
 /// through the inbox, which keeps it alive for as long as a frame of it may be read.
 final class InboundFrames: @unchecked Sendable {
-    // Unchecked: the buffer is written once, before the message is handed on, and only read after.
+    // Unchecked: the buffer is written once, before the message is handed on, and only read after; `pinned` is
+    // changed only by `frames(maxPayload:)`, on the one thread that reads the message.
     let source: Int
     let timeoutNanoseconds: UInt64
     private let buffer: UnsafeMutableRawBufferPointer
     private let start: Int
     private let owner: UnsafeMutableRawBufferPointer
     private let recycle: (@Sendable (UnsafeMutableRawBufferPointer) -> Void)?
+    /// This rank's lanes, where the frames the sender moved to shared memory lie.
+    private let lanes: ClusterLanes?
+    /// The sender's lanes and how many frames were left in place there, released together when the message goes.
+    private var pinned: (lanes: SharedFrameLanes, count: Int)?
 
     /// A message whose bytes are `buffer`, its frames from `start` on, in memory it takes over from `owner`.
     init(
@@ -137,7 +159,8 @@ final class InboundFrames: @unchecked Sendable {
         buffer: UnsafeMutableRawBufferPointer,
         start: Int,
         owner: UnsafeMutableRawBufferPointer,
-        recycle: (@Sendable (UnsafeMutableRawBufferPointer) -> Void)? = nil
+        recycle: (@Sendable (UnsafeMutableRawBufferPointer) -> Void)? = nil,
+        lanes: ClusterLanes? = nil
     ) {
         self.source = source
         self.timeoutNanoseconds = timeoutNanoseconds
@@ -145,15 +168,19 @@ final class InboundFrames: @unchecked Sendable {
         self.start = start
         self.owner = owner
         self.recycle = recycle
+        self.lanes = lanes
     }
 
     deinit {
         if let recycle { recycle(owner) } else { owner.deallocate() }
+        if let pinned { pinned.lanes.release(pinned.count) }
     }
 
-    /// The frames, their payloads left in place in the buffer: valid while this message lives.
+    /// The frames, their payloads left in place in the buffer or in the sender's lane: valid while this message
+    /// lives.
     ///
-    /// - Throws: `WireError` when the bytes are not whole frames.
+    /// - Throws: `WireError` when the bytes are not whole frames, or a frame in shared memory is out of its lane or
+    ///   came from a rank that shares no lanes with this one.
     func frames(maxPayload: Int = Frame.defaultMaxPayload) throws(WireError) -> [ReceivedFrame] {
         var frames: [ReceivedFrame] = []
         var position = start
@@ -170,14 +197,19 @@ final class InboundFrames: @unchecked Sendable {
             guard bytes.count - payloadStart >= header.length else {
                 throw WireError(.truncated, "a cluster message ends inside a frame's payload")
             }
-            frames.append(
-                ReceivedFrame(
-                    kind: header.kind,
-                    flags: header.flags,
-                    inLane: UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<payloadStart + header.length])
-                )
-            )
+            let payload = UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<payloadStart + header.length])
             position = payloadStart + header.length
+            guard header.kind == WorkerFrameKind.sharedData else {
+                frames.append(ReceivedFrame(kind: header.kind, flags: header.flags, inLane: payload))
+                continue
+            }
+            guard let shared = pinned?.lanes ?? lanes?.lanes(from: source) else {
+                throw WireError(.corruptFrame, "rank \(source) sent a frame in shared memory but shares no lanes")
+            }
+            let reference = Frame(kind: header.kind, flags: header.flags, payload: [UInt8](payload))
+            frames.append(try shared.resolve(reference, inPlace: true, everyKind: true))
+            if pinned == nil { lanes?.countReceived() }
+            pinned = (shared, (pinned?.count ?? 0) + 1)
         }
         return frames
     }
@@ -199,6 +231,22 @@ struct RankConfiguration: Codable, Sendable, Equatable {
     var localPoolWorkers: Int
     /// The largest frame payload, in bytes.
     var maxFrameSize: Int
+    /// Frames from this size up travel through shared-memory lanes, when the ranks share a machine; nil for never.
+    var sharedMemoryThreshold: Int?
+    /// Rank 0's pid, and the descriptor (-1 for none) and token of the lane it made for this rank.
+    var lanePID: Int32 = -1
+    var laneFD: Int32 = -1
+    var laneToken: [UInt8] = []
+}
+
+/// One side's part in setting up shared-memory lanes between rank 0 and a worker rank: from the worker, the lane it
+/// made for rank 0 and its token (`fd` -1 when it could not open rank 0's); from rank 0, whether it opened the
+/// worker's lane.
+struct RankLanes: Codable, Sendable, Equatable {
+    var pid: Int32
+    var fd: Int32
+    var token: [UInt8]
+    var accepted: Bool
 }
 
 /// A worker rank's greeting.

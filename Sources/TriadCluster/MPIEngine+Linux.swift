@@ -82,6 +82,8 @@ final class MPIEngine: @unchecked Sendable {
     private let phaseWord = WakeWord()
     private var sends: [(request: MPI_Request?, keep: OutboundPart)] = []
     private var worldValue = MPICalls.World(rank: 0, size: 1, host: "")
+    /// The shared-memory lanes to ranks on this machine, set up by the handlers.
+    let lanes = ClusterLanes()
 
     private enum Phase {
         case starting
@@ -197,6 +199,7 @@ final class MPIEngine: @unchecked Sendable {
             idle.wait(busy: busy, engine: self)
         }
         MPICalls.finalize()
+        lanes.closeAll()
         state.withLock { $0 = .finished }
         phaseWord.wake()
         handler.withLock { $0 }?.finalized()
@@ -297,6 +300,7 @@ final class MPIEngine: @unchecked Sendable {
     }
 
     private func start(_ outbound: Outbound) {
+        let outbound = lanes.route(outbound)
         // The first part is the message itself; any others are the segments its envelope announced.
         for (index, part) in outbound.parts.enumerated() {
             let tag = index == 0 ? outbound.tag : ClusterTag.segment
@@ -367,7 +371,7 @@ final class MPIEngine: @unchecked Sendable {
                 InboundFrames(
                     source: probe.source, timeoutNanoseconds: envelope.timeoutNanoseconds,
                     buffer: UnsafeMutableRawBufferPointer(rebasing: first[0..<probe.count]), start: FramesEnvelope.size,
-                    owner: first
+                    owner: first, lanes: lanes
                 )
             )
         }
@@ -396,7 +400,7 @@ final class MPIEngine: @unchecked Sendable {
             InboundFrames(
                 source: probe.source, timeoutNanoseconds: envelope.timeoutNanoseconds,
                 buffer: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<total]), start: 0, owner: buffer,
-                recycle: { [self] in keep($0) }
+                recycle: { [self] in keep($0) }, lanes: lanes
             )
         )
     }

@@ -39,6 +39,14 @@ public final class MPIExecutor: Executor {
     /// The number of worker ranks: the world's size minus rank 0.
     public var workerCount: Int { max(1, storage.engine.world.size - 1) }
 
+    /// Whether rank 0 sends large frames to `rank` through shared memory (the rank is on this machine and the two
+    /// have set up their lanes), and how many messages have travelled that way in each direction, for tests.
+    package func sharedMemory(with rank: Int) -> (sendsThrough: Bool, sent: Int, received: Int) {
+        let lanes = storage.engine.lanes
+        let counts = lanes.messagesThroughLanes
+        return (lanes.sendsThroughLanes(to: rank), counts.sent, counts.received)
+    }
+
     /// This host's name, as MPI reports it.
     public var host: String { storage.engine.world.host }
 

@@ -28,6 +28,16 @@ public struct MPIExecutorConfiguration: Sendable {
     /// The largest frame payload (one job, one chunk or one result), in bytes. The default is 1 GiB.
     public var maxFrameSize: Int
 
+    /// The size from which a job's or a result's bytes travel through shared memory between rank 0 and a worker
+    /// rank on the same machine, instead of through MPI; `nil` sends everything through MPI. The default is 256 KiB.
+    ///
+    /// Ranks on one machine share memory the way a process pool shares it with its workers: each side writes large
+    /// frames into a segment of its own that the other maps, and the receiver decodes them from there. It takes
+    /// one copy on each side, where MPI's transfer between processes and the decoding take two, with fresh pages
+    /// on the receiving side each time. Ranks on other machines, and ranks that cannot open each other's memory
+    /// (another user, a separate `/proc`), keep using MPI; nothing needs configuring for that.
+    public var sharedMemoryThreshold: Int?
+
     /// The jobs and errors this executor can run; `nil` (the default) for those registered with
     /// `MPICluster.bootstrap(jobs:errors:)` or `ProcessPool.bootstrap(jobs:errors:)`.
     public var registry: JobRegistry?
@@ -52,6 +62,7 @@ public struct MPIExecutorConfiguration: Sendable {
         pipelineDepth = 4
         defaultTimeout = nil
         maxFrameSize = Frame.defaultMaxPayload
+        sharedMemoryThreshold = 256 << 10
         registry = nil
         logger = Logger(label: "triad.cluster", factory: { _ in SwiftLogNoOpLogHandler() })
         name = "cluster"

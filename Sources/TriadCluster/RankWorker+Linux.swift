@@ -90,6 +90,9 @@ final class RankWorker: EngineHandler, @unchecked Sendable {
                     fail("rank 0 sent a configuration this rank cannot read; run the same build on every rank")
                 }
                 configure(configuration)
+            case ClusterTag.lanes:
+                guard let answer = try? WireDecoder().decode(RankLanes.self, from: bytes) else { return }
+                engine.lanes.confirm(with: 0, accepted: answer.accepted)
             case ClusterTag.stop:
                 stopping.store(true, ordering: .releasing)
                 inbox.withLock { $0.closed = true }
@@ -116,6 +119,19 @@ final class RankWorker: EngineHandler, @unchecked Sendable {
 
     private func configure(_ configuration: RankConfiguration) {
         maxFrameSize = configuration.maxFrameSize
+        if let threshold = configuration.sharedMemoryThreshold, configuration.laneFD >= 0 {
+            // Rank 0 offered a lane: open it, answer with this rank's own, or with -1 if this machine is not rank
+            // 0's (see `ClusterLanes`).
+            let lane = engine.lanes.accept(
+                from: 0, pid: configuration.lanePID,
+                offer: ClusterLanes.Offer(fd: configuration.laneFD, token: configuration.laneToken),
+                threshold: threshold, maxPayload: configuration.maxFrameSize
+            )
+            let answer = RankLanes(
+                pid: getpid(), fd: lane?.fd ?? -1, token: lane?.token ?? [], accepted: lane != nil
+            )
+            engine.post(Outbound(rank: 0, tag: ClusterTag.lanes, bytes: (try? WireEncoder().encode(answer)) ?? []))
+        }
         if configuration.localPoolWorkers > 0 {
             var poolConfiguration = ProcessPoolConfiguration(workers: configuration.localPoolWorkers)
             poolConfiguration.registry = registry

@@ -1,4 +1,6 @@
+import Glibc
 import Synchronization
+import SystemPackage
 import Testing
 @testable import TriadCluster
 import TriadCore
@@ -195,5 +197,116 @@ private func work(
             source: 2, timeoutNanoseconds: 0, buffer: truncated, start: FramesEnvelope.size, owner: truncated
         )
         #expect(throws: WireError.self) { try cut.frames() }
+    }
+    /// The frames of a message as the receiving rank reads them, with its lanes.
+    private func received(_ outbound: Outbound, from source: Int, lanes: ClusterLanes?) throws -> InboundFrames {
+        guard outbound.parts.count == 1, case .bytes(let bytes) = outbound.parts[0] else {
+            throw WireError(.corruptFrame, "the message did not travel whole")
+        }
+        let envelope = try #require(bytes.withUnsafeBytes { FramesEnvelope($0) })
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 16)
+        bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        return InboundFrames(
+            source: source, timeoutNanoseconds: envelope.timeoutNanoseconds, buffer: buffer,
+            start: FramesEnvelope.size, owner: buffer, lanes: lanes
+        )
+    }
+
+    @Test func ranksOfOneMachineSetUpLanesAndSendLargeFramesThroughThem() throws {
+        // Rank 0 and rank 1 in one process: each opens the other's lane through /proc, as ranks do.
+        let rank0 = ClusterLanes()
+        let rank1 = ClusterLanes()
+        defer {
+            rank0.closeAll()
+            rank1.closeAll()
+        }
+        let offered = try #require(rank0.offer(to: 1))
+        let answered = try #require(
+            rank1.accept(from: 0, pid: getpid(), offer: offered, threshold: 4096, maxPayload: 1 << 30)
+        )
+        #expect(!rank1.sendsThroughLanes(to: 0), "not before rank 0 has opened rank 1's lane")
+        #expect(rank0.complete(with: 1, pid: getpid(), answer: answered, threshold: 4096, maxPayload: 1 << 30))
+        #expect(rank0.sendsThroughLanes(to: 1))
+        rank1.confirm(with: 0, accepted: true)
+        #expect(rank1.sendsThroughLanes(to: 0))
+
+        let large = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        for round in 0..<3 {
+            var message = OutgoingMessage()
+            message.appendFrame(kind: WorkerFrameKind.job, payload: [1, 2, 3])
+            message.appendFrame(kind: WorkerFrameKind.data, flags: 1, payload: large)
+            // The large frame moves into the lane: the message itself is small and travels whole.
+            let outbound = rank0.route(Outbound(rank: 1, frames: message, timeout: .seconds(1)))
+            #expect(outbound.parts.count == 1 && outbound.parts[0].count < 200)
+            let inbound = try received(outbound, from: 0, lanes: rank1)
+            #expect(inbound.timeoutNanoseconds == 1_000_000_000)
+            try withExtendedLifetime(inbound) {
+                let frames = try inbound.frames()
+                #expect(frames.map(\.kind) == [WorkerFrameKind.job, WorkerFrameKind.data])
+                #expect(frames[1].flags == 1 && frames[1].isInLane && frames[1].payload == large)
+            }
+            #expect(rank0.messagesThroughLanes == (round + 1, 0) && rank1.messagesThroughLanes == (0, round + 1))
+        }
+        // The other way, and a small message that stays out of the lane.
+        var answer = OutgoingMessage()
+        answer.appendFrame(kind: WorkerFrameKind.result, payload: large)
+        // A frame points into its message: keep the message while the frame is read.
+        let back = try received(rank1.route(Outbound(rank: 0, frames: answer)), from: 1, lanes: rank0)
+        #expect(try withExtendedLifetime(back) { try back.frames().first?.payload } == large)
+        var small = OutgoingMessage()
+        small.appendFrame(kind: WorkerFrameKind.data, payload: [9])
+        let unrouted = rank0.route(Outbound(rank: 1, frames: small))
+        let smallInbound = try received(unrouted, from: 0, lanes: rank1)
+        #expect(try withExtendedLifetime(smallInbound) { try smallInbound.frames().first?.payload } == [9])
+        #expect(rank0.messagesThroughLanes.sent == 3, "the small message went as it was")
+    }
+
+    @Test func lanesThatCannotBeOpenedLeaveThePairOnMPI() throws {
+        let rank0 = ClusterLanes()
+        let rank1 = ClusterLanes()
+        defer {
+            rank0.closeAll()
+            rank1.closeAll()
+        }
+        let offered = try #require(rank0.offer(to: 1))
+        // A descriptor that is no lane (standard input), one that is not open, a process that does not exist, and
+        // the right lane with another token (what a process of the same pid on another machine would hold).
+        for (pid, fd) in [(getpid(), Int32(0)), (getpid(), 987_654), (Int32.max, offered.fd)] {
+            let offer = ClusterLanes.Offer(fd: fd, token: offered.token)
+            #expect(rank1.accept(from: 0, pid: pid, offer: offer, threshold: 1, maxPayload: 1 << 20) == nil)
+        }
+        var forged = offered
+        forged.token[0] ^= 1
+        #expect(rank1.accept(from: 0, pid: getpid(), offer: forged, threshold: 1, maxPayload: 1 << 20) == nil)
+        #expect(
+            SharedFrameLanes.openPeerLane(pid: getpid(), descriptor: offered.fd, token: forged.token)
+                == .failure(Errno.permissionDenied)
+        )
+        #expect(rank1.lanes(from: 0) == nil)
+        // Rank 1 could not open rank 0's lane and answered -1: rank 0 closes its offer and keeps using MPI.
+        #expect(!rank0.complete(with: 1, pid: getpid(), answer: nil, threshold: 1, maxPayload: 1 << 20))
+        #expect(!rank0.sendsThroughLanes(to: 1))
+        var message = OutgoingMessage()
+        message.appendFrame(kind: WorkerFrameKind.data, payload: [UInt8](repeating: 1, count: 1 << 17))
+        #expect(rank0.route(Outbound(rank: 1, frames: message)).parts.count > 1, "through MPI, in segments")
+        // Rank 0 could not open rank 1's lane: rank 1 drops its lanes.
+        let second = try #require(rank0.offer(to: 2))
+        #expect(rank1.accept(from: 0, pid: getpid(), offer: second, threshold: 1, maxPayload: 1 << 20) != nil)
+        rank1.confirm(with: 0, accepted: false)
+        #expect(rank1.lanes(from: 0) == nil && !rank1.sendsThroughLanes(to: 0))
+    }
+
+    @Test func aFrameInSharedMemoryFromARankWithoutLanesIsAnError() throws {
+        var bytes: [UInt8] = []
+        FramesEnvelope(timeoutNanoseconds: 0, segments: 0).append(to: &bytes)
+        bytes += Frame(kind: WorkerFrameKind.sharedData, payload: [UInt8](repeating: 0, count: 24)).encoded
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 16)
+        bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        let message = InboundFrames(
+            source: 3, timeoutNanoseconds: 0, buffer: buffer, start: FramesEnvelope.size, owner: buffer,
+            lanes: ClusterLanes()
+        )
+        let error = #expect(throws: WireError.self) { try message.frames() }
+        #expect(error?.code == .corruptFrame && error?.description.contains("rank 3") == true)
     }
 }

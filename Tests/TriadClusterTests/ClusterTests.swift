@@ -50,10 +50,23 @@ struct ClusterTests {
         )
     }
 
-    @Test func largePayloadsTravelBothWays() throws {
+    @Test func largePayloadsTravelBothWaysThroughSharedMemory() throws {
         try expectClean(
             ranks: 2, scenario: "large",
-            checks: ["large payload 1024", "large payload 102400", "large payload 1048576", "large payload 16777216"]
+            checks: [
+                "lanes set up", "large payload 1024", "large payload 102400", "large payload 1048576",
+                "large payload 16777216", "through shared memory",
+            ]
+        )
+    }
+
+    @Test func largePayloadsTravelThroughMPIWhenSharedMemoryIsOff() throws {
+        try expectClean(
+            ranks: 2, scenario: "large-mpi",
+            checks: [
+                "large payload 1024", "large payload 102400", "large payload 1048576", "large payload 16777216",
+                "through MPI alone",
+            ]
         )
     }
 

@@ -2,7 +2,8 @@
 //
 //   mpirun -n 2 ClusterTimings roundtrip   sequential submit-and-await of a tiny job
 //   mpirun -n 4 ClusterTimings map         map over 200k tiny jobs
-//   mpirun -n 2 ClusterTimings bytes       64 MiB to a rank and back
+//   mpirun -n 2 ClusterTimings bytes       64 MiB to a rank and back (through shared memory, the ranks sharing a host)
+//   mpirun -n 2 ClusterTimings bytes-mpi   the same through MPI alone (`sharedMemoryThreshold = nil`)
 //   mpirun -n 4 ClusterTimings first       one job, for the time from mpirun's start to the first result
 //
 // Each prints medians; rank 0 prints, the other ranks serve.
@@ -25,7 +26,9 @@ struct Bounce: Job {
 MPICluster.bootstrap(jobs: [Square.self, Bounce.self])
 
 let mode = CommandLine.arguments.dropFirst().first ?? "roundtrip"
-let executor = try MPIExecutor()
+var configuration = MPIExecutorConfiguration()
+if mode == "bytes-mpi" { configuration.sharedMemoryThreshold = nil }
+let executor = try MPIExecutor(configuration: configuration)
 
 func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
@@ -61,7 +64,7 @@ case "map":
     let time = median(times)
     let perSecond = Double(count) / time
     print("map ranks=\(executor.workerCount + 1) jobs=\(count) median_ms=\(time * 1e3) jobs_per_s=\(perSecond)")
-case "bytes":
+case "bytes", "bytes-mpi":
     let bytes = [UInt8](repeating: 7, count: 64 << 20)
     _ = try await executor.submit(Bounce(bytes: bytes)).value
     var times: [Double] = []
@@ -72,7 +75,8 @@ case "bytes":
         precondition(back.count == bytes.count)
     }
     let time = median(times)
-    print("bytes64MiB median_ms=\(time * 1e3) GB_per_s=\(Double(64 << 20) / time / 1e9)")
+    let path = mode == "bytes" ? "" : " through MPI alone"
+    print("bytes64MiB\(path) median_ms=\(time * 1e3) GB_per_s=\(Double(64 << 20) / time / 1e9)")
 case "first":
     print("first \(try await executor.submit(Square(value: 7)).value)")
 default:

@@ -18,7 +18,7 @@ import TriadCore
 
 extension WorkerFrameKind {
     /// A data frame whose payload lies in a shared lane: original kind, offset and byte count (8 bytes each).
-    static let sharedData: UInt8 = 6
+    package static let sharedData: UInt8 = 6
 }
 
 /// Where the lanes of a worker are, and how large a frame must be to take them.
@@ -90,8 +90,8 @@ private struct LaneMapping {
     }
 }
 
-/// The two lanes of one side of a worker's connection.
-final class SharedFrameLanes: Sendable {
+/// The two lanes of one side of a connection: a pool and one of its workers, or two MPI ranks on one machine.
+package final class SharedFrameLanes: Sendable {
     private static let headerSize = 4096
 
     private struct Writer {
@@ -106,7 +106,9 @@ final class SharedFrameLanes: Sendable {
     private let threshold: Int?
     private let maxPayload: Int
 
-    init(writeFD: Int32, readFD: Int32, threshold: Int?, maxPayload: Int) {
+    /// Lanes that write into `writeFD` and read from `readFD`, both taken over (closed by ``close()``). Frames of
+    /// at least `threshold` bytes go through the lane; nil sends everything inline.
+    package init(writeFD: Int32, readFD: Int32, threshold: Int?, maxPayload: Int) {
         writer = Mutex(Writer(mapping: LaneMapping(fd: writeFD)))
         reader = Mutex(LaneMapping(fd: readFD))
         self.threshold = threshold
@@ -119,7 +121,7 @@ final class SharedFrameLanes: Sendable {
 
     /// Unmaps and closes both lanes, once the peer is gone: a pool's shutdown must leave no descriptor behind, so
     /// this cannot wait for the last reference to go. Closing twice is not an error.
-    func close() {
+    package func close() {
         writer.withLock { $0.mapping.release() }
         reader.withLock { $0.release() }
     }
@@ -161,6 +163,40 @@ final class SharedFrameLanes: Sendable {
         )
     }
 
+    /// A fresh lane of this process for a peer that will open it with ``openPeerLane(pid:descriptor:token:)``,
+    /// holding `token` (at most 64 bytes) for the peer to check.
+    package static func makeLane(token: [UInt8]) -> Result<Int32, Errno> {
+        let fd = triad_lane_memfd_create(headerSize)
+        guard fd >= 0 else { return .failure(Errno(rawValue: -fd)) }
+        let failed = token.withUnsafeBytes { triad_lane_set_token(fd, $0.baseAddress, $0.count) }
+        guard failed == 0 else {
+            Syscall.close(fd)
+            return .failure(Errno(rawValue: failed))
+        }
+        return .success(fd)
+    }
+
+    /// Opens the lane `descriptor` of the process `pid` on this machine, made by ``makeLane(token:)`` with
+    /// `token`: how two processes that did not start each other, such as MPI ranks, share lanes. Fails when the
+    /// process is elsewhere or gone, when this process may not open its descriptors, when the descriptor is not a
+    /// lane (`EBADF`), or when it holds another token (`EACCES`: another process of that pid, on another machine).
+    package static func openPeerLane(pid: Int32, descriptor: Int32, token: [UInt8]) -> Result<Int32, Errno> {
+        let fd = token.withUnsafeBytes { triad_lane_open_peer(pid, descriptor, $0.baseAddress, $0.count) }
+        return fd >= 0 ? .success(fd) : .failure(Errno(rawValue: -fd))
+    }
+
+    /// A fresh random token for ``makeLane(token:)``.
+    package static func makeToken() -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    }
+
+    /// Closes a lane made by ``makeLane(token:)`` or opened by ``openPeerLane(pid:descriptor:token:)`` that never
+    /// became part of lanes.
+    package static func closeLane(_ fd: Int32) {
+        Syscall.close(fd)
+    }
+
     /// A child's environment: `environment` with the entry that tells the worker this threshold, and the list of
     /// descriptors passed to a `Process`, replacing any inherited ones (a grandchild must not believe it was passed
     /// its parent's descriptors). With large payloads on, a worker's malloc also backs its large blocks with
@@ -192,7 +228,7 @@ final class SharedFrameLanes: Sendable {
     /// a `sharedData` frame. The payload's pieces (the codec's buffer and the arrays it borrowed) are copied into
     /// the lane straight from where they are. A payload that cannot be placed (the system refused memory) stays
     /// inline, and so does everything in a message whose frames cannot be walked.
-    func externalize(_ message: OutgoingMessage) -> OutgoingMessage {
+    package func externalize(_ message: OutgoingMessage) -> OutgoingMessage {
         guard let threshold, message.byteCount >= threshold, let frames = message.frames(),
             frames.contains(where: { $0.length >= threshold })
         else { return message }
@@ -251,10 +287,15 @@ final class SharedFrameLanes: Sendable {
     ///
     /// With `inPlace`, a data frame is not copied out of the lane: its payload stays in place (see
     /// `ReceivedFrame`), valid and unchanged until ``release(_:)`` counts it, and the writer does not reuse its
-    /// place before. Other frames are copied out and counted as read at once.
+    /// place before. Other frames are copied out and counted as read at once, unless `everyKind` leaves them in
+    /// place too (for a reader that releases a whole message at once).
     ///
     /// - Throws: `WireError` if the reference is malformed, above the frame limit or outside the lane.
-    func resolve(_ frame: Frame, inPlace: Bool = false) throws(WireError) -> ReceivedFrame {
+    package func resolve(
+        _ frame: Frame,
+        inPlace: Bool = false,
+        everyKind: Bool = false
+    ) throws(WireError) -> ReceivedFrame {
         guard frame.kind == WorkerFrameKind.sharedData else { return ReceivedFrame(frame) }
         guard frame.payload.count == 24 else {
             throw WireError(.corruptFrame, "a shared-memory reference of \(frame.payload.count) bytes is malformed")
@@ -273,7 +314,7 @@ final class SharedFrameLanes: Sendable {
         else {
             throw WireError(.corruptFrame, "a shared-memory reference points outside its lane or names a bad kind")
         }
-        let inPlace = inPlace && UInt8(kind) == WorkerFrameKind.data
+        let inPlace = inPlace && (everyKind || UInt8(kind) == WorkerFrameKind.data)
         return try reader.withLock { mapping throws(WireError) -> ReceivedFrame in
             let end = Int(offset + count)
             guard mapping.ensure(end, grow: false) else {
@@ -297,7 +338,7 @@ final class SharedFrameLanes: Sendable {
 
     /// Counts `count` frames that ``resolve(_:inPlace:)`` left in place as read: their bytes may be reused by
     /// the writer from now on, and must not be touched any more.
-    func release(_ count: Int) {
+    package func release(_ count: Int) {
         guard count > 0 else { return }
         reader.withLock { mapping in
             // Closed lanes (the worker has gone) have nothing left to count.
