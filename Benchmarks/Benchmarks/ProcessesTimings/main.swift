@@ -8,7 +8,8 @@ import TriadWireMacros
 // form as peers/processes_peer.py. Under the harness, tiny jobs measure about twice as slow as here; the likely
 // cause is its malloc interposer, which wraps every allocation in the parent and in the workers (they run the same
 // binary), but this version of the harness does not build without it, so that is not proven.
-// Run: `swift run -c release ProcessesTimings [runs]`, or `ProcessesTimings idle` for the CPU an idle pool uses.
+// Run: `swift run -c release ProcessesTimings [runs]`, or `ProcessesTimings idle` for the CPU an idle pool uses;
+// `ProcessesTimings map|map-codable|tiny|roundtrip [runs]` for one row alone (for profiles).
 
 /// A tiny job through `Codable`.
 struct Tiny: Job {
@@ -201,6 +202,12 @@ if CommandLine.arguments.dropFirst().first == "idle" {
     _ = try await pool.map(items)
     let time = try await medianMilliseconds { _ = try await pool.map(items) }
     print("map over 200k tiny items: median \(time) ms")
+    await pool.shutdown()
+} else if CommandLine.arguments.dropFirst().first == "tiny" {
+    let pool = benchPool(workers: 2)
+    _ = try await pool.map((0..<1000).map { Tiny(value: $0) })
+    let time = try await medianMilliseconds { try await submitAndAwait(pool, TinyWire.init) }
+    print("10k tiny WireCodable jobs submitted and awaited: median \(time) ms = \(Int(10_000 / time * 1000)) jobs/s")
     await pool.shutdown()
 } else if CommandLine.arguments.dropFirst().first == "roundtrip" {
     try await roundTrip()
