@@ -16,4 +16,26 @@ static inline int triad_mpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; 
 static inline int triad_mpi_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME; }
 static inline int triad_mpi_success(void) { return MPI_SUCCESS; }
 
+/// Writes the world ranks that share this rank's node (its shared memory), in order, into `out` (room for
+/// `capacity`), and returns how many there are, or -1 when MPI cannot say. A collective call: every rank of the world
+/// must make it.
+static inline int triad_mpi_node_ranks(int *out, int capacity) {
+    MPI_Comm node;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS) return -1;
+    int size = 0;
+    MPI_Comm_size(node, &size);
+    MPI_Group nodeGroup, worldGroup;
+    MPI_Comm_group(node, &nodeGroup);
+    MPI_Comm_group(MPI_COMM_WORLD, &worldGroup);
+    int count = size < capacity ? size : capacity;
+    int result = count;
+    for (int index = 0; index < count; index++) {
+        if (MPI_Group_translate_ranks(nodeGroup, 1, &index, worldGroup, &out[index]) != MPI_SUCCESS) result = -1;
+    }
+    MPI_Group_free(&nodeGroup);
+    MPI_Group_free(&worldGroup);
+    MPI_Comm_free(&node);
+    return result;
+}
+
 #endif

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,6 +42,7 @@ void triad_lane_populate(void *address, size_t length) {
 }
 
 int triad_lane_set_token(int fd, const void *token, size_t length) {
+    if (length > TRIAD_LANE_TOKEN_MAX) return EINVAL;
     size_t written = 0;
     while (written < length) {
         ssize_t count = pwrite(fd, (const char *)token + written, length - written,
@@ -53,30 +55,34 @@ int triad_lane_set_token(int fd, const void *token, size_t length) {
 }
 
 int triad_lane_open_peer(int pid, int fd, const void *token, size_t length) {
+    if (length > TRIAD_LANE_TOKEN_MAX) return -EINVAL;
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/fd/%d", pid, fd);
     int opened;
+    // The descriptor may be anything of another process (a terminal, a device): never let it become this process's
+    // controlling terminal, and never wait in open.
     do {
-        opened = open(path, O_RDWR | O_CLOEXEC);
+        opened = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     } while (opened < 0 && errno == EINTR);
     if (opened < 0) return -errno;
-    // Only a lane will do: a memfd sealed against shrinking, so the peer cannot truncate it under this mapping.
-    int seals = fcntl(opened, F_GET_SEALS);
+    // Only a lane will do: a regular file (a memfd) sealed against shrinking, so the peer cannot truncate it under
+    // this mapping.
+    struct stat status;
+    int seals = fstat(opened, &status) == 0 && S_ISREG(status.st_mode) ? fcntl(opened, F_GET_SEALS) : -1;
     if (seals < 0 || (seals & F_SEAL_SHRINK) == 0 || (seals & F_SEAL_SEAL) == 0) {
         close(opened);
         return -EBADF;
     }
     // And only the peer's own: a process of the same pid on another machine could hold a lane at the same number.
-    char found[64];
-    if (length > sizeof found) length = sizeof found;
-    size_t read = 0;
-    while (read < length) {
-        ssize_t count = pread(opened, found + read, length - read, (off_t)(TRIAD_LANE_TOKEN_OFFSET + read));
+    char found[TRIAD_LANE_TOKEN_MAX];
+    size_t filled = 0;
+    while (filled < length) {
+        ssize_t count = pread(opened, found + filled, length - filled, (off_t)(TRIAD_LANE_TOKEN_OFFSET + filled));
         if (count < 0 && errno == EINTR) continue;
         if (count <= 0) break;
-        read += (size_t)count;
+        filled += (size_t)count;
     }
-    if (read < length || memcmp(found, token, length) != 0) {
+    if (filled < length || memcmp(found, token, length) != 0) {
         close(opened);
         return -EACCES;
     }

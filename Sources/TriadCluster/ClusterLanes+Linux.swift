@@ -78,14 +78,13 @@ final class ClusterLanes: Sendable {
     /// Opens the lane the worker rank `rank` answered with, joining it to the lane offered to it (step 3).
     /// Returns whether the pair now has lanes; if not, the offered lane is closed.
     func complete(with rank: Int, pid: Int32, answer: Offer?, threshold: Int, maxPayload: Int) -> Bool {
-        let offered = peers.withLock { $0[rank]?.offered }
+        let offered = peers.withLock { $0.removeValue(forKey: rank)?.offered }
         guard let offered else { return false }
         guard let answer,
             case .success(let readFD) = SharedFrameLanes.openPeerLane(
                 pid: pid, descriptor: answer.fd, token: answer.token
             )
         else {
-            peers.withLock { _ = $0.removeValue(forKey: rank) }
             SharedFrameLanes.closeLane(offered)
             return false
         }
@@ -116,8 +115,8 @@ final class ClusterLanes: Sendable {
         guard let message = outbound.frames,
             let lanes = peers.withLock({ $0[outbound.rank].flatMap { $0.sendThrough ? $0.lanes : nil } })
         else { return outbound }
-        let moved = lanes.externalize(message)
-        guard moved.byteCount != message.byteCount else { return outbound }
+        let (moved, count) = lanes.externalizeCounting(message)
+        guard count > 0 else { return outbound }
         sent.add(1, ordering: .relaxed)
         return Outbound(rank: outbound.rank, frames: moved, timeoutNanoseconds: outbound.timeoutNanoseconds)
     }
@@ -139,4 +138,7 @@ final class ClusterLanes: Sendable {
         }
     }
 }
+/// An offer names a descriptor of this process: it stays on the engine's thread, where the lanes are set up.
+@available(*, unavailable)
+extension ClusterLanes.Offer: Sendable {}
 #endif

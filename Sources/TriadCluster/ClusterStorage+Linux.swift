@@ -53,8 +53,10 @@ final class ClusterStorage: EngineHandler, @unchecked Sendable {
                 localPoolWorkers: configuration.localPoolWorkers, maxFrameSize: configuration.maxFrameSize,
                 sharedMemoryThreshold: configuration.sharedMemoryThreshold
             )
-            // A lane for each rank, in case it shares this machine (see `ClusterLanes`).
-            if configuration.sharedMemoryThreshold != nil, let offer = engine.lanes.offer(to: rank) {
+            // A lane for each rank on this node (see `ClusterLanes`).
+            if configuration.sharedMemoryThreshold != nil, engine.world.nodeRanks.contains(rank),
+                let offer = engine.lanes.offer(to: rank)
+            {
                 rankConfiguration.lanePID = getpid()
                 rankConfiguration.laneFD = offer.fd
                 rankConfiguration.laneToken = offer.token

@@ -12,6 +12,8 @@ enum MPICalls {
         var rank: Int
         var size: Int
         var host: String
+        /// The ranks that share this rank's node (its memory), this one included.
+        var nodeRanks: Set<Int> = []
     }
 
     /// Initialises MPI for one thread that makes every call, and reads this process's rank, the world's size and
@@ -35,7 +37,11 @@ enum MPICalls {
         var length: Int32 = 0
         MPI_Get_processor_name(&name, &length)
         let host = String(decoding: name.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return .success(World(rank: Int(rank), size: Int(size), host: host))
+        // Which ranks share this node: only they may share memory (see `ClusterLanes`).
+        var nodeRanks = [Int32](repeating: -1, count: Int(size))
+        let count = triad_mpi_node_ranks(&nodeRanks, size)
+        let node = count > 0 ? Set(nodeRanks.prefix(Int(count)).map(Int.init)) : [Int(rank)]
+        return .success(World(rank: Int(rank), size: Int(size), host: host, nodeRanks: node))
     }
 
     /// Starts sending `count` bytes at `bytes` to `rank` with `tag`; the bytes must stay put until ``test(_:)``

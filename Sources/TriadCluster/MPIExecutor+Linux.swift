@@ -40,11 +40,14 @@ public final class MPIExecutor: Executor {
     public var workerCount: Int { max(1, storage.engine.world.size - 1) }
 
     /// Whether rank 0 sends large frames to `rank` through shared memory (the rank is on this machine and the two
-    /// have set up their lanes), and how many messages have travelled that way in each direction, for tests.
-    package func sharedMemory(with rank: Int) -> (sendsThrough: Bool, sent: Int, received: Int) {
-        let lanes = storage.engine.lanes
-        let counts = lanes.messagesThroughLanes
-        return (lanes.sendsThroughLanes(to: rank), counts.sent, counts.received)
+    /// have set up their lanes), for tests.
+    package func sharesMemory(with rank: Int) -> Bool {
+        storage.engine.lanes.sendsThroughLanes(to: rank)
+    }
+
+    /// How many messages rank 0 has sent, and received, with frames in shared memory, all ranks together, for tests.
+    package var messagesThroughSharedMemory: (sent: Int, received: Int) {
+        storage.engine.lanes.messagesThroughLanes
     }
 
     /// This host's name, as MPI reports it.

@@ -198,6 +198,7 @@ private func work(
         )
         #expect(throws: WireError.self) { try cut.frames() }
     }
+
     /// The frames of a message as the receiving rank reads them, with its lanes.
     private func received(_ outbound: Outbound, from source: Int, lanes: ClusterLanes?) throws -> InboundFrames {
         guard outbound.parts.count == 1, case .bytes(let bytes) = outbound.parts[0] else {

@@ -64,7 +64,7 @@ struct ClusterTests {
         try expectClean(
             ranks: 2, scenario: "large-mpi",
             checks: [
-                "large payload 1024", "large payload 102400", "large payload 1048576", "large payload 16777216",
+                "lanes set up", "large payload 1024", "large payload 102400", "large payload 1048576", "large payload 16777216",
                 "through MPI alone",
             ]
         )

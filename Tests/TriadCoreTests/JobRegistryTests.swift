@@ -85,6 +85,7 @@ struct JobRegistryTests {
             }
         }
     }
+
     @Test("a job type's batch loop runs its jobs in order, hands each error over with its index and stops where told")
     func batchLoop() async {
         let squares = [3, 2, -1, 4, 5].map(Square.Failing.init(value:))

@@ -147,6 +147,14 @@ private struct CountedList: WireCodable, Hashable {
     }
 }
 
+/// A list whose decoding asks for a negative number of elements.
+private struct NegativeList: WireCodable {
+    func encode(to writer: inout WireWriter) {}
+    init(from reader: inout WireReader) throws(WireError) {
+        _ = try Counted._decodeArray(count: -1, from: &reader)
+    }
+}
+
 /// Takes every byte that is left, to show `remainingCount`.
 private struct Rest: WireCodable, Hashable {
     var bytes: [UInt8]
@@ -221,6 +229,7 @@ struct WireCodableTests {
         let decoded = try WireDecoder().decode(Reading.self, from: WireEncoder().encode(reading))
         #expect(decoded.note == "positive")
     }
+
     @Test("a type's array loops write the elements one after another and read them back, checking every length")
     func arrayLoops() throws {
         let list = CountedList(values: (0..<50).map(Counted.init))
@@ -236,5 +245,8 @@ struct WireCodableTests {
             let error = #expect(throws: WireError.self) { try WireDecoder().decode(CountedList.self, from: hostile) }
             #expect(error?.code == .truncated)
         }
+        // A count a conformance got wrong: a typed error, not a crash.
+        let negative = #expect(throws: WireError.self) { try WireDecoder().decode(NegativeList.self, from: bytes) }
+        #expect(negative?.code == .invalidValue)
     }
 }

@@ -110,6 +110,37 @@ struct SharedFrameLaneTests {
         lanes.worker.release(1)
     }
 
+    @Test("a reader that lags a few payloads behind gets each one whole, and the lane wraps instead of growing")
+    func laggingReader() throws {
+        let lanes = try LanePair()
+        defer { lanes.close() }
+        var pending: [(reference: Frame, value: [UInt8])] = []
+        var offsets: Set<UInt64> = []
+        for round in 0..<60 {
+            // A different payload every round, so a payload overwritten before it is read would show.
+            let value = (0..<(150_000 + round)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ round) }
+            var message = OutgoingMessage()
+            message.appendFrame(kind: WorkerFrameKind.data, payload: value)
+            let (moved, count) = lanes.parent.externalizeCounting(message)
+            #expect(count == 1)
+            let reference = try #require(try frames(of: moved).first)
+            offsets.insert(readInteger(reference.payload, at: 8))
+            pending.append((reference, value))
+            // Three payloads stay unread while the next is written, as with a pipeline of jobs to a busy rank.
+            guard pending.count > 3 else { continue }
+            let oldest = pending.removeFirst()
+            let frame = try lanes.worker.resolve(oldest.reference, inPlace: true)
+            #expect(frame.withPayloadBytes { Array($0) } == oldest.value)
+            lanes.worker.release(1)
+        }
+        for left in pending {
+            #expect(try lanes.worker.resolve(left.reference).payload == left.value)
+        }
+        // Sixty payloads of about 150 KB took a handful of places: the writer came back to the front of the lane.
+        #expect(offsets.count < 20, "\(offsets.sorted())")
+        #expect(offsets.max().map { $0 < 2 << 20 } == true, "the lane grew: \(offsets.sorted())")
+    }
+
     @Test("frames below the threshold stay inline, byte for byte")
     func belowThreshold() throws {
         let lanes = try LanePair(threshold: 4 << 20)

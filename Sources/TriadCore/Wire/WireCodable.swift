@@ -53,6 +53,8 @@ public protocol WireCodable: Codable {
     static func _encodeArray(_ elements: [Self], to writer: inout WireWriter) throws(WireError)
 
     /// Reads `count` values written by ``_encodeArray(_:to:)``. Like ``_encodeArray(_:to:)``, Triad's own.
+    ///
+    /// - Throws: ``WireError`` when the bytes end early or do not hold valid values, or `count` is negative.
     static func _decodeArray(count: Int, from reader: inout WireReader) throws(WireError) -> [Self]
 }
 
@@ -66,6 +68,7 @@ extension WireCodable {
     /// Triad's loop; see the requirement. Inlinable so that each conforming type's module compiles it for the type.
     @inlinable
     public static func _decodeArray(count: Int, from reader: inout WireReader) throws(WireError) -> [Self] {
+        guard count >= 0 else { throw WireError(.invalidValue, "an array cannot hold \(count) elements") }
         var elements: [Self] = []
         // An element may take no bytes at all; reserve no more than the input could hold, so a hostile count
         // cannot make a huge allocation.

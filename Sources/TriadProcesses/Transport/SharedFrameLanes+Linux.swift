@@ -12,8 +12,9 @@ import TriadCore
 // whose payload is at least the threshold is copied into its lane and replaced on the socket by a small
 // `sharedData` frame that says where it lies. The payload is copied into the lane from where its pieces are (the
 // codec's buffer and the large arrays it borrowed), and a data frame is decoded straight out of the lane; only
-// then does the reader count it as consumed in the lane's header. Once the writer sees every payload consumed, it
-// writes from the start again, so a steady stream of large payloads reuses the same pages with no system call.
+// then does the reader count it as consumed in the lane's header. The writer uses the lane as a ring of payloads:
+// the reader's count frees the oldest ones, so a steady stream of large payloads reuses the same pages with no system
+// call, even while the reader lags a few payloads behind.
 // Nothing is ever named in /dev/shm: a lane disappears with the last process that holds it, however it ends.
 
 extension WorkerFrameKind {
@@ -98,7 +99,16 @@ package final class SharedFrameLanes: Sendable {
         var mapping: LaneMapping
         var offset = SharedFrameLanes.headerSize
         var produced: UInt32 = 0
+        /// Where the payloads written and not known to be read lie, oldest first. Every reader counts payloads as
+        /// read in the order they were written (a pool's worker and parent, and a rank, read their frames one by
+        /// one), so the count in the lane's header says how many of these are free again.
+        var unread: [Range<Int>] = []
     }
+
+    /// The most a lane grows while payloads in it are still unread, unless one payload needs more: past it, a
+    /// payload travels inline until the reader catches up, so a reader that falls behind a stream of large
+    /// payloads (a pipeline of big jobs to a busy rank) cannot make the lane grow without end.
+    private static let busyGrowthLimit = 64 << 20
 
     // Both guarded by their mutexes; the raw pointers inside never leave them.
     private let writer: Mutex<Writer>
@@ -229,20 +239,27 @@ package final class SharedFrameLanes: Sendable {
     /// the lane straight from where they are. A payload that cannot be placed (the system refused memory) stays
     /// inline, and so does everything in a message whose frames cannot be walked.
     package func externalize(_ message: OutgoingMessage) -> OutgoingMessage {
+        externalizeCounting(message).message
+    }
+
+    /// ``externalize(_:)``, and how many frames it moved into the lane.
+    package func externalizeCounting(_ message: OutgoingMessage) -> (message: OutgoingMessage, moved: Int) {
         guard let threshold, message.byteCount >= threshold, let frames = message.frames(),
             frames.contains(where: { $0.length >= threshold })
-        else { return message }
+        else { return (message, 0) }
         var result = OutgoingMessage()
         var emitted = 0
+        var moved = 0
         for frame in frames where frame.length >= threshold {
             guard let offset = place(message.segments(covering: frame.payload), count: frame.length) else { continue }
             for segment in message.segments(covering: emitted..<frame.start) { result.appendSegment(segment) }
             result.appendSegment(OutgoingSegment(Self.reference(frame, offset: offset)))
             emitted = frame.payload.upperBound
+            moved += 1
         }
-        guard emitted > 0 else { return message }
+        guard moved > 0 else { return (message, 0) }
         for segment in message.segments(covering: emitted..<message.byteCount) { result.appendSegment(segment) }
-        return result
+        return (result, moved)
     }
 
     private static func reference(_ frame: MessageFrame, offset: Int) -> [UInt8] {
@@ -262,11 +279,7 @@ package final class SharedFrameLanes: Sendable {
             let sources = pieces.map { piece in piece.withUnsafeBytes { (Int(bitPattern: $0.baseAddress), $0.count) } }
             return writer.withLock { writer -> Int? in
                 if writer.mapping.base == nil, !writer.mapping.ensure(Self.headerSize, grow: false) { return nil }
-                // Every payload written so far has been read: start again at the front.
-                if triad_ipc_atomic_load32(writer.mapping.consumedWord) == writer.produced {
-                    writer.offset = Self.headerSize
-                }
-                let start = (writer.offset + 63) & ~63
+                guard let start = Self.start(for: count, in: &writer) else { return nil }
                 guard writer.mapping.ensure(start + count, grow: true) else { return nil }
                 var target = writer.mapping.base! + start
                 for (address, length) in sources where length > 0 {
@@ -276,9 +289,30 @@ package final class SharedFrameLanes: Sendable {
                 }
                 writer.offset = start + count
                 writer.produced &+= 1
+                writer.unread.append(start..<start + count)
                 return start
             }
         }
+    }
+
+    /// Where the next payload of `count` bytes goes: the lane is a ring of payloads over a buffer that grows. With
+    /// nothing unread it starts again at the front; otherwise it goes after the newest payload, or at the front when
+    /// the oldest unread one leaves room there, or after the newest once the lane has grown. Nil when it does not
+    /// fit without overwriting an unread payload or growing past ``busyGrowthLimit``, or when the reader's count is
+    /// impossible: then the payload travels inline.
+    private static func start(for count: Int, in writer: inout Writer) -> Int? {
+        let unreadCount = Int(writer.produced &- triad_ipc_atomic_load32(writer.mapping.consumedWord))
+        guard unreadCount <= writer.unread.count else { return nil }
+        writer.unread.removeFirst(writer.unread.count - unreadCount)
+        guard let head = writer.unread.first?.lowerBound else { return headerSize }
+        let tail = (writer.offset + 63) & ~63
+        if tail <= head {
+            // Wrapped: the free space lies between the newest payload and the oldest.
+            return tail + count <= head ? tail : nil
+        }
+        if tail + count <= writer.mapping.size { return tail }
+        if headerSize + count <= head { return headerSize }
+        return tail + count <= max(busyGrowthLimit, 4 * count) ? tail : nil
     }
 
     // MARK: - Receiving
@@ -336,8 +370,9 @@ package final class SharedFrameLanes: Sendable {
         }
     }
 
-    /// Counts `count` frames that ``resolve(_:inPlace:)`` left in place as read: their bytes may be reused by
-    /// the writer from now on, and must not be touched any more.
+    /// Counts `count` frames that ``resolve(_:inPlace:everyKind:)`` left in place as read: their bytes may be
+    /// reused by the writer from now on, and must not be touched any more. Frames are counted in the order they
+    /// were written, as every reader reads them.
     package func release(_ count: Int) {
         guard count > 0 else { return }
         reader.withLock { mapping in
