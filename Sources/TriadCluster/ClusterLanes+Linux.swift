@@ -14,7 +14,8 @@ import TriadProcesses
 // leaves nothing behind.
 //
 // Setting up, in order:
-// 1. Rank 0 makes a lane for each worker rank and names it in that rank's `RankConfiguration`.
+// 1. Rank 0 makes a lane for each worker rank of its node (MPI's `MPI_COMM_TYPE_SHARED` split, found at start) and
+//    names it in that rank's `RankConfiguration`.
 // 2. The worker rank opens it, makes its own lane, and answers with a `RankLanes` naming its lane (or -1).
 // 3. Rank 0 opens that one and answers with a `RankLanes` that says whether it could. From then on rank 0 sends
 //    large frames through its lane; the worker does too once it has read the answer.
