@@ -9,7 +9,7 @@ import TriadWireMacros
 // cause is its malloc interposer, which wraps every allocation in the parent and in the workers (they run the same
 // binary), but this version of the harness does not build without it, so that is not proven.
 // Run: `swift run -c release ProcessesTimings [runs]`, or `ProcessesTimings idle` for the CPU an idle pool uses;
-// `ProcessesTimings map|map-codable|tiny|roundtrip [runs]` for one row alone (for profiles).
+// `ProcessesTimings map|map-codable|tiny|roundtrip|roundtrip-blocking [runs]` for one row alone (for profiles).
 
 /// A tiny job through `Codable`.
 struct Tiny: Job {
@@ -211,6 +211,8 @@ if CommandLine.arguments.dropFirst().first == "idle" {
     await pool.shutdown()
 } else if CommandLine.arguments.dropFirst().first == "roundtrip" {
     try await roundTrip()
+    try await roundTripBlocking()
+} else if CommandLine.arguments.dropFirst().first == "roundtrip-blocking" {
     try await roundTripBlocking()
 } else {
     try await measure()
