@@ -213,14 +213,23 @@ private func work(
         )
     }
 
-    @Test func ranksOfOneMachineSetUpLanesAndSendLargeFramesThroughThem() throws {
-        // Rank 0 and rank 1 in one process: each opens the other's lane through /proc, as ranks do.
+    /// Runs `body` with the lanes of a rank 0 and a rank 1 in this process, closed afterwards: each opens the
+    /// other's lane through /proc, as ranks do.
+    private func withTwoRanks(_ body: (ClusterLanes, ClusterLanes) throws -> Void) rethrows {
         let rank0 = ClusterLanes()
         let rank1 = ClusterLanes()
         defer {
             rank0.closeAll()
             rank1.closeAll()
         }
+        try body(rank0, rank1)
+    }
+
+    @Test func ranksOfOneMachineSetUpLanesAndSendLargeFramesThroughThem() throws {
+        try withTwoRanks { rank0, rank1 in try setUpAndSend(rank0, rank1) }
+    }
+
+    private func setUpAndSend(_ rank0: ClusterLanes, _ rank1: ClusterLanes) throws {
         let offered = try #require(rank0.offer(to: 1))
         let answered = try #require(
             rank1.accept(from: 0, pid: getpid(), offer: offered, threshold: 4096, maxPayload: 1 << 30)
@@ -263,12 +272,10 @@ private func work(
     }
 
     @Test func lanesThatCannotBeOpenedLeaveThePairOnMPI() throws {
-        let rank0 = ClusterLanes()
-        let rank1 = ClusterLanes()
-        defer {
-            rank0.closeAll()
-            rank1.closeAll()
-        }
+        try withTwoRanks { rank0, rank1 in try refuse(rank0, rank1) }
+    }
+
+    private func refuse(_ rank0: ClusterLanes, _ rank1: ClusterLanes) throws {
         let offered = try #require(rank0.offer(to: 1))
         // A descriptor that is no lane (standard input), one that is not open, a process that does not exist, and
         // the right lane with another token (what a process of the same pid on another machine would hold).
