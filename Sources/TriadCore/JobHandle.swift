@@ -155,6 +155,18 @@ public final class JobHandle<Output: Sendable>: Sendable {
         }
     }
 
+    /// The value of a handle that has resolved, or its error, read at once: for a waiter that saw ``isFinished``.
+    /// It builds no `Result` or optional of the output's type, which code generic over the output would have to look
+    /// up at run time.
+    ///
+    /// - Precondition: The handle has resolved.
+    package func finishedValue() throws -> Output {
+        guard let outcome = storage.withLock({ $0.promise.outcome }) else {
+            preconditionFailure("the value of job \(jobName)'s handle was read before the handle resolved")
+        }
+        return try Self.unwrap(outcome)
+    }
+
     /// Runs `callback` once the handle resolves, at once if it already has. The callback runs on the thread that
     /// resolves the handle, so it must be short and must not block.
     package func whenComplete(_ callback: @escaping @Sendable (Result<Output, any Error>) -> Void) {

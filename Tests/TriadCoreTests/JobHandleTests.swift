@@ -16,6 +16,17 @@ struct JobHandleTests {
         #expect(try await handle.value == 7)
     }
 
+    @Test("a resolved handle's value or error reads at once, without waiting")
+    func finishedValue() throws {
+        let succeeded = JobHandle<[String]>(jobName: "demo")
+        #expect(succeeded.succeed(["a", "b"]))
+        #expect(try succeeded.finishedValue() == ["a", "b"])
+        let failed = JobHandle<Int>(jobName: "demo")
+        #expect(failed.cancel())
+        let error = #expect(throws: ExecutorError.self) { try failed.finishedValue() }
+        #expect(error?.code == .cancelled)
+    }
+
     @Test("cancelling a pending job resolves it and tells the executor it was not running")
     func cancelPending() async {
         let handle = JobHandle<Int>(jobName: "demo")

@@ -115,18 +115,9 @@ package struct FrameReader: ~Copyable, @unchecked Sendable {
     package mutating func fill<Failure: Error>(
         _ read: (UnsafeMutableRawBufferPointer) throws(Failure) -> Int?
     ) throws(Failure) -> Int? {
-        if var pending = large.take() {
-            // The payload array has one owner while it is written, so it is written in place.
-            defer { large = pending }
-            let filled = pending.filled
-            // `withUnsafeMutableBytes` rethrows untyped errors: the typed one travels in a Result.
-            let outcome = pending.payload.withUnsafeMutableBytes { target in
-                Result { () throws(Failure) in try read(UnsafeMutableRawBufferPointer(rebasing: target[filled...])) }
-            }
-            let count = try outcome.get()
-            if let count { pending.filled += count }
-            return count
-        }
+        // The large payload's read is a function of its own: its `Result` needs the metadata of a generic type,
+        // which a caller in another module would otherwise look up on every call, with or without a large payload.
+        if large != nil { return try fillLarge(read) }
         if start > 0 {
             let count = end - start
             if count > 0 { buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: count) }
@@ -136,6 +127,23 @@ package struct FrameReader: ~Copyable, @unchecked Sendable {
         precondition(end < buffer.count, "take frames out with next() before reading more")
         let count = try read(UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
         if let count { end += count }
+        return count
+    }
+
+    /// ``fill(_:)`` for the rest of a large payload, read straight into its array.
+    private mutating func fillLarge<Failure: Error>(
+        _ read: (UnsafeMutableRawBufferPointer) throws(Failure) -> Int?
+    ) throws(Failure) -> Int? {
+        guard var pending = large.take() else { return nil }
+        // The payload array has one owner while it is written, so it is written in place.
+        defer { large = pending }
+        let filled = pending.filled
+        // `withUnsafeMutableBytes` rethrows untyped errors: the typed one travels in a Result.
+        let outcome = pending.payload.withUnsafeMutableBytes { target in
+            Result { () throws(Failure) in try read(UnsafeMutableRawBufferPointer(rebasing: target[filled...])) }
+        }
+        let count = try outcome.get()
+        if let count { pending.filled += count }
         return count
     }
 

@@ -234,8 +234,10 @@ package struct RingWriter: ~Copyable {
 
 /// The reading end of one ring, inside a frame reader that cuts its bytes into frames.
 package final class RingFrameReader {
-    private var frames: FrameReader
-    private var reader: RingReader
+    // Unchecked: one thread at a time reads a ring (the worker's loop; in the parent, the holder of the lock of the
+    // worker's results); the dynamic exclusivity checks of every look at the ring showed in the worker's profile.
+    @exclusivity(unchecked) private var frames: FrameReader
+    @exclusivity(unchecked) private var reader: RingReader
 
     /// Cuts the bytes of `reader` into frames of at most `maxPayload` bytes, through a buffer of `bufferSize` bytes
     /// (see `FrameReader.init(maxPayload:bufferSize:)`).
@@ -264,7 +266,6 @@ package final class RingFrameReader {
 
     /// Whether the ring holds bytes not moved yet.
     func ringHasBytes() throws(WireError) -> Bool { try reader.readable() > 0 }
-
 
     /// The error for a stream that ended now: nil if it ended between frames.
     package func endOfStreamError() -> WireError? { frames.endOfStreamError() }
