@@ -29,7 +29,7 @@ extension JobHandle {
     }
 
     /// While the spin budget lasts, calls the executor's wait assist between looks at the handle (a process pool
-    /// reads its workers' results on this thread), yielding the CPU between calls.
+    /// reads its workers' results on this thread), pausing and then yielding the CPU between calls.
     private func assistWhileSpinning(until deadline: Deadline?) {
         guard let begin = waitAssist else { return }
         let session = begin()
@@ -41,7 +41,9 @@ extension JobHandle {
             let now = triad_monotonic_ns()
             if now &- start >= Spin.assistNanoseconds { return }
             if let deadline, now >= deadline.nanoseconds { return }
-            triad_thread_yield()
+            // A tiny job's result comes within microseconds: pause at first, as a system call to yield would
+            // delay seeing it by its own cost; then yield, in case the thread that answers shares this CPU.
+            if now &- start < Spin.assistPauseNanoseconds { triad_cpu_relax() } else { triad_thread_yield() }
         }
     }
 }
