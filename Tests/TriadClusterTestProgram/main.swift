@@ -176,6 +176,13 @@ case "large", "large-mpi":
     } else {
         check("through MPI alone", shared == (0, 0), "\(shared)")
     }
+    // Many large jobs at once, each different: the rank has several queued while it runs one, so the lanes are
+    // written ahead of their reader, and every payload must still come back whole.
+    let many = (0..<24).map { index in
+        Bounce(bytes: (0..<(600_000 + index)).map { UInt8(truncatingIfNeeded: $0 &+ index) })
+    }
+    let echoed = try await executor.map(many, options: MapOptions(chunkSize: 1))
+    check("pipelined large payloads", echoed == many.map(\.bytes), "\(echoed.map(\.count))")
     await executor.shutdown()
 case "hosts":
     let executor = try MPIExecutor()

@@ -55,7 +55,7 @@ struct ClusterTests {
             ranks: 2, scenario: "large",
             checks: [
                 "lanes set up", "large payload 1024", "large payload 102400", "large payload 1048576",
-                "large payload 16777216", "through shared memory",
+                "large payload 16777216", "through shared memory", "pipelined large payloads",
             ]
         )
     }
@@ -64,8 +64,8 @@ struct ClusterTests {
         try expectClean(
             ranks: 2, scenario: "large-mpi",
             checks: [
-                "lanes set up", "large payload 1024", "large payload 102400", "large payload 1048576", "large payload 16777216",
-                "through MPI alone",
+                "lanes set up", "large payload 1024", "large payload 102400", "large payload 1048576",
+                "large payload 16777216", "through MPI alone", "pipelined large payloads",
             ]
         )
     }
