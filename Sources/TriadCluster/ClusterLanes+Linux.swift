@@ -1,4 +1,5 @@
 #if os(Linux)
+import Glibc
 import Synchronization
 import TriadCore
 import TriadProcesses
@@ -47,45 +48,32 @@ final class ClusterLanes: Sendable {
         received.add(1, ordering: .relaxed)
     }
 
-    /// A lane's descriptor and the token it holds.
-    struct Offer: Equatable {
-        var fd: Int32
-        var token: [UInt8]
-    }
-
-    /// Makes a lane for `rank` (step 1), or returns nil if the system refused one.
-    func offer(to rank: Int) -> Offer? {
-        let token = SharedFrameLanes.makeToken()
-        guard case .success(let fd) = SharedFrameLanes.makeLane(token: token) else { return nil }
+    /// Makes a lane of this process for `rank` (step 1), or returns nil if the system refused one.
+    func offer(to rank: Int) -> LaneOffer? {
+        guard let (fd, offer) = Self.makeLane() else { return nil }
         peers.withLock { $0[rank, default: Peer()].offered = fd }
-        return Offer(fd: fd, token: token)
+        return offer
     }
 
-    /// Opens the lane `pid` offered and makes this side's (step 2); returns this side's lane, or nil when lanes
+    /// Opens the lane `rank` offered and makes this side's (step 2); returns this side's lane, or nil when lanes
     /// cannot be used with that peer.
-    func accept(from rank: Int, pid: Int32, offer: Offer, threshold: Int, maxPayload: Int) -> Offer? {
-        let opened = SharedFrameLanes.openPeerLane(pid: pid, descriptor: offer.fd, token: offer.token)
-        guard case .success(let readFD) = opened else { return nil }
-        let token = SharedFrameLanes.makeToken()
-        guard case .success(let writeFD) = SharedFrameLanes.makeLane(token: token) else {
+    func accept(from rank: Int, offer: LaneOffer, threshold: Int, maxPayload: Int) -> LaneOffer? {
+        guard let readFD = Self.open(offer) else { return nil }
+        guard let (writeFD, answer) = Self.makeLane() else {
             SharedFrameLanes.closeLane(readFD)
             return nil
         }
         let lanes = SharedFrameLanes(writeFD: writeFD, readFD: readFD, threshold: threshold, maxPayload: maxPayload)
         peers.withLock { $0[rank] = Peer(lanes: lanes) }
-        return Offer(fd: writeFD, token: token)
+        return answer
     }
 
     /// Opens the lane the worker rank `rank` answered with, joining it to the lane offered to it (step 3).
     /// Returns whether the pair now has lanes; if not, the offered lane is closed.
-    func complete(with rank: Int, pid: Int32, answer: Offer?, threshold: Int, maxPayload: Int) -> Bool {
+    func complete(with rank: Int, answer: LaneOffer?, threshold: Int, maxPayload: Int) -> Bool {
         let offered = peers.withLock { $0.removeValue(forKey: rank)?.offered }
         guard let offered else { return false }
-        guard let answer,
-            case .success(let readFD) = SharedFrameLanes.openPeerLane(
-                pid: pid, descriptor: answer.fd, token: answer.token
-            )
-        else {
+        guard let answer, let readFD = Self.open(answer) else {
             SharedFrameLanes.closeLane(offered)
             return false
         }
@@ -127,6 +115,20 @@ final class ClusterLanes: Sendable {
         peers.withLock { $0[rank]?.sendThrough ?? false }
     }
 
+    /// A fresh lane with a fresh token: its descriptor, and the offer that names it to a peer.
+    private static func makeLane() -> (Int32, LaneOffer)? {
+        let token = SharedFrameLanes.makeToken()
+        guard case .success(let fd) = SharedFrameLanes.makeLane(token: token) else { return nil }
+        return (fd, LaneOffer(pid: getpid(), fd: fd, token: token))
+    }
+
+    /// The peer's lane that `offer` names, opened and checked, or nil.
+    private static func open(_ offer: LaneOffer) -> Int32? {
+        let opened = SharedFrameLanes.openPeerLane(pid: offer.pid, descriptor: offer.fd, token: offer.token)
+        guard case .success(let fd) = opened else { return nil }
+        return fd
+    }
+
     /// Closes every lane, once MPI is finalised and no message is read any more.
     func closeAll() {
         let all = peers.withLock { peers -> [Peer] in
@@ -139,7 +141,4 @@ final class ClusterLanes: Sendable {
         }
     }
 }
-/// An offer names a descriptor of this process: it stays on the engine's thread, where the lanes are set up.
-@available(*, unavailable)
-extension ClusterLanes.Offer: Sendable {}
 #endif

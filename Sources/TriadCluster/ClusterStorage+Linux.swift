@@ -57,9 +57,7 @@ final class ClusterStorage: EngineHandler, @unchecked Sendable {
             if configuration.sharedMemoryThreshold != nil, engine.world.nodeRanks.contains(rank),
                 let offer = engine.lanes.offer(to: rank)
             {
-                rankConfiguration.lanePID = getpid()
-                rankConfiguration.laneFD = offer.fd
-                rankConfiguration.laneToken = offer.token
+                rankConfiguration.lane = offer
             }
             let bytes = (try? WireEncoder().encode(rankConfiguration)) ?? []
             return Outbound(rank: rank, tag: ClusterTag.configuration, bytes: bytes)
@@ -124,11 +122,9 @@ final class ClusterStorage: EngineHandler, @unchecked Sendable {
                     let threshold = configuration.sharedMemoryThreshold
                 else { return }
                 let joined = engine.lanes.complete(
-                    with: source, pid: answer.pid,
-                    answer: answer.fd >= 0 ? ClusterLanes.Offer(fd: answer.fd, token: answer.token) : nil,
-                    threshold: threshold, maxPayload: configuration.maxFrameSize
+                    with: source, answer: answer.lane, threshold: threshold, maxPayload: configuration.maxFrameSize
                 )
-                let reply = RankLanes(pid: getpid(), fd: -1, token: [], accepted: joined)
+                let reply = RankLanes(lane: nil, accepted: joined)
                 let replyBytes = (try? WireEncoder().encode(reply)) ?? []
                 engine.post(Outbound(rank: source, tag: ClusterTag.lanes, bytes: replyBytes))
             case ClusterTag.bye:

@@ -151,19 +151,22 @@ struct RankConfiguration: Codable, Sendable, Equatable {
     var maxFrameSize: Int
     /// Frames from this size up travel through shared-memory lanes, when the ranks share a machine; nil for never.
     var sharedMemoryThreshold: Int?
-    /// Rank 0's pid, and the descriptor (-1 for none) and token of the lane it made for this rank.
-    var lanePID: Int32 = -1
-    var laneFD: Int32 = -1
-    var laneToken: [UInt8] = []
+    /// The lane rank 0 made for this rank, if it made one (see `ClusterLanes`).
+    var lane: LaneOffer?
 }
 
-/// One side's part in setting up shared-memory lanes between rank 0 and a worker rank: from the worker, the lane it
-/// made for rank 0 and its token (`fd` -1 when it could not open rank 0's); from rank 0, whether it opened the
-/// worker's lane.
-struct RankLanes: Codable, Sendable, Equatable {
+/// A shared-memory lane one rank made for another: the maker's pid, the lane's descriptor there, and the token the
+/// lane holds for the opener to check.
+struct LaneOffer: Codable, Sendable, Equatable {
     var pid: Int32
     var fd: Int32
     var token: [UInt8]
+}
+
+/// One side's part in setting up shared-memory lanes between rank 0 and a worker rank: from the worker, the lane it
+/// made for rank 0 (nil when it could not open rank 0's); from rank 0, whether it opened the worker's lane.
+struct RankLanes: Codable, Sendable, Equatable {
+    var lane: LaneOffer?
     var accepted: Bool
 }
 

@@ -119,17 +119,13 @@ final class RankWorker: EngineHandler, @unchecked Sendable {
 
     private func configure(_ configuration: RankConfiguration) {
         maxFrameSize = configuration.maxFrameSize
-        if let threshold = configuration.sharedMemoryThreshold, configuration.laneFD >= 0 {
-            // Rank 0 offered a lane: open it, answer with this rank's own, or with -1 if this machine is not rank
+        if let threshold = configuration.sharedMemoryThreshold, let offer = configuration.lane {
+            // Rank 0 offered a lane: open it, answer with this rank's own, or with none if this machine is not rank
             // 0's (see `ClusterLanes`).
             let lane = engine.lanes.accept(
-                from: 0, pid: configuration.lanePID,
-                offer: ClusterLanes.Offer(fd: configuration.laneFD, token: configuration.laneToken),
-                threshold: threshold, maxPayload: configuration.maxFrameSize
+                from: 0, offer: offer, threshold: threshold, maxPayload: configuration.maxFrameSize
             )
-            let answer = RankLanes(
-                pid: getpid(), fd: lane?.fd ?? -1, token: lane?.token ?? [], accepted: lane != nil
-            )
+            let answer = RankLanes(lane: lane, accepted: lane != nil)
             engine.post(Outbound(rank: 0, tag: ClusterTag.lanes, bytes: (try? WireEncoder().encode(answer)) ?? []))
         }
         if configuration.localPoolWorkers > 0 {

@@ -17,12 +17,13 @@ extension JobHandle {
     ///   finished at `timeout`.
     @available(*, noasync, message: "blocks an OS thread; in async code call the async variant with await")
     public func wait(timeout: Duration? = nil) throws -> Output {
-        assistWhileSpinning(until: .after(timeout))
+        let deadline = Deadline.after(timeout)
+        assistWhileSpinning(until: deadline)
         // Finished while this thread spun (the common case for a short job): nothing to park on.
         if isFinished { return try finishedValue() }
         let outcome = Guarded<Result<Output, any Error>?>(nil)
         whenComplete { result in outcome.change { $0 = result } }
-        guard let result = outcome.wait(until: .after(timeout), wakesOthers: false, { $0 }) else {
+        guard let result = outcome.wait(until: deadline, wakesOthers: false, { $0 }) else {
             throw ThreadingError.timedOut(after: timeout, waitingFor: "job \(jobName) to finish")
         }
         return try result.get()

@@ -232,10 +232,10 @@ private func work(
     private func setUpAndSend(_ rank0: ClusterLanes, _ rank1: ClusterLanes) throws {
         let offered = try #require(rank0.offer(to: 1))
         let answered = try #require(
-            rank1.accept(from: 0, pid: getpid(), offer: offered, threshold: 4096, maxPayload: 1 << 30)
+            rank1.accept(from: 0, offer: offered, threshold: 4096, maxPayload: 1 << 30)
         )
         #expect(!rank1.sendsThroughLanes(to: 0), "not before rank 0 has opened rank 1's lane")
-        #expect(rank0.complete(with: 1, pid: getpid(), answer: answered, threshold: 4096, maxPayload: 1 << 30))
+        #expect(rank0.complete(with: 1, answer: answered, threshold: 4096, maxPayload: 1 << 30))
         #expect(rank0.sendsThroughLanes(to: 1))
         rank1.confirm(with: 0, accepted: true)
         #expect(rank1.sendsThroughLanes(to: 0))
@@ -280,26 +280,26 @@ private func work(
         // A descriptor that is no lane (standard input), one that is not open, a process that does not exist, and
         // the right lane with another token (what a process of the same pid on another machine would hold).
         for (pid, fd) in [(getpid(), Int32(0)), (getpid(), 987_654), (Int32.max, offered.fd)] {
-            let offer = ClusterLanes.Offer(fd: fd, token: offered.token)
-            #expect(rank1.accept(from: 0, pid: pid, offer: offer, threshold: 1, maxPayload: 1 << 20) == nil)
+            let offer = LaneOffer(pid: pid, fd: fd, token: offered.token)
+            #expect(rank1.accept(from: 0, offer: offer, threshold: 1, maxPayload: 1 << 20) == nil)
         }
         var forged = offered
         forged.token[0] ^= 1
-        #expect(rank1.accept(from: 0, pid: getpid(), offer: forged, threshold: 1, maxPayload: 1 << 20) == nil)
+        #expect(rank1.accept(from: 0, offer: forged, threshold: 1, maxPayload: 1 << 20) == nil)
         #expect(
             SharedFrameLanes.openPeerLane(pid: getpid(), descriptor: offered.fd, token: forged.token)
                 == .failure(Errno.permissionDenied)
         )
         #expect(rank1.lanes(from: 0) == nil)
         // Rank 1 could not open rank 0's lane and answered -1: rank 0 closes its offer and keeps using MPI.
-        #expect(!rank0.complete(with: 1, pid: getpid(), answer: nil, threshold: 1, maxPayload: 1 << 20))
+        #expect(!rank0.complete(with: 1, answer: nil, threshold: 1, maxPayload: 1 << 20))
         #expect(!rank0.sendsThroughLanes(to: 1))
         var message = OutgoingMessage()
         message.appendFrame(kind: WorkerFrameKind.data, payload: [UInt8](repeating: 1, count: 1 << 17))
         #expect(rank0.route(Outbound(rank: 1, frames: message)).parts.count > 1, "through MPI, in segments")
         // Rank 0 could not open rank 1's lane: rank 1 drops its lanes.
         let second = try #require(rank0.offer(to: 2))
-        #expect(rank1.accept(from: 0, pid: getpid(), offer: second, threshold: 1, maxPayload: 1 << 20) != nil)
+        #expect(rank1.accept(from: 0, offer: second, threshold: 1, maxPayload: 1 << 20) != nil)
         rank1.confirm(with: 0, accepted: false)
         #expect(rank1.lanes(from: 0) == nil && !rank1.sendsThroughLanes(to: 0))
     }

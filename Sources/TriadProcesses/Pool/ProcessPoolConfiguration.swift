@@ -192,9 +192,8 @@ public struct IdleStrategy: Sendable, Hashable {
         guard seconds >= 0, attoseconds >= 0 else { return 0 }
         // Saturating: a duration of centuries is as good as forever.
         let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
-        guard !overflow else { return .max }
-        return whole.addingReportingOverflow(UInt64(attoseconds / 1_000_000_000)).overflow
-            ? .max : whole + UInt64(attoseconds / 1_000_000_000)
+        let (total, carry) = whole.addingReportingOverflow(UInt64(attoseconds / 1_000_000_000))
+        return overflow || carry ? .max : total
     }
 }
 

@@ -83,9 +83,9 @@ enum RingDoorbell {
     /// readable, and the caller comes back to it after its other duties. Returns true if the socket has ended (the
     /// peer is gone).
     static func drain(_ fd: Int32) -> Bool {
-        var scratch = [UInt8](repeating: 0, count: 512)
+        var scratch: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
         for _ in 0..<8 {
-            switch scratch.withUnsafeMutableBytes({ Syscall.recvNonBlocking(fd, into: $0) }) {
+            switch withUnsafeMutableBytes(of: &scratch, { Syscall.recvNonBlocking(fd, into: $0) }) {
             case .success(0): return true
             case .success: continue
             case .failure(let error): return error != .again && error.rawValue != EWOULDBLOCK
