@@ -187,22 +187,22 @@ nonisolated func idlePool() async throws {
     await pool.shutdown()
 }
 
+/// The map of 200k tiny items made by `make`, alone, after one map to warm the pool: for profiles.
+nonisolated func mapAlone<J: Job>(_ make: (Int) -> J, _ label: String) async throws {
+    let pool = benchPool(workers: 2)
+    let items = (0..<200_000).map(make)
+    _ = try await pool.map(items)
+    let time = try await medianMilliseconds { _ = try await pool.map(items) }
+    print("\(label): median \(time) ms")
+    await pool.shutdown()
+}
+
 if CommandLine.arguments.dropFirst().first == "idle" {
     try await idlePool()
 } else if CommandLine.arguments.dropFirst().first == "map" {
-    let pool = benchPool(workers: 2)
-    let items = (0..<200_000).map { TinyMacro(value: $0) }
-    _ = try await pool.map(items)
-    let time = try await medianMilliseconds { _ = try await pool.map(items) }
-    print("map over 200k tiny @WireCodable items: median \(time) ms")
-    await pool.shutdown()
+    try await mapAlone(TinyMacro.init, "map over 200k tiny @WireCodable items")
 } else if CommandLine.arguments.dropFirst().first == "map-codable" {
-    let pool = benchPool(workers: 2)
-    let items = (0..<200_000).map { Tiny(value: $0) }
-    _ = try await pool.map(items)
-    let time = try await medianMilliseconds { _ = try await pool.map(items) }
-    print("map over 200k tiny items: median \(time) ms")
-    await pool.shutdown()
+    try await mapAlone(Tiny.init, "map over 200k tiny items")
 } else if CommandLine.arguments.dropFirst().first == "tiny" {
     let pool = benchPool(workers: 2)
     _ = try await pool.map((0..<1000).map { Tiny(value: $0) })
