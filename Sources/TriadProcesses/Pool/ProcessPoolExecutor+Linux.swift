@@ -60,6 +60,7 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
 
     deinit {
         // A pool dropped without a shutdown leaves no workers behind.
+        SignalShutdown.untrack(storage)
         storage.killNow()
     }
 

@@ -6,12 +6,10 @@ import Synchronization
 /// Shuts every process pool down cleanly when the parent gets SIGINT or SIGTERM, then lets the signal take its
 /// default course. Opt in with ``ProcessPool/installSignalHandlers()``.
 enum SignalShutdown {
-    private final class WeakStorage: Sendable {
-        weak let storage: PoolStorage?
-        init(_ storage: PoolStorage) { self.storage = storage }
-    }
-
-    private static let pools = Mutex<[WeakStorage]>([])
+    /// The pools alive now, by identity. Held strongly and removed by ``untrack(_:)`` when the pool's front goes:
+    /// a weak reference would give every pool's storage a side table, which makes each of the many retains and
+    /// releases of the storage on a job's path take the runtime's slow path.
+    private static let pools = Mutex<[ObjectIdentifier: PoolStorage]>([:])
     private static let installed = Atomic<Bool>(false)
     private static let pipe: (read: Int32, write: Int32) = {
         guard case .success(let fds) = Syscall.pipe() else { preconditionFailure("could not create a pipe") }
@@ -19,10 +17,11 @@ enum SignalShutdown {
     }()
 
     static func track(_ storage: PoolStorage) {
-        pools.withLock { pools in
-            pools.removeAll { $0.storage == nil }
-            pools.append(WeakStorage(storage))
-        }
+        pools.withLock { $0[ObjectIdentifier(storage)] = storage }
+    }
+
+    static func untrack(_ storage: PoolStorage) {
+        _ = pools.withLock { $0.removeValue(forKey: ObjectIdentifier(storage)) }
     }
 
     /// The signal that is ending the process, or 0. Once it is set, no job handle resolves: the jobs in flight
@@ -40,7 +39,7 @@ enum SignalShutdown {
                 let count = Glibc.read(fds.read, &signal, 4)
                 guard count == 4 else { continue }
                 dying.store(signal, ordering: .releasing)
-                let live = pools.withLock { $0.compactMap(\.storage) }
+                let live = pools.withLock { Array($0.values) }
                 for storage in live { storage.killNow() }
                 // Give the drivers a moment to reap, so no zombie outlives the parent's last breath.
                 let deadline = Syscall.now() + 2_000_000_000
