@@ -23,18 +23,23 @@ package final class SingleJobSink<J: Job>: PoolJobSink {
         }
     }
 
+    /// Resolves the handle with `output`, counting it, without building a `Result`: generic code builds one
+    /// through a type-metadata lookup at run time, once per job.
+    private func succeed(_ output: J.Output) {
+        if handle.succeed(output) { metrics?.job(handle.jobName).completed.increment() }
+    }
+
     package func markRunning() { _ = handle.markRunning() }
 
     package func deliver(_ items: [ReceivedFrame], first: Int, count: Int) -> Bool {
         guard let item = items.first else { return false }
-        // The common case first, without building a `Result`: generic code builds one through a type-metadata
-        // lookup at run time.
+        // The common case first, without building a `Result`.
         if item.flags == ResultFlag.success,
             let output = try? item.withPayloadBytes({ bytes throws(WireError) in
                 try WireDecoder().decode(J.Output.self, from: bytes)
             })
         {
-            if handle.succeed(output) { metrics?.job(handle.jobName).completed.increment() }
+            succeed(output)
             return false
         }
         complete(JobMessages.decode(item, as: J.Output.self, jobName: handle.jobName, registry: registry))
@@ -54,7 +59,7 @@ package final class SingleJobSink<J: Job>: PoolJobSink {
         case .success(let outcome):
             // Every member of a batch has a sink of this very type (see `PoolState.batched`).
             outcome.forEach(count: count, jobName: handle.jobName, registry: registry) { index, output in
-                unsafeDowncast(members[base + index].sink!, to: kind).complete(.success(output))
+                unsafeDowncast(members[base + index].sink!, to: kind).succeed(output)
             } failure: { index, error in
                 unsafeDowncast(members[base + index].sink!, to: kind).complete(.failure(error))
             }
