@@ -525,8 +525,10 @@ final class WorkerProcess: PoolWorker {
             // Follow the idle schedule while a result or the next job may come at once; otherwise park now. The
             // supervisor is asked once per idle spell, not at every turn: it takes the pool's lock. (While it spins,
             // the driver does not look at its wake descriptor, so a timer asked for then runs up to a spell late.)
+            // While a thread assists, it reads the results itself, and a driver that spun or yielded as well would
+            // only take a CPU from it or from the worker: the driver parks at once.
             if wantsSpinning == nil { wantsSpinning = supervisor.workerWantsSpinning(self) }
-            if wantsSpinning == true && !waiter.pause(now: now) { continue }
+            if wantsSpinning == true && assisting.load(ordering: .relaxed) == 0 && !waiter.pause(now: now) { continue }
             // Park: raise the flags, look once more, then poll until the worker rings, the pool wakes this
             // driver, the process ends or a timer is due.
             if remains { output.withLock { $0.writer?.raiseWaitingForRoom() } }
