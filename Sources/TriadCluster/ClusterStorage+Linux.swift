@@ -68,16 +68,18 @@ final class ClusterStorage: EngineHandler, @unchecked Sendable {
     func nextSequence() -> UInt64 { sequence.add(1, ordering: .relaxed).oldValue }
 
     /// Queues a message and sends what can go now.
-    func enqueue(_ work: PoolWork) throws(ExecutorError) {
-        metrics?.job(work.jobName).submitted.increment(by: work.itemCount)
+    func enqueue(_ work: consuming PoolWork) throws(ExecutorError) {
+        let (jobName, itemCount) = (work.jobName, work.itemCount)
+        metrics?.job(jobName).submitted.increment(by: itemCount)
+        var pending = Optional(work)
         let accepted = state.withLock { state -> Bool in
             guard !state.shuttingDown else { return false }
-            state.queue.append(work)
+            state.queue.append(pending.take()!)
             return true
         }
         guard accepted else {
-            metrics?.failed(work.jobName, code: ExecutorError.Code.shutDown.rawValue, count: work.itemCount)
-            throw ExecutorError.shutDown(jobName: work.jobName)
+            metrics?.failed(jobName, code: ExecutorError.Code.shutDown.rawValue, count: itemCount)
+            throw ExecutorError.shutDown(jobName: jobName)
         }
         engine.wake()
     }

@@ -106,7 +106,7 @@ public final class MPIExecutor: Executor {
             maxFrameSize: storage.configuration.maxFrameSize, timeout: options.timeout, registry: storage.registry,
             metrics: storage.metrics
         )
-        try enqueue(work, handle: handle)
+        try enqueue(consume work, handle: handle)
         return handle
     }
 
@@ -144,7 +144,7 @@ public final class MPIExecutor: Executor {
         return J.jobName
     }
 
-    func enqueue<Output: Sendable>(_ work: PoolWork, handle: JobHandle<Output>) throws(ExecutorError) {
+    func enqueue<Output: Sendable>(_ work: consuming PoolWork, handle: JobHandle<Output>) throws(ExecutorError) {
         let storage = self.storage
         try PoolSubmission.enqueue(
             work, handle: handle, metrics: storage.metrics, cancel: { storage.cancel(root: $0) }, queue: storage.enqueue

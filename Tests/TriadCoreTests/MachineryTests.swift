@@ -57,6 +57,35 @@ struct MachineryTests {
         #expect(Array(fifo).isEmpty)
     }
 
+    @Test("a FIFO drains front first, keeps the rest when the body throws, and takes appends again afterwards")
+    func fifoDrain() {
+        struct Stop: Error {}
+        var fifo = FIFO<Int>()
+        for value in 0..<100 { fifo.append(value) }
+        for _ in 0..<70 { _ = fifo.popFirst() }
+        for value in 100..<110 { fifo.append(value) }
+        var seen: [Int] = []
+        fifo.drain { seen.append($0) }
+        #expect(seen == Array(70..<110))
+        #expect(fifo.isEmpty)
+        fifo.append(1)
+        fifo.append(2)
+        fifo.append(3)
+        seen = []
+        #expect(throws: Stop.self) {
+            try fifo.drain { (value: Int) throws(Stop) in
+                seen.append(value)
+                if value == 2 { throw Stop() }
+            }
+        }
+        #expect(seen == [1, 2])
+        #expect(Array(fifo) == [3])
+        fifo.append(4)
+        #expect(fifo.popFirst() == 3)
+        #expect(fifo.popFirst() == 4)
+        #expect(fifo.isEmpty)
+    }
+
     @Test("a FIFO lets go of what it handed out")
     func fifoReleases() {
         final class Token {}

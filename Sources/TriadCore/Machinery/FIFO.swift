@@ -50,6 +50,19 @@ package struct FIFO<Element> {
         return element
     }
 
+    /// Removes every element, front first, handing each to `body` without a copy, and keeps the storage for the
+    /// appends to come. If `body` throws, the elements after the one it threw for stay queued.
+    @inlinable
+    package mutating func drain<E: Error>(_ body: (consuming Element) throws(E) -> Void) throws(E) {
+        while head < slots.count {
+            let element = slots[head].take()!
+            head += 1
+            try body(element)
+        }
+        slots.removeAll(keepingCapacity: true)
+        head = 0
+    }
+
     /// Removes and returns the first element that matches `predicate`, keeping the others in order: a waiter that
     /// leaves the line. O(n).
     package mutating func remove(firstWhere predicate: (Element) -> Bool) -> Element? {

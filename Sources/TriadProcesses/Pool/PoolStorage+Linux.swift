@@ -82,26 +82,29 @@ final class PoolStorage: WorkerSupervisor {
         sequences.add(1, ordering: .relaxed).newValue
     }
 
-    func enqueue(_ work: PoolWork) throws(ExecutorError) {
-        metrics?.job(work.jobName).submitted.increment(by: work.itemCount)
+    func enqueue(_ work: consuming PoolWork) throws(ExecutorError) {
+        let jobName = work.jobName
+        metrics?.job(jobName).submitted.increment(by: work.itemCount)
         if work.timeout != nil, !timedJobsSubmitted.load(ordering: .relaxed) {
             timedJobsSubmitted.store(true, ordering: .relaxed)
         }
         // While every worker is busy, a new job only needs to wait its turn: it goes into the inbox, which the next
         // state change (a result, most often) empties into the queue. The submitting thread then never contends
-        // with the drivers for the state's lock, which they take for every batch of results.
+        // with the drivers for the state's lock, which they take for every batch of results. The work moves, into
+        // the inbox or the state, without a copy.
+        var pending = Optional(work)
         let queued = inbox.withLock { inbox in
             guard inbox.acceptsQuietly else { return false }
-            inbox.works.append(work)
+            inbox.works.append(pending.take()!)
             return true
         }
         if queued { return }
         let accepted = mutate { state, actions, now in
             guard !state.shuttingDown else { return false }
-            state.submit(work, now: now, actions: &actions)
+            state.submit(pending.take()!, now: now, actions: &actions)
             return true
         }
-        guard accepted else { throw ExecutorError.shutDown(jobName: work.jobName) }
+        guard accepted else { throw ExecutorError.shutDown(jobName: jobName) }
     }
 
     /// Cancels the jobs of the handle that came with the message `root`.
@@ -268,13 +271,17 @@ final class PoolStorage: WorkerSupervisor {
         now: UInt64,
         actions: inout PoolActions<WorkerProcess>
     ) {
-        var works = inbox.withLock { inbox in
-            defer { inbox.works.removeAll(keepingCapacity: true) }
-            return inbox.works
+        // The works are swapped out whole for the spare storage, and each moves into the queue without a copy;
+        // their storage, emptied, becomes the spare again, so that the inbox allocates nothing while it is used.
+        var works = inbox.withLock { inbox -> FIFO<PoolWork> in
+            guard !inbox.works.isEmpty else { return FIFO() }
+            var taken = FIFO<PoolWork>()
+            swap(&taken, &inbox.spare)
+            swap(&taken, &inbox.works)
+            return taken
         }
-        // Taken from the back of a reversed array, each work moves into the queue without a copy.
-        works.reverse()
-        while let work = works.popLast() {
+        if works.isEmpty { return }
+        works.drain { work in
             if state.shuttingDown {
                 // Submitted while this state change shut the pool down: refused, as a later submit would be.
                 _ = work.sink?.fail(ExecutorError.shutDown(jobName: work.jobName), jobs: 0..<work.itemCount)
@@ -282,6 +289,7 @@ final class PoolStorage: WorkerSupervisor {
                 state.submit(work, now: now, actions: &actions)
             }
         }
+        inbox.withLock { swap(&$0.spare, &works) }
     }
 
     /// Carries out what a state change asked for, outside the lock: the workers' part first, then the handles'.
@@ -360,7 +368,9 @@ extension PoolStorage {
 
 /// Jobs submitted while every worker was busy, and whether submitters may still queue that way.
 private struct Inbox {
-    var works: [PoolWork] = []
+    var works = FIFO<PoolWork>()
+    /// The storage the next works go into once these are taken.
+    var spare = FIFO<PoolWork>()
     /// Set by the state under its lock: true only while a new job would just wait in the queue anyway.
     var acceptsQuietly = false
 }

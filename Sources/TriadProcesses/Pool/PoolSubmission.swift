@@ -38,11 +38,11 @@ package enum PoolSubmission {
     ///
     /// - Throws: What `queue` throws (`shutDown`, say); the handle, which nobody sees, then fails too.
     package static func enqueue<Output: Sendable>(
-        _ work: PoolWork,
+        _ work: consuming PoolWork,
         handle: JobHandle<Output>,
         metrics: PoolMetrics?,
         cancel: @escaping @Sendable (_ root: UInt64) -> Void,
-        queue: (PoolWork) throws(ExecutorError) -> Void
+        queue: (consuming PoolWork) throws(ExecutorError) -> Void
     ) throws(ExecutorError) {
         let root = work.root
         // A cancelled handle is resolved by its cancel, so its sink never counts it: count its jobs here.
@@ -52,6 +52,8 @@ package enum PoolSubmission {
             cancel(root)
         }
         do throws(ExecutorError) {
+            // Moved, not copied: a copy retains every reference the work holds, and a job's work is handed on
+            // several times before it reaches a worker.
             try queue(work)
         } catch {
             _ = handle.fail(error)

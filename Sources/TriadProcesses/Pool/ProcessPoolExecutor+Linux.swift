@@ -81,7 +81,7 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
             maxFrameSize: storage.configuration.maxFrameSize, timeout: options.timeout, registry: storage.registry,
             metrics: storage.metrics
         )
-        try enqueue(work, handle: handle)
+        try enqueue(consume work, handle: handle)
         // A thread that blocks on the handle reads the workers' results itself while it spins.
         let storage = self.storage
         handle.setWaitAssist { storage.assistWaiter() }
@@ -97,7 +97,7 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
     }
 
     /// Queues `work`, letting cancelling `handle` drop the work or kill its worker.
-    func enqueue<Output: Sendable>(_ work: PoolWork, handle: JobHandle<Output>) throws(ExecutorError) {
+    func enqueue<Output: Sendable>(_ work: consuming PoolWork, handle: JobHandle<Output>) throws(ExecutorError) {
         // A strong capture: the handler goes when the handle resolves, and every handle resolves, at the latest
         // when the pool is shut down or dropped.
         let storage = self.storage
@@ -143,7 +143,7 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
     /// Queues a message that was built elsewhere; its sink hears of its jobs as they finish or fail.
     ///
     /// - Throws: `ExecutorError.Code.shutDown` after shutdown.
-    package func enqueue(forwarded work: PoolWork) throws(ExecutorError) {
+    package func enqueue(forwarded work: consuming PoolWork) throws(ExecutorError) {
         try storage.enqueue(work)
     }
 
