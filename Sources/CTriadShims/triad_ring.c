@@ -14,7 +14,7 @@ struct triad_ring_control {
     _Alignas(64) _Atomic uint64_t head;
     _Alignas(64) _Atomic uint64_t tail;
     _Alignas(64) _Atomic uint32_t flags[2];
-    _Alignas(64) uint8_t reserved[64];
+    _Alignas(64) _Atomic uint32_t reader_spins;
 };
 
 _Static_assert(sizeof(struct triad_ring_control) <= TRIAD_RING_CONTROL_SIZE, "the control block outgrew its room");
@@ -137,6 +137,14 @@ int triad_ring_take(void *ring, int flag) {
     _Atomic uint32_t *word = &control(ring)->flags[flag & 1];
     if (atomic_load_explicit(word, memory_order_relaxed) == 0) return 0;
     return atomic_exchange_explicit(word, 0, memory_order_acq_rel) != 0;
+}
+
+void triad_ring_set_reader_spins(void *ring, int on) {
+    atomic_store_explicit(&control(ring)->reader_spins, on ? 1 : 0, memory_order_relaxed);
+}
+
+int triad_ring_reader_spins(const void *ring) {
+    return atomic_load_explicit(&control((void *)ring)->reader_spins, memory_order_relaxed) != 0;
 }
 
 int triad_ring_unread(const void *ring) {

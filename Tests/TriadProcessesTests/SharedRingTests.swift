@@ -97,6 +97,41 @@ struct SharedRingTests {
         #expect(found == [false, true, false, false, true, false])
     }
 
+    @Test("the reader's spinning hint is off in a fresh ring, on once marked, and off again once cleared")
+    func readerSpinsHint() {
+        let ring = LocalRing(capacity: 64)
+        let flags = RingFlags(ring: ring.memory)
+        var seen = [flags.readerSpins]
+        flags.markReaderSpinning(true)
+        seen.append(flags.readerSpins)
+        seen.append(flags.readerSpins)
+        flags.markReaderSpinning(false)
+        seen.append(flags.readerSpins)
+        #expect(seen == [false, true, true, false])
+    }
+
+    @Test("the idle schedule spins, yields, then parks; a spinning peer stretches the spin to 10 µs, within the span")
+    func idleSchedule() {
+        /// The steps a fresh waiter on `schedule` takes at these offsets from its first look.
+        func steps(_ schedule: IdleSchedule, peerSpins: Bool, at offsets: [UInt64]) -> [IdleWaiter.Step] {
+            var waiter = IdleWaiter(schedule)
+            return offsets.map { waiter.step(now: 1_000 + $0, peerSpins: peerSpins) }
+        }
+        let balanced = IdleStrategy.balanced.schedule
+        #expect(balanced == IdleSchedule(spinNanos: 1_000, yieldNanos: 150_000))
+        let offsets: [UInt64] = [0, 999, 1_000, 9_999, 10_000, 150_999, 151_000]
+        #expect(steps(balanced, peerSpins: false, at: offsets) == [.spin, .spin, .yield, .yield, .yield, .yield, .park])
+        #expect(steps(balanced, peerSpins: true, at: offsets) == [.spin, .spin, .spin, .spin, .yield, .yield, .park])
+        // A span shorter than the peer's spin: the side spins through it and still parks on time.
+        let short = IdleSchedule(spinNanos: 1_000, yieldNanos: 2_000)
+        #expect(steps(short, peerSpins: true, at: [0, 2_999, 3_000]) == [.spin, .spin, .park])
+        // A side that never spins parks at once, whoever waits for it; one that spins longer keeps its own spin.
+        let lowCPU = IdleStrategy.lowCPU.schedule
+        #expect(steps(lowCPU, peerSpins: true, at: [0]) == [.park])
+        let long = IdleSchedule(spinNanos: 50_000, yieldNanos: 0)
+        #expect(steps(long, peerSpins: true, at: [0, 49_999, 50_000]) == [.spin, .spin, .park])
+    }
+
     @Test("a full ring takes nothing more until its reader frees room; the room is exact")
     func fullRing() throws {
         let ring = LocalRing(capacity: 64)

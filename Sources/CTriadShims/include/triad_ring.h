@@ -56,6 +56,14 @@ void triad_ring_lower(void *ring, int flag);
 /// the other side had raised it, so the caller wakes it exactly once.
 int triad_ring_take(void *ring, int flag);
 
+/// Says whether a thread of the reader's side is spinning for this ring's bytes now (`on` 1) or no longer (0): a
+/// hint, which the writer's side reads with `triad_ring_reader_spins` to keep spinning itself while its peer will
+/// answer at once. Nothing depends on it for correctness.
+void triad_ring_set_reader_spins(void *ring, int on);
+
+/// The hint set by `triad_ring_set_reader_spins`.
+int triad_ring_reader_spins(const void *ring);
+
 /// Whether the ring holds bytes its reader has not read, by the positions both sides published: for threads other
 /// than the reader.
 int triad_ring_unread(const void *ring);

@@ -51,20 +51,46 @@ struct IdleWaiter {
     /// Starts the schedule again: the side just did something.
     mutating func reset() { since = 0 }
 
-    /// Spins or yields once and returns false, or returns true when the side should park now.
-    mutating func pause(now: UInt64) -> Bool {
+    /// How long a side spins at least, within its schedule's span, while its peer has a thread spinning for its
+    /// answer (see ``pause(now:peerSpins:)``). Short, because spinning where a yield would give the CPU away
+    /// costs a loaded machine dearly: a spin through the whole span made the blocking round trip 10 to 100 times
+    /// slower while a build ran beside it.
+    static let peerSpinNanos: UInt64 = 10_000
+
+    /// One step of the schedule.
+    enum Step: Equatable {
+        case spin
+        case yield
+        case park
+    }
+
+    /// The step to take at `now`. With `peerSpins` (the peer has a thread spinning for this side's answer, and
+    /// will send its next frame at once), the side spins for ``peerSpinNanos`` before it yields: a yield is a
+    /// system call, inside which the next frame arrives unseen. The schedule's span stays the bound, so the side
+    /// parks as soon either way.
+    mutating func step(now: UInt64, peerSpins: Bool = false) -> Step {
         if since == 0 { since = now }
         let idle = now &- since
-        if idle < schedule.spinNanos {
+        let (total, overflow) = schedule.spinNanos.addingReportingOverflow(schedule.yieldNanos)
+        let end = overflow ? UInt64.max : total
+        let spin = peerSpins ? max(schedule.spinNanos, min(Self.peerSpinNanos, end)) : schedule.spinNanos
+        if idle < spin { return .spin }
+        return idle < end ? .yield : .park
+    }
+
+    /// Spins or yields once and returns false, or returns true when the side should park now (see
+    /// ``step(now:peerSpins:)``).
+    mutating func pause(now: UInt64, peerSpins: Bool = false) -> Bool {
+        switch step(now: now, peerSpins: peerSpins) {
+        case .spin:
             triad_cpu_relax()
             return false
-        }
-        let (total, overflow) = schedule.spinNanos.addingReportingOverflow(schedule.yieldNanos)
-        if overflow || idle < total {
+        case .yield:
             sched_yield()
             return false
+        case .park:
+            return true
         }
-        return true
     }
 }
 
@@ -175,6 +201,11 @@ struct RingFlags: @unchecked Sendable {
     func lowerWaitingForBytes() { triad_ring_lower(ring, 0) }
     /// Whether the writer has published bytes the reader has not read.
     func hasBytes() -> Bool { triad_ring_unread(ring) != 0 }
+    /// Says whether a thread of the reader's side spins for the ring's bytes now: a hint for the writer's side (see
+    /// ``readerSpins``), which nothing depends on for correctness.
+    func markReaderSpinning(_ spinning: Bool) { triad_ring_set_reader_spins(ring, spinning ? 1 : 0) }
+    /// Whether the reader's side said it spins for the ring's bytes now.
+    var readerSpins: Bool { triad_ring_reader_spins(ring) != 0 }
 }
 
 /// The writing end of one ring. Not copyable: its position is the writer's alone.

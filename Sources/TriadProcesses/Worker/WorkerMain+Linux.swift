@@ -10,6 +10,8 @@ import TriadCore
 struct RingFrameSource: FrameSource {
     private let reader: RingFrameReader
     private let flags: RingFlags
+    /// The flags of the ring of results, whose hint says whether the parent has a thread spinning for them.
+    private let resultFlags: RingFlags
     private let channel: Int32
     private let schedule: IdleSchedule
     private let lanes: SharedFrameLanes?
@@ -17,6 +19,7 @@ struct RingFrameSource: FrameSource {
     init(rings: SharedRings, channel: Int32, maxPayload: Int, schedule: IdleSchedule, lanes: SharedFrameLanes?) {
         reader = RingFrameReader(rings.reader(parent: false), maxPayload: maxPayload)
         flags = rings.flags(parent: false)
+        resultFlags = rings.flags(parent: true)
         self.channel = channel
         self.schedule = schedule
         self.lanes = lanes
@@ -31,6 +34,9 @@ struct RingFrameSource: FrameSource {
     mutating func receive() throws -> ReceivedFrame? {
         var waiter = IdleWaiter(schedule)
         var ended = false
+        // Read once, right after the last result went out: a thread that spins for that result will submit its
+        // next job at once, so this idle spell spins where it would yield.
+        var peerSpins = resultFlags.readerSpins
         while true {
             if let frame = try reader.nextBuffered() {
                 if frame.kind == WorkerFrameKind.goodbye { return nil }
@@ -49,7 +55,7 @@ struct RingFrameSource: FrameSource {
                 if let error = reader.endOfStreamError() { throw error }
                 return nil
             }
-            guard waiter.pause(now: Syscall.now()) else { continue }
+            guard waiter.pause(now: Syscall.now(), peerSpins: peerSpins) else { continue }
             flags.raiseWaitingForBytes()
             if try reader.ringHasBytes() {
                 flags.lowerWaitingForBytes()
@@ -60,6 +66,7 @@ struct RingFrameSource: FrameSource {
             flags.lowerWaitingForBytes()
             ended = RingDoorbell.drain(channel)
             waiter.reset()
+            peerSpins = resultFlags.readerSpins
         }
     }
 }
