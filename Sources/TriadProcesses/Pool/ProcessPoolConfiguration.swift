@@ -158,6 +158,10 @@ public struct ProcessPoolConfiguration: Sendable {
 /// Spinning answers fastest but burns a CPU while it lasts; with more spinning threads than CPUs they take turns,
 /// and yielding lets the others run. Parking costs nothing while it lasts, but waking a parked CPU takes tens of
 /// microseconds on a virtual machine. Spinning is always bounded, so an idle pool uses no CPU.
+///
+/// While a thread blocks in `JobHandle.wait()` on one of the pool's jobs, and so spins for its result, a worker
+/// spins for the first 10 µs of its span (never past it) instead of yielding: that thread submits its next job as
+/// soon as it has the result, and a yield would hide it for the length of a system call.
 public struct IdleStrategy: Sendable, Hashable {
     /// How long a side spins on the ring after its last frame.
     public var spin: Duration
