@@ -71,7 +71,7 @@ final class ClusterStorage: EngineHandler, @unchecked Sendable {
     func enqueue(_ work: consuming PoolWork) throws(ExecutorError) {
         let (jobName, itemCount) = (work.jobName, work.itemCount)
         metrics?.job(jobName).submitted.increment(by: itemCount)
-        var pending = Optional(work)
+        var pending = Optional(consume work)
         let accepted = state.withLock { state -> Bool in
             guard !state.shuttingDown else { return false }
             state.queue.append(pending.take()!)

@@ -28,9 +28,9 @@ package struct FIFO<Element> {
     @inlinable
     package var first: Element? { isEmpty ? nil : slots[head] }
 
-    /// Adds `element` at the back.
+    /// Adds `element` at the back, moved in rather than copied.
     @inlinable
-    package mutating func append(_ element: Element) {
+    package mutating func append(_ element: consuming Element) {
         slots.append(element)
     }
 

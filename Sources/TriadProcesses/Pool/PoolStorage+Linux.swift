@@ -92,7 +92,7 @@ final class PoolStorage: WorkerSupervisor {
         // state change (a result, most often) empties into the queue. The submitting thread then never contends
         // with the drivers for the state's lock, which they take for every batch of results. The work moves, into
         // the inbox or the state, without a copy.
-        var pending = Optional(work)
+        var pending = Optional(consume work)
         let queued = inbox.withLock { inbox in
             guard inbox.acceptsQuietly else { return false }
             inbox.works.append(pending.take()!)
