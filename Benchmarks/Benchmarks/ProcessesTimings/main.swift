@@ -9,7 +9,8 @@ import TriadWireMacros
 // cause is its malloc interposer, which wraps every allocation in the parent and in the workers (they run the same
 // binary), but this version of the harness does not build without it, so that is not proven.
 // Run: `swift run -c release ProcessesTimings [runs]`, or `ProcessesTimings idle` for the CPU an idle pool uses;
-// `ProcessesTimings map|map-codable|tiny|roundtrip|roundtrip-blocking [runs]` for one row alone (for profiles).
+// `ProcessesTimings map|map-codable|tiny|roundtrip|roundtrip-blocking [runs]` for one row alone (for profiles), and
+// `ProcessesTimings submit [runs]` for what submitting alone costs the submitting thread.
 
 /// A tiny job through `Codable`.
 struct Tiny: Job {
@@ -35,6 +36,15 @@ struct TinyMacro: Job {
     func run() async throws -> Int { value &+ 1 }
 }
 
+/// A job that holds its worker until told to stop: a file at `path` appears.
+struct HoldUntilFile: Job {
+    var path: String
+    func run() async throws -> Int {
+        while access(path, F_OK) != 0 { try await Task.sleep(for: .milliseconds(1)) }
+        return 0
+    }
+}
+
 /// Bytes to a worker and back.
 struct EchoBytes: Job {
     var bytes: [UInt8]
@@ -42,7 +52,7 @@ struct EchoBytes: Job {
 }
 
 // In a worker, this call runs the worker and never returns.
-ProcessPool.bootstrap(jobs: [Tiny.self, TinyWire.self, TinyMacro.self, EchoBytes.self])
+ProcessPool.bootstrap(jobs: [Tiny.self, TinyWire.self, TinyMacro.self, EchoBytes.self, HoldUntilFile.self])
 
 let runs = CommandLine.arguments.dropFirst().last.flatMap { Int($0) } ?? 15
 // `ProcessesTimings idle` measures only the CPU an idle pool uses.
@@ -187,6 +197,30 @@ nonisolated func idlePool() async throws {
     await pool.shutdown()
 }
 
+/// What submitting alone costs the submitting thread: 10k tiny jobs submitted while the pool's one worker is held by
+/// a job of its own, so they wait in the pool's queue and no other thread of the parent or the worker runs meanwhile.
+/// The median time of the submissions, in nanoseconds per job; then the worker is let go and every job awaited.
+nonisolated func submitAlone() async throws {
+    let pool = benchPool(workers: 1)
+    _ = try await pool.map((0..<1000).map { Tiny(value: $0) })
+    var times: [Double] = []
+    for run in 0..<runs {
+        let path = "/tmp/triad-submit-\(getpid())-\(run)"
+        let hold = try pool.submit(HoldUntilFile(path: path))
+        while hold.state != .running { try await Task.sleep(for: .milliseconds(1)) }
+        let start = ContinuousClock.now
+        let handles = try (0..<10_000).map { try pool.submit(TinyWire(value: $0)) }
+        let elapsed = (ContinuousClock.now - start).components
+        times.append(Double(elapsed.seconds) * 1e9 / 10_000 + Double(elapsed.attoseconds) / 1e9 / 10_000)
+        fclose(fopen(path, "w"))
+        _ = try await hold.value
+        for handle in handles { _ = try await handle.value }
+        unlink(path)
+    }
+    print("submitting 10k tiny WireCodable jobs to a busy pool: median \(times.sorted()[times.count / 2]) ns per job")
+    await pool.shutdown()
+}
+
 /// The map of 200k tiny items made by `make`, alone, after one map to warm the pool: for profiles.
 nonisolated func mapAlone<J: Job>(_ make: (Int) -> J, _ label: String) async throws {
     let pool = benchPool(workers: 2)
@@ -209,6 +243,8 @@ if CommandLine.arguments.dropFirst().first == "idle" {
     let time = try await medianMilliseconds { try await submitAndAwait(pool, TinyWire.init) }
     print("10k tiny WireCodable jobs submitted and awaited: median \(time) ms = \(Int(10_000 / time * 1000)) jobs/s")
     await pool.shutdown()
+} else if CommandLine.arguments.dropFirst().first == "submit" {
+    try await submitAlone()
 } else if CommandLine.arguments.dropFirst().first == "roundtrip" {
     try await roundTrip()
     try await roundTripBlocking()
