@@ -115,20 +115,25 @@ public final class JobHandle<Output: Sendable>: Sendable {
     /// Installs the code that stops a pending or running job when the handle is cancelled. The argument says
     /// whether the job was running.
     package func setCancelHandler(_ handler: @escaping @Sendable (_ wasRunning: Bool) -> Void) {
-        storage.withLock { $0.cancelHandler = handler }
+        setCancelHandler(handler, waitAssist: nil)
     }
 
-    /// Installs what a thread that blocks waiting for the handle may do, between its looks at the handle, to bring
-    /// the outcome sooner: a process pool reads its workers' results on that thread, instead of handing them from
-    /// its own thread to the waiting one. `begin` starts a session whose `poll` the thread calls between looks and
-    /// whose `end` it calls once, when it stops; none of them may block. Dropped when the handle resolves.
-    package func setWaitAssist(_ begin: @escaping @Sendable () -> WaitAssistSession) {
+    /// Installs the cancel handler (see ``setCancelHandler(_:)``) and, if given, under the same lock, what a thread
+    /// that blocks waiting for the handle may do, between its looks at the handle, to bring the outcome sooner: a
+    /// process pool reads its workers' results on that thread, instead of handing them from its own thread to the
+    /// waiting one. `waitAssist` starts a session whose `poll` the thread calls between looks and whose `end` it
+    /// calls once, when it stops; none of them may block. The assist is dropped when the handle resolves.
+    package func setCancelHandler(
+        _ handler: @escaping @Sendable (_ wasRunning: Bool) -> Void,
+        waitAssist: (@Sendable () -> WaitAssistSession)?
+    ) {
         storage.withLock { storage in
-            if storage.promise.outcome == nil { storage.waitAssist = begin }
+            storage.cancelHandler = handler
+            if let waitAssist, storage.promise.outcome == nil { storage.waitAssist = waitAssist }
         }
     }
 
-    /// The assist installed by ``setWaitAssist(_:)``, while the handle has not resolved.
+    /// The assist installed by ``setCancelHandler(_:waitAssist:)``, while the handle has not resolved.
     package var waitAssist: (@Sendable () -> WaitAssistSession)? { storage.withLock { $0.waitAssist } }
 
     /// Resolves the handle with a value. Returns `false` if it was already resolved (for example cancelled).
@@ -200,8 +205,8 @@ public final class JobHandle<Output: Sendable>: Sendable {
     }
 }
 
-/// What a thread that blocks waiting for a handle does while it spins (see `JobHandle.setWaitAssist(_:)`): used
-/// by that one thread, `poll` any number of times, then `end` once.
+/// What a thread that blocks waiting for a handle does while it spins (see
+/// `JobHandle.setCancelHandler(_:waitAssist:)`): used by that one thread, `poll` any number of times, then `end` once.
 package struct WaitAssistSession {
     package let poll: () -> Void
     package let end: () -> Void

@@ -24,6 +24,33 @@ struct JobHeaderTests {
         #expect(JobHeader(payload: bytes) == header)
     }
 
+    @Test("a single job's header stamped into its type's template is the header written field by field")
+    func singleTemplate() throws {
+        let template = JobHeader.singleTemplate(jobName: "Résumé")
+        for sequence: UInt64 in [0, 1, 0x0102_0304_0506_0708, .max] {
+            var stamped: [UInt8] = [9, 9]
+            JobHeader.appendSingle(template, sequence: sequence, to: &stamped)
+            var written: [UInt8] = [9, 9]
+            JobHeader(sequence: sequence, count: 1, jobName: "Résumé").append(kind: WorkerFrameKind.job, to: &written)
+            #expect(stamped == written)
+        }
+        // A whole single-job message built with the template, and without it.
+        let withTemplate = try JobMessages.single(
+            Square(12), named: Square.jobName, sequence: 77, maxFrameSize: 1 << 20,
+            headerTemplate: JobHeader.singleTemplate(jobName: Square.jobName)
+        )
+        let without = try JobMessages.single(Square(12), named: Square.jobName, sequence: 77, maxFrameSize: 1 << 20)
+        #expect(withTemplate.bytes == without.bytes)
+        #expect(withTemplate.payloadStart == without.payloadStart)
+        // A trace context is written field by field whatever the template.
+        let traced = try JobMessages.single(
+            Square(12), named: Square.jobName, sequence: 77, maxFrameSize: 1 << 20, context: ["traceparent": "x"],
+            headerTemplate: JobHeader.singleTemplate(jobName: Square.jobName)
+        )
+        #expect(traced.bytes.count > without.bytes.count)
+        #expect(traced.traced)
+    }
+
     @Test("a trace context travels in the header and reads back whole")
     func tracedRoundTrip() throws {
         let context = [

@@ -10,19 +10,26 @@ package enum JobMessages {
     /// their own storage (see `WireChunk`). The job is taken alone rather than in a one-element collection: at run
     /// time, iterating a generic collection asks the runtime for type metadata at every step.
     ///
-    /// A message with a trace `context` never joins a batch: a batch's jobs share one header.
+    /// A message with a trace `context` never joins a batch: a batch's jobs share one header. `headerTemplate`,
+    /// the job type's `JobHeader.singleTemplate(jobName:)`, saves writing the header field by field when there is
+    /// no context.
     package static func single<J: Job>(
         _ job: J,
         named name: String,
         sequence: UInt64,
         maxFrameSize: Int,
-        context: [String: String] = [:]
+        context: [String: String] = [:],
+        headerTemplate: [UInt8]? = nil
     ) throws(ExecutorError) -> EncodedJobMessage {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(64)
         var chunks: [WireChunk] = []
-        JobHeader(sequence: sequence, count: 1, jobName: name, context: context)
-            .append(kind: WorkerFrameKind.job, to: &bytes)
+        if context.isEmpty, let headerTemplate {
+            JobHeader.appendSingle(headerTemplate, sequence: sequence, to: &bytes)
+        } else {
+            JobHeader(sequence: sequence, count: 1, jobName: name, context: context)
+                .append(kind: WorkerFrameKind.job, to: &bytes)
+        }
         var payloadStart = bytes.count
         try appendDataFrame(to: &bytes, chunks: &chunks, jobName: name, maxFrameSize: maxFrameSize) {
             bytes throws(WireError) in

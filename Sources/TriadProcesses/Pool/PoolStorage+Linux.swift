@@ -18,8 +18,8 @@ final class PoolStorage: WorkerSupervisor {
     private let sequences = Atomic<UInt64>(0)
     /// Jobs submitted while every worker was busy, waiting for the next state change to take them in.
     private let inbox = Mutex(Inbox())
-    /// The names of the job types submitted so far that the registry holds, by type: one lookup per submit.
-    private let registeredNames = Mutex<[ObjectIdentifier: String]>([:])
+    /// The job types submitted so far that the registry holds, by type: one lookup per submit.
+    private let registeredJobs = Mutex<[ObjectIdentifier: RegisteredJob]>([:])
     /// The started workers, for threads that assist while they block waiting for a job: apart from the state, so
     /// that an assist never takes the pool's lock.
     private let started = Mutex<[WorkerProcess]>([])
@@ -70,12 +70,18 @@ final class PoolStorage: WorkerSupervisor {
 
     /// The job name of `J` if the registry holds it, else nil.
     func registeredName<J: Job>(of type: J.Type) -> String? {
+        registeredJob(of: type)?.name
+    }
+
+    /// The name of `J` and the header of a single job of it, if the registry holds it, else nil.
+    func registeredJob<J: Job>(of type: J.Type) -> RegisteredJob? {
         let key = ObjectIdentifier(type)
-        if let name = registeredNames.withLock({ $0[key] }) { return name }
+        if let known = registeredJobs.withLock({ $0[key] }) { return known }
         let name = J.jobName
         guard registry.contains(jobName: name) else { return nil }
-        registeredNames.withLock { $0[key] = name }
-        return name
+        let registered = RegisteredJob(name: name, singleHeader: JobHeader.singleTemplate(jobName: name))
+        registeredJobs.withLock { $0[key] = registered }
+        return registered
     }
 
     func nextSequence() -> UInt64 {
@@ -146,8 +152,8 @@ final class PoolStorage: WorkerSupervisor {
 
     var batchesSent: Int { state.withLock { $0.batchesSent } }
 
-    /// The wait assist of a single job's handle (see `JobHandle.setWaitAssist(_:)`): while it lasts, the calling
-    /// thread reads every started worker's results that no other thread is reading, so that a thread blocked on
+    /// The wait assist of a single job's handle (see `JobHandle.setCancelHandler(_:waitAssist:)`): while it lasts, the
+    /// calling thread reads every started worker's results that no other thread is reading, so that a thread blocked on
     /// the handle gets its result without a hand-off from a driver thread, and the drivers are not rung for them.
     func assistWaiter() -> WaitAssistSession {
         let workers = started.withLock { $0 }
@@ -364,6 +370,13 @@ extension PoolStorage {
             )
         }
     }
+}
+
+/// A job type the registry holds: its name, and the header of a single job of it with no trace context, which each
+/// submit copies with its own sequence (see `JobHeader.singleTemplate(jobName:)`).
+struct RegisteredJob: Sendable {
+    let name: String
+    let singleHeader: [UInt8]
 }
 
 /// Jobs submitted while every worker was busy, and whether submitters may still queue that way.

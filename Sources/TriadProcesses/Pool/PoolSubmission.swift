@@ -5,7 +5,7 @@ import TriadCore
 /// The executor supplies only how to queue a work and how to cancel one.
 package enum PoolSubmission {
     /// The work and the handle of one job: encoded once, with the caller's trace context, and a sink that resolves
-    /// the handle.
+    /// the handle. `headerTemplate` is the job type's `JobHeader.singleTemplate(jobName:)`, if the executor keeps it.
     ///
     /// - Throws: `ExecutorError.Code.codingFailed` when the job cannot be encoded or is above `maxFrameSize`; the
     ///   handle, which nobody sees, then fails too, so that its span, if traced, ends with the error.
@@ -16,14 +16,15 @@ package enum PoolSubmission {
         maxFrameSize: Int,
         timeout: Duration?,
         registry: JobRegistry,
-        metrics: PoolMetrics?
+        metrics: PoolMetrics?,
+        headerTemplate: [UInt8]? = nil
     ) throws(ExecutorError) -> (work: PoolWork, handle: JobHandle<J.Output>) {
         let handle = JobHandle<J.Output>(jobName: name)
         let encoded: EncodedJobMessage
         do throws(ExecutorError) {
             encoded = try JobMessages.single(
                 job, named: name, sequence: sequence, maxFrameSize: maxFrameSize,
-                context: JobTracing.begin(jobName: name, jobs: 1, handle: handle)
+                context: JobTracing.begin(jobName: name, jobs: 1, handle: handle), headerTemplate: headerTemplate
             )
         } catch {
             _ = handle.fail(error)
@@ -34,7 +35,8 @@ package enum PoolSubmission {
     }
 
     /// Queues `work` with `queue`, letting cancelling `handle` drop the work through `cancel` (given the work's
-    /// root) and count its jobs as cancelled.
+    /// root) and count its jobs as cancelled, and installing `waitAssist` on the handle, if given, under the same
+    /// lock.
     ///
     /// - Throws: What `queue` throws (`shutDown`, say); the handle, which nobody sees, then fails too.
     package static func enqueue<Output: Sendable>(
@@ -42,15 +44,19 @@ package enum PoolSubmission {
         handle: JobHandle<Output>,
         metrics: PoolMetrics?,
         cancel: @escaping @Sendable (_ root: UInt64) -> Void,
+        waitAssist: (@Sendable () -> WaitAssistSession)? = nil,
         queue: (consuming PoolWork) throws(ExecutorError) -> Void
     ) throws(ExecutorError) {
         let root = work.root
         // A cancelled handle is resolved by its cancel, so its sink never counts it: count its jobs here.
         let (jobName, jobs) = (work.jobName, work.itemCount)
-        handle.setCancelHandler { _ in
-            metrics?.failed(jobName, code: ExecutorError.Code.cancelled.rawValue, count: jobs)
-            cancel(root)
-        }
+        handle.setCancelHandler(
+            { _ in
+                metrics?.failed(jobName, code: ExecutorError.Code.cancelled.rawValue, count: jobs)
+                cancel(root)
+            },
+            waitAssist: waitAssist
+        )
         do throws(ExecutorError) {
             // Moved, not copied: a copy retains every reference the work holds, and a job's work is handed on
             // several times before it reaches a worker.

@@ -76,15 +76,15 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
     ///   `ExecutorError.Code.shutDown` after shutdown. A job that fails in its worker does not make `submit`
     ///   throw: its handle carries the error.
     public func submit<J: Job>(_ job: J, options: JobOptions) throws(ExecutorError) -> JobHandle<J.Output> {
+        guard let registered = storage.registeredJob(of: J.self) else { throw ExecutorError.unregistered(J.self) }
         let (work, handle) = try PoolSubmission.single(
-            job, named: try registeredName(of: J.self), sequence: storage.nextSequence(),
+            job, named: registered.name, sequence: storage.nextSequence(),
             maxFrameSize: storage.configuration.maxFrameSize, timeout: options.timeout, registry: storage.registry,
-            metrics: storage.metrics
+            metrics: storage.metrics, headerTemplate: registered.singleHeader
         )
-        try enqueue(consume work, handle: handle)
         // A thread that blocks on the handle reads the workers' results itself while it spins.
         let storage = self.storage
-        handle.setWaitAssist { storage.assistWaiter() }
+        try enqueue(consume work, handle: handle, waitAssist: { storage.assistWaiter() })
         return handle
     }
 
@@ -97,12 +97,17 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
     }
 
     /// Queues `work`, letting cancelling `handle` drop the work or kill its worker.
-    func enqueue<Output: Sendable>(_ work: consuming PoolWork, handle: JobHandle<Output>) throws(ExecutorError) {
+    func enqueue<Output: Sendable>(
+        _ work: consuming PoolWork,
+        handle: JobHandle<Output>,
+        waitAssist: (@Sendable () -> WaitAssistSession)? = nil
+    ) throws(ExecutorError) {
         // A strong capture: the handler goes when the handle resolves, and every handle resolves, at the latest
         // when the pool is shut down or dropped.
         let storage = self.storage
         try PoolSubmission.enqueue(
-            work, handle: handle, metrics: storage.metrics, cancel: { storage.cancel(root: $0) }, queue: storage.enqueue
+            work, handle: handle, metrics: storage.metrics, cancel: { storage.cancel(root: $0) },
+            waitAssist: waitAssist, queue: storage.enqueue
         )
     }
 

@@ -106,6 +106,29 @@ package struct JobHeader: Equatable {
         self.context = context
     }
 
+    /// The header frame of a single job named `jobName`, with no trace context and sequence 0: only the sequence
+    /// differs from one such job to the next, so a pool builds it once per job type and stamps each job's sequence
+    /// into a copy (``appendSingle(_:sequence:to:)``) instead of writing the fields and the name every time.
+    package static func singleTemplate(jobName: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        JobHeader(sequence: 0, count: 1, jobName: jobName).append(kind: WorkerFrameKind.job, to: &bytes)
+        return bytes
+    }
+
+    /// Appends a copy of `template` (from ``singleTemplate(jobName:)``) with `sequence` stamped in: the bytes that
+    /// ``append(kind:to:)`` writes for that single job.
+    package static func appendSingle(_ template: [UInt8], sequence: UInt64, to bytes: inout [UInt8]) {
+        let start = bytes.count
+        bytes.append(contentsOf: template)
+        // The sequence is the payload's first field, right after the frame header.
+        withUnsafeBytes(of: sequence.littleEndian) { field in
+            bytes.withUnsafeMutableBytes { target in
+                let at = target.baseAddress!.advanced(by: start + Frame.headerSize)
+                at.copyMemory(from: field.baseAddress!, byteCount: 8)
+            }
+        }
+    }
+
     /// Reads a header; `nil` when it is malformed, a context included.
     package init?(payload: [UInt8]) {
         guard payload.count >= 20 else { return nil }
