@@ -68,11 +68,6 @@ final class PoolStorage: WorkerSupervisor {
         mutate { state, actions, _ in state.ensureWorkers(actions: &actions) }
     }
 
-    /// The job name of `J` if the registry holds it, else nil.
-    func registeredName<J: Job>(of type: J.Type) -> String? {
-        registeredJob(of: type)?.name
-    }
-
     /// The name of `J` and the header of a single job of it, if the registry holds it, else nil.
     func registeredJob<J: Job>(of type: J.Type) -> RegisteredJob? {
         let key = ObjectIdentifier(type)

@@ -76,7 +76,7 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
     ///   `ExecutorError.Code.shutDown` after shutdown. A job that fails in its worker does not make `submit`
     ///   throw: its handle carries the error.
     public func submit<J: Job>(_ job: J, options: JobOptions) throws(ExecutorError) -> JobHandle<J.Output> {
-        guard let registered = storage.registeredJob(of: J.self) else { throw ExecutorError.unregistered(J.self) }
+        let registered = try registeredJob(of: J.self)
         let (work, handle) = try PoolSubmission.single(
             job, named: registered.name, sequence: storage.nextSequence(),
             maxFrameSize: storage.configuration.maxFrameSize, timeout: options.timeout, registry: storage.registry,
@@ -92,8 +92,15 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
     ///
     /// - Throws: `ExecutorError.Code.unknownJob` when no job of that name is registered.
     func registeredName<J: Job>(of type: J.Type) throws(ExecutorError) -> String {
-        guard let name = storage.registeredName(of: type) else { throw ExecutorError.unregistered(J.self) }
-        return name
+        try registeredJob(of: type).name
+    }
+
+    /// `J`'s name and single-job header, checked against the registry.
+    ///
+    /// - Throws: `ExecutorError.Code.unknownJob` when no job of that name is registered.
+    func registeredJob<J: Job>(of type: J.Type) throws(ExecutorError) -> RegisteredJob {
+        guard let registered = storage.registeredJob(of: type) else { throw ExecutorError.unregistered(J.self) }
+        return registered
     }
 
     /// Queues `work`, letting cancelling `handle` drop the work or kill its worker.

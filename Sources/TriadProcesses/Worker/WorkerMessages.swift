@@ -121,11 +121,8 @@ package struct JobHeader: Equatable {
         let start = bytes.count
         bytes.append(contentsOf: template)
         // The sequence is the payload's first field, right after the frame header.
-        withUnsafeBytes(of: sequence.littleEndian) { field in
-            bytes.withUnsafeMutableBytes { target in
-                let at = target.baseAddress!.advanced(by: start + Frame.headerSize)
-                at.copyMemory(from: field.baseAddress!, byteCount: 8)
-            }
+        bytes.withUnsafeMutableBytes {
+            $0.storeBytes(of: sequence.littleEndian, toByteOffset: start + Frame.headerSize, as: UInt64.self)
         }
     }
 
