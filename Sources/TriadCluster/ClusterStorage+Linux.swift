@@ -8,7 +8,7 @@ import TriadCore
 import TriadProcesses
 
 /// Rank 0's storage: the state behind its lock, the engine, and what the engine's thread does with each message.
-final class ClusterStorage: EngineHandler, @unchecked Sendable {
+final class ClusterStorage: EngineHandler, PoolJobOwner, @unchecked Sendable {
     // Unchecked: `state` is behind its lock; the rest is immutable or atomic.
     let engine: MPIEngine
     let registry: JobRegistry
@@ -87,6 +87,9 @@ final class ClusterStorage: EngineHandler, @unchecked Sendable {
     func cancel(root: UInt64) {
         if let message = state.withLock({ $0.cancel(root: root) }) { engine.post(message) }
     }
+
+    /// None: a cluster's results come through its engine's thread alone.
+    func assistWaiter() -> WaitAssistSession? { nil }
 
     // MARK: - On the engine's thread
 

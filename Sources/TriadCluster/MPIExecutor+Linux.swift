@@ -104,9 +104,9 @@ public final class MPIExecutor: Executor {
         let (work, handle) = try PoolSubmission.single(
             job, named: try registeredName(of: J.self), sequence: storage.nextSequence(),
             maxFrameSize: storage.configuration.maxFrameSize, timeout: options.timeout, registry: storage.registry,
-            metrics: storage.metrics
+            metrics: storage.metrics, owner: storage
         )
-        try enqueue(consume work, handle: handle)
+        try PoolSubmission.enqueue(single: work, handle: handle, queue: storage.enqueue)
         return handle
     }
 
@@ -144,6 +144,7 @@ public final class MPIExecutor: Executor {
         return J.jobName
     }
 
+    /// Queues a map's chunk `work`, letting cancelling `handle` drop the work.
     func enqueue<Output: Sendable>(_ work: consuming PoolWork, handle: JobHandle<Output>) throws(ExecutorError) {
         let storage = self.storage
         try PoolSubmission.enqueue(

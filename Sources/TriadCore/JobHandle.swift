@@ -89,6 +89,7 @@ public final class JobHandle<Output: Sendable>: Sendable {
         let outcome = resolve(.error(ExecutorError.cancelled(jobName: jobName)), as: .cancelled)
         guard let outcome else { return false }
         outcome.cancelHandler?(outcome.wasRunning)
+        outcome.controller?.cancelJob(wasRunning: outcome.wasRunning)
         return true
     }
 
@@ -115,26 +116,22 @@ public final class JobHandle<Output: Sendable>: Sendable {
     /// Installs the code that stops a pending or running job when the handle is cancelled. The argument says
     /// whether the job was running.
     package func setCancelHandler(_ handler: @escaping @Sendable (_ wasRunning: Bool) -> Void) {
-        setCancelHandler(handler, waitAssist: nil)
+        storage.withLock { $0.cancelHandler = handler }
     }
 
-    /// Installs the cancel handler (see ``setCancelHandler(_:)``) and, if given, under the same lock, what a thread
-    /// that blocks waiting for the handle may do, between its looks at the handle, to bring the outcome sooner: a
-    /// process pool reads its workers' results on that thread, instead of handing them from its own thread to the
-    /// waiting one. `waitAssist` starts a session whose `poll` the thread calls between looks and whose `end` it
-    /// calls once, when it stops; none of them may block. The assist is dropped when the handle resolves.
-    package func setCancelHandler(
-        _ handler: @escaping @Sendable (_ wasRunning: Bool) -> Void,
-        waitAssist: (@Sendable () -> WaitAssistSession)?
-    ) {
+    /// Installs the executor's object for this job (see ``JobController``), which the handle keeps until it
+    /// resolves: it is told of a cancellation, and starts the assist of a thread that blocks waiting.
+    package func setController(_ controller: any JobController) {
         storage.withLock { storage in
-            storage.cancelHandler = handler
-            if let waitAssist, storage.promise.outcome == nil { storage.waitAssist = waitAssist }
+            if storage.promise.outcome == nil { storage.controller = controller }
         }
     }
 
-    /// The assist installed by ``setCancelHandler(_:waitAssist:)``, while the handle has not resolved.
-    package var waitAssist: (@Sendable () -> WaitAssistSession)? { storage.withLock { $0.waitAssist } }
+    /// Starts the assist of a thread that blocks waiting for the handle (see ``JobController/beginWaitAssist()``),
+    /// or returns `nil` when there is none: the handle has resolved, or its executor offers none.
+    package func beginWaitAssist() -> WaitAssistSession? {
+        storage.withLock { $0.controller }?.beginWaitAssist()
+    }
 
     /// Resolves the handle with a value. Returns `false` if it was already resolved (for example cancelled).
     @discardableResult
@@ -185,6 +182,7 @@ public final class JobHandle<Output: Sendable>: Sendable {
     private struct Resolution {
         var wasRunning = false
         var cancelHandler: (@Sendable (_ wasRunning: Bool) -> Void)?
+        var controller: (any JobController)?
     }
 
     /// Stores the outcome and wakes every waiter after the lock, all or nothing: of two racing resolutions exactly
@@ -195,7 +193,7 @@ public final class JobHandle<Output: Sendable>: Sendable {
             guard let wakeups = storage.promise.resolve(outcome) else { return nil }
             resolution.wasRunning = storage.state == .running
             swap(&resolution.cancelHandler, &storage.cancelHandler)
-            storage.waitAssist = nil
+            swap(&resolution.controller, &storage.controller)
             storage.state = state
             return wakeups
         }
@@ -205,8 +203,22 @@ public final class JobHandle<Output: Sendable>: Sendable {
     }
 }
 
-/// What a thread that blocks waiting for a handle does while it spins (see
-/// `JobHandle.setCancelHandler(_:waitAssist:)`): used by that one thread, `poll` any number of times, then `end` once.
+/// An executor's object for one job, which the job's handle calls back: an executor that keeps one object per job
+/// anyway (a process pool's job sink) installs it with `JobHandle.setController(_:)` instead of closures, so that
+/// submitting a job allocates nothing more for its cancellation. The handle lets go of it when it resolves.
+package protocol JobController: AnyObject, Sendable {
+    /// Stops the job, which the handle's ``JobHandle/cancel()`` has just resolved as cancelled; `wasRunning` says
+    /// whether it was running.
+    func cancelJob(wasRunning: Bool)
+
+    /// What a thread that blocks waiting for the handle may do, between its looks at the handle, to bring the
+    /// outcome sooner: a process pool reads its workers' results on that thread, instead of handing them from its
+    /// own thread to the waiting one. `nil` when the executor offers nothing.
+    func beginWaitAssist() -> WaitAssistSession?
+}
+
+/// What a thread that blocks waiting for a handle does while it spins (see ``JobController/beginWaitAssist()``):
+/// used by that one thread, `poll` any number of times, then `end` once; none of them may block.
 package struct WaitAssistSession {
     package let poll: () -> Void
     package let end: () -> Void
@@ -233,6 +245,6 @@ private struct HandleStorage {
     /// The outcome and the waiters and callbacks that hear of it.
     var promise = Promise<HandleOutcome>()
     var cancelHandler: (@Sendable (_ wasRunning: Bool) -> Void)?
-    /// What a thread that blocks waiting for the handle may call to bring the outcome sooner.
-    var waitAssist: (@Sendable () -> WaitAssistSession)?
+    /// The executor's object for the job, if it installed one instead of a cancel handler.
+    var controller: (any JobController)?
 }

@@ -32,8 +32,7 @@ extension JobHandle {
     /// While the spin budget lasts, calls the executor's wait assist between looks at the handle (a process pool
     /// reads its workers' results on this thread), pausing and then yielding the CPU between calls.
     private func assistWhileSpinning(until deadline: Deadline?) {
-        guard let begin = waitAssist else { return }
-        let session = begin()
+        guard let session = beginWaitAssist() else { return }
         defer { session.end() }
         let start = triad_monotonic_ns()
         while !isFinished {

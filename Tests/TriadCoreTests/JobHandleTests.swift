@@ -51,6 +51,44 @@ struct JobHandleTests {
         #expect(!handle.succeed(1))
     }
 
+    @Test("a controller hears of a cancellation once, starts a waiter's assist while pending, and goes at resolution")
+    func controller() {
+        let handle = JobHandle<Int>(jobName: "demo")
+        let events = EventLog()
+        weak var released: RecordingController?
+        do {
+            let controller = RecordingController(events)
+            released = controller
+            handle.setController(controller)
+        }
+        #expect(released != nil, "the handle keeps its controller while it is pending")
+        #expect(handle.markRunning())
+        do {
+            let session = handle.beginWaitAssist()
+            session?.poll()
+            session?.end()
+        }
+        #expect(handle.cancel())
+        #expect(!handle.cancel())
+        #expect(events.entries == ["assist", "poll", "end", "cancel(wasRunning: true)"])
+        #expect(released == nil, "a resolved handle lets go of its controller")
+        #expect(handle.beginWaitAssist() == nil)
+        #expect(handle.state == .cancelled)
+    }
+
+    @Test("a handle that resolves on its own never calls its controller, and takes none once resolved")
+    func controllerAfterSuccess() async throws {
+        let handle = JobHandle<Int>(jobName: "demo")
+        let events = EventLog()
+        handle.setController(RecordingController(events))
+        #expect(handle.succeed(3))
+        #expect(!handle.cancel())
+        handle.setController(RecordingController(events))
+        #expect(handle.beginWaitAssist() == nil)
+        #expect(events.entries.isEmpty)
+        #expect(try await handle.value == 3)
+    }
+
     @Test("cancelling the awaiting task cancels the job")
     func taskCancellation() async {
         let handle = JobHandle<Int>(jobName: "demo")
@@ -130,4 +168,27 @@ struct JobHandleTests {
 private func executorCode<T>(_ result: Result<T, any Error>) -> ExecutorError.Code? {
     if case .failure(let error) = result { return (error as? ExecutorError)?.code }
     return nil
+}
+
+/// What a controller was asked, in order.
+private final class EventLog: Sendable {
+    private let log = Mutex<[String]>([])
+
+    var entries: [String] { log.withLock { $0 } }
+
+    func record(_ event: String) { log.withLock { $0.append(event) } }
+}
+
+/// A controller that records what its handle asks of it.
+private final class RecordingController: JobController {
+    let events: EventLog
+
+    init(_ events: EventLog) { self.events = events }
+
+    func cancelJob(wasRunning: Bool) { events.record("cancel(wasRunning: \(wasRunning))") }
+
+    func beginWaitAssist() -> WaitAssistSession? {
+        events.record("assist")
+        return WaitAssistSession(poll: { [events] in events.record("poll") }, end: { [events] in events.record("end") })
+    }
 }

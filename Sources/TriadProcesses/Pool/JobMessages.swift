@@ -22,7 +22,9 @@ package enum JobMessages {
         headerTemplate: [UInt8]? = nil
     ) throws(ExecutorError) -> EncodedJobMessage {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(64)
+        // Room for the header, the data frame's header and a small job, so that a tiny job's bytes never grow.
+        let headerSize = headerTemplate?.count ?? Frame.headerSize + 32 + name.utf8.count
+        bytes.reserveCapacity(headerSize + Frame.headerSize + 64)
         var chunks: [WireChunk] = []
         if context.isEmpty, let headerTemplate {
             JobHeader.appendSingle(headerTemplate, sequence: sequence, to: &bytes)

@@ -7,7 +7,7 @@ import TriadCore
 
 /// The pool's storage: its state machine behind one lock, the launch settings, and the supervisor callbacks of its
 /// workers. Effects of a state change (sends, signals, deliveries, spawns) run after the lock is released.
-final class PoolStorage: WorkerSupervisor {
+final class PoolStorage: WorkerSupervisor, PoolJobOwner {
     let registry: JobRegistry
     let configuration: ProcessPoolConfiguration
     private let launch: WorkerLaunch
@@ -147,10 +147,10 @@ final class PoolStorage: WorkerSupervisor {
 
     var batchesSent: Int { state.withLock { $0.batchesSent } }
 
-    /// The wait assist of a single job's handle (see `JobHandle.setCancelHandler(_:waitAssist:)`): while it lasts, the
+    /// The wait assist of a single job's handle (see `JobController.beginWaitAssist()`): while it lasts, the
     /// calling thread reads every started worker's results that no other thread is reading, so that a thread blocked on
     /// the handle gets its result without a hand-off from a driver thread, and the drivers are not rung for them.
-    func assistWaiter() -> WaitAssistSession {
+    func assistWaiter() -> WaitAssistSession? {
         let workers = started.withLock { $0 }
         for worker in workers { worker.beginAssist() }
         return WaitAssistSession(

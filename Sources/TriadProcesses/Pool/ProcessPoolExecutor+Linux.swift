@@ -80,11 +80,9 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
         let (work, handle) = try PoolSubmission.single(
             job, named: registered.name, sequence: storage.nextSequence(),
             maxFrameSize: storage.configuration.maxFrameSize, timeout: options.timeout, registry: storage.registry,
-            metrics: storage.metrics, headerTemplate: registered.singleHeader
+            metrics: storage.metrics, owner: storage, headerTemplate: registered.singleHeader
         )
-        // A thread that blocks on the handle reads the workers' results itself while it spins.
-        let storage = self.storage
-        try enqueue(consume work, handle: handle, waitAssist: { storage.assistWaiter() })
+        try PoolSubmission.enqueue(single: work, handle: handle, queue: storage.enqueue)
         return handle
     }
 
@@ -103,18 +101,14 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
         return registered
     }
 
-    /// Queues `work`, letting cancelling `handle` drop the work or kill its worker.
-    func enqueue<Output: Sendable>(
-        _ work: consuming PoolWork,
-        handle: JobHandle<Output>,
-        waitAssist: (@Sendable () -> WaitAssistSession)? = nil
-    ) throws(ExecutorError) {
+    /// Queues a map's chunk `work`, letting cancelling `handle` drop the work or kill its worker.
+    func enqueue<Output: Sendable>(_ work: consuming PoolWork, handle: JobHandle<Output>) throws(ExecutorError) {
         // A strong capture: the handler goes when the handle resolves, and every handle resolves, at the latest
-        // when the pool is shut down or dropped.
+        // when the pool is shut down or dropped. (A single job's sink is its handle's controller, which holds the
+        // storage in the same way.)
         let storage = self.storage
         try PoolSubmission.enqueue(
-            work, handle: handle, metrics: storage.metrics, cancel: { storage.cancel(root: $0) },
-            waitAssist: waitAssist, queue: storage.enqueue
+            work, handle: handle, metrics: storage.metrics, cancel: { storage.cancel(root: $0) }, queue: storage.enqueue
         )
     }
 

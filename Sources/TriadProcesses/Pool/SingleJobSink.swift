@@ -1,18 +1,48 @@
 import CoreMetrics
 import TriadCore
 
-/// The sink of one submitted job: decodes its output into its handle.
-package final class SingleJobSink<J: Job>: PoolJobSink {
+/// The executor that sent a single job, as its sink reaches it when the job's handle is cancelled or waited on.
+package protocol PoolJobOwner: AnyObject, Sendable {
+    /// Cancels every message of `root`.
+    func cancel(root: UInt64)
+    /// The assist of a thread that blocks waiting for a handle (see `JobController.beginWaitAssist()`), if any.
+    func assistWaiter() -> WaitAssistSession?
+}
+
+/// The sink of one submitted job: decodes its output into its handle. It is also the handle's controller (see
+/// `JobController`), so that one object per job serves both, with no closures allocated for the cancellation.
+package final class SingleJobSink<J: Job>: PoolJobSink, JobController {
     package let handle: JobHandle<J.Output>
     package let registry: JobRegistry
     /// Where the job's outcome is counted, if the pool reports metrics.
     package let metrics: PoolMetrics?
+    /// The executor, for cancelling the job's message, whose sequence number is `root`; nil for a sink that no
+    /// handle's cancellation reaches.
+    private let owner: (any PoolJobOwner)?
+    private let root: UInt64
 
-    package init(handle: JobHandle<J.Output>, registry: JobRegistry, metrics: PoolMetrics? = nil) {
+    package init(
+        handle: JobHandle<J.Output>,
+        registry: JobRegistry,
+        metrics: PoolMetrics? = nil,
+        owner: (any PoolJobOwner)? = nil,
+        root: UInt64 = 0
+    ) {
         self.handle = handle
         self.registry = registry
         self.metrics = metrics
+        self.owner = owner
+        self.root = root
     }
+
+    /// Drops the job's message, or kills its worker, once the handle is cancelled; the handle is resolved already,
+    /// so its outcome is counted here, not by the delivery that never comes.
+    package func cancelJob(wasRunning: Bool) {
+        metrics?.failed(handle.jobName, code: ExecutorError.Code.cancelled.rawValue, count: 1)
+        owner?.cancel(root: root)
+    }
+
+    package func beginWaitAssist() -> WaitAssistSession? { owner?.assistWaiter() }
 
     /// Resolves the handle with `result`, counting it.
     private func complete(_ result: Result<J.Output, any Error>) {
