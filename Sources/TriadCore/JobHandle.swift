@@ -179,16 +179,10 @@ public final class JobHandle<Output: Sendable>: Sendable {
         if let ready { callback(Result { try Self.unwrap(ready) }) }
     }
 
-    private struct Resolution {
-        var wasRunning = false
-        var cancelHandler: (@Sendable (_ wasRunning: Bool) -> Void)?
-        var controller: (any JobController)?
-    }
-
     /// Stores the outcome and wakes every waiter after the lock, all or nothing: of two racing resolutions exactly
     /// one wins.
-    private func resolve(_ outcome: HandleOutcome, as state: JobState) -> Resolution? {
-        var resolution = Resolution()
+    private func resolve(_ outcome: HandleOutcome, as state: JobState) -> HandleResolution? {
+        var resolution = HandleResolution()
         let wakeups = storage.withLock { storage -> Promise<HandleOutcome>.Wakeups? in
             guard let wakeups = storage.promise.resolve(outcome) else { return nil }
             resolution.wasRunning = storage.state == .running
@@ -237,6 +231,15 @@ private let _nextHandleID = Atomic<UInt64>(1)
 private enum HandleOutcome: @unchecked Sendable {
     case value(Any)
     case error(any Error)
+}
+
+/// What the resolution of a handle hands back to a cancellation. A type of its own, not nested in the generic
+/// `JobHandle`: a nested type depends on the output's type, so every resolution would look up its metadata, and its
+/// optional's, at run time.
+private struct HandleResolution {
+    var wasRunning = false
+    var cancelHandler: (@Sendable (_ wasRunning: Bool) -> Void)?
+    var controller: (any JobController)?
 }
 
 /// The mutable state of a handle, behind its lock.
