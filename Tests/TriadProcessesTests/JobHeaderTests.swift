@@ -51,6 +51,35 @@ struct JobHeaderTests {
         #expect(traced.traced)
     }
 
+    @Test("a small job's work keeps its bytes and sends its encoding's message; a large one keeps its message")
+    func workFrames() throws {
+        let small = try JobMessages.single(Square(12), named: Square.jobName, sequence: 5, maxFrameSize: 1 << 20)
+        let smallWork = PoolWork(sequence: 5, jobName: Square.jobName, encoded: small, timeout: nil, sink: SingleJobSink<Square>(handle: JobHandle(jobName: Square.jobName), registry: TestPools.registry))
+        guard case .bytes(let kept) = smallWork.frames else {
+            Issue.record("a job with no array out of line should keep its bytes, not a built message")
+            return
+        }
+        #expect(kept == small.bytes)
+        #expect(smallWork.message.segments.flatMap(\.bytes) == small.message.segments.flatMap(\.bytes))
+        var appended = OutgoingMessage()
+        appended.appendEncodedFrames([1, 2, 3])
+        smallWork.appendMessage(to: &appended)
+        #expect(appended.segments.flatMap(\.bytes) == [1, 2, 3] + small.bytes)
+        #expect(appended.byteCount == 3 + small.bytes.count)
+
+        let large = try JobMessages.single(
+            Echo([UInt8](repeating: 7, count: 100_000)), named: Echo.jobName, sequence: 6, maxFrameSize: 1 << 20
+        )
+        #expect(!large.chunks.isEmpty)
+        let largeWork = PoolWork(sequence: 6, jobName: Echo.jobName, encoded: large, timeout: nil, sink: SingleJobSink<Square>(handle: JobHandle(jobName: Square.jobName), registry: TestPools.registry))
+        guard case .message = largeWork.frames else {
+            Issue.record("a job with an array out of line should keep its message of several segments")
+            return
+        }
+        #expect(largeWork.message.byteCount == large.message.byteCount)
+        #expect(largeWork.message.segments.flatMap(\.bytes) == large.message.segments.flatMap(\.bytes))
+    }
+
     @Test("a trace context travels in the header and reads back whole")
     func tracedRoundTrip() throws {
         let context = [

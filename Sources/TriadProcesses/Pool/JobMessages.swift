@@ -94,7 +94,7 @@ package enum JobMessages {
         do {
             let borrowed = try encode(&bytes)
             borrowedBytes = borrowed.reduce(0) { $0 + $1.bytes.count }
-            chunks.append(contentsOf: borrowed)
+            if !borrowed.isEmpty { chunks.append(contentsOf: borrowed) }
         } catch {
             throw ExecutorError.unencodable(jobName: jobName, underlying: error)
         }
@@ -198,6 +198,11 @@ package struct EncodedJobMessage: Sendable {
         var message = OutgoingMessage()
         message.appendInterleaved(bytes, chunks: chunks)
         return message
+    }
+
+    /// The frames as a work keeps them: the bytes alone when no array travels out of line.
+    package var frames: PoolWork.Frames {
+        chunks.isEmpty ? .bytes(bytes) : .message(message)
     }
 
     /// The job's own encoding, for a job that may travel in a batch with others of its kind: only a small job

@@ -337,7 +337,7 @@ struct PoolState<Worker: PoolWorker>: Sendable {
         message: inout OutgoingMessage,
         actions: inout PoolActions<Worker>
     ) {
-        message.append(work.message)
+        work.appendMessage(to: &message)
         if measures { recordWait(of: work, now: now, actions: &actions) }
         if slots[index].inFlight.isEmpty {
             slots[index].headStart = now

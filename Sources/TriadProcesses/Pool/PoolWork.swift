@@ -26,7 +26,8 @@ package struct PoolWork: Sendable {
     package let root: UInt64
     package let jobName: String
     package var kind: Kind
-    package let message: OutgoingMessage
+    /// The message's frames; see ``message``.
+    package let frames: Frames
     /// The index of the message's first job among its root's jobs: zero but for the later parts of a chunk.
     package let offset: Int
     package let itemCount: Int
@@ -45,6 +46,34 @@ package struct PoolWork: Sendable {
     package var isCancelled = false
     /// When the message was submitted, while the pool measures waits; 0 otherwise.
     package var submittedAt: UInt64 = 0
+
+    /// A message's frames as the work keeps them: a message, or for a job whose frames are one array of bytes, that
+    /// array, so that a quick job that travels in a batch never builds a message of its own (an allocation, and a
+    /// free on another thread, for every job).
+    package enum Frames: Sendable {
+        case message(OutgoingMessage)
+        case bytes([UInt8])
+    }
+
+    /// The message to send when the work travels as it is.
+    package var message: OutgoingMessage {
+        switch frames {
+        case .message(let message):
+            return message
+        case .bytes(let bytes):
+            var message = OutgoingMessage()
+            message.appendSegment(bytes)
+            return message
+        }
+    }
+
+    /// Appends the work's message to `message`, without building one first for a job's bytes.
+    package func appendMessage(to message: inout OutgoingMessage) {
+        switch frames {
+        case .message(let own): message.append(own)
+        case .bytes(let bytes): message.appendSegment(OutgoingSegment(bytes))
+        }
+    }
 
     package var isInitializer: Bool {
         if case .initializer = kind { return true }
@@ -95,7 +124,7 @@ extension PoolWork {
             root: sequence,
             jobName: jobName,
             kind: .single(batchable: encoded.batchablePayload),
-            message: encoded.message,
+            frames: encoded.frames,
             offset: 0,
             itemCount: 1,
             timeout: timeout,
@@ -117,7 +146,7 @@ extension PoolWork {
             root: sequence,
             jobName: jobName,
             kind: .single(batchable: nil),
-            message: message,
+            frames: .message(message),
             offset: 0,
             itemCount: 1,
             timeout: timeout,
@@ -132,7 +161,7 @@ extension PoolWork {
             root: 0,
             jobName: jobName,
             kind: .initializer,
-            message: encoded.message,
+            frames: .message(encoded.message),
             offset: 0,
             itemCount: 1,
             timeout: nil,
@@ -165,7 +194,7 @@ extension PoolWork {
             root: root,
             jobName: jobName,
             kind: .chunk(data: data, timed: timed, context: context),
-            message: message,
+            frames: .message(message),
             offset: first,
             itemCount: count,
             timeout: timeout,
@@ -194,7 +223,7 @@ extension PoolWork {
             root: .max,
             jobName: first.jobName,
             kind: .batch(members),
-            message: message,
+            frames: .message(message),
             offset: 0,
             itemCount: members.count,
             timeout: nil,
