@@ -175,7 +175,7 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
         mutate { state, actions, _ in state.workerFailedToStart(error: error, permanent: permanent, actions: &actions) }
     }
 
-    func worker(_ worker: WorkerProcess, didReceive results: [IncomingResult]) {
+    func worker(_ worker: WorkerProcess, didReceive results: [IncomingResult]) -> TickAfterResults {
         // The initializer's answer (sequence 0) is decoded here when it is a failure, so the state decodes nothing.
         let initializerFailure = results.lazy.filter { $0.sequence == 0 }.compactMap { result -> RemoteJobError? in
             guard let item = result.items.first, item.flags == ResultFlag.failure else { return nil }
@@ -186,8 +186,15 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
                 errorDescription: wire?.description ?? "an unreadable error"
             )
         }.first
-        mutate { state, actions, now in
+        // The tick that follows results is worked out under the same lock, but where it needs the worker's
+        // resident memory, which is read outside the lock (see `workerTick(_:now:)`).
+        let watchesMemory = configuration.memoryLimitPerWorker != nil
+        return mutate { state, actions, now in
             state.results(worker.id, results, initializerFailure: initializerFailure, now: now, actions: &actions)
+            guard !watchesMemory else { return .tickNow }
+            let busy = state.slotIndex(of: worker.id).map { !state.slots[$0].inFlight.isEmpty } ?? false
+            let started = busy ? worker.startedJob : nil
+            return .next(state.tick(worker.id, now: now, resident: nil, started: started, actions: &actions))
         }
     }
 

@@ -110,10 +110,11 @@ final class ProcessStorage: WorkerSupervisor {
         perform(state.withLock { $0.workerFailedToStart(error) })
     }
 
-    func worker(_ worker: WorkerProcess, didReceive results: [IncomingResult]) {
+    func worker(_ worker: WorkerProcess, didReceive results: [IncomingResult]) -> TickAfterResults {
         // Kept past this call, so out of the worker's lane.
         let output = results.first?.items.first?.owned
         state.withLock { $0.received(output) }
+        return .tickNow
     }
 
     func workerWatchesTimers(_ worker: WorkerProcess) -> Bool { false }

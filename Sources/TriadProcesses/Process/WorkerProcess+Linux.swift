@@ -15,13 +15,25 @@ struct IncomingResult {
     var items: [ReceivedFrame]
 }
 
+/// When a worker's driver looks at its timers next, as its supervisor may work it out while it takes results, under
+/// the lock it takes anyway: a driver that then asked for a tick of its own would take that lock twice more for
+/// every batch of results, against the other workers' drivers.
+enum TickAfterResults: Equatable {
+    /// Not worked out: the driver ticks at once.
+    case tickNow
+    /// Worked out with the results: the time of the next tick (monotonic nanoseconds), or nil for none until
+    /// something else happens.
+    case next(UInt64?)
+}
+
 /// What one worker reports to whoever supervises it. Every call comes from the worker's own driver thread, but for
 /// results, which may also come from a thread that assists while it waits (`WorkerProcess.assist(supervisor:)`);
 /// never two calls for one worker at once.
 protocol WorkerSupervisor: AnyObject, Sendable {
     func workerDidStart(_ worker: WorkerProcess)
     func workerDidFailToStart(id: Int, error: ExecutorError, permanent: Bool)
-    func worker(_ worker: WorkerProcess, didReceive results: [IncomingResult])
+    /// Takes results; says when the driver is to look at its timers next, if it worked that out on the way.
+    func worker(_ worker: WorkerProcess, didReceive results: [IncomingResult]) -> TickAfterResults
     /// Whether the driver must look at its timers after results that another thread read: some job in flight has a
     /// time limit, or memory is watched.
     func workerWatchesTimers(_ worker: WorkerProcess) -> Bool
@@ -264,7 +276,7 @@ final class WorkerProcess: PoolWorker {
     /// hand-off from the driver thread. Never blocks.
     func assist(supervisor: any WorkerSupervisor) {
         let (read, violated) = incoming.withLockIfAvailable { assembly in
-            (readResults(assembly, supervisor: supervisor), assembly.violation != nil)
+            (readResults(assembly, supervisor: supervisor).active, assembly.violation != nil)
         } ?? (false, false)
         // The driver ends a worker that broke the protocol, and starts watching the time limits of the jobs that
         // start once their predecessors' results are in: it must hear of both, parked as it may be.
@@ -303,8 +315,13 @@ final class WorkerProcess: PoolWorker {
     /// Reads what the result ring holds, up to a bound, and hands the complete results to `supervisor`; called
     /// under `incoming`'s lock. Returns whether it read anything. A protocol violation is kept in `assembly` for
     /// the driver, which ends the worker.
-    private func readResults(_ assembly: ResultAssembly, supervisor: any WorkerSupervisor) -> Bool {
-        guard !assembly.closed, assembly.violation == nil else { return false }
+    /// Reads what the ring holds and hands complete results to `supervisor`. Returns whether any bytes came, and
+    /// when to tick next: as the supervisor said, if it took results, else at once if bytes came.
+    private func readResults(
+        _ assembly: ResultAssembly,
+        supervisor: any WorkerSupervisor
+    ) -> (active: Bool, tick: TickAfterResults?) {
+        guard !assembly.closed, assembly.violation == nil else { return (false, nil) }
         var results: [IncomingResult] = []
         // Data frames decoded straight out of the lane, once the supervisor has had them.
         var mapped = 0
@@ -353,12 +370,13 @@ final class WorkerProcess: PoolWorker {
         } catch {
             assembly.violation = error
         }
+        var tick: TickAfterResults? = movedThisPass > 0 ? .tickNow : nil
         if !results.isEmpty {
-            supervisor.worker(self, didReceive: results)
+            tick = supervisor.worker(self, didReceive: results)
             // Every delivery decoded its items during the call; their lane slots may be reused now.
             lanes.release(mapped)
         }
-        return movedThisPass > 0
+        return (movedThisPass > 0, tick)
     }
 
     // MARK: - The driver thread
@@ -493,11 +511,16 @@ final class WorkerProcess: PoolWorker {
         while true {
             let endedBeforeReading = ended
             // Read what the ring holds and hand complete results over.
-            let (active, violation) = incoming.withLock { assembly in
+            let (read, violation) = incoming.withLock { assembly in
                 (readResults(assembly, supervisor: supervisor), assembly.violation)
             }
             if let violation { return violated(violation) }
-            if active { nextTick = 0 }
+            let active = read.active
+            switch read.tick {
+            case .tickNow?: nextTick = 0
+            case .next(let next)?: nextTick = next
+            case nil: break
+            }
             if endedBeforeReading {
                 lastWords.drain()
                 // Whether the end of the stream or of the process came first, a message cut short is reported.
