@@ -31,7 +31,7 @@ package struct FIFO<Element> {
     /// Adds `element` at the back, moved in rather than copied.
     @inlinable
     package mutating func append(_ element: consuming Element) {
-        slots.append(element)
+        slots.append(consume element)
     }
 
     /// Removes and returns the front element, or `nil` when the queue is empty.
@@ -98,12 +98,12 @@ package struct FIFO<Element> {
 
     /// Puts `element` back at the front, ahead of every element queued: most often the element just taken.
     @inlinable
-    package mutating func prepend(_ element: Element) {
+    package mutating func prepend(_ element: consuming Element) {
         if head > 0 {
             head -= 1
-            slots[head] = element
+            slots[head] = consume element
         } else {
-            slots.insert(element, at: 0)
+            slots.insert(consume element, at: 0)
         }
     }
 

@@ -34,20 +34,23 @@ extension PoolState {
         let average = slots[index].averageJobNanos
         guard batchesQuickJobs, defaultTimeout == nil, average > 0, average < BatchTuning.quickJobNanos,
             first.batchablePayload != nil, let firstSink = first.sink
-        else { return first }
+        else { return consume first }
         var limit = min(limit, BatchTuning.batchLimit, max(2, Int(BatchTuning.batchNanos / max(average, 1))))
         if let maxJobs = maxJobsPerWorker { limit = min(limit, maxJobs - slots[index].jobsSent) }
-        guard limit > 1 else { return first }
+        guard limit > 1 else { return consume first }
         // Jobs of one kind have sinks of one type, which decodes the batch's outcome for all of them.
         let kind = ObjectIdentifier(type(of: firstSink))
-        var members = [first]
+        // Reserved whole: growing would move every member already in (a work is large) at each doubling.
+        var members: [PoolWork] = []
+        members.reserveCapacity(limit)
+        members.append(consume first)
         while members.count < limit {
             dropCancelledAtFront()
             let joins = queue.withFirst { next in
                 next.batchablePayload != nil && next.sink.map { ObjectIdentifier(type(of: $0)) == kind } == true
             }
             guard joins == true, let next = queue.popFirst() else { break }
-            members.append(next)
+            members.append(consume next)
         }
         guard members.count > 1 else { return members.removeLast() }
         batchesSent += 1

@@ -243,7 +243,9 @@ struct PoolState<Worker: PoolWorker>: Sendable {
 
     mutating func submit(_ work: consuming PoolWork, now: UInt64, actions: inout PoolActions<Worker>) {
         if measures { work.submittedAt = now }
-        queue.append(work)
+        // `consume`, here and wherever a work is handed on: a consuming parameter is otherwise copied (every
+        // reference it holds retained) and then destroyed.
+        queue.append(consume work)
         dispatchToIdle(now: now, actions: &actions)
         if !queue.isEmpty { ensureWorkers(actions: &actions) }
     }
@@ -272,7 +274,7 @@ struct PoolState<Worker: PoolWorker>: Sendable {
             // The work just taken counts in the share too.
             let fairShare = (queue.count + readyCount) / readyCount
             var message = OutgoingMessage()
-            assign(batched(work, for: index, limit: fairShare), to: index, now: now, message: &message, actions: &actions)
+            assign(batched(consume work, for: index, limit: fairShare), to: index, now: now, message: &message, actions: &actions)
             actions.sends.append((slots[index].worker, message))
             if queue.isEmpty { break }
         }
@@ -299,9 +301,9 @@ struct PoolState<Worker: PoolWorker>: Sendable {
         var jobBudget = max(1, fairShare)
         var message = OutgoingMessage()
         while room > 0, jobBudget > 0, slots[index].isReady, let work = takeWork() {
-            let sent = batched(work, for: index, limit: jobBudget)
+            let sent = batched(consume work, for: index, limit: jobBudget)
             jobBudget -= sent.itemCount
-            assign(sent, to: index, now: now, message: &message, actions: &actions)
+            assign(consume sent, to: index, now: now, message: &message, actions: &actions)
             room -= 1
         }
         if !message.isEmpty { actions.sends.append((slots[index].worker, message)) }
@@ -348,7 +350,7 @@ struct PoolState<Worker: PoolWorker>: Sendable {
             }
         }
         slots[index].jobsSent += max(1, work.members.count)
-        slots[index].inFlight.append(work)
+        slots[index].inFlight.append(consume work)
         if let maxJobs = maxJobsPerWorker, slots[index].jobsSent >= maxJobs {
             slots[index].phase = .retiring
         }
@@ -513,7 +515,7 @@ struct PoolState<Worker: PoolWorker>: Sendable {
                         && result.jobs <= head.itemCount - head.answered
                     : result.items.count == head.itemCount && result.first == 0)
             guard inTurn else {
-                slots[index].inFlight.prepend(head)
+                slots[index].inFlight.prepend(consume head)
                 violation(index, result, actions: &actions)
                 return
             }
@@ -562,7 +564,7 @@ struct PoolState<Worker: PoolWorker>: Sendable {
                 )
             }
             if !finished {
-                slots[index].inFlight.prepend(head)
+                slots[index].inFlight.prepend(consume head)
             } else {
                 _ = slots[index].inFlight.withFirst { next in next.forEachSink { actions.running.append($0) } }
             }

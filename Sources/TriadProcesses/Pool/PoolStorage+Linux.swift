@@ -289,14 +289,16 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
             return taken
         }
         if works.isEmpty { return }
-        works.drain { work in
+        // A local function, not a closure, so that the work can be consumed into the state without a copy.
+        func take(_ work: consuming PoolWork) {
             if state.shuttingDown {
                 // Submitted while this state change shut the pool down: refused, as a later submit would be.
                 _ = work.sink?.fail(ExecutorError.shutDown(jobName: work.jobName), jobs: 0..<work.itemCount)
             } else {
-                state.submit(work, now: now, actions: &actions)
+                state.submit(consume work, now: now, actions: &actions)
             }
         }
+        works.drain(take)
         inbox.withLock { swap(&$0.spare, &works) }
     }
 

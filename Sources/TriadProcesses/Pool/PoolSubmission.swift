@@ -50,7 +50,7 @@ package enum PoolSubmission {
         do throws(ExecutorError) {
             // Moved, not copied: a copy retains every reference the work holds, and a job's work is handed on
             // several times before it reaches a worker.
-            try queue(work)
+            try queue(consume work)
         } catch {
             _ = handle.fail(error)
             throw error
@@ -75,6 +75,6 @@ package enum PoolSubmission {
             metrics?.failed(jobName, code: ExecutorError.Code.cancelled.rawValue, count: jobs)
             cancel(root)
         }
-        try enqueue(single: work, handle: handle, queue: queue)
+        try enqueue(single: consume work, handle: handle, queue: queue)
     }
 }

@@ -108,7 +108,8 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
         // storage in the same way.)
         let storage = self.storage
         try PoolSubmission.enqueue(
-            work, handle: handle, metrics: storage.metrics, cancel: { storage.cancel(root: $0) }, queue: storage.enqueue
+            consume work, handle: handle, metrics: storage.metrics, cancel: { storage.cancel(root: $0) },
+            queue: storage.enqueue
         )
     }
 
@@ -150,7 +151,7 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
     ///
     /// - Throws: `ExecutorError.Code.shutDown` after shutdown.
     package func enqueue(forwarded work: consuming PoolWork) throws(ExecutorError) {
-        try storage.enqueue(work)
+        try storage.enqueue(consume work)
     }
 
     /// Cancels every message of `root`, killing and replacing the worker of one that runs.
