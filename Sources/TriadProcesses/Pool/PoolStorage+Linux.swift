@@ -19,7 +19,7 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
     /// Jobs submitted while every worker was busy, waiting for the next state change to take them in.
     private let inbox = Mutex(Inbox())
     /// The job types submitted so far that the registry holds, by type: one lookup per submit.
-    private let registeredJobs = Mutex<[ObjectIdentifier: RegisteredJob]>([:])
+    private let registeredJobs = Mutex<[ObjectIdentifier: SingleJobTemplate]>([:])
     /// The started workers, for threads that assist while they block waiting for a job: apart from the state, so
     /// that an assist never takes the pool's lock.
     private let started = Mutex<[WorkerProcess]>([])
@@ -68,13 +68,14 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
         mutate { state, actions, _ in state.ensureWorkers(actions: &actions) }
     }
 
-    /// The name of `J` and the header of a single job of it, if the registry holds it, else nil.
-    func registeredJob<J: Job>(of type: J.Type) -> RegisteredJob? {
+    /// The template of single jobs of `J` (its name, header, handle and sink classes), if the registry holds it,
+    /// else nil.
+    func registeredJob<J: Job>(of type: J.Type) -> SingleJobTemplate? {
         let key = ObjectIdentifier(type)
         if let known = registeredJobs.withLock({ $0[key] }) { return known }
         let name = J.jobName
         guard registry.contains(jobName: name) else { return nil }
-        let registered = RegisteredJob(name: name, singleHeader: JobHeader.singleTemplate(jobName: name))
+        let registered = SingleJobTemplate(of: J.self, jobName: name)
         registeredJobs.withLock { $0[key] = registered }
         return registered
     }
@@ -378,11 +379,6 @@ extension PoolStorage {
 
 /// A job type the registry holds: its name, and the header of a single job of it with no trace context, which each
 /// submit copies with its own sequence (see `JobHeader.singleTemplate(jobName:)`).
-struct RegisteredJob: Sendable {
-    let name: String
-    let singleHeader: [UInt8]
-}
-
 /// Jobs submitted while every worker was busy, and whether submitters may still queue that way.
 private struct Inbox {
     var works = FIFO<PoolWork>()

@@ -5,9 +5,8 @@ import TriadCore
 /// The executor supplies only how to queue a work and how to cancel one.
 package enum PoolSubmission {
     /// The work and the handle of one job: encoded once, with the caller's trace context, and a sink that resolves
-    /// the handle and is its controller, through which cancelling the handle reaches `owner`. `headerTemplate` is
-    /// the job type's `JobHeader.singleTemplate(jobName:)`, if the executor keeps it. Queue the work with
-    /// ``enqueue(single:handle:queue:)``.
+    /// the handle and is its controller, through which cancelling the handle reaches `owner`. `template` is what
+    /// the executor keeps for jobs of `J`, if it keeps it. Queue the work with ``enqueue(single:handle:queue:)``.
     ///
     /// - Throws: `ExecutorError.Code.codingFailed` when the job cannot be encoded or is above `maxFrameSize`; the
     ///   handle, which nobody sees, then fails too, so that its span, if traced, ends with the error.
@@ -20,26 +19,36 @@ package enum PoolSubmission {
         registry: JobRegistry,
         metrics: PoolMetrics?,
         owner: any PoolJobOwner,
-        headerTemplate: [UInt8]? = nil
+        template: SingleJobTemplate? = nil
     ) throws(ExecutorError) -> (work: PoolWork, handle: JobHandle<J.Output>) {
-        let handle = JobHandle<J.Output>(jobName: name)
+        let handle: JobHandle<J.Output>
+        if let template { handle = template.makeHandle(of: J.self) } else { handle = JobHandle(jobName: name) }
         let encoded: EncodedJobMessage
         do throws(ExecutorError) {
             encoded = try JobMessages.single(
                 job, named: name, sequence: sequence, maxFrameSize: maxFrameSize,
-                context: JobTracing.begin(jobName: name, jobs: 1, handle: handle), headerTemplate: headerTemplate
+                context: JobTracing.begin(jobName: name, jobs: 1, handle: handle), headerTemplate: template?.header
             )
         } catch {
             _ = handle.fail(error)
             throw error
         }
-        let sink = SingleJobSink<J>(handle: handle, registry: registry, metrics: metrics, owner: owner, root: sequence)
+        // Type-erased at once: passed on as its concrete type, the sink's class metadata would be looked up again.
+        let sink: any PoolJobSink & JobController
+        if let template {
+            sink = template.makeSink(
+                of: J.self, handle: handle, registry: registry, metrics: metrics, owner: owner, root: sequence
+            )
+        } else {
+            sink = SingleJobSink<J>(handle: handle, registry: registry, metrics: metrics, owner: owner, root: sequence)
+        }
         handle.setController(sink)
         return (PoolWork(sequence: sequence, jobName: name, encoded: encoded, timeout: timeout, sink: sink), handle)
     }
 
-    /// Queues a single job's `work` (from ``single(_:named:sequence:maxFrameSize:timeout:registry:metrics:owner:headerTemplate:)``,
-    /// whose handle's controller already cancels it) with `queue`.
+    /// Queues a single job's `work` (from
+    /// ``single(_:named:sequence:maxFrameSize:timeout:registry:metrics:owner:template:)``, whose handle's controller
+    /// already cancels it) with `queue`.
     ///
     /// - Throws: What `queue` throws (`shutDown`, say); the handle, which nobody sees, then fails too.
     package static func enqueue<Output: Sendable>(
@@ -76,5 +85,57 @@ package enum PoolSubmission {
             cancel(root)
         }
         try enqueue(single: consume work, handle: handle, queue: queue)
+    }
+}
+
+/// What every single job of one type shares, worked out once per type by the executor that keeps it: the job's
+/// name, its header with the sequence number left to stamp (see `JobHeader.singleTemplate(jobName:)`), and the
+/// classes of its handle and sink.
+///
+/// The classes are kept because code generic over the job, as `submit` is, asks the runtime for the metadata of
+/// `JobHandle<J.Output>` and `SingleJobSink<J>` each time it makes one: hashed look-ups, for every job. Made from a
+/// metatype kept here, a handle or a sink costs its allocation alone.
+package struct SingleJobTemplate: @unchecked Sendable {
+    // Sendable by contract: metatypes are immutable.
+    package let jobName: String
+    package let header: [UInt8]
+    /// The job type, `JobHandle<J.Output>` and `SingleJobSink<J>`, for the one `J` the template was made for.
+    private let jobType: Any.Type
+    private let handleClass: AnyObject.Type
+    private let sinkClass: AnyObject.Type
+
+    /// The template of jobs of type `J`, named `jobName`.
+    package init<J: Job>(of type: J.Type, jobName: String) {
+        self.jobName = jobName
+        header = JobHeader.singleTemplate(jobName: jobName)
+        jobType = J.self
+        handleClass = JobHandle<J.Output>.self
+        sinkClass = SingleJobSink<J>.self
+    }
+
+    /// A pending handle for a job of `J`.
+    ///
+    /// - Precondition: `J` is the type the template was made for (checked in debug builds).
+    package func makeHandle<J: Job>(of type: J.Type) -> JobHandle<J.Output> {
+        assert(jobType == J.self, "the template of \(jobType) made a handle for \(J.self)")
+        // The class kept is exactly `JobHandle<J.Output>`, so the cast only restores its static type.
+        return unsafeBitCast(handleClass, to: JobHandle<J.Output>.Type.self).init(jobName: jobName)
+    }
+
+    /// The sink of a job of `J`, with the arguments of `SingleJobSink.init`, type-erased.
+    ///
+    /// - Precondition: `J` is the type the template was made for (checked in debug builds).
+    package func makeSink<J: Job>(
+        of type: J.Type,
+        handle: JobHandle<J.Output>,
+        registry: JobRegistry,
+        metrics: PoolMetrics?,
+        owner: any PoolJobOwner,
+        root: UInt64
+    ) -> any PoolJobSink & JobController {
+        assert(jobType == J.self, "the template of \(jobType) made a sink for \(J.self)")
+        return unsafeBitCast(sinkClass, to: SingleJobSink<J>.Type.self).init(
+            handle: handle, registry: registry, metrics: metrics, owner: owner, root: root
+        )
     }
 }

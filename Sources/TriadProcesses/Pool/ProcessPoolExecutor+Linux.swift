@@ -78,9 +78,9 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
     public func submit<J: Job>(_ job: J, options: JobOptions) throws(ExecutorError) -> JobHandle<J.Output> {
         let registered = try registeredJob(of: J.self)
         let (work, handle) = try PoolSubmission.single(
-            job, named: registered.name, sequence: storage.nextSequence(),
+            job, named: registered.jobName, sequence: storage.nextSequence(),
             maxFrameSize: storage.configuration.maxFrameSize, timeout: options.timeout, registry: storage.registry,
-            metrics: storage.metrics, owner: storage, headerTemplate: registered.singleHeader
+            metrics: storage.metrics, owner: storage, template: registered
         )
         try PoolSubmission.enqueue(single: work, handle: handle, queue: storage.enqueue)
         return handle
@@ -90,13 +90,13 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
     ///
     /// - Throws: `ExecutorError.Code.unknownJob` when no job of that name is registered.
     func registeredName<J: Job>(of type: J.Type) throws(ExecutorError) -> String {
-        try registeredJob(of: type).name
+        try registeredJob(of: type).jobName
     }
 
-    /// `J`'s name and single-job header, checked against the registry.
+    /// The template of single jobs of `J` (see `SingleJobTemplate`), checked against the registry.
     ///
     /// - Throws: `ExecutorError.Code.unknownJob` when no job of that name is registered.
-    func registeredJob<J: Job>(of type: J.Type) throws(ExecutorError) -> RegisteredJob {
+    func registeredJob<J: Job>(of type: J.Type) throws(ExecutorError) -> SingleJobTemplate {
         guard let registered = storage.registeredJob(of: type) else { throw ExecutorError.unregistered(J.self) }
         return registered
     }

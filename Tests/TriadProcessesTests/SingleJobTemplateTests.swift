@@ -1,0 +1,52 @@
+import Synchronization
+import Testing
+import TriadCore
+import TriadProcessesTestSupport
+
+@testable import TriadProcesses
+
+/// An executor that records the messages its jobs' handles cancel.
+private final class RecordingOwner: PoolJobOwner {
+    let cancelled = Mutex<[UInt64]>([])
+
+    func cancel(root: UInt64) { cancelled.withLock { $0.append(root) } }
+
+    func assistWaiter() -> WaitAssistSession? { nil }
+}
+
+@Suite("Single job templates")
+struct SingleJobTemplateTests {
+    @Test("a template makes the handle and sink a job of its type gets without one, and its header")
+    func madeAlike() throws {
+        let template = SingleJobTemplate(of: Square.self, jobName: Square.jobName)
+        #expect(template.jobName == Square.jobName)
+        #expect(template.header == JobHeader.singleTemplate(jobName: Square.jobName))
+        let owner = RecordingOwner()
+        let (work, handle) = try PoolSubmission.single(
+            Square(7), named: Square.jobName, sequence: 41, maxFrameSize: 1 << 20, timeout: nil,
+            registry: TestPools.registry, metrics: nil, owner: owner, template: template
+        )
+        let (plainWork, plainHandle) = try PoolSubmission.single(
+            Square(7), named: Square.jobName, sequence: 41, maxFrameSize: 1 << 20, timeout: nil,
+            registry: TestPools.registry, metrics: nil, owner: owner
+        )
+        #expect(type(of: handle) == type(of: plainHandle))
+        #expect(handle.jobName == plainHandle.jobName)
+        #expect(handle.state == .pending)
+        let sink = try #require(work.sink)
+        let plainSink = try #require(plainWork.sink)
+        #expect(type(of: sink) == type(of: plainSink))
+        #expect(sink is SingleJobSink<Square>)
+        guard case .bytes(let bytes) = work.frames, case .bytes(let plainBytes) = plainWork.frames else {
+            Issue.record("a small job keeps its bytes")
+            return
+        }
+        #expect(bytes == plainBytes)
+        // The sink is the handle's controller: cancelling the handle reaches the owner with the job's sequence.
+        #expect(handle.cancel())
+        #expect(owner.cancelled.withLock { $0 } == [41])
+        #expect(sink.fail(ExecutorError.cancelled(jobName: Square.jobName), jobs: 0..<1) == false)
+        #expect(plainHandle.cancel())
+        #expect(owner.cancelled.withLock { $0 } == [41, 41])
+    }
+}
