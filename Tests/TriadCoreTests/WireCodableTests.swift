@@ -197,6 +197,32 @@ struct WireCodableTests {
         #expect(try WireDecoder().decode(Batch.self, from: WireEncoder().encode(batch)) == batch)
     }
 
+    @Test("an encoding plan made once per type gives the bytes and borrowed arrays of the plain encoding")
+    func encodingPlan() throws {
+        func check<T: Encodable>(_ value: T, borrowingFrom minimum: Int) throws {
+            var planned: [UInt8] = [7]
+            let plannedChunks = try WireEncoder().encode(
+                value, plan: WireEncodingPlan(for: T.self), appendingTo: &planned, borrowingFrom: minimum
+            )
+            var plain: [UInt8] = [7]
+            let plainChunks = try WireEncoder().encode(value, appendingTo: &plain, borrowingFrom: minimum)
+            #expect(planned == plain)
+            #expect(plannedChunks.map(\.position) == plainChunks.map(\.position))
+            #expect(plannedChunks.map { Array($0.bytes) } == plainChunks.map { Array($0.bytes) })
+        }
+        // The type's own functions, the general path, and the general path with an array left out of line.
+        try check(Counted(5), borrowingFrom: 1)
+        try check(Reading(sensor: "west", value: 2), borrowingFrom: 1 << 20)
+        try check(PlainReading(Reading(sensor: "east", value: 3)), borrowingFrom: 1 << 20)
+        try check([UInt8](repeating: 4, count: 5000), borrowingFrom: 1024)
+        var bytes: [UInt8] = []
+        let chunks = try WireEncoder().encode(
+            [UInt8](repeating: 4, count: 5000), plan: WireEncodingPlan(for: [UInt8].self), appendingTo: &bytes,
+            borrowingFrom: 1024
+        )
+        #expect(chunks.count == 1)
+    }
+
     @Test("truncated, invalid and hostile bytes end in a typed error")
     func badBytes() throws {
         let bytes = try WireEncoder().encode(Reading(sensor: "east", value: 2))

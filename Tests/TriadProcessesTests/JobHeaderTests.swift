@@ -37,7 +37,7 @@ struct JobHeaderTests {
         // A whole single-job message built with the template, and without it.
         let withTemplate = try JobMessages.single(
             Square(12), named: Square.jobName, sequence: 77, maxFrameSize: 1 << 20,
-            headerTemplate: JobHeader.singleTemplate(jobName: Square.jobName)
+            template: SingleJobTemplate(of: Square.self, jobName: Square.jobName)
         )
         let without = try JobMessages.single(Square(12), named: Square.jobName, sequence: 77, maxFrameSize: 1 << 20)
         #expect(withTemplate.bytes == without.bytes)
@@ -45,7 +45,7 @@ struct JobHeaderTests {
         // A trace context is written field by field whatever the template.
         let traced = try JobMessages.single(
             Square(12), named: Square.jobName, sequence: 77, maxFrameSize: 1 << 20, context: ["traceparent": "x"],
-            headerTemplate: JobHeader.singleTemplate(jobName: Square.jobName)
+            template: SingleJobTemplate(of: Square.self, jobName: Square.jobName)
         )
         #expect(traced.bytes.count > without.bytes.count)
         #expect(traced.traced)

@@ -14,8 +14,28 @@ private final class RecordingOwner: PoolJobOwner {
     func assistWaiter() -> WaitAssistSession? { nil }
 }
 
+/// A job type the test workers do not register.
+private struct NotRegistered: Job {
+    func run() async throws -> Int { 1 }
+}
+
 @Suite("Single job templates")
 struct SingleJobTemplateTests {
+    @Test("jobs of several types submitted in turn, and an unregistered one between them, each meet their own type")
+    func typesInTurn() async throws {
+        let pool = TestPools.pool(workers: 1)
+        for round in 0..<3 {
+            let square = try pool.submit(Square(round))
+            let echo = try pool.submit(Echo([UInt8(round), 9]))
+            #expect { try pool.submit(NotRegistered()) } throws: { ($0 as? ExecutorError)?.code == .unknownJob }
+            let again = try pool.submit(Square(round + 10))
+            #expect(try await square.value == round * round)
+            #expect(try await echo.value == [UInt8(round), 9])
+            #expect(try await again.value == (round + 10) * (round + 10))
+        }
+        await pool.shutdown()
+    }
+
     @Test("a template makes the handle and sink a job of its type gets without one, and its header")
     func madeAlike() throws {
         let template = SingleJobTemplate(of: Square.self, jobName: Square.jobName)

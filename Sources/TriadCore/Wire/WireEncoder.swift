@@ -32,16 +32,19 @@ public struct WireEncoder: Sendable {
     ///
     /// - Throws: ``WireError`` with ``WireError/Code/encodingFailed`` if the value's conformance throws.
     public func encode<T: Encodable>(_ value: T, appendingTo bytes: inout [UInt8]) throws(WireError) {
-        if try encodeNatively(value, appendingTo: &bytes) { return }
+        if try encodeNatively(value, route: WirePath.forEncoding(T.self), appendingTo: &bytes) { return }
         _ = try WireSink.encode(value, appendingTo: &bytes)
     }
 }
 
 extension WireEncoder {
     /// Encodes a value of a ``WireCodable`` type through its own functions, with no sink and no containers.
-    /// Returns false, encoding nothing, for any other type.
-    func encodeNatively<T: Encodable>(_ value: T, appendingTo bytes: inout [UInt8]) throws(WireError) -> Bool {
-        let route = WirePath.forEncoding(T.self)
+    /// Returns false, encoding nothing, for any other type. `route` is `T`'s.
+    func encodeNatively<T: Encodable>(
+        _ value: T,
+        route: WireRoute,
+        appendingTo bytes: inout [UInt8]
+    ) throws(WireError) -> Bool {
         guard route.path == .native, let native = route.native else { return false }
         var writer = WireWriter()
         swap(&writer.bytes, &bytes)

@@ -101,8 +101,21 @@ extension WireEncoder {
         appendingTo bytes: inout [UInt8],
         borrowingFrom minimumBytes: Int
     ) throws(WireError) -> [WireChunk] {
+        try encode(value, plan: WireEncodingPlan(for: T.self), appendingTo: &bytes, borrowingFrom: minimumBytes)
+    }
+
+    /// Encodes a value as ``encode(_:appendingTo:borrowingFrom:)`` does, along a plan made for its type once, so
+    /// that a caller that encodes many values of one type does not look the type's path up for each.
+    ///
+    /// - Precondition: `plan` was made for `T`.
+    package func encode<T: Encodable>(
+        _ value: T,
+        plan: WireEncodingPlan,
+        appendingTo bytes: inout [UInt8],
+        borrowingFrom minimumBytes: Int
+    ) throws(WireError) -> [WireChunk] {
         // A type with its own wire functions writes its arrays itself, inline.
-        if try encodeNatively(value, appendingTo: &bytes) { return [] }
+        if try encodeNatively(value, route: plan.route, appendingTo: &bytes) { return [] }
         let sink = try WireSink.encode(value, appendingTo: &bytes) { $0.outOfLine.minimumBytes = max(1, minimumBytes) }
         return sink.outOfLine.chunks
     }

@@ -61,3 +61,14 @@ struct WireRoute: @unchecked Sendable {
 
     static let conformance = WireRoute(path: .conformance, native: nil)
 }
+
+/// How values of one type are encoded, worked out once (see ``WireEncoder/encode(_:plan:appendingTo:borrowingFrom:)``):
+/// the encoder otherwise finds a type's path in a table shared by every thread, under its lock, for every value.
+package struct WireEncodingPlan: Sendable {
+    let route: WireRoute
+
+    /// The plan for values of `type`.
+    package init<T: Encodable>(for type: T.Type) {
+        route = WirePath.forEncoding(type)
+    }
+}

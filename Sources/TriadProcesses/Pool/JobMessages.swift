@@ -10,24 +10,24 @@ package enum JobMessages {
     /// their own storage (see `WireChunk`). The job is taken alone rather than in a one-element collection: at run
     /// time, iterating a generic collection asks the runtime for type metadata at every step.
     ///
-    /// A message with a trace `context` never joins a batch: a batch's jobs share one header. `headerTemplate`,
-    /// the job type's `JobHeader.singleTemplate(jobName:)`, saves writing the header field by field when there is
-    /// no context.
+    /// A message with a trace `context` never joins a batch: a batch's jobs share one header. The job type's
+    /// `template`, if the executor keeps it, saves writing the header field by field when there is no context, and
+    /// looking up the job type's path through the codec.
     package static func single<J: Job>(
         _ job: J,
         named name: String,
         sequence: UInt64,
         maxFrameSize: Int,
         context: [String: String] = [:],
-        headerTemplate: [UInt8]? = nil
+        template: SingleJobTemplate? = nil
     ) throws(ExecutorError) -> EncodedJobMessage {
         var bytes: [UInt8] = []
         // Room for the header, the data frame's header and a small job, so that a tiny job's bytes never grow.
-        let headerSize = headerTemplate?.count ?? Frame.headerSize + 32 + name.utf8.count
+        let headerSize = template?.header.count ?? Frame.headerSize + 32 + name.utf8.count
         bytes.reserveCapacity(headerSize + Frame.headerSize + 64)
         var chunks: [WireChunk] = []
-        if context.isEmpty, let headerTemplate {
-            JobHeader.appendSingle(headerTemplate, sequence: sequence, to: &bytes)
+        if context.isEmpty, let template {
+            JobHeader.appendSingle(template.header, sequence: sequence, to: &bytes)
         } else {
             JobHeader(sequence: sequence, count: 1, jobName: name, context: context)
                 .append(kind: WorkerFrameKind.job, to: &bytes)
@@ -36,7 +36,10 @@ package enum JobMessages {
         try appendDataFrame(to: &bytes, chunks: &chunks, jobName: name, maxFrameSize: maxFrameSize) {
             bytes throws(WireError) in
             payloadStart = bytes.count
-            return try WireEncoder().encode(job, appendingTo: &bytes, borrowingFrom: OutgoingMessage.borrowMinimum)
+            let plan = template?.encodingPlan ?? WireEncodingPlan(for: J.self)
+            return try WireEncoder().encode(
+                job, plan: plan, appendingTo: &bytes, borrowingFrom: OutgoingMessage.borrowMinimum
+            )
         }
         return EncodedJobMessage(bytes: bytes, payloadStart: payloadStart, chunks: chunks, traced: !context.isEmpty)
     }

@@ -27,7 +27,7 @@ package enum PoolSubmission {
         do throws(ExecutorError) {
             encoded = try JobMessages.single(
                 job, named: name, sequence: sequence, maxFrameSize: maxFrameSize,
-                context: JobTracing.begin(jobName: name, jobs: 1, handle: handle), headerTemplate: template?.header
+                context: JobTracing.begin(jobName: name, jobs: 1, handle: handle), template: template
             )
         } catch {
             _ = handle.fail(error)
@@ -89,8 +89,8 @@ package enum PoolSubmission {
 }
 
 /// What every single job of one type shares, worked out once per type by the executor that keeps it: the job's
-/// name, its header with the sequence number left to stamp (see `JobHeader.singleTemplate(jobName:)`), and the
-/// classes of its handle and sink.
+/// name, its header with the sequence number left to stamp (see `JobHeader.singleTemplate(jobName:)`), its path
+/// through the codec, and the classes of its handle and sink.
 ///
 /// The classes are kept because code generic over the job, as `submit` is, asks the runtime for the metadata of
 /// `JobHandle<J.Output>` and `SingleJobSink<J>` each time it makes one: hashed look-ups, for every job. Made from a
@@ -99,6 +99,7 @@ package struct SingleJobTemplate: @unchecked Sendable {
     // Sendable by contract: metatypes are immutable.
     package let jobName: String
     package let header: [UInt8]
+    package let encodingPlan: WireEncodingPlan
     /// The job type, `JobHandle<J.Output>` and `SingleJobSink<J>`, for the one `J` the template was made for.
     private let jobType: Any.Type
     private let handleClass: AnyObject.Type
@@ -108,6 +109,7 @@ package struct SingleJobTemplate: @unchecked Sendable {
     package init<J: Job>(of type: J.Type, jobName: String) {
         self.jobName = jobName
         header = JobHeader.singleTemplate(jobName: jobName)
+        encodingPlan = WireEncodingPlan(for: J.self)
         jobType = J.self
         handleClass = JobHandle<J.Output>.self
         sinkClass = SingleJobSink<J>.self
