@@ -223,6 +223,44 @@ struct WireCodableTests {
         #expect(chunks.count == 1)
     }
 
+    @Test("one plan encodes value after value, through a failing one, and from several threads at once")
+    func encodingPlanReused() async throws {
+        let plan = WireEncodingPlan(for: PlainReading.self)
+        func encoded(_ value: PlainReading) throws -> [UInt8] {
+            var bytes: [UInt8] = []
+            #expect(try WireEncoder().encode(value, plan: plan, appendingTo: &bytes, borrowingFrom: 1 << 20).isEmpty)
+            return bytes
+        }
+        let readings = (0..<50).map { PlainReading(Reading(sensor: "s\($0)", value: Double($0))) }
+        for reading in readings { #expect(try encoded(reading) == WireEncoder().encode(reading)) }
+        // A conformance that throws midway leaves the plan's sink fit for the next value.
+        let failing = WireEncodingPlan(for: Refusing.self)
+        for round in 0..<3 {
+            var bytes: [UInt8] = [1]
+            #expect(throws: WireError.self) {
+                try WireEncoder().encode(Refusing(fail: true), plan: failing, appendingTo: &bytes, borrowingFrom: 64)
+            }
+            var good: [UInt8] = []
+            let chunks = try WireEncoder().encode(
+                Refusing(fail: false, round: round), plan: failing, appendingTo: &good, borrowingFrom: 64
+            )
+            #expect(chunks.isEmpty)
+            #expect(good == (try WireEncoder().encode(Refusing(fail: false, round: round))))
+        }
+        // Threads that find the spare sink taken make their own.
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            for task in 0..<8 {
+                group.addTask {
+                    try (0..<200).allSatisfy { index in
+                        let reading = readings[(task * 7 + index) % readings.count]
+                        return try encoded(reading) == WireEncoder().encode(reading)
+                    }
+                }
+            }
+            for try await same in group { #expect(same) }
+        }
+    }
+
     @Test("truncated, invalid and hostile bytes end in a typed error")
     func badBytes() throws {
         let bytes = try WireEncoder().encode(Reading(sensor: "east", value: 2))
@@ -274,5 +312,21 @@ struct WireCodableTests {
         // A count a conformance got wrong: a typed error, not a crash.
         let negative = #expect(throws: WireError.self) { try WireDecoder().decode(NegativeList.self, from: bytes) }
         #expect(negative?.code == .invalidValue)
+    }
+}
+
+/// A value whose conformance throws after it wrote a field, when told to.
+private struct Refusing: Encodable {
+    struct Refused: Error {}
+    var fail: Bool
+    var round = 0
+
+    enum CodingKeys: String, CodingKey { case fail, round }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(fail, forKey: .fail)
+        if fail { throw Refused() }
+        try container.encode(round, forKey: .round)
     }
 }

@@ -14,6 +14,11 @@ private func payload(of header: JobHeader, kind: UInt8 = WorkerFrameKind.job) ->
     return Array(bytes[Frame.headerSize...])
 }
 
+/// A sink for works that never reach a pool.
+private func sink() -> SingleJobSink<Square> {
+    SingleJobSink(handle: JobHandle(jobName: Square.jobName), registry: TestPools.registry)
+}
+
 @Suite("Job headers")
 struct JobHeaderTests {
     @Test("a header without a trace context keeps its 20 fixed bytes and the name, and reads back")
@@ -54,7 +59,7 @@ struct JobHeaderTests {
     @Test("a small job's work keeps its bytes and sends its encoding's message; a large one keeps its message")
     func workFrames() throws {
         let small = try JobMessages.single(Square(12), named: Square.jobName, sequence: 5, maxFrameSize: 1 << 20)
-        let smallWork = PoolWork(sequence: 5, jobName: Square.jobName, encoded: small, timeout: nil, sink: SingleJobSink<Square>(handle: JobHandle(jobName: Square.jobName), registry: TestPools.registry))
+        let smallWork = PoolWork(sequence: 5, jobName: Square.jobName, encoded: small, timeout: nil, sink: sink())
         guard case .bytes(let kept) = smallWork.frames else {
             Issue.record("a job with no array out of line should keep its bytes, not a built message")
             return
@@ -71,7 +76,7 @@ struct JobHeaderTests {
             Echo([UInt8](repeating: 7, count: 100_000)), named: Echo.jobName, sequence: 6, maxFrameSize: 1 << 20
         )
         #expect(!large.chunks.isEmpty)
-        let largeWork = PoolWork(sequence: 6, jobName: Echo.jobName, encoded: large, timeout: nil, sink: SingleJobSink<Square>(handle: JobHandle(jobName: Square.jobName), registry: TestPools.registry))
+        let largeWork = PoolWork(sequence: 6, jobName: Echo.jobName, encoded: large, timeout: nil, sink: sink())
         guard case .message = largeWork.frames else {
             Issue.record("a job with an array out of line should keep its message of several segments")
             return

@@ -9,8 +9,8 @@ import TriadWireMacros
 // cause is its malloc interposer, which wraps every allocation in the parent and in the workers (they run the same
 // binary), but this version of the harness does not build without it, so that is not proven.
 // Run: `swift run -c release ProcessesTimings [runs]`, or `ProcessesTimings idle` for the CPU an idle pool uses;
-// `ProcessesTimings map|map-codable|tiny|roundtrip|roundtrip-blocking [runs]` for one row alone (for profiles), and
-// `ProcessesTimings submit [runs]` for what submitting alone costs the submitting thread.
+// `ProcessesTimings map|map-codable|tiny|tiny-codable|roundtrip|roundtrip-blocking [runs]` for one row alone (for
+// profiles), and `ProcessesTimings submit [runs]` for what submitting alone costs the submitting thread.
 
 /// A tiny job through `Codable`.
 struct Tiny: Job {
@@ -255,6 +255,12 @@ if CommandLine.arguments.dropFirst().first == "idle" {
     _ = try await pool.map((0..<1000).map { Tiny(value: $0) })
     let time = try await medianMilliseconds { try await submitAndAwait(pool, TinyWire.init) }
     print("10k tiny WireCodable jobs submitted and awaited: median \(time) ms = \(Int(10_000 / time * 1000)) jobs/s")
+    await pool.shutdown()
+} else if CommandLine.arguments.dropFirst().first == "tiny-codable" {
+    let pool = benchPool(workers: 2)
+    _ = try await pool.map((0..<1000).map { Tiny(value: $0) })
+    let time = try await medianMilliseconds { try await submitAndAwait(pool, Tiny.init) }
+    print("10k tiny jobs submitted and awaited: median \(time) ms = \(Int(10_000 / time * 1000)) jobs/s")
     await pool.shutdown()
 } else if CommandLine.arguments.dropFirst().first == "submit" {
     try await submitAlone()

@@ -63,21 +63,25 @@ extension WireSink {
         appendingTo bytes: inout [UInt8],
         prepare: (WireSink) -> Void = { _ in }
     ) throws(WireError) -> WireSink {
-        let sink = WireSink(bytes: bytes)
+        let sink = WireSink(bytes: [])
         prepare(sink)
-        bytes = []
-        defer {
-            swap(&bytes, &sink.bytes)
-            sink.containers.removeAll()
-        }
+        defer { sink.containers.removeAll() }
+        try sink.encode(value, appendingTo: &bytes)
+        return sink
+    }
+
+    /// Encodes `value` at the end of `bytes`, lent to this sink for the call. The sink keeps its containers and
+    /// its last type's path for a next encoding.
+    func encode<T: Encodable>(_ value: T, appendingTo bytes: inout [UInt8]) throws(WireError) {
+        swap(&bytes, &self.bytes)
+        defer { swap(&bytes, &self.bytes) }
         do {
-            try sink.encodeValue(value)
+            try encodeValue(value)
         } catch let error as WireError {
             throw error
         } catch {
             throw WireError(.encodingFailed, "encoding \(T.self) failed: \(error)")
         }
-        return sink
     }
 }
 

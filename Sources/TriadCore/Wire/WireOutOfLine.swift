@@ -101,11 +101,15 @@ extension WireEncoder {
         appendingTo bytes: inout [UInt8],
         borrowingFrom minimumBytes: Int
     ) throws(WireError) -> [WireChunk] {
-        try encode(value, plan: WireEncodingPlan(for: T.self), appendingTo: &bytes, borrowingFrom: minimumBytes)
+        // A type with its own wire functions writes its arrays itself, inline.
+        if try encodeNatively(value, route: WirePath.forEncoding(T.self), appendingTo: &bytes) { return [] }
+        let sink = try WireSink.encode(value, appendingTo: &bytes) { $0.outOfLine.minimumBytes = max(1, minimumBytes) }
+        return sink.outOfLine.chunks
     }
 
     /// Encodes a value as ``encode(_:appendingTo:borrowingFrom:)`` does, along a plan made for its type once, so
-    /// that a caller that encodes many values of one type does not look the type's path up for each.
+    /// that a caller that encodes many values of one type, one at a time, does not look the type's path up for
+    /// each, nor build a sink and its containers for each (see ``WireEncodingPlan``).
     ///
     /// - Precondition: `plan` was made for `T`.
     package func encode<T: Encodable>(
@@ -116,7 +120,10 @@ extension WireEncoder {
     ) throws(WireError) -> [WireChunk] {
         // A type with its own wire functions writes its arrays itself, inline.
         if try encodeNatively(value, route: plan.route, appendingTo: &bytes) { return [] }
-        let sink = try WireSink.encode(value, appendingTo: &bytes) { $0.outOfLine.minimumBytes = max(1, minimumBytes) }
+        let sink = plan.takeSink()
+        defer { plan.giveBack(sink) }
+        sink.outOfLine.minimumBytes = max(1, minimumBytes)
+        try sink.encode(value, appendingTo: &bytes)
         return sink.outOfLine.chunks
     }
 

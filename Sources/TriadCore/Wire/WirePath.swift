@@ -62,13 +62,51 @@ struct WireRoute: @unchecked Sendable {
     static let conformance = WireRoute(path: .conformance, native: nil)
 }
 
-/// How values of one type are encoded, worked out once (see ``WireEncoder/encode(_:plan:appendingTo:borrowingFrom:)``):
-/// the encoder otherwise finds a type's path in a table shared by every thread, under its lock, for every value.
-package struct WireEncodingPlan: Sendable {
+/// How values of one type are encoded, worked out once (see ``WireEncoder/encode(_:plan:appendingTo:borrowingFrom:)``)
+/// for a caller that encodes many values of the type one at a time, such as a pool submitting jobs of one type.
+///
+/// It keeps the type's path, which the encoder otherwise finds in a table shared by every thread, under its lock,
+/// for every value; and a spare sink with the keyed containers of the last encoding, so that a `Codable` value's
+/// encoding allocates no sink, no container box and no cache of them. One thread at a time takes the spare; a
+/// thread that finds it taken makes a sink of its own.
+package final class WireEncodingPlan: Sendable {
     let route: WireRoute
+    /// The spare sink's address as a number, 0 while none is kept or another thread has it (a pointer is not
+    /// `Sendable`). The plan owns the sink it points at: one retain, given up by whoever takes it.
+    private let spare = Atomic<UInt>(0)
 
     /// The plan for values of `type`.
     package init<T: Encodable>(for type: T.Type) {
         route = WirePath.forEncoding(type)
+    }
+
+    deinit {
+        if let sink = UnsafeRawPointer(bitPattern: spare.load(ordering: .acquiring)) {
+            Self.discard(Unmanaged<WireSink>.fromOpaque(sink).takeRetainedValue())
+        }
+    }
+
+    /// The spare sink, or a new one when another thread holds it; hand it back with ``giveBack(_:)``.
+    func takeSink() -> WireSink {
+        let taken = spare.exchange(0, ordering: .acquiring)
+        guard let sink = UnsafeRawPointer(bitPattern: taken) else { return WireSink(bytes: []) }
+        return Unmanaged<WireSink>.fromOpaque(sink).takeRetainedValue()
+    }
+
+    /// Keeps `sink` as the spare, cleared of its encoding's out-of-line arrays, unless another one is kept already.
+    func giveBack(_ sink: WireSink) {
+        sink.outOfLine = WireOutOfLine()
+        let retained = Unmanaged.passRetained(sink)
+        let address = UInt(bitPattern: retained.toOpaque())
+        let (kept, _) = spare.compareExchange(expected: 0, desired: address, ordering: .releasing)
+        if !kept {
+            Self.discard(sink)
+            retained.release()
+        }
+    }
+
+    /// Lets go of a sink that is not kept: its containers refer back to it, so they go first.
+    private static func discard(_ sink: WireSink) {
+        sink.containers.removeAll()
     }
 }

@@ -274,7 +274,8 @@ struct PoolState<Worker: PoolWorker>: Sendable {
             // The work just taken counts in the share too.
             let fairShare = (queue.count + readyCount) / readyCount
             var message = OutgoingMessage()
-            assign(batched(consume work, for: index, limit: fairShare), to: index, now: now, message: &message, actions: &actions)
+            let sent = batched(consume work, for: index, limit: fairShare)
+            assign(consume sent, to: index, now: now, message: &message, actions: &actions)
             actions.sends.append((slots[index].worker, message))
             if queue.isEmpty { break }
         }
