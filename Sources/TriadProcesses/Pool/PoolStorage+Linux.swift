@@ -18,12 +18,12 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
     private let sequences = Atomic<UInt64>(0)
     /// Jobs submitted while every worker was busy, waiting for the next state change to take them in.
     private let inbox = Mutex(Inbox())
-    /// The job types submitted so far that the registry holds, by type. The boxes stay for the pool's life, so
-    /// that ``lastRegistered`` may point at one without holding it.
-    private let registeredJobs = Mutex<[ObjectIdentifier: RegisteredJobBox]>([:])
-    /// The box of the job type submitted last, read without a lock: a program most often submits many jobs of one
-    /// type in a row, and then finds its template without the lock and the hashing of ``registeredJobs``.
-    /// (The box's address as a number, 0 for none: a pointer is not `Sendable`.)
+    /// The templates of the job types submitted so far that the registry holds, by type. They stay for the pool's
+    /// life, so that ``lastRegistered`` may point at one without holding it.
+    private let registeredJobs = Mutex<[ObjectIdentifier: SingleJobTemplate]>([:])
+    /// The template of the job type submitted last, read without a lock: a program most often submits many jobs of
+    /// one type in a row, and then finds its template without the lock and the hashing of ``registeredJobs``.
+    /// (Its address as a number, 0 for none: a pointer is not `Sendable`.)
     private let lastRegistered = Atomic<UInt>(0)
     /// The started workers, for threads that assist while they block waiting for a job: apart from the state, so
     /// that an assist never takes the pool's lock.
@@ -78,26 +78,26 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
     func registeredJob<J: Job>(of type: J.Type) -> SingleJobTemplate? {
         let key = ObjectIdentifier(type)
         if let last = UnsafeRawPointer(bitPattern: lastRegistered.load(ordering: .acquiring)) {
-            // Safe without a retain of its own: the box is one of `registeredJobs`, which keeps it.
-            let box = Unmanaged<RegisteredJobBox>.fromOpaque(last).takeUnretainedValue()
-            if box.key == key { return box.template }
+            // Safe without a retain of its own: the template is one of `registeredJobs`, which keeps it.
+            let template = Unmanaged<SingleJobTemplate>.fromOpaque(last).takeUnretainedValue()
+            if ObjectIdentifier(template.jobType) == key { return template }
         }
-        let box: RegisteredJobBox
+        let template: SingleJobTemplate
         if let known = registeredJobs.withLock({ $0[key] }) {
-            box = known
+            template = known
         } else {
             let name = J.jobName
             guard registry.contains(jobName: name) else { return nil }
-            let made = RegisteredJobBox(key: key, template: SingleJobTemplate(of: J.self, jobName: name))
-            // Of two threads registering one type at once, the first box stays, so pointers to it stay valid.
-            box = registeredJobs.withLock { boxes in
-                if let first = boxes[key] { return first }
-                boxes[key] = made
+            let made = SingleJobTemplate(of: J.self, jobName: name)
+            // Of two threads registering one type at once, the first template stays, so pointers to it stay valid.
+            template = registeredJobs.withLock { templates in
+                if let first = templates[key] { return first }
+                templates[key] = made
                 return made
             }
         }
-        lastRegistered.store(UInt(bitPattern: Unmanaged.passUnretained(box).toOpaque()), ordering: .releasing)
-        return box.template
+        lastRegistered.store(UInt(bitPattern: Unmanaged.passUnretained(template).toOpaque()), ordering: .releasing)
+        return template
     }
 
     func nextSequence() -> UInt64 {
@@ -399,17 +399,6 @@ extension PoolStorage {
 
 /// A job type the registry holds: its name, and the header of a single job of it with no trace context, which each
 /// submit copies with its own sequence (see `JobHeader.singleTemplate(jobName:)`).
-/// A registered job type's template, in a box of fixed address (see `PoolStorage.registeredJob(of:)`).
-private final class RegisteredJobBox: Sendable {
-    let key: ObjectIdentifier
-    let template: SingleJobTemplate
-
-    init(key: ObjectIdentifier, template: SingleJobTemplate) {
-        self.key = key
-        self.template = template
-    }
-}
-
 /// Jobs submitted while every worker was busy, and whether submitters may still queue that way.
 private struct Inbox {
     var works = FIFO<PoolWork>()

@@ -94,14 +94,15 @@ package enum PoolSubmission {
 ///
 /// The classes are kept because code generic over the job, as `submit` is, asks the runtime for the metadata of
 /// `JobHandle<J.Output>` and `SingleJobSink<J>` each time it makes one: hashed look-ups, for every job. Made from a
-/// metatype kept here, a handle or a sink costs its allocation alone.
-package struct SingleJobTemplate: @unchecked Sendable {
-    // Sendable by contract: metatypes are immutable.
+/// metatype kept here, a handle or a sink costs its allocation alone. A class, so that handing a template on
+/// costs one retain, not one for each of its fields.
+package final class SingleJobTemplate: @unchecked Sendable {
+    // Sendable by contract: every field is immutable, and metatypes are.
     package let jobName: String
     package let header: [UInt8]
     package let encodingPlan: WireEncodingPlan
     /// The job type, `JobHandle<J.Output>` and `SingleJobSink<J>`, for the one `J` the template was made for.
-    private let jobType: Any.Type
+    let jobType: Any.Type
     private let handleClass: AnyObject.Type
     private let sinkClass: AnyObject.Type
 
