@@ -397,8 +397,6 @@ extension PoolStorage {
     }
 }
 
-/// A job type the registry holds: its name, and the header of a single job of it with no trace context, which each
-/// submit copies with its own sequence (see `JobHeader.singleTemplate(jobName:)`).
 /// Jobs submitted while every worker was busy, and whether submitters may still queue that way.
 private struct Inbox {
     var works = FIFO<PoolWork>()
