@@ -65,6 +65,8 @@ struct JobHeaderTests {
             return
         }
         #expect(kept == small.bytes)
+        #expect(smallWork.batchablePayload.map(Array.init) == small.batchablePayload.map(Array.init))
+        #expect(smallWork.batchablePayload.map(Array.init) == Array(small.bytes[small.payloadStart...]))
         #expect(smallWork.message.segments.flatMap(\.bytes) == small.message.segments.flatMap(\.bytes))
         var appended = OutgoingMessage()
         appended.appendEncodedFrames([1, 2, 3])
@@ -82,6 +84,7 @@ struct JobHeaderTests {
             return
         }
         #expect(largeWork.message.byteCount == large.message.byteCount)
+        #expect(largeWork.batchablePayload == nil)
         #expect(largeWork.message.segments.flatMap(\.bytes) == large.message.segments.flatMap(\.bytes))
     }
 

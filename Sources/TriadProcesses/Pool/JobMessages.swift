@@ -211,7 +211,12 @@ package struct EncodedJobMessage: Sendable {
     /// The job's own encoding, for a job that may travel in a batch with others of its kind: only a small job
     /// with no array out of line.
     package var batchablePayload: ArraySlice<UInt8>? {
+        batchablePayloadStart.map { bytes[$0...] }
+    }
+
+    /// Where ``batchablePayload`` starts in ``bytes``, or nil when the job may not travel in a batch.
+    package var batchablePayloadStart: Int? {
         guard chunks.isEmpty, !traced, bytes.count - payloadStart <= 1024 else { return nil }
-        return bytes[payloadStart...]
+        return payloadStart
     }
 }

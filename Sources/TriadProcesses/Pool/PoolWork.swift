@@ -10,8 +10,10 @@ package struct PoolWork: Sendable {
     package enum Kind: Sendable {
         /// The pool's initializer, which every worker runs first and which resolves nothing.
         case initializer
-        /// One submitted job; its encoding, when it is small enough to join a batch of its kind.
-        case single(batchable: ArraySlice<UInt8>?)
+        /// One submitted job; where its encoding starts in its bytes (see ``Frames/bytes(_:)``), when it is small
+        /// enough to join a batch of its kind. An offset, not a slice: a slice would be one more reference to the
+        /// same bytes to retain and release wherever the work goes.
+        case single(batchableFrom: Int?)
         /// Quick single jobs of one kind, joined into one message and answered in parts like a chunk.
         case batch([PoolWork])
         /// Jobs of a map's chunk: the data frame holding the whole chunk's array, which every message of the chunk
@@ -90,8 +92,10 @@ package struct PoolWork: Sendable {
 
     /// The encoding of a single job that may join a batch now: not after a crash, nor once it runs alone.
     package var batchablePayload: ArraySlice<UInt8>? {
-        guard case .single(let payload) = kind, timeout == nil, attempts == 0, !runsAlone else { return nil }
-        return payload
+        guard case .single(let start?) = kind, case .bytes(let bytes) = frames, timeout == nil, attempts == 0,
+            !runsAlone
+        else { return nil }
+        return bytes[start...]
     }
 
     /// The time limit of each of its jobs: its own timeout, or `defaultTimeout` for jobs (not the initializer).
@@ -123,7 +127,7 @@ extension PoolWork {
             sequence: sequence,
             root: sequence,
             jobName: jobName,
-            kind: .single(batchable: encoded.batchablePayload),
+            kind: .single(batchableFrom: encoded.batchablePayloadStart),
             frames: encoded.frames,
             offset: 0,
             itemCount: 1,
@@ -145,7 +149,7 @@ extension PoolWork {
             sequence: sequence,
             root: sequence,
             jobName: jobName,
-            kind: .single(batchable: nil),
+            kind: .single(batchableFrom: nil),
             frames: .message(message),
             offset: 0,
             itemCount: 1,
