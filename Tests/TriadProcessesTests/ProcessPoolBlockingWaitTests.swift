@@ -64,6 +64,22 @@ extension ProcessPoolTests {
             await pool.shutdown()
         }
 
+        @Test("a worker left idle by results that blocking waiters read still leaves after the idle timeout")
+        func idleAfterAssistedResults() async throws {
+            let pool = TestPools.pool(workers: 1) { $0.idleTimeout = .milliseconds(200) }
+            let allRight = try await onThread { () throws -> Bool in
+                for index in 0..<50 {
+                    guard try pool.submit(Square(index)).wait() == index * index else { return false }
+                }
+                return true
+            }
+            #expect(allRight)
+            #expect(await eventually(seconds: 120) { pool.workerPIDs.isEmpty })
+            // A new worker starts for the next job.
+            #expect(try await onThread { try pool.submit(Square(4)).wait() } == 16)
+            await pool.shutdown()
+        }
+
         @Test("a job's time limit is watched when the job before it was answered to a blocking waiter")
         func timeoutBehindAssistedJob() async throws {
             let pool = TestPools.pool(workers: 1)

@@ -171,12 +171,23 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
     /// The wait assist of a single job's handle (see `JobController.beginWaitAssist()`): while it lasts, the
     /// calling thread reads every started worker's results that no other thread is reading, so that a thread blocked on
     /// the handle gets its result without a hand-off from a driver thread, and the drivers are not rung for them.
+    ///
+    /// A driver learns of the results its waiter read only when they leave a time limit or memory to watch (see
+    /// `WorkerProcess.assist(supervisor:)`); with an idle timeout, a worker left idle by them must be closed on time
+    /// too, and its driver may have parked with no timer while the worker was busy. So a pool with an idle timeout
+    /// wakes its drivers once each session ends, to look at their timers.
     func assistWaiter() -> WaitAssistSession? {
         let workers = started.withLock { $0 }
         for worker in workers { worker.beginAssist() }
+        let watchesIdleness = configuration.idleTimeout != nil
         return WaitAssistSession(
             poll: { for worker in workers { worker.assist(supervisor: self) } },
-            end: { for worker in workers { worker.endAssist() } }
+            end: {
+                for worker in workers {
+                    worker.endAssist()
+                    if watchesIdleness { worker.wake() }
+                }
+            }
         )
     }
 
