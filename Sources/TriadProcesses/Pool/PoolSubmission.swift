@@ -2,7 +2,8 @@ import TriadCore
 
 /// Submitting to any executor that sends the pool's job messages (the process pool, the MPI cluster): building a
 /// single job's work with its traced handle, and queuing a work with its handle's cancellation and counting.
-/// The executor supplies only how to queue a work and how to cancel one.
+/// The executor supplies how to queue a work and how to cancel one: itself as the `PoolJobOwner` of a single job,
+/// a closure for a map's chunk.
 package enum PoolSubmission {
     /// The work and the handle of one job: encoded once, with the caller's trace context, and a sink that resolves
     /// the handle and is its controller, through which cancelling the handle reaches `owner`. `template` is what
