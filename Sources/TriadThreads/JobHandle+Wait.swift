@@ -21,6 +21,14 @@ extension JobHandle {
         assistWhileSpinning(until: deadline)
         // Finished while this thread spun (the common case for a short job): nothing to park on.
         if isFinished { return try finishedValue() }
+        return try waitParked(until: deadline, timeout: timeout)
+    }
+
+    /// Parks the thread until the job finishes or `deadline` passes. Apart from ``wait(timeout:)``, so that a wait
+    /// that ends while it spins never looks up the metadata of the types this one keeps (generic code fetches it
+    /// where the function starts, at run time).
+    @inline(never)
+    private func waitParked(until deadline: Deadline?, timeout: Duration?) throws -> Output {
         let outcome = Guarded<Result<Output, any Error>?>(nil)
         whenComplete { result in outcome.change { $0 = result } }
         guard let result = outcome.wait(until: deadline, wakesOthers: false, { $0 }) else {

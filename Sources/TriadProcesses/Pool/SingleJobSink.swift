@@ -63,14 +63,19 @@ package final class SingleJobSink<J: Job>: PoolJobSink, JobController {
 
     package func deliver(_ items: [ReceivedFrame], first: Int, count: Int) -> Bool {
         guard let item = items.first else { return false }
-        // The common case first, without building a `Result`.
-        if item.flags == ResultFlag.success,
-            let output = try? item.withPayloadBytes({ bytes throws(WireError) in
-                try WireDecoder().decode(J.Output.self, from: bytes)
-            })
-        {
-            succeed(output)
-            return false
+        // The common case first, without building a `Result` or an optional of the output, whose metadata generic
+        // code looks up at run time.
+        if item.flags == ResultFlag.success {
+            do {
+                succeed(
+                    try item.withPayloadBytes { bytes throws(WireError) in
+                        try WireDecoder().decode(J.Output.self, from: bytes)
+                    }
+                )
+                return false
+            } catch {
+                // Decoded again below, to the error that says why.
+            }
         }
         complete(JobMessages.decode(item, as: J.Output.self, jobName: handle.jobName, registry: registry))
         return false
