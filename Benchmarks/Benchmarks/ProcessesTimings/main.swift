@@ -244,6 +244,15 @@ nonisolated func mapAlone<J: Job>(_ make: (Int) -> J, _ label: String) async thr
     await pool.shutdown()
 }
 
+/// The 10k tiny jobs made by `make`, submitted and awaited alone, after one map to warm the pool: for profiles.
+nonisolated func tinyAlone<J: Job>(_ make: (Int) -> J, _ label: String) async throws {
+    let pool = benchPool(workers: 2)
+    _ = try await pool.map((0..<1000).map { Tiny(value: $0) })
+    let time = try await medianMilliseconds { try await submitAndAwait(pool, make) }
+    print("\(label): median \(time) ms = \(Int(10_000 / time * 1000)) jobs/s")
+    await pool.shutdown()
+}
+
 if CommandLine.arguments.dropFirst().first == "idle" {
     try await idlePool()
 } else if CommandLine.arguments.dropFirst().first == "map" {
@@ -251,17 +260,9 @@ if CommandLine.arguments.dropFirst().first == "idle" {
 } else if CommandLine.arguments.dropFirst().first == "map-codable" {
     try await mapAlone(Tiny.init, "map over 200k tiny items")
 } else if CommandLine.arguments.dropFirst().first == "tiny" {
-    let pool = benchPool(workers: 2)
-    _ = try await pool.map((0..<1000).map { Tiny(value: $0) })
-    let time = try await medianMilliseconds { try await submitAndAwait(pool, TinyWire.init) }
-    print("10k tiny WireCodable jobs submitted and awaited: median \(time) ms = \(Int(10_000 / time * 1000)) jobs/s")
-    await pool.shutdown()
+    try await tinyAlone(TinyWire.init, "10k tiny WireCodable jobs submitted and awaited")
 } else if CommandLine.arguments.dropFirst().first == "tiny-codable" {
-    let pool = benchPool(workers: 2)
-    _ = try await pool.map((0..<1000).map { Tiny(value: $0) })
-    let time = try await medianMilliseconds { try await submitAndAwait(pool, Tiny.init) }
-    print("10k tiny jobs submitted and awaited: median \(time) ms = \(Int(10_000 / time * 1000)) jobs/s")
-    await pool.shutdown()
+    try await tinyAlone(Tiny.init, "10k tiny jobs submitted and awaited")
 } else if CommandLine.arguments.dropFirst().first == "submit" {
     try await submitAlone()
 } else if CommandLine.arguments.dropFirst().first == "roundtrip" {
