@@ -858,6 +858,12 @@ struct PoolState<Worker: PoolWorker>: Sendable {
 }
 
 extension PoolState {
+    /// Whether worker `id` has a message in flight: its tick then watches the job running, with the page's word on
+    /// which one that is.
+    func hasWorkInFlight(_ id: Int) -> Bool {
+        slotIndex(of: id).map { !slots[$0].inFlight.isEmpty } ?? false
+    }
+
     /// Whether the driver of worker `id` must look at its timers once its results are in: some job in flight has a
     /// time limit, the pool watches memory, or a cancelled job waits to be watched.
     func watchesTimers(_ id: Int) -> Bool {

@@ -224,8 +224,7 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
         return mutate { state, actions, now in
             state.results(worker.id, results, initializerFailure: initializerFailure, now: now, actions: &actions)
             guard !watchesMemory else { return .tickNow }
-            let busy = state.slotIndex(of: worker.id).map { !state.slots[$0].inFlight.isEmpty } ?? false
-            let started = busy ? worker.startedJob : nil
+            let started = state.hasWorkInFlight(worker.id) ? worker.startedJob : nil
             return .next(state.tick(worker.id, now: now, resident: nil, started: started, actions: &actions))
         }
     }
@@ -247,9 +246,7 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
     }
 
     func workerTick(_ worker: WorkerProcess, now: UInt64) -> UInt64? {
-        let busy = state.withLock { state in
-            state.slotIndex(of: worker.id).map { !state.slots[$0].inFlight.isEmpty } ?? false
-        }
+        let busy = state.withLock { $0.hasWorkInFlight(worker.id) }
         let resident = configuration.memoryLimitPerWorker != nil && busy ? Syscall.residentBytes(of: worker.pid) : nil
         let started = busy ? worker.startedJob : nil
         return mutate { state, actions, now in
