@@ -227,6 +227,62 @@ struct MachineryTests {
         #expect(ran)
     }
 
+    @Test("a spare slot hands its object to one taker, keeps one object at a time and lets go of it at the end")
+    func spareSlot() {
+        weak var firstSeen: Spare?
+        weak var refusedSeen: Spare?
+        do {
+            let slot = SpareSlot<Spare>()
+            let empty = slot.take()
+            #expect(empty == nil)
+            let first = Spare()
+            firstSeen = first
+            let keptFirst = slot.keep(first)
+            #expect(keptFirst)
+            let refused = Spare()
+            refusedSeen = refused
+            let keptSecond = slot.keep(refused)
+            #expect(!keptSecond)
+            let taken = slot.take()
+            #expect(taken === first)
+            let takenAgain = slot.take()
+            #expect(takenAgain == nil)
+            let keptAgain = slot.keep(first)
+            #expect(keptAgain)
+        }
+        // Dropped by the caller once refused, and by the slot when it goes.
+        #expect(refusedSeen == nil)
+        #expect(firstSeen == nil)
+    }
+
+    @Test("threads that take and keep through one spare slot never hold its object at once")
+    func spareSlotAcrossThreads() async {
+        let shared = SharedSpare()
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                        let rc = DetachedThread.start {
+                            for _ in 0..<20_000 {
+                                let spare = shared.slot.take() ?? Spare()
+                                if spare.inUse.exchange(true, ordering: .acquiringAndReleasing) {
+                                    shared.overlaps.add(1, ordering: .relaxed)
+                                }
+                                spare.inUse.store(false, ordering: .releasing)
+                                _ = shared.slot.keep(spare)
+                            }
+                            continuation.resume()
+                        }
+                        #expect(rc == 0)
+                    }
+                }
+            }
+        }
+        #expect(shared.overlaps.load(ordering: .relaxed) == 0)
+        let left = shared.slot.take()
+        #expect(left != nil)
+    }
+
     private func drain<Element>(_ state: inout QueueState<Element>) -> [Element] {
         var items: [Element] = []
         while case .item(let item)? = state.get() { items.append(item) }
@@ -241,4 +297,15 @@ private final class SharedPromise: Sendable {
     let waiting = Atomic<Bool>(false)
 
     func heard(_ entry: String) { log.withLock { $0.append(entry) } }
+}
+
+/// An object kept in a spare slot, which says whether a thread is using it.
+private final class Spare: Sendable {
+    let inUse = Atomic<Bool>(false)
+}
+
+/// A spare slot that several threads share in a test, and the times two of them held its object at once.
+private final class SharedSpare: Sendable {
+    let slot = SpareSlot<Spare>()
+    let overlaps = Atomic<Int>(0)
 }

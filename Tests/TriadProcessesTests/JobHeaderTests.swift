@@ -19,6 +19,15 @@ private func sink() -> SingleJobSink<Square> {
     SingleJobSink(handle: JobHandle(jobName: Square.jobName), registry: TestPools.registry)
 }
 
+/// The encoding a work contributes to a batch, or nil when it may not join one.
+private func batchPayload(of work: PoolWork) -> [UInt8]? {
+    guard let count = work.batchablePayloadCount else { return nil }
+    var bytes: [UInt8] = []
+    work.appendBatchablePayload(to: &bytes)
+    #expect(bytes.count == count)
+    return bytes
+}
+
 @Suite("Job headers")
 struct JobHeaderTests {
     @Test("a header without a trace context keeps its 20 fixed bytes and the name, and reads back")
@@ -45,8 +54,8 @@ struct JobHeaderTests {
             template: SingleJobTemplate(of: Square.self, jobName: Square.jobName)
         )
         let without = try JobMessages.single(Square(12), named: Square.jobName, sequence: 77, maxFrameSize: 1 << 20)
-        #expect(withTemplate.bytes == without.bytes)
-        #expect(withTemplate.payloadStart == without.payloadStart)
+        #expect(withTemplate.message.segments.flatMap(\.bytes) == without.bytes)
+        #expect(withTemplate.batchablePayload == without.batchablePayload)
         // A trace context is written field by field whatever the template.
         let traced = try JobMessages.single(
             Square(12), named: Square.jobName, sequence: 77, maxFrameSize: 1 << 20, context: ["traceparent": "x"],
@@ -65,8 +74,8 @@ struct JobHeaderTests {
             return
         }
         #expect(kept == small.bytes)
-        #expect(smallWork.batchablePayload.map(Array.init) == small.batchablePayload.map(Array.init))
-        #expect(smallWork.batchablePayload.map(Array.init) == Array(small.bytes[small.payloadStart...]))
+        #expect(batchPayload(of: smallWork) == small.batchablePayload)
+        #expect(batchPayload(of: smallWork) == Array(small.bytes[small.payloadStart...]))
         #expect(smallWork.message.segments.flatMap(\.bytes) == small.message.segments.flatMap(\.bytes))
         var appended = OutgoingMessage()
         appended.appendEncodedFrames([1, 2, 3])
@@ -84,8 +93,54 @@ struct JobHeaderTests {
             return
         }
         #expect(largeWork.message.byteCount == large.message.byteCount)
-        #expect(largeWork.batchablePayload == nil)
+        #expect(largeWork.batchablePayloadCount == nil)
         #expect(largeWork.message.segments.flatMap(\.bytes) == large.message.segments.flatMap(\.bytes))
+    }
+
+    @Test("a small job encoded with its type's template keeps its encoding in its work, and sends the same message")
+    func inlineFrames() throws {
+        let template = SingleJobTemplate(of: Square.self, jobName: Square.jobName)
+        let plain = try JobMessages.single(Square(-7), named: Square.jobName, sequence: 9, maxFrameSize: 1 << 20)
+        // Twice, so that the second encoding reuses the template's buffer.
+        for _ in 0..<2 {
+            let small = try JobMessages.single(
+                Square(-7), named: Square.jobName, sequence: 9, maxFrameSize: 1 << 20, template: template
+            )
+            let work = PoolWork(sequence: 9, jobName: Square.jobName, encoded: small, timeout: nil, sink: sink())
+            guard case .inline(_, let payload) = work.frames else {
+                Issue.record("a small job encoded with a template should keep its encoding in its work")
+                return
+            }
+            #expect(payload.count == plain.bytes.count - plain.payloadStart)
+            #expect(batchPayload(of: work) == plain.batchablePayload)
+            #expect(work.message.segments.flatMap(\.bytes) == plain.bytes)
+            var appended = OutgoingMessage()
+            appended.appendEncodedFrames([1, 2])
+            work.appendMessage(to: &appended)
+            #expect(appended.segments.flatMap(\.bytes) == [1, 2] + plain.bytes)
+            #expect(appended.byteCount == 2 + plain.bytes.count)
+        }
+        // A job above the inline capacity keeps its bytes whole, its header stamped as without a template.
+        let echoTemplate = SingleJobTemplate(of: Echo.self, jobName: Echo.jobName)
+        let bytes = [UInt8](repeating: 1, count: InlineJobBytes.capacity + 1)
+        let larger = try JobMessages.single(
+            Echo(bytes), named: Echo.jobName, sequence: 10, maxFrameSize: 1 << 20, template: echoTemplate
+        )
+        let largerPlain = try JobMessages.single(Echo(bytes), named: Echo.jobName, sequence: 10, maxFrameSize: 1 << 20)
+        #expect(larger.inline == nil)
+        #expect(larger.bytes == largerPlain.bytes)
+        // An encoding that fails leaves the template's buffer fit for the next job.
+        #expect(throws: ExecutorError.self) {
+            try JobMessages.single(
+                Echo(bytes), named: Echo.jobName, sequence: 11, maxFrameSize: 8, template: echoTemplate
+            )
+        }
+        let next = try JobMessages.single(
+            Echo([1, 2]), named: Echo.jobName, sequence: 12, maxFrameSize: 1 << 20, template: echoTemplate
+        )
+        let nextPlain = try JobMessages.single(Echo([1, 2]), named: Echo.jobName, sequence: 12, maxFrameSize: 1 << 20)
+        #expect(next.inline != nil)
+        #expect(next.message.segments.flatMap(\.bytes) == nextPlain.bytes)
     }
 
     @Test("a trace context travels in the header and reads back whole")

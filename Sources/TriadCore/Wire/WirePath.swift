@@ -71,9 +71,7 @@ struct WireRoute: @unchecked Sendable {
 /// thread that finds it taken makes a sink of its own.
 package final class WireEncodingPlan: Sendable {
     let route: WireRoute
-    /// The spare sink's address as a number, 0 while none is kept or another thread has it (a pointer is not
-    /// `Sendable`). The plan owns the sink it points at: one retain, given up by whoever takes it.
-    private let spare = Atomic<UInt>(0)
+    private let spare = SpareSlot<WireSink>()
 
     /// The plan for values of `type`.
     package init<T: Encodable>(for type: T.Type) {
@@ -81,28 +79,18 @@ package final class WireEncodingPlan: Sendable {
     }
 
     deinit {
-        if let sink = UnsafeRawPointer(bitPattern: spare.load(ordering: .acquiring)) {
-            Self.discard(Unmanaged<WireSink>.fromOpaque(sink).takeRetainedValue())
-        }
+        if let sink = spare.take() { Self.discard(sink) }
     }
 
     /// The spare sink, or a new one when another thread holds it; hand it back with ``giveBack(_:)``.
     func takeSink() -> WireSink {
-        let taken = spare.exchange(0, ordering: .acquiring)
-        guard let sink = UnsafeRawPointer(bitPattern: taken) else { return WireSink(bytes: []) }
-        return Unmanaged<WireSink>.fromOpaque(sink).takeRetainedValue()
+        spare.take() ?? WireSink(bytes: [])
     }
 
     /// Keeps `sink` as the spare, cleared of its encoding's out-of-line arrays, unless another one is kept already.
     func giveBack(_ sink: WireSink) {
         sink.outOfLine = WireOutOfLine()
-        let retained = Unmanaged.passRetained(sink)
-        let address = UInt(bitPattern: retained.toOpaque())
-        let (kept, _) = spare.compareExchange(expected: 0, desired: address, ordering: .releasing)
-        if !kept {
-            Self.discard(sink)
-            retained.release()
-        }
+        if !spare.keep(sink) { Self.discard(sink) }
     }
 
     /// Lets go of a sink that is not kept: its containers refer back to it, so they go first.

@@ -21,18 +21,16 @@ package enum JobMessages {
         context: [String: String] = [:],
         template: SingleJobTemplate? = nil
     ) throws(ExecutorError) -> EncodedJobMessage {
+        if context.isEmpty, let template {
+            return try single(job, template: template, sequence: sequence, maxFrameSize: maxFrameSize)
+        }
         var bytes: [UInt8] = []
         // Room for the header, the data frame's header and a small job, so that a tiny job's bytes never grow.
-        let headerSize = template?.header.count ?? Frame.headerSize + 32 + name.utf8.count
-        bytes.reserveCapacity(headerSize + Frame.headerSize + 64)
-        var chunks: [WireChunk] = []
-        if context.isEmpty, let template {
-            JobHeader.appendSingle(template.header, sequence: sequence, to: &bytes)
-        } else {
-            JobHeader(sequence: sequence, count: 1, jobName: name, context: context)
-                .append(kind: WorkerFrameKind.job, to: &bytes)
-        }
+        bytes.reserveCapacity(Frame.headerSize + 32 + name.utf8.count + Frame.headerSize + 64)
+        JobHeader(sequence: sequence, count: 1, jobName: name, context: context)
+            .append(kind: WorkerFrameKind.job, to: &bytes)
         var payloadStart = bytes.count
+        var chunks: [WireChunk] = []
         try appendDataFrame(to: &bytes, chunks: &chunks, jobName: name, maxFrameSize: maxFrameSize) {
             bytes throws(WireError) in
             payloadStart = bytes.count
@@ -42,6 +40,41 @@ package enum JobMessages {
             )
         }
         return EncodedJobMessage(bytes: bytes, payloadStart: payloadStart, chunks: chunks, traced: !context.isEmpty)
+    }
+
+    /// A single job's message built with its type's `template`, without a trace context: a small job's encoding
+    /// is kept apart from its header (see `InlineJobBytes`), encoded in the template's spare buffer, so that it
+    /// allocates nothing; a larger one's message is whole, as without a template.
+    private static func single<J: Job>(
+        _ job: J,
+        template: SingleJobTemplate,
+        sequence: UInt64,
+        maxFrameSize: Int
+    ) throws(ExecutorError) -> EncodedJobMessage {
+        let scratch = template.takeScratch()
+        defer { template.keepScratch(scratch) }
+        var bytes: [UInt8] = []
+        swap(&bytes, &scratch.bytes)
+        bytes.removeAll(keepingCapacity: true)
+        // Room for the header, the data frame's header and a small job, so that a tiny job's bytes never grow.
+        if bytes.capacity == 0 { bytes.reserveCapacity(template.header.count + Frame.headerSize + 64) }
+        JobHeader.appendSingle(template.header, sequence: sequence, to: &bytes)
+        let payloadStart = bytes.count + Frame.headerSize
+        var chunks: [WireChunk] = []
+        try appendDataFrame(to: &bytes, chunks: &chunks, jobName: template.jobName, maxFrameSize: maxFrameSize) {
+            bytes throws(WireError) in
+            try WireEncoder().encode(
+                job, plan: template.encodingPlan, appendingTo: &bytes, borrowingFrom: OutgoingMessage.borrowMinimum
+            )
+        }
+        let payload = bytes.withUnsafeBytes { InlineJobBytes(UnsafeRawBufferPointer(rebasing: $0[payloadStart...])) }
+        if chunks.isEmpty, let payload {
+            // The buffer goes back to the template for the next job.
+            swap(&bytes, &scratch.bytes)
+            return EncodedJobMessage(bytes: template.header, payloadStart: 0, inline: (payload, sequence))
+        }
+        // The message keeps the buffer: the template's next job makes its own.
+        return EncodedJobMessage(bytes: bytes, payloadStart: payloadStart, chunks: chunks)
     }
 
     /// Builds the data frame of a chunk of jobs, encoded as one array, or fails with a coding error. Its header
@@ -189,33 +222,46 @@ package enum JobMessages {
 }
 
 /// A job message: its bytes, where the encoding of its job starts in them, and the large arrays that travel from
-/// their own storage (see `WireChunk`).
+/// their own storage (see `WireChunk`); or, for a small job encoded with its type's template, the template's header
+/// and the job's encoding apart (see `PoolWork.Frames.inline(header:payload:)`).
 package struct EncodedJobMessage: Sendable {
+    /// The message's bytes; for a job kept ``inline``, its type's header, with no sequence number stamped in.
     package var bytes: [UInt8]
+    /// Where the job's encoding starts in ``bytes``; 0 for a job kept ``inline``.
     package var payloadStart: Int
     package var chunks: [WireChunk] = []
     /// Whether the header carries a trace context, which a batch's shared header could not.
     package var traced = false
+    /// A small job's encoding and the message's sequence number, when they are kept apart from the header.
+    package var inline: (payload: InlineJobBytes, sequence: UInt64)?
 
     package var message: OutgoingMessage {
+        if let inline { return frames.message(sequence: inline.sequence) }
         var message = OutgoingMessage()
         message.appendInterleaved(bytes, chunks: chunks)
         return message
     }
 
-    /// The frames as a work keeps them: the bytes alone when no array travels out of line.
+    /// The frames as a work keeps them: the encoding apart from the header for a job kept ``inline``, the bytes
+    /// alone when no array travels out of line, a message otherwise.
     package var frames: PoolWork.Frames {
-        chunks.isEmpty ? .bytes(bytes) : .message(message)
+        if let inline { return .inline(header: bytes, payload: inline.payload) }
+        return chunks.isEmpty ? .bytes(bytes) : .message(message)
     }
 
     /// The job's own encoding, for a job that may travel in a batch with others of its kind: only a small job
     /// with no array out of line.
-    package var batchablePayload: ArraySlice<UInt8>? {
-        batchablePayloadStart.map { bytes[$0...] }
+    package var batchablePayload: [UInt8]? {
+        guard batchablePayloadStart != nil else { return nil }
+        guard let inline else { return Array(bytes[payloadStart...]) }
+        var payload: [UInt8] = []
+        inline.payload.append(to: &payload)
+        return payload
     }
 
     /// Where ``batchablePayload`` starts in ``bytes``, or nil when the job may not travel in a batch.
     package var batchablePayloadStart: Int? {
+        if inline != nil { return 0 }
         guard chunks.isEmpty, !traced, bytes.count - payloadStart <= 1024 else { return nil }
         return payloadStart
     }

@@ -33,7 +33,7 @@ extension PoolState {
     mutating func batched(_ first: consuming PoolWork, for index: Int, limit: Int) -> PoolWork {
         let average = slots[index].averageJobNanos
         guard batchesQuickJobs, defaultTimeout == nil, average > 0, average < BatchTuning.quickJobNanos,
-            first.batchablePayload != nil, let firstSink = first.sink
+            first.batchablePayloadCount != nil, let firstSink = first.sink
         else { return consume first }
         var limit = min(limit, BatchTuning.batchLimit, max(2, Int(BatchTuning.batchNanos / max(average, 1))))
         if let maxJobs = maxJobsPerWorker { limit = min(limit, maxJobs - slots[index].jobsSent) }
@@ -47,7 +47,7 @@ extension PoolState {
         while members.count < limit {
             dropCancelledAtFront()
             let joins = queue.withFirst { next in
-                next.batchablePayload != nil && next.sink.map { ObjectIdentifier(type(of: $0)) == kind } == true
+                next.batchablePayloadCount != nil && next.sink.map { ObjectIdentifier(type(of: $0)) == kind } == true
             }
             guard joins == true, let next = queue.popFirst() else { break }
             members.append(consume next)

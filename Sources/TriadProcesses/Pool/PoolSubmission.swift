@@ -102,6 +102,8 @@ package final class SingleJobTemplate: @unchecked Sendable {
     package let jobName: String
     package let header: [UInt8]
     package let encodingPlan: WireEncodingPlan
+    /// A buffer that a small job's encoding borrows (see `JobMessages.single`), one thread at a time.
+    private let scratch = SpareSlot<JobBytesScratch>()
     /// The job type, `JobHandle<J.Output>` and `SingleJobSink<J>`, for the one `J` the template was made for.
     let jobType: Any.Type
     private let handleClass: AnyObject.Type
@@ -115,6 +117,17 @@ package final class SingleJobTemplate: @unchecked Sendable {
         jobType = J.self
         handleClass = JobHandle<J.Output>.self
         sinkClass = SingleJobSink<J>.self
+    }
+
+    /// The spare buffer for encoding a job, or a new one while another thread has it; hand it back with
+    /// ``keepScratch(_:)``.
+    package func takeScratch() -> JobBytesScratch {
+        scratch.take() ?? JobBytesScratch()
+    }
+
+    /// Keeps `buffer` as the spare, unless another thread kept one first.
+    package func keepScratch(_ buffer: JobBytesScratch) {
+        _ = scratch.keep(buffer)
     }
 
     /// A pending handle for a job of `J`.
@@ -142,4 +155,9 @@ package final class SingleJobTemplate: @unchecked Sendable {
             handle: handle, registry: registry, metrics: metrics, owner: owner, root: root
         )
     }
+}
+
+/// A buffer in which a job is encoded before its bytes are kept in its work (see `SingleJobTemplate.takeScratch()`).
+package final class JobBytesScratch {
+    package var bytes: [UInt8] = []
 }

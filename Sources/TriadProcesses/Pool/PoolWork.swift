@@ -10,8 +10,8 @@ package struct PoolWork: Sendable {
     package enum Kind: Sendable {
         /// The pool's initializer, which every worker runs first and which resolves nothing.
         case initializer
-        /// One submitted job; where its encoding starts in its bytes (see ``Frames/bytes(_:)``), when it is small
-        /// enough to join a batch of its kind. An offset, not a slice: a slice would be one more reference to the
+        /// One submitted job; where its encoding starts in its bytes (see ``Frames/bytes(_:)``; 0 for a job kept
+        /// ``Frames/inline(header:payload:)``), when it is small enough to join a batch of its kind. An offset, not a slice: a slice would be one more reference to the
         /// same bytes to retain and release wherever the work goes.
         case single(batchableFrom: Int?)
         /// Quick single jobs of one kind, joined into one message and answered in parts like a chunk.
@@ -49,31 +49,48 @@ package struct PoolWork: Sendable {
     /// When the message was submitted, while the pool measures waits; 0 otherwise.
     package var submittedAt: UInt64 = 0
 
-    /// A message's frames as the work keeps them: a message, or for a job whose frames are one array of bytes, that
-    /// array, so that a quick job that travels in a batch never builds a message of its own (an allocation, and a
-    /// free on another thread, for every job).
+    /// A message's frames as the work keeps them: a message; for a job whose frames are one array of bytes, that
+    /// array; or for a small job, its encoding in the work itself. A quick job that travels in a batch never
+    /// builds a message of its own, and a small one never allocates its bytes: each would be an allocation, and a
+    /// free on another thread, for every job.
     package enum Frames: Sendable {
         case message(OutgoingMessage)
         case bytes([UInt8])
+        /// A small single job: the header of its type (see `JobHeader.singleTemplate(jobName:)`), in which the
+        /// work's sequence number is stamped when the job travels alone, and the job's encoding.
+        case inline(header: [UInt8], payload: InlineJobBytes)
+
+        /// The message to send, for a work whose sequence number is `sequence`.
+        func message(sequence: UInt64) -> OutgoingMessage {
+            switch self {
+            case .message(let message):
+                return message
+            case .bytes(let bytes):
+                var message = OutgoingMessage()
+                message.appendSegment(bytes)
+                return message
+            case .inline(let header, let payload):
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(header.count + Frame.headerSize + payload.count)
+                JobHeader.appendSingle(header, sequence: sequence, to: &bytes)
+                Frame.appendHeader(kind: WorkerFrameKind.data, length: payload.count, to: &bytes)
+                payload.append(to: &bytes)
+                var message = OutgoingMessage()
+                message.appendSegment(bytes)
+                return message
+            }
+        }
     }
 
     /// The message to send when the work travels as it is.
-    package var message: OutgoingMessage {
-        switch frames {
-        case .message(let message):
-            return message
-        case .bytes(let bytes):
-            var message = OutgoingMessage()
-            message.appendSegment(bytes)
-            return message
-        }
-    }
+    package var message: OutgoingMessage { frames.message(sequence: sequence) }
 
     /// Appends the work's message to `message`, without building one first for a job's bytes.
     package func appendMessage(to message: inout OutgoingMessage) {
         switch frames {
         case .message(let own): message.append(own)
         case .bytes(let bytes): message.appendSegment(OutgoingSegment(bytes))
+        case .inline: message.append(frames.message(sequence: sequence))
         }
     }
 
@@ -90,12 +107,26 @@ package struct PoolWork: Sendable {
         }
     }
 
-    /// The encoding of a single job that may join a batch now: not after a crash, nor once it runs alone.
-    package var batchablePayload: ArraySlice<UInt8>? {
-        guard case .single(let start?) = kind, case .bytes(let bytes) = frames, timeout == nil, attempts == 0,
-            !runsAlone
-        else { return nil }
-        return bytes[start...]
+    /// The size of a single job's encoding when the job may join a batch now (not after a crash, nor once it runs
+    /// alone); nil otherwise. ``appendBatchablePayload(to:)`` appends the encoding.
+    package var batchablePayloadCount: Int? {
+        guard case .single(let start?) = kind, timeout == nil, attempts == 0, !runsAlone else { return nil }
+        switch frames {
+        case .bytes(let bytes): return bytes.count - start
+        case .inline(_, let payload): return payload.count
+        case .message: return nil
+        }
+    }
+
+    /// Appends the encoding of a single job that may join a batch (see ``batchablePayloadCount``); appends nothing
+    /// for any other work.
+    package func appendBatchablePayload(to bytes: inout [UInt8]) {
+        guard case .single(let start?) = kind else { return }
+        switch frames {
+        case .bytes(let own): bytes.append(contentsOf: own[start...])
+        case .inline(_, let payload): payload.append(to: &bytes)
+        case .message: break
+        }
     }
 
     /// The time limit of each of its jobs: its own timeout, or `defaultTimeout` for jobs (not the initializer).
@@ -210,7 +241,7 @@ extension PoolWork {
     package static func batch(_ members: [PoolWork]) -> PoolWork {
         let first = members[0]
         var total = 4
-        for member in members { total += member.batchablePayload?.count ?? 0 }
+        for member in members { total += member.batchablePayloadCount ?? 0 }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(first.jobName.utf8.count + 2 * Frame.headerSize + 20 + total)
         JobHeader(sequence: first.sequence, count: UInt32(members.count), jobName: first.jobName, timed: false)
@@ -218,7 +249,7 @@ extension PoolWork {
         Frame.appendHeader(kind: WorkerFrameKind.data, length: total, to: &bytes)
         // The encoding of an array: its count, then each element as it encodes alone.
         withUnsafeBytes(of: UInt32(members.count).littleEndian) { bytes.append(contentsOf: $0) }
-        for member in members { bytes.append(contentsOf: member.batchablePayload ?? []) }
+        for member in members { member.appendBatchablePayload(to: &bytes) }
         var message = OutgoingMessage()
         message.appendSegment(bytes)
         return PoolWork(
@@ -269,6 +300,31 @@ extension PoolWork {
                 )
             ]
         }
+    }
+}
+
+/// The encoding of a small job, kept in its work instead of an array of its own: submitting a job then allocates
+/// nothing for its bytes, and the thread that sends it frees nothing. Up to ``capacity`` bytes.
+package struct InlineJobBytes: Sendable {
+    /// The most bytes kept.
+    package static let capacity = 24
+
+    private var storage: (UInt64, UInt64, UInt64) = (0, 0, 0)
+    private var byteCount: UInt8
+
+    /// The bytes of `source`, or `nil` when they are more than ``capacity``.
+    package init?(_ source: UnsafeRawBufferPointer) {
+        guard source.count <= Self.capacity else { return nil }
+        byteCount = UInt8(source.count)
+        withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: source) }
+    }
+
+    /// How many bytes are kept.
+    package var count: Int { Int(byteCount) }
+
+    /// Appends the bytes kept to `bytes`.
+    package func append(to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: storage) { bytes.append(contentsOf: $0.prefix(Int(byteCount))) }
     }
 }
 
