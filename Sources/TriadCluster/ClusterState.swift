@@ -19,7 +19,7 @@ struct ClusterState {
 
     /// A delivery or failure to carry out after the lock.
     struct Resolution {
-        var sink: any PoolJobSink
+        var sink: WorkSink
         var first: Int
         var count: Int
         var origin: String
@@ -48,9 +48,9 @@ struct ClusterState {
 
     /// Sends queued messages to the ranks with room, the least loaded first. Returns the messages to send and the
     /// sinks of the messages that start at once (nothing ahead of them on their rank).
-    mutating func dispatch(now: UInt64) -> (sends: [Outbound], started: [any PoolJobSink]) {
+    mutating func dispatch(now: UInt64) -> (sends: [Outbound], started: [WorkSink]) {
         var sends: [Outbound] = []
-        var started: [any PoolJobSink] = []
+        var started: [WorkSink] = []
         while !queue.isEmpty {
             var best: Int?
             for index in slots.indices where slots[index].inFlight.count < depth {
@@ -78,7 +78,7 @@ struct ClusterState {
         first: Int,
         count: Int,
         now: UInt64
-    ) -> (resolution: Resolution?, started: (any PoolJobSink)?) {
+    ) -> (resolution: Resolution?, started: WorkSink?) {
         guard let index = slots.firstIndex(where: { $0.rank == rank }),
             let position = slots[index].inFlight.firstIndex(where: { $0.sequence == sequence })
         else { return (nil, nil) }
@@ -86,7 +86,7 @@ struct ClusterState {
         work.answered += count
         let resolution = work.isCancelled || work.sink == nil
             ? nil : Resolution(sink: work.sink!, first: work.offset + first, count: count, origin: slots[index].origin)
-        var started: (any PoolJobSink)?
+        var started: WorkSink?
         if work.answered >= work.itemCount {
             slots[index].inFlight.remove(at: position)
             if position == 0 {

@@ -280,7 +280,7 @@ struct RankFrameSink: FrameSink {
 
 /// The sink of a message a rank forwarded to its local pool: it sends the pool's answers on to rank 0, under the
 /// sequence number rank 0 gave the message.
-final class ForwardingSink: PoolJobSink {
+final class ForwardingSink: PoolOwnJobSink {
     let engine: MPIEngine
     let sequence: UInt64
     let jobs: Int

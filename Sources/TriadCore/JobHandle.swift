@@ -16,10 +16,13 @@ public final class JobHandle<Output: Sendable>: Sendable {
     private let storage: Mutex<HandleStorage>
 
     /// Makes a pending handle. Executors create handles; users receive them from `submit`.
-    package init(jobName: String) {
+    ///
+    /// An executor that keeps an object for the job's type (see ``JobController``) passes it as `controller`, with
+    /// the `tag` by which it knows this job; the handle keeps it until it resolves.
+    package init(jobName: String, controller: (any JobController)? = nil, tag: UInt64 = 0) {
         self.jobName = jobName
         self.id = _nextHandleID.wrappingAdd(1, ordering: .relaxed).oldValue
-        self.storage = Mutex(HandleStorage())
+        self.storage = Mutex(HandleStorage(controller: controller, controllerTag: tag))
     }
 
     /// Where the job is now.
@@ -89,7 +92,7 @@ public final class JobHandle<Output: Sendable>: Sendable {
         let outcome = resolve(.error(ExecutorError.cancelled(jobName: jobName)), as: .cancelled)
         guard let outcome else { return false }
         outcome.cancelHandler?(outcome.wasRunning)
-        outcome.controller?.cancelJob(wasRunning: outcome.wasRunning)
+        outcome.controller?.cancelJob(tag: outcome.controllerTag, wasRunning: outcome.wasRunning)
         return true
     }
 
@@ -117,14 +120,6 @@ public final class JobHandle<Output: Sendable>: Sendable {
     /// whether the job was running.
     package func setCancelHandler(_ handler: @escaping @Sendable (_ wasRunning: Bool) -> Void) {
         storage.withLock { $0.cancelHandler = handler }
-    }
-
-    /// Installs the executor's object for this job (see ``JobController``), which the handle keeps until it
-    /// resolves: it is told of a cancellation, and starts the assist of a thread that blocks waiting.
-    package func setController(_ controller: any JobController) {
-        storage.withLock { storage in
-            if storage.promise.outcome == nil { storage.controller = controller }
-        }
     }
 
     /// Starts the assist of a thread that blocks waiting for the handle (see ``JobController/beginWaitAssist()``),
@@ -188,6 +183,7 @@ public final class JobHandle<Output: Sendable>: Sendable {
             resolution.wasRunning = storage.state == .running
             swap(&resolution.cancelHandler, &storage.cancelHandler)
             swap(&resolution.controller, &storage.controller)
+            resolution.controllerTag = storage.controllerTag
             storage.state = state
             return wakeups
         }
@@ -197,13 +193,14 @@ public final class JobHandle<Output: Sendable>: Sendable {
     }
 }
 
-/// An executor's object for one job, which the job's handle calls back: an executor that keeps one object per job
-/// anyway (a process pool's job sink) installs it with `JobHandle.setController(_:)` instead of closures, so that
-/// submitting a job allocates nothing more for its cancellation. The handle lets go of it when it resolves.
+/// An executor's object for the jobs of one type, which their handles call back: an executor that keeps one such
+/// object per type anyway (a process pool's job sink) passes it to `JobHandle.init(jobName:controller:tag:)`
+/// instead of installing closures, so that submitting a job allocates nothing for its cancellation. The handle
+/// lets go of it when it resolves.
 package protocol JobController: AnyObject, Sendable {
-    /// Stops the job, which the handle's ``JobHandle/cancel()`` has just resolved as cancelled; `wasRunning` says
-    /// whether it was running.
-    func cancelJob(wasRunning: Bool)
+    /// Stops the job known by `tag`, which its handle's ``JobHandle/cancel()`` has just resolved as cancelled;
+    /// `wasRunning` says whether it was running.
+    func cancelJob(tag: UInt64, wasRunning: Bool)
 
     /// What a thread that blocks waiting for the handle may do, between its looks at the handle, to bring the
     /// outcome sooner: a process pool reads its workers' results on that thread, instead of handing them from its
@@ -240,6 +237,7 @@ private struct HandleResolution {
     var wasRunning = false
     var cancelHandler: (@Sendable (_ wasRunning: Bool) -> Void)?
     var controller: (any JobController)?
+    var controllerTag: UInt64 = 0
 }
 
 /// The mutable state of a handle, behind its lock.
@@ -248,6 +246,7 @@ private struct HandleStorage {
     /// The outcome and the waiters and callbacks that hear of it.
     var promise = Promise<HandleOutcome>()
     var cancelHandler: (@Sendable (_ wasRunning: Bool) -> Void)?
-    /// The executor's object for the job, if it installed one instead of a cancel handler.
+    /// The executor's object for the job, if it passed one instead of a cancel handler, and the job's tag for it.
     var controller: (any JobController)?
+    var controllerTag: UInt64
 }

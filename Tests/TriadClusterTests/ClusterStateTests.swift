@@ -14,7 +14,7 @@ private struct Tiny: Job {
 }
 
 /// A sink that records what reaches it.
-private final class RecordingSink: PoolJobSink {
+private final class RecordingSink: PoolOwnJobSink {
     struct Record: Sendable {
         var running = 0
         var delivered: [Range<Int>] = []
@@ -71,7 +71,7 @@ private func work(
         let (resolution, started) = state.answer(rank: 1, sequence: 1, first: 0, count: 1, now: 10)
         #expect(resolution?.first == 0 && resolution?.count == 1)
         #expect(resolution?.origin == "rank 1 on host an unknown host")
-        #expect(started === second, "the next message now runs")
+        #expect(started?.object === second, "the next message now runs")
         #expect(state.slots[0].inFlight.map(\.sequence) == [2])
         #expect(state.answer(rank: 1, sequence: 99, first: 0, count: 1, now: 11).resolution == nil)
         #expect(state.answer(rank: 2, sequence: 2, first: 0, count: 1, now: 11).resolution == nil, "not rank 2's")

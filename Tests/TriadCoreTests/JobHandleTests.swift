@@ -53,13 +53,13 @@ struct JobHandleTests {
 
     @Test("a controller hears of a cancellation once, starts a waiter's assist while pending, and goes at resolution")
     func controller() {
-        let handle = JobHandle<Int>(jobName: "demo")
         let events = EventLog()
         weak var released: RecordingController?
+        let handle: JobHandle<Int>
         do {
             let controller = RecordingController(events)
             released = controller
-            handle.setController(controller)
+            handle = JobHandle<Int>(jobName: "demo", controller: controller, tag: 7)
         }
         #expect(released != nil, "the handle keeps its controller while it is pending")
         #expect(handle.markRunning())
@@ -70,20 +70,25 @@ struct JobHandleTests {
         }
         #expect(handle.cancel())
         #expect(!handle.cancel())
-        #expect(events.entries == ["assist", "poll", "end", "cancel(wasRunning: true)"])
+        #expect(events.entries == ["assist", "poll", "end", "cancel(tag: 7, wasRunning: true)"])
         #expect(released == nil, "a resolved handle lets go of its controller")
         #expect(handle.beginWaitAssist() == nil)
         #expect(handle.state == .cancelled)
     }
 
-    @Test("a handle that resolves on its own never calls its controller, and takes none once resolved")
+    @Test("a handle that resolves on its own never calls its controller, and lets go of it")
     func controllerAfterSuccess() async throws {
-        let handle = JobHandle<Int>(jobName: "demo")
         let events = EventLog()
-        handle.setController(RecordingController(events))
+        weak var released: RecordingController?
+        let handle: JobHandle<Int>
+        do {
+            let controller = RecordingController(events)
+            released = controller
+            handle = JobHandle<Int>(jobName: "demo", controller: controller, tag: 1)
+        }
         #expect(handle.succeed(3))
+        #expect(released == nil, "a resolved handle lets go of its controller")
         #expect(!handle.cancel())
-        handle.setController(RecordingController(events))
         #expect(handle.beginWaitAssist() == nil)
         #expect(events.entries.isEmpty)
         #expect(try await handle.value == 3)
@@ -185,7 +190,7 @@ private final class RecordingController: JobController {
 
     init(_ events: EventLog) { self.events = events }
 
-    func cancelJob(wasRunning: Bool) { events.record("cancel(wasRunning: \(wasRunning))") }
+    func cancelJob(tag: UInt64, wasRunning: Bool) { events.record("cancel(tag: \(tag), wasRunning: \(wasRunning))") }
 
     func beginWaitAssist() -> WaitAssistSession? {
         events.record("assist")

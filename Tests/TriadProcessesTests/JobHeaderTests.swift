@@ -16,7 +16,7 @@ private func payload(of header: JobHeader, kind: UInt8 = WorkerFrameKind.job) ->
 
 /// A sink for works that never reach a pool.
 private func sink() -> SingleJobSink<Square> {
-    SingleJobSink(handle: JobHandle(jobName: Square.jobName), registry: TestPools.registry)
+    SingleJobSink(jobName: Square.jobName, registry: TestPools.registry)
 }
 
 /// The encoding a work contributes to a batch, or nil when it may not join one.
@@ -51,7 +51,7 @@ struct JobHeaderTests {
         // A whole single-job message built with the template, and without it.
         let withTemplate = try JobMessages.single(
             Square(12), named: Square.jobName, sequence: 77, maxFrameSize: 1 << 20,
-            template: SingleJobTemplate(of: Square.self, jobName: Square.jobName)
+            template: SingleJobTemplate(of: Square.self, jobName: Square.jobName, registry: TestPools.registry)
         )
         let without = try JobMessages.single(Square(12), named: Square.jobName, sequence: 77, maxFrameSize: 1 << 20)
         #expect(withTemplate.message.segments.flatMap(\.bytes) == without.bytes)
@@ -59,7 +59,7 @@ struct JobHeaderTests {
         // A trace context is written field by field whatever the template.
         let traced = try JobMessages.single(
             Square(12), named: Square.jobName, sequence: 77, maxFrameSize: 1 << 20, context: ["traceparent": "x"],
-            template: SingleJobTemplate(of: Square.self, jobName: Square.jobName)
+            template: SingleJobTemplate(of: Square.self, jobName: Square.jobName, registry: TestPools.registry)
         )
         #expect(traced.bytes.count > without.bytes.count)
         #expect(traced.traced)
@@ -99,7 +99,7 @@ struct JobHeaderTests {
 
     @Test("a small job encoded with its type's template keeps its encoding in its work, and sends the same message")
     func inlineFrames() throws {
-        let template = SingleJobTemplate(of: Square.self, jobName: Square.jobName)
+        let template = SingleJobTemplate(of: Square.self, jobName: Square.jobName, registry: TestPools.registry)
         let plain = try JobMessages.single(Square(-7), named: Square.jobName, sequence: 9, maxFrameSize: 1 << 20)
         // Twice, so that the second encoding reuses the template's buffer.
         for _ in 0..<2 {
@@ -121,7 +121,7 @@ struct JobHeaderTests {
             #expect(appended.byteCount == 2 + plain.bytes.count)
         }
         // A job above the inline capacity keeps its bytes whole, its header stamped as without a template.
-        let echoTemplate = SingleJobTemplate(of: Echo.self, jobName: Echo.jobName)
+        let echoTemplate = SingleJobTemplate(of: Echo.self, jobName: Echo.jobName, registry: TestPools.registry)
         let bytes = [UInt8](repeating: 1, count: InlineJobBytes.capacity + 1)
         let larger = try JobMessages.single(
             Echo(bytes), named: Echo.jobName, sequence: 10, maxFrameSize: 1 << 20, template: echoTemplate

@@ -23,6 +23,8 @@ private struct Machine {
     var actions = PoolActions<StandIn>()
     private var nextSequence: UInt64 = 1
     private var workers = 0
+    /// The sink that the `Square` jobs share, as a pool's template keeps it.
+    private static let sink = SingleJobSink<Square>(jobName: Square.jobName, registry: TestPools.registry)
 
     init(
         workers: Int = 1,
@@ -61,8 +63,11 @@ private struct Machine {
         // swiftlint:disable:next force_try
         let encoded = try! JobMessages.single(Square(value), named: Square.jobName, sequence: sequence, maxFrameSize: 1 << 20)
         let handle = JobHandle<Int>(jobName: Square.jobName)
-        let sink = SingleJobSink<Square>(handle: handle, registry: TestPools.registry)
-        return (handle, PoolWork(sequence: sequence, jobName: Square.jobName, encoded: encoded, timeout: timeout, sink: sink))
+        let work = PoolWork(
+            sequence: sequence, jobName: Square.jobName, encoded: encoded, timeout: timeout, sink: Self.sink,
+            handle: handle
+        )
+        return (handle, work)
     }
 
     /// A submitted `Square`.

@@ -36,14 +36,20 @@ struct SingleJobTemplateTests {
         await pool.shutdown()
     }
 
-    @Test("a template makes the handle and sink a job of its type gets without one, and its header")
+    @Test("a template's jobs share its sink, which resolves and cancels each through the handle its work keeps")
     func madeAlike() throws {
-        let template = SingleJobTemplate(of: Square.self, jobName: Square.jobName)
+        let owner = RecordingOwner()
+        let template = SingleJobTemplate(
+            of: Square.self, jobName: Square.jobName, registry: TestPools.registry, owner: owner
+        )
         #expect(template.jobName == Square.jobName)
         #expect(template.header == JobHeader.singleTemplate(jobName: Square.jobName))
-        let owner = RecordingOwner()
         let (work, handle) = try PoolSubmission.single(
             Square(7), named: Square.jobName, sequence: 41, maxFrameSize: 1 << 20, timeout: nil,
+            registry: TestPools.registry, metrics: nil, owner: owner, template: template
+        )
+        let (otherWork, otherHandle) = try PoolSubmission.single(
+            Square(8), named: Square.jobName, sequence: 42, maxFrameSize: 1 << 20, timeout: nil,
             registry: TestPools.registry, metrics: nil, owner: owner, template: template
         )
         let (plainWork, plainHandle) = try PoolSubmission.single(
@@ -54,9 +60,14 @@ struct SingleJobTemplateTests {
         #expect(handle.jobName == plainHandle.jobName)
         #expect(handle.state == .pending)
         let sink = try #require(work.sink)
+        let otherSink = try #require(otherWork.sink)
         let plainSink = try #require(plainWork.sink)
-        #expect(type(of: sink) == type(of: plainSink))
-        #expect(sink is SingleJobSink<Square>)
+        // One sink for the template's jobs, of the type a job without a template gets for itself.
+        #expect(sink.object === template.sink && otherSink.object === template.sink)
+        #expect(plainSink.object !== template.sink)
+        #expect(type(of: sink.object) == type(of: plainSink.object))
+        #expect(sink.object is SingleJobSink<Square>)
+        #expect(sink.handle === handle && otherSink.handle === otherHandle && plainSink.handle === plainHandle)
         // A small job keeps its encoding in its work with a template, its bytes without; both send one message.
         guard case .inline = work.frames, case .bytes(let plainBytes) = plainWork.frames else {
             Issue.record("a small job keeps its encoding in its work with a template, and its bytes without")
@@ -64,7 +75,12 @@ struct SingleJobTemplateTests {
         }
         #expect(work.message.segments.flatMap(\.bytes) == plainBytes)
         #expect(work.batchablePayloadCount == plainWork.batchablePayloadCount)
-        // The sink is the handle's controller: cancelling the handle reaches the owner with the job's sequence.
+        // Through the work's sink, each job's handle is marked running and resolved, and no other.
+        sink.markRunning()
+        #expect(handle.state == .running && otherHandle.state == .pending)
+        #expect(!otherSink.fail(TestFailure(reason: "down"), jobs: 0..<1))
+        #expect(otherHandle.state == .failed && handle.state == .running)
+        // The sink is the handles' controller: cancelling a handle reaches the owner with its job's sequence.
         #expect(handle.cancel())
         #expect(owner.cancelled.withLock { $0 } == [41])
         #expect(sink.fail(ExecutorError.cancelled(jobName: Square.jobName), jobs: 0..<1) == false)

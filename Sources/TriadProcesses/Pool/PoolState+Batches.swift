@@ -39,7 +39,7 @@ extension PoolState {
         if let maxJobs = maxJobsPerWorker { limit = min(limit, maxJobs - slots[index].jobsSent) }
         guard limit > 1 else { return consume first }
         // Jobs of one kind have sinks of one type, which decodes the batch's outcome for all of them.
-        let kind = ObjectIdentifier(type(of: firstSink))
+        let kind = ObjectIdentifier(type(of: firstSink.object))
         // Reserved whole: growing would move every member already in (a work is large) at each doubling.
         var members: [PoolWork] = []
         members.reserveCapacity(limit)
@@ -47,7 +47,8 @@ extension PoolState {
         while members.count < limit {
             dropCancelledAtFront()
             let joins = queue.withFirst { next in
-                next.batchablePayloadCount != nil && next.sink.map { ObjectIdentifier(type(of: $0)) == kind } == true
+                guard next.batchablePayloadCount != nil, let sink = next.sink else { return false }
+                return ObjectIdentifier(type(of: sink.object)) == kind
             }
             guard joins == true, let next = queue.popFirst() else { break }
             members.append(consume next)

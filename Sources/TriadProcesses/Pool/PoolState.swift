@@ -116,14 +116,14 @@ struct PoolActions<Worker: PoolWorker> {
     /// A worker's answer for the storage to decode and deliver.
     enum Delivery {
         /// Items answering the jobs `first..<first + count` of `sink` (a single job, or jobs of a chunk).
-        case jobs(any PoolJobSink, root: UInt64, items: [ReceivedFrame], first: Int, count: Int)
+        case jobs(WorkSink, root: UInt64, items: [ReceivedFrame], first: Int, count: Int)
         /// One outcome answering the single jobs `range` of a batch's members, in order.
         case batch([PoolWork], range: Range<Int>, item: ReceivedFrame)
     }
 
-    var running: [any PoolJobSink] = []
+    var running: [WorkSink] = []
     var deliveries: [Delivery] = []
-    var failures: [(sink: any PoolJobSink, root: UInt64, error: any Error, jobs: Range<Int>)] = []
+    var failures: [(sink: WorkSink, root: UInt64, error: any Error, jobs: Range<Int>)] = []
     var sends: [(Worker, OutgoingMessage)] = []
     var spawns: [Duration] = []
     var signals: [(Worker, Int32)] = []

@@ -88,7 +88,7 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
         } else {
             let name = J.jobName
             guard registry.contains(jobName: name) else { return nil }
-            let made = SingleJobTemplate(of: J.self, jobName: name)
+            let made = SingleJobTemplate(of: J.self, jobName: name, registry: registry, metrics: metrics, owner: self)
             // Of two threads registering one type at once, the first template stays, so pointers to it stay valid.
             template = registeredJobs.withLock { templates in
                 if let first = templates[key] { return first }

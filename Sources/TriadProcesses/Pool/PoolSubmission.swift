@@ -5,9 +5,10 @@ import TriadCore
 /// The executor supplies how to queue a work and how to cancel one: itself as the `PoolJobOwner` of a single job,
 /// a closure for a map's chunk.
 package enum PoolSubmission {
-    /// The work and the handle of one job: encoded once, with the caller's trace context, and a sink that resolves
-    /// the handle and is its controller, through which cancelling the handle reaches `owner`. `template` is what
-    /// the executor keeps for jobs of `J`, if it keeps it. Queue the work with ``enqueue(single:handle:queue:)``.
+    /// The work and the handle of one job: encoded once, with the caller's trace context; the handle's controller
+    /// is the job's sink, through which cancelling the handle reaches `owner`. `template` is what the executor
+    /// keeps for jobs of `J`, whose sink they share, if it keeps one; without it the job gets a sink of its own.
+    /// Queue the work with ``enqueue(single:handle:queue:)``.
     ///
     /// - Throws: `ExecutorError.Code.codingFailed` when the job cannot be encoded or is above `maxFrameSize`; the
     ///   handle, which nobody sees, then fails too, so that its span, if traced, ends with the error.
@@ -23,7 +24,16 @@ package enum PoolSubmission {
         template: SingleJobTemplate? = nil
     ) throws(ExecutorError) -> (work: PoolWork, handle: JobHandle<J.Output>) {
         let handle: JobHandle<J.Output>
-        if let template { handle = template.makeHandle(of: J.self) } else { handle = JobHandle(jobName: name) }
+        // Type-erased at once: passed on as its concrete type, the sink's class metadata would be looked up again.
+        let sink: any PoolJobSink
+        if let template {
+            handle = template.makeHandle(of: J.self, tag: sequence)
+            sink = template.sink
+        } else {
+            let own = SingleJobSink<J>(jobName: name, registry: registry, metrics: metrics, owner: owner)
+            handle = JobHandle(jobName: name, controller: own, tag: sequence)
+            sink = own
+        }
         let encoded: EncodedJobMessage
         do throws(ExecutorError) {
             encoded = try JobMessages.single(
@@ -34,17 +44,10 @@ package enum PoolSubmission {
             _ = handle.fail(error)
             throw error
         }
-        // Type-erased at once: passed on as its concrete type, the sink's class metadata would be looked up again.
-        let sink: any PoolJobSink & JobController
-        if let template {
-            sink = template.makeSink(
-                of: J.self, handle: handle, registry: registry, metrics: metrics, owner: owner, root: sequence
-            )
-        } else {
-            sink = SingleJobSink<J>(handle: handle, registry: registry, metrics: metrics, owner: owner, root: sequence)
-        }
-        handle.setController(sink)
-        return (PoolWork(sequence: sequence, jobName: name, encoded: encoded, timeout: timeout, sink: sink), handle)
+        let work = PoolWork(
+            sequence: sequence, jobName: name, encoded: encoded, timeout: timeout, sink: sink, handle: handle
+        )
+        return (work, handle)
     }
 
     /// Queues a single job's `work` (from
@@ -91,32 +94,44 @@ package enum PoolSubmission {
 
 /// What every single job of one type shares, worked out once per type by the executor that keeps it: the job's
 /// name, its header with the sequence number left to stamp (see `JobHeader.singleTemplate(jobName:)`), its path
-/// through the codec, and the classes of its handle and sink.
+/// through the codec, a buffer to encode it in, the class of its handle, and the sink that all its jobs share.
 ///
-/// The classes are kept because code generic over the job, as `submit` is, asks the runtime for the metadata of
-/// `JobHandle<J.Output>` and `SingleJobSink<J>` each time it makes one: hashed look-ups, for every job. Made from a
-/// metatype kept here, a handle or a sink costs its allocation alone. A class, so that handing a template on
-/// costs one retain, not one for each of its fields.
+/// The class is kept because code generic over the job, as `submit` is, asks the runtime for the metadata of
+/// `JobHandle<J.Output>` each time it makes one: a hashed look-up, for every job. Made from a metatype kept here,
+/// a handle costs its allocation alone. A class, so that handing a template on costs one retain, not one for each
+/// of its fields.
 package final class SingleJobTemplate: @unchecked Sendable {
-    // Sendable by contract: every field is immutable, and metatypes are.
+    // Sendable by contract: every field is immutable, metatypes are, and the scratch slot hands its buffer to one
+    // thread at a time.
     package let jobName: String
     package let header: [UInt8]
     package let encodingPlan: WireEncodingPlan
+    /// The sink of every job of the type (a `SingleJobSink<J>`), which is also their handles' controller.
+    package let sink: any PoolJobSink
+    private let controller: any JobController
     /// A buffer that a small job's encoding borrows (see `JobMessages.single`), one thread at a time.
     private let scratch = SpareSlot<JobBytesScratch>()
-    /// The job type, `JobHandle<J.Output>` and `SingleJobSink<J>`, for the one `J` the template was made for.
+    /// The job type and `JobHandle<J.Output>`, for the one `J` the template was made for.
     let jobType: Any.Type
     private let handleClass: AnyObject.Type
-    private let sinkClass: AnyObject.Type
 
-    /// The template of jobs of type `J`, named `jobName`.
-    package init<J: Job>(of type: J.Type, jobName: String) {
+    /// The template of jobs of type `J`, named `jobName`, whose sink decodes errors with `registry`, counts
+    /// outcomes in `metrics`, and cancels jobs through `owner`.
+    package init<J: Job>(
+        of type: J.Type,
+        jobName: String,
+        registry: JobRegistry,
+        metrics: PoolMetrics? = nil,
+        owner: (any PoolJobOwner)? = nil
+    ) {
         self.jobName = jobName
         header = JobHeader.singleTemplate(jobName: jobName)
         encodingPlan = WireEncodingPlan(for: J.self)
+        let sink = SingleJobSink<J>(jobName: jobName, registry: registry, metrics: metrics, owner: owner)
+        self.sink = sink
+        controller = sink
         jobType = J.self
         handleClass = JobHandle<J.Output>.self
-        sinkClass = SingleJobSink<J>.self
     }
 
     /// The spare buffer for encoding a job, or a new one while another thread has it; hand it back with
@@ -130,29 +145,14 @@ package final class SingleJobTemplate: @unchecked Sendable {
         _ = scratch.keep(buffer)
     }
 
-    /// A pending handle for a job of `J`.
+    /// A pending handle for a job of `J` whose sequence number is `tag`, controlled by the type's sink.
     ///
     /// - Precondition: `J` is the type the template was made for (checked in debug builds).
-    package func makeHandle<J: Job>(of type: J.Type) -> JobHandle<J.Output> {
+    package func makeHandle<J: Job>(of type: J.Type, tag: UInt64) -> JobHandle<J.Output> {
         assert(jobType == J.self, "the template of \(jobType) made a handle for \(J.self)")
         // The class kept is exactly `JobHandle<J.Output>`, so the cast only restores its static type.
-        return unsafeBitCast(handleClass, to: JobHandle<J.Output>.Type.self).init(jobName: jobName)
-    }
-
-    /// The sink of a job of `J`, with the arguments of `SingleJobSink.init`, type-erased.
-    ///
-    /// - Precondition: `J` is the type the template was made for (checked in debug builds).
-    package func makeSink<J: Job>(
-        of type: J.Type,
-        handle: JobHandle<J.Output>,
-        registry: JobRegistry,
-        metrics: PoolMetrics?,
-        owner: any PoolJobOwner,
-        root: UInt64
-    ) -> any PoolJobSink & JobController {
-        assert(jobType == J.self, "the template of \(jobType) made a sink for \(J.self)")
-        return unsafeBitCast(sinkClass, to: SingleJobSink<J>.Type.self).init(
-            handle: handle, registry: registry, metrics: metrics, owner: owner, root: root
+        return unsafeBitCast(handleClass, to: JobHandle<J.Output>.Type.self).init(
+            jobName: jobName, controller: controller, tag: tag
         )
     }
 }

@@ -35,7 +35,7 @@ package struct PoolWork: Sendable {
     package let itemCount: Int
     package let timeout: Duration?
     /// What resolves the jobs' handle; nil for the initializer and for a batch, whose members have their own.
-    package let sink: (any PoolJobSink)?
+    package let sink: WorkSink?
 
     /// How many times the message's job ran and crashed its worker, for ``ProcessPoolConfiguration/crashRetries``:
     /// counted only for a message of one job, so a crash is never blamed on the jobs beside it.
@@ -141,7 +141,7 @@ package struct PoolWork: Sendable {
     }
 
     /// The sinks to mark running when the message becomes the one its worker runs.
-    package func forEachSink(_ body: (any PoolJobSink) -> Void) {
+    package func forEachSink(_ body: (WorkSink) -> Void) {
         if let sink { body(sink) }
         guard case .batch(let members) = kind else { return }
         // By index, so that no member is copied whole.
@@ -152,8 +152,15 @@ package struct PoolWork: Sendable {
 }
 
 extension PoolWork {
-    /// A submitted job.
-    package init(sequence: UInt64, jobName: String, encoded: EncodedJobMessage, timeout: Duration?, sink: any PoolJobSink) {
+    /// A submitted job, whose `handle` is passed when `sink` is one that jobs of its type share (see ``WorkSink``).
+    package init(
+        sequence: UInt64,
+        jobName: String,
+        encoded: EncodedJobMessage,
+        timeout: Duration?,
+        sink: any PoolJobSink,
+        handle: (any AnyObject & Sendable)? = nil
+    ) {
         self.init(
             sequence: sequence,
             root: sequence,
@@ -163,7 +170,7 @@ extension PoolWork {
             offset: 0,
             itemCount: 1,
             timeout: timeout,
-            sink: sink
+            sink: WorkSink(object: sink, handle: handle)
         )
     }
 
@@ -185,7 +192,7 @@ extension PoolWork {
             offset: 0,
             itemCount: 1,
             timeout: timeout,
-            sink: sink
+            sink: WorkSink(object: sink)
         )
     }
 
@@ -233,7 +240,7 @@ extension PoolWork {
             offset: first,
             itemCount: count,
             timeout: timeout,
-            sink: sink
+            sink: WorkSink(object: sink)
         )
     }
 
@@ -296,7 +303,7 @@ extension PoolWork {
                     timed: timed,
                     context: context,
                     timeout: timeout,
-                    sink: sink!
+                    sink: sink!.object
                 )
             ]
         }
@@ -332,19 +339,78 @@ package struct InlineJobBytes: Sendable {
 /// the user's handle. The pool's state holds sinks without ever calling them; the storage calls them after the
 /// state's lock is released, on the thread of the worker's driver.
 ///
+/// A sink resolves a handle of its own (a map's chunk), or is shared by the single jobs of one type, each work
+/// keeping its job's handle beside it (see ``WorkSink``): then `handle` is that handle, and nil otherwise.
+///
 /// Job indices are the root's: a single job is job 0; a chunk's jobs count from its first.
 package protocol PoolJobSink: AnyObject, Sendable {
     /// Marks the handle running: the job has gone to a worker with nothing ahead of it.
-    func markRunning()
+    func markRunning(handle: (any AnyObject & Sendable)?)
 
     /// Decodes the worker's items for the jobs `first..<first + count` and resolves what they complete. Returns
     /// whether the sink's other jobs need not run any more (an ordered map that met its first failure).
-    func deliver(_ items: [ReceivedFrame], first: Int, count: Int) -> Bool
+    func deliver(_ items: [ReceivedFrame], first: Int, count: Int, handle: (any AnyObject & Sendable)?) -> Bool
 
     /// Fails the jobs `range` with `error`. Returns whether the sink's other jobs need not run any more.
-    func fail(_ error: any Error, jobs range: Range<Int>) -> Bool
+    func fail(_ error: any Error, jobs range: Range<Int>, handle: (any AnyObject & Sendable)?) -> Bool
 
     /// Decodes one outcome item that answers `members`, single jobs of this sink's own kind that travelled in one
     /// batch, and resolves each of them through its sink.
     func deliverBatch(_ item: ReceivedFrame, to members: ArraySlice<PoolWork>)
+}
+
+/// A sink that resolves a handle of its own (a map's chunk, a message a rank forwards), so that it needs none from
+/// its work: it answers ``PoolJobSink``'s calls without one.
+package protocol PoolOwnJobSink: PoolJobSink {
+    /// See ``PoolJobSink/markRunning(handle:)``.
+    func markRunning()
+    /// See ``PoolJobSink/deliver(_:first:count:handle:)``.
+    func deliver(_ items: [ReceivedFrame], first: Int, count: Int) -> Bool
+    /// See ``PoolJobSink/fail(_:jobs:handle:)``.
+    func fail(_ error: any Error, jobs range: Range<Int>) -> Bool
+}
+
+extension PoolOwnJobSink {
+    package func markRunning(handle: (any AnyObject & Sendable)?) { markRunning() }
+
+    package func deliver(
+        _ items: [ReceivedFrame], first: Int, count: Int, handle: (any AnyObject & Sendable)?
+    ) -> Bool {
+        deliver(items, first: first, count: count)
+    }
+
+    package func fail(_ error: any Error, jobs range: Range<Int>, handle: (any AnyObject & Sendable)?) -> Bool {
+        fail(error, jobs: range)
+    }
+}
+
+/// A work's sink as the work keeps it: the sink, and the handle of the work's single job when the sink is shared
+/// by the jobs of its type. A shared sink costs a job no allocation of its own, and its handle no lock turn to
+/// learn its controller (the sink; see `JobController`).
+package struct WorkSink: Sendable {
+    package let object: any PoolJobSink
+    package let handle: (any AnyObject & Sendable)?
+
+    package init(object: any PoolJobSink, handle: (any AnyObject & Sendable)? = nil) {
+        self.object = object
+        self.handle = handle
+    }
+
+    /// See ``PoolJobSink/markRunning(handle:)``.
+    package func markRunning() { object.markRunning(handle: handle) }
+
+    /// See ``PoolJobSink/deliver(_:first:count:handle:)``.
+    package func deliver(_ items: [ReceivedFrame], first: Int, count: Int) -> Bool {
+        object.deliver(items, first: first, count: count, handle: handle)
+    }
+
+    /// See ``PoolJobSink/fail(_:jobs:handle:)``.
+    package func fail(_ error: any Error, jobs range: Range<Int>) -> Bool {
+        object.fail(error, jobs: range, handle: handle)
+    }
+
+    /// See ``PoolJobSink/deliverBatch(_:to:)``.
+    package func deliverBatch(_ item: ReceivedFrame, to members: ArraySlice<PoolWork>) {
+        object.deliverBatch(item, to: members)
+    }
 }

@@ -80,7 +80,7 @@ extension ProcessPoolExecutor {
 ///
 /// `Output` is `[J.Output]` for the ordered map, which fails at the first failing job, and
 /// `[Result<J.Output, any Error>]` for the unordered one, which carries every job's outcome.
-package final class MapChunk<J: Job, Output: Sendable>: PoolJobSink {
+package final class MapChunk<J: Job, Output: Sendable>: PoolOwnJobSink {
     package let jobs: ArraySlice<J>
     package let name: String
     package let handle: JobHandle<Output>

@@ -9,60 +9,71 @@ package protocol PoolJobOwner: AnyObject, Sendable {
     func assistWaiter() -> WaitAssistSession?
 }
 
-/// The sink of one submitted job: decodes its output into its handle. It is also the handle's controller (see
-/// `JobController`), so that one object per job serves both, with no closures allocated for the cancellation.
+/// The sink of the single jobs of one type that one executor runs: decodes a job's output into its handle, which
+/// the job's work keeps (see ``WorkSink``). It is also the handles' controller (see `JobController`), told of a
+/// cancellation with the job's sequence number as its tag. One object per type, kept by the type's
+/// ``SingleJobTemplate``, so that submitting a job allocates no sink and no closures for its cancellation.
 package final class SingleJobSink<J: Job>: PoolJobSink, JobController {
-    package let handle: JobHandle<J.Output>
+    package let jobName: String
     package let registry: JobRegistry
-    /// Where the job's outcome is counted, if the pool reports metrics.
+    /// Where the jobs' outcomes are counted, if the pool reports metrics.
     package let metrics: PoolMetrics?
-    /// The executor, for cancelling the job's message, whose sequence number is `root`; nil for a sink that no
-    /// handle's cancellation reaches.
-    private let owner: (any PoolJobOwner)?
-    private let root: UInt64
+    /// The executor, for cancelling a job's message; weak, for the executor keeps the sink through its template.
+    private weak let owner: (any PoolJobOwner)?
 
     package init(
-        handle: JobHandle<J.Output>,
+        jobName: String,
         registry: JobRegistry,
         metrics: PoolMetrics? = nil,
-        owner: (any PoolJobOwner)? = nil,
-        root: UInt64 = 0
+        owner: (any PoolJobOwner)? = nil
     ) {
-        self.handle = handle
+        self.jobName = jobName
         self.registry = registry
         self.metrics = metrics
         self.owner = owner
-        self.root = root
     }
 
-    /// Drops the job's message, or kills its worker, once the handle is cancelled; the handle is resolved already,
-    /// so its outcome is counted here, not by the delivery that never comes.
-    package func cancelJob(wasRunning: Bool) {
-        metrics?.failed(handle.jobName, code: ExecutorError.Code.cancelled.rawValue, count: 1)
-        owner?.cancel(root: root)
+    /// Drops the message of the job whose sequence number is `tag`, or kills its worker, once its handle is
+    /// cancelled; the handle is resolved already, so its outcome is counted here, not by the delivery that never
+    /// comes.
+    package func cancelJob(tag: UInt64, wasRunning: Bool) {
+        metrics?.failed(jobName, code: ExecutorError.Code.cancelled.rawValue, count: 1)
+        owner?.cancel(root: tag)
     }
 
     package func beginWaitAssist() -> WaitAssistSession? { owner?.assistWaiter() }
 
-    /// Resolves the handle with `result`, counting it.
-    private func complete(_ result: Result<J.Output, any Error>) {
+    /// The handle a work of this sink keeps.
+    ///
+    /// - Precondition: `handle` is the `JobHandle<J.Output>` of a single job of `J` (checked in debug builds).
+    private func jobHandle(_ handle: (any AnyObject & Sendable)?) -> JobHandle<J.Output> {
+        assert(handle is JobHandle<J.Output>, "a work of \(J.self)'s sink kept no handle of its output")
+        // A cast that only restores the static type: it looks up no metadata, which a checked cast would.
+        return unsafeDowncast(handle.unsafelyUnwrapped, to: JobHandle<J.Output>.self)
+    }
+
+    /// Resolves `handle` with `result`, counting it.
+    private func complete(_ result: Result<J.Output, any Error>, handle: JobHandle<J.Output>) {
         guard handle.complete(result) else { return }
         switch result {
-        case .success: metrics?.job(handle.jobName).completed.increment()
-        case .failure(let error): metrics?.failed(handle.jobName, error)
+        case .success: metrics?.job(jobName).completed.increment()
+        case .failure(let error): metrics?.failed(jobName, error)
         }
     }
 
-    /// Resolves the handle with `output`, counting it, without building a `Result`: generic code builds one
+    /// Resolves `handle` with `output`, counting it, without building a `Result`: generic code builds one
     /// through a type-metadata lookup at run time, once per job.
-    private func succeed(_ output: J.Output) {
-        if handle.succeed(output) { metrics?.job(handle.jobName).completed.increment() }
+    private func succeed(_ output: J.Output, handle: JobHandle<J.Output>) {
+        if handle.succeed(output) { metrics?.job(jobName).completed.increment() }
     }
 
-    package func markRunning() { _ = handle.markRunning() }
+    package func markRunning(handle: (any AnyObject & Sendable)?) { _ = jobHandle(handle).markRunning() }
 
-    package func deliver(_ items: [ReceivedFrame], first: Int, count: Int) -> Bool {
+    package func deliver(
+        _ items: [ReceivedFrame], first: Int, count: Int, handle: (any AnyObject & Sendable)?
+    ) -> Bool {
         guard let item = items.first else { return false }
+        let handle = jobHandle(handle)
         // The common case first, without building a `Result` or an optional of the output, whose metadata generic
         // code looks up at run time.
         if item.flags == ResultFlag.success {
@@ -70,33 +81,33 @@ package final class SingleJobSink<J: Job>: PoolJobSink, JobController {
                 succeed(
                     try item.withPayloadBytes { bytes throws(WireError) in
                         try WireDecoder().decode(J.Output.self, from: bytes)
-                    }
+                    },
+                    handle: handle
                 )
                 return false
             } catch {
                 // Decoded again below, to the error that says why.
             }
         }
-        complete(JobMessages.decode(item, as: J.Output.self, jobName: handle.jobName, registry: registry))
+        complete(JobMessages.decode(item, as: J.Output.self, jobName: jobName, registry: registry), handle: handle)
         return false
     }
 
-    package func fail(_ error: any Error, jobs range: Range<Int>) -> Bool {
-        complete(.failure(error))
+    package func fail(_ error: any Error, jobs range: Range<Int>, handle: (any AnyObject & Sendable)?) -> Bool {
+        complete(.failure(error), handle: jobHandle(handle))
         return false
     }
 
     package func deliverBatch(_ item: ReceivedFrame, to members: ArraySlice<PoolWork>) {
-        let kind = Self.self
         let base = members.startIndex
         let count = members.count
-        switch JobMessages.outcome(item, of: J.Output.self, count: count, jobName: handle.jobName, registry: registry) {
+        switch JobMessages.outcome(item, of: J.Output.self, count: count, jobName: jobName, registry: registry) {
         case .success(let outcome):
-            // Every member of a batch has a sink of this very type (see `PoolState.batched`).
-            outcome.forEach(count: count, jobName: handle.jobName, registry: registry) { index, output in
-                unsafeDowncast(members[base + index].sink!, to: kind).succeed(output)
+            // Every member of a batch is a job of this very type (see `PoolState.batched`).
+            outcome.forEach(count: count, jobName: jobName, registry: registry) { index, output in
+                succeed(output, handle: jobHandle(members[base + index].sink?.handle))
             } failure: { index, error in
-                unsafeDowncast(members[base + index].sink!, to: kind).complete(.failure(error))
+                complete(.failure(error), handle: jobHandle(members[base + index].sink?.handle))
             }
         case .failure(let error):
             for index in members.indices { _ = members[index].sink?.fail(error, jobs: 0..<1) }
