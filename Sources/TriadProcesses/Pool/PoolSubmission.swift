@@ -159,5 +159,7 @@ package final class SingleJobTemplate: @unchecked Sendable {
 
 /// A buffer in which a job is encoded before its bytes are kept in its work (see `SingleJobTemplate.takeScratch()`).
 package final class JobBytesScratch {
-    package var bytes: [UInt8] = []
+    /// Unchecked for exclusive access, which would cost a run-time check per job: one thread at a time holds the
+    /// buffer (see `SpareSlot`), and it swaps the array out before it uses it.
+    @exclusivity(unchecked) package var bytes: [UInt8] = []
 }
