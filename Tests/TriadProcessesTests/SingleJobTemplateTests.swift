@@ -36,6 +36,26 @@ struct SingleJobTemplateTests {
         await pool.shutdown()
     }
 
+    @Test("a pool dropped without a shutdown is freed once its workers are gone, though its jobs' sink holds it")
+    func droppedPoolIsFreed() async throws {
+        weak var released: PoolStorage?
+        var pids: [Int32] = []
+        do {
+            let pool = TestPools.pool(workers: 1)
+            released = pool.storage
+            // Submitting makes the type's template, whose sink refers to the pool's storage.
+            #expect(try await pool.submit(Square(6)).value == 36)
+            let kept = try pool.submit(Square(7))
+            #expect(try await kept.value == 49)
+            pids = pool.storage.workerPIDs
+        }
+        // Waits for the event, the storage's release, with a generous bound so that a leak fails instead of hanging.
+        let deadline = ContinuousClock.now + .seconds(120)
+        while released != nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(released == nil, "the dropped pool's storage is still alive")
+        #expect(pids.allSatisfy(TestPools.isDead))
+    }
+
     @Test("a template's jobs share its sink, which resolves and cancels each through the handle its work keeps")
     func madeAlike() throws {
         let owner = RecordingOwner()

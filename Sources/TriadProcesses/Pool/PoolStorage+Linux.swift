@@ -18,8 +18,8 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
     private let sequences = Atomic<UInt64>(0)
     /// Jobs submitted while every worker was busy, waiting for the next state change to take them in.
     private let inbox = Mutex(Inbox())
-    /// The templates of the job types submitted so far that the registry holds, by type. They stay for the pool's
-    /// life, so that ``lastRegistered`` may point at one without holding it.
+    /// The templates of the job types submitted so far that the registry holds, by type. They stay for as long as
+    /// the pool's front, which alone looks them up, so that ``lastRegistered`` may point at one without holding it.
     private let registeredJobs = Mutex<[ObjectIdentifier: SingleJobTemplate]>([:])
     /// The template of the job type submitted last, read without a lock: a program most often submits many jobs of
     /// one type in a row, and then finds its template without the lock and the hashing of ``registeredJobs``.
@@ -98,6 +98,19 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
         }
         lastRegistered.store(UInt(bitPattern: Unmanaged.passUnretained(template).toOpaque()), ordering: .releasing)
         return template
+    }
+
+    /// Lets go of the single jobs' templates, whose sinks hold the storage: called when the pool's front goes,
+    /// when nothing can look a template up any more, so that the storage is freed once its last handle resolves and
+    /// its last driver ends.
+    func forgetTemplates() {
+        lastRegistered.store(0, ordering: .releasing)
+        let templates = registeredJobs.withLock { templates in
+            defer { templates = [:] }
+            return templates
+        }
+        // Released after the lock: the last release of a sink may run its deinit.
+        _ = consume templates
     }
 
     func nextSequence() -> UInt64 {

@@ -62,6 +62,7 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
         // A pool dropped without a shutdown leaves no workers behind.
         SignalShutdown.untrack(storage)
         storage.killNow()
+        storage.forgetTemplates()
     }
 
     /// Queues a job and returns its handle at once.

@@ -18,8 +18,10 @@ package final class SingleJobSink<J: Job>: PoolJobSink, JobController {
     package let registry: JobRegistry
     /// Where the jobs' outcomes are counted, if the pool reports metrics.
     package let metrics: PoolMetrics?
-    /// The executor, for cancelling a job's message; weak, for the executor keeps the sink through its template.
-    private weak let owner: (any PoolJobOwner)?
+    /// The executor, for cancelling a job's message. It keeps the sink through the type's template, and lets go of
+    /// its templates when its front goes (see `PoolStorage.forgetTemplates()`), which ends that cycle. Not weak: a
+    /// weak reference would move the executor's reference count aside, and every retain of it would cost more.
+    private let owner: (any PoolJobOwner)?
 
     package init(
         jobName: String,
