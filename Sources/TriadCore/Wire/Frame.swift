@@ -34,8 +34,10 @@ package struct Frame: Sendable, Hashable {
         let fixed =
             UInt64(magic.0) | UInt64(magic.1) << 8 | UInt64(magic.2) << 16 | UInt64(protocolVersion) << 24
             | UInt64(kind) << 32 | UInt64(flags) << 40
+        // A pair of 8 and 4 bytes takes exactly the header's 12, with no padding after it.
         withUnsafeBytes(of: (fixed.littleEndian, UInt32(truncatingIfNeeded: length).littleEndian)) { header in
-            bytes.append(contentsOf: header.prefix(headerSize))
+            assert(header.count == headerSize)
+            bytes.append(contentsOf: header)
         }
     }
 

@@ -11,8 +11,9 @@ package struct PoolWork: Sendable {
         /// The pool's initializer, which every worker runs first and which resolves nothing.
         case initializer
         /// One submitted job; where its encoding starts in its bytes (see ``Frames/bytes(_:)``; 0 for a job kept
-        /// ``Frames/inline(header:payload:)``), when it is small enough to join a batch of its kind. An offset, not a slice: a slice would be one more reference to the
-        /// same bytes to retain and release wherever the work goes.
+        /// ``Frames/inline(header:payload:)``), when it is small enough to join a batch of its kind. An offset, not
+        /// a slice: a slice would be one more reference to the same bytes to retain and release wherever the work
+        /// goes.
         case single(batchableFrom: Int?)
         /// Quick single jobs of one kind, joined into one message and answered in parts like a chunk.
         case batch([PoolWork])
@@ -331,7 +332,10 @@ package struct InlineJobBytes: Sendable {
 
     /// Appends the bytes kept to `bytes`.
     package func append(to bytes: inout [UInt8]) {
-        withUnsafeBytes(of: storage) { bytes.append(contentsOf: $0.prefix(Int(byteCount))) }
+        // Rebased, so that the append copies the bytes at once rather than element by element through a slice.
+        withUnsafeBytes(of: storage) { kept in
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: kept.prefix(Int(byteCount))))
+        }
     }
 }
 
