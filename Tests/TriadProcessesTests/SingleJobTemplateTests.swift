@@ -65,12 +65,10 @@ struct SingleJobTemplateTests {
         #expect(template.jobName == Square.jobName)
         #expect(template.header == JobHeader.singleTemplate(jobName: Square.jobName))
         let (work, handle) = try PoolSubmission.single(
-            Square(7), named: Square.jobName, sequence: 41, maxFrameSize: 1 << 20, timeout: nil,
-            registry: TestPools.registry, metrics: nil, owner: owner, template: template
+            Square(7), template: template, sequence: 41, maxFrameSize: 1 << 20, timeout: nil
         )
         let (otherWork, otherHandle) = try PoolSubmission.single(
-            Square(8), named: Square.jobName, sequence: 42, maxFrameSize: 1 << 20, timeout: nil,
-            registry: TestPools.registry, metrics: nil, owner: owner, template: template
+            Square(8), template: template, sequence: 42, maxFrameSize: 1 << 20, timeout: nil
         )
         let (plainWork, plainHandle) = try PoolSubmission.single(
             Square(7), named: Square.jobName, sequence: 41, maxFrameSize: 1 << 20, timeout: nil,

@@ -5,10 +5,10 @@ import TriadCore
 /// The executor supplies how to queue a work and how to cancel one: itself as the `PoolJobOwner` of a single job,
 /// a closure for a map's chunk.
 package enum PoolSubmission {
-    /// The work and the handle of one job: encoded once, with the caller's trace context; the handle's controller
-    /// is the job's sink, through which cancelling the handle reaches `owner`. `template` is what the executor
-    /// keeps for jobs of `J`, whose sink they share, if it keeps one; without it the job gets a sink of its own.
-    /// Queue the work with ``enqueue(single:handle:queue:)``.
+    /// The work and the handle of one job of `J`, whose executor keeps no template for it (see
+    /// ``single(_:template:sequence:maxFrameSize:timeout:)``): encoded once, with the caller's trace context, and
+    /// given a sink of its own, which is its handle's controller, through which cancelling the handle reaches
+    /// `owner`. Queue the work with ``enqueue(single:handle:queue:)``.
     ///
     /// - Throws: `ExecutorError.Code.codingFailed` when the job cannot be encoded or is above `maxFrameSize`; the
     ///   handle, which nobody sees, then fails too, so that its span, if traced, ends with the error.
@@ -20,23 +20,54 @@ package enum PoolSubmission {
         timeout: Duration?,
         registry: JobRegistry,
         metrics: PoolMetrics?,
-        owner: any PoolJobOwner,
-        template: SingleJobTemplate? = nil
+        owner: any PoolJobOwner
     ) throws(ExecutorError) -> (work: PoolWork, handle: JobHandle<J.Output>) {
-        let handle: JobHandle<J.Output>
-        // Type-erased at once: passed on as its concrete type, the sink's class metadata would be looked up again.
-        let sink: any PoolJobSink
-        if let template {
-            handle = template.makeHandle(of: J.self, tag: sequence)
-            sink = template.sink
-        } else {
-            let own = SingleJobSink<J>(jobName: name, registry: registry, metrics: metrics, owner: owner)
-            handle = JobHandle(jobName: name, controller: own, tag: sequence)
-            sink = own
-        }
-        let encoded: EncodedJobMessage
+        let sink = SingleJobSink<J>(jobName: name, registry: registry, metrics: metrics, owner: owner)
+        let handle = JobHandle<J.Output>(jobName: name, controller: sink, tag: sequence)
+        let encoded = try encode(job, named: name, sequence: sequence, maxFrameSize: maxFrameSize, handle: handle)
+        let work = PoolWork(
+            sequence: sequence, jobName: name, encoded: encoded, timeout: timeout, sink: sink, handle: handle
+        )
+        return (work, handle)
+    }
+
+    /// The work and the handle of one job of `J`, with what its executor keeps for the type: the `template`, whose
+    /// sink the type's jobs share and which is their handles' controller. Encoded once, with the caller's trace
+    /// context; queue the work with ``enqueue(single:handle:queue:)``.
+    ///
+    /// - Throws: `ExecutorError.Code.codingFailed` when the job cannot be encoded or is above `maxFrameSize`; the
+    ///   handle, which nobody sees, then fails too, so that its span, if traced, ends with the error.
+    package static func single<J: Job>(
+        _ job: J,
+        template: SingleJobTemplate,
+        sequence: UInt64,
+        maxFrameSize: Int,
+        timeout: Duration?
+    ) throws(ExecutorError) -> (work: PoolWork, handle: JobHandle<J.Output>) {
+        let handle = template.makeHandle(of: J.self, tag: sequence)
+        let encoded = try encode(
+            job, named: template.jobName, sequence: sequence, maxFrameSize: maxFrameSize, handle: handle,
+            template: template
+        )
+        let work = PoolWork(
+            sequence: sequence, jobName: template.jobName, encoded: encoded, timeout: timeout, sink: template.sink,
+            handle: handle
+        )
+        return (work, handle)
+    }
+
+    /// Encodes a single job for `handle`, with the caller's trace context; fails the handle with the error if it
+    /// cannot.
+    private static func encode<J: Job, Output>(
+        _ job: J,
+        named name: String,
+        sequence: UInt64,
+        maxFrameSize: Int,
+        handle: JobHandle<Output>,
+        template: SingleJobTemplate? = nil
+    ) throws(ExecutorError) -> EncodedJobMessage {
         do throws(ExecutorError) {
-            encoded = try JobMessages.single(
+            return try JobMessages.single(
                 job, named: name, sequence: sequence, maxFrameSize: maxFrameSize,
                 context: JobTracing.begin(jobName: name, jobs: 1, handle: handle), template: template
             )
@@ -44,15 +75,10 @@ package enum PoolSubmission {
             _ = handle.fail(error)
             throw error
         }
-        let work = PoolWork(
-            sequence: sequence, jobName: name, encoded: encoded, timeout: timeout, sink: sink, handle: handle
-        )
-        return (work, handle)
     }
 
-    /// Queues a single job's `work` (from
-    /// ``single(_:named:sequence:maxFrameSize:timeout:registry:metrics:owner:template:)``, whose handle's controller
-    /// already cancels it) with `queue`.
+    /// Queues a single job's `work` (from one of the `single` functions, whose handle's controller already cancels
+    /// it) with `queue`.
     ///
     /// - Throws: What `queue` throws (`shutDown`, say); the handle, which nobody sees, then fails too.
     package static func enqueue<Output: Sendable>(

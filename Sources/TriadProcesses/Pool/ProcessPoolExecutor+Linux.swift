@@ -77,11 +77,9 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
     ///   `ExecutorError.Code.shutDown` after shutdown. A job that fails in its worker does not make `submit`
     ///   throw: its handle carries the error.
     public func submit<J: Job>(_ job: J, options: JobOptions) throws(ExecutorError) -> JobHandle<J.Output> {
-        let registered = try registeredJob(of: J.self)
         let (work, handle) = try PoolSubmission.single(
-            job, named: registered.jobName, sequence: storage.nextSequence(),
-            maxFrameSize: storage.configuration.maxFrameSize, timeout: options.timeout, registry: storage.registry,
-            metrics: storage.metrics, owner: storage, template: registered
+            job, template: registeredJob(of: J.self), sequence: storage.nextSequence(),
+            maxFrameSize: storage.configuration.maxFrameSize, timeout: options.timeout
         )
         try PoolSubmission.enqueue(single: work, handle: handle, queue: storage.enqueue)
         return handle
