@@ -27,6 +27,42 @@ struct JobHandleTests {
         #expect(error?.code == .cancelled)
     }
 
+    @Test("a handle gives back outputs of every kind as they went in: values, optionals, existentials, classes")
+    func outputsOfEveryKind() async throws {
+        let text = JobHandle<String>(jobName: "demo")
+        #expect(text.succeed(String(repeating: "é", count: 100)))
+        #expect(try await text.value == String(repeating: "é", count: 100))
+        #expect(try text.finishedValue() == String(repeating: "é", count: 100))
+
+        let none = JobHandle<Int?>(jobName: "demo")
+        #expect(none.succeed(nil))
+        #expect(try await none.value == nil)
+        let some = JobHandle<Int?>(jobName: "demo")
+        #expect(some.succeed(3))
+        #expect(try await some.value == 3)
+
+        // An existential output keeps its value's own type inside the handle, which reads it back as the existential.
+        let existential = JobHandle<any Sendable>(jobName: "demo")
+        #expect(existential.succeed(42))
+        #expect(try await existential.value as? Int == 42)
+        let nested = JobHandle<any Sendable>(jobName: "demo")
+        #expect(nested.succeed(Optional<any Sendable>.some("inner") as any Sendable))
+        #expect(String(describing: try await nested.value) == String(describing: Optional<any Sendable>.some("inner")))
+
+        // A class output handed in as a subclass comes back as the very object.
+        let object = Derived()
+        let base = JobHandle<Base>(jobName: "demo")
+        #expect(base.succeed(object))
+        #expect(try await base.value === object)
+        #expect(try base.finishedValue() === object)
+
+        // A large value, kept out of line in the handle's storage.
+        let large = JobHandle<[Int]>(jobName: "demo")
+        #expect(large.succeed(Array(0..<1000)))
+        for _ in 0..<3 { #expect(try await large.value == Array(0..<1000)) }
+        #expect(try await large.result.map { $0.count }.get() == 1000)
+    }
+
     @Test("cancelling a pending job resolves it and tells the executor it was not running")
     func cancelPending() async {
         let handle = JobHandle<Int>(jobName: "demo")
@@ -197,3 +233,7 @@ private final class RecordingController: JobController {
         return WaitAssistSession(poll: { [events] in events.record("poll") }, end: { [events] in events.record("end") })
     }
 }
+
+/// A class output, and a subclass handed in as one.
+private class Base: @unchecked Sendable {}
+private final class Derived: Base, @unchecked Sendable {}
