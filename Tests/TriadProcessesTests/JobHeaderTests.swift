@@ -143,6 +143,20 @@ struct JobHeaderTests {
         #expect(next.message.segments.flatMap(\.bytes) == nextPlain.bytes)
     }
 
+    @Test("a work keeps an encoding of up to 24 bytes, whole and in order, and refuses a longer one")
+    func inlineBytesBounds() {
+        for count in [0, 1, 7, 8, 9, 23, InlineJobBytes.capacity] {
+            let source = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+            let kept = source.withUnsafeBytes { InlineJobBytes($0) }
+            #expect(kept?.count == count)
+            var appended: [UInt8] = [0xFF]
+            kept?.append(to: &appended)
+            #expect(appended == [0xFF] + source)
+        }
+        let longer = [UInt8](repeating: 1, count: InlineJobBytes.capacity + 1)
+        #expect(longer.withUnsafeBytes { InlineJobBytes($0) } == nil)
+    }
+
     @Test("a trace context travels in the header and reads back whole")
     func tracedRoundTrip() throws {
         let context = [
