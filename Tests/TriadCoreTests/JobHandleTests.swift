@@ -90,14 +90,8 @@ struct JobHandleTests {
     @Test("a controller hears of a cancellation once, starts a waiter's assist while pending, and goes at resolution")
     func controller() {
         let events = EventLog()
-        weak var released: RecordingController?
-        let handle: JobHandle<Int>
-        do {
-            let controller = RecordingController(events)
-            released = controller
-            handle = JobHandle<Int>(jobName: "demo", controller: controller, tag: 7)
-        }
-        #expect(released != nil, "the handle keeps its controller while it is pending")
+        let (handle, released) = controlledHandle(events, tag: 7)
+        #expect(released.controller != nil, "the handle keeps its controller while it is pending")
         #expect(handle.markRunning())
         do {
             let session = handle.beginWaitAssist()
@@ -107,7 +101,7 @@ struct JobHandleTests {
         #expect(handle.cancel())
         #expect(!handle.cancel())
         #expect(events.entries == ["assist", "poll", "end", "cancel(tag: 7, wasRunning: true)"])
-        #expect(released == nil, "a resolved handle lets go of its controller")
+        #expect(released.controller == nil, "a resolved handle lets go of its controller")
         #expect(handle.beginWaitAssist() == nil)
         #expect(handle.state == .cancelled)
     }
@@ -115,15 +109,9 @@ struct JobHandleTests {
     @Test("a handle that resolves on its own never calls its controller, and lets go of it")
     func controllerAfterSuccess() async throws {
         let events = EventLog()
-        weak var released: RecordingController?
-        let handle: JobHandle<Int>
-        do {
-            let controller = RecordingController(events)
-            released = controller
-            handle = JobHandle<Int>(jobName: "demo", controller: controller, tag: 1)
-        }
+        let (handle, released) = controlledHandle(events, tag: 1)
         #expect(handle.succeed(3))
-        #expect(released == nil, "a resolved handle lets go of its controller")
+        #expect(released.controller == nil, "a resolved handle lets go of its controller")
         #expect(!handle.cancel())
         #expect(handle.beginWaitAssist() == nil)
         #expect(events.entries.isEmpty)
@@ -218,6 +206,21 @@ private final class EventLog: Sendable {
     var entries: [String] { log.withLock { $0 } }
 
     func record(_ event: String) { log.withLock { $0.append(event) } }
+}
+
+/// A pending handle whose controller records to `events`, known by `tag`, and a weak reference to that controller,
+/// which only the handle keeps.
+private func controlledHandle(_ events: EventLog, tag: UInt64) -> (JobHandle<Int>, WeakController) {
+    let controller = RecordingController(events)
+    let released = WeakController(controller)
+    return (JobHandle<Int>(jobName: "demo", controller: controller, tag: tag), released)
+}
+
+/// A weak reference to a controller, to tell whether anything still keeps it.
+private final class WeakController {
+    weak var controller: RecordingController?
+
+    init(_ controller: RecordingController) { self.controller = controller }
 }
 
 /// A controller that records what its handle asks of it.

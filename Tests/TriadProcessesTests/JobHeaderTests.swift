@@ -19,6 +19,17 @@ private func sink() -> SingleJobSink<Square> {
     SingleJobSink(jobName: Square.jobName, registry: TestPools.registry)
 }
 
+extension EncodedJobMessage {
+    /// The job's own encoding, when it may travel in a batch with others of its kind.
+    fileprivate var batchablePayload: [UInt8]? {
+        guard batchablePayloadStart != nil else { return nil }
+        guard let inline else { return Array(bytes[payloadStart...]) }
+        var payload: [UInt8] = []
+        inline.payload.append(to: &payload)
+        return payload
+    }
+}
+
 /// The encoding a work contributes to a batch, or nil when it may not join one.
 private func batchPayload(of work: PoolWork) -> [UInt8]? {
     guard let count = work.batchablePayloadCount else { return nil }

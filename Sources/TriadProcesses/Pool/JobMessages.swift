@@ -34,7 +34,11 @@ package enum JobMessages {
         try appendDataFrame(to: &bytes, chunks: &chunks, jobName: name, maxFrameSize: maxFrameSize) {
             bytes throws(WireError) in
             payloadStart = bytes.count
-            let plan = template?.encodingPlan ?? WireEncodingPlan(for: J.self)
+            // A traced job of a type with a template keeps to its plan; without one, making a plan for a single
+            // job would cost an allocation more than the path look-up it saves.
+            guard let plan = template?.encodingPlan else {
+                return try WireEncoder().encode(job, appendingTo: &bytes, borrowingFrom: OutgoingMessage.borrowMinimum)
+            }
             return try WireEncoder().encode(
                 job, plan: plan, appendingTo: &bytes, borrowingFrom: OutgoingMessage.borrowMinimum
             )
@@ -249,17 +253,8 @@ package struct EncodedJobMessage: Sendable {
         return chunks.isEmpty ? .bytes(bytes) : .message(message)
     }
 
-    /// The job's own encoding, for a job that may travel in a batch with others of its kind: only a small job
-    /// with no array out of line.
-    package var batchablePayload: [UInt8]? {
-        guard batchablePayloadStart != nil else { return nil }
-        guard let inline else { return Array(bytes[payloadStart...]) }
-        var payload: [UInt8] = []
-        inline.payload.append(to: &payload)
-        return payload
-    }
-
-    /// Where ``batchablePayload`` starts in ``bytes``, or nil when the job may not travel in a batch.
+    /// Where the job's own encoding starts in ``bytes`` when it may travel in a batch with others of its kind (only
+    /// a small job with no array out of line), or nil when it may not.
     package var batchablePayloadStart: Int? {
         if inline != nil { return 0 }
         guard chunks.isEmpty, !traced, bytes.count - payloadStart <= 1024 else { return nil }

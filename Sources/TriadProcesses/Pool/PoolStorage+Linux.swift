@@ -73,8 +73,8 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
         mutate { state, actions, _ in state.ensureWorkers(actions: &actions) }
     }
 
-    /// The template of single jobs of `J` (its name, header, handle and sink classes), if the registry holds it,
-    /// else nil.
+    /// The template of single jobs of `J` (its name, header, codec plan, handle class and shared sink), if the
+    /// registry holds it, else nil.
     func registeredJob<J: Job>(of type: J.Type) -> SingleJobTemplate? {
         let key = ObjectIdentifier(type)
         if let last = UnsafeRawPointer(bitPattern: lastRegistered.load(ordering: .acquiring)) {

@@ -153,7 +153,7 @@ package struct PoolWork: Sendable {
 }
 
 extension PoolWork {
-    /// A submitted job, whose `handle` is passed when `sink` is one that jobs of its type share (see ``WorkSink``).
+    /// A submitted job, with the `handle` that its single-job sink resolves from the work (see ``WorkSink``).
     package init(
         sequence: UInt64,
         jobName: String,

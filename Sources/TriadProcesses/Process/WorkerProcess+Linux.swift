@@ -313,10 +313,9 @@ final class WorkerProcess: PoolWorker {
     }
 
     /// Reads what the result ring holds, up to a bound, and hands the complete results to `supervisor`; called
-    /// under `incoming`'s lock. Returns whether it read anything. A protocol violation is kept in `assembly` for
-    /// the driver, which ends the worker.
-    /// Reads what the ring holds and hands complete results to `supervisor`. Returns whether any bytes came, and
-    /// when to tick next: as the supervisor said, if it took results, else at once if bytes came.
+    /// under `incoming`'s lock. Returns whether any bytes came, and when to tick next: as the supervisor said, if it
+    /// took results, else at once if bytes came. A protocol violation is kept in `assembly` for the driver, which
+    /// ends the worker.
     private func readResults(
         _ assembly: ResultAssembly,
         supervisor: any WorkerSupervisor
