@@ -91,6 +91,9 @@ final class ClusterStorage: EngineHandler, PoolJobOwner, @unchecked Sendable {
     /// None: a cluster's results come through its engine's thread alone.
     func assistWaiter() -> WaitAssistSession? { nil }
 
+    /// Nothing, for the same reason: an awaiting task suspends at once.
+    func assistAwaiter(until finished: () -> Bool) {}
+
     // MARK: - On the engine's thread
 
     func received(_ inbound: Inbound) {

@@ -62,7 +62,7 @@ public final class JobHandle<Output: Sendable>: Sendable {
     /// Waits for a pending handle's outcome; see ``value``.
     @usableFromInline
     nonisolated(nonsending) func _awaitValue() async throws -> Output {
-        var outcome = storage.withLock { $0.promise.outcome }
+        var outcome = outcomeAfterAssist()
         if outcome == nil { outcome = await waitForOutcome() }
         return try Self.unwrap(outcome!)
     }
@@ -73,10 +73,20 @@ public final class JobHandle<Output: Sendable>: Sendable {
     /// ``value``, it runs on the caller's executor.
     public nonisolated(nonsending) var result: Result<Output, any Error> {
         get async {
-            var outcome = storage.withLock { $0.promise.outcome }
+            var outcome = outcomeAfterAssist()
             if outcome == nil { outcome = await waitForOutcome() }
             return Result { try Self.unwrap(outcome!) }
         }
+    }
+
+    /// The outcome, if the handle has resolved or resolves while the executor's assist lasts (see
+    /// ``JobController/assistBeforeSuspending(until:)``): a task about to suspend for a short job gets its result
+    /// without the wake-up that resumes a suspended task.
+    private func outcomeAfterAssist() -> HandleOutcome? {
+        let (outcome, controller) = storage.withLock { ($0.promise.outcome, $0.controller) }
+        guard outcome == nil, let controller else { return outcome }
+        controller.assistBeforeSuspending { self.isFinished }
+        return storage.withLock { $0.promise.outcome }
     }
 
     /// Suspends until the handle resolves; cancelling the waiting task cancels the job. (A plain `async` function:
@@ -233,6 +243,17 @@ package protocol JobController: AnyObject, Sendable {
     /// outcome sooner: a process pool reads its workers' results on that thread, instead of handing them from its
     /// own thread to the waiting one. `nil` when the executor offers nothing.
     func beginWaitAssist() -> WaitAssistSession?
+
+    /// What a task does before it suspends to await the handle: a process pool reads its workers' results on the
+    /// task's thread for a few microseconds, so that a short job's result arrives without a suspension and the
+    /// wake-up that resumes it. It returns as soon as `finished` returns true, or when its budget is spent; it must
+    /// stay short (it runs on a thread of Swift's cooperative pool, or on the main actor), and must not block.
+    func assistBeforeSuspending(until finished: () -> Bool)
+}
+
+extension JobController {
+    /// Nothing: the task suspends at once.
+    package func assistBeforeSuspending(until finished: () -> Bool) {}
 }
 
 /// What a thread that blocks waiting for a handle does while it spins (see ``JobController/beginWaitAssist()``):

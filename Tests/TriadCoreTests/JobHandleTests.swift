@@ -118,6 +118,28 @@ struct JobHandleTests {
         #expect(try await handle.value == 3)
     }
 
+    @Test("a task about to suspend runs its controller's assist first, and takes an outcome it brought at once")
+    func awaitAssistBringsOutcome() async throws {
+        let controller = AwaitAssistingController(resolvesWith: 9)
+        let handle = JobHandle<Int>(jobName: "demo", controller: controller, tag: 1)
+        controller.handle.withLock { $0 = handle }
+        #expect(try await handle.value == 9)
+        #expect(controller.events.entries == ["assist: pending", "assist: finished"])
+    }
+
+    @Test("a task whose controller's assist brings nothing suspends, for value and for result alike")
+    func awaitAssistThenSuspend() async throws {
+        for readsResult in [false, true] {
+            let controller = AwaitAssistingController(resolvesWith: nil)
+            let handle = JobHandle<Int>(jobName: "demo", controller: controller, tag: 1)
+            let waiter = Task { readsResult ? try await handle.result.get() : try await handle.value }
+            while controller.events.entries.count < 2 { await Task.yield() }
+            #expect(handle.succeed(4))
+            #expect(try await waiter.value == 4)
+            #expect(controller.events.entries == ["assist: pending", "assist: pending"])
+        }
+    }
+
     @Test("cancelling the awaiting task cancels the job")
     func taskCancellation() async {
         let handle = JobHandle<Int>(jobName: "demo")
@@ -234,6 +256,26 @@ private final class RecordingController: JobController {
     func beginWaitAssist() -> WaitAssistSession? {
         events.record("assist")
         return WaitAssistSession(poll: { [events] in events.record("poll") }, end: { [events] in events.record("end") })
+    }
+}
+
+/// A controller whose assist before a task suspends records whether the handle had finished, at its start and at
+/// its end, and resolves the handle in between with `resolvesWith`, as a pool's assist reads a result that came.
+private final class AwaitAssistingController: JobController {
+    let events = EventLog()
+    let handle = Mutex<JobHandle<Int>?>(nil)
+    private let resolvesWith: Int?
+
+    init(resolvesWith: Int?) { self.resolvesWith = resolvesWith }
+
+    func cancelJob(tag: UInt64, wasRunning: Bool) { events.record("cancel") }
+
+    func beginWaitAssist() -> WaitAssistSession? { nil }
+
+    func assistBeforeSuspending(until finished: () -> Bool) {
+        events.record("assist: \(finished() ? "finished" : "pending")")
+        if let resolvesWith { handle.withLock { $0 }?.succeed(resolvesWith) }
+        events.record("assist: \(finished() ? "finished" : "pending")")
     }
 }
 

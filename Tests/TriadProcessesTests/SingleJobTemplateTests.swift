@@ -12,6 +12,8 @@ private final class RecordingOwner: PoolJobOwner {
     func cancel(root: UInt64) { cancelled.withLock { $0.append(root) } }
 
     func assistWaiter() -> WaitAssistSession? { nil }
+
+    func assistAwaiter(until finished: () -> Bool) {}
 }
 
 /// A job type the test workers do not register.

@@ -95,13 +95,18 @@ nonisolated func measure() async throws {
     await pool.shutdown()
 }
 
-/// A pool of `workers` with the idle strategy of `TRIAD_BENCH_IDLE` (`<spin µs>,<yield µs>`), if set.
+/// A pool of `workers` with the idle strategy of `TRIAD_BENCH_IDLE` (`<spin µs>,<yield µs>[,<await assist µs>]`), if
+/// set.
 func benchPool(workers: Int) -> ProcessPoolExecutor {
     var configuration = ProcessPoolConfiguration(workers: workers)
     if let text = getenv("TRIAD_BENCH_IDLE").map({ String(cString: $0) }) {
         let parts = text.split(separator: ",").compactMap { Int($0) }
-        if parts.count == 2 {
-            configuration.idleStrategy = IdleStrategy(spin: .microseconds(parts[0]), yield: .microseconds(parts[1]))
+        if parts.count == 2 || parts.count == 3 {
+            configuration.idleStrategy = IdleStrategy(
+                spin: .microseconds(parts[0]),
+                yield: .microseconds(parts[1]),
+                awaitAssist: parts.count == 3 ? .microseconds(parts[2]) : IdleStrategy.balanced.awaitAssist
+            )
         }
     }
     return ProcessPoolExecutor(configuration: configuration)

@@ -161,35 +161,55 @@ public struct ProcessPoolConfiguration: Sendable {
 ///
 /// While a thread blocks in `JobHandle.wait()` on one of the pool's jobs, and so spins for its result, a worker
 /// spins for the first 10 µs of its span (never past it) instead of yielding: that thread submits its next job as
-/// soon as it has the result, and a yield would hide it for the length of a system call.
+/// soon as it has the result, and a yield would hide it for the length of a system call. A task that awaits a job's
+/// handle reads the workers' results itself, for ``awaitAssist``, before it suspends.
 public struct IdleStrategy: Sendable, Hashable {
     /// How long a side spins on the ring after its last frame.
     public var spin: Duration
     /// How long it then calls `sched_yield` between looks at the ring, before it parks: other threads that want its
     /// CPU get it at once, but with none waiting this burns the CPU as spinning does.
     public var yield: Duration
+    /// How long a task that awaits a pending job's handle (`value` or `result`) reads the workers' results itself
+    /// before it suspends. A short job's result then reaches the task on its own thread, without the wake-up that
+    /// resumes a suspended task, and often that of a parked pool thread before it (10 to 30 µs here, several times
+    /// the job's whole round trip). It spins on a thread of Swift's cooperative pool (or on the main actor),
+    /// yielding between looks, so it is short, and no longer than the wake-ups it saves: the rule of spinning for
+    /// as long as blocking costs, which never wastes more than the blocking would. A pool whose awaits keep
+    /// outlasting it stops spinning, but for one await in 32 that checks whether its jobs got shorter. Zero
+    /// suspends at once.
+    public var awaitAssist: Duration
 
     /// Makes a strategy. Negative durations count as zero.
-    public init(spin: Duration, yield: Duration) {
+    public init(spin: Duration, yield: Duration, awaitAssist: Duration = .microseconds(20)) {
         self.spin = spin
         self.yield = yield
+        self.awaitAssist = awaitAssist
     }
 
     /// Spins 1 µs, then yields for 150 µs, then parks: a steady stream of jobs never parks, and a pool that goes
     /// quiet stops using CPU within a fifth of a millisecond. Yielding rather than spinning suits machines with
-    /// few CPUs, where the pool's thread, the worker and the waiting program take turns on them. The default.
+    /// few CPUs, where the pool's thread, the worker and the waiting program take turns on them. An awaiting task
+    /// reads results for 20 µs before it suspends. The default.
     public static let balanced = IdleStrategy(spin: .microseconds(1), yield: .microseconds(150))
 
-    /// Spins 5 µs and yields 2 ms before it parks: for a program that submits jobs one after another with a
-    /// little work between them, at the cost of a CPU kept busy for 2 ms after each result.
-    public static let lowLatency = IdleStrategy(spin: .microseconds(5), yield: .milliseconds(2))
+    /// Spins 5 µs and yields 2 ms before it parks, and has an awaiting task read results for 50 µs: for a program
+    /// that submits jobs one after another with a little work between them, at the cost of a CPU kept busy for
+    /// 2 ms after each result.
+    public static let lowLatency = IdleStrategy(
+        spin: .microseconds(5),
+        yield: .milliseconds(2),
+        awaitAssist: .microseconds(50)
+    )
 
-    /// Parks at once: for a machine where every CPU is busy with other work, at the cost of a wake-up per message.
-    public static let lowCPU = IdleStrategy(spin: .zero, yield: .zero)
+    /// Parks at once, and an awaiting task suspends at once: for a machine where every CPU is busy with other
+    /// work, at the cost of a wake-up per message.
+    public static let lowCPU = IdleStrategy(spin: .zero, yield: .zero, awaitAssist: .zero)
 
     var schedule: IdleSchedule {
         IdleSchedule(spinNanos: Self.nanoseconds(spin), yieldNanos: Self.nanoseconds(yield))
     }
+
+    var awaitAssistNanos: UInt64 { Self.nanoseconds(awaitAssist) }
 
     private static func nanoseconds(_ duration: Duration) -> UInt64 {
         let (seconds, attoseconds) = duration.components

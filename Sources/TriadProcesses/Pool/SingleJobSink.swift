@@ -7,6 +7,8 @@ package protocol PoolJobOwner: AnyObject, Sendable {
     func cancel(root: UInt64)
     /// The assist of a thread that blocks waiting for a handle (see `JobController.beginWaitAssist()`), if any.
     func assistWaiter() -> WaitAssistSession?
+    /// The assist of a task about to suspend for a handle (see `JobController.assistBeforeSuspending(until:)`).
+    func assistAwaiter(until finished: () -> Bool)
 }
 
 /// The sink of the single jobs of one type that one executor runs: decodes a job's output into its handle, which
@@ -44,6 +46,8 @@ package final class SingleJobSink<J: Job>: PoolJobSink, JobController {
     }
 
     package func beginWaitAssist() -> WaitAssistSession? { owner?.assistWaiter() }
+
+    package func assistBeforeSuspending(until finished: () -> Bool) { owner?.assistAwaiter(until: finished) }
 
     /// The handle a work of this sink keeps.
     ///
