@@ -211,7 +211,14 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
     /// across runs, against 4 to 8 µs when yielding, as a thread blocked in `wait()` does).
     func assistAwaiter(until finished: () -> Bool) {
         guard awaitAssistNanos > 0, awaitAssistPolicy.withLock({ $0.admits() }) else { return }
-        let workers = beginAssist()
+        let workers = started.withLock { $0 }
+        // Not while a driver delivers results: they are on their way, and a task must not wait for its lock.
+        var begun = 0
+        while begun < workers.count, workers[begun].tryBeginAssist() { begun += 1 }
+        guard begun == workers.count else {
+            endAssist(workers[..<begun])
+            return
+        }
         let start = triad_monotonic_ns()
         var broughtOutcome = false
         while true {
@@ -237,7 +244,7 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
         for worker in workers { worker.assist(supervisor: self) }
     }
 
-    private func endAssist(_ workers: [WorkerProcess]) {
+    private func endAssist(_ workers: some Sequence<WorkerProcess>) {
         let watchesIdleness = configuration.idleTimeout != nil
         for worker in workers {
             worker.endAssist()

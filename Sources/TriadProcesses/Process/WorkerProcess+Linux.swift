@@ -288,14 +288,24 @@ final class WorkerProcess: PoolWorker {
     func beginAssist() {
         // Under the reading side's lock, which the driver holds for its own flag changes, and which says whether
         // the rings are still mapped.
-        incoming.withLock { assembly in
-            guard !assembly.closed else { return }
-            if assisting.wrappingAdd(1, ordering: .relaxed).oldValue == 0 {
-                resultFlags.lowerWaitingForBytes()
-                // The worker then spins 10 µs, not 1, before it yields between jobs: the next job follows each
-                // result at once (see `IdleWaiter.step(now:peerSpins:)`).
-                resultFlags.markReaderSpinning(true)
-            }
+        incoming.withLock { startAssisting($0) }
+    }
+
+    /// Starts assisting as ``beginAssist()`` does, unless another thread is reading the results now (the driver,
+    /// most often, delivering a batch): then it returns false at once, and the caller does not assist, since the
+    /// results are on their way. For an awaiting task, which must not wait for a lock that a driver holds while
+    /// it delivers hundreds of results.
+    func tryBeginAssist() -> Bool {
+        incoming.withLockIfAvailable { startAssisting($0) } != nil
+    }
+
+    private func startAssisting(_ assembly: ResultAssembly) {
+        guard !assembly.closed else { return }
+        if assisting.wrappingAdd(1, ordering: .relaxed).oldValue == 0 {
+            resultFlags.lowerWaitingForBytes()
+            // The worker then spins 10 µs, not 1, before it yields between jobs: the next job follows each
+            // result at once (see `IdleWaiter.step(now:peerSpins:)`).
+            resultFlags.markReaderSpinning(true)
         }
     }
 
