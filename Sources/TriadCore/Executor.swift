@@ -106,7 +106,9 @@ public struct MapOptions: Sendable {
     public var chunkSize: Int?
     /// The timeout of each job once it has started; `nil` for the executor's default.
     public var timeout: Duration?
-    /// Called after each job finishes, from the thread that finished it. Keep it short.
+    /// Called after each job finishes, on whichever thread delivers its result: one of the executor's own, or one
+    /// that waits for another of its jobs and reads results meanwhile. Keep it short, and rely neither on the
+    /// thread nor on the task-local values it may see.
     public var progress: (@Sendable (MapProgress) -> Void)?
 
     /// Makes map options.

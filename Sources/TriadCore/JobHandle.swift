@@ -81,11 +81,12 @@ public final class JobHandle<Output: Sendable>: Sendable {
 
     /// The outcome, if the handle has resolved or resolves while the executor's assist lasts (see
     /// ``JobController/assistBeforeSuspending(until:)``): a task about to suspend for a short job gets its result
-    /// without the wake-up that resumes a suspended task.
+    /// without the wake-up that resumes a suspended task. A cancelled task does not assist, and stops assisting
+    /// once it is cancelled: it goes on to cancel the job.
     private func outcomeAfterAssist() -> HandleOutcome? {
         let (outcome, controller) = storage.withLock { ($0.promise.outcome, $0.controller) }
-        guard outcome == nil, let controller else { return outcome }
-        controller.assistBeforeSuspending { self.isFinished }
+        guard outcome == nil, let controller, !Task.isCancelled else { return outcome }
+        controller.assistBeforeSuspending { self.isFinished || Task.isCancelled }
         return storage.withLock { $0.promise.outcome }
     }
 
@@ -202,7 +203,9 @@ public final class JobHandle<Output: Sendable>: Sendable {
     }
 
     /// Runs `callback` once the handle resolves, at once if it already has. The callback runs on the thread that
-    /// resolves the handle, so it must be short and must not block.
+    /// resolves the handle, so it must be short and must not block: an executor's own thread, or a thread that
+    /// waits for another job and reads results meanwhile (a process pool's blocking waiter, or a task about to
+    /// suspend; see ``JobController/assistBeforeSuspending(until:)``).
     package func whenComplete(_ callback: @escaping @Sendable (Result<Output, any Error>) -> Void) {
         let ready = storage.withLock { storage -> HandleOutcome? in
             if let outcome = storage.promise.outcome { return outcome }
@@ -246,8 +249,9 @@ package protocol JobController: AnyObject, Sendable {
 
     /// What a task does before it suspends to await the handle: a process pool reads its workers' results on the
     /// task's thread for a few microseconds, so that a short job's result arrives without a suspension and the
-    /// wake-up that resumes it. It returns as soon as `finished` returns true, or when its budget is spent; it must
-    /// stay short (it runs on a thread of Swift's cooperative pool, or on the main actor), and must not block.
+    /// wake-up that resumes it. It returns as soon as `finished` returns true (the handle resolved, or the task was
+    /// cancelled), or when its budget is spent; it must stay short (it runs on a thread of Swift's cooperative pool,
+    /// or on the main actor), and must not wait for a lock that another thread may hold for long.
     func assistBeforeSuspending(until finished: () -> Bool)
 }
 

@@ -12,8 +12,15 @@ struct AwaitAssistPolicy: Equatable {
     /// While it backs off, one await in this many assists.
     static let probeInterval = 32
 
+    /// Admitted assists in a row that ended before their job did, up to ``missesBeforeBackingOff``.
     private(set) var misses = 0
+    /// Awaits not admitted since the last probe.
     private(set) var skipped = 0
+    /// Admitted assists that brought their job's outcome, in all.
+    private(set) var hits = 0
+    /// Admitted assists that read nothing because other threads were reading every worker's results, in all: they
+    /// say nothing of the jobs' length, so they count as neither a hit nor a miss.
+    private(set) var busy = 0
 
     /// Whether this await assists. Counts it among the skipped ones if not.
     mutating func admits() -> Bool {
@@ -27,10 +34,14 @@ struct AwaitAssistPolicy: Equatable {
     /// Records how an admitted assist ended: with its job's outcome in hand, or not.
     mutating func record(broughtOutcome: Bool) {
         if broughtOutcome {
+            hits += 1
             misses = 0
             skipped = 0
         } else {
             misses = min(misses + 1, Self.missesBeforeBackingOff)
         }
     }
+
+    /// Records an admitted assist that found every worker's results being read by other threads.
+    mutating func recordBusy() { busy += 1 }
 }

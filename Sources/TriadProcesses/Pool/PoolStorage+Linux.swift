@@ -35,6 +35,8 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
     /// How long a task about to suspend for a job reads results first (`IdleStrategy.awaitAssist`), and whether the
     /// last such assists brought results.
     private let awaitAssistNanos: UInt64
+    /// Whether the drivers spin or yield before they park (see ``assistAwaiter(until:)``).
+    private let driversIdleBeforeParking: Bool
     let awaitAssistPolicy = Mutex(AwaitAssistPolicy())
 
     init(configuration: ProcessPoolConfiguration, registry: JobRegistry) {
@@ -45,6 +47,8 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
         self.logger = logger
         metrics = PoolMetrics.make(configuration)
         awaitAssistNanos = configuration.idleStrategy.awaitAssistNanos
+        let schedule = configuration.idleStrategy.schedule
+        driversIdleBeforeParking = schedule.spinNanos > 0 || schedule.yieldNanos > 0
         launch = WorkerLaunch(configuration: configuration)
         var initializer: PoolWork?
         if let job = configuration.initializer {
@@ -206,33 +210,42 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
     /// The assist of a task about to suspend for a single job's handle (see
     /// `JobController.assistBeforeSuspending(until:)`): the same reading as ``assistWaiter()``'s, for
     /// `IdleStrategy.awaitAssist` at most, and only while such assists bring results (see ``AwaitAssistPolicy``).
-    /// It yields the CPU between looks: with CPU pause hints instead, a task that shared its CPU with the worker
-    /// or a driver kept it from them for the whole budget (the awaited round trip then varied between 4 and 20 µs
-    /// across runs, against 4 to 8 µs when yielding, as a thread blocked in `wait()` does).
+    ///
+    /// It reads only the workers whose results no other thread is reading (a driver delivering a batch, most
+    /// often: those results are on their way, and a task must not wait for the lock), and at most
+    /// ``awaitAssistBytesPerPass`` of each per look, so that a look stays short; a driver is woken for what a look
+    /// leaves. It yields the CPU between looks: with CPU pause hints instead, a task that shared its CPU with the
+    /// worker or a driver kept it from them for the whole budget (the awaited round trip then varied between 4 and
+    /// 20 µs across runs, against 4 to 8 µs when yielding, as a thread blocked in `wait()` does). An assist that
+    /// ends without its result wakes the drivers, which parked while it read: they take up their own idle schedule
+    /// again, and catch a result that comes soon after without a wake-up. The deliveries it makes run outside the
+    /// task's `ServiceContext`, as a driver's do: the next chunks of another caller's map, which they may submit,
+    /// must not join this task's trace.
     func assistAwaiter(until finished: () -> Bool) {
         guard awaitAssistNanos > 0, awaitAssistPolicy.withLock({ $0.admits() }) else { return }
-        let workers = started.withLock { $0 }
-        // Not while a driver delivers results: they are on their way, and a task must not wait for its lock.
-        var begun = 0
-        while begun < workers.count, workers[begun].tryBeginAssist() { begun += 1 }
-        guard begun == workers.count else {
-            endAssist(workers[..<begun])
+        let all = started.withLock { $0 }
+        guard !all.isEmpty else { return }
+        let workers = all.filter { $0.tryBeginAssist() }
+        guard !workers.isEmpty else {
+            awaitAssistPolicy.withLock { $0.recordBusy() }
             return
         }
         let start = triad_monotonic_ns()
-        var broughtOutcome = false
-        while true {
-            assist(workers)
-            if finished() {
-                broughtOutcome = true
-                break
+        let broughtOutcome = JobTracing.outsideCallerContext { () -> Bool in
+            while true {
+                for worker in workers { worker.assist(supervisor: self, maxBytes: Self.awaitAssistBytesPerPass) }
+                if finished() { return true }
+                if triad_monotonic_ns() &- start >= awaitAssistNanos { return false }
+                sched_yield()
             }
-            if triad_monotonic_ns() &- start >= awaitAssistNanos { break }
-            sched_yield()
         }
-        endAssist(workers)
+        endAssist(workers, wakingDrivers: !broughtOutcome && driversIdleBeforeParking)
         awaitAssistPolicy.withLock { $0.record(broughtOutcome: broughtOutcome) }
     }
+
+    /// The most bytes of one worker's results an awaiting task reads per look (see ``assistAwaiter(until:)``):
+    /// hundreds of tiny results.
+    static let awaitAssistBytesPerPass = 16 << 10
 
     private func beginAssist() -> [WorkerProcess] {
         let workers = started.withLock { $0 }
@@ -244,11 +257,11 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
         for worker in workers { worker.assist(supervisor: self) }
     }
 
-    private func endAssist(_ workers: some Sequence<WorkerProcess>) {
-        let watchesIdleness = configuration.idleTimeout != nil
+    private func endAssist(_ workers: [WorkerProcess], wakingDrivers: Bool = false) {
+        let wakes = wakingDrivers || configuration.idleTimeout != nil
         for worker in workers {
             worker.endAssist()
-            if watchesIdleness { worker.wake() }
+            if wakes { worker.wake() }
         }
     }
 

@@ -84,9 +84,10 @@ final class WorkerProcess: PoolWorker {
     private let progress: SharedProgress?
     private let output: Mutex<Output>
     /// The reading side of the result ring: the driver reads it, and so may a thread that blocks waiting for a job
-    /// (``assist(supervisor:)``), one at a time.
+    /// or a task about to suspend for one (``assist(supervisor:maxBytes:)``), one at a time.
     private let incoming: Mutex<ResultAssembly>
-    /// How many threads assist now (see ``beginAssist()``).
+    /// How many threads assist now (see ``beginAssist()``). Changed under `incoming`'s lock, but for the end of an
+    /// assist that found the lock taken (see ``endAssist()``).
     private let assisting = Atomic<Int>(0)
     /// The flags of the result ring and its written position, which any thread may use without the lock.
     private let resultFlags: RingFlags
@@ -271,16 +272,17 @@ final class WorkerProcess: PoolWorker {
         }
     }
 
-    /// Reads the worker's results on the calling thread and hands them to `supervisor`, unless another thread is
-    /// reading them now: for a thread that blocks waiting for a job, so that its result reaches it without a
-    /// hand-off from the driver thread. Never blocks.
-    func assist(supervisor: any WorkerSupervisor) {
-        let (read, violated) = incoming.withLockIfAvailable { assembly in
-            (readResults(assembly, supervisor: supervisor).active, assembly.violation != nil)
-        } ?? (false, false)
-        // The driver ends a worker that broke the protocol, and starts watching the time limits of the jobs that
-        // start once their predecessors' results are in: it must hear of both, parked as it may be.
-        if violated || (read && supervisor.workerWatchesTimers(self)) { wake() }
+    /// Reads up to `maxBytes` of the worker's results on the calling thread and hands them to `supervisor`, unless
+    /// another thread is reading them now: for a thread that blocks waiting for a job, or a task about to suspend
+    /// for one, so that its result reaches it without a hand-off from the driver thread. Never waits for the lock.
+    func assist(supervisor: any WorkerSupervisor, maxBytes: Int = WorkerProcess.maxBytesPerPass) {
+        let (pass, violated) = incoming.withLockIfAvailable { assembly in
+            (readResults(assembly, supervisor: supervisor, maxBytes: maxBytes), assembly.violation != nil)
+        } ?? ((active: false, tick: nil, capped: false), false)
+        // The driver ends a worker that broke the protocol, starts watching the time limits of the jobs that start
+        // once their predecessors' results are in, and reads what a pass that reached its bound left: it must hear
+        // of all three, parked as it may be.
+        if violated || pass.capped || (pass.active && supervisor.workerWatchesTimers(self)) { wake() }
     }
 
     /// Starts assisting (see ``assist(supervisor:)``): while any thread assists, the driver's flag in the result
@@ -310,16 +312,30 @@ final class WorkerProcess: PoolWorker {
     }
 
     /// Stops assisting. The last thread to stop raises the driver's flag again and looks at the ring once more:
-    /// what came in meanwhile either made the worker ring, or is seen here and the driver is woken for it.
+    /// what came in meanwhile either made the worker ring, or is seen here and the driver is woken for it. If
+    /// another thread holds the reading side's lock, it does not wait for it (an awaiting task must not): the last
+    /// thread to stop then wakes the driver, which raises its flag itself before it parks.
     func endAssist() {
-        let wakeDriver = incoming.withLock { assembly -> Bool in
+        let ended = incoming.withLockIfAvailable { assembly -> Bool in
             guard !assembly.closed, assisting.load(ordering: .relaxed) > 0 else { return false }
             guard assisting.wrappingSubtract(1, ordering: .relaxed).oldValue == 1 else { return false }
             resultFlags.markReaderSpinning(false)
             resultFlags.raiseWaitingForBytes()
             return resultFlags.hasBytes()
         }
-        if wakeDriver { wake() }
+        if let wakeDriver = ended {
+            if wakeDriver { wake() }
+            return
+        }
+        var count = assisting.load(ordering: .relaxed)
+        while count > 0 {
+            let (exchanged, original) = assisting.compareExchange(
+                expected: count, desired: count - 1, ordering: .relaxed
+            )
+            if exchanged { break }
+            count = original
+        }
+        if count == 1 { wake() }
     }
 
     /// Reads what the result ring holds, up to a bound, and hands the complete results to `supervisor`; called
@@ -328,9 +344,10 @@ final class WorkerProcess: PoolWorker {
     /// ends the worker.
     private func readResults(
         _ assembly: ResultAssembly,
-        supervisor: any WorkerSupervisor
-    ) -> (active: Bool, tick: TickAfterResults?) {
-        guard !assembly.closed, assembly.violation == nil else { return (false, nil) }
+        supervisor: any WorkerSupervisor,
+        maxBytes: Int = WorkerProcess.maxBytesPerPass
+    ) -> (active: Bool, tick: TickAfterResults?, capped: Bool) {
+        guard !assembly.closed, assembly.violation == nil else { return (false, nil, false) }
         var results: [IncomingResult] = []
         // Data frames decoded straight out of the lane, once the supervisor has had them.
         var mapped = 0
@@ -374,7 +391,7 @@ final class WorkerProcess: PoolWorker {
                 guard moved > 0 else { break }
                 // Hand over what has come (and let the driver look at its timers) however fast results come.
                 movedThisPass += moved
-                if movedThisPass >= Self.maxBytesPerPass { break }
+                if movedThisPass >= maxBytes { break }
             }
         } catch {
             assembly.violation = error
@@ -385,7 +402,7 @@ final class WorkerProcess: PoolWorker {
             // Every delivery decoded its items during the call; their lane slots may be reused now.
             lanes.release(mapped)
         }
-        return (movedThisPass > 0, tick)
+        return (movedThisPass > 0, tick, movedThisPass >= maxBytes)
     }
 
     // MARK: - The driver thread
@@ -574,8 +591,12 @@ final class WorkerProcess: PoolWorker {
             do {
                 let room = remains ? try output.withLock { output throws(WireError) in try output.writer?.room() ?? 0 } : 0
                 let hasBytes = try incoming.withLock { assembly throws(WireError) in
-                    // While a thread assists, it reads the results, and the worker need not ring this driver.
-                    if assisting.load(ordering: .relaxed) == 0 { resultFlags.raiseWaitingForBytes() }
+                    // While a thread assists, it reads the results, and the worker need not ring this driver. (An
+                    // assist that ended without this lock left the flags to the driver: see `endAssist()`.)
+                    if assisting.load(ordering: .relaxed) == 0 {
+                        resultFlags.markReaderSpinning(false)
+                        resultFlags.raiseWaitingForBytes()
+                    }
                     return try assembly.reader.ringHasBytes()
                 }
                 ready = hasBytes || room > 0
@@ -606,7 +627,7 @@ final class WorkerProcess: PoolWorker {
     }
 
     /// The most bytes the driver reads from the ring before it hands results over and looks at its timers.
-    private static let maxBytesPerPass = 4 << 20
+    static let maxBytesPerPass = 4 << 20
 
     /// Closes the socket, reaps the child (killing it if it lingers) and releases every descriptor.
     private func finish(lastWords: inout WorkerOutput) -> WorkerExit {

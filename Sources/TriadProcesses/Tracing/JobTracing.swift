@@ -42,6 +42,17 @@ package enum JobTracing {
         return [:]
         #endif
     }
+
+    /// Runs `body` with no `ServiceContext`, as on a driver thread: for a task that delivers other callers'
+    /// results (an awaiting task's assist), whose callbacks may submit jobs, whose spans must not join the task's
+    /// trace.
+    package static func outsideCallerContext<T>(_ body: () -> T) -> T {
+        #if TracingSupport
+        return ServiceContext.withValue(nil, operation: body)
+        #else
+        return body()
+        #endif
+    }
 }
 
 /// The worker's span of one job message: open while the message's jobs run, their parent the caller's span.
