@@ -150,6 +150,18 @@ extension ProcessPoolTests {
             await pool.shutdown()
         }
 
+        @Test("results that an awaiting task's assist leaves behind still arrive, with no other task awaiting them")
+        func resultsLeftBehindArrive() async throws {
+            let pool = try await Self.warmPool(Self.tasksRead)
+            // Thousands of results, far more than one look reads: the first job's task takes its own and goes, and
+            // the driver must deliver the rest, whether they are still in the ring or in the reader's buffer.
+            let handles = try (0..<3000).map { try pool.submit(Square($0)) }
+            #expect(try await handles[0].value == 0)
+            #expect(await eventually(seconds: 120) { handles.allSatisfy(\.isFinished) })
+            for (index, handle) in handles.enumerated() { #expect(try await handle.value == index * index) }
+            await pool.shutdown()
+        }
+
         @Test("a worker left idle by results that awaiting tasks read still leaves after the idle timeout")
         func idleAfterAssistedResults() async throws {
             let pool = TestPools.pool(workers: 1) {

@@ -173,13 +173,14 @@ public struct IdleStrategy: Sendable, Hashable {
     /// before it suspends. A short job's result then reaches the task on its own thread, without the wake-up that
     /// resumes a suspended task, and often that of a parked pool thread before it (10 to 30 µs here, several times
     /// the job's whole round trip). It spins on a thread of Swift's cooperative pool (or on the main actor),
-    /// yielding between looks, so it is short, and no longer than the wake-ups it saves: the rule of spinning for
-    /// as long as blocking costs, which never wastes more than the blocking would. A pool whose awaits keep
-    /// outlasting it stops spinning, but for one await in 32 that checks whether its jobs got shorter. Zero
-    /// suspends at once.
+    /// yielding between looks, so it is short: by default about as long as the wake-ups it saves, the rule of
+    /// spinning for as long as blocking would cost, which never costs more than twice the better of the two. A
+    /// pool whose awaits keep outlasting it stops assisting, but for one await in 32 that checks whether its jobs
+    /// got shorter. A cancelled task does not assist. Zero suspends at once.
     public var awaitAssist: Duration
 
-    /// Makes a strategy. Negative durations count as zero.
+    /// Makes a strategy. Negative durations count as zero. Without `awaitAssist`, an awaiting task reads results
+    /// for 20 µs before it suspends, as with ``balanced``; pass `.zero` for a task that suspends at once.
     public init(spin: Duration, yield: Duration, awaitAssist: Duration = .microseconds(20)) {
         self.spin = spin
         self.yield = yield
