@@ -152,6 +152,20 @@ struct JobHeaderTests {
         let nextPlain = try JobMessages.single(Echo([1, 2]), named: Echo.jobName, sequence: 12, maxFrameSize: 1 << 20)
         #expect(next.inline != nil)
         #expect(next.message.segments.flatMap(\.bytes) == nextPlain.bytes)
+        // Small and larger jobs in turn: a larger one after a small one stamps its own sequence and length into
+        // the headers that the small one left in the buffer.
+        for (sequence, count) in [(20, 2), (21, 40), (22, 3), (23, 100), (24, 0), (25, 25)] {
+            let payload = [UInt8](repeating: UInt8(sequence), count: count)
+            let encoded = try JobMessages.single(
+                Echo(payload), named: Echo.jobName, sequence: UInt64(sequence), maxFrameSize: 1 << 20,
+                template: echoTemplate
+            )
+            let plain = try JobMessages.single(
+                Echo(payload), named: Echo.jobName, sequence: UInt64(sequence), maxFrameSize: 1 << 20
+            )
+            #expect((encoded.inline != nil) == (plain.bytes.count - plain.payloadStart <= InlineJobBytes.capacity))
+            #expect(encoded.message.segments.flatMap(\.bytes) == plain.bytes, "job \(sequence) of \(count) bytes")
+        }
     }
 
     @Test("a work keeps an encoding of up to 24 bytes, whole and in order, and refuses a longer one")
