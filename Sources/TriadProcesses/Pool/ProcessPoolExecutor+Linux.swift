@@ -81,7 +81,14 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
             job, template: registeredJob(of: J.self), sequence: storage.nextSequence(),
             maxFrameSize: storage.configuration.maxFrameSize, timeout: options.timeout
         )
-        try PoolSubmission.enqueue(single: work, handle: handle, queue: storage.enqueue)
+        // Called directly, not handed to `PoolSubmission.enqueue(single:handle:queue:)`: the thunk that makes a
+        // method a closure copied the 200-byte work, most of the submitting thread's copying.
+        do throws(ExecutorError) {
+            try storage.enqueue(consume work)
+        } catch {
+            _ = handle.fail(error)
+            throw error
+        }
         return handle
     }
 
