@@ -111,6 +111,15 @@ let (seen, failedCode, mapped, concurrent) = try await ServiceContext.withValue(
     var failedCode: String?
     do { _ = try await pool.submit(FailTrace()).value } catch { failedCode = "\(type(of: error))" }
     let mapped = try await pool.map((0..<8).map(SeeTrace.init), options: MapOptions(chunkSize: 4))
+    // A map whose window holds one chunk of two: every chunk after the first is submitted by the thread that
+    // delivered the one before, while a task of another request awaits jobs of its own (and may read them).
+    let other = startSpan("other request", context: .topLevel, ofKind: .server)
+    async let otherJobs: Void = ServiceContext.withValue(other.context) {
+        for index in 0..<20 { _ = try await pool.submit(SeeTrace(index: index)).value }
+    }
+    _ = try await pool.map((0..<12).map(SeeTrace.init), options: MapOptions(maxInFlight: 2, chunkSize: 2))
+    try await otherJobs
+    other.end()
     // Quick jobs submitted together travel in batches when untraced; traced ones each keep their own context.
     let handles = try (0..<6).map { try pool.submit(SeeTrace(index: $0)) }
     var concurrent: [SpanRecord?] = []

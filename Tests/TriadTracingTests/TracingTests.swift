@@ -90,6 +90,18 @@ struct TracingTests {
         #expect(mapped.allSatisfy { $0.traceID == report.outer.traceID })
     }
 
+    @Test("every chunk of a map has the map's caller as its parent, whichever thread submitted it")
+    func laterChunksKeepTheCallersContext() async throws {
+        let (status, output) = try await runProgram()
+        #expect(status == 0)
+        let report = try JSONDecoder().decode(Report.self, from: output)
+        let seeName = try #require(report.jobNames["see"])
+        // Six chunks of two, one in flight at a time: five were submitted as the one before came back.
+        let chunkSpans = report.parentSpans.filter { $0.name == seeName && $0.jobs == 2 }
+        #expect(chunkSpans.count == 6)
+        #expect(chunkSpans.allSatisfy { $0.parentSpanID == report.outer.spanID && $0.traceID == report.outer.traceID })
+    }
+
     @Test("traced jobs submitted together keep a span each rather than sharing a batch's")
     func concurrentJobsKeepTheirOwnSpans() async throws {
         let (status, output) = try await runProgram()

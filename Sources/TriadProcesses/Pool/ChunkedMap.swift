@@ -17,9 +17,12 @@ package enum ChunkedMap {
     ) async throws -> [J.Output] {
         let plan = ChunkPlan(count: jobs.count, workers: workers, options: options, firstJob: jobs.first)
         let tracker = ProgressTracker(total: jobs.count, progress: options.progress)
+        let caller = JobTracing.CallerContext()
         let chunks = try await SlidingWindowMap.ordered(count: plan.chunkCount, window: plan.window, progress: nil) {
             index throws(ExecutorError) in
-            try submit(jobs[plan.range(of: index)], options.timeout, tracker)
+            try caller.run { () throws(ExecutorError) in
+                try submit(jobs[plan.range(of: index)], options.timeout, tracker)
+            }
         }
         var values: [J.Output] = []
         values.reserveCapacity(jobs.count)
@@ -37,9 +40,12 @@ package enum ChunkedMap {
     ) -> AsyncStream<JobCompletion<J.Output>> {
         let plan = ChunkPlan(count: jobs.count, workers: workers, options: options, firstJob: jobs.first)
         let tracker = ProgressTracker(total: jobs.count, progress: options.progress)
+        let caller = JobTracing.CallerContext()
         let chunks = SlidingWindowMap.unordered(count: plan.chunkCount, window: plan.window, progress: nil) {
             index throws(ExecutorError) in
-            try submit(jobs[plan.range(of: index)], options.timeout, tracker)
+            try caller.run { () throws(ExecutorError) in
+                try submit(jobs[plan.range(of: index)], options.timeout, tracker)
+            }
         }
         let (stream, continuation) = AsyncStream.makeStream(of: JobCompletion<J.Output>.self)
         let forwarder = Task {

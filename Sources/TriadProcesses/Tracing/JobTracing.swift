@@ -43,6 +43,33 @@ package enum JobTracing {
         #endif
     }
 
+    /// The `ServiceContext` of the task that starts a map, kept for the chunks it submits later: as the map's
+    /// window moves on, the next chunk is submitted by whichever thread delivered a result (a driver, a blocking
+    /// waiter, an awaiting task's assist), whose own context is none or another caller's. Submitting each chunk in
+    /// the kept context gives every chunk's span the map's caller as its parent.
+    package struct CallerContext: Sendable {
+        #if TracingSupport
+        private let context: ServiceContext?
+        #endif
+
+        /// The calling task's context, or none.
+        package init() {
+            #if TracingSupport
+            context = ServiceContext.current
+            #endif
+        }
+
+        /// Runs `body` in the kept context.
+        package func run<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+            #if TracingSupport
+            let result = ServiceContext.withValue(context) { Result { () throws(E) -> T in try body() } }
+            return try result.get()
+            #else
+            return try body()
+            #endif
+        }
+    }
+
     /// Runs `body` with no `ServiceContext`, as on a driver thread: for a task that delivers other callers'
     /// results (an awaiting task's assist), whose callbacks may submit jobs, whose spans must not join the task's
     /// trace.
