@@ -32,11 +32,12 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
     /// Whether a job with a time limit of its own was ever submitted: until then, and with no default limit or
     /// memory limit, no driver has timers to watch, which a blocking waiter's assist then learns without the lock.
     private let timedJobsSubmitted = Atomic<Bool>(false)
-    /// How long a task about to suspend for a job reads results first (`IdleStrategy.awaitAssist`), and whether the
-    /// last such assists brought results.
+    /// How long a task about to suspend for a job reads results first (`IdleStrategy.awaitAssist`).
     private let awaitAssistNanos: UInt64
     /// Whether the drivers spin or yield before they park (see ``assistAwaiter(until:)``).
     private let driversIdleBeforeParking: Bool
+    /// How the last such assists went, which decides whether the next one is made (see ``AwaitAssistPolicy``);
+    /// internal, so that tests can wait on its counts.
     let awaitAssistPolicy = Mutex(AwaitAssistPolicy())
 
     init(configuration: ProcessPoolConfiguration, registry: JobRegistry) {
