@@ -8,7 +8,7 @@ import TriadCore
 import TriadProcesses
 
 /// Rank 0's storage: the state behind its lock, the engine, and what the engine's thread does with each message.
-final class ClusterStorage: EngineHandler, PoolJobOwner, @unchecked Sendable {
+final class ClusterStorage: EngineHandler, PoolWorkQueue, @unchecked Sendable {
     // Unchecked: `state` is behind its lock; the rest is immutable or atomic.
     let engine: MPIEngine
     let registry: JobRegistry

@@ -106,7 +106,7 @@ public final class MPIExecutor: Executor {
             maxFrameSize: storage.configuration.maxFrameSize, timeout: options.timeout, registry: storage.registry,
             metrics: storage.metrics, owner: storage
         )
-        try PoolSubmission.enqueue(single: work, handle: handle, queue: storage.enqueue)
+        try PoolSubmission.enqueue(single: work, handle: handle, into: storage)
         return handle
     }
 
@@ -146,10 +146,7 @@ public final class MPIExecutor: Executor {
 
     /// Queues a map's chunk `work`, letting cancelling `handle` drop the work.
     func enqueue<Output: Sendable>(_ work: consuming PoolWork, handle: JobHandle<Output>) throws(ExecutorError) {
-        let storage = self.storage
-        try PoolSubmission.enqueue(
-            work, handle: handle, metrics: storage.metrics, cancel: { storage.cancel(root: $0) }, queue: storage.enqueue
-        )
+        try PoolSubmission.enqueue(work, handle: handle, metrics: storage.metrics, into: storage)
     }
 
     // MARK: - One per process

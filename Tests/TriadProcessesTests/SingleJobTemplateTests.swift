@@ -52,9 +52,7 @@ struct SingleJobTemplateTests {
             pids = pool.storage.workerPIDs
         }
         // Waits for the event, the storage's release, with a generous bound so that a leak fails instead of hanging.
-        let deadline = ContinuousClock.now + .seconds(120)
-        while released != nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
-        #expect(released == nil, "the dropped pool's storage is still alive")
+        #expect(await eventually(seconds: 120) { released == nil }, "the dropped pool's storage is still alive")
         #expect(pids.allSatisfy(TestPools.isDead))
     }
 

@@ -48,13 +48,18 @@ private func runProgram(environment extra: [String: String] = [:]) async throws 
     }
 }
 
+/// Runs the program and reads its report; the program must exit 0.
+private func programReport(environment extra: [String: String] = [:]) async throws -> Report {
+    let (status, output) = try await runProgram(environment: extra)
+    #expect(status == 0)
+    return try JSONDecoder().decode(Report.self, from: output)
+}
+
 @Suite("Tracing across the process boundary")
 struct TracingTests {
     @Test("a job's span in its worker has the caller's span as its parent, in the caller's trace")
     func workerSpanJoinsTheCallersTrace() async throws {
-        let (status, output) = try await runProgram()
-        #expect(status == 0)
-        let report = try JSONDecoder().decode(Report.self, from: output)
+        let report = try await programReport()
         let seeName = try #require(report.jobNames["see"])
 
         // The caller's side: a client span per job, named by the job's registered name, under the request's span.
@@ -73,9 +78,7 @@ struct TracingTests {
 
     @Test("a map's chunk is one span on each side, and every job of the chunk runs in the worker's")
     func mapChunksAreTraced() async throws {
-        let (status, output) = try await runProgram()
-        #expect(status == 0)
-        let report = try JSONDecoder().decode(Report.self, from: output)
+        let report = try await programReport()
         let seeName = try #require(report.jobNames["see"])
         let chunkSpans = report.parentSpans.filter { $0.name == seeName && $0.jobs == 4 }
         #expect(chunkSpans.count == 2)
@@ -92,9 +95,7 @@ struct TracingTests {
 
     @Test("every chunk of a map has the map's caller as its parent, whichever thread submitted it")
     func laterChunksKeepTheCallersContext() async throws {
-        let (status, output) = try await runProgram()
-        #expect(status == 0)
-        let report = try JSONDecoder().decode(Report.self, from: output)
+        let report = try await programReport()
         let seeName = try #require(report.jobNames["see"])
         // Six chunks of two, one in flight at a time: five were submitted as the one before came back.
         let chunkSpans = report.parentSpans.filter { $0.name == seeName && $0.jobs == 2 }
@@ -104,9 +105,7 @@ struct TracingTests {
 
     @Test("traced jobs submitted together keep a span each rather than sharing a batch's")
     func concurrentJobsKeepTheirOwnSpans() async throws {
-        let (status, output) = try await runProgram()
-        #expect(status == 0)
-        let report = try JSONDecoder().decode(Report.self, from: output)
+        let report = try await programReport()
         let seen = report.concurrent.compactMap { $0 }
         try #require(seen.count == 6)
         #expect(Set(seen.map(\.spanID)).count == 6)
@@ -117,9 +116,7 @@ struct TracingTests {
 
     @Test("a failing job's spans record the error on both sides")
     func failuresAreRecorded() async throws {
-        let (status, output) = try await runProgram()
-        #expect(status == 0)
-        let report = try JSONDecoder().decode(Report.self, from: output)
+        let report = try await programReport()
         let failName = try #require(report.jobNames["fail"])
         #expect(report.failedCode == "TraceTestFailure")
         let caller = report.parentSpans.filter { $0.name == failName }
@@ -133,9 +130,7 @@ struct TracingTests {
 
     @Test("with no tracer bootstrapped, no context travels and a job runs in no trace")
     func untracedPoolCarriesNothing() async throws {
-        let (status, output) = try await runProgram(environment: ["TRIAD_TEST_TRACER": "off"])
-        #expect(status == 0)
-        let report = try JSONDecoder().decode(Report.self, from: output)
+        let report = try await programReport(environment: ["TRIAD_TEST_TRACER": "off"])
         #expect(report.seen == nil)
         #expect(report.mapped.count == 8 && report.mapped.allSatisfy { $0 == nil })
         #expect(report.concurrent.count == 6 && report.concurrent.allSatisfy { $0 == nil })

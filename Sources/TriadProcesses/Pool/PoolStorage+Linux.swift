@@ -8,7 +8,7 @@ import TriadCore
 
 /// The pool's storage: its state machine behind one lock, the launch settings, and the supervisor callbacks of its
 /// workers. Effects of a state change (sends, signals, deliveries, spawns) run after the lock is released.
-final class PoolStorage: WorkerSupervisor, PoolJobOwner {
+final class PoolStorage: WorkerSupervisor, PoolWorkQueue {
     let registry: JobRegistry
     let configuration: ProcessPoolConfiguration
     private let launch: WorkerLaunch
@@ -234,7 +234,7 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
         let start = triad_monotonic_ns()
         let broughtOutcome = JobTracing.outsideCallerContext { () -> Bool in
             while true {
-                for worker in workers { worker.assist(supervisor: self, maxBytes: Self.awaitAssistBytesPerPass) }
+                assist(workers, maxBytes: Self.awaitAssistBytesPerPass)
                 if finished() { return true }
                 if triad_monotonic_ns() &- start >= awaitAssistNanos { return false }
                 sched_yield()
@@ -254,8 +254,8 @@ final class PoolStorage: WorkerSupervisor, PoolJobOwner {
         return workers
     }
 
-    private func assist(_ workers: [WorkerProcess]) {
-        for worker in workers { worker.assist(supervisor: self) }
+    private func assist(_ workers: [WorkerProcess], maxBytes: Int = WorkerProcess.maxBytesPerPass) {
+        for worker in workers { worker.assist(supervisor: self, maxBytes: maxBytes) }
     }
 
     private func endAssist(_ workers: [WorkerProcess], wakingDrivers: Bool = false) {

@@ -2,13 +2,12 @@ import TriadCore
 
 /// Submitting to any executor that sends the pool's job messages (the process pool, the MPI cluster): building a
 /// single job's work with its traced handle, and queuing a work with its handle's cancellation and counting.
-/// The executor supplies how to queue a work and how to cancel one: itself as the `PoolJobOwner` of a single job,
-/// a closure for a map's chunk.
+/// The executor supplies where to queue a work and how to cancel one: its storage, a ``PoolWorkQueue``.
 package enum PoolSubmission {
     /// The work and the handle of one job of `J`, whose executor keeps no template for it (see
     /// ``single(_:template:sequence:maxFrameSize:timeout:)``): encoded once, with the caller's trace context, and
     /// given a sink of its own, which is its handle's controller, through which cancelling the handle reaches
-    /// `owner`. Queue the work with ``enqueue(single:handle:queue:)``.
+    /// `owner`. Queue the work with ``enqueue(single:handle:into:)``.
     ///
     /// - Throws: `ExecutorError.Code.codingFailed` when the job cannot be encoded or is above `maxFrameSize`; the
     ///   handle, which nobody sees, then fails too, so that its span, if traced, ends with the error.
@@ -33,7 +32,7 @@ package enum PoolSubmission {
 
     /// The work and the handle of one job of `J`, with what its executor keeps for the type: the `template`, whose
     /// sink the type's jobs share and which is their handles' controller. Encoded once, with the caller's trace
-    /// context; queue the work with ``enqueue(single:handle:queue:)``.
+    /// context; queue the work with ``enqueue(single:handle:into:)``.
     ///
     /// - Throws: `ExecutorError.Code.codingFailed` when the job cannot be encoded or is above `maxFrameSize`; the
     ///   handle, which nobody sees, then fails too, so that its span, if traced, ends with the error.
@@ -78,44 +77,56 @@ package enum PoolSubmission {
     }
 
     /// Queues a single job's `work` (from one of the `single` functions, whose handle's controller already cancels
-    /// it) with `queue`.
+    /// it) into `queue`.
     ///
     /// - Throws: What `queue` throws (`shutDown`, say); the handle, which nobody sees, then fails too.
     package static func enqueue<Output: Sendable>(
         single work: consuming PoolWork,
         handle: JobHandle<Output>,
-        queue: (consuming PoolWork) throws(ExecutorError) -> Void
+        into queue: some PoolWorkQueue
     ) throws(ExecutorError) {
         do throws(ExecutorError) {
             // Moved, not copied: a copy retains every reference the work holds, and a job's work is handed on
-            // several times before it reaches a worker.
-            try queue(consume work)
+            // several times before it reaches a worker. (The queue is an object, not a closure: the thunk that
+            // made its method a closure copied the work, per job.)
+            try queue.enqueue(consume work)
         } catch {
             _ = handle.fail(error)
             throw error
         }
     }
 
-    /// Queues `work` (a map's chunk) with `queue`, letting cancelling `handle` drop the work through `cancel`
+    /// Queues `work` (a map's chunk) into `queue`, letting cancelling `handle` drop the work through the queue
     /// (given the work's root) and count its jobs as cancelled.
+    ///
+    /// A strong capture of the queue: the handler goes when the handle resolves, and every handle resolves, at the
+    /// latest when the executor is shut down or dropped. (A single job's sink is its handle's controller, which
+    /// holds the queue in the same way.)
     ///
     /// - Throws: What `queue` throws (`shutDown`, say); the handle, which nobody sees, then fails too.
     package static func enqueue<Output: Sendable>(
         _ work: consuming PoolWork,
         handle: JobHandle<Output>,
         metrics: PoolMetrics?,
-        cancel: @escaping @Sendable (_ root: UInt64) -> Void,
-        queue: (consuming PoolWork) throws(ExecutorError) -> Void
+        into queue: some PoolWorkQueue
     ) throws(ExecutorError) {
         let root = work.root
         // A cancelled handle is resolved by its cancel, so its sink never counts it: count its jobs here.
         let (jobName, jobs) = (work.jobName, work.itemCount)
         handle.setCancelHandler { _ in
             metrics?.failed(jobName, code: ExecutorError.Code.cancelled.rawValue, count: jobs)
-            cancel(root)
+            queue.cancel(root: root)
         }
-        try enqueue(single: consume work, handle: handle, queue: queue)
+        try enqueue(single: consume work, handle: handle, into: queue)
     }
+}
+
+/// Where an executor queues its works, and cancels them: its storage.
+package protocol PoolWorkQueue: PoolJobOwner {
+    /// Queues `work`, moving it.
+    ///
+    /// - Throws: `ExecutorError.Code.shutDown` once the executor no longer takes work.
+    func enqueue(_ work: consuming PoolWork) throws(ExecutorError)
 }
 
 /// What every single job of one type shares, worked out once per type by the executor that keeps it: the job's

@@ -81,14 +81,7 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
             job, template: registeredJob(of: J.self), sequence: storage.nextSequence(),
             maxFrameSize: storage.configuration.maxFrameSize, timeout: options.timeout
         )
-        // Called directly, not handed to `PoolSubmission.enqueue(single:handle:queue:)`: the thunk that makes a
-        // method a closure copied the 200-byte work, most of the submitting thread's copying.
-        do throws(ExecutorError) {
-            try storage.enqueue(consume work)
-        } catch {
-            _ = handle.fail(error)
-            throw error
-        }
+        try PoolSubmission.enqueue(single: consume work, handle: handle, into: storage)
         return handle
     }
 
@@ -109,14 +102,7 @@ public final class ProcessPoolExecutor: InterruptibleExecutor {
 
     /// Queues a map's chunk `work`, letting cancelling `handle` drop the work or kill its worker.
     func enqueue<Output: Sendable>(_ work: consuming PoolWork, handle: JobHandle<Output>) throws(ExecutorError) {
-        // A strong capture: the handler goes when the handle resolves, and every handle resolves, at the latest
-        // when the pool is shut down or dropped. (A single job's sink is its handle's controller, which holds the
-        // storage in the same way.)
-        let storage = self.storage
-        try PoolSubmission.enqueue(
-            consume work, handle: handle, metrics: storage.metrics, cancel: { storage.cancel(root: $0) },
-            queue: storage.enqueue
-        )
+        try PoolSubmission.enqueue(consume work, handle: handle, metrics: storage.metrics, into: storage)
     }
 
     /// Stops accepting jobs and, optionally, waits for the queued ones and for the workers to exit.
