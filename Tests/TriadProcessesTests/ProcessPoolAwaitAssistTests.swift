@@ -150,6 +150,33 @@ extension ProcessPoolTests {
             await pool.shutdown()
         }
 
+        @Test("an assist reads only the workers with work in flight: with four, a gated job marks one, and its task still reads its result")
+        func onlyBusyWorkers() async throws {
+            let pool = TestPools.pool(workers: 4) { $0.idleStrategy = Self.tasksRead }
+            // Until all four have started, a job may wait for one; then every worker has run one and is idle.
+            let warm = try (0..<40).map { try pool.submit(Square($0)) }
+            for (index, handle) in warm.enumerated() { #expect(try await handle.value == index * index) }
+            #expect(await eventually(seconds: 120) { pool.workerPIDs.count == 4 })
+            #expect(await eventually(seconds: 120) { pool.storage.workersWithWorkInFlight().isEmpty })
+            let gate = NapMarked.freshPath()
+            defer { unlink(gate) }
+            let held = try pool.submit(AwaitFile(path: gate))
+            // The state that sent the job marked its worker, before `submit` returned.
+            #expect(pool.storage.workersWithWorkInFlight().count == 1)
+            let before = Self.record(pool)
+            for value in 0..<200 { #expect(try await pool.submit(Square(value)).value == value * value) }
+            let after = Self.record(pool)
+            // Each short job's task read its own result on one of the three idle workers: none outlasted two
+            // seconds of looking, so none was a miss.
+            #expect(after.misses == before.misses)
+            #expect(after.hits > before.hits)
+            #expect(pool.storage.workersWithWorkInFlight().count == 1)
+            AwaitFile.open(gate)
+            #expect(try await held.value > 0)
+            #expect(await eventually(seconds: 120) { pool.storage.workersWithWorkInFlight().isEmpty })
+            await pool.shutdown()
+        }
+
         @Test("results that an awaiting task's assist leaves behind still arrive, with no other task awaiting them")
         func resultsLeftBehindArrive() async throws {
             let pool = try await Self.warmPool(Self.tasksRead)

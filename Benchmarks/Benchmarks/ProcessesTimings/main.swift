@@ -9,8 +9,8 @@ import TriadWireMacros
 // cause is its malloc interposer, which wraps every allocation in the parent and in the workers (they run the same
 // binary), but this version of the harness does not build without it, so that is not proven.
 // Run: `swift run -c release ProcessesTimings [runs]`, or `ProcessesTimings idle` for the CPU an idle pool uses;
-// `ProcessesTimings map|map-codable|tiny|tiny-codable|roundtrip|roundtrip-blocking [runs]` for one row alone (for
-// profiles), and `ProcessesTimings submit [runs]` for what submitting alone costs the submitting thread.
+// `ProcessesTimings map|map-codable|tiny|tiny-codable|roundtrip|roundtrip-pool|roundtrip-blocking [runs]` for one row
+// alone (for profiles), and `ProcessesTimings submit [runs]` for what submitting alone costs the submitting thread.
 
 /// A tiny job through `Codable`.
 struct Tiny: Job {
@@ -112,14 +112,16 @@ func benchPool(workers: Int) -> ProcessPoolExecutor {
     return ProcessPoolExecutor(configuration: configuration)
 }
 
-/// A tiny job submitted and awaited 1000 times in turn on one warm worker; the median of the runs' means.
-nonisolated func roundTrip() async throws {
-    let pool = benchPool(workers: 1)
-    _ = try await pool.submit(Tiny(value: 0)).value
+/// A tiny job submitted and awaited 1000 times in turn on a warm pool of `workers`; the median of the runs' means.
+/// With more than one worker, the other workers sit idle: what they cost the round trip is what it measures.
+nonisolated func roundTrip(workers: Int = 1) async throws {
+    let pool = benchPool(workers: workers)
+    for index in 0..<workers * 4 { _ = try await pool.submit(Tiny(value: index)).value }
     let total = try await medianMilliseconds {
         for index in 0..<1000 { _ = try await pool.submit(Tiny(value: index)).value }
     }
-    print("sequential round trip, 1 warm worker: median \(total) µs")
+    let label = workers == 1 ? "1 warm worker" : "pool of \(workers), one job at a time"
+    print("sequential round trip, \(label): median \(total) µs")
     await pool.shutdown()
 }
 
@@ -313,11 +315,14 @@ if CommandLine.arguments.dropFirst().first == "idle" {
 } else if CommandLine.arguments.dropFirst().first == "roundtrip" {
     try await roundTrip()
     try await roundTripBlocking()
+} else if CommandLine.arguments.dropFirst().first == "roundtrip-pool" {
+    try await roundTrip(workers: 16)
 } else if CommandLine.arguments.dropFirst().first == "roundtrip-blocking" {
     try await roundTripBlocking()
 } else {
     try await measure()
     try await roundTrip()
+    try await roundTrip(workers: 16)
     try await roundTripBlocking()
     try await largePayload()
     try await firstResult()

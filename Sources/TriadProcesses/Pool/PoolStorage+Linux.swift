@@ -193,8 +193,9 @@ final class PoolStorage: WorkerSupervisor, PoolWorkQueue {
     var batchesSent: Int { state.withLock { $0.batchesSent } }
 
     /// The wait assist of a single job's handle (see `JobController.beginWaitAssist()`): while it lasts, the
-    /// calling thread reads every started worker's results that no other thread is reading, so that a thread blocked on
-    /// the handle gets its result without a hand-off from a driver thread, and the drivers are not rung for them.
+    /// calling thread reads the results of every started worker with work in flight (see
+    /// ``workersWithWorkInFlight()``) that no other thread is reading, so that a thread blocked on the handle gets its
+    /// result without a hand-off from a driver thread, and the drivers are not rung for them.
     ///
     /// A driver learns of the results its waiter read only when they leave a time limit or memory to watch (see
     /// `WorkerProcess.assist(supervisor:)`); with an idle timeout, a worker left idle by them must be closed on time
@@ -224,9 +225,9 @@ final class PoolStorage: WorkerSupervisor, PoolWorkQueue {
     /// must not join this task's trace.
     func assistAwaiter(until finished: () -> Bool) {
         guard awaitAssistNanos > 0, awaitAssistPolicy.withLock({ $0.admits() }) else { return }
-        let all = started.withLock { $0 }
-        guard !all.isEmpty else { return }
-        let workers = all.filter { $0.tryBeginAssist() }
+        var workers = workersWithWorkInFlight()
+        guard !workers.isEmpty else { return }
+        workers.removeAll { !$0.tryBeginAssist() }
         guard !workers.isEmpty else {
             awaitAssistPolicy.withLock { $0.recordBusy() }
             return
@@ -249,9 +250,17 @@ final class PoolStorage: WorkerSupervisor, PoolWorkQueue {
     static let awaitAssistBytesPerPass = 16 << 10
 
     private func beginAssist() -> [WorkerProcess] {
-        let workers = started.withLock { $0 }
+        let workers = workersWithWorkInFlight()
         for worker in workers { worker.beginAssist() }
         return workers
+    }
+
+    /// The started workers that have work in flight (see `WorkerProcess.hasWorkInFlight`): only they can bring a
+    /// pending job's result, so only they are worth an assist's looks. An idle worker's result ring would be read
+    /// for nothing, and its flags lowered and raised, by every awaiting task: in a pool of 16 workers with one
+    /// job at a time, that put the awaited round trip at 9.3 µs against 6.5 µs for a pool of one.
+    func workersWithWorkInFlight() -> [WorkerProcess] {
+        started.withLock { started in started.filter { $0.hasWorkInFlight } }
     }
 
     private func assist(_ workers: [WorkerProcess], maxBytes: Int = WorkerProcess.maxBytesPerPass) {
@@ -298,8 +307,10 @@ final class PoolStorage: WorkerSupervisor, PoolWorkQueue {
         let watchesMemory = configuration.memoryLimitPerWorker != nil
         return mutate { state, actions, now in
             state.results(worker.id, results, initializerFailure: initializerFailure, now: now, actions: &actions)
+            let busy = state.hasWorkInFlight(worker.id)
+            worker.noteWorkInFlight(busy)
             guard !watchesMemory else { return .tickNow }
-            let started = state.hasWorkInFlight(worker.id) ? worker.startedJob : nil
+            let started = busy ? worker.startedJob : nil
             return .next(state.tick(worker.id, now: now, resident: nil, started: started, actions: &actions))
         }
     }
@@ -355,6 +366,9 @@ final class PoolStorage: WorkerSupervisor, PoolWorkQueue {
         let result = state.withLock { state in
             takeInbox(into: &state, now: now, actions: &actions)
             let result = body(&state, &actions, now)
+            // Under the lock, so that the workers' flags change in the state's order: a worker sent work has work
+            // in flight (a worker whose results emptied it is told by `worker(_:didReceive:)`).
+            for index in actions.sends.indices { actions.sends[index].0.noteWorkInFlight(true) }
             // Before the lock goes: tell submitters whether they may queue quietly, once the inbox is empty.
             while true {
                 let quietly = state.acceptsQuietly

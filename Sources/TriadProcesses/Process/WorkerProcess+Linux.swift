@@ -91,6 +91,9 @@ final class WorkerProcess: PoolWorker {
     private let assisting = Atomic<Int>(0)
     /// The flags of the result ring and its written position, which any thread may use without the lock.
     private let resultFlags: RingFlags
+    /// Whether the pool has work in flight on this worker, as its supervisor last said (``noteWorkInFlight(_:)``),
+    /// under its own lock: a hint for the threads that would read the worker's results, read without a lock.
+    private let workInFlight = Atomic<Bool>(false)
     // Guards the pid against reuse: a signal is sent only while the child has not been reaped.
     private let alive = Mutex(true)
 
@@ -283,6 +286,18 @@ final class WorkerProcess: PoolWorker {
         // once their predecessors' results are in, and reads what a pass that reached its bound left: it must hear
         // of all three, parked as it may be.
         if violated || pass.capped || (pass.active && supervisor.workerWatchesTimers(self)) { wake() }
+    }
+
+    /// Whether the pool has work in flight on this worker, so that results may come from it: a waiting thread or
+    /// an awaiting task assists only such workers. A hint, as fresh as the pool's last state change; the thread
+    /// that submitted a job sees the change that sent it.
+    var hasWorkInFlight: Bool { workInFlight.load(ordering: .relaxed) }
+
+    /// Records whether the pool has work in flight on this worker (see ``hasWorkInFlight``); the supervisor calls
+    /// it under the lock of its state, so the changes follow each other as the state's do. Writes only a change,
+    /// so that the flag's cache line stays shared while the worker stays busy.
+    func noteWorkInFlight(_ busy: Bool) {
+        if workInFlight.load(ordering: .relaxed) != busy { workInFlight.store(busy, ordering: .relaxed) }
     }
 
     /// Starts assisting (see ``assist(supervisor:)``): while any thread assists, the driver's flag in the result
