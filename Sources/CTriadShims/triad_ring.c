@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -139,12 +141,27 @@ int triad_ring_take(void *ring, int flag) {
     return atomic_exchange_explicit(word, 0, memory_order_acq_rel) != 0;
 }
 
+// The reader's hint holds 0 when no thread of the reader's side spins, else the spinning thread's CPU plus one, or
+// UINT32_MAX when the kernel did not say which CPU that was.
 void triad_ring_set_reader_spins(void *ring, int on) {
-    atomic_store_explicit(&control(ring)->reader_spins, on ? 1 : 0, memory_order_relaxed);
+    uint32_t value = 0;
+    if (on) {
+        int cpu = sched_getcpu();
+        value = cpu >= 0 && cpu < INT32_MAX ? (uint32_t)cpu + 1 : UINT32_MAX;
+    }
+    atomic_store_explicit(&control(ring)->reader_spins, value, memory_order_relaxed);
 }
 
 int triad_ring_reader_spins(const void *ring) {
     return atomic_load_explicit(&control((void *)ring)->reader_spins, memory_order_relaxed) != 0;
+}
+
+int triad_ring_reader_spin_place(const void *ring) {
+    uint32_t value = atomic_load_explicit(&control((void *)ring)->reader_spins, memory_order_relaxed);
+    if (value == 0) return 0;
+    if (value == UINT32_MAX) return 1;
+    int cpu = sched_getcpu();
+    return cpu >= 0 && (uint32_t)cpu + 1 == value ? 2 : 1;
 }
 
 int triad_ring_unread(const void *ring) {

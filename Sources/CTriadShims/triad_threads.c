@@ -72,4 +72,14 @@ void triad_thread_set_name(const char *name) {
     pthread_setname_np(pthread_self(), short_name);
 }
 
+int triad_thread_pin(int32_t tid, int cpu) {
+    if (cpu < 0 || cpu >= CPU_SETSIZE) return EINVAL;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity((pid_t)tid, sizeof set, &set) == 0 ? 0 : errno;
+}
+
+int triad_thread_cpu(void) { return sched_getcpu(); }
+
 void triad_thread_yield(void) { sched_yield(); }

@@ -265,10 +265,14 @@ extension JobController {
 package struct WaitAssistSession {
     package let poll: () -> Void
     package let end: () -> Void
+    /// Whether the thread may pause its CPU between its first polls, before it yields between them: false when
+    /// the thread that will answer runs on the waiting thread's CPU, which a pause only keeps from it.
+    package let pauses: Bool
 
-    package init(poll: @escaping () -> Void, end: @escaping () -> Void) {
+    package init(poll: @escaping () -> Void, end: @escaping () -> Void, pauses: Bool = true) {
         self.poll = poll
         self.end = end
+        self.pauses = pauses
     }
 }
 

@@ -50,8 +50,13 @@ extension JobHandle {
             if now &- start >= Spin.assistNanoseconds { return }
             if let deadline, now >= deadline.nanoseconds { return }
             // A tiny job's result comes within microseconds: pause at first, as a system call to yield would
-            // delay seeing it by its own cost; then yield, in case the thread that answers shares this CPU.
-            if now &- start < Spin.assistPauseNanoseconds { triad_cpu_relax() } else { triad_thread_yield() }
+            // delay seeing it by its own cost; then yield, in case the thread that answers shares this CPU. If the
+            // executor knows it does, yield from the start.
+            if session.pauses && now &- start < Spin.assistPauseNanoseconds {
+                triad_cpu_relax()
+            } else {
+                triad_thread_yield()
+            }
         }
     }
 }

@@ -1,3 +1,4 @@
+import CTriadShims
 import Glibc
 import Synchronization
 import Testing
@@ -175,6 +176,51 @@ extension ProcessPoolTests {
             #expect(try await held.value > 0)
             #expect(await eventually(seconds: 120) { pool.storage.workersWithWorkInFlight().isEmpty })
             await pool.shutdown()
+        }
+
+        @Test(
+            "a thread that blocks on a job yields rather than pauses while the worker runs on its CPU",
+            .enabled(if: sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2, "the worker on another CPU needs two")
+        )
+        func blockingWaiterOnWorkersCPU() async throws {
+            let pool = try await Self.warmPool(.balanced)
+            let pid = try #require(pool.workerPIDs.first)
+            // Every thread of the worker on CPU 0, then a job through it, so that it waits for the next on CPU 0.
+            for tid in Self.threadIDs(of: pid) { #expect(triad_thread_pin(tid, 0) == 0) }
+            #expect(try await pool.submit(Square(3)).value == 9)
+            let gate = NapMarked.freshPath()
+            defer { unlink(gate) }
+            let held = try pool.submit(AwaitFile(path: gate))
+            #expect(await eventually(seconds: 120) { pool.storage.workersWithWorkInFlight().count == 1 })
+            /// Whether a waiting thread kept on `cpu` would pause between its first looks.
+            func pauses(on cpu: Int32) async throws -> Bool? {
+                try await withCheckedThrowingContinuation { continuation in
+                    DedicatedThread.start(name: "pinned-waiter") {
+                        guard triad_thread_pin(0, cpu) == 0, let session = pool.storage.assistWaiter() else {
+                            return continuation.resume(returning: nil)
+                        }
+                        session.end()
+                        continuation.resume(returning: session.pauses)
+                    }
+                }
+            }
+            #expect(try await pauses(on: 0) == false)
+            #expect(try await pauses(on: 1) == true)
+            AwaitFile.open(gate)
+            #expect(try await held.value == pid)
+            await pool.shutdown()
+        }
+
+        /// The threads of process `pid`.
+        private static func threadIDs(of pid: Int32) -> [Int32] {
+            guard let directory = opendir("/proc/\(pid)/task") else { return [] }
+            defer { closedir(directory) }
+            var found: [Int32] = []
+            while let entry = readdir(directory) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if let tid = Int32(name) { found.append(tid) }
+            }
+            return found
         }
 
         @Test("results that an awaiting task's assist leaves behind still arrive, with no other task awaiting them")

@@ -110,26 +110,56 @@ struct SharedRingTests {
         #expect(seen == [false, true, true, false])
     }
 
-    @Test("the idle schedule spins, yields, then parks; a spinning peer stretches the spin to 10 µs, within the span")
+    @Test(
+        "the reader's spinning hint tells the writer's side whether the spinning thread shares its CPU",
+        .enabled(if: sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2, "the hint from another CPU needs two")
+    )
+    func readerSpinsElsewhereHint() async throws {
+        let ring = LocalRing(capacity: 64)
+        let flags = RingFlags(ring: ring.memory)
+        // Threads kept on one CPU each, so that the CPU the hint names stays the thread's.
+        let sameCPU = try await onThread("ring-spin-a") { () -> [PeerSpin] in
+            #expect(triad_thread_pin(0, 0) == 0)
+            #expect(triad_thread_cpu() == 0)
+            var seen = [flags.readerSpin]
+            flags.markReaderSpinning(true)
+            seen.append(flags.readerSpin)
+            return seen
+        }
+        #expect(sameCPU == [.none, .sameCPU])
+        let otherCPU = try await onThread("ring-spin-b") { () -> [PeerSpin] in
+            #expect(triad_thread_pin(0, 1) == 0)
+            #expect(triad_thread_cpu() == 1)
+            let elsewhere = flags.readerSpin
+            flags.markReaderSpinning(false)
+            return [elsewhere, flags.readerSpin]
+        }
+        #expect(otherCPU == [.elsewhere, .none])
+        withExtendedLifetime(ring) {}
+    }
+
+    @Test("the idle schedule spins, yields, then parks; a peer spinning elsewhere stretches the spin to 10 µs, within the span, and one on the same CPU ends it")
     func idleSchedule() {
         /// The steps a fresh waiter on `schedule` takes at these offsets from its first look.
-        func steps(_ schedule: IdleSchedule, peerSpins: Bool, at offsets: [UInt64]) -> [IdleWaiter.Step] {
+        func steps(_ schedule: IdleSchedule, peer: PeerSpin, at offsets: [UInt64]) -> [IdleWaiter.Step] {
             var waiter = IdleWaiter(schedule)
-            return offsets.map { waiter.step(now: 1_000 + $0, peerSpins: peerSpins) }
+            return offsets.map { waiter.step(now: 1_000 + $0, peer: peer) }
         }
         let balanced = IdleStrategy.balanced.schedule
         #expect(balanced == IdleSchedule(spinNanos: 1_000, yieldNanos: 150_000))
         let offsets: [UInt64] = [0, 999, 1_000, 9_999, 10_000, 150_999, 151_000]
-        #expect(steps(balanced, peerSpins: false, at: offsets) == [.spin, .spin, .yield, .yield, .yield, .yield, .park])
-        #expect(steps(balanced, peerSpins: true, at: offsets) == [.spin, .spin, .spin, .spin, .yield, .yield, .park])
+        #expect(steps(balanced, peer: .none, at: offsets) == [.spin, .spin, .yield, .yield, .yield, .yield, .park])
+        #expect(steps(balanced, peer: .elsewhere, at: offsets) == [.spin, .spin, .spin, .spin, .yield, .yield, .park])
+        // A peer spinning on this side's CPU runs only when this side yields, so it yields from the start.
+        #expect(steps(balanced, peer: .sameCPU, at: offsets) == [.yield, .yield, .yield, .yield, .yield, .yield, .park])
         // A span shorter than the peer's spin: the side spins through it and still parks on time.
         let short = IdleSchedule(spinNanos: 1_000, yieldNanos: 2_000)
-        #expect(steps(short, peerSpins: true, at: [0, 2_999, 3_000]) == [.spin, .spin, .park])
+        #expect(steps(short, peer: .elsewhere, at: [0, 2_999, 3_000]) == [.spin, .spin, .park])
         // A side that never spins parks at once, whoever waits for it; one that spins longer keeps its own spin.
         let lowCPU = IdleStrategy.lowCPU.schedule
-        #expect(steps(lowCPU, peerSpins: true, at: [0]) == [.park])
+        #expect(steps(lowCPU, peer: .elsewhere, at: [0]) == [.park])
         let long = IdleSchedule(spinNanos: 50_000, yieldNanos: 0)
-        #expect(steps(long, peerSpins: true, at: [0, 49_999, 50_000]) == [.spin, .spin, .park])
+        #expect(steps(long, peer: .elsewhere, at: [0, 49_999, 50_000]) == [.spin, .spin, .park])
     }
 
     @Test("a full ring takes nothing more until its reader frees room; the room is exact")

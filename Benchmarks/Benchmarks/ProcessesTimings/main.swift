@@ -10,7 +10,8 @@ import TriadWireMacros
 // binary), but this version of the harness does not build without it, so that is not proven.
 // Run: `swift run -c release ProcessesTimings [runs]`, or `ProcessesTimings idle` for the CPU an idle pool uses;
 // `ProcessesTimings map|map-codable|tiny|tiny-codable|roundtrip|roundtrip-pool|roundtrip-blocking [runs]` for one row
-// alone (for profiles), and `ProcessesTimings submit [runs]` for what submitting alone costs the submitting thread.
+// alone (for profiles), `ProcessesTimings submit [runs]` for what submitting alone costs the submitting thread, and
+// `ProcessesTimings roundtrip-blocks` for the awaited round trip's spread over time.
 
 /// A tiny job through `Codable`.
 struct Tiny: Job {
@@ -122,6 +123,31 @@ nonisolated func roundTrip(workers: Int = 1) async throws {
     }
     let label = workers == 1 ? "1 warm worker" : "pool of \(workers), one job at a time"
     print("sequential round trip, \(label): median \(total) µs")
+    await pool.shutdown()
+}
+
+/// 20,000 awaited round trips on one warm worker in blocks of 1000, with each block's median, 90th and 99th
+/// percentile and how many took over 10 µs: a run's medians alone hide the spells when the scheduler keeps the
+/// awaiting task and the worker on one CPU, or when they run on two (`taskset -c 0` keeps them on one throughout).
+nonisolated func roundTripBlocks() async throws {
+    let pool = benchPool(workers: 1)
+    for index in 0..<10 { _ = try await pool.submit(Tiny(value: index)).value }
+    var times: [Int64] = []
+    times.reserveCapacity(20_000)
+    for index in 0..<20_000 {
+        let start = ContinuousClock.now
+        _ = try await pool.submit(Tiny(value: index)).value
+        let elapsed = (ContinuousClock.now - start).components
+        times.append(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+    }
+    for block in 0..<20 {
+        let sorted = times[(block * 1000)..<((block + 1) * 1000)].sorted()
+        let slow = sorted.count { $0 > 10_000 }
+        print(
+            "round trips \(block * 1000)..<\((block + 1) * 1000): median \(sorted[500]) ns, 90th \(sorted[900]) ns, "
+                + "99th \(sorted[990]) ns, \(slow) over 10 µs"
+        )
+    }
     await pool.shutdown()
 }
 
@@ -319,6 +345,8 @@ if CommandLine.arguments.dropFirst().first == "idle" {
     try await roundTrip(workers: 16)
 } else if CommandLine.arguments.dropFirst().first == "roundtrip-blocking" {
     try await roundTripBlocking()
+} else if CommandLine.arguments.dropFirst().first == "roundtrip-blocks" {
+    try await roundTripBlocks()
 } else {
     try await measure()
     try await roundTrip()
@@ -327,3 +355,4 @@ if CommandLine.arguments.dropFirst().first == "idle" {
     try await largePayload()
     try await firstResult()
 }
+

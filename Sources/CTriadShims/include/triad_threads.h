@@ -41,6 +41,13 @@ void triad_thread_set_tag(uint64_t tag);
 /// Sets the calling thread's name as tools show it (at most 15 bytes are kept).
 void triad_thread_set_name(const char *name);
 
+/// Keeps thread `tid` (0 for the calling thread) on one CPU from now on; threads it starts later inherit that.
+/// Returns 0, or the error number.
+int triad_thread_pin(int32_t tid, int cpu);
+
+/// The CPU the calling thread runs on, or -1 if the kernel does not say.
+int triad_thread_cpu(void);
+
 
 /// Gives up the CPU to another runnable thread.
 void triad_thread_yield(void);

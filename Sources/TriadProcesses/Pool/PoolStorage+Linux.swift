@@ -202,10 +202,13 @@ final class PoolStorage: WorkerSupervisor, PoolWorkQueue {
     /// too, and its driver may have parked with no timer while the worker was busy. So a pool with an idle timeout
     /// wakes its drivers once each session ends, to look at their timers.
     func assistWaiter() -> WaitAssistSession? {
-        let workers = beginAssist()
+        let workers = workersWithWorkInFlight()
+        var sharesCPU = false
+        for worker in workers where worker.beginAssist() { sharesCPU = true }
         return WaitAssistSession(
             poll: { self.assist(workers) },
-            end: { self.endAssist(workers) }
+            end: { self.endAssist(workers) },
+            pauses: !sharesCPU
         )
     }
 
@@ -248,12 +251,6 @@ final class PoolStorage: WorkerSupervisor, PoolWorkQueue {
     /// The most bytes of one worker's results an awaiting task reads per look (see ``assistAwaiter(until:)``):
     /// hundreds of tiny results.
     static let awaitAssistBytesPerPass = 16 << 10
-
-    private func beginAssist() -> [WorkerProcess] {
-        let workers = workersWithWorkInFlight()
-        for worker in workers { worker.beginAssist() }
-        return workers
-    }
 
     /// The started workers that have work in flight (see `WorkerProcess.hasWorkInFlight`): only they can bring a
     /// pending job's result, so only they are worth an assist's looks. An idle worker's result ring would be read

@@ -91,6 +91,9 @@ final class WorkerProcess: PoolWorker {
     private let assisting = Atomic<Int>(0)
     /// The flags of the result ring and its written position, which any thread may use without the lock.
     private let resultFlags: RingFlags
+    /// The flags of the job ring, whose reader's spinning hint says where the worker's thread runs while it is
+    /// active (see `RingFrameSource.receive()`); read under `incoming`'s lock, which says the rings are mapped.
+    private let jobFlags: RingFlags
     /// Whether the pool has work in flight on this worker, as its supervisor last said (``noteWorkInFlight(_:)``),
     /// under its own lock: a hint for the threads that would read the worker's results, read without a lock.
     private let workInFlight = Atomic<Bool>(false)
@@ -136,6 +139,7 @@ final class WorkerProcess: PoolWorker {
         output = Mutex(Output(writer: rings.writer(parent: true)))
         incoming = Mutex(ResultAssembly(RingFrameReader(rings.reader(parent: true), maxPayload: maxPayload)))
         resultFlags = rings.flags(parent: true)
+        jobFlags = rings.flags(parent: false)
         self.pidFD = pidFD
         self.stderrFD = stderrFD
         self.lanes = lanes
@@ -302,10 +306,16 @@ final class WorkerProcess: PoolWorker {
 
     /// Starts assisting (see ``assist(supervisor:)``): while any thread assists, the driver's flag in the result
     /// ring stays lowered, so the worker does not ring a parked driver for results that the assisting thread reads.
-    func beginAssist() {
+    ///
+    /// Returns whether the worker's thread, active, runs on the calling thread's CPU now: a thread that waits for
+    /// it should then yield its CPU rather than pause it.
+    func beginAssist() -> Bool {
         // Under the reading side's lock, which the driver holds for its own flag changes, and which says whether
         // the rings are still mapped.
-        incoming.withLock { startAssisting($0) }
+        incoming.withLock { assembly in
+            startAssisting(assembly)
+            return !assembly.closed && jobFlags.readerSpin == .sameCPU
+        }
     }
 
     /// Starts assisting as ``beginAssist()`` does, unless another thread is reading the results now (the driver,
@@ -321,7 +331,7 @@ final class WorkerProcess: PoolWorker {
         if assisting.wrappingAdd(1, ordering: .relaxed).oldValue == 0 {
             resultFlags.lowerWaitingForBytes()
             // The worker then spins 10 µs, not 1, before it yields between jobs: the next job follows each
-            // result at once (see `IdleWaiter.step(now:peerSpins:)`).
+            // result at once (see `IdleWaiter.step(now:peer:)`).
             resultFlags.markReaderSpinning(true)
         }
     }

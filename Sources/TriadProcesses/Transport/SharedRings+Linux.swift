@@ -42,6 +42,16 @@ struct IdleSchedule: Sendable, Hashable {
 }
 
 /// Counts how long a side has been idle and does one step of its schedule.
+/// Whether the peer has a thread spinning for this side's next frame, and where (see `RingFlags.readerSpin`).
+enum PeerSpin: Equatable {
+    /// No thread of the peer spins.
+    case none
+    /// One spins on another CPU than this side's thread.
+    case elsewhere
+    /// One spins on this side's thread's CPU: it runs only when this side yields.
+    case sameCPU
+}
+
 struct IdleWaiter {
     let schedule: IdleSchedule
     private var since: UInt64 = 0
@@ -52,7 +62,7 @@ struct IdleWaiter {
     mutating func reset() { since = 0 }
 
     /// How long a side spins at least, within its schedule's span, while its peer has a thread spinning for its
-    /// answer (see ``pause(now:peerSpins:)``). Short, because spinning where a yield would give the CPU away
+    /// answer on another CPU (see ``pause(now:peer:)``). Short, because spinning where a yield would give the CPU away
     /// costs a loaded machine dearly: a spin through the whole span made the blocking round trip 10 to 100 times
     /// slower while a build ran beside it.
     static let peerSpinNanos: UInt64 = 10_000
@@ -64,24 +74,31 @@ struct IdleWaiter {
         case park
     }
 
-    /// The step to take at `now`. With `peerSpins` (the peer has a thread spinning for this side's answer, and
-    /// will send its next frame at once), the side spins for ``peerSpinNanos`` before it yields: a yield is a
-    /// system call, inside which the next frame arrives unseen. The schedule's span stays the bound, so the side
-    /// parks as soon either way.
-    mutating func step(now: UInt64, peerSpins: Bool = false) -> Step {
+    /// The step to take at `now`. While the peer has a thread spinning for this side's answer on another CPU
+    /// (`peer` is ``PeerSpin/elsewhere``), it will send its next frame at once, and the side spins for
+    /// ``peerSpinNanos`` before it yields: a yield is a system call, inside which the next frame arrives unseen.
+    /// While that thread shares this side's CPU (``PeerSpin/sameCPU``), it can send nothing until this side gives
+    /// the CPU up, and the side yields at once. The schedule's span stays the bound, so the side parks as soon
+    /// whichever way.
+    mutating func step(now: UInt64, peer: PeerSpin = .none) -> Step {
         if since == 0 { since = now }
         let idle = now &- since
         let (total, overflow) = schedule.spinNanos.addingReportingOverflow(schedule.yieldNanos)
         let end = overflow ? UInt64.max : total
-        let spin = peerSpins ? max(schedule.spinNanos, min(Self.peerSpinNanos, end)) : schedule.spinNanos
+        let spin: UInt64
+        switch peer {
+        case .none: spin = schedule.spinNanos
+        case .elsewhere: spin = max(schedule.spinNanos, min(Self.peerSpinNanos, end))
+        case .sameCPU: spin = 0
+        }
         if idle < spin { return .spin }
         return idle < end ? .yield : .park
     }
 
     /// Spins or yields once and returns false, or returns true when the side should park now (see
-    /// ``step(now:peerSpins:)``).
-    mutating func pause(now: UInt64, peerSpins: Bool = false) -> Bool {
-        switch step(now: now, peerSpins: peerSpins) {
+    /// ``step(now:peer:)``).
+    mutating func pause(now: UInt64, peer: PeerSpin = .none) -> Bool {
+        switch step(now: now, peer: peer) {
         case .spin:
             triad_cpu_relax()
             return false
@@ -201,11 +218,20 @@ struct RingFlags: @unchecked Sendable {
     func lowerWaitingForBytes() { triad_ring_lower(ring, 0) }
     /// Whether the writer has published bytes the reader has not read.
     func hasBytes() -> Bool { triad_ring_unread(ring) != 0 }
-    /// Says whether a thread of the reader's side spins for the ring's bytes now: a hint for the writer's side (see
-    /// ``readerSpins``), which nothing depends on for correctness.
+    /// Says whether a thread of the reader's side spins for the ring's bytes now, and on which CPU (the calling
+    /// thread's): a hint for the writer's side (see ``readerSpinsElsewhere``), which nothing depends on for
+    /// correctness.
     func markReaderSpinning(_ spinning: Bool) { triad_ring_set_reader_spins(ring, spinning ? 1 : 0) }
     /// Whether the reader's side said it spins for the ring's bytes now.
     var readerSpins: Bool { triad_ring_reader_spins(ring) != 0 }
+    /// Where a thread of the reader's side said it spins for the ring's bytes now, from the calling thread's CPU.
+    var readerSpin: PeerSpin {
+        switch triad_ring_reader_spin_place(ring) {
+        case 0: .none
+        case 2: .sameCPU
+        default: .elsewhere
+        }
+    }
 }
 
 /// The writing end of one ring. Not copyable: its position is the writer's alone.
