@@ -314,7 +314,7 @@ final class WorkerProcess: PoolWorker {
         // the rings are still mapped.
         incoming.withLock { assembly in
             startAssisting(assembly)
-            return !assembly.closed && jobFlags.readerSpin == .sameCPU
+            return sharesCallersCPU(assembly)
         }
     }
 
@@ -322,8 +322,20 @@ final class WorkerProcess: PoolWorker {
     /// most often, delivering a batch): then it returns false at once, and the caller does not assist, since the
     /// results are on their way. For an awaiting task, which must not wait for a lock that a driver holds while
     /// it delivers hundreds of results.
-    func tryBeginAssist() -> Bool {
-        incoming.withLockIfAvailable { startAssisting($0) } != nil
+    ///
+    /// Returns nil when it does not assist, else whether the worker's thread runs on the calling thread's CPU, as
+    /// ``beginAssist()`` does.
+    func tryBeginAssist() -> Bool? {
+        incoming.withLockIfAvailable { assembly in
+            startAssisting(assembly)
+            return sharesCallersCPU(assembly)
+        }
+    }
+
+    /// Whether the worker's thread, active, runs on the calling thread's CPU (see `RingFrameSource.receive()`);
+    /// under `incoming`'s lock.
+    private func sharesCallersCPU(_ assembly: ResultAssembly) -> Bool {
+        !assembly.closed && jobFlags.readerSpin == .sameCPU
     }
 
     private func startAssisting(_ assembly: ResultAssembly) {
