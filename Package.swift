@@ -70,6 +70,7 @@ let package = Package(
         .target(
             name: "TriadCore",
             dependencies: [
+                "CTriadWire",
                 .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: triadSwiftSettings
@@ -107,6 +108,10 @@ let package = Package(
         ),
         // C helpers; every symbol starts with `triad_`.
         .target(name: "CTriadShims"),
+        // The wire codec's one C function, which hands back a cached keyed container without a run-time metadata
+        // look-up (see WireContainerCache.swift). Portable C, apart from CTriadShims so that TriadCore stays free of
+        // platform code.
+        .target(name: "CTriadWire"),
         .target(
             name: "TriadThreads",
             dependencies: [

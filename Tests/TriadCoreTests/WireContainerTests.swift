@@ -64,6 +64,50 @@ private struct Wider: Codable, Hashable, Sendable {
     var branch = Branch(left: Leaf(value: 1, label: nil), right: nil, children: [])
 }
 
+/// The boxes behind the keyed containers that `Watched` values were handed, seen through weak references: the
+/// standard library keeps a container's box in its one stored property, which reflection reaches.
+private final class BoxWatch: @unchecked Sendable {
+    struct Weak { weak var box: AnyObject? }
+    var boxes: [Weak] = []
+    /// The boxes' identities, taken while each was in use.
+    var identities: Set<ObjectIdentifier> = []
+    var alive: Int { boxes.count { $0.box != nil } }
+
+    func watch(_ container: Any) {
+        guard let box = Mirror(reflecting: container).children.first?.value else { return }
+        boxes.append(Weak(box: box as AnyObject))
+        identities.insert(ObjectIdentifier(box as AnyObject))
+    }
+}
+
+/// A struct that records the box of each container it gets, encoding and decoding.
+private struct Watched: Codable, Hashable, Sendable {
+    nonisolated(unsafe) static var watch = BoxWatch()
+    var value: Int
+    var children: [Watched]
+
+    private enum CodingKeys: String, CodingKey { case value, children }
+
+    init(value: Int, children: [Watched]) {
+        self.value = value
+        self.children = children
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        Self.watch.watch(container)
+        value = try container.decode(Int.self, forKey: .value)
+        children = try container.decode([Watched].self, forKey: .children)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        Self.watch.watch(container)
+        try container.encode(value, forKey: .value)
+        try container.encode(children, forKey: .children)
+    }
+}
+
 @Suite("Wire codec's keyed containers")
 struct WireContainerTests {
     @Test("nested and recursive structs of alternating key types round-trip")
@@ -91,6 +135,27 @@ struct WireContainerTests {
         // The same bytes as the fields written one after the other.
         let fields = try WireEncoder().encode(7) + WireEncoder().encode(0.5)
         #expect(try WireEncoder().encode(TwoContainers(first: 7, second: 0.5)) == fields)
+    }
+
+    @Test("a kept container is handed out again and again, and freed with its encoding or decoding")
+    func keptContainersAreFreed() throws {
+        Watched.watch = BoxWatch()
+        let tree = Watched(value: 0, children: (1...200).map { Watched(value: $0, children: [Watched(value: -$0, children: [])]) })
+        var bytes: [UInt8] = []
+        // In a scope of its own, so that nothing the test holds keeps a container alive.
+        do { bytes = try WireEncoder().encode(tree) }
+        #expect(Watched.watch.boxes.count == 401)
+        // One box served all 401 structs, nested ones too, and went with the encoding: a box retained once too
+        // often would stay, and one retained once too few would have crashed by now.
+        #expect(Watched.watch.identities.count == 1)
+        #expect(Watched.watch.alive == 0)
+        Watched.watch = BoxWatch()
+        var decoded: Watched?
+        do { decoded = try WireDecoder().decode(Watched.self, from: bytes) }
+        #expect(decoded == tree)
+        #expect(Watched.watch.boxes.count == 401)
+        #expect(Watched.watch.identities.count == 1)
+        #expect(Watched.watch.alive == 0)
     }
 
     @Test("more key types than the containers kept still encode and decode")

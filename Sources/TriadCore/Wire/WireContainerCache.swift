@@ -6,7 +6,8 @@
 /// profiles of a 200k-struct array put half of `Codable`'s cost there. Triad's containers hold nothing but the sink
 /// or source they write to or read from, so one box per key type serves every struct of that type in the encoding,
 /// nested ones too. A `KeyedEncodingContainer` is a single reference to its box, so the cache keeps that reference
-/// and gives it back as the container type it came from (a layout that differs is simply not cached).
+/// (a layout that differs is simply not cached) and hands it back as the container through
+/// `triad_wire_keyed_encoding_container` (see ``cachedEncodingContainer(_:)``).
 ///
 /// The boxes refer back to their sink or source, so the owner empties the cache when its encoding ends
 /// (``removeAll()``), which breaks that cycle.
@@ -17,15 +18,24 @@ struct WireContainerCache {
     /// The most key types kept; a type beyond them gets a fresh container each time, as without the cache.
     private static let capacity = 16
 
-    /// The cached container of type `Container` for `key`, or the one `make` builds, which is cached.
+    /// The box of the container kept for `Key`, if any, for ``cachedEncodingContainer(_:)`` or
+    /// ``cachedDecodingContainer(_:)``. The caller builds a container only when there is none, in a function of its
+    /// own that the compiler does not inline: code that may build a `KeyedEncodingContainer<Key>` looks up its
+    /// metadata where it starts, whichever way it goes.
     @inline(__always)
-    mutating func container<Container>(for key: ObjectIdentifier, _ make: () -> Container) -> Container {
-        if let index = keys.firstIndex(of: key) {
-            return unsafeBitCast(boxes[index], to: Container.self)
-        }
-        let container = make()
+    func box<Key: CodingKey>(for _: Key.Type) -> AnyObject? {
+        guard let index = keys.firstIndex(of: ObjectIdentifier(Key.self)) else { return nil }
+        return boxes[index]
+    }
+
+    /// Keeps `container`'s box for `Key` if it is a single reference and there is room, and returns `container`.
+    /// This is where the container's layout is checked, once per key type, so that
+    /// ``cachedEncodingContainer(_:)`` and ``cachedDecodingContainer(_:)`` may rebuild it from the box alone.
+    ///
+    /// - Precondition: `Container` is `KeyedEncodingContainer<Key>` or `KeyedDecodingContainer<Key>`.
+    mutating func keep<Key: CodingKey, Container>(_ container: Container, for _: Key.Type) -> Container {
         if MemoryLayout<Container>.size == MemoryLayout<AnyObject>.size, keys.count < Self.capacity {
-            keys.append(key)
+            keys.append(ObjectIdentifier(Key.self))
             boxes.append(unsafeBitCast(container, to: AnyObject.self))
         }
         return container
@@ -37,3 +47,20 @@ struct WireContainerCache {
         boxes.removeAll()
     }
 }
+
+/// The `KeyedEncodingContainer<Key>` whose box is `box`: a C function that stores the box, retained, where the
+/// container is returned (`CTriadWire`). Swift code that returns a container of the generic `Key` must ask the
+/// runtime for the container type's metadata on every call, since the standard library's types are resilient and
+/// only the runtime knows their layout: a hashed look-up that profiles of a plain `Codable` map put at a fifth of the
+/// parent's time and a third of the workers'. The cache has checked the layout, a single reference, when it kept the
+/// box, so the container's bytes are the box's reference and need no metadata to write.
+///
+/// - Precondition: `box` came from a `KeyedEncodingContainer<Key>` that ``WireContainerCache`` kept.
+@_silgen_name("triad_wire_keyed_encoding_container")
+func cachedEncodingContainer<Key: CodingKey>(_ box: AnyObject) -> KeyedEncodingContainer<Key>
+
+/// The `KeyedDecodingContainer<Key>` whose box is `box`, as ``cachedEncodingContainer(_:)`` does for encoding.
+///
+/// - Precondition: `box` came from a `KeyedDecodingContainer<Key>` that ``WireContainerCache`` kept.
+@_silgen_name("triad_wire_keyed_decoding_container")
+func cachedDecodingContainer<Key: CodingKey>(_ box: AnyObject) -> KeyedDecodingContainer<Key>

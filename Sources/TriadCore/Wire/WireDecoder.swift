@@ -108,9 +108,14 @@ final class WireSource {
     /// A keyed container for `Key`, shared by every struct of this decoding that uses it.
     @inline(__always)
     func keyedContainer<Key: CodingKey>(keyedBy _: Key.Type) -> KeyedDecodingContainer<Key> {
-        containers.container(for: ObjectIdentifier(Key.self)) {
-            KeyedDecodingContainer(WireKeyedDecoder<Key>(source: self))
-        }
+        if let box = containers.box(for: Key.self) { return cachedDecodingContainer(box) }
+        return newKeyedContainer(keyedBy: Key.self)
+    }
+
+    /// A keyed container for `Key`, built and kept (see `WireContainerCache.box(for:)`).
+    @inline(never)
+    private func newKeyedContainer<Key: CodingKey>(keyedBy _: Key.Type) -> KeyedDecodingContainer<Key> {
+        containers.keep(KeyedDecodingContainer(WireKeyedDecoder<Key>(source: self)), for: Key.self)
     }
 
     /// Decodes any value, taking the bulk and optional paths before falling back to its conformance.

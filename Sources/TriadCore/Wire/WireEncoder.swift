@@ -144,9 +144,14 @@ final class WireSink {
     /// A keyed container for `Key`, shared by every struct of this encoding that uses it.
     @inline(__always)
     func keyedContainer<Key: CodingKey>(keyedBy _: Key.Type) -> KeyedEncodingContainer<Key> {
-        containers.container(for: ObjectIdentifier(Key.self)) {
-            KeyedEncodingContainer(WireKeyedEncoder<Key>(sink: self))
-        }
+        if let box = containers.box(for: Key.self) { return cachedEncodingContainer(box) }
+        return newKeyedContainer(keyedBy: Key.self)
+    }
+
+    /// A keyed container for `Key`, built and kept (see `WireContainerCache.box(for:)`).
+    @inline(never)
+    private func newKeyedContainer<Key: CodingKey>(keyedBy _: Key.Type) -> KeyedEncodingContainer<Key> {
+        containers.keep(KeyedEncodingContainer(WireKeyedEncoder<Key>(sink: self)), for: Key.self)
     }
 
     /// Encodes any value, taking the bulk and optional paths before falling back to its conformance.
