@@ -10,8 +10,9 @@ import TriadWireMacros
 // binary), but this version of the harness does not build without it, so that is not proven.
 // Run: `swift run -c release ProcessesTimings [runs]`, or `ProcessesTimings idle` for the CPU an idle pool uses;
 // `ProcessesTimings map|map-codable|tiny|tiny-codable|roundtrip|roundtrip-pool|roundtrip-blocking [runs]` for one row
-// alone (for profiles), `ProcessesTimings submit [runs]` for what submitting alone costs the submitting thread, and
-// `ProcessesTimings roundtrip-blocks` for the awaited round trip's spread over time.
+// alone (for profiles), `ProcessesTimings submit [runs]` for what submitting alone costs the submitting thread,
+// `ProcessesTimings roundtrip-blocks` for the awaited round trip's spread over time, and `ProcessesTimings codec [runs]`
+// for the codec benchmark's struct rows.
 
 /// A tiny job through `Codable`.
 struct Tiny: Job {
@@ -43,6 +44,38 @@ struct HoldUntilFile: Job {
     func run() async throws -> Int {
         while access(path, F_OK) != 0 { try await Task.sleep(for: .milliseconds(1)) }
         return 0
+    }
+}
+
+/// The codec benchmark's struct (`CodecBenchmarks`, `peers/codec_peer.py`) through plain `Codable`.
+struct Sample: Codable {
+    var id: Int
+    var name: String
+    var values: [Double]
+}
+
+/// The same struct with its own wire functions.
+struct WireSample: WireCodable {
+    var id: Int
+    var name: String
+    var values: [Double]
+
+    init(id: Int, name: String, values: [Double]) {
+        self.id = id
+        self.name = name
+        self.values = values
+    }
+
+    func encode(to writer: inout WireWriter) throws(WireError) {
+        writer.write(id)
+        try writer.write(name)
+        try writer.write(values)
+    }
+
+    init(from reader: inout WireReader) throws(WireError) {
+        id = try reader.read(Int.self)
+        name = try reader.read(String.self)
+        values = try reader.read([Double].self)
     }
 }
 
@@ -149,6 +182,25 @@ nonisolated func roundTripBlocks() async throws {
         )
     }
     await pool.shutdown()
+}
+
+/// 10k structs encoded and decoded by the wire codec, through plain `Codable` and through `WireCodable`: the
+/// codec benchmark's struct rows as a plain program, beside `peers/codec_peer.py`'s pickle rows.
+nonisolated func codec() async throws {
+    let structs = (0..<10_000).map { Sample(id: $0, name: "sample \($0)", values: [1, 2, 3]) }
+    let wireStructs = structs.map { WireSample(id: $0.id, name: $0.name, values: $0.values) }
+    let plain = try await medianMilliseconds {
+        let bytes = try WireEncoder().encode(structs)
+        let decoded = try WireDecoder().decode([Sample].self, from: bytes)
+        precondition(decoded.count == 10_000)
+    }
+    print("wire codec, 10k structs encoded and decoded through Codable: median \(plain) ms")
+    let wire = try await medianMilliseconds {
+        let bytes = try WireEncoder().encode(wireStructs)
+        let decoded = try WireDecoder().decode([WireSample].self, from: bytes)
+        precondition(decoded.count == 10_000)
+    }
+    print("wire codec, 10k WireCodable structs encoded and decoded: median \(wire) ms")
 }
 
 /// The same round trip waited for by a plain OS thread that blocks (`JobHandle.wait()`), so no task has to be woken
@@ -345,6 +397,8 @@ if CommandLine.arguments.dropFirst().first == "idle" {
     try await roundTrip(workers: 16)
 } else if CommandLine.arguments.dropFirst().first == "roundtrip-blocking" {
     try await roundTripBlocking()
+} else if CommandLine.arguments.dropFirst().first == "codec" {
+    try await codec()
 } else if CommandLine.arguments.dropFirst().first == "roundtrip-blocks" {
     try await roundTripBlocks()
 } else {
