@@ -1,9 +1,10 @@
 // A keyed `Codable` container from its box, without asking the Swift runtime for the container type's metadata.
 //
-// Swift declares each function as `func f<Key: CodingKey>(_ box: AnyObject) -> KeyedEncodingContainer<Key>` (or
-// `KeyedDecodingContainer<Key>`). Under the Swift calling convention that is: the address to return the container
-// at, the box (borrowed), then the generic argument `Key`'s metadata and its `CodingKey` witness table, which these
-// functions do not need. The container is returned owned, so the box is retained once.
+// Swift declares each function as `func f<Key: CodingKey>(_ box: UnsafeMutableRawPointer) ->
+// KeyedEncodingContainer<Key>` (or `KeyedDecodingContainer<Key>`). Under the Swift calling convention that is: the
+// address to return the container at, the box (a pointer to an object the caller keeps alive), then the generic
+// argument `Key`'s metadata and its `CodingKey` witness table, which these functions do not need. The container is
+// returned owned, so the box is retained once.
 //
 // The caller keeps a box here only after it checked that the container type is one reference in size, and took the
 // box from such a container: the container's bytes are then the box's reference, which is all that is written.

@@ -13,7 +13,9 @@
 /// (``removeAll()``), which breaks that cycle.
 struct WireContainerCache {
     private var keys: [ObjectIdentifier] = []
-    private var boxes: [AnyObject] = []
+    /// The boxes, each retained once by the cache and released by ``removeAll()``: kept unmanaged, so that handing
+    /// one out retains it once, for the container, rather than also for the look-up.
+    private var boxes: [Unmanaged<AnyObject>] = []
 
     /// The most key types kept; a type beyond them gets a fresh container each time, as without the cache.
     private static let capacity = 16
@@ -23,9 +25,9 @@ struct WireContainerCache {
     /// own that the compiler does not inline: code that may build a `KeyedEncodingContainer<Key>` looks up its
     /// metadata where it starts, whichever way it goes.
     @inline(__always)
-    func box<Key: CodingKey>(for _: Key.Type) -> AnyObject? {
+    func box<Key: CodingKey>(for _: Key.Type) -> UnsafeMutableRawPointer? {
         guard let index = keys.firstIndex(of: ObjectIdentifier(Key.self)) else { return nil }
-        return boxes[index]
+        return boxes[index].toOpaque()
     }
 
     /// Keeps `container`'s box for `Key` if it is a single reference and there is room, and returns `container`.
@@ -36,13 +38,14 @@ struct WireContainerCache {
     mutating func keep<Key: CodingKey, Container>(_ container: Container, for _: Key.Type) -> Container {
         if MemoryLayout<Container>.size == MemoryLayout<AnyObject>.size, keys.count < Self.capacity {
             keys.append(ObjectIdentifier(Key.self))
-            boxes.append(unsafeBitCast(container, to: AnyObject.self))
+            boxes.append(Unmanaged.passRetained(unsafeBitCast(container, to: AnyObject.self)))
         }
         return container
     }
 
     /// Lets go of every container.
     mutating func removeAll() {
+        for box in boxes { box.release() }
         keys.removeAll()
         boxes.removeAll()
     }
@@ -55,12 +58,12 @@ struct WireContainerCache {
 /// parent's time and a third of the workers'. The cache has checked the layout, a single reference, when it kept the
 /// box, so the container's bytes are the box's reference and need no metadata to write.
 ///
-/// - Precondition: `box` came from a `KeyedEncodingContainer<Key>` that ``WireContainerCache`` kept.
+/// - Precondition: `box` is the box of a `KeyedEncodingContainer<Key>` that ``WireContainerCache`` keeps.
 @_silgen_name("triad_wire_keyed_encoding_container")
-func cachedEncodingContainer<Key: CodingKey>(_ box: AnyObject) -> KeyedEncodingContainer<Key>
+func cachedEncodingContainer<Key: CodingKey>(_ box: UnsafeMutableRawPointer) -> KeyedEncodingContainer<Key>
 
 /// The `KeyedDecodingContainer<Key>` whose box is `box`, as ``cachedEncodingContainer(_:)`` does for encoding.
 ///
-/// - Precondition: `box` came from a `KeyedDecodingContainer<Key>` that ``WireContainerCache`` kept.
+/// - Precondition: `box` is the box of a `KeyedDecodingContainer<Key>` that ``WireContainerCache`` keeps.
 @_silgen_name("triad_wire_keyed_decoding_container")
-func cachedDecodingContainer<Key: CodingKey>(_ box: AnyObject) -> KeyedDecodingContainer<Key>
+func cachedDecodingContainer<Key: CodingKey>(_ box: UnsafeMutableRawPointer) -> KeyedDecodingContainer<Key>
