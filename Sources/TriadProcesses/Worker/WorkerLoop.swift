@@ -145,6 +145,9 @@ package struct WorkerLoop: Sendable {
             var checkEvery = 1
             var sinceCheck = 0
             let borrowMinimum = sink.borrowMinimum
+            // A copy for the closure below: calling the `inout` sink from it loads a copy of it, its references
+            // retained and released, for every job.
+            let starts = sink
             let (outcome, end) = await span.run {
                 await job.runPart(
                     from: base + first,
@@ -154,7 +157,7 @@ package struct WorkerLoop: Sendable {
                 ) { index in
                     let ordinal = index - base
                     if ordinal > first {
-                        sink.jobWillStart(sequence: header.sequence, ordinal: ordinal, timed: header.timed)
+                        starts.jobWillStart(sequence: header.sequence, ordinal: ordinal, timed: header.timed)
                     }
                     guard ordinal > first else { return true }
                     sinceCheck += 1
