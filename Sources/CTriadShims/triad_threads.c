@@ -82,4 +82,17 @@ int triad_thread_pin(int32_t tid, int cpu) {
 
 int triad_thread_cpu(void) { return sched_getcpu(); }
 
+int triad_thread_allowed_cpus(int *cpus, int capacity) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
+    int count = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, &set)) continue;
+        if (count < capacity) cpus[count] = cpu;
+        count++;
+    }
+    return count;
+}
+
 void triad_thread_yield(void) { sched_yield(); }

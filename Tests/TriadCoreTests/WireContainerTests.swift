@@ -140,7 +140,10 @@ struct WireContainerTests {
     @Test("a kept container is handed out again and again, and freed with its encoding or decoding")
     func keptContainersAreFreed() throws {
         Watched.watch = BoxWatch()
-        let tree = Watched(value: 0, children: (1...200).map { Watched(value: $0, children: [Watched(value: -$0, children: [])]) })
+        let tree = Watched(
+            value: 0,
+            children: (1...200).map { Watched(value: $0, children: [Watched(value: -$0, children: [])]) }
+        )
         var bytes: [UInt8] = []
         // In a scope of its own, so that nothing the test holds keeps a container alive.
         do { bytes = try WireEncoder().encode(tree) }

@@ -180,13 +180,14 @@ extension ProcessPoolTests {
 
         @Test(
             "a thread that blocks on a job yields rather than pauses while the worker runs on its CPU",
-            .enabled(if: sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2, "the worker on another CPU needs two")
+            .enabled(if: twoAllowedCPUs() != nil, "the worker on another CPU needs two")
         )
         func blockingWaiterOnWorkersCPU() async throws {
+            let (first, second) = try #require(twoAllowedCPUs())
             let pool = try await Self.warmPool(.balanced)
             let pid = try #require(pool.workerPIDs.first)
-            // Every thread of the worker on CPU 0, then a job through it, so that it waits for the next on CPU 0.
-            for tid in Self.threadIDs(of: pid) { #expect(triad_thread_pin(tid, 0) == 0) }
+            // Every thread of the worker on one CPU, then a job through it, so that it waits for the next there.
+            for tid in Self.threadIDs(of: pid) { #expect(triad_thread_pin(tid, first) == 0) }
             #expect(try await pool.submit(Square(3)).value == 9)
             let gate = NapMarked.freshPath()
             defer { unlink(gate) }
@@ -204,8 +205,8 @@ extension ProcessPoolTests {
                     }
                 }
             }
-            #expect(try await pauses(on: 0) == false)
-            #expect(try await pauses(on: 1) == true)
+            #expect(try await pauses(on: first) == false)
+            #expect(try await pauses(on: second) == true)
             AwaitFile.open(gate)
             #expect(try await held.value == pid)
             await pool.shutdown()
@@ -217,7 +218,9 @@ extension ProcessPoolTests {
             defer { closedir(directory) }
             var found: [Int32] = []
             while let entry = readdir(directory) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+                    String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+                }
                 if let tid = Int32(name) { found.append(tid) }
             }
             return found

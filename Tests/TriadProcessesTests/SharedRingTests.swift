@@ -14,6 +14,13 @@ private func onThread<T: Sendable>(_ name: String, _ body: @escaping @Sendable (
     }
 }
 
+/// The first two CPUs this process may run on, or nil if it may run on one only.
+func twoAllowedCPUs() -> (Int32, Int32)? {
+    var cpus: [Int32] = [0, 0]
+    guard triad_thread_allowed_cpus(&cpus, 2) >= 2 else { return nil }
+    return (cpus[0], cpus[1])
+}
+
 /// A frame of `kind` whose payload is `count` bytes derived from `seed`.
 private func frame(kind: UInt8, count: Int, seed: Int) -> Frame {
     Frame(kind: kind, flags: UInt8(seed & 0xFF), payload: (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ seed) })
@@ -112,15 +119,16 @@ struct SharedRingTests {
 
     @Test(
         "the reader's spinning hint tells the writer's side whether the spinning thread shares its CPU",
-        .enabled(if: sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2, "the hint from another CPU needs two")
+        .enabled(if: twoAllowedCPUs() != nil, "the hint from another CPU needs two")
     )
     func readerSpinsElsewhereHint() async throws {
         let ring = LocalRing(capacity: 64)
         let flags = RingFlags(ring: ring.memory)
+        let (first, second) = try #require(twoAllowedCPUs())
         // Threads kept on one CPU each, so that the CPU the hint names stays the thread's.
         let sameCPU = try await onThread("ring-spin-a") { () -> [PeerSpin] in
-            #expect(triad_thread_pin(0, 0) == 0)
-            #expect(triad_thread_cpu() == 0)
+            #expect(triad_thread_pin(0, first) == 0)
+            #expect(triad_thread_cpu() == first)
             var seen = [flags.readerSpin]
             flags.markReaderSpinning(true)
             seen.append(flags.readerSpin)
@@ -128,8 +136,8 @@ struct SharedRingTests {
         }
         #expect(sameCPU == [.none, .sameCPU])
         let otherCPU = try await onThread("ring-spin-b") { () -> [PeerSpin] in
-            #expect(triad_thread_pin(0, 1) == 0)
-            #expect(triad_thread_cpu() == 1)
+            #expect(triad_thread_pin(0, second) == 0)
+            #expect(triad_thread_cpu() == second)
             let elsewhere = flags.readerSpin
             flags.markReaderSpinning(false)
             return [elsewhere, flags.readerSpin]

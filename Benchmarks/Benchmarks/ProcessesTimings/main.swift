@@ -11,8 +11,8 @@ import TriadWireMacros
 // Run: `swift run -c release ProcessesTimings [runs]`, or `ProcessesTimings idle` for the CPU an idle pool uses;
 // `ProcessesTimings map|map-codable|tiny|tiny-codable|roundtrip|roundtrip-pool|roundtrip-blocking [runs]` for one row
 // alone (for profiles), `ProcessesTimings submit [runs]` for what submitting alone costs the submitting thread,
-// `ProcessesTimings roundtrip-blocks` for the awaited round trip's spread over time, and `ProcessesTimings codec [runs]`
-// for the codec benchmark's struct rows.
+// `ProcessesTimings roundtrip-blocks` for the awaited round trip's spread over time, and
+// `ProcessesTimings codec [runs]` for the codec benchmark's struct rows.
 
 /// A tiny job through `Codable`.
 struct Tiny: Job {

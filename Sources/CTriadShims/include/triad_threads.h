@@ -48,6 +48,10 @@ int triad_thread_pin(int32_t tid, int cpu);
 /// The CPU the calling thread runs on, or -1 if the kernel does not say.
 int triad_thread_cpu(void);
 
+/// Writes up to `capacity` of the CPUs the calling thread may run on, lowest first, into `cpus`; returns how many
+/// there are in all (written or not), or -1 if the kernel does not say.
+int triad_thread_allowed_cpus(int *cpus, int capacity);
+
 
 /// Gives up the CPU to another runnable thread.
 void triad_thread_yield(void);

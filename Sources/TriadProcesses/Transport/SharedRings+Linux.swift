@@ -41,7 +41,6 @@ struct IdleSchedule: Sendable, Hashable {
     }
 }
 
-/// Counts how long a side has been idle and does one step of its schedule.
 /// Whether the peer has a thread spinning for this side's next frame, and where (see `RingFlags.readerSpin`).
 enum PeerSpin: Equatable {
     /// No thread of the peer spins.
@@ -52,6 +51,7 @@ enum PeerSpin: Equatable {
     case sameCPU
 }
 
+/// Counts how long a side has been idle and does one step of its schedule.
 struct IdleWaiter {
     let schedule: IdleSchedule
     private var since: UInt64 = 0
@@ -62,9 +62,9 @@ struct IdleWaiter {
     mutating func reset() { since = 0 }
 
     /// How long a side spins at least, within its schedule's span, while its peer has a thread spinning for its
-    /// answer on another CPU (see ``pause(now:peer:)``). Short, because spinning where a yield would give the CPU away
-    /// costs a loaded machine dearly: a spin through the whole span made the blocking round trip 10 to 100 times
-    /// slower while a build ran beside it.
+    /// answer on another CPU (see ``pause(now:peer:)``). Short, because spinning where a yield would give the CPU
+    /// away costs a loaded machine dearly: a spin through the whole span made the blocking round trip 10 to 100
+    /// times slower while a build ran beside it.
     static let peerSpinNanos: UInt64 = 10_000
 
     /// One step of the schedule.
@@ -219,7 +219,7 @@ struct RingFlags: @unchecked Sendable {
     /// Whether the writer has published bytes the reader has not read.
     func hasBytes() -> Bool { triad_ring_unread(ring) != 0 }
     /// Says whether a thread of the reader's side spins for the ring's bytes now, and on which CPU (the calling
-    /// thread's): a hint for the writer's side (see ``readerSpinsElsewhere``), which nothing depends on for
+    /// thread's): a hint for the writer's side (see ``readerSpin``), which nothing depends on for
     /// correctness.
     func markReaderSpinning(_ spinning: Bool) { triad_ring_set_reader_spins(ring, spinning ? 1 : 0) }
     /// Whether the reader's side said it spins for the ring's bytes now.
