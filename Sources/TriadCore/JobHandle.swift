@@ -269,6 +269,11 @@ package struct WaitAssistSession {
     /// the thread that will answer runs on the waiting thread's CPU, which a pause only keeps from it.
     package let pauses: Bool
 
+    /// How long a thread that assists pauses its CPU between polls before it yields it instead: a tiny job's result
+    /// comes within microseconds, and a system call to yield would delay seeing it by its own cost. A blocked
+    /// `wait()` and a process pool's awaiting task both follow it.
+    package static let pauseNanoseconds: UInt64 = 10_000
+
     package init(poll: @escaping () -> Void, end: @escaping () -> Void, pauses: Bool = true) {
         self.poll = poll
         self.end = end

@@ -137,21 +137,9 @@ final class MPIRun {
 
     /// The processes of the test program still alive on this machine (no other test runs it meanwhile).
     static func programProcesses() -> [pid_t] {
-        guard let directory = opendir("/proc") else { return [] }
-        defer { closedir(directory) }
-        var found: [pid_t] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
-                String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            guard let pid = pid_t(name) else { continue }
-            var buffer = [CChar](repeating: 0, count: 4096)
-            let count = readlink("/proc/\(pid)/exe", &buffer, buffer.count - 1)
-            guard count > 0 else { continue }
-            let path = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            if path == programPath && !isZombie(pid) { found.append(pid) }
+        ProcFS.numberedEntries(of: "/proc").filter { pid in
+            ProcFS.linkTarget("/proc/\(pid)/exe") == programPath && !isZombie(pid)
         }
-        return found
     }
 
     private static func isZombie(_ pid: pid_t) -> Bool {

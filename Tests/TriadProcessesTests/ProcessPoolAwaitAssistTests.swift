@@ -4,6 +4,7 @@ import Synchronization
 import Testing
 import TriadCore
 import TriadProcessesTestSupport
+import TriadTestSupport
 
 @testable import TriadProcesses
 
@@ -187,7 +188,7 @@ extension ProcessPoolTests {
             let pool = try await Self.warmPool(.balanced)
             let pid = try #require(pool.workerPIDs.first)
             // Every thread of the worker on one CPU, then a job through it, so that it waits for the next there.
-            for tid in Self.threadIDs(of: pid) { #expect(triad_thread_pin(tid, first) == 0) }
+            for tid in ProcFS.numberedEntries(of: "/proc/\(pid)/task") { #expect(triad_thread_pin(tid, first) == 0) }
             #expect(try await pool.submit(Square(3)).value == 9)
             let gate = NapMarked.freshPath()
             defer { unlink(gate) }
@@ -210,20 +211,6 @@ extension ProcessPoolTests {
             AwaitFile.open(gate)
             #expect(try await held.value == pid)
             await pool.shutdown()
-        }
-
-        /// The threads of process `pid`.
-        private static func threadIDs(of pid: Int32) -> [Int32] {
-            guard let directory = opendir("/proc/\(pid)/task") else { return [] }
-            defer { closedir(directory) }
-            var found: [Int32] = []
-            while let entry = readdir(directory) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
-                    String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
-                }
-                if let tid = Int32(name) { found.append(tid) }
-            }
-            return found
         }
 
         @Test("results that an awaiting task's assist leaves behind still arrive, with no other task awaiting them")

@@ -3,6 +3,7 @@ import Testing
 import TriadCore
 import TriadProcesses
 import TriadProcessesTestSupport
+import TriadTestSupport
 
 extension ProcessPoolTests {
     /// Jobs that start processes of their own, and jobs whose worker leaves its last words on standard error.
@@ -71,20 +72,11 @@ extension ProcessPoolTests {
             // What the program holds beyond standard input, output and error: files it opened itself (sleep reads
             // its locale), never the worker's socket, lifeline, progress page or lanes.
             var inherited: [String] = []
-            if let directory = opendir("/proc/\(child)/fd") {
-                while let entry = readdir(directory) {
-                    let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                        String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
-                    }
-                    guard let fd = Int32(name), fd > 2 else { continue }
-                    var buffer = [CChar](repeating: 0, count: 256)
-                    let count = readlink("/proc/\(child)/fd/\(fd)", &buffer, 255)
-                    let target = String(decoding: buffer[..<max(0, count)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                    if ["socket:", "pipe:", "/memfd:", "anon_inode:"].contains(where: target.hasPrefix) {
-                        inherited.append("\(fd): \(target)")
-                    }
+            for fd in ProcFS.numberedEntries(of: "/proc/\(child)/fd") where fd > 2 {
+                let target = ProcFS.linkTarget("/proc/\(child)/fd/\(fd)") ?? ""
+                if ["socket:", "pipe:", "/memfd:", "anon_inode:"].contains(where: target.hasPrefix) {
+                    inherited.append("\(fd): \(target)")
                 }
-                closedir(directory)
             }
             #expect(inherited.isEmpty, "the program inherited \(inherited)")
             await pool.shutdown()

@@ -7,10 +7,9 @@ public enum TestPrograms {
     /// The path of the program `name`, in the directory of the running test binary (or of the `.xctest` bundle
     /// directory that holds it).
     public static func path(of name: String) -> String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        precondition(count > 0, "the test runner cannot find its own binary through /proc/self/exe")
-        let runner = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let runner = ProcFS.linkTarget("/proc/self/exe") else {
+            preconditionFailure("the test runner cannot find its own binary through /proc/self/exe")
+        }
         var directory = runner[..<(runner.lastIndex(of: "/") ?? runner.endIndex)]
         if directory.hasSuffix(".xctest") {
             directory = directory[..<(directory.lastIndex(of: "/") ?? directory.endIndex)]

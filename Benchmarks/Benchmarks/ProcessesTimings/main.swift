@@ -54,29 +54,13 @@ struct Sample: Codable {
     var values: [Double]
 }
 
-/// The same struct with its own wire functions.
-struct WireSample: WireCodable {
+/// The same struct with its wire functions derived by `@WireCodable`: the compiler makes of them the very functions
+/// that `CodecBenchmarks` writes by hand for its `WireSample`.
+@WireCodable
+struct WireSample {
     var id: Int
     var name: String
     var values: [Double]
-
-    init(id: Int, name: String, values: [Double]) {
-        self.id = id
-        self.name = name
-        self.values = values
-    }
-
-    func encode(to writer: inout WireWriter) throws(WireError) {
-        writer.write(id)
-        try writer.write(name)
-        try writer.write(values)
-    }
-
-    init(from reader: inout WireReader) throws(WireError) {
-        id = try reader.read(Int.self)
-        name = try reader.read(String.self)
-        values = try reader.read([Double].self)
-    }
 }
 
 /// Bytes to a worker and back.

@@ -219,9 +219,9 @@ final class PoolStorage: WorkerSupervisor, PoolWorkQueue {
     /// It reads only the workers whose results no other thread is reading (a driver delivering a batch, most
     /// often: those results are on their way, and a task must not wait for the lock), and at most
     /// ``awaitAssistBytesPerPass`` of each per look, so that a look stays short; a driver is woken for what a look
-    /// leaves. Between looks it pauses the CPU for ``awaitAssistPauseNanos``, then yields it, as a thread blocked in
-    /// `wait()` does; but it yields from the start when a worker it reads runs on its CPU, which a pause would keep
-    /// from the worker (pausing throughout, the awaited round trip varied between 4 and 20 µs across runs, as the
+    /// leaves. Between looks it pauses the CPU for `WaitAssistSession.pauseNanoseconds`, then yields it, as a
+    /// thread blocked in `wait()` does; but it yields from the start when a worker it reads runs on its CPU, which a
+    /// pause would keep from the worker (pausing throughout, the awaited round trip varied between 4 and 20 µs across runs, as the
     /// scheduler put the two threads on one CPU or on two; yielding throughout, it took 5.8 µs at the median of
     /// 200 blocks of a thousand, and 5.6 µs this way, 4.1 µs against 4.7 at the first quartile). An assist that
     /// ends without its result wakes the drivers, which parked while it read: they take up their own idle schedule
@@ -249,16 +249,16 @@ final class PoolStorage: WorkerSupervisor, PoolWorkQueue {
                 if finished() { return true }
                 let elapsed = triad_monotonic_ns() &- start
                 if elapsed >= awaitAssistNanos { return false }
-                if !sharesCPU && elapsed < Self.awaitAssistPauseNanos { triad_cpu_relax() } else { sched_yield() }
+                if !sharesCPU && elapsed < WaitAssistSession.pauseNanoseconds {
+                    triad_cpu_relax()
+                } else {
+                    sched_yield()
+                }
             }
         }
         endAssist(workers, wakingDrivers: !broughtOutcome && driversIdleBeforeParking)
         awaitAssistPolicy.withLock { $0.record(broughtOutcome: broughtOutcome) }
     }
-
-    /// How long an awaiting task's assist pauses its CPU between looks before it yields it instead, unless a
-    /// worker it reads runs on its CPU (see ``assistAwaiter(until:)``); a thread blocked in `wait()` does the same.
-    static let awaitAssistPauseNanos: UInt64 = 10_000
 
     /// The most bytes of one worker's results an awaiting task reads per look (see ``assistAwaiter(until:)``):
     /// hundreds of tiny results.

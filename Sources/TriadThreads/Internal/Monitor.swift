@@ -61,8 +61,6 @@ enum Spin {
     /// How long a blocking wait on a job calls its executor's wait assist before it waits as usual: the time a
     /// tiny job takes on another process, with room to spare.
     static let assistNanoseconds: UInt64 = 200_000
-    /// The first part of the assist, in CPU pause hints rather than yields.
-    static let assistPauseNanoseconds: UInt64 = 10_000
 
     /// Spins until `changed` returns `true` or the budget is spent. Returns whether it saw the change.
     ///
