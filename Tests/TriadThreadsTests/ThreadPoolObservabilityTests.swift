@@ -75,10 +75,17 @@ struct ThreadPoolObservabilityTests {
     func cancellations() async throws {
         let metrics = TestMetrics()
         let pool = ThreadPoolExecutor(workers: 1, metricsFactory: metrics)
-        let blocker = try pool.submit(Hangs())
+        // The blocker holds the pool's one thread until the test opens the gate; a job that suspends (an async
+        // sleep) would free the thread, and the job behind it could run and finish before it is cancelled.
+        let gate = Event()
+        let blocker = try pool.submit { () -> Bool in
+            gate.wait()
+            return true
+        }
         let waiting = try pool.submit(Square(n: 2))
         #expect(waiting.cancel())
         #expect(blocker.cancel())
+        gate.set()
         await #expect(throws: ExecutorError.self) { try await blocker.value }
         // The first job's failure ends the map; the jobs no runner took count as cancelled.
         let jobs: [Fails] = Array(repeating: Fails(), count: 50)
