@@ -243,13 +243,14 @@ public final class EventLoopExecutor: TriadCore.Executor {
         if let timeout {
             let logger = self.logger
             timer = loop.eventLoop.scheduleTask(in: timeout.timeAmount) {
-                if handle.fail(ExecutorError.timedOut(jobName: handle.jobName, after: timeout, killedWorker: false)) {
-                    task.cancel()
+                let error = ExecutorError.timedOut(jobName: handle.jobName, after: timeout, killedWorker: false)
+                let failed = handle.fail(error) {
                     logger.notice(
                         "job timed out after \(timeout); its task was cancelled",
                         metadata: ["job": "\(handle.jobName)", "code": "\(ExecutorError.Code.timedOut.rawValue)"]
                     )
                 }
+                if failed { task.cancel() }
             }
         }
         handle.setCancelHandler { _ in task.cancel() }

@@ -176,9 +176,17 @@ public final class JobHandle<Output: Sendable>: Sendable {
     /// before it started, moves it to ``JobState/cancelled``. Returns `false` if it was already resolved.
     @discardableResult
     package func fail(_ error: any Error) -> Bool {
+        fail(error, announcing: {})
+    }
+
+    /// Resolves the handle with an error like ``fail(_:)`` and, if this call resolved it, runs `announce` before
+    /// anyone waiting for the handle hears of it: an executor logs there why it failed the job, so a task that
+    /// awaits the handle finds the record already written. Returns `false`, running nothing, if it was resolved.
+    @discardableResult
+    package func fail(_ error: any Error, announcing announce: () -> Void) -> Bool {
         let code = (error as? ExecutorError)?.code
         let isCancel = code == .cancelled || code == .shutDown
-        return resolve(.error(error), as: isCancel ? .cancelled : .failed) != nil
+        return resolve(.error(error), as: isCancel ? .cancelled : .failed, announcing: announce) != nil
     }
 
     /// Resolves the handle with an outcome. Returns `false` if it was already resolved.
@@ -214,9 +222,13 @@ public final class JobHandle<Output: Sendable>: Sendable {
         if let ready { callback(Result { try Self.unwrap(ready) }) }
     }
 
-    /// Stores the outcome and wakes every waiter after the lock, all or nothing: of two racing resolutions exactly
-    /// one wins.
-    private func resolve(_ outcome: HandleOutcome, as state: JobState) -> HandleResolution? {
+    /// Stores the outcome and, after the lock, runs `announce` and then wakes every waiter, all or nothing: of two
+    /// racing resolutions exactly one wins.
+    private func resolve(
+        _ outcome: HandleOutcome,
+        as state: JobState,
+        announcing announce: () -> Void = {}
+    ) -> HandleResolution? {
         var resolution = HandleResolution()
         let wakeups = storage.withLock { storage -> Promise<HandleOutcome>.Wakeups? in
             guard let wakeups = storage.promise.resolve(outcome) else { return nil }
@@ -228,6 +240,7 @@ public final class JobHandle<Output: Sendable>: Sendable {
             return wakeups
         }
         guard let wakeups else { return nil }
+        announce()
         wakeups.run()
         return resolution
     }

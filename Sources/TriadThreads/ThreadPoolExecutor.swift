@@ -279,12 +279,13 @@ public final class ThreadPoolExecutor: TriadCore.Executor, TaskExecutor {
     ) -> DeadlineScheduler.Token {
         DeadlineScheduler.shared.schedule(at: .after(timeout)!) {
             let error = ExecutorError.timedOut(jobName: handle.jobName, after: timeout, killedWorker: false)
-            guard handle.fail(error) else { return }
-            task?.cancel()
-            logger.notice(
-                "job timed out after \(timeout); its thread stays busy until the job stops at a cancellation check",
-                metadata: ["job": "\(handle.jobName)", "code": "\(ExecutorError.Code.timedOut.rawValue)"]
-            )
+            let failed = handle.fail(error) {
+                logger.notice(
+                    "job timed out after \(timeout); its thread stays busy until the job stops at a cancellation check",
+                    metadata: ["job": "\(handle.jobName)", "code": "\(ExecutorError.Code.timedOut.rawValue)"]
+                )
+            }
+            if failed { task?.cancel() }
         }
     }
 }

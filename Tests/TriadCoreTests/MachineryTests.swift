@@ -158,27 +158,31 @@ struct MachineryTests {
         #expect(state.put(3) == .closed)
     }
 
-    @Test("a promise resolves once and tells its waiters and callbacks in order")
+    @Test("a promise resolves once and tells its callbacks in order, then its waiters")
     func promise() async {
         let shared = SharedPromise()
         let first = shared.promise.withLock { $0.addCallback { value in shared.heard("first \(value)") } }
         let second = shared.promise.withLock { $0.addCallback { value in shared.heard("second \(value)") } }
         #expect(first == nil && second == nil)
-        async let value = withUnsafeContinuation { (continuation: UnsafeContinuation<Int, Never>) in
-            let ready = shared.promise.withLock { promise -> Int? in
-                let id = promise.nextWaiterID()
-                return promise.addWaiter(continuation, id: id)
+        // The waiter reads the log as soon as it resumes, on its own thread: both callbacks must have run by then.
+        async let heard = { () async -> (Int, [String]) in
+            let value = await withUnsafeContinuation { (continuation: UnsafeContinuation<Int, Never>) in
+                let ready = shared.promise.withLock { promise -> Int? in
+                    let id = promise.nextWaiterID()
+                    return promise.addWaiter(continuation, id: id)
+                }
+                shared.waiting.store(true, ordering: .releasing)
+                if let ready { continuation.resume(returning: ready) }
             }
-            shared.waiting.store(true, ordering: .releasing)
-            if let ready { continuation.resume(returning: ready) }
-        }
+            return (value, shared.log.withLock { $0 })
+        }()
         while !shared.waiting.load(ordering: .acquiring) { await Task.yield() }
         let wakeups = shared.promise.withLock { $0.resolve(7) }
         let again = shared.promise.withLock { $0.resolve(8) }
         #expect(again == nil)
         wakeups?.run()
-        #expect(await value == 7)
-        let log = shared.log.withLock { $0 }
+        let (value, log) = await heard
+        #expect(value == 7)
         #expect(log == ["first 7", "second 7"])
         let resolved = shared.promise.withLock { $0.isResolved }
         #expect(resolved)

@@ -82,11 +82,12 @@ package struct Promise<Outcome: Sendable> {
         let firstCallback: Callback?
         let moreCallbacks: [Callback]
 
-        /// Resumes every waiter, then runs every callback in the order they were added.
+        /// Runs every callback in the order they were added, then resumes every waiter: what a callback records
+        /// (an executor's metrics, its log of a failure, a span's end) is there when an awaiting task goes on.
         package func run() {
-            for waiter in waiters { waiter.continuation.resume(returning: outcome) }
             firstCallback?(outcome)
             for callback in moreCallbacks { callback(outcome) }
+            for waiter in waiters { waiter.continuation.resume(returning: outcome) }
         }
     }
 }
