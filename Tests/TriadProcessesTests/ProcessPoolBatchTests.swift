@@ -7,6 +7,17 @@ import TriadProcessesTestSupport
 extension ProcessPoolTests {
     @Suite("Quick jobs in batches", .serialized)
     struct ProcessPoolBatchTests {
+        /// A pool that batches jobs however slow the machine makes them look: the parent measures a job from its
+        /// sending to its result, and on a loaded machine that can exceed the default bound for batching.
+        private func batchingPool(_ change: (inout ProcessPoolConfiguration) -> Void = { _ in })
+            -> ProcessPoolExecutor
+        {
+            TestPools.pool { configuration in
+                configuration.batchQuickJobThreshold = .seconds(3600)
+                change(&configuration)
+            }
+        }
+
         /// Submits `count` quick jobs with `odd` at index `at`, after a warm-up that teaches the pool the jobs are
         /// quick, and returns the handles.
         private func burst(
@@ -21,7 +32,7 @@ extension ProcessPoolTests {
 
         @Test("a burst of quick submissions travels in batches and every value comes back to its own handle")
         func batchesDeliverInOrder() async throws {
-            let pool = TestPools.pool()
+            let pool = batchingPool()
             let handles = try await burst(pool, count: 20_000, odd: Burst(7), at: 7)
             for (index, handle) in handles.enumerated() { #expect(try await handle.value == index * 2) }
             #expect(pool.batchesSent > 0)
@@ -30,7 +41,7 @@ extension ProcessPoolTests {
 
         @Test("a crash inside a batch fails only the job that crashed; the rest of its batch runs again")
         func crashInBatch() async throws {
-            let pool = TestPools.pool()
+            let pool = batchingPool()
             let handles = try await burst(pool, count: 6_000, odd: Burst(0, .crash), at: 3_000)
             for (index, handle) in handles.enumerated() {
                 let result = await handle.result
@@ -49,7 +60,7 @@ extension ProcessPoolTests {
 
         @Test("a job that fails to decode inside a batch fails alone with codingFailed")
         func undecodableInBatch() async throws {
-            let pool = TestPools.pool()
+            let pool = batchingPool()
             _ = try await pool.map((0..<500).map(FastSquare.init), options: MapOptions(chunkSize: 1))
             let handles = try (0..<6_000).map { index in try pool.submit(FastSquare(index == 4_000 ? -1 : index)) }
             for (index, handle) in handles.enumerated() {
@@ -66,7 +77,7 @@ extension ProcessPoolTests {
 
         @Test("cancelling a long job that travels among quick ones kills its worker; the others still finish")
         func cancelInBatch() async throws {
-            let pool = TestPools.pool()
+            let pool = batchingPool()
             let handles = try await burst(pool, count: 4_000, odd: Burst(0, .sleep, milliseconds: 3_600_000), at: 2_000)
             let long = handles[2_000]
             // Cancelled at once, running or not: a job cancelled before it starts kills its worker as it starts.
@@ -124,8 +135,8 @@ extension ProcessPoolTests {
 
         @Test("with a default timeout, or with batches turned off, jobs travel one by one")
         func noBatches() async throws {
-            let timed = TestPools.pool { $0.defaultTimeout = .seconds(30) }
-            let unbatched = TestPools.pool { $0.batchesQuickJobs = false }
+            let timed = batchingPool { $0.defaultTimeout = .seconds(30) }
+            let unbatched = batchingPool { $0.batchesQuickJobs = false }
             for pool in [timed, unbatched] {
                 let handles = try await burst(pool, count: 3_000, odd: Burst(3), at: 3)
                 for (index, handle) in handles.enumerated() { #expect(try await handle.value == index * 2) }

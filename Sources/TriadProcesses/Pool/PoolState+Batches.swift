@@ -32,7 +32,7 @@ extension PoolState {
     /// payload join, and none while the pool has a default timeout or its configuration turns batches off.
     mutating func batched(_ first: consuming PoolWork, for index: Int, limit: Int) -> PoolWork {
         let average = slots[index].averageJobNanos
-        guard batchesQuickJobs, defaultTimeout == nil, average > 0, average < BatchTuning.quickJobNanos,
+        guard batchesQuickJobs, defaultTimeout == nil, average > 0, average < batchQuickJobNanos,
             first.batchablePayloadCount != nil, let firstSink = first.sink
         else { return consume first }
         var limit = min(limit, BatchTuning.batchLimit, max(2, Int(BatchTuning.batchNanos / max(average, 1))))

@@ -167,6 +167,8 @@ struct PoolState<Worker: PoolWorker>: Sendable {
     let workers: Int
     let pipelineDepth: Int
     let batchesQuickJobs: Bool
+    /// Jobs that take less than this, on average, on a worker may travel to it in batches.
+    var batchQuickJobNanos = BatchTuning.quickJobNanos
     let crashRetries: Int
     let maxJobsPerWorker: Int?
     let idleTimeout: UInt64?

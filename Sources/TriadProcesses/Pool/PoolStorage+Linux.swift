@@ -69,7 +69,11 @@ final class PoolStorage: WorkerSupervisor, PoolWorkQueue {
                 initializer: initializer
             )
         )
-        if metrics != nil { state.withLock { $0.measures = true } }
+        let batchQuickJobNanos = Double(configuration.batchQuickJobThreshold.saturatingNanoseconds)
+        state.withLock { state in
+            state.measures = metrics != nil
+            state.batchQuickJobNanos = batchQuickJobNanos
+        }
     }
 
     private static func initializerWork<J: Job>(_ job: J, maxFrameSize: Int) -> PoolWork? {

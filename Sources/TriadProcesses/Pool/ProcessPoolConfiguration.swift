@@ -59,6 +59,10 @@ public struct ProcessPoolConfiguration: Sendable {
     /// about a millisecond's work; a batch's results come back together. Turn it off when every result must come
     /// back the moment its job ends.
     public var batchesQuickJobs: Bool
+    /// How quick, on average, a worker's jobs must be for jobs to travel to it in batches (see
+    /// ``batchesQuickJobs``). The average is measured by the parent, so a loaded machine can push it over; tests that
+    /// need batches raise it.
+    package var batchQuickJobThreshold: Duration = .nanoseconds(Int64(BatchTuning.quickJobNanos))
     /// How long ``ProcessPoolExecutor/terminate()`` waits after SIGTERM before it sends SIGKILL.
     public var terminationGracePeriod: Duration
     /// Whether workers print Swift's crash backtraces. Off by default: a crash is reported to the parent, and a
