@@ -152,10 +152,6 @@ void triad_ring_set_reader_spins(void *ring, int on) {
     atomic_store_explicit(&control(ring)->reader_spins, value, memory_order_relaxed);
 }
 
-int triad_ring_reader_spins(const void *ring) {
-    return atomic_load_explicit(&control((void *)ring)->reader_spins, memory_order_relaxed) != 0;
-}
-
 int triad_ring_reader_spin_place(const void *ring) {
     uint32_t value = atomic_load_explicit(&control((void *)ring)->reader_spins, memory_order_relaxed);
     if (value == 0) return 0;

@@ -287,6 +287,13 @@ package struct WaitAssistSession {
     /// `wait()` and a process pool's awaiting task both follow it.
     package static let pauseNanoseconds: UInt64 = 10_000
 
+    /// Whether a thread `elapsed` nanoseconds into its assist pauses its CPU before its next look (else it yields
+    /// it): within the first ``pauseNanoseconds``, when it `mayPause`, that is when the thread that answers does not
+    /// run on its CPU.
+    package static func pausesCPU(after elapsed: UInt64, mayPause: Bool) -> Bool {
+        mayPause && elapsed < pauseNanoseconds
+    }
+
     package init(poll: @escaping () -> Void, end: @escaping () -> Void, pauses: Bool = true) {
         self.poll = poll
         self.end = end

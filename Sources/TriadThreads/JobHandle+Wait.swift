@@ -52,7 +52,7 @@ extension JobHandle {
             // A tiny job's result comes within microseconds: pause at first, as a system call to yield would
             // delay seeing it by its own cost; then yield, in case the thread that answers shares this CPU. If the
             // executor knows it does, yield from the start.
-            if session.pauses && now &- start < WaitAssistSession.pauseNanoseconds {
+            if WaitAssistSession.pausesCPU(after: now &- start, mayPause: session.pauses) {
                 triad_cpu_relax()
             } else {
                 triad_thread_yield()

@@ -45,11 +45,7 @@ enum TestPools {
 
     /// The number of open file descriptors of this process.
     static func openFDCount() -> Int {
-        guard let directory = opendir("/proc/self/fd") else { return -1 }
-        defer { closedir(directory) }
-        var count = 0
-        while readdir(directory) != nil { count += 1 }
-        return count
+        ProcFS.numberedEntries(of: "/proc/self/fd").count
     }
 
     /// This process's resident set size in bytes.

@@ -62,12 +62,10 @@ int triad_ring_take(void *ring, int flag);
 /// Nothing depends on it for correctness.
 void triad_ring_set_reader_spins(void *ring, int on);
 
-/// The hint set by `triad_ring_set_reader_spins`.
-int triad_ring_reader_spins(const void *ring);
-
-/// Where a thread of the reader's side spins now, as `triad_ring_reader_spins` says: 0 if none does, 1 on another
-/// CPU than the calling thread's (or one the kernel did not name), 2 on the calling thread's CPU. A side that spins
-/// for its peer helps only a peer on another CPU: one on the same CPU cannot run until the spin ends.
+/// Where a thread of the reader's side spins now, by the hint set with `triad_ring_set_reader_spins`: 0 if none
+/// does, 1 on another CPU than the calling thread's (or one the kernel did not name), 2 on the calling thread's CPU.
+/// A side that spins for its peer helps only a peer on another CPU: one on the same CPU cannot run until the spin
+/// ends.
 int triad_ring_reader_spin_place(const void *ring);
 
 /// Whether the ring holds bytes its reader has not read, by the positions both sides published: for threads other

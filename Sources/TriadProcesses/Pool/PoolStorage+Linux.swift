@@ -223,11 +223,12 @@ final class PoolStorage: WorkerSupervisor, PoolWorkQueue {
     /// It reads only the workers whose results no other thread is reading (a driver delivering a batch, most
     /// often: those results are on their way, and a task must not wait for the lock), and at most
     /// ``awaitAssistBytesPerPass`` of each per look, so that a look stays short; a driver is woken for what a look
-    /// leaves. Between looks it pauses the CPU for `WaitAssistSession.pauseNanoseconds`, then yields it, as a
-    /// thread blocked in `wait()` does; but it yields from the start when a worker it reads runs on its CPU, which a
-    /// pause would keep from the worker (pausing throughout, the awaited round trip varied between 4 and 20 µs across runs, as the
-    /// scheduler put the two threads on one CPU or on two; yielding throughout, it took 5.8 µs at the median of
-    /// 200 blocks of a thousand, and 5.6 µs this way, 4.1 µs against 4.7 at the first quartile). An assist that
+    /// leaves. Between looks it pauses the CPU, then yields it, as a thread blocked in `wait()` does
+    /// (`WaitAssistSession.pausesCPU(after:mayPause:)`); but it yields from the start when a worker it reads runs on
+    /// its CPU, which a pause would keep from the worker (pausing throughout, the awaited round trip varied between 4
+    /// and 20 µs across runs, as the scheduler put the two threads on one CPU or on two; yielding throughout, it took
+    /// 5.8 µs at the median of 200 blocks of a thousand, and 5.6 µs this way, 4.1 µs against 4.7 at the first
+    /// quartile). An assist that
     /// ends without its result wakes the drivers, which parked while it read: they take up their own idle schedule
     /// again, and catch a result that comes soon after without a wake-up. The deliveries it makes run outside the
     /// task's `ServiceContext`, as a driver's do: the next chunks of another caller's map, which they may submit,
@@ -253,7 +254,7 @@ final class PoolStorage: WorkerSupervisor, PoolWorkQueue {
                 if finished() { return true }
                 let elapsed = triad_monotonic_ns() &- start
                 if elapsed >= awaitAssistNanos { return false }
-                if !sharesCPU && elapsed < WaitAssistSession.pauseNanoseconds {
+                if WaitAssistSession.pausesCPU(after: elapsed, mayPause: !sharesCPU) {
                     triad_cpu_relax()
                 } else {
                     sched_yield()

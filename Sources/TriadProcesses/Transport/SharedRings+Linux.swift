@@ -222,8 +222,6 @@ struct RingFlags: @unchecked Sendable {
     /// thread's): a hint for the writer's side (see ``readerSpin``), which nothing depends on for
     /// correctness.
     func markReaderSpinning(_ spinning: Bool) { triad_ring_set_reader_spins(ring, spinning ? 1 : 0) }
-    /// Whether the reader's side said it spins for the ring's bytes now.
-    var readerSpins: Bool { triad_ring_reader_spins(ring) != 0 }
     /// Where a thread of the reader's side said it spins for the ring's bytes now, from the calling thread's CPU.
     var readerSpin: PeerSpin {
         switch triad_ring_reader_spin_place(ring) {
